@@ -1,0 +1,140 @@
+// Package answer turns retrieved chunks and a question into a cited answer:
+// it builds the system prompt and the numbered sources, streams the chat
+// model's reply, and checks which sources the reply cites.
+package answer
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/rag-cli/rag/pkg/retrieve"
+)
+
+// NoAnswer is what rag says, and what the model is told to say, when the
+// documents do not hold the answer.
+const NoAnswer = "The documents do not answer this question."
+
+// SystemPrompt keeps the model to the sources: facts only from them, every
+// claim cited, and a fixed sentence when they do not answer.
+const SystemPrompt = `You answer questions using only the numbered sources the user gives you, which are excerpts of the user's own documents.
+
+Rules:
+1. Use only facts stated in the sources. Never add facts from your own knowledge, even when you know them.
+2. After every sentence that states a fact, cite its source number in square brackets, like [1], or [1][3] when several support it. Cite only numbers that appear in the sources.
+3. If the sources do not contain the answer, reply with exactly this sentence and nothing else: "` + NoAnswer + `"
+4. If the sources answer only part of the question, answer that part and say what the sources do not cover.
+5. Be concise and direct. Use Markdown for lists and code. Do not repeat the question and do not list the sources at the end; they are shown to the user separately.`
+
+// Message is one chat turn.
+type Message struct {
+	Role    string
+	Content string
+}
+
+// Chatter streams a chat model's reply.
+type Chatter interface {
+	Chat(ctx context.Context, msgs []Message, fn func(string) error) error
+}
+
+// Source is a chunk given to the model, numbered from 1.
+type Source struct {
+	N int `json:"n"`
+	retrieve.Result
+	Cited bool `json:"cited"`
+}
+
+// Cite formats the citation of a source: path:start-end.
+func (s Source) Cite() string {
+	return fmt.Sprintf("%s:%d-%d", s.Path, s.StartLine, s.EndLine)
+}
+
+// Result is a finished answer.
+type Result struct {
+	Answer    string   `json:"answer"`
+	Abstained bool     `json:"abstained"`
+	Sources   []Source `json:"sources"`
+	// InvalidCitations are numbers the answer cites that name no source.
+	InvalidCitations []int `json:"invalid_citations,omitempty"`
+}
+
+// Messages builds the chat for a question and its sources.
+func Messages(question string, sources []Source) []Message {
+	var b strings.Builder
+	b.WriteString("Sources:\n")
+	for _, s := range sources {
+		fmt.Fprintf(&b, "\n[%d] %s\n%s\n", s.N, s.Cite(), s.Text)
+	}
+	fmt.Fprintf(&b, "\nQuestion: %s\n", strings.TrimSpace(question))
+	return []Message{
+		{Role: "system", Content: SystemPrompt},
+		{Role: "user", Content: b.String()},
+	}
+}
+
+// Number turns retrieval results into numbered sources.
+func Number(results []retrieve.Result) []Source {
+	out := make([]Source, len(results))
+	for i, r := range results {
+		out[i] = Source{N: i + 1, Result: r}
+	}
+	return out
+}
+
+// Abstain is the result when no source is evidence: the model is not asked.
+func Abstain() *Result {
+	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}}
+}
+
+// Ask streams the model's answer to question from sources, calling onText
+// with each piece as it arrives.
+func Ask(ctx context.Context, chat Chatter, question string, sources []Source, onText func(string) error) (*Result, error) {
+	var b strings.Builder
+	err := chat.Chat(ctx, Messages(question, sources), func(s string) error {
+		b.WriteString(s)
+		if onText != nil {
+			return onText(s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: sources}
+	res.Abstained = strings.HasPrefix(res.Answer, strings.TrimSuffix(NoAnswer, "."))
+	cited, invalid := Citations(res.Answer, len(sources))
+	for i := range res.Sources {
+		res.Sources[i].Cited = cited[res.Sources[i].N]
+	}
+	res.InvalidCitations = invalid
+	return res, nil
+}
+
+var citeRE = regexp.MustCompile(`\[(\d+)\]`)
+
+// Citations finds the [n] markers in text: which of 1..n are cited, and
+// which cited numbers are out of range.
+func Citations(text string, n int) (map[int]bool, []int) {
+	cited := map[int]bool{}
+	bad := map[int]bool{}
+	for _, m := range citeRE.FindAllStringSubmatch(text, -1) {
+		v, err := strconv.Atoi(m[1])
+		if err != nil {
+			continue
+		}
+		if v >= 1 && v <= n {
+			cited[v] = true
+		} else {
+			bad[v] = true
+		}
+	}
+	var invalid []int
+	for v := range bad {
+		invalid = append(invalid, v)
+	}
+	sort.Ints(invalid)
+	return cited, invalid
+}

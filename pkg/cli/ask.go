@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rag-cli/rag/pkg/answer"
+	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/pkg/retrieve"
+)
+
+// AskOptions are the settings of `rag ask`.
+type AskOptions struct {
+	*globalOptions
+	Question    string
+	K           int
+	Model       string
+	MinScore    float32
+	NumCtx      int
+	MaxTokens   int
+	Temperature float64
+}
+
+func newAskCmd(a *App, g *globalOptions) *cobra.Command {
+	opts := &AskOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "ask QUESTION",
+		Short: "Answer a question from the indexed documents, with sources",
+		Long: `Ask retrieves the chunks that best match the question, gives them to an Ollama
+chat model with instructions to answer from them only, streams the answer and
+ends it with the numbered sources it cites as [1], [2], ...
+
+When no chunk is relevant, rag says the documents do not answer the question,
+does not call the chat model, and exits with code 4. Use - (or pipe the
+question) to read it from stdin.`,
+		Example: `  rag ask "How do I install on Linux?"
+  echo "What is the retry policy?" | rag ask -
+  rag ask --json -k 5 --model qwen2.5:7b "Who maintains the parser?"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q, err := a.readQuery(args, "question")
+			if err != nil {
+				return err
+			}
+			opts.Question = q
+			if opts.K < 1 {
+				return usagef("-k must be at least 1")
+			}
+			return askRun(cmd.Context(), a, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&opts.K, "k", "k", config.DefaultAskK, "number of chunks given to the model")
+	f.StringVar(&opts.Model, "model", config.DefaultChatModel, "Ollama chat model")
+	f.Float32Var(&opts.MinScore, "min-score", config.DefaultMinScore, "similarity below which a chunk is not evidence")
+	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
+	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
+	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
+	return cmd
+}
+
+// chatter adapts the Ollama client to answer.Chatter.
+type chatter struct {
+	client  *ollama.Client
+	model   string
+	options map[string]any
+}
+
+func (c *chatter) Chat(ctx context.Context, msgs []answer.Message, fn func(string) error) error {
+	req := ollama.ChatRequest{Model: c.model, Options: c.options}
+	for _, m := range msgs {
+		req.Messages = append(req.Messages, ollama.Message{Role: m.Role, Content: m.Content})
+	}
+	return c.client.Chat(ctx, req, fn)
+}
+
+type askReport struct {
+	Question string `json:"question"`
+	Model    string `json:"model"`
+	*answer.Result
+}
+
+func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
+	st, emb, err := openForQuery(a, opts.globalOptions)
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, st)
+	results, err := retrieve.Search(ctx, st, emb, opts.Question, opts.K)
+	if err != nil {
+		return err
+	}
+	evidence := retrieve.Evidence(opts.Question, results, opts.MinScore)
+
+	style := render.Plain
+	if a.IO.RenderMarkdown() && !opts.JSON {
+		style = render.Unstyled
+		if a.IO.ColorEnabled() {
+			style = render.Styled
+		}
+	}
+
+	var res *answer.Result
+	if len(evidence) == 0 {
+		res = answer.Abstain()
+		if !opts.JSON {
+			if err := writeAnswerText(a, style, res.Answer); err != nil {
+				return err
+			}
+		}
+	} else {
+		client, err := a.ollama()
+		if err != nil {
+			return err
+		}
+		ch := &chatter{client: client, model: opts.Model, options: map[string]any{
+			"temperature": opts.Temperature, "num_ctx": opts.NumCtx, "num_predict": opts.MaxTokens,
+		}}
+		var stream *render.Stream
+		var onText func(string) error
+		if !opts.JSON {
+			stream = render.NewStream(a.IO.Out, style, a.IO.TerminalWidth())
+			onText = stream.Write
+		}
+		res, err = answer.Ask(ctx, ch, opts.Question, answer.Number(evidence), onText)
+		if err != nil {
+			return err
+		}
+		if stream != nil {
+			if err := stream.Close(); err != nil {
+				return err
+			}
+			if style == render.Plain && !strings.HasSuffix(res.Answer, "\n") {
+				if _, err := fmt.Fprintln(a.IO.Out); err != nil {
+					return err
+				}
+			}
+			if !res.Abstained {
+				if err := writeSources(a, style, res.Sources); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if opts.JSON {
+		if err := writeJSON(a, askReport{Question: opts.Question, Model: opts.Model, Result: res}); err != nil {
+			return err
+		}
+	}
+	if res.Abstained {
+		return &silentError{code: ExitNoAnswer}
+	}
+	return nil
+}
+
+func writeAnswerText(a *App, style render.Style, text string) error {
+	out, err := render.Markdown(text, style, a.IO.TerminalWidth())
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(a.IO.Out, strings.TrimRight(out, "\n"))
+	return err
+}
+
+func writeSources(a *App, style render.Style, sources []answer.Source) error {
+	if style == render.Plain {
+		var b strings.Builder
+		b.WriteString("\nSources:\n")
+		for _, s := range sources {
+			fmt.Fprintf(&b, "[%d] %s\n", s.N, s.Cite())
+		}
+		_, err := fmt.Fprint(a.IO.Out, b.String())
+		return err
+	}
+	var md strings.Builder
+	md.WriteString("**Sources**\n\n")
+	for _, s := range sources {
+		fmt.Fprintf(&md, "- **[%d]** `%s`\n", s.N, s.Cite())
+	}
+	return writeAnswerText(a, style, md.String())
+}

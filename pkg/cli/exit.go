@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rag-cli/rag/pkg/indexer"
+	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// Exit codes are part of rag's interface: scripts depend on them, so they
+// never change meaning. They are listed in `rag help exit-codes` and README.md.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitPartial     = 3
+	ExitNoAnswer    = 4
+	ExitOllama      = 5
+	ExitModel       = 6
+	ExitIndex       = 7
+	ExitInterrupted = 130
+)
+
+const exitCodesHelp = `rag exits with one of these codes; scripts may rely on them.
+
+  0    success
+  1    error not covered below
+  2    usage: unknown command or flag, missing or bad argument, path not found
+  3    partial success: some files could not be indexed (the rest were)
+  4    no answer: the documents do not answer the question (rag ask)
+  5    Ollama is not reachable at OLLAMA_HOST
+  6    a model is not available on the Ollama server (ollama pull it)
+  7    index problem: no index yet, built with another embedding model,
+       damaged, or written by another version of rag
+  130  interrupted (Ctrl-C or SIGTERM); work finished so far is kept
+`
+
+// usageError is a mistake in how rag was called.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// partialError reports files that failed while others were indexed.
+type partialError struct{ failed, total int }
+
+func (e *partialError) Error() string {
+	return fmt.Sprintf("%d of %d files could not be indexed", e.failed, e.total)
+}
+
+// silentError carries an exit code for an outcome that was already
+// reported on stdout, such as an abstained answer.
+type silentError struct{ code int }
+
+func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// hintedError adds a hint to an error that has none by its type.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// classify is the one place that maps an error to an exit code and a hint.
+func classify(err error) (code int, hint string) {
+	var (
+		usage      *usageError
+		partial    *partialError
+		silent     *silentError
+		hinted     *hintedError
+		unreach    *ollama.UnreachableError
+		missing    *ollama.ModelNotFoundError
+		mismatch   *store.ModelMismatchError
+		corrupt    *store.CorruptError
+		version    *store.VersionError
+		emptyFloor *indexer.EmptyFolderError
+	)
+	switch {
+	case errors.As(err, &silent):
+		return silent.code, ""
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted, "finished work is kept; run the same command again to continue"
+	case errors.As(err, &unreach):
+		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
+	case errors.As(err, &missing):
+		return ExitModel, fmt.Sprintf("pull the model with `ollama pull %s`, or choose another with --embed-model or --model", missing.Model)
+	case errors.As(err, &mismatch):
+		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index, or give another index folder with --index", mismatch.IndexModel)
+	case errors.As(err, &corrupt):
+		return ExitIndex, "delete the index folder and run `rag index` again to rebuild it"
+	case errors.As(err, &version):
+		return ExitIndex, "use the rag version that wrote this index, or delete the index folder and index again"
+	case errors.Is(err, store.ErrNoIndex):
+		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
+	case errors.As(err, &emptyFloor):
+		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
+	case errors.As(err, &partial):
+		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
+	case errors.As(err, &hinted):
+		code, _ := classify(hinted.err)
+		return code, hinted.hint
+	case errors.As(err, &usage):
+		return ExitUsage, "run `rag --help` for usage"
+	default:
+		return ExitError, ""
+	}
+}

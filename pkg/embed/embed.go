@@ -1,0 +1,71 @@
+// Package embed binds an embedding model to a client and makes its calls
+// resilient: transient failures (a 5xx, a dropped connection) are retried a
+// bounded number of times with back-off, while errors a retry cannot fix
+// (server down, model missing, cancellation) return at once.
+package embed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rag-cli/rag/pkg/ollama"
+)
+
+// Client is the part of an Ollama client that embeds.
+type Client interface {
+	Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
+}
+
+// Model embeds texts with one named model.
+type Model struct {
+	Client Client
+	Name   string
+	// Attempts is how many times a request is tried; 0 means 3.
+	Attempts int
+	// Backoff is the first wait between attempts, doubled each time; 0 means 500ms.
+	Backoff time.Duration
+}
+
+// Embed implements indexer.Embedder.
+func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	attempts := m.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	wait := m.Backoff
+	if wait <= 0 {
+		wait = 500 * time.Millisecond
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		var vecs [][]float32
+		vecs, err = m.Client.Embed(ctx, m.Name, texts)
+		if err == nil {
+			return vecs, nil
+		}
+		if permanent(err) || i == attempts-1 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait *= 2
+	}
+	if permanent(err) {
+		return nil, err
+	}
+	return nil, fmt.Errorf("embed with %s after %d attempts: %w", m.Name, attempts, err)
+}
+
+func permanent(err error) bool {
+	var unreachable *ollama.UnreachableError
+	var missing *ollama.ModelNotFoundError
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &unreachable) || errors.As(err, &missing)
+}

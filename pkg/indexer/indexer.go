@@ -1,0 +1,418 @@
+// Package indexer is the ingest pipeline behind `rag index`: it walks a
+// folder, reads and hashes each file, chunks what is new or changed, embeds
+// the chunks in batches, stores them and commits the catalog. Unchanged
+// content (by hash, also under a new name) is never embedded again, and
+// progress is committed as it goes so an interrupted run loses nothing.
+package indexer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/ingest"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// chunkerVersion changes whenever chunk boundaries for the same settings
+// change, so that stored chunks are recomputed.
+const chunkerVersion = 1
+
+// Embedder turns texts into vectors, one per text, in order.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Options configures one run.
+type Options struct {
+	// Root is the absolute folder recorded for the files; FS is its content.
+	Root string
+	FS   fs.FS
+	// Only, when set, limits the run to these paths (indexing single files);
+	// nothing else under Root is added or removed.
+	Only []string
+
+	Model     string
+	Chunk     chunk.Options
+	BatchSize int
+	MaxSize   int64
+	// CommitEvery is how many embedded files are committed at a time, so an
+	// interrupted run keeps its work.
+	CommitEvery int
+	Now         func() time.Time
+	// Progress, if set, is called as chunks are embedded.
+	Progress func(done, total int)
+}
+
+// Failure is a file that could not be indexed.
+type Failure struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+// Summary says what a run did.
+type Summary struct {
+	New       int            `json:"new"`
+	Changed   int            `json:"changed"`
+	Unchanged int            `json:"unchanged"`
+	Removed   int            `json:"removed"`
+	Reused    int            `json:"reused"`
+	Skipped   []ingest.Skip  `json:"skipped"`
+	Failed    []Failure      `json:"failed"`
+	Chunks    int            `json:"chunks_written"`
+	Embedded  int            `json:"chunks_embedded"`
+	Total     store.Manifest `json:"-"`
+}
+
+// Indexed is the number of files whose chunks were (re)written.
+func (s *Summary) Indexed() int { return s.New + s.Changed }
+
+// EmptyFolderError means a folder had no file to index.
+type EmptyFolderError struct {
+	Root    string
+	Skipped int
+}
+
+func (e *EmptyFolderError) Error() string {
+	if e.Skipped > 0 {
+		return fmt.Sprintf("%s has no file rag can index (%d skipped)", e.Root, e.Skipped)
+	}
+	return fmt.Sprintf("%s has no files", e.Root)
+}
+
+type pending struct {
+	entry  store.FileEntry
+	chunks []store.Chunk
+	isNew  bool
+	done   int // chunks embedded so far
+}
+
+// Run indexes opt.Root into st.
+func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summary, error) {
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 16
+	}
+	if opt.CommitEvery <= 0 {
+		opt.CommitEvery = 64
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Chunk.Target <= 0 {
+		opt.Chunk = chunk.DefaultOptions
+	}
+	m := st.Manifest()
+	if m.EmbedModel != "" && m.EmbedModel != opt.Model {
+		return nil, &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model}
+	}
+	if m.EmbedModel == "" {
+		m.EmbedModel = opt.Model
+		m.Created = opt.Now().UTC()
+	}
+	m.ChunkTarget, m.ChunkOverlap = opt.Chunk.Target, opt.Chunk.Overlap
+
+	files, skips, err := listFiles(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Skipped: skips}
+
+	// The files of this root (or of Only) as the catalog has them now.
+	inScope := func(p string) bool { return true }
+	if opt.Only != nil {
+		only := map[string]bool{}
+		for _, p := range opt.Only {
+			only[p] = true
+		}
+		inScope = func(p string) bool { return only[p] }
+	}
+	old := map[string]store.FileEntry{}
+	var keep []store.FileEntry // files of other roots, untouched
+	for _, f := range m.Files {
+		if f.Root == opt.Root && inScope(f.Path) {
+			old[f.Path] = f
+		} else {
+			keep = append(keep, f)
+		}
+	}
+
+	current := map[string]store.FileEntry{}
+	var todo []*pending
+	totalChunks := 0
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := ingest.Read(opt.FS, f.Path)
+		if err != nil {
+			if errors.Is(err, ingest.ErrNotText) {
+				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: err.Error()})
+			} else {
+				sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
+			}
+			continue
+		}
+		if strings.TrimSpace(string(data)) == "" {
+			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "empty"})
+			continue
+		}
+		h := sha256.Sum256(data)
+		hash := hex.EncodeToString(h[:])
+		entry := store.FileEntry{
+			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, opt),
+			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
+		}
+		prev, had := old[f.Path]
+		if had && prev.Key == entry.Key {
+			current[f.Path] = prev
+			sum.Unchanged++
+			continue
+		}
+		ok, err := st.HasObject(ctx, entry.Key)
+		if err != nil {
+			return nil, fmt.Errorf("look up %s: %w", f.Path, err)
+		}
+		if ok {
+			// Same content is stored already (a rename or a copy): reuse it.
+			entry.Chunks = reusedChunks(m.Files, entry.Key)
+			if entry.Chunks >= 0 {
+				current[f.Path] = entry
+				sum.Reused++
+				sum.Chunks += entry.Chunks
+				countNew(sum, had)
+				continue
+			}
+		}
+		pieces := chunk.Split(string(data), opt.Chunk)
+		p := &pending{entry: entry, isNew: !had}
+		for _, c := range pieces {
+			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Text: c.Text})
+		}
+		p.entry.Chunks = len(p.chunks)
+		totalChunks += len(p.chunks)
+		todo = append(todo, p)
+	}
+
+	removed := 0
+	for p := range old {
+		if _, ok := current[p]; !ok && !inTodo(todo, p) {
+			removed++
+		}
+	}
+	if len(current) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil {
+		return nil, &EmptyFolderError{Root: opt.Root, Skipped: len(sum.Skipped)}
+	}
+
+	// commit writes the catalog: kept files, current files, and (when the run
+	// completed) nothing of removed ones. Removed files are dropped only by
+	// a complete run; an interrupted one keeps them, as it has not finished
+	// looking.
+	commit := func(ctx context.Context, complete bool) error {
+		files := append([]store.FileEntry(nil), keep...)
+		for _, f := range current {
+			files = append(files, f)
+		}
+		if !complete {
+			for p, f := range old {
+				if _, ok := current[p]; !ok {
+					files = append(files, f)
+				}
+			}
+		}
+		sort.Slice(files, func(i, j int) bool {
+			if files[i].Root != files[j].Root {
+				return files[i].Root < files[j].Root
+			}
+			return files[i].Path < files[j].Path
+		})
+		m.Files = files
+		m.Updated = opt.Now().UTC()
+		if err := st.Commit(ctx, m); err != nil {
+			return fmt.Errorf("commit index: %w", err)
+		}
+		sum.Total = m
+		return nil
+	}
+
+	err = embedAll(ctx, st, emb, opt, &m, todo, totalChunks, func(p *pending) error {
+		current[p.entry.Path] = p.entry
+		sum.Chunks += len(p.chunks)
+		sum.Embedded += len(p.chunks)
+		countNew(sum, !p.isNew)
+		return nil
+	}, func() error { return commit(ctx, false) })
+	if err != nil {
+		// Keep what was embedded: the next run resumes from there.
+		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
+			return nil, errors.Join(err, cerr)
+		}
+		return sum, err
+	}
+	sum.Removed = removed
+	if err := commit(ctx, true); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+func countNew(sum *Summary, had bool) {
+	if had {
+		sum.Changed++
+	} else {
+		sum.New++
+	}
+}
+
+func inTodo(todo []*pending, p string) bool {
+	for _, t := range todo {
+		if t.entry.Path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// reusedChunks finds the chunk count recorded for key, or -1 when no
+// catalog entry has it (an orphan object left by a crash is re-embedded
+// rather than trusted without its count).
+func reusedChunks(files []store.FileEntry, key string) int {
+	for _, f := range files {
+		if f.Key == key {
+			return f.Chunks
+		}
+	}
+	return -1
+}
+
+// objectKey names the stored chunks of one content under one model and
+// chunking, so that changing either never reuses stale chunks.
+func objectKey(hash string, opt Options) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", hash, opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, chunkerVersion)))
+	return hex.EncodeToString(h[:])
+}
+
+func listFiles(ctx context.Context, opt Options) ([]ingest.File, []ingest.Skip, error) {
+	if opt.Only == nil {
+		return ingest.Walk(ctx, opt.FS, ingest.Options{MaxSize: opt.MaxSize})
+	}
+	var files []ingest.File
+	var skips []ingest.Skip
+	for _, p := range opt.Only {
+		info, err := fs.Stat(opt.FS, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		max := opt.MaxSize
+		if max <= 0 {
+			max = ingest.DefaultMaxSize
+		}
+		if info.Size() > max {
+			skips = append(skips, ingest.Skip{Path: p, Reason: fmt.Sprintf("larger than %d bytes", max)})
+			continue
+		}
+		files = append(files, ingest.File{Path: path.Clean(p), Size: info.Size()})
+	}
+	return files, skips, nil
+}
+
+// embedAll embeds the chunks of todo in batches that may span files, stores
+// each file's chunks once all are embedded, and commits every CommitEvery
+// files.
+func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m *store.Manifest,
+	todo []*pending, total int, stored func(*pending) error, commit func() error) error {
+	type slot struct {
+		p *pending
+		i int
+	}
+	var batch []slot
+	done, sinceCommit := 0, 0
+	report := func() {
+		if opt.Progress != nil {
+			opt.Progress(done, total)
+		}
+	}
+	report()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		texts := make([]string, len(batch))
+		for i, s := range batch {
+			texts[i] = s.p.chunks[s.i].Text
+		}
+		vecs, err := emb.Embed(ctx, texts)
+		if err != nil {
+			return err
+		}
+		if len(vecs) != len(batch) {
+			return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(batch))
+		}
+		for i, s := range batch {
+			v := vecs[i]
+			if m.Dims == 0 {
+				m.Dims = len(v)
+			}
+			if len(v) != m.Dims {
+				return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}
+			}
+			s.p.chunks[s.i].Vector = normalize(v)
+			s.p.done++
+			if s.p.done == len(s.p.chunks) {
+				if err := st.PutObject(ctx, s.p.entry.Key, s.p.chunks); err != nil {
+					return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
+				}
+				if err := stored(s.p); err != nil {
+					return err
+				}
+				sinceCommit++
+			}
+		}
+		done += len(batch)
+		batch = batch[:0]
+		report()
+		if sinceCommit >= opt.CommitEvery {
+			sinceCommit = 0
+			return commit()
+		}
+		return nil
+	}
+	for _, p := range todo {
+		for i := range p.chunks {
+			batch = append(batch, slot{p, i})
+			if len(batch) == opt.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func normalize(v []float32) []float32 {
+	var sum float64
+	for _, x := range v {
+		sum += float64(x) * float64(x)
+	}
+	if sum == 0 {
+		return v
+	}
+	n := float32(1 / math.Sqrt(sum))
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = x * n
+	}
+	return out
+}

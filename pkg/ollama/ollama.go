@@ -1,0 +1,132 @@
+// Package ollama is rag's only door to an Ollama server: it embeds batches of
+// text and streams chat answers through github.com/ollama/ollama/api, and
+// turns transport and API failures into typed errors (server unreachable,
+// model not pulled) that the CLI maps to hints and exit codes.
+package ollama
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+
+	"github.com/ollama/ollama/api"
+)
+
+// UnreachableError means no Ollama server answered at Host.
+type UnreachableError struct {
+	Host string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	reason := e.Err
+	var op *net.OpError
+	if errors.As(e.Err, &op) {
+		reason = op.Err // "connection refused", not the whole request line
+	}
+	return fmt.Sprintf("cannot reach Ollama at %s: %v", e.Host, reason)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// ModelNotFoundError means the server answered but does not have the model.
+type ModelNotFoundError struct {
+	Model string
+}
+
+func (e *ModelNotFoundError) Error() string {
+	return fmt.Sprintf("model %q is not available on the Ollama server", e.Model)
+}
+
+// Client talks to one Ollama server.
+type Client struct {
+	api  *api.Client
+	host *url.URL
+}
+
+// New returns a client for the server at host using hc for transport.
+func New(host *url.URL, hc *http.Client) *Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{api: api.NewClient(host, hc), host: host}
+}
+
+// Host is the address the client talks to, for messages.
+func (c *Client) Host() string { return c.host.String() }
+
+// Embed returns one vector per input, in order.
+func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
+	truncate := true
+	resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
+	if err != nil {
+		return nil, c.classify(model, err)
+	}
+	if len(resp.Embeddings) != len(inputs) {
+		return nil, fmt.Errorf("ollama returned %d embeddings for %d inputs", len(resp.Embeddings), len(inputs))
+	}
+	return resp.Embeddings, nil
+}
+
+// Message is one turn of a chat.
+type Message struct {
+	Role    string
+	Content string
+}
+
+// ChatRequest is what rag asks of a chat model.
+type ChatRequest struct {
+	Model    string
+	Messages []Message
+	// Options are model parameters such as temperature and num_ctx.
+	Options map[string]any
+}
+
+// Chat streams the model's answer, calling fn with each piece of text.
+func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) error) error {
+	msgs := make([]api.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = api.Message{Role: m.Role, Content: m.Content}
+	}
+	stream := true
+	err := c.api.Chat(ctx, &api.ChatRequest{
+		Model:    req.Model,
+		Messages: msgs,
+		Stream:   &stream,
+		Options:  req.Options,
+	}, func(r api.ChatResponse) error {
+		if r.Message.Content == "" {
+			return nil
+		}
+		return fn(r.Message.Content)
+	})
+	if err != nil {
+		return c.classify(req.Model, err)
+	}
+	return nil
+}
+
+// classify turns transport and API errors into the typed errors above.
+func (c *Client) classify(model string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var status api.StatusError
+	if errors.As(err, &status) {
+		// Ollama answers 404 on embed and chat only for a missing model.
+		if status.StatusCode == http.StatusNotFound {
+			return &ModelNotFoundError{Model: model}
+		}
+		return fmt.Errorf("ollama: %w", err)
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || errors.As(err, &opErr) {
+		return &UnreachableError{Host: c.host.String(), Err: err}
+	}
+	return fmt.Errorf("ollama: %w", err)
+}

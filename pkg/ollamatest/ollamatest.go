@@ -1,0 +1,262 @@
+// Package ollamatest runs an in-process stand-in for an Ollama server, for
+// tests. Its embeddings are a hashed bag of words, so texts that share words
+// are close and retrieval tests can assert real rankings; its chat endpoint
+// streams NDJSON like Ollama's and answers from the first source it is given.
+package ollamatest
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"unicode"
+)
+
+// Server is a fake Ollama.
+type Server struct {
+	*httptest.Server
+
+	// Dims is the embedding size.
+	Dims int
+
+	mu        sync.Mutex
+	models    map[string]bool
+	embedReqs int
+	embedded  int
+	chats     int
+	failEmbed int // fail this many embed requests with a 500
+	respond   func(system, user string) string
+	lastChat  []map[string]string
+}
+
+// New starts a fake server that knows the given models; it is closed when
+// the test ends.
+func New(t testing.TB, models ...string) *Server {
+	t.Helper()
+	s := &Server{Dims: 128, models: map[string]bool{}}
+	for _, m := range models {
+		s.models[normalize(m)] = true
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/embed", s.embed)
+	mux.HandleFunc("POST /api/chat", s.chat)
+	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]string{"version": "0.0.0-fake"})
+	})
+	s.Server = httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func normalize(model string) string {
+	if !strings.Contains(model, ":") {
+		return model + ":latest"
+	}
+	return model
+}
+
+// SetResponder replaces the chat answer generator.
+func (s *Server) SetResponder(f func(system, user string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.respond = f
+}
+
+// FailEmbeds makes the next n embed requests fail with HTTP 500.
+func (s *Server) FailEmbeds(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failEmbed = n
+}
+
+// EmbedRequests is how many /api/embed calls were made.
+func (s *Server) EmbedRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.embedReqs
+}
+
+// EmbeddedTexts is how many texts were embedded in all.
+func (s *Server) EmbeddedTexts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.embedded
+}
+
+// ChatRequests is how many /api/chat calls were made.
+func (s *Server) ChatRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.chats
+}
+
+// LastChat returns the messages of the last chat request.
+func (s *Server) LastChat() []map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastChat
+}
+
+func (s *Server) known(model string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.models[normalize(model)]
+}
+
+func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model string `json:"model"`
+		Input any    `json:"input"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !s.known(req.Model) {
+		notFound(w, req.Model)
+		return
+	}
+	var inputs []string
+	switch v := req.Input.(type) {
+	case string:
+		inputs = []string{v}
+	case []any:
+		for _, x := range v {
+			str, _ := x.(string)
+			inputs = append(inputs, str)
+		}
+	}
+	s.mu.Lock()
+	s.embedReqs++
+	if s.failEmbed > 0 {
+		s.failEmbed--
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusInternalServerError)
+		writeJSON(w, map[string]string{"error": "fake failure"})
+		return
+	}
+	s.embedded += len(inputs)
+	s.mu.Unlock()
+	out := make([][]float32, len(inputs))
+	for i, in := range inputs {
+		out[i] = Embed(in, s.Dims)
+	}
+	writeJSON(w, map[string]any{"model": req.Model, "embeddings": out})
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model    string              `json:"model"`
+		Messages []map[string]string `json:"messages"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !s.known(req.Model) {
+		notFound(w, req.Model)
+		return
+	}
+	var system, user string
+	for _, m := range req.Messages {
+		switch m["role"] {
+		case "system":
+			system = m["content"]
+		case "user":
+			user = m["content"]
+		}
+	}
+	s.mu.Lock()
+	s.chats++
+	s.lastChat = req.Messages
+	respond := s.respond
+	s.mu.Unlock()
+	if respond == nil {
+		respond = DefaultAnswer
+	}
+	answer := respond(system, user)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	// Stream word by word, as a model would.
+	for _, piece := range strings.SplitAfter(answer, " ") {
+		if err := enc.Encode(map[string]any{
+			"model": req.Model, "message": map[string]string{"role": "assistant", "content": piece}, "done": false,
+		}); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	_ = enc.Encode(map[string]any{"model": req.Model, "message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": "stop"})
+}
+
+// DefaultAnswer answers with the first line of text of source [1] and cites it.
+func DefaultAnswer(_, user string) string {
+	lines := strings.Split(user, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "[1]") {
+			for _, next := range lines[i+1:] {
+				if t := strings.TrimSpace(next); t != "" && !strings.HasPrefix(t, "#") {
+					return fmt.Sprintf("According to the documents, %s [1].", strings.TrimSuffix(t, "."))
+				}
+			}
+		}
+	}
+	return "The documents do not answer this question."
+}
+
+func notFound(w http.ResponseWriter, model string) {
+	w.WriteHeader(http.StatusNotFound)
+	writeJSON(w, map[string]string{"error": fmt.Sprintf("model %q not found, try pulling it first", model)})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+var stopwords = map[string]bool{
+	"a": true, "an": true, "the": true, "and": true, "or": true, "of": true, "to": true, "in": true,
+	"on": true, "is": true, "are": true, "was": true, "be": true, "it": true, "for": true, "with": true,
+	"as": true, "by": true, "at": true, "this": true, "that": true, "what": true, "how": true,
+	"do": true, "does": true, "i": true, "you": true, "which": true, "who": true, "from": true,
+}
+
+// Embed is the fake embedding: a normalized hashed bag of words.
+func Embed(text string, dims int) []float32 {
+	v := make([]float32, dims)
+	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	for _, w := range words {
+		if stopwords[w] {
+			continue
+		}
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(w))
+		sum := h.Sum64()
+		v[sum%uint64(dims)] += 1
+	}
+	var norm float64
+	for _, x := range v {
+		norm += float64(x) * float64(x)
+	}
+	if norm == 0 {
+		// An empty text still needs a valid vector; a constant one is far
+		// from every real text.
+		v[0] = 1
+		return v
+	}
+	n := float32(math.Sqrt(norm))
+	for i := range v {
+		v[i] /= n
+	}
+	return v
+}

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+)
+
+// An object file holds the chunks of one file content:
+//
+//	"RAGC" | version u16 | dims u32 | count u32
+//	count × ( start uvarint | end uvarint | len uvarint | text | dims × f32 )
+//	crc32-IEEE of all the above, u32
+//
+// All integers are little-endian. The checksum turns a torn or damaged file
+// into a clear error instead of wrong vectors.
+var objectMagic = [4]byte{'R', 'A', 'G', 'C'}
+
+const objectVersion = 1
+
+func encodeObject(w io.Writer, chunks []Chunk) error {
+	dims := 0
+	if len(chunks) > 0 {
+		dims = len(chunks[0].Vector)
+	}
+	crc := crc32.NewIEEE()
+	bw := bufio.NewWriter(io.MultiWriter(w, crc))
+	var hdr [14]byte
+	copy(hdr[:4], objectMagic[:])
+	binary.LittleEndian.PutUint16(hdr[4:], objectVersion)
+	binary.LittleEndian.PutUint32(hdr[6:], uint32(dims))
+	binary.LittleEndian.PutUint32(hdr[10:], uint32(len(chunks)))
+	if _, err := bw.Write(hdr[:]); err != nil {
+		return err
+	}
+	var buf [binary.MaxVarintLen64]byte
+	var f [4]byte
+	for i, c := range chunks {
+		if len(c.Vector) != dims {
+			return fmt.Errorf("chunk %d has %d dimensions, want %d", i, len(c.Vector), dims)
+		}
+		for _, v := range []uint64{uint64(c.StartLine), uint64(c.EndLine), uint64(len(c.Text))} {
+			n := binary.PutUvarint(buf[:], v)
+			if _, err := bw.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if _, err := bw.WriteString(c.Text); err != nil {
+			return err
+		}
+		for _, x := range c.Vector {
+			binary.LittleEndian.PutUint32(f[:], math.Float32bits(x))
+			if _, err := bw.Write(f[:]); err != nil {
+				return err
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint32(f[:], crc.Sum32())
+	_, err := w.Write(f[:])
+	return err
+}
+
+var errShort = errors.New("truncated")
+
+func decodeObject(data []byte) ([]Chunk, error) {
+	if len(data) < 18 {
+		return nil, errShort
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if !bytes.Equal(body[:4], objectMagic[:]) {
+		return nil, errors.New("not a rag object file")
+	}
+	if v := binary.LittleEndian.Uint16(body[4:]); v != objectVersion {
+		return nil, fmt.Errorf("object version %d, want %d", v, objectVersion)
+	}
+	if crc32.ChecksumIEEE(body) != sum {
+		return nil, errors.New("checksum mismatch")
+	}
+	dims := int(binary.LittleEndian.Uint32(body[6:]))
+	count := int(binary.LittleEndian.Uint32(body[10:]))
+	r := body[14:]
+	chunks := make([]Chunk, 0, min(count, len(r)))
+	uvarint := func() (int, error) {
+		v, n := binary.Uvarint(r)
+		if n <= 0 || v > math.MaxInt32 {
+			return 0, errShort
+		}
+		r = r[n:]
+		return int(v), nil
+	}
+	for i := 0; i < count; i++ {
+		start, err := uvarint()
+		if err != nil {
+			return nil, err
+		}
+		end, err := uvarint()
+		if err != nil {
+			return nil, err
+		}
+		n, err := uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if len(r) < n+4*dims {
+			return nil, errShort
+		}
+		c := Chunk{StartLine: start, EndLine: end, Text: string(r[:n]), Vector: make([]float32, dims)}
+		r = r[n:]
+		for j := range c.Vector {
+			c.Vector[j] = math.Float32frombits(binary.LittleEndian.Uint32(r[4*j:]))
+		}
+		r = r[4*dims:]
+		chunks = append(chunks, c)
+	}
+	if len(r) != 0 {
+		return nil, errors.New("trailing bytes")
+	}
+	return chunks, nil
+}

@@ -1,0 +1,125 @@
+// Package store keeps what rag has indexed: a manifest of indexed files and,
+// for each distinct file content, its chunks and their embeddings. Search
+// runs over the vectors in a chromem-go collection. The Store interface is
+// small on purpose so that a server-backed store (Weaviate) can stand in for
+// the local one.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// FormatVersion is the version of the on-disk layout this code reads and writes.
+const FormatVersion = 1
+
+// Chunk is one embedded piece of a file.
+type Chunk struct {
+	StartLine int
+	EndLine   int
+	Text      string
+	Vector    []float32
+}
+
+// FileEntry records one indexed file.
+type FileEntry struct {
+	// Root is the absolute folder the file was indexed under.
+	Root string `json:"root"`
+	// Path is slash-separated and relative to Root: what citations show.
+	Path string `json:"path"`
+	// Hash is the SHA-256 of the file's content.
+	Hash string `json:"hash"`
+	// Key names the stored chunks of this content; files with the same
+	// content and chunking share it.
+	Key       string    `json:"key"`
+	Size      int64     `json:"size"`
+	Chunks    int       `json:"chunks"`
+	IndexedAt time.Time `json:"indexed_at"`
+}
+
+// Manifest is the durable catalog of an index.
+type Manifest struct {
+	FormatVersion int         `json:"format_version"`
+	EmbedModel    string      `json:"embed_model"`
+	Dims          int         `json:"dims"`
+	ChunkTarget   int         `json:"chunk_target"`
+	ChunkOverlap  int         `json:"chunk_overlap"`
+	Created       time.Time   `json:"created"`
+	Updated       time.Time   `json:"updated"`
+	Files         []FileEntry `json:"files"`
+}
+
+// Chunks is the number of chunks the manifest's files hold.
+func (m *Manifest) Chunks() int {
+	n := 0
+	for _, f := range m.Files {
+		n += f.Chunks
+	}
+	return n
+}
+
+// Hit is a search result.
+type Hit struct {
+	File      FileEntry
+	StartLine int
+	EndLine   int
+	Text      string
+	// Score is the cosine similarity of the query and the chunk.
+	Score float32
+}
+
+// Store is an index's storage.
+type Store interface {
+	// Manifest returns a copy of the current catalog.
+	Manifest() Manifest
+	// HasObject reports whether chunks are stored under key.
+	HasObject(ctx context.Context, key string) (bool, error)
+	// PutObject stores the chunks of one file content under key. Stored
+	// chunks are invisible to Search until a Commit references them.
+	PutObject(ctx context.Context, key string, chunks []Chunk) error
+	// Commit makes m the current catalog, atomically.
+	Commit(ctx context.Context, m Manifest) error
+	// Search returns the k chunks closest to vec, best first.
+	Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
+	Close() error
+}
+
+// ErrNoIndex means there is no index at the location.
+var ErrNoIndex = errors.New("no index")
+
+// CorruptError means an index file cannot be read back.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("index file %s is damaged: %v", e.Path, e.Err) }
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// VersionError means the index was written by another version of rag.
+type VersionError struct {
+	Path string
+	Got  int
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("index %s has format version %d; this rag reads version %d", e.Path, e.Got, FormatVersion)
+}
+
+// ModelMismatchError means the index was built with another embedding model
+// or vector size than the one asked for; vectors of two models never mix.
+type ModelMismatchError struct {
+	IndexModel string
+	IndexDims  int
+	Model      string
+	Dims       int
+}
+
+func (e *ModelMismatchError) Error() string {
+	if e.Dims != 0 && e.Model == e.IndexModel {
+		return fmt.Sprintf("the index holds %d-dimensional vectors but %s now returns %d", e.IndexDims, e.Model, e.Dims)
+	}
+	return fmt.Sprintf("the index was built with embedding model %s (%d dimensions), not %s", e.IndexModel, e.IndexDims, e.Model)
+}
