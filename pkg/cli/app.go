@@ -136,16 +136,6 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	return root
 }
 
-// exactArgs is cobra.ExactArgs with a usage error.
-func exactArgs(n int, what string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > n {
-			return usagef("%s takes %d argument(s) (%s), got %d", cmd.CommandPath(), n, what, len(args))
-		}
-		return nil
-	}
-}
-
 // readQuery takes a query from the arguments, or from stdin when it is "-"
 // or missing while stdin is not a terminal.
 func (a *App) readQuery(args []string, what string) (string, error) {

@@ -30,6 +30,7 @@ type Server struct {
 	embedded  int
 	chats     int
 	failEmbed int // fail this many embed requests with a 500
+	onEmbed   func()
 	respond   func(system, user string) string
 	lastChat  []map[string]string
 }
@@ -38,6 +39,13 @@ type Server struct {
 // the test ends.
 func New(t testing.TB, models ...string) *Server {
 	t.Helper()
+	s := Start(models...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake server that knows the given models; the caller closes it.
+func Start(models ...string) *Server {
 	s := &Server{Dims: 128, models: map[string]bool{}}
 	for _, m := range models {
 		s.models[normalize(m)] = true
@@ -49,7 +57,6 @@ func New(t testing.TB, models ...string) *Server {
 		writeJSON(w, map[string]string{"version": "0.0.0-fake"})
 	})
 	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -72,6 +79,14 @@ func (s *Server) FailEmbeds(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failEmbed = n
+}
+
+// OnEmbed sets a hook run at the start of every embed request (to block
+// or cancel mid-run in tests).
+func (s *Server) OnEmbed(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onEmbed = f
 }
 
 // EmbedRequests is how many /api/embed calls were made.
@@ -120,6 +135,12 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	if !s.known(req.Model) {
 		notFound(w, req.Model)
 		return
+	}
+	s.mu.Lock()
+	hook := s.onEmbed
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
 	}
 	var inputs []string
 	switch v := req.Input.(type) {

@@ -95,7 +95,9 @@ type CorruptError struct {
 	Err  error
 }
 
-func (e *CorruptError) Error() string { return fmt.Sprintf("index file %s is damaged: %v", e.Path, e.Err) }
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("index file %s is damaged: %v", e.Path, e.Err)
+}
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // VersionError means the index was written by another version of rag.

@@ -1,0 +1,39 @@
+# rag's developer tasks. `make check` is what a change must pass.
+GO ?= go
+
+.PHONY: build test check fmt vet lint tidy e2e bench fuzz
+
+build:
+	$(GO) build -o bin/rag ./cmd/rag
+
+test:
+	$(GO) test ./...
+
+check: fmt vet lint tidy
+	$(GO) test -race ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
+
+lint:
+	$$(.ci/install-staticcheck) ./...
+
+tidy:
+	$(GO) mod tidy
+	@git diff --exit-code go.mod go.sum || (echo "go mod tidy changed go.mod/go.sum"; exit 1)
+
+# The real-Ollama suite: installs and starts a pinned Ollama (needs ../shared).
+e2e:
+	bash .ci/e2e
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Fuzz each target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime $(FUZZTIME) ./pkg/chunk/

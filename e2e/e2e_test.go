@@ -1,0 +1,205 @@
+//go:build e2e
+
+// Package e2e runs the built rag binary against a real Ollama server. It
+// is driven by .ci/e2e, which installs and starts the server; run alone, it
+// skips with a message.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+type env struct {
+	bin, host, model, docs, index string
+}
+
+func setup(t *testing.T) env {
+	t.Helper()
+	e := env{
+		bin:   os.Getenv("RAG_E2E_BIN"),
+		host:  os.Getenv("RAG_E2E_OLLAMA_HOST"),
+		model: os.Getenv("RAG_E2E_MODEL"),
+	}
+	if e.bin == "" || e.host == "" || e.model == "" {
+		t.Skip("skipped: the real-Ollama suite runs through .ci/e2e (RAG_E2E_BIN, RAG_E2E_OLLAMA_HOST, RAG_E2E_MODEL unset)")
+	}
+	e.docs = t.TempDir()
+	e.index = filepath.Join(t.TempDir(), "index")
+	files := map[string]string{
+		"garden.md":       "# Garden\n\nThe garden has a red ball under the big tree.\n\n## Pond\n\nA little duck swims in the pond every morning.\n",
+		"cat.txt":         "Once upon a time a cat named Tom lived in a small house.\nTom liked to play with a ball of yarn.\n",
+		"notes/school.md": "# School\n\nLily goes to school by bus. Her teacher reads stories.\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(e.docs, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e env) cmd(extraEnv []string, args ...string) *exec.Cmd {
+	c := exec.Command(e.bin, args...)
+	c.Env = append(os.Environ(), "OLLAMA_HOST="+e.host, "RAG_INDEX="+e.index, "NO_COLOR=", "CLICOLOR_FORCE=", "TERM=xterm-256color")
+	c.Env = append(c.Env, extraEnv...)
+	return c
+}
+
+type out struct {
+	stdout, stderr string
+	code           int
+}
+
+func (e env) run(t *testing.T, stdin string, extraEnv []string, args ...string) out {
+	t.Helper()
+	c := e.cmd(extraEnv, args...)
+	var so, se bytes.Buffer
+	c.Stdout, c.Stderr, c.Stdin = &so, &se, strings.NewReader(stdin)
+	err := c.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out{so.String(), se.String(), code}
+}
+
+func TestRealOllama(t *testing.T) {
+	e := setup(t)
+	ask := []string{"ask", "--model", e.model, "--max-tokens", "40", "--min-score", "-1"}
+
+	t.Run("index", func(t *testing.T) {
+		r := e.run(t, "", nil, "index", "--json", "--embed-model", e.model, e.docs)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var rep struct {
+			Indexed       int `json:"indexed"`
+			Failed        int `json:"failed"`
+			ChunksWritten int `json:"chunks_written"`
+			Dims          int `json:"dims"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
+		}
+		if rep.Indexed != 3 || rep.Failed != 0 || rep.ChunksWritten < 3 || rep.Dims != 64 {
+			t.Fatalf("report: %s", r.stdout)
+		}
+		again := e.run(t, "", nil, "index", "--json", e.docs)
+		if again.code != 0 || !strings.Contains(again.stdout, `"unchanged": 3`) || !strings.Contains(again.stdout, `"chunks_embedded": 0`) {
+			t.Fatalf("re-index: exit %d: %s %s", again.code, again.stdout, again.stderr)
+		}
+	})
+	t.Run("search", func(t *testing.T) {
+		r := e.run(t, "", nil, "search", "--json", "-k", "2", "duck in the pond")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var rep struct {
+			Results []struct {
+				Path      string  `json:"path"`
+				StartLine int     `json:"start_line"`
+				EndLine   int     `json:"end_line"`
+				Score     float64 `json:"score"`
+				Text      string  `json:"text"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Results) != 2 || rep.Results[0].Path == "" || rep.Results[0].StartLine < 1 || rep.Results[0].Text == "" {
+			t.Fatalf("results: %s", r.stdout)
+		}
+	})
+	t.Run("ask streamed and piped", func(t *testing.T) {
+		r := e.run(t, "", nil, append(ask, "Where does the duck swim?")...)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout, "\x1b[") || !strings.Contains(r.stdout, "\nSources:\n[1] ") {
+			t.Fatalf("piped answer: %q", r.stdout)
+		}
+		t.Logf("piped answer:\n%s", r.stdout)
+	})
+	t.Run("ask from stdin as json", func(t *testing.T) {
+		r := e.run(t, "Who is Tom?\n", nil, append(ask, "--json", "-")...)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var rep struct {
+			Answer    string `json:"answer"`
+			Abstained bool   `json:"abstained"`
+			Sources   []struct {
+				N         int    `json:"n"`
+				Path      string `json:"path"`
+				StartLine int    `json:"start_line"`
+				EndLine   int    `json:"end_line"`
+			} `json:"sources"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		if rep.Answer == "" || len(rep.Sources) == 0 || rep.Sources[0].N != 1 || rep.Sources[0].Path == "" {
+			t.Fatalf("report: %s", r.stdout)
+		}
+	})
+	t.Run("ask on a terminal", func(t *testing.T) {
+		c := e.cmd(nil, append(ask, "Where does the duck swim?")...)
+		f, err := pty.StartWithSize(c, &pty.Winsize{Rows: 40, Cols: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		done := make(chan error, 1)
+		go func() { _, err := io.Copy(&buf, f); done <- err }()
+		werr := c.Wait()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		if cerr := f.Close(); cerr != nil {
+			t.Log(cerr)
+		}
+		if werr != nil {
+			t.Fatalf("%v: %q", werr, buf.String())
+		}
+		if !strings.Contains(buf.String(), "\x1b[") || !strings.Contains(buf.String(), "Sources") {
+			t.Fatalf("terminal answer not rendered: %q", buf.String())
+		}
+	})
+	t.Run("abstains when nothing is relevant", func(t *testing.T) {
+		r := e.run(t, "", nil, "ask", "--model", e.model, "--json", "Quantum chromodynamics lattice renormalization?")
+		if r.code != 4 || !strings.Contains(r.stdout, `"abstained": true`) {
+			t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("model missing", func(t *testing.T) {
+		r := e.run(t, "", nil, "ask", "--model", "no-such-model", "--min-score", "-1", "Where does the duck swim?")
+		if r.code != 6 || !strings.Contains(r.stderr, "rag: hint: pull the model with `ollama pull no-such-model`") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("ollama down", func(t *testing.T) {
+		r := e.run(t, "", []string{"OLLAMA_HOST=127.0.0.1:9"}, "search", "duck")
+		if r.code != 5 || !strings.Contains(r.stderr, "rag: error: cannot reach Ollama at http://127.0.0.1:9") || !strings.Contains(r.stderr, "rag: hint: start Ollama") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+}
