@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/signal"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/rag-cli/rag/pkg/iostreams"
+	"github.com/rag-cli/rag/pkg/ollamatest"
+)
+
+// TestMain lets the scripts in testdata/script run the real rag command
+// (this test binary re-executed as "rag"), wired exactly as cmd/rag wires it.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"rag": func() {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			app := &App{IO: iostreams.System(os.Getenv), Env: os.Getenv, HTTP: &http.Client{}, Now: time.Now, Version: "script"}
+			code := app.Run(ctx, os.Args[1:])
+			stop()
+			os.Exit(code)
+		},
+	})
+}
+
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			srv := ollamatest.Start(embedModel, chatModel)
+			env.Defer(srv.Close)
+			env.Setenv("OLLAMA_HOST", srv.URL)
+			env.Setenv("RAG_INDEX", env.WorkDir+"/index")
+			return nil
+		},
+	})
+}
