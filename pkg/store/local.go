@@ -273,13 +273,13 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
+	if k <= 0 || s.coll.Count() == 0 {
+		return nil, nil
+	}
 	if len(vec) != s.manifest.Dims {
 		return nil, &ModelMismatchError{IndexModel: s.manifest.EmbedModel, IndexDims: s.manifest.Dims, Model: s.manifest.EmbedModel, Dims: len(vec)}
 	}
 	k = min(k, s.coll.Count())
-	if k <= 0 {
-		return nil, nil
-	}
 	res, err := s.coll.QueryEmbedding(ctx, vec, k, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("vector search: %w", err)

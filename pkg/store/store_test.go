@@ -75,6 +75,19 @@ func TestRoundTripAndSearch(t *testing.T) {
 	}
 }
 
+func TestSearchEmptyIndex(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitFiles(t, s)
+	hits, err := s.Search(context.Background(), vec(8, 1), 3)
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("Search on an empty index = %v, %v", hits, err)
+	}
+}
+
 func TestGarbageCollection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
