@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Options sets the chunk size and overlap, both in estimated tokens.
+// Options sets the chunk size and overlap, both in estimated tokens. The
+// overlap is capped at half the target.
 type Options struct {
 	Target  int
 	Overlap int
@@ -40,9 +41,12 @@ func Split(text string, opt Options) []Chunk {
 	if opt.Target <= 0 {
 		opt = DefaultOptions
 	}
-	if opt.Overlap < 0 || opt.Overlap >= opt.Target {
+	if opt.Overlap < 0 {
 		opt.Overlap = opt.Target / 7
 	}
+	// More than half a chunk of overlap would make chunking quadratic in
+	// the worst case and the index mostly duplicates.
+	opt.Overlap = min(opt.Overlap, opt.Target/2)
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
