@@ -128,12 +128,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 		Model string `json:"model"`
 		Input any    `json:"input"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if !s.known(req.Model) {
-		notFound(w, req.Model)
+	if !s.decode(w, r, &req, &req.Model) {
 		return
 	}
 	s.mu.Lock()
@@ -175,12 +170,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		Model    string              `json:"model"`
 		Messages []map[string]string `json:"messages"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if !s.known(req.Model) {
-		notFound(w, req.Model)
+	if !s.decode(w, r, &req, &req.Model) {
 		return
 	}
 	var system, user string
@@ -231,6 +221,20 @@ func DefaultAnswer(_, user string) string {
 		}
 	}
 	return "The documents do not answer this question."
+}
+
+// decode reads a request into req and checks that *model is known,
+// answering the client itself when either fails.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, req any, model *string) bool {
+	if err := json.NewDecoder(r.Body).Decode(req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return false
+	}
+	if !s.known(*model) {
+		notFound(w, *model)
+		return false
+	}
+	return true
 }
 
 func notFound(w http.ResponseWriter, model string) {
