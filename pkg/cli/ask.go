@@ -85,12 +85,12 @@ type askReport struct {
 }
 
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
-	st, emb, err := openForQuery(a, opts.globalOptions)
+	q, err := openForQuery(a, opts.globalOptions)
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, st)
-	results, err := retrieve.Search(ctx, st, emb, opts.Question, opts.K)
+	defer closeWith(&err, q.store)
+	results, err := retrieve.Search(ctx, q.store, q.embed, opts.Question, opts.K)
 	if err != nil {
 		return err
 	}
@@ -113,11 +113,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			}
 		}
 	} else {
-		client, err := a.ollama()
-		if err != nil {
-			return err
-		}
-		ch := &chatter{client: client, model: opts.Model, options: map[string]any{
+		ch := &chatter{client: q.client, model: opts.Model, options: map[string]any{
 			"temperature": opts.Temperature, "num_ctx": opts.NumCtx, "num_predict": opts.MaxTokens,
 		}}
 		var stream *render.Stream

@@ -139,7 +139,7 @@ func TestIndexReport(t *testing.T) {
 		if got := h.srv.EmbeddedTexts() - before; got != 1 {
 			t.Errorf("embedded %d texts, want 1 (only the changed file; the rename reuses)", got)
 		}
-		if rep.Changed != 1 || rep.New != 1 || rep.Removed != 2 || rep.TotalFiles != 3 {
+		if rep.Changed != 1 || rep.New != 1 || rep.Reused != 1 || rep.Removed != 2 || rep.TotalFiles != 3 {
 			t.Errorf("report = %+v", rep)
 		}
 		s := h.run(runOpt{}, "search", "--json", "-k", "10", "spaghetti pasta")
@@ -159,6 +159,21 @@ func write(t *testing.T, p, s string) {
 	}
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestIndexProgressOnTerminal(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.run(runOpt{tty: true}, "index", "--embed-model", embedModel, "--batch-size", "1", h.docs)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "embedding chunks") {
+		t.Errorf("no progress bar on a terminal: %q", r.stderr)
+	}
+	if !strings.HasPrefix(r.stdout, "Indexed 4 files") {
+		t.Errorf("stdout = %q", r.stdout)
 	}
 }
 
@@ -199,6 +214,12 @@ func TestSearch(t *testing.T) {
 	t.Run("plain output", func(t *testing.T) {
 		r := h.run(runOpt{}, "search", "-k", "1", "retry failed upload")
 		golden(t, "search-plain", r.stdout)
+	})
+	t.Run("terminal output", func(t *testing.T) {
+		r := h.run(runOpt{tty: true}, "search", "-k", "1", "retry failed upload")
+		if r.code != 0 || !strings.Contains(r.stdout, "\x1b[1m1. retry.txt:1-4\x1b[0m  (score ") || r.stderr != "" {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
 	})
 	t.Run("query from stdin", func(t *testing.T) {
 		r := h.run(runOpt{stdin: "spaghetti\n"}, "search", "-k", "1", "--json", "-")

@@ -74,6 +74,7 @@ type indexReport struct {
 	Changed        int               `json:"changed"`
 	Unchanged      int               `json:"unchanged"`
 	Removed        int               `json:"removed"`
+	Reused         int               `json:"reused"`
 	Skipped        int               `json:"skipped"`
 	Failed         int               `json:"failed"`
 	ChunksWritten  int               `json:"chunks_written"`
@@ -195,6 +196,7 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 	r.Indexed += s.Indexed()
 	r.Unchanged += s.Unchanged
 	r.Removed += s.Removed
+	r.Reused += s.Reused
 	r.Skipped += len(s.Skipped)
 	r.Failed += len(s.Failed)
 	r.ChunksWritten += s.Chunks

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -45,26 +47,33 @@ range, similarity score and text. Use - (or pipe the query) to read it from stdi
 	return cmd
 }
 
+// queryDeps is what search and ask need: the index, the Ollama client and
+// the embedder of the index's model.
+type queryDeps struct {
+	store  *store.Local
+	client *ollama.Client
+	embed  *embed.Model
+}
+
 // openForQuery opens an existing index and the embedder of its model.
-func openForQuery(a *App, g *globalOptions) (*store.Local, *embed.Model, error) {
+func openForQuery(a *App, g *globalOptions) (*queryDeps, error) {
 	dir, err := a.indexDir(g)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	st, err := store.Open(dir, false)
+	m, err := store.Open(dir, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m := st.Manifest()
-	model := m.EmbedModel
-	if g.EmbedModel != "" && g.EmbedModel != model {
-		return nil, nil, &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: g.EmbedModel}
+	man := m.Manifest()
+	if g.EmbedModel != "" && g.EmbedModel != man.EmbedModel {
+		return nil, errors.Join(&store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}, m.Close())
 	}
 	client, err := a.ollama()
 	if err != nil {
-		return nil, nil, err
+		return nil, errors.Join(err, m.Close())
 	}
-	return st, &embed.Model{Client: client, Name: model}, nil
+	return &queryDeps{store: m, client: client, embed: &embed.Model{Client: client, Name: man.EmbedModel}}, nil
 }
 
 type searchReport struct {
@@ -73,12 +82,12 @@ type searchReport struct {
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
-	st, emb, err := openForQuery(a, opts.globalOptions)
+	q, err := openForQuery(a, opts.globalOptions)
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, st)
-	results, err := retrieve.Search(ctx, st, emb, opts.Query, opts.K)
+	defer closeWith(&err, q.store)
+	results, err := retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@
 package indexer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,7 +16,6 @@ import (
 	"math"
 	"path"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/chunk"
@@ -61,16 +61,15 @@ type Failure struct {
 
 // Summary says what a run did.
 type Summary struct {
-	New       int            `json:"new"`
-	Changed   int            `json:"changed"`
-	Unchanged int            `json:"unchanged"`
-	Removed   int            `json:"removed"`
-	Reused    int            `json:"reused"`
-	Skipped   []ingest.Skip  `json:"skipped"`
-	Failed    []Failure      `json:"failed"`
-	Chunks    int            `json:"chunks_written"`
-	Embedded  int            `json:"chunks_embedded"`
-	Total     store.Manifest `json:"-"`
+	New       int           `json:"new"`
+	Changed   int           `json:"changed"`
+	Unchanged int           `json:"unchanged"`
+	Removed   int           `json:"removed"`
+	Reused    int           `json:"reused"`
+	Skipped   []ingest.Skip `json:"skipped"`
+	Failed    []Failure     `json:"failed"`
+	Chunks    int           `json:"chunks_written"`
+	Embedded  int           `json:"chunks_embedded"`
 }
 
 // Indexed is the number of files whose chunks were (re)written.
@@ -137,7 +136,11 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	old := map[string]store.FileEntry{}
 	var keep []store.FileEntry // files of other roots, untouched
+	// stored maps the object keys the catalog names to their chunk counts:
+	// content stored under any name is reused, never embedded again.
+	stored := make(map[string]int, len(m.Files))
 	for _, f := range m.Files {
+		stored[f.Key] = f.Chunks
 		if f.Root == opt.Root && inScope(f.Path) {
 			old[f.Path] = f
 		} else {
@@ -147,6 +150,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 
 	current := map[string]store.FileEntry{}
 	var todo []*pending
+	pendingPaths := map[string]bool{}
 	totalChunks := 0
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
@@ -161,7 +165,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			}
 			continue
 		}
-		if strings.TrimSpace(string(data)) == "" {
+		if len(bytes.TrimSpace(data)) == 0 {
 			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "empty"})
 			continue
 		}
@@ -177,20 +181,14 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			sum.Unchanged++
 			continue
 		}
-		ok, err := st.HasObject(ctx, entry.Key)
-		if err != nil {
-			return nil, fmt.Errorf("look up %s: %w", f.Path, err)
-		}
-		if ok {
+		if n, ok := stored[entry.Key]; ok {
 			// Same content is stored already (a rename or a copy): reuse it.
-			entry.Chunks = reusedChunks(m.Files, entry.Key)
-			if entry.Chunks >= 0 {
-				current[f.Path] = entry
-				sum.Reused++
-				sum.Chunks += entry.Chunks
-				countNew(sum, had)
-				continue
-			}
+			entry.Chunks = n
+			current[f.Path] = entry
+			sum.Reused++
+			sum.Chunks += n
+			countNew(sum, had)
+			continue
 		}
 		pieces := chunk.Split(string(data), opt.Chunk)
 		p := &pending{entry: entry, isNew: !had}
@@ -200,11 +198,12 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		p.entry.Chunks = len(p.chunks)
 		totalChunks += len(p.chunks)
 		todo = append(todo, p)
+		pendingPaths[f.Path] = true
 	}
 
 	removed := 0
 	for p := range old {
-		if _, ok := current[p]; !ok && !inTodo(todo, p) {
+		if _, ok := current[p]; !ok && !pendingPaths[p] {
 			removed++
 		}
 	}
@@ -239,7 +238,6 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		if err := st.Commit(ctx, m); err != nil {
 			return fmt.Errorf("commit index: %w", err)
 		}
-		sum.Total = m
 		return nil
 	}
 
@@ -270,27 +268,6 @@ func countNew(sum *Summary, had bool) {
 	} else {
 		sum.New++
 	}
-}
-
-func inTodo(todo []*pending, p string) bool {
-	for _, t := range todo {
-		if t.entry.Path == p {
-			return true
-		}
-	}
-	return false
-}
-
-// reusedChunks finds the chunk count recorded for key, or -1 when no
-// catalog entry has it (an orphan object left by a crash is re-embedded
-// rather than trusted without its count).
-func reusedChunks(files []store.FileEntry, key string) int {
-	for _, f := range files {
-		if f.Key == key {
-			return f.Chunks
-		}
-	}
-	return -1
 }
 
 // objectKey names the stored chunks of one content under one model and

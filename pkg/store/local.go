@@ -36,7 +36,6 @@ type Local struct {
 
 	mu       sync.Mutex
 	manifest Manifest
-	exists   bool
 
 	loaded bool
 	coll   *chromem.Collection
@@ -81,12 +80,8 @@ func Open(dir string, create bool) (*Local, error) {
 	if err := dec.Decode(&s.manifest); err != nil {
 		return nil, &CorruptError{Path: p, Err: err}
 	}
-	s.exists = true
 	return s, nil
 }
-
-// Dir is the index folder.
-func (s *Local) Dir() string { return s.dir }
 
 // Manifest implements Store.
 func (s *Local) Manifest() Manifest {
@@ -102,23 +97,6 @@ func (s *Local) objectPath(key string) (string, error) {
 		return "", fmt.Errorf("invalid object key %q", key)
 	}
 	return filepath.Join(s.dir, "objects", key[:2], key+".chk"), nil
-}
-
-// HasObject implements Store.
-func (s *Local) HasObject(_ context.Context, key string) (bool, error) {
-	p, err := s.objectPath(key)
-	if err != nil {
-		return false, err
-	}
-	_, err = os.Stat(p)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	default:
-		return false, err
-	}
 }
 
 // PutObject implements Store.
@@ -178,7 +156,6 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	}
 	s.mu.Lock()
 	s.manifest = m
-	s.exists = true
 	s.loaded = false
 	s.coll, s.refs = nil, nil
 	s.mu.Unlock()
@@ -325,12 +302,10 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
-		_ = f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err = f.Close(); err != nil {
 		return err
@@ -349,9 +324,5 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return err
-	}
-	return d.Close()
+	return errors.Join(d.Sync(), d.Close())
 }

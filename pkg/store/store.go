@@ -74,8 +74,6 @@ type Hit struct {
 type Store interface {
 	// Manifest returns a copy of the current catalog.
 	Manifest() Manifest
-	// HasObject reports whether chunks are stored under key.
-	HasObject(ctx context.Context, key string) (bool, error)
 	// PutObject stores the chunks of one file content under key. Stored
 	// chunks are invisible to Search until a Commit references them.
 	PutObject(ctx context.Context, key string, chunks []Chunk) error
