@@ -29,6 +29,11 @@ type App struct {
 	Now  func() time.Time
 	// Version is printed by `rag --version`.
 	Version string
+	// Fault, if set, is called at named points of index writes; the crash
+	// tests' build of rag kills itself there.
+	Fault func(point string)
+	// watchReady, if set, is called once `rag index --watch` is watching.
+	watchReady func()
 }
 
 // NewHTTPClient is the client rag uses for Ollama: a short connect timeout
@@ -127,7 +132,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.EmbedModel, "embed-model", "", "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index)")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), &cobra.Command{
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), &cobra.Command{
 		Use:   "exit-codes",
 		Short: "What rag's exit codes mean",
 		Long:  exitCodesHelp,

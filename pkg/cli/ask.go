@@ -85,7 +85,7 @@ type askReport struct {
 }
 
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
-	q, err := openForQuery(a, opts.globalOptions)
+	q, err := openForQuery(ctx, a, opts.globalOptions)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 const embedModel = "fake-embed"
 const chatModel = "fake-chat"
+const embedModel2 = "fake-embed-2"
 
 type harness struct {
 	t     *testing.T
@@ -31,7 +32,7 @@ type harness struct {
 // Ollama that knows the test models.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, srv: ollamatest.New(t, embedModel, chatModel), index: filepath.Join(t.TempDir(), "index"), docs: t.TempDir()}
+	h := &harness{t: t, srv: ollamatest.New(t, embedModel, embedModel2, chatModel), index: filepath.Join(t.TempDir(), "index"), docs: t.TempDir()}
 	if err := os.CopyFS(h.docs, os.DirFS("testdata/docs")); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +49,8 @@ type runOpt struct {
 	stdin string
 	tty   bool
 	ctx   context.Context
+	// ready is called once `rag index --watch` watches.
+	ready func()
 }
 
 func (h *harness) run(o runOpt, args ...string) result {
@@ -56,7 +59,7 @@ func (h *harness) run(o runOpt, args ...string) result {
 	in.WriteString(o.stdin)
 	env := func(k string) string { return h.env[k] }
 	ios.SetTTY(o.tty, o.tty, o.tty, env)
-	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }, Version: "test"}
+	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }, Version: "test", watchReady: o.ready}
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()

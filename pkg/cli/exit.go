@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/store"
@@ -21,6 +22,7 @@ const (
 	ExitOllama      = 5
 	ExitModel       = 6
 	ExitIndex       = 7
+	ExitBusy        = 8
 	ExitInterrupted = 130
 )
 
@@ -31,10 +33,12 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   2    usage: unknown command or flag, missing or bad argument, path not found
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
-  5    Ollama is not reachable at OLLAMA_HOST
+  5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
+       retries a failed request 3 times; finished work is kept)
   6    a model is not available on the Ollama server (ollama pull it)
   7    index problem: no index yet, built with another embedding model,
        damaged, or written by another version of rag
+  8    the index is busy: another rag index is writing to it (use --wait)
   130  interrupted (Ctrl-C or SIGTERM); work finished so far is kept
 `
 
@@ -83,6 +87,8 @@ func classify(err error) (code int, hint string) {
 		corrupt    *store.CorruptError
 		version    *store.VersionError
 		emptyFloor *indexer.EmptyFolderError
+		locked     *store.LockedError
+		retries    *embed.RetryError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -91,14 +97,18 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, "finished work is kept; run the same command again to continue"
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
+	case errors.As(err, &retries):
+		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
 	case errors.As(err, &missing):
 		return ExitModel, fmt.Sprintf("pull the model with `ollama pull %s`, or choose another with --embed-model or --model", missing.Model)
 	case errors.As(err, &mismatch):
-		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index, or give another index folder with --index", mismatch.IndexModel)
+		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index; to switch models, re-embed everything with `rag index --rebuild --embed-model NEW`", mismatch.IndexModel)
 	case errors.As(err, &corrupt):
-		return ExitIndex, "delete the index folder and run `rag index` again to rebuild it"
+		return ExitIndex, "run `rag index --rebuild` to re-embed everything into a fresh index; `rag status --verify` lists what is damaged"
 	case errors.As(err, &version):
-		return ExitIndex, "use the rag version that wrote this index, or delete the index folder and index again"
+		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
+	case errors.As(err, &locked):
+		return ExitBusy, "wait for it to finish, or run with --wait to start when it does"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
 	case errors.As(err, &emptyFloor):

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ import (
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
 	"github.com/rag-cli/rag/pkg/store"
+	"github.com/rag-cli/rag/pkg/watch"
 )
 
 // IndexOptions are the settings of `rag index`.
@@ -27,48 +29,80 @@ type IndexOptions struct {
 	BatchSize int
 	MaxSize   int64
 	Verbose   bool
+	PruneOnly bool
+	Rebuild   bool
+	Watch     bool
+	Wait      bool
+	// Timeout bounds one embedding request.
+	Timeout time.Duration
+	// Quiet is how long --watch waits for a burst of changes to settle.
+	Quiet time.Duration
 }
 
 func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
 	opts := &IndexOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "index PATH...",
+		Use:   "index [PATH...]",
 		Short: "Index folders or files so they can be searched and asked",
 		Long: `Index walks each folder (recursively), reads Markdown, text and source files,
 splits them into chunks of about 500 tokens, embeds them with Ollama and stores
 them in the index. Hidden files and folders (.git too) and files that are not
 text are skipped and counted.
 
-Run it again at any time: unchanged files cost nothing, changed files are
-embedded again, and files that are gone are removed from the index.`,
+Run it again at any time: unchanged files cost nothing (files are compared by
+content hash), changed files are embedded again, renamed files reuse their
+embeddings, and files that are gone are removed from the index. Without a
+PATH, every folder and file indexed before is refreshed.
+
+--prune-only removes files that no longer exist without embedding anything;
+it also drops a folder that is gone as a whole, which a plain run refuses to
+do. --rebuild re-embeds everything into a fresh index (after changing the
+embedding model, or to repair a damaged index); searches keep using the old
+index until the new one is complete. With PATHs, the rebuilt index holds
+exactly those; without, every folder and file the index held.
+
+--watch indexes, then keeps the index current as files change until
+interrupted. Only one rag index writes to an index at a time; another one
+fails at once, or waits with --wait.`,
 		Example: `  rag index ./docs
   rag index --embed-model mxbai-embed-large ./notes ./README.md
+  rag index                                  # refresh everything indexed before
+  rag index --rebuild --embed-model bge-m3   # switch models
+  rag index --watch ./docs
   rag index --json ./docs | jq .chunks_written`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("rag index needs at least one folder or file")
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
-			if opts.BatchSize < 1 {
+			switch {
+			case opts.BatchSize < 1:
 				return usagef("--batch-size must be at least 1")
+			case opts.PruneOnly && (opts.Rebuild || opts.Watch):
+				return usagef("--prune-only cannot be combined with --rebuild or --watch")
+			case opts.Timeout < 0:
+				return usagef("--timeout must not be negative")
 			}
 			return indexRun(cmd.Context(), a, opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 16, "chunks embedded per Ollama request")
-	cmd.Flags().Int64Var(&opts.MaxSize, "max-size", ingest.DefaultMaxSize, "skip files larger than this many bytes")
-	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "list skipped files on stderr")
+	f := cmd.Flags()
+	f.IntVar(&opts.BatchSize, "batch-size", 16, "chunks embedded per Ollama request")
+	f.Int64Var(&opts.MaxSize, "max-size", ingest.DefaultMaxSize, "skip files larger than this many bytes")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "list skipped files on stderr")
+	f.BoolVar(&opts.PruneOnly, "prune-only", false, "only remove files (and folders) that no longer exist; embed nothing")
+	f.BoolVar(&opts.Rebuild, "rebuild", false, "re-embed everything into a fresh index, swapped in when complete")
+	f.BoolVar(&opts.Watch, "watch", false, "keep indexing as files change, until interrupted")
+	f.BoolVar(&opts.Wait, "wait", false, "wait for another rag index on the same index instead of failing")
+	f.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "give up on one embedding request after this long (it is retried)")
+	f.DurationVar(&opts.Quiet, "watch-delay", 500*time.Millisecond, "with --watch, wait until files have been still this long")
 	return cmd
 }
 
-// indexReport is the --json document of `rag index`.
+// indexReport is the --json document of `rag index` (one per pass with
+// --watch, one per line).
 type indexReport struct {
 	Index          string            `json:"index"`
 	EmbedModel     string            `json:"embed_model"`
 	Dims           int               `json:"dims"`
+	Rebuilt        bool              `json:"rebuilt"`
 	Indexed        int               `json:"indexed"`
 	New            int               `json:"new"`
 	Changed        int               `json:"changed"`
@@ -85,65 +119,174 @@ type indexReport struct {
 	FailedFiles    []indexer.Failure `json:"failed_files"`
 }
 
-type root struct {
-	abs  string
+// target is one source of the index as this run sees it.
+type target struct {
+	src  store.Source
+	root string // the folder files are relative to
 	fsys fs.FS
 	only []string
+	gone bool // the source no longer exists
 }
 
-func resolveRoot(p string) (root, error) {
+func resolveTarget(p string, mayBeGone bool) (target, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
-		return root{}, err
+		return target{}, err
 	}
 	info, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return root{}, &hintedError{err: usagef("%s does not exist", p), hint: "check the path; rag index takes folders and files"}
+			if mayBeGone {
+				return target{src: store.Source{Path: abs}, root: abs, gone: true}, nil
+			}
+			return target{}, &hintedError{err: usagef("%s does not exist", p), hint: "check the path; rag index takes folders and files"}
 		}
-		return root{}, err
+		return target{}, err
 	}
-	if info.IsDir() {
-		return root{abs: abs, fsys: os.DirFS(abs)}, nil
-	}
-	dir := filepath.Dir(abs)
-	return root{abs: dir, fsys: os.DirFS(dir), only: []string{filepath.Base(abs)}}, nil
+	return targetOf(store.Source{Path: abs, File: !info.IsDir()}), nil
 }
 
+func targetOf(src store.Source) target {
+	if src.File {
+		dir := filepath.Dir(src.Path)
+		return target{src: src, root: dir, fsys: os.DirFS(dir), only: []string{filepath.Base(src.Path)}}
+	}
+	return target{src: src, root: src.Path, fsys: os.DirFS(src.Path)}
+}
+
+// recordedTargets are the sources an index holds, for a run without PATHs.
+func recordedTargets(m store.Manifest) []target {
+	var ts []target
+	for _, src := range m.Sources {
+		t := targetOf(src)
+		if _, err := os.Stat(src.Path); errors.Is(err, fs.ErrNotExist) {
+			t.gone, t.fsys = true, nil
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// goneError is a recorded folder that no longer exists.
+var errGone = errors.New("folder no longer exists; `rag index --prune-only` removes it from the index")
+
 func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
-	var roots []root
+	var targets []target
 	for _, p := range opts.Paths {
-		r, err := resolveRoot(p)
+		t, err := resolveTarget(p, opts.PruneOnly)
 		if err != nil {
 			return err
 		}
-		roots = append(roots, r)
+		targets = append(targets, t)
 	}
 	dir, err := a.indexDir(opts.globalOptions)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(dir, true)
+	// The current catalog tells a rebuild which model and sources to use;
+	// it may be damaged, which is a reason to rebuild.
+	var previous store.Manifest
+	var previousErr error
+	if opts.Rebuild {
+		previous, previousErr = store.ReadManifest(dir)
+	}
+	st, err := store.Open(ctx, dir, store.Options{Write: true, Wait: opts.Wait, Rebuild: opts.Rebuild, Hook: a.Fault})
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, st)
+
 	model := opts.EmbedModel
+	current := st.Manifest()
+	if opts.Rebuild {
+		if model == "" {
+			model = current.EmbedModel // an unfinished rebuild's model
+		}
+		current = previous
+	}
 	if model == "" {
-		model = st.Manifest().EmbedModel
+		model = current.EmbedModel
 	}
 	if model == "" {
 		model = config.DefaultEmbedModel
 	}
+	if opts.Rebuild {
+		if m := st.Manifest(); m.EmbedModel != "" && m.EmbedModel != model {
+			st.Reset() // an unfinished rebuild for another model
+		}
+	}
+	if len(targets) == 0 {
+		if opts.Rebuild && previousErr != nil && !errors.Is(previousErr, store.ErrNoIndex) {
+			return &hintedError{err: usagef("cannot read which folders the index holds: %v", previousErr),
+				hint: "name them: rag index --rebuild DIR..."}
+		}
+		targets = recordedTargets(current)
+		if opts.Rebuild {
+			// Resume an unfinished rebuild with the sources it has.
+			for _, t := range recordedTargets(st.Manifest()) {
+				if !hasSource(targets, t.src) {
+					targets = append(targets, t)
+				}
+			}
+		}
+		if len(targets) == 0 {
+			return usagef("rag index needs a folder or file: the index has none recorded yet")
+		}
+	}
+
 	client, err := a.ollama()
 	if err != nil {
 		return err
 	}
-	emb := &embed.Model{Client: client, Name: model}
+	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout}
+	run := func(ctx context.Context, ts []target) (*indexReport, error) {
+		return indexPass(ctx, a, opts, st, emb, dir, ts)
+	}
 
-	rep := indexReport{Index: dir, EmbedModel: model, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
+	rep, runErr := run(ctx, targets)
+	if runErr == nil && opts.Rebuild {
+		if runErr = st.Publish(ctx); runErr == nil {
+			rep.Rebuilt = true
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err := writeIndexReport(a, opts, rep); err != nil {
+		return err
+	}
+	if opts.Watch {
+		return watchRun(ctx, a, opts, targets, run)
+	}
+	return partial(rep)
+}
+
+func hasSource(ts []target, src store.Source) bool {
+	for _, t := range ts {
+		if t.src == src {
+			return true
+		}
+	}
+	return false
+}
+
+func partial(rep *indexReport) error {
+	if rep.Failed > 0 {
+		return &partialError{failed: rep.Failed, total: rep.Failed + rep.Indexed + rep.Unchanged}
+	}
+	return nil
+}
+
+// indexPass runs the indexer over each target and sums up.
+func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target) (*indexReport, error) {
+	rep := &indexReport{Index: dir, EmbedModel: emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
 	var runErr error
-	for _, r := range roots {
+	for _, t := range targets {
+		if t.gone && !opts.PruneOnly && !t.src.File {
+			rep.Failed++
+			rep.FailedFiles = append(rep.FailedFiles, indexer.Failure{Path: t.src.Path, Error: errGone.Error()})
+			continue
+		}
 		var bar *progressbar.ProgressBar
 		progress := func(done, total int) {
 			if !a.IO.IsStderrTTY() || total == 0 {
@@ -162,14 +305,15 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 			_ = bar.Set(done) // drawing progress is best effort
 		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
-			Root: r.abs, FS: r.fsys, Only: r.only, Model: model, Chunk: chunk.DefaultOptions,
+			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
+			Model: emb.Name, Chunk: chunk.DefaultOptions,
 			BatchSize: opts.BatchSize, MaxSize: opts.MaxSize, Now: a.Now, Progress: progress,
 		})
 		if bar != nil {
 			_ = bar.Clear()
 		}
 		if sum != nil {
-			rep.add(sum, r.abs)
+			rep.add(sum, t.root)
 		}
 		if err != nil {
 			runErr = err
@@ -178,16 +322,58 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 	m := st.Manifest()
 	rep.Dims, rep.TotalFiles, rep.TotalChunks = m.Dims, len(m.Files), m.Chunks()
-	if runErr != nil {
-		return runErr
+	return rep, runErr
+}
+
+// watchRun keeps the index current: every burst of changes is one pass over
+// the targets it touched. A pass that fails for a reason the next one may
+// not have (Ollama restarting, a file being written) is reported and the
+// watch goes on; an interrupt ends it.
+func watchRun(ctx context.Context, a *App, opts *IndexOptions, targets []target, run func(context.Context, []target) (*indexReport, error)) error {
+	var wts []watch.Target
+	for _, t := range targets {
+		if !t.gone {
+			wts = append(wts, watch.Target{Path: t.src.Path, File: t.src.File})
+		}
 	}
-	if err := writeIndexReport(a, opts, &rep); err != nil {
-		return err
+	if len(wts) == 0 {
+		return usagef("nothing to watch: every folder is gone")
 	}
-	if rep.Failed > 0 {
-		return &partialError{failed: rep.Failed, total: rep.Failed + rep.Indexed + rep.Unchanged}
+	live := targets[:0:0]
+	for _, t := range targets {
+		if !t.gone {
+			live = append(live, t)
+		}
 	}
-	return nil
+	if a.IO.IsStderrTTY() {
+		fmt.Fprintln(a.IO.ErrOut, "rag: watching for changes; press Ctrl-C to stop")
+	}
+	err := watch.Run(ctx, wts, watch.Options{Quiet: opts.Quiet, Ready: a.watchReady}, func(ctx context.Context, changed []int) error {
+		var ts []target
+		for _, i := range changed {
+			ts = append(ts, targetOf(live[i].src))
+		}
+		rep, err := run(ctx, ts)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			code, hint := classify(err)
+			fmt.Fprintf(a.IO.ErrOut, "rag: error: %v\n", err)
+			if hint != "" {
+				fmt.Fprintf(a.IO.ErrOut, "rag: hint: %s\n", hint)
+			}
+			if code == ExitIndex {
+				return err // the index itself is in trouble: stop
+			}
+			return nil
+		}
+		return writeIndexReport(a, opts, rep)
+	})
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil // the way a watch ends; a pass in progress has kept its work
+	}
+	return err
 }
 
 func (r *indexReport) add(s *indexer.Summary, rootDir string) {
@@ -221,12 +407,20 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 		}
 	}
 	if opts.JSON {
+		if opts.Watch {
+			// One compact document per line, so each pass can be read as it comes.
+			return json.NewEncoder(a.IO.Out).Encode(rep)
+		}
 		return writeJSON(a, rep)
 	}
+	verb := "Indexed"
+	if rep.Rebuilt {
+		verb = "Rebuilt the index:"
+	}
 	_, err := fmt.Fprintf(a.IO.Out,
-		"Indexed %d files (%d new, %d changed; %d chunks embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
+		"%s %d files (%d new, %d changed; %d chunks embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
 			"Index %s: %d files, %d chunks, %s (%d dimensions).\n",
-		rep.Indexed, rep.New, rep.Changed, rep.ChunksEmbedded, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
+		verb, rep.Indexed, rep.New, rep.Changed, rep.ChunksEmbedded, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
 		rep.Index, rep.TotalFiles, rep.TotalChunks, rep.EmbedModel, rep.Dims)
 	return err
 }

@@ -56,12 +56,12 @@ type queryDeps struct {
 }
 
 // openForQuery opens an existing index and the embedder of its model.
-func openForQuery(a *App, g *globalOptions) (*queryDeps, error) {
+func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, error) {
 	dir, err := a.indexDir(g)
 	if err != nil {
 		return nil, err
 	}
-	m, err := store.Open(dir, false)
+	m, err := store.Open(ctx, dir, store.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ type searchReport struct {
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
-	q, err := openForQuery(a, opts.globalOptions)
+	q, err := openForQuery(ctx, a, opts.globalOptions)
 	if err != nil {
 		return err
 	}

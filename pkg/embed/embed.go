@@ -1,7 +1,8 @@
 // Package embed binds an embedding model to a client and makes its calls
-// resilient: transient failures (a 5xx, a dropped connection) are retried a
-// bounded number of times with back-off, while errors a retry cannot fix
-// (server down, model missing, cancellation) return at once.
+// resilient: transient failures (a 5xx, a dropped connection, a request
+// that takes longer than Timeout) are retried a bounded number of times with
+// back-off, while errors a retry cannot fix (server down, model missing,
+// cancellation) return at once.
 package embed
 
 import (
@@ -26,7 +27,26 @@ type Model struct {
 	Attempts int
 	// Backoff is the first wait between attempts, doubled each time; 0 means 500ms.
 	Backoff time.Duration
+	// Timeout bounds one request; 0 means none. A request that times out
+	// is retried like any transient failure.
+	Timeout time.Duration
 }
+
+// RetryError means every attempt of a request failed.
+type RetryError struct {
+	Model    string
+	Attempts int
+	Err      error
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("embed with %s failed %d times: %v", e.Model, e.Attempts, e.Err)
+}
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// errTimeout is an attempt that ran out of time, told apart from the
+// caller's own deadline.
+var errTimeout = errors.New("no answer in time")
 
 // Embed implements indexer.Embedder.
 func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
@@ -41,7 +61,7 @@ func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) 
 	var err error
 	for i := 0; i < attempts; i++ {
 		var vecs [][]float32
-		vecs, err = m.Client.Embed(ctx, m.Name, texts)
+		vecs, err = m.attempt(ctx, texts)
 		if err == nil {
 			return vecs, nil
 		}
@@ -60,7 +80,20 @@ func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) 
 	if permanent(err) {
 		return nil, err
 	}
-	return nil, fmt.Errorf("embed with %s after %d attempts: %w", m.Name, attempts, err)
+	return nil, &RetryError{Model: m.Name, Attempts: attempts, Err: err}
+}
+
+func (m *Model) attempt(ctx context.Context, texts []string) ([][]float32, error) {
+	if m.Timeout <= 0 {
+		return m.Client.Embed(ctx, m.Name, texts)
+	}
+	actx, cancel := context.WithTimeoutCause(ctx, m.Timeout, errTimeout)
+	defer cancel()
+	vecs, err := m.Client.Embed(actx, m.Name, texts)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errTimeout) {
+		return nil, fmt.Errorf("%w after %s", errTimeout, m.Timeout)
+	}
+	return vecs, err
 }
 
 func permanent(err error) bool {

@@ -3,10 +3,12 @@ package embed
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/ollamatest"
 )
 
 type flaky struct {
@@ -50,6 +52,51 @@ func TestRetries(t *testing.T) {
 			}
 			if tt.err != nil && tt.wantErr && !errors.Is(err, tt.err) {
 				t.Errorf("error %v does not wrap %v", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestServerFaults runs the real client against a fake server that fails
+// in the ways a real one does mid-run.
+func TestServerFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		fault   ollamatest.Fault
+		fails   int
+		wantErr bool
+	}{
+		{"500 then recovers", ollamatest.Status500, 2, false},
+		{"dropped connection then recovers", ollamatest.Drop, 2, false},
+		{"timeout then recovers", ollamatest.Hang, 1, false},
+		{"500 every time", ollamatest.Status500, 10, true},
+		{"dropped every time", ollamatest.Drop, 10, true},
+		{"timeout every time", ollamatest.Hang, 10, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := ollamatest.New(t, "m")
+			srv.FailEmbedsWith(tt.fails, tt.fault)
+			u, err := url.Parse(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Model{Client: ollama.New(u, srv.Client()), Name: "m", Backoff: time.Millisecond, Timeout: 200 * time.Millisecond}
+			vecs, err := m.Embed(context.Background(), []string{"a", "b"})
+			if !tt.wantErr {
+				if err != nil || len(vecs) != 2 {
+					t.Fatalf("Embed = %d vectors, %v", len(vecs), err)
+				}
+				return
+			}
+			var re *RetryError
+			if !errors.As(err, &re) || re.Attempts != 3 {
+				t.Fatalf("err = %v, want a RetryError after 3 attempts", err)
+			}
+			if got := srv.EmbedRequests(); got != 3 {
+				t.Errorf("%d requests, want 3", got)
 			}
 		})
 	}

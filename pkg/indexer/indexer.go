@@ -38,8 +38,18 @@ type Options struct {
 	Root string
 	FS   fs.FS
 	// Only, when set, limits the run to these paths (indexing single files);
-	// nothing else under Root is added or removed.
+	// nothing else under Root is added or removed. A path of Only that no
+	// longer exists is removed from the index.
 	Only []string
+	// Source is recorded in the catalog so that a later run without
+	// arguments refreshes it.
+	Source store.Source
+	// PruneOnly removes files that no longer exist (or are now skipped)
+	// without reading or embedding anything.
+	PruneOnly bool
+	// Gone means Root no longer exists: with PruneOnly, every file of it and
+	// the source are removed.
+	Gone bool
 
 	Model     string
 	Chunk     chunk.Options
@@ -117,11 +127,18 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		m.EmbedModel = opt.Model
 		m.Created = opt.Now().UTC()
 	}
+	if m.Generation == "" {
+		m.Generation = store.NewManifest().Generation
+	}
 	m.ChunkTarget, m.ChunkOverlap = opt.Chunk.Target, opt.Chunk.Overlap
 
-	files, skips, err := listFiles(ctx, opt)
-	if err != nil {
-		return nil, err
+	var files []ingest.File
+	var skips []ingest.Skip
+	if !opt.Gone {
+		var err error
+		if files, skips, err = listFiles(ctx, opt); err != nil {
+			return nil, err
+		}
 	}
 	sum := &Summary{Skipped: skips}
 
@@ -156,6 +173,14 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if opt.PruneOnly {
+			// Still there: keep it as it is, changed or not.
+			if prev, ok := old[f.Path]; ok {
+				current[f.Path] = prev
+				sum.Unchanged++
+			}
+			continue
+		}
 		data, err := ingest.Read(opt.FS, f.Path)
 		if err != nil {
 			if errors.Is(err, ingest.ErrNotText) {
@@ -172,7 +197,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		h := sha256.Sum256(data)
 		hash := hex.EncodeToString(h[:])
 		entry := store.FileEntry{
-			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, opt),
+			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, m.Generation, opt),
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
 		}
 		prev, had := old[f.Path]
@@ -207,8 +232,31 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			removed++
 		}
 	}
-	if len(current) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil {
+	if len(current) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
 		return nil, &EmptyFolderError{Root: opt.Root, Skipped: len(sum.Skipped)}
+	}
+	problems := m.Problems[:0:0]
+	for _, p := range m.Problems {
+		if p.Root != opt.Root || !inScope(p.Path) || opt.PruneOnly && !opt.Gone {
+			problems = append(problems, p)
+		}
+	}
+	if !opt.PruneOnly {
+		for _, sk := range sum.Skipped {
+			problems = append(problems, store.Problem{Root: opt.Root, Path: sk.Path, Reason: sk.Reason})
+		}
+		for _, f := range sum.Failed {
+			problems = append(problems, store.Problem{Root: opt.Root, Path: f.Path, Reason: f.Error, Failed: true})
+		}
+	}
+	sources := m.Sources[:0:0]
+	for _, src := range m.Sources {
+		if src != opt.Source {
+			sources = append(sources, src)
+		}
+	}
+	if !opt.Gone && opt.Source.Path != "" {
+		sources = append(sources, opt.Source)
 	}
 
 	// commit writes the catalog: kept files, current files, and (when the run
@@ -226,6 +274,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 					files = append(files, f)
 				}
 			}
+		} else {
+			m.Problems, m.Sources = problems, sources
+			sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Path < m.Sources[j].Path })
 		}
 		sort.Slice(files, func(i, j int) bool {
 			if files[i].Root != files[j].Root {
@@ -241,7 +292,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		return nil
 	}
 
-	err = embedAll(ctx, st, emb, opt, &m, todo, totalChunks, func(p *pending) error {
+	err := embedAll(ctx, st, emb, opt, &m, todo, totalChunks, func(p *pending) error {
 		current[p.entry.Path] = p.entry
 		sum.Chunks += len(p.chunks)
 		sum.Embedded += len(p.chunks)
@@ -270,10 +321,11 @@ func countNew(sum *Summary, had bool) {
 	}
 }
 
-// objectKey names the stored chunks of one content under one model and
-// chunking, so that changing either never reuses stale chunks.
-func objectKey(hash string, opt Options) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", hash, opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, chunkerVersion)))
+// objectKey names the stored chunks of one content under one model,
+// chunking and index generation, so that changing any of them never reuses
+// stale chunks and a rebuild never overwrites the objects it replaces.
+func objectKey(hash, generation string, opt Options) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d\x00%s", hash, opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, chunkerVersion, generation)))
 	return hex.EncodeToString(h[:])
 }
 
@@ -285,8 +337,15 @@ func listFiles(ctx context.Context, opt Options) ([]ingest.File, []ingest.Skip, 
 	var skips []ingest.Skip
 	for _, p := range opt.Only {
 		info, err := fs.Stat(opt.FS, p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted: its entry goes
+		}
 		if err != nil {
 			return nil, nil, err
+		}
+		if !info.Mode().IsRegular() {
+			skips = append(skips, ingest.Skip{Path: p, Reason: "not a regular file"})
+			continue
 		}
 		max := opt.MaxSize
 		if max <= 0 {

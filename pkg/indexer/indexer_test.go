@@ -3,10 +3,12 @@ package indexer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/rag-cli/rag/pkg/ollamatest"
 	"github.com/rag-cli/rag/pkg/store"
@@ -61,10 +63,15 @@ func docs(n int) fstest.MapFS {
 
 func open(t *testing.T) *store.Local {
 	t.Helper()
-	s, err := store.Open(t.TempDir(), true)
+	s, err := store.Open(context.Background(), t.TempDir(), store.Options{Write: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return s
 }
 
@@ -164,5 +171,143 @@ func TestEmptyFolder(t *testing.T) {
 	var e *EmptyFolderError
 	if !errors.As(err, &e) || e.Skipped != 1 {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func paths(m store.Manifest) string {
+	var ps []string
+	for _, f := range m.Files {
+		ps = append(ps, f.Path)
+	}
+	return strings.Join(ps, " ")
+}
+
+// TestIncremental edits a folder step by step; each step must embed exactly
+// the new content and leave the catalog matching the folder.
+func TestIncremental(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	fsys := fstest.MapFS{
+		"a.md": {Data: []byte("alpha apples\n")},
+		"b.md": {Data: []byte("beta bananas\n")},
+		"c.md": {Data: []byte("gamma grapes\n")},
+	}
+	steps := []struct {
+		name   string
+		edit   func()
+		want   Summary
+		embeds int
+		files  string
+	}{
+		{"first run", func() {}, Summary{New: 3}, 3, "a.md b.md c.md"},
+		{"nothing changed", func() {}, Summary{Unchanged: 3}, 0, "a.md b.md c.md"},
+		{"touched, same content", func() { fsys["a.md"] = &fstest.MapFile{Data: []byte("alpha apples\n"), ModTime: time.Now()} },
+			Summary{Unchanged: 3}, 0, "a.md b.md c.md"},
+		{"one edited", func() { fsys["b.md"] = &fstest.MapFile{Data: []byte("beta blueberries\n")} },
+			Summary{Changed: 1, Unchanged: 2}, 1, "a.md b.md c.md"},
+		{"renamed", func() { fsys["d.md"] = fsys["c.md"]; delete(fsys, "c.md") },
+			Summary{New: 1, Reused: 1, Unchanged: 2, Removed: 1}, 0, "a.md b.md d.md"},
+		{"copied", func() { fsys["e.md"] = fsys["a.md"] },
+			Summary{New: 1, Reused: 1, Unchanged: 3}, 0, "a.md b.md d.md e.md"},
+		{"deleted", func() { delete(fsys, "a.md") },
+			Summary{Unchanged: 3, Removed: 1}, 0, "b.md d.md e.md"},
+		{"now hidden", func() { fsys[".e.md"] = fsys["e.md"]; delete(fsys, "e.md") },
+			Summary{Unchanged: 2, Removed: 1}, 0, "b.md d.md"},
+		{"added", func() { fsys["f.md"] = &fstest.MapFile{Data: []byte("phi figs\n")} },
+			Summary{New: 1, Unchanged: 2}, 1, "b.md d.md f.md"},
+	}
+	for _, st := range steps {
+		st.edit()
+		emb := &fakeEmbedder{}
+		sum, err := Run(ctx, s, emb, Options{Root: "/r", FS: fsys, Model: "m"})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		counts := func(s *Summary) [5]int { return [5]int{s.New, s.Changed, s.Unchanged, s.Removed, s.Reused} }
+		if got := counts(sum); got != counts(&st.want) {
+			t.Errorf("%s: new, changed, unchanged, removed, reused = %v, want %v", st.name, got, counts(&st.want))
+		}
+		if emb.texts != st.embeds {
+			t.Errorf("%s: embedded %d chunks, want %d", st.name, emb.texts, st.embeds)
+		}
+		if got := paths(s.Manifest()); got != st.files {
+			t.Errorf("%s: index holds %q, want %q", st.name, got, st.files)
+		}
+	}
+}
+
+func TestPruneOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	fsys := docs(3) // a.md b.md c.md
+	if _, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/r", FS: fsys, Model: "m", Source: store.Source{Path: "/r"}}); err != nil {
+		t.Fatal(err)
+	}
+	delete(fsys, "a.md")
+	fsys["b.md"] = &fstest.MapFile{Data: []byte("edited\n")}
+	fsys["z.md"] = &fstest.MapFile{Data: []byte("new\n")}
+	emb := &fakeEmbedder{}
+	sum, err := Run(ctx, s, emb, Options{Root: "/r", FS: fsys, Model: "m", PruneOnly: true, Source: store.Source{Path: "/r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb.calls != 0 || sum.Removed != 1 || paths(s.Manifest()) != "b.md c.md" {
+		t.Fatalf("prune: %d embed calls, %+v, index %q", emb.calls, sum, paths(s.Manifest()))
+	}
+	if h := s.Manifest().Files[0].Hash; h == "" {
+		t.Fatal("no hash")
+	}
+
+	// The whole root is gone: its files and its source go with it.
+	sum, err = Run(ctx, s, emb, Options{Root: "/r", Model: "m", PruneOnly: true, Gone: true, Source: store.Source{Path: "/r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Manifest(); len(m.Files) != 0 || len(m.Sources) != 0 || sum.Removed != 2 {
+		t.Fatalf("gone root: %+v, catalog %+v", sum, m)
+	}
+}
+
+func TestSourcesAndProblemsRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	fsys := brokenFS{docs(3), "b.md"}
+	fsys.MapFS["bin.dat"] = &fstest.MapFile{Data: []byte{0, 1, 2}}
+	src := store.Source{Path: "/r"}
+	if _, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/r", FS: fsys, Model: "m", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	m := s.Manifest()
+	if len(m.Sources) != 1 || m.Sources[0] != src {
+		t.Errorf("sources = %+v", m.Sources)
+	}
+	var got []string
+	for _, p := range m.Problems {
+		got = append(got, fmt.Sprintf("%s failed=%v", p.Path, p.Failed))
+	}
+	if strings.Join(got, ", ") != "bin.dat failed=false, b.md failed=true" {
+		t.Errorf("problems = %v", got)
+	}
+
+	// A file indexed on its own: a second source; a run of it leaves the
+	// folder's problems alone. Fixed files drop their problem.
+	if _, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/other", FS: docs(1), Only: []string{"a.md"}, Model: "m", Source: store.Source{Path: "/other/a.md", File: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/r", FS: docs(3), Model: "m", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	m = s.Manifest()
+	if len(m.Sources) != 2 || len(m.Problems) != 0 || len(m.Files) != 4 {
+		t.Errorf("after fix: sources %+v, problems %+v, %d files", m.Sources, m.Problems, len(m.Files))
+	}
+
+	// The single file is deleted: a run of it removes it.
+	sum, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/other", FS: fstest.MapFS{}, Only: []string{"a.md"}, Model: "m", Source: store.Source{Path: "/other/a.md", File: true}})
+	if err != nil || sum.Removed != 1 || len(s.Manifest().Files) != 3 {
+		t.Fatalf("deleted single file: %+v, %v, %d files", sum, err, len(s.Manifest().Files))
 	}
 }

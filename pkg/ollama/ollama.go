@@ -123,9 +123,11 @@ func (c *Client) classify(model string, err error) error {
 		}
 		return fmt.Errorf("ollama: %w", err)
 	}
+	// Only a failure to connect means the server is down; a connection
+	// that drops mid-request is a transient failure worth a retry.
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || errors.As(err, &opErr) {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || errors.As(err, &opErr) && opErr.Op == "dial" {
 		return &UnreachableError{Host: c.host.String(), Err: err}
 	}
 	return fmt.Errorf("ollama: %w", err)

@@ -29,7 +29,8 @@ type Server struct {
 	embedReqs int
 	embedded  int
 	chats     int
-	failEmbed int // fail this many embed requests with a 500
+	failEmbed int // fail this many embed requests
+	fault     Fault
 	onEmbed   func()
 	respond   func(system, user string) string
 	lastChat  []map[string]string
@@ -74,11 +75,26 @@ func (s *Server) SetResponder(f func(system, user string) string) {
 	s.respond = f
 }
 
+// Fault is how a failing embed request fails.
+type Fault int
+
+const (
+	// Status500 answers HTTP 500 with an error body.
+	Status500 Fault = iota
+	// Drop closes the connection without an answer.
+	Drop
+	// Hang never answers; the request ends when the client gives up.
+	Hang
+)
+
 // FailEmbeds makes the next n embed requests fail with HTTP 500.
-func (s *Server) FailEmbeds(n int) {
+func (s *Server) FailEmbeds(n int) { s.FailEmbedsWith(n, Status500) }
+
+// FailEmbedsWith makes the next n embed requests fail with f.
+func (s *Server) FailEmbedsWith(n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failEmbed = n
+	s.failEmbed, s.fault = n, f
 }
 
 // OnEmbed sets a hook run at the start of every embed request (to block
@@ -151,7 +167,21 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	s.embedReqs++
 	if s.failEmbed > 0 {
 		s.failEmbed--
+		fault := s.fault
 		s.mu.Unlock()
+		switch fault {
+		case Drop:
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					_ = conn.Close() // the point is to drop it
+					return
+				}
+			}
+			panic(http.ErrAbortHandler) // aborts the response without an answer
+		case Hang:
+			<-r.Context().Done()
+			return
+		}
 		w.WriteHeader(http.StatusInternalServerError)
 		writeJSON(w, map[string]string{"error": "fake failure"})
 		return

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,32 +16,69 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/philippgille/chromem-go"
 )
 
-// The local store's layout under its folder:
+// The local store's layout under its folder (docs/index-format.md):
 //
 //	manifest.json          the catalog, replaced atomically on every commit
+//	manifest.next.json     the catalog of a rebuild in progress
 //	objects/ab/abcd….chk   one object file a distinct file content, named
 //	                       by its full key, written atomically, never changed
+//	lock                   held (flock) by the one process writing the index
+//	readers.lock           shared by readers while they load, exclusive
+//	                       while unused objects are deleted
 //
 // Objects are written before the manifest that names them, so a crash at
 // any point leaves the previous manifest with all of its objects; objects
-// that no manifest names are removed at the next commit. Vectors are loaded
+// that no manifest names are removed at a later commit. Vectors are loaded
 // into an in-memory chromem-go collection for search.
-const manifestName = "manifest.json"
+const (
+	manifestName = "manifest.json"
+	stagingName  = "manifest.next.json"
+	lockName     = "lock"
+	readersName  = "readers.lock"
+)
+
+// Options says how to open an index.
+type Options struct {
+	// Write takes the index's writer lock (creating the index folder): only
+	// one process writes at a time. Without it the index is read-only.
+	Write bool
+	// Wait makes Open wait for another writer to finish instead of failing
+	// with a LockedError.
+	Wait bool
+	// Rebuild starts a new catalog beside the current one, or resumes an
+	// unfinished one. Commits go to the new catalog, which replaces the
+	// current one only at Publish: readers see the old index until then.
+	Rebuild bool
+	// Hook, if set, is called at named points of a write (see hookPoints in
+	// the tests); crash tests kill the process there.
+	Hook func(point string)
+}
 
 // Local is the embedded, single-machine store.
 type Local struct {
-	dir string
+	dir  string
+	opt  Options
+	lock *flock.Flock // writer lock, when writing
 
 	mu       sync.Mutex
 	manifest Manifest
+	sizes    map[string]int64 // object sizes written by this process
 
-	loaded bool
-	coll   *chromem.Collection
-	refs   []chunkRef
+	// ready is set once Open has read the catalog: only then may Close
+	// delete what the catalog does not name.
+	ready bool
+	// gcWait bounds how long garbage collection waits for loading readers.
+	gcWait  time.Duration
+	readers *flock.Flock // shared lock held from Open until vectors are loaded
+	loaded  bool
+	coll    *chromem.Collection
+	refs    []chunkRef
 }
 
 type chunkRef struct {
@@ -49,20 +88,87 @@ type chunkRef struct {
 	text  string
 }
 
-// Open opens the index in dir. With create false, a missing index is
-// ErrNoIndex; with create true, a missing index is an empty one that is
-// written at the first Commit.
-func Open(dir string, create bool) (*Local, error) {
-	s := &Local{dir: dir}
-	p := filepath.Join(dir, manifestName)
+// Open opens the index in dir. Read-only, a missing index is ErrNoIndex;
+// for writing it is an empty index written at the first Commit. A damaged
+// catalog or a missing or truncated object is a CorruptError, found here
+// rather than at search time.
+func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
+	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 10 * time.Second}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Close())
+		}
+	}()
+	if opt.Write {
+		if err := s.lockWriter(ctx); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(dir, manifestName)); err == nil {
+		if err := s.lockReaders(); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Rebuild {
+		m, err := readManifest(filepath.Join(dir, stagingName))
+		if err != nil {
+			// An unreadable unfinished rebuild is started again.
+			m = nil
+		}
+		if m == nil {
+			s.manifest = NewManifest()
+		} else {
+			s.manifest = *m
+		}
+		s.ready = true
+		return s, nil
+	}
+	m, err := readManifest(filepath.Join(dir, manifestName))
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		if !opt.Write {
+			return nil, fmt.Errorf("%w at %s", ErrNoIndex, dir)
+		}
+		s.manifest = NewManifest()
+		s.ready = true
+		return s, nil
+	}
+	s.manifest = *m
+	if err := s.checkObjects(); err != nil {
+		return nil, err
+	}
+	s.ready = true
+	return s, nil
+}
+
+// NewManifest is the catalog of an empty index with a fresh generation.
+func NewManifest() Manifest {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return Manifest{FormatVersion: FormatVersion, Generation: hex.EncodeToString(b[:])}
+}
+
+// ReadManifest reads the current catalog of the index in dir without
+// locking or checking objects: what `rag index --rebuild` needs to know
+// which sources to rebuild. A missing index is ErrNoIndex.
+func ReadManifest(dir string) (Manifest, error) {
+	m, err := readManifest(filepath.Join(dir, manifestName))
+	if err != nil {
+		return Manifest{}, err
+	}
+	if m == nil {
+		return Manifest{}, fmt.Errorf("%w at %s", ErrNoIndex, dir)
+	}
+	return *m, nil
+}
+
+// readManifest returns nil, nil when p does not exist.
+func readManifest(p string) (*Manifest, error) {
 	data, err := os.ReadFile(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if !create {
-			return nil, fmt.Errorf("%w at %s", ErrNoIndex, dir)
-		}
-		s.manifest = Manifest{FormatVersion: FormatVersion}
-		return s, nil
+		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -75,28 +181,145 @@ func Open(dir string, create bool) (*Local, error) {
 	if probe.FormatVersion != FormatVersion {
 		return nil, &VersionError{Path: p, Got: probe.FormatVersion}
 	}
+	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s.manifest); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, &CorruptError{Path: p, Err: err}
 	}
-	return s, nil
+	if m.Generation == "" || m.Dims < 0 {
+		return nil, &CorruptError{Path: p, Err: errors.New("missing generation or bad vector size")}
+	}
+	for _, f := range m.Files {
+		if !validKey(f.Key) || f.Chunks < 0 || f.ObjectSize <= 0 {
+			return nil, &CorruptError{Path: p, Err: fmt.Errorf("bad entry for %s", f.Path)}
+		}
+	}
+	return &m, nil
+}
+
+// checkObjects finds missing and truncated objects by their size: one stat
+// per object, far cheaper than reading them.
+func (s *Local) checkObjects() error {
+	seen := map[string]bool{}
+	for _, f := range s.manifest.Files {
+		if seen[f.Key] {
+			continue
+		}
+		seen[f.Key] = true
+		p := s.objectPath(f.Key)
+		info, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return &CorruptError{Path: p, Err: fmt.Errorf("missing (needed by %s)", f.Path)}
+		case err != nil:
+			return fmt.Errorf("open index: %w", err)
+		case info.Size() != f.ObjectSize:
+			return &CorruptError{Path: p, Err: fmt.Errorf("%d bytes, want %d (needed by %s)", info.Size(), f.ObjectSize, f.Path)}
+		}
+	}
+	return nil
+}
+
+func (s *Local) lockWriter(ctx context.Context) error {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("create index folder: %w", err)
+	}
+	p := filepath.Join(s.dir, lockName)
+	l := flock.New(p, flock.SetPermissions(0o644))
+	var ok bool
+	var err error
+	if s.opt.Wait {
+		ok, err = l.TryLockContext(ctx, 200*time.Millisecond)
+	} else {
+		ok, err = l.TryLock()
+	}
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return fmt.Errorf("lock index: %w", err)
+	}
+	if !ok {
+		holder, _ := os.ReadFile(p) // best effort: only for the message
+		return &LockedError{Dir: s.dir, Holder: strings.TrimSpace(string(holder))}
+	}
+	s.lock = l
+	// Written in place, not renamed: the lock belongs to the file's inode.
+	host, _ := os.Hostname() // best effort: only for the message
+	who := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().Format(time.RFC3339))
+	if err := os.WriteFile(p, []byte(who+"\n"), 0o644); err != nil {
+		return fmt.Errorf("lock index: %w", err)
+	}
+	return nil
+}
+
+// lockReaders takes the shared readers lock so that no writer deletes the
+// objects of the manifest being read before they are loaded. An index a
+// reader cannot write to (read-only media) needs no lock: nothing can
+// change it.
+func (s *Local) lockReaders() error {
+	l := flock.New(filepath.Join(s.dir, readersName), flock.SetPermissions(0o644))
+	if err := l.RLock(); err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
+			return nil
+		}
+		return fmt.Errorf("lock index for reading: %w", err)
+	}
+	s.readers = l
+	return nil
+}
+
+func (s *Local) unlockReaders() error {
+	if s.readers == nil {
+		return nil
+	}
+	err := s.readers.Close()
+	s.readers = nil
+	return err
 }
 
 // Manifest implements Store.
 func (s *Local) Manifest() Manifest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.manifest
-	m.Files = append([]FileEntry(nil), s.manifest.Files...)
-	return m
+	return s.manifest.Clone()
 }
 
-func (s *Local) objectPath(key string) (string, error) {
-	if len(key) < 8 || strings.ContainsAny(key, `/\.`) {
-		return "", fmt.Errorf("invalid object key %q", key)
+// Reset drops an unfinished rebuild's catalog (made for another model) and
+// starts an empty one.
+func (s *Local) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.manifest = NewManifest()
+}
+
+// Staging reports whether an unfinished rebuild exists beside the index.
+func (s *Local) Staging() bool {
+	_, err := os.Stat(filepath.Join(s.dir, stagingName))
+	return err == nil
+}
+
+func validKey(key string) bool {
+	if len(key) < 8 || len(key) > 128 {
+		return false
 	}
-	return filepath.Join(s.dir, "objects", key[:2], key+".chk"), nil
+	for _, c := range key {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Local) objectPath(key string) string {
+	return filepath.Join(s.dir, "objects", key[:2], key+".chk")
+}
+
+func (s *Local) hook(point string) {
+	if s.opt.Hook != nil {
+		s.opt.Hook(point)
+	}
 }
 
 // PutObject implements Store.
@@ -104,10 +327,13 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, err := s.objectPath(key)
-	if err != nil {
-		return err
+	if !s.opt.Write {
+		return errors.New("index opened read-only")
 	}
+	if !validKey(key) {
+		return fmt.Errorf("invalid object key %q", key)
+	}
+	p := s.objectPath(key)
 	var buf bytes.Buffer
 	if err := encodeObject(&buf, chunks); err != nil {
 		return fmt.Errorf("encode object %s: %w", key, err)
@@ -115,14 +341,17 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(p, buf.Bytes())
+	if err := s.writeFileAtomic(p, buf.Bytes(), "object"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.sizes[key] = int64(buf.Len())
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Local) readObject(key string) ([]Chunk, error) {
-	p, err := s.objectPath(key)
-	if err != nil {
-		return nil, err
-	}
+	p := s.objectPath(key)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -137,40 +366,113 @@ func (s *Local) readObject(key string) ([]Chunk, error) {
 	return chunks, nil
 }
 
-// Commit implements Store. It writes the manifest atomically, then removes
-// objects that it no longer names.
+// Commit implements Store. It fills in object sizes and writes the catalog
+// atomically (the rebuild catalog when rebuilding). Objects it no longer
+// names are removed at Close, once per run rather than at every commit.
 func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if !s.opt.Write {
+		return errors.New("index opened read-only")
+	}
+	m = m.Clone()
 	m.FormatVersion = FormatVersion
+	if m.Generation == "" {
+		m.Generation = s.Manifest().Generation
+	}
+	s.mu.Lock()
+	for i, f := range m.Files {
+		if f.ObjectSize <= 0 {
+			m.Files[i].ObjectSize = s.sizes[f.Key]
+		}
+	}
+	s.mu.Unlock()
+	for i, f := range m.Files {
+		if f.ObjectSize > 0 {
+			continue
+		}
+		info, err := os.Stat(s.objectPath(f.Key))
+		if err != nil {
+			return fmt.Errorf("commit %s: object: %w", f.Path, err)
+		}
+		m.Files[i].ObjectSize = info.Size()
+	}
 	data, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return fmt.Errorf("create index folder: %w", err)
+	name := manifestName
+	if s.opt.Rebuild {
+		name = stagingName
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, manifestName), data); err != nil {
+	if err := s.writeFileAtomic(filepath.Join(s.dir, name), data, "manifest"); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
+	s.hook("manifest-committed")
 	s.mu.Lock()
 	s.manifest = m
 	s.loaded = false
 	s.coll, s.refs = nil, nil
 	s.mu.Unlock()
-	return s.collectGarbage(m)
+	return nil
 }
 
-// collectGarbage removes objects no file of m names, and temporary files
-// left by a crash.
-func (s *Local) collectGarbage(m Manifest) error {
-	live := make(map[string]bool, len(m.Files))
-	for _, f := range m.Files {
+// Publish makes a finished rebuild the index: the rebuild catalog is
+// renamed over the current one in one step, then the old objects go.
+func (s *Local) Publish(ctx context.Context) error {
+	if !s.opt.Rebuild {
+		return errors.New("publish: not rebuilding")
+	}
+	if err := os.Rename(filepath.Join(s.dir, stagingName), filepath.Join(s.dir, manifestName)); err != nil {
+		return fmt.Errorf("publish rebuilt index: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("publish rebuilt index: %w", err)
+	}
+	s.hook("published")
+	s.opt.Rebuild = false
+	return s.collectGarbage(ctx)
+}
+
+// collectGarbage removes objects that neither the current nor a rebuild
+// catalog names, and temporary files left by a crash. Readers that are
+// loading hold the readers lock; garbage is then left for a later run.
+func (s *Local) collectGarbage(ctx context.Context) (err error) {
+	l := flock.New(filepath.Join(s.dir, readersName), flock.SetPermissions(0o644))
+	wctx, cancel := context.WithTimeout(ctx, s.gcWait)
+	ok, err := l.TryLockContext(wctx, 50*time.Millisecond)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil // readers are slow: leave the garbage for next time
+		}
+		return fmt.Errorf("lock index readers: %w", err)
+	}
+	if !ok {
+		return nil
+	}
+	defer func() { err = errors.Join(err, l.Close()) }()
+
+	live := map[string]bool{}
+	for _, f := range s.Manifest().Files {
 		live[f.Key+".chk"] = true
 	}
+	staged, err := readManifest(filepath.Join(s.dir, stagingName))
+	if err != nil {
+		return nil // an unreadable catalog may name anything: delete nothing
+	}
+	if staged != nil {
+		for _, f := range staged.Files {
+			live[f.Key+".chk"] = true
+		}
+	}
+	if err := removeTemps(s.dir); err != nil {
+		return err
+	}
 	root := filepath.Join(s.dir, "objects")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	first := true
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -180,7 +482,14 @@ func (s *Local) collectGarbage(m Manifest) error {
 		if d.IsDir() || live[d.Name()] {
 			return nil
 		}
-		return os.Remove(p)
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		if first {
+			first = false
+			s.hook("gc")
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("remove unused objects: %w", err)
@@ -188,7 +497,23 @@ func (s *Local) collectGarbage(m Manifest) error {
 	return nil
 }
 
-// load reads every object the manifest names into a chromem collection.
+func removeTemps(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// load reads every object the manifest names into a chromem collection and
+// then lets writers collect garbage again.
 func (s *Local) load(ctx context.Context) error {
 	if s.loaded {
 		return nil
@@ -216,6 +541,9 @@ func (s *Local) load(ctx context.Context) error {
 			}
 			cache[f.Key] = chunks
 		}
+		if len(chunks) != f.Chunks {
+			return &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)}
+		}
 		for _, c := range chunks {
 			if len(c.Vector) != s.manifest.Dims || zero(c.Vector) {
 				continue
@@ -225,8 +553,11 @@ func (s *Local) load(ctx context.Context) error {
 			vecs = append(vecs, c.Vector)
 		}
 	}
+	if err := s.unlockReaders(); err != nil {
+		return err
+	}
 	if len(ids) > 0 {
-		if err := coll.Add(ctx, ids, vecs, nil, nil); err != nil {
+		if err := coll.AddConcurrently(ctx, ids, vecs, nil, nil, runtime.GOMAXPROCS(0)); err != nil {
 			return fmt.Errorf("load vectors: %w", err)
 		}
 	}
@@ -241,6 +572,77 @@ func zero(v []float32) bool {
 		}
 	}
 	return true
+}
+
+// Count loads the index and returns how many chunks it holds.
+func (s *Local) Count(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx); err != nil {
+		return 0, err
+	}
+	return s.coll.Count(), nil
+}
+
+// Verify reads every object the catalog names and checks it against the
+// catalog; it returns the damaged ones. It is `rag status --verify`.
+func (s *Local) Verify(ctx context.Context) (chunks int, damaged []*CorruptError, err error) {
+	m := s.Manifest()
+	seen := map[string]int{}
+	for _, f := range m.Files {
+		if err := ctx.Err(); err != nil {
+			return 0, nil, err
+		}
+		n, ok := seen[f.Key]
+		if !ok {
+			cs, err := s.readObject(f.Key)
+			var c *CorruptError
+			switch {
+			case errors.As(err, &c):
+				damaged = append(damaged, c)
+				seen[f.Key] = -1
+				continue
+			case err != nil:
+				return 0, nil, err
+			}
+			n = len(cs)
+			for _, ch := range cs {
+				if len(ch.Vector) != m.Dims {
+					damaged = append(damaged, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("vector of %d dimensions, want %d", len(ch.Vector), m.Dims)})
+					n = -1
+					break
+				}
+			}
+			if n >= 0 && n != f.Chunks {
+				damaged = append(damaged, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", n, f.Chunks)})
+				n = -1
+			}
+			seen[f.Key] = n
+		}
+		if n > 0 {
+			chunks += n
+		}
+	}
+	return chunks, damaged, nil
+}
+
+// DiskUsage is the number of bytes the index folder takes.
+func (s *Local) DiskUsage() (int64, error) {
+	var n int64
+	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Search implements Store.
@@ -279,18 +681,29 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 	return hits, nil
 }
 
-// Close implements Store.
+// Close implements Store. A writer removes the objects no catalog names
+// (left by changed and deleted files, or by a crashed run), then releases
+// its lock.
 func (s *Local) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.coll, s.refs, s.loaded = nil, nil, false
-	return nil
+	s.mu.Unlock()
+	var errs []error
+	if s.lock != nil {
+		if s.ready && !s.opt.Rebuild {
+			errs = append(errs, s.collectGarbage(context.Background()))
+		}
+		errs = append(errs, s.lock.Close())
+		s.lock = nil
+	}
+	errs = append(errs, s.unlockReaders())
+	return errors.Join(errs...)
 }
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it over path, so readers see the old or the new file, never a
 // torn one.
-func writeFileAtomic(path string, data []byte) (err error) {
+func (s *Local) writeFileAtomic(path string, data []byte, what string) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
@@ -301,7 +714,11 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			_ = os.Remove(f.Name()) // best effort: the error that matters is err
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if _, err = f.Write(data[:len(data)/2]); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	s.hook(what + "-half-written")
+	if _, err = f.Write(data[len(data)/2:]); err != nil {
 		return errors.Join(err, f.Close())
 	}
 	if err = f.Sync(); err != nil {
@@ -310,6 +727,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
+	s.hook(what + "-written")
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the on-disk layout this code reads and writes.
-const FormatVersion = 1
+// FormatVersion is the version of the on-disk layout this code reads and
+// writes. Version 2 added sources, problems, generations and object sizes.
+const FormatVersion = 2
 
 // Chunk is one embedded piece of a file.
 type Chunk struct {
@@ -33,10 +34,33 @@ type FileEntry struct {
 	Hash string `json:"hash"`
 	// Key names the stored chunks of this content; files with the same
 	// content and chunking share it.
-	Key       string    `json:"key"`
-	Size      int64     `json:"size"`
-	Chunks    int       `json:"chunks"`
-	IndexedAt time.Time `json:"indexed_at"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	Chunks int    `json:"chunks"`
+	// ObjectSize is the size of the object file, checked on open so that a
+	// truncated object is found before it is read.
+	ObjectSize int64     `json:"object_size"`
+	IndexedAt  time.Time `json:"indexed_at"`
+}
+
+// Source is a folder or a single file given to `rag index`, recorded so
+// that a later run without arguments can refresh it.
+type Source struct {
+	// Path is absolute.
+	Path string `json:"path"`
+	// File is true when a single file, not a folder, was given.
+	File bool `json:"file,omitempty"`
+}
+
+// Problem is a file that was skipped or could not be indexed at its last
+// run, and why.
+type Problem struct {
+	Root   string `json:"root"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	// Failed is true for errors (the run exited partial); false for files
+	// skipped on purpose (hidden, too large, not text).
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Manifest is the durable catalog of an index.
@@ -46,9 +70,14 @@ type Manifest struct {
 	Dims          int         `json:"dims"`
 	ChunkTarget   int         `json:"chunk_target"`
 	ChunkOverlap  int         `json:"chunk_overlap"`
-	Created       time.Time   `json:"created"`
-	Updated       time.Time   `json:"updated"`
-	Files         []FileEntry `json:"files"`
+	// Generation is random per build of an index and part of every object
+	// key, so a rebuild never overwrites the objects of the index it replaces.
+	Generation string      `json:"generation"`
+	Created    time.Time   `json:"created"`
+	Updated    time.Time   `json:"updated"`
+	Sources    []Source    `json:"sources"`
+	Files      []FileEntry `json:"files"`
+	Problems   []Problem   `json:"problems"`
 }
 
 // Chunks is the number of chunks the manifest's files hold.
@@ -58,6 +87,15 @@ func (m *Manifest) Chunks() int {
 		n += f.Chunks
 	}
 	return n
+}
+
+// Clone returns a deep copy of m.
+func (m *Manifest) Clone() Manifest {
+	c := *m
+	c.Sources = append([]Source(nil), m.Sources...)
+	c.Files = append([]FileEntry(nil), m.Files...)
+	c.Problems = append([]Problem(nil), m.Problems...)
+	return c
 }
 
 // Hit is a search result.
@@ -115,6 +153,20 @@ type ModelMismatchError struct {
 	IndexDims  int
 	Model      string
 	Dims       int
+}
+
+// LockedError means another process is writing to the index.
+type LockedError struct {
+	Dir string
+	// Holder describes the other process, if it could be read.
+	Holder string
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder != "" {
+		return fmt.Sprintf("another rag index (%s) is writing to %s", e.Holder, e.Dir)
+	}
+	return fmt.Sprintf("another rag index is writing to %s", e.Dir)
 }
 
 func (e *ModelMismatchError) Error() string {

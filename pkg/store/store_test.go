@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -34,11 +35,26 @@ func commitFiles(t testing.TB, s *Local, files ...FileEntry) {
 func newStore(t *testing.T) (*Local, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, true)
+	s, err := Open(context.Background(), dir, Options{Write: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() }) // closing twice is harmless
 	return s, dir
+}
+
+func openRead(t *testing.T, dir string) *Local {
+	t.Helper()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
 }
 
 func TestRoundTripAndSearch(t *testing.T) {
@@ -63,10 +79,7 @@ func TestRoundTripAndSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := Open(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openRead(t, dir)
 	hits, err := s.Search(ctx, vec(4, 1), 3)
 	if err != nil {
 		t.Fatal(err)
@@ -106,12 +119,14 @@ func TestGarbageCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	commitFiles(t, s, FileEntry{Path: "keep.md", Key: key(1), Chunks: 1})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "objects", key(0)[:2], ".tmp-123")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temporary file left: %v", err)
+	}
 	for i, want := range []bool{false, true, false} {
-		p, err := s.objectPath(key(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = os.Stat(p)
+		_, err := os.Stat(s.objectPath(key(i)))
 		if present := err == nil; present != want {
 			t.Errorf("object %d present = %v (%v), want %v", i, present, err, want)
 		}
@@ -126,7 +141,13 @@ func TestOpenErrors(t *testing.T) {
 		check    func(error) bool
 	}{
 		{"missing", "", func(err error) bool { return errors.Is(err, ErrNoIndex) }},
-		{"truncated", `{"format_version": 1, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
+		{"truncated", `{"format_version": 2, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
+		{"bad key", `{"format_version": 2, "generation": "g", "files": [{"path": "a", "key": "../x", "object_size": 9}]}`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
+		{"missing object", `{"format_version": 2, "generation": "g", "files": [{"path": "a", "key": "` + key(3) + `", "chunks": 1, "object_size": 9}]}`, func(err error) bool {
+			var c *CorruptError
+			return errors.As(err, &c) && strings.Contains(c.Error(), "missing")
+		}},
+		{"version 1", `{"format_version": 1, "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
 		{"not json", "\x00\x01garbage", func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
 		{"future version", `{"format_version": 99}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
 	}
@@ -139,7 +160,7 @@ func TestOpenErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := Open(dir, false)
+			_, err := Open(context.Background(), dir, Options{})
 			if !tt.check(err) {
 				t.Fatalf("Open error = %v", err)
 			}
@@ -153,10 +174,19 @@ func TestCorruptObject(t *testing.T) {
 	tests := []struct {
 		name   string
 		damage func([]byte) []byte
+		// onOpen: found by the size check on open; otherwise by the
+		// checksum when the vectors are read.
+		onOpen bool
 	}{
-		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }},
-		{"flipped bit", func(b []byte) []byte { b[20] ^= 1; return b }},
-		{"empty", func([]byte) []byte { return nil }},
+		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }, true},
+		{"empty", func([]byte) []byte { return nil }, true},
+		{"flipped bit", func(b []byte) []byte { b[20] ^= 1; return b }, false},
+		{"zeroed tail", func(b []byte) []byte {
+			for i := len(b) - 8; i < len(b); i++ {
+				b[i] = 0
+			}
+			return b
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,10 +196,10 @@ func TestCorruptObject(t *testing.T) {
 				t.Fatal(err)
 			}
 			commitFiles(t, s, FileEntry{Path: "a.md", Key: key(7), Chunks: 1})
-			p, err := s.objectPath(key(7))
-			if err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
+			p := s.objectPath(key(7))
 			data, err := os.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)
@@ -177,12 +207,26 @@ func TestCorruptObject(t *testing.T) {
 			if err := os.WriteFile(p, tt.damage(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s2, err := Open(dir, false)
+			var c *CorruptError
+			s2, err := Open(ctx, dir, Options{})
+			if tt.onOpen {
+				if !errors.As(err, &c) || !strings.Contains(c.Path, key(7)) {
+					t.Fatalf("Open error = %v, want CorruptError naming the object", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer func() {
+				if err := s2.Close(); err != nil {
+					t.Error(err)
+				}
+			}()
+			if _, damaged, err := s2.Verify(ctx); err != nil || len(damaged) != 1 {
+				t.Errorf("Verify = %v, %v; want one damaged object", damaged, err)
+			}
 			_, err = s2.Search(ctx, vec(4, 3), 1)
-			var c *CorruptError
 			if !errors.As(err, &c) || !strings.Contains(c.Path, key(7)) {
 				t.Fatalf("Search error = %v, want CorruptError naming the object", err)
 			}
@@ -207,10 +251,11 @@ func FuzzDecodeObject(f *testing.F) {
 func BenchmarkSearch10k(b *testing.B) {
 	ctx := context.Background()
 	const n, dims, perFile = 10_000, 768, 10
-	s, err := Open(b.TempDir(), true)
+	s, err := Open(ctx, b.TempDir(), Options{Write: true})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = s.Close() })
 	r := rand.New(rand.NewPCG(1, 2))
 	random := func() []float32 {
 		v := make([]float32, dims)

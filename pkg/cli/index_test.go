@@ -1,0 +1,400 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+func (h *harness) mustRun(o runOpt, args ...string) result {
+	h.t.Helper()
+	r := h.run(o, args...)
+	if r.code != 0 {
+		h.t.Fatalf("rag %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func (h *harness) status() statusReport {
+	h.t.Helper()
+	r := h.mustRun(runOpt{}, "status", "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		h.t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	return rep
+}
+
+func indexJSON(t *testing.T, r result) indexReport {
+	t.Helper()
+	var rep indexReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("index --json: %v\n%s", err, r.stdout)
+	}
+	return rep
+}
+
+func TestIndexRefreshesRecordedSources(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	other := t.TempDir()
+	single := filepath.Join(other, "faq.md")
+	write(t, single, "# FAQ\n\nThe office opens at nine.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, single)
+
+	write(t, filepath.Join(h.docs, "added.md"), "Penguins live in the south.\n")
+	write(t, single, "# FAQ\n\nThe office opens at ten.\n")
+	before := h.srv.EmbeddedTexts()
+	rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json"))
+	if rep.New != 1 || rep.Changed != 1 || rep.Unchanged != 4 || h.srv.EmbeddedTexts()-before != 2 {
+		t.Errorf("refresh = %+v, embedded %d", rep, h.srv.EmbeddedTexts()-before)
+	}
+
+	// The single file is deleted: a refresh drops it and its source.
+	if err := os.Remove(single); err != nil {
+		t.Fatal(err)
+	}
+	rep = indexJSON(t, h.mustRun(runOpt{}, "index", "--json"))
+	st := h.status()
+	if rep.Removed != 1 || len(st.Sources) != 1 || st.Sources[0].Path != h.docs || st.Files != 5 {
+		t.Errorf("after deleting the single file: %+v; status %+v", rep, st)
+	}
+
+	t.Run("no sources yet", func(t *testing.T) {
+		h2 := newHarness(t)
+		r := h2.run(runOpt{}, "index")
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "needs a folder or file") {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+}
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	st := h.status()
+	if st.Health != "ok" || st.FormatVersion != store.FormatVersion || st.EmbedModel != embedModel || st.Dims != 128 ||
+		st.Files != 4 || st.Chunks != 4 || st.SizeBytes <= 0 || st.Updated.IsZero() || st.RebuildPending {
+		t.Errorf("status = %+v", st)
+	}
+	if len(st.Skipped) != 2 || len(st.Failed) != 0 {
+		t.Errorf("problems: skipped %+v, failed %+v", st.Skipped, st.Failed)
+	}
+	for _, s := range st.Skipped {
+		if !filepath.IsAbs(s.Path) || s.Reason == "" {
+			t.Errorf("skip without absolute path or reason: %+v", s)
+		}
+	}
+
+	r := h.mustRun(runOpt{}, "status", "--verify")
+	out := strings.ReplaceAll(r.stdout, h.index, "INDEX")
+	out = strings.ReplaceAll(out, h.docs, "DOCS")
+	out = sizeRE.ReplaceAllString(out, "SIZE on disk")
+	out = timeRE.ReplaceAllString(out, "Last indexed: TIME")
+	golden(t, "status-plain", out)
+	if r.stderr != "" {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+}
+
+// TestDamagedIndex damages the index in the ways a crash or a bad disk
+// does; every command says so with a hint, and --rebuild repairs it.
+func TestDamagedIndex(t *testing.T) {
+	t.Parallel()
+	objects := func(h *harness) []string {
+		ps, err := filepath.Glob(filepath.Join(h.index, "objects", "*", "*.chk"))
+		if err != nil || len(ps) == 0 {
+			t.Fatalf("objects: %v, %v", ps, err)
+		}
+		return ps
+	}
+	tests := []struct {
+		name string
+		// damage breaks the index; verifyOnly: only --verify can tell.
+		damage     func(h *harness)
+		verifyOnly bool
+		rebuildArg bool // the catalog is gone: name the folders
+	}{
+		{"truncated object", func(h *harness) {
+			p := objects(h)[0]
+			data, _ := os.ReadFile(p)
+			write(t, p, string(data[:len(data)-3]))
+		}, false, false},
+		{"deleted object", func(h *harness) {
+			if err := os.Remove(objects(h)[1]); err != nil {
+				t.Fatal(err)
+			}
+		}, false, false},
+		{"flipped byte", func(h *harness) {
+			p := objects(h)[0]
+			data, _ := os.ReadFile(p)
+			data[30] ^= 0xff
+			write(t, p, string(data))
+		}, true, false},
+		{"truncated catalog", func(h *harness) {
+			p := filepath.Join(h.index, "manifest.json")
+			data, _ := os.ReadFile(p)
+			write(t, p, string(data[:len(data)/2]))
+		}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.mustIndex()
+			tt.damage(h)
+			cmds := [][]string{{"search", "retry"}, {"status"}, {"index"}}
+			if tt.verifyOnly {
+				cmds = [][]string{{"search", "retry"}, {"status", "--verify"}}
+			}
+			for _, args := range cmds {
+				r := h.run(runOpt{}, args...)
+				if r.code != ExitIndex || !strings.Contains(r.stderr, "damaged") || !strings.Contains(r.stderr, "rag: hint: run `rag index --rebuild`") {
+					t.Errorf("rag %s: exit %d, stderr %q", strings.Join(args, " "), r.code, r.stderr)
+				}
+			}
+			rebuild := []string{"index", "--rebuild"}
+			if tt.rebuildArg {
+				r := h.run(runOpt{}, rebuild...)
+				if r.code != ExitUsage || !strings.Contains(r.stderr, "rag index --rebuild DIR") {
+					t.Errorf("rebuild without folders: exit %d, %q", r.code, r.stderr)
+				}
+				rebuild = append(rebuild, "--embed-model", embedModel, h.docs)
+			}
+			h.mustRun(runOpt{}, rebuild...)
+			if st := h.status(); st.Files != 4 || st.Chunks != 4 {
+				t.Errorf("after rebuild: %+v", st)
+			}
+			if r := h.mustRun(runOpt{}, "status", "--verify", "--json"); !strings.Contains(r.stdout, `"damaged": []`) {
+				t.Errorf("verify after rebuild: %s", r.stdout)
+			}
+			h.mustRun(runOpt{}, "search", "retry")
+		})
+	}
+}
+
+func TestPruneOnly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	if err := os.Remove(filepath.Join(h.docs, "retry.txt")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(h.docs, "install.md"), "# Install\n\nChanged, but prune does not embed.\n")
+	write(t, filepath.Join(h.docs, "new.md"), "Not added by prune.\n")
+	before := h.srv.EmbedRequests()
+	rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--prune-only", "--json"))
+	if rep.Removed != 1 || rep.Indexed != 0 || rep.TotalFiles != 3 || h.srv.EmbedRequests() != before {
+		t.Errorf("prune: %+v, %d embed calls", rep, h.srv.EmbedRequests()-before)
+	}
+
+	// A folder that is gone as a whole is not dropped by a plain run (an
+	// unmounted disk is not a deletion), only by --prune-only.
+	if err := os.RemoveAll(h.docs); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(runOpt{}, "index")
+	if r.code != ExitPartial || !strings.Contains(r.stderr, "--prune-only") || h.status().Files != 3 {
+		t.Errorf("plain run on a gone folder: exit %d, %q", r.code, r.stderr)
+	}
+	rep = indexJSON(t, h.mustRun(runOpt{}, "index", "--prune-only", "--json"))
+	if st := h.status(); rep.Removed != 3 || st.Files != 0 || len(st.Sources) != 0 {
+		t.Errorf("prune of a gone folder: %+v; status %+v", rep, st)
+	}
+}
+
+func TestRebuild(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+
+	r := h.run(runOpt{}, "index", "--embed-model", embedModel2)
+	if r.code != ExitIndex || !strings.Contains(r.stderr, "rag index --rebuild --embed-model") {
+		t.Fatalf("model change without --rebuild: exit %d, %q", r.code, r.stderr)
+	}
+
+	// Interrupt the rebuild after two requests: searches still use the old
+	// index, whole.
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int32
+	h.srv.OnEmbed(func() {
+		if n.Add(1) == 3 {
+			cancel()
+		}
+	})
+	r = h.run(runOpt{ctx: ctx}, "index", "--rebuild", "--embed-model", embedModel2, "--batch-size", "1")
+	if r.code != ExitInterrupted {
+		t.Fatalf("interrupted rebuild: exit %d, %q", r.code, r.stderr)
+	}
+	h.srv.OnEmbed(nil)
+	st := h.status()
+	if st.EmbedModel != embedModel || st.Files != 4 || !st.RebuildPending {
+		t.Fatalf("during the rebuild, status = %+v", st)
+	}
+	h.mustRun(runOpt{}, "search", "retry")
+
+	// Resumed: only what the first attempt did not store is embedded.
+	before := h.srv.EmbeddedTexts()
+	rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--rebuild", "--json"))
+	if !rep.Rebuilt || rep.EmbedModel != embedModel2 || rep.Unchanged != 2 || h.srv.EmbeddedTexts()-before != 2 {
+		t.Errorf("resumed rebuild = %+v, embedded %d", rep, h.srv.EmbeddedTexts()-before)
+	}
+	st = h.status()
+	if st.EmbedModel != embedModel2 || st.Files != 4 || st.RebuildPending {
+		t.Errorf("after the rebuild, status = %+v", st)
+	}
+	objs, err := filepath.Glob(filepath.Join(h.index, "objects", "*", "*.chk"))
+	if err != nil || len(objs) != 4 {
+		t.Errorf("%d objects on disk after the rebuild, want 4 (old ones removed)", len(objs))
+	}
+	if r := h.mustRun(runOpt{}, "search", "retry"); !strings.Contains(r.stdout, "retry.txt") {
+		t.Errorf("search after rebuild: %s", r.stdout)
+	}
+}
+
+func TestIndexBusy(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	w, err := store.Open(context.Background(), h.index, store.Options{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(runOpt{}, "index")
+	if r.code != ExitBusy || !strings.Contains(r.stderr, "another rag index (pid ") || !strings.Contains(r.stderr, "--wait") {
+		t.Errorf("second writer: exit %d, %q", r.code, r.stderr)
+	}
+	// Readers are not blocked by a writer.
+	h.mustRun(runOpt{}, "search", "retry")
+
+	done := make(chan result, 1)
+	go func() { done <- h.run(runOpt{}, "index", "--wait") }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case r := <-done:
+		t.Fatalf("--wait did not wait: exit %d, %q", r.code, r.stderr)
+	default:
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.code != 0 {
+		t.Errorf("--wait: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestOllamaFailsMidRun: after two good requests Ollama fails in each of
+// the ways it can; the run retries, gives up with exit 5, keeps what it had,
+// and the next run embeds only the rest.
+func TestOllamaFailsMidRun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		fault ollamatest.Fault
+	}{{"500", ollamatest.Status500}, {"dropped connection", ollamatest.Drop}, {"timeout", ollamatest.Hang}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			var n atomic.Int32
+			h.srv.OnEmbed(func() {
+				if n.Add(1) == 3 {
+					h.srv.FailEmbedsWith(1000, tc.fault)
+				}
+			})
+			r := h.run(runOpt{}, "index", "--embed-model", embedModel, "--batch-size", "1", "--timeout", "300ms", h.docs)
+			if r.code != ExitOllama || !strings.Contains(r.stderr, "failed 3 times") || !strings.Contains(r.stderr, "run the same command again to resume") {
+				t.Fatalf("exit %d, %q", r.code, r.stderr)
+			}
+			if got := n.Load(); got != 5 {
+				t.Errorf("%d requests, want 2 good and 3 attempts", got)
+			}
+			if st := h.status(); st.Files != 2 {
+				t.Errorf("kept %d files, want 2", st.Files)
+			}
+			h.srv.OnEmbed(nil)
+			h.srv.FailEmbedsWith(0, ollamatest.Status500)
+			before := h.srv.EmbeddedTexts()
+			rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json", h.docs))
+			if rep.Unchanged != 2 || rep.New != 2 || h.srv.EmbeddedTexts()-before != 2 {
+				t.Errorf("resume = %+v, embedded %d", rep, h.srv.EmbeddedTexts()-before)
+			}
+		})
+	}
+}
+
+func TestWatch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan result, 1)
+	go func() {
+		done <- h.run(runOpt{ctx: ctx, ready: func() { close(ready) }},
+			"index", "--watch", "--json", "--watch-delay", "50ms", "--embed-model", embedModel, h.docs)
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("watch ended early: exit %d, %q", r.code, r.stderr)
+	}
+	indexed := func(what string, cond func(store.Manifest) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if m, err := store.ReadManifest(h.index); err == nil && cond(m) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("the index never showed %s", what)
+	}
+	has := func(m store.Manifest, p string) bool {
+		for _, f := range m.Files {
+			if f.Path == p {
+				return true
+			}
+		}
+		return false
+	}
+	write(t, filepath.Join(h.docs, "notes", "owls.md"), "Owls sleep in hollow trees.\n")
+	indexed("a new file", func(m store.Manifest) bool { return has(m, "notes/owls.md") })
+	if err := os.Remove(filepath.Join(h.docs, "retry.txt")); err != nil {
+		t.Fatal(err)
+	}
+	indexed("a deleted file gone", func(m store.Manifest) bool { return !has(m, "retry.txt") })
+	if r := h.mustRun(runOpt{}, "search", "-k", "1", "where do owls sleep"); !strings.Contains(r.stdout, "owls.md") {
+		t.Errorf("search during watch: %s", r.stdout)
+	}
+
+	cancel()
+	r := <-done
+	if r.code != 0 {
+		t.Fatalf("watch: exit %d, %q", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("want one JSON line per pass, got:\n%s", r.stdout)
+	}
+	for _, l := range lines {
+		var rep indexReport
+		if err := json.Unmarshal([]byte(l), &rep); err != nil {
+			t.Errorf("line %q: %v", l, err)
+		}
+	}
+}
+
+var (
+	sizeRE = regexp.MustCompile(`[0-9.]+ [KM]?i?B on disk`)
+	timeRE = regexp.MustCompile(`Last indexed: .*`)
+)
