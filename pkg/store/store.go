@@ -65,11 +65,11 @@ type Problem struct {
 
 // Manifest is the durable catalog of an index.
 type Manifest struct {
-	FormatVersion int         `json:"format_version"`
-	EmbedModel    string      `json:"embed_model"`
-	Dims          int         `json:"dims"`
-	ChunkTarget   int         `json:"chunk_target"`
-	ChunkOverlap  int         `json:"chunk_overlap"`
+	FormatVersion int    `json:"format_version"`
+	EmbedModel    string `json:"embed_model"`
+	Dims          int    `json:"dims"`
+	ChunkTarget   int    `json:"chunk_target"`
+	ChunkOverlap  int    `json:"chunk_overlap"`
 	// Generation is random per build of an index and part of every object
 	// key, so a rebuild never overwrites the objects of the index it replaces.
 	Generation string      `json:"generation"`
