@@ -23,6 +23,7 @@ func main() {
 		HTTP:    cli.NewHTTPClient(),
 		Now:     time.Now,
 		Version: version,
+		Fault:   faultHook(os.Getenv),
 	}
 	code := app.Run(ctx, os.Args[1:])
 	stop()
