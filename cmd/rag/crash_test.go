@@ -258,17 +258,17 @@ func TestKillAnywhere(t *testing.T) {
 	}
 
 	points := []string{
-		"object-half-written:1",    // the first object, torn
-		"object-written:40",        // an object complete but not yet renamed
-		"manifest-half-written:1",  // the first commit, torn
-		"manifest-written:2",       // the second commit, before its rename
-		"manifest-committed:2",     // just after the second commit
-		"manifest-half-written:3",  // the final write, torn
-		"manifest-written:3",       // the final write, before its rename
-		"manifest-committed:3",     // the final write done, before cleanup
-		"mid-batch:request-10",     // killed from outside while Ollama embeds
-		"mid-batch:request-37",     // the last batch in flight
-		"gc:1",                     // removing garbage (second run, after edits)
+		"object-half-written:1",   // the first object, torn
+		"object-written:40",       // an object complete but not yet renamed
+		"manifest-half-written:1", // the first commit, torn
+		"manifest-written:2",      // the second commit, before its rename
+		"manifest-committed:2",    // just after the second commit
+		"manifest-half-written:3", // the final write, torn
+		"manifest-written:3",      // the final write, before its rename
+		"manifest-committed:3",    // the final write done, before cleanup
+		"mid-batch:request-10",    // killed from outside while Ollama embeds
+		"mid-batch:request-37",    // the last batch in flight
+		"gc:1",                    // removing garbage (second run, after edits)
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {

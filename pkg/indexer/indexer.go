@@ -55,7 +55,9 @@ type Options struct {
 	Chunk     chunk.Options
 	BatchSize int
 	MaxSize   int64
-	// CommitEvery is how many embedded files are committed at a time, so an
+	// CommitEvery is how many embedded files are committed at a time, at
+	// least (a tenth of the catalog when that is more, so that writing the
+	// catalog stays a small part of a large run), so an
 	// interrupted run keeps its work.
 	CommitEvery int
 	Now         func() time.Time
@@ -298,7 +300,12 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		sum.Embedded += len(p.chunks)
 		countNew(sum, !p.isNew)
 		return nil
-	}, func() error { return commit(ctx, false) })
+	}, func(since int) (bool, error) {
+		if since < max(opt.CommitEvery, (len(keep)+len(current))/10) {
+			return false, nil
+		}
+		return true, commit(ctx, false)
+	})
 	if err != nil {
 		// Keep what was embedded: the next run resumes from there.
 		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
@@ -361,10 +368,10 @@ func listFiles(ctx context.Context, opt Options) ([]ingest.File, []ingest.Skip, 
 }
 
 // embedAll embeds the chunks of todo in batches that may span files, stores
-// each file's chunks once all are embedded, and commits every CommitEvery
-// files.
+// each file's chunks once all are embedded, and offers commit the number of
+// files stored since its last commit after every batch.
 func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m *store.Manifest,
-	todo []*pending, total int, stored func(*pending) error, commit func() error) error {
+	todo []*pending, total int, stored func(*pending) error, commit func(since int) (bool, error)) error {
 	type slot struct {
 		p *pending
 		i int
@@ -415,11 +422,11 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 		done += len(batch)
 		batch = batch[:0]
 		report()
-		if sinceCommit >= opt.CommitEvery {
+		committed, err := commit(sinceCommit)
+		if committed {
 			sinceCommit = 0
-			return commit()
 		}
-		return nil
+		return err
 	}
 	for _, p := range todo {
 		for i := range p.chunks {

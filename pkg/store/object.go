@@ -96,6 +96,8 @@ func decodeObject(data []byte) ([]Chunk, error) {
 		r = r[n:]
 		return int(v), nil
 	}
+	// One backing array for all vectors: fewer, larger allocations.
+	floats := make([]float32, 0, min(count*dims, len(r)/4))
 	for i := 0; i < count; i++ {
 		start, err := uvarint()
 		if err != nil {
@@ -112,11 +114,13 @@ func decodeObject(data []byte) ([]Chunk, error) {
 		if len(r) < n+4*dims {
 			return nil, errShort
 		}
-		c := Chunk{StartLine: start, EndLine: end, Text: string(r[:n]), Vector: make([]float32, dims)}
+		c := Chunk{StartLine: start, EndLine: end, Text: string(r[:n])}
 		r = r[n:]
-		for j := range c.Vector {
-			c.Vector[j] = math.Float32frombits(binary.LittleEndian.Uint32(r[4*j:]))
+		at := len(floats)
+		for j := 0; j < dims; j++ {
+			floats = append(floats, math.Float32frombits(binary.LittleEndian.Uint32(r[4*j:])))
 		}
+		c.Vector = floats[at:len(floats):len(floats)]
 		r = r[4*dims:]
 		chunks = append(chunks, c)
 	}
