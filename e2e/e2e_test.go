@@ -202,4 +202,40 @@ func TestRealOllama(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 	})
+	t.Run("fresh data", func(t *testing.T) {
+		edited, deleted := "cat.txt", "garden.md"
+		if err := os.WriteFile(filepath.Join(e.docs, edited), []byte("The cat sat on the warm mat all day.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(e.docs, deleted)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.docs, "new.md"), []byte("A new note about the red kite.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(t, "", nil, "index", "--json") // no path: refresh what was indexed
+		var rep struct{ New, Changed, Unchanged, Removed, ChunksEmbedded int }
+		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
+			t.Fatalf("exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+		}
+		if rep.New != 1 || rep.Changed != 1 || rep.Removed != 1 || rep.Unchanged != 1 {
+			t.Fatalf("refresh: %s", r.stdout)
+		}
+		r = e.run(t, "", nil, "status", "--verify", "--json")
+		var st struct {
+			Health string
+			Files  int
+			Dims   int
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil || st.Health != "ok" || st.Files != 3 || st.Dims != 64 {
+			t.Fatalf("status: exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+		}
+		if r := e.run(t, "", nil, "search", "-k", "1", "red kite"); r.code != 0 || !strings.Contains(r.stdout, "new.md") {
+			t.Fatalf("search after refresh: %s %s", r.stdout, r.stderr)
+		}
+		r = e.run(t, "", nil, "index", "--rebuild", "--json")
+		if r.code != 0 || !strings.Contains(r.stdout, `"rebuilt": true`) || !strings.Contains(r.stdout, `"total_files": 3`) {
+			t.Fatalf("rebuild: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+	})
 }

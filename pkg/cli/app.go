@@ -107,6 +107,7 @@ them with a local Ollama model, citing the file and lines of every source.
   rag index ./docs                 index a folder (again: only changes are embedded)
   rag search "query"               the best matching chunks, no LLM
   rag ask "question"               a cited answer from the documents
+  rag status                       what the index holds, and its health
 
 The index lives in --index, else $RAG_INDEX, else ~/.local/share/rag/index.
 Ollama is reached at $OLLAMA_HOST (default 127.0.0.1:11434).

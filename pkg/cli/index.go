@@ -242,6 +242,13 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	run := func(ctx context.Context, ts []target) (*indexReport, error) {
 		return indexPass(ctx, a, opts, st, emb, dir, ts)
 	}
+	if opts.Watch {
+		// A watch holds the index for hours: drop what each pass replaced.
+		run = func(ctx context.Context, ts []target) (*indexReport, error) {
+			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts)
+			return rep, errors.Join(err, st.CollectGarbage(ctx))
+		}
+	}
 
 	rep, runErr := run(ctx, targets)
 	if runErr == nil && opts.Rebuild {

@@ -373,6 +373,10 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	indexed("a deleted file gone", func(m store.Manifest) bool { return !has(m, "retry.txt") })
+	indexed("its object removed during the watch", func(m store.Manifest) bool {
+		objs, err := filepath.Glob(filepath.Join(h.index, "objects", "*", "*.chk"))
+		return err == nil && len(objs) == len(m.Files)
+	})
 	if r := h.mustRun(runOpt{}, "search", "-k", "1", "where do owls sleep"); !strings.Contains(r.stdout, "owls.md") {
 		t.Errorf("search during watch: %s", r.stdout)
 	}

@@ -33,7 +33,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			srv := ollamatest.Start(embedModel, chatModel)
+			srv := ollamatest.Start(embedModel, embedModel2, chatModel)
 			env.Defer(srv.Close)
 			env.Setenv("OLLAMA_HOST", srv.URL)
 			env.Setenv("RAG_INDEX", env.WorkDir+"/index")

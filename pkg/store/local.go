@@ -443,6 +443,15 @@ func (s *Local) Publish(ctx context.Context) error {
 	return s.collectGarbage(ctx)
 }
 
+// CollectGarbage removes what no catalog names now; a writer that stays
+// open for long (rag index --watch) calls it after each pass, as Close does.
+func (s *Local) CollectGarbage(ctx context.Context) error {
+	if s.lock == nil || !s.ready || s.opt.Rebuild {
+		return nil
+	}
+	return s.collectGarbage(ctx)
+}
+
 // collectGarbage removes objects that neither the current nor a rebuild
 // catalog names, and temporary files left by a crash. Readers that are
 // loading hold the readers lock; garbage is then left for a later run.
