@@ -173,6 +173,10 @@ func readManifest(p string) (*Manifest, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open index: %w", err)
 	}
+	return parseManifest(p, data)
+}
+
+func parseManifest(p string, data []byte) (*Manifest, error) {
 	var probe struct {
 		FormatVersion int `json:"format_version"`
 	}

@@ -291,3 +291,19 @@ func BenchmarkSearch10k(b *testing.B) {
 		}
 	}
 }
+
+func FuzzReadManifest(f *testing.F) {
+	f.Add([]byte(`{"format_version": 2, "generation": "g", "files": [{"path": "a", "key": "` + key(1) + `", "chunks": 1, "object_size": 9}]}`))
+	f.Add([]byte(`{"format_version": 2`))
+	f.Add([]byte(`{"format_version": 1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseManifest(manifestName, data) // must not panic, and never accept a bad key
+		if err == nil && m != nil {
+			for _, f := range m.Files {
+				if !validKey(f.Key) {
+					t.Fatalf("accepted key %q", f.Key)
+				}
+			}
+		}
+	})
+}
