@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -167,7 +168,7 @@ func recordedTargets(m store.Manifest) []target {
 	return ts
 }
 
-// goneError is a recorded folder that no longer exists.
+// errGone is reported for a recorded folder that no longer exists.
 var errGone = errors.New("folder no longer exists; `rag index --prune-only` removes it from the index")
 
 func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
@@ -215,6 +216,20 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 			st.Reset() // an unfinished rebuild for another model
 		}
 	}
+	var superseded []store.Source
+	if len(targets) > 0 {
+		var recorded []store.Source
+		if !opts.Rebuild {
+			recorded = current.Sources
+		} else if !sourcesIn(st.Manifest().Sources, targets) {
+			st.Reset() // an unfinished rebuild of other paths
+		}
+		var notes []string
+		targets, superseded, notes = planTargets(targets, recorded)
+		for _, n := range notes {
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", n)
+		}
+	}
 	if len(targets) == 0 {
 		if opts.Rebuild && previousErr != nil && !errors.Is(previousErr, store.ErrNoIndex) {
 			return &hintedError{err: usagef("cannot read which folders the index holds: %v", previousErr),
@@ -251,6 +266,9 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 
 	rep, runErr := run(ctx, targets)
+	if runErr == nil {
+		runErr = forget(ctx, a, st, targets, superseded)
+	}
 	if runErr == nil && opts.Rebuild {
 		if runErr = st.Publish(ctx); runErr == nil {
 			rep.Rebuilt = true
@@ -266,6 +284,87 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		return watchRun(ctx, a, opts, targets, run)
 	}
 	return partial(rep)
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+// planTargets keeps one copy of every file in the index when folders nest.
+// A target inside a folder that is indexed too (given now or recorded) is
+// replaced by that folder; a recorded source inside a folder given now is
+// superseded by it, to be forgotten once the folder is indexed (its
+// embeddings are reused, not redone).
+func planTargets(explicit []target, recorded []store.Source) (run []target, superseded []store.Source, notes []string) {
+	var folders []store.Source
+	for _, src := range recorded {
+		if !src.File {
+			folders = append(folders, src)
+		}
+	}
+	for _, t := range explicit {
+		if !t.src.File && !t.gone {
+			folders = append(folders, t.src)
+		}
+	}
+	for _, t := range explicit {
+		outer := t.src
+		for _, f := range folders {
+			if f != outer && within(outer.Path, f.Path) && len(f.Path) < len(outer.Path) {
+				outer = f
+			}
+		}
+		if outer != t.src {
+			if !hasSource(explicit, outer) {
+				notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s", t.src.Path, outer.Path, outer.Path))
+			}
+			t = targetOf(outer)
+		}
+		if !hasSource(run, t.src) {
+			run = append(run, t)
+		}
+	}
+	for _, src := range recorded {
+		if hasSource(run, src) {
+			continue
+		}
+		for _, t := range run {
+			if !t.src.File && within(src.Path, t.src.Path) {
+				superseded = append(superseded, src)
+				break
+			}
+		}
+	}
+	return run, superseded, notes
+}
+
+// forget drops superseded sources once the folders covering them are
+// indexed.
+func forget(ctx context.Context, a *App, st *store.Local, run []target, superseded []store.Source) error {
+	for _, src := range superseded {
+		// A single file directly in a covering folder shares its entry.
+		entries := true
+		for _, t := range run {
+			if src.File && !t.src.File && filepath.Dir(src.Path) == t.src.Path {
+				entries = false
+			}
+		}
+		if err := indexer.Forget(ctx, st, src, entries, a.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sourcesIn reports whether every source of srcs is among the targets.
+func sourcesIn(srcs []store.Source, ts []target) bool {
+	for _, s := range srcs {
+		if !hasSource(ts, s) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasSource(ts []target, src store.Source) bool {

@@ -402,3 +402,67 @@ var (
 	sizeRE = regexp.MustCompile(`[0-9.]+ [KM]?i?B on disk`)
 	timeRE = regexp.MustCompile(`Last indexed: .*`)
 )
+
+// TestNestedSources: however folders and files inside them are given, every
+// file is in the index once, and what was embedded is reused.
+func TestNestedSources(t *testing.T) {
+	t.Parallel()
+	filesOnce := func(h *harness) {
+		t.Helper()
+		m, err := store.ReadManifest(h.index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, f := range m.Files {
+			abs := filepath.Join(f.Root, f.Path)
+			if seen[abs] {
+				t.Errorf("%s is in the index twice", abs)
+			}
+			seen[abs] = true
+		}
+		if len(m.Files) != 4 || len(m.Sources) != 1 || m.Sources[0].Path != h.docs {
+			t.Errorf("index holds %d files from sources %+v, want 4 from %s", len(m.Files), m.Sources, h.docs)
+		}
+	}
+	t.Run("subfolder first, then the folder", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustRun(runOpt{}, "index", "--embed-model", embedModel, filepath.Join(h.docs, "notes"))
+		before := h.srv.EmbeddedTexts()
+		h.mustRun(runOpt{}, "index", h.docs)
+		if got := h.srv.EmbeddedTexts() - before; got != 3 {
+			t.Errorf("embedded %d chunks, want 3 (the subfolder's file is reused)", got)
+		}
+		filesOnce(h)
+		r := h.mustRun(runOpt{}, "search", "--json", "-k", "10", "cooking")
+		if n := strings.Count(r.stdout, `"path": "notes/cooking.md"`); n != 1 {
+			t.Errorf("cooking.md found %d times", n)
+		}
+	})
+	t.Run("file in an indexed folder", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustIndex()
+		r := h.mustRun(runOpt{}, "index", filepath.Join(h.docs, "notes", "cooking.md"))
+		if !strings.Contains(r.stderr, "rag: note: "+filepath.Join(h.docs, "notes", "cooking.md")+" is inside "+h.docs) {
+			t.Errorf("no note: %q", r.stderr)
+		}
+		filesOnce(h)
+	})
+	t.Run("folder and a file in it at once", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustRun(runOpt{}, "index", "--embed-model", embedModel, filepath.Join(h.docs, "retry.txt"), h.docs)
+		filesOnce(h)
+	})
+	t.Run("single file first, then its folder", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustRun(runOpt{}, "index", "--embed-model", embedModel, filepath.Join(h.docs, "retry.txt"))
+		h.mustRun(runOpt{}, "index", h.docs)
+		filesOnce(h)
+		h.mustRun(runOpt{}, "index") // the refresh keeps it so
+		filesOnce(h)
+	})
+}

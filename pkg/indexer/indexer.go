@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"math"
 	"path"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -458,4 +459,42 @@ func normalize(v []float32) []float32 {
 		out[i] = x * n
 	}
 	return out
+}
+
+// Forget drops a source from the catalog because another source now covers
+// it (a folder around it was indexed). With entries, its files and problems
+// go too; without, only the record of the source does (a single file in the
+// covering folder's own root shares its catalog entry).
+func Forget(ctx context.Context, st store.Store, src store.Source, entries bool, now time.Time) error {
+	m := st.Manifest()
+	root, inScope := src.Path, func(string) bool { return true }
+	if src.File {
+		root = filepath.Dir(src.Path)
+		base := filepath.ToSlash(filepath.Base(src.Path))
+		inScope = func(p string) bool { return p == base }
+	}
+	gone := func(r, p string) bool { return entries && r == root && inScope(p) }
+	files := m.Files[:0:0]
+	for _, f := range m.Files {
+		if !gone(f.Root, f.Path) {
+			files = append(files, f)
+		}
+	}
+	problems := m.Problems[:0:0]
+	for _, p := range m.Problems {
+		if !gone(p.Root, p.Path) {
+			problems = append(problems, p)
+		}
+	}
+	sources := m.Sources[:0:0]
+	for _, s := range m.Sources {
+		if s != src {
+			sources = append(sources, s)
+		}
+	}
+	m.Files, m.Problems, m.Sources, m.Updated = files, problems, sources, now.UTC()
+	if err := st.Commit(ctx, m); err != nil {
+		return fmt.Errorf("commit index: %w", err)
+	}
+	return nil
 }
