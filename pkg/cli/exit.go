@@ -98,6 +98,9 @@ func classify(err error) (code int, hint string) {
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
 	case errors.As(err, &retries):
+		if errors.Is(err, embed.ErrTimeout) {
+			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
+		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
 	case errors.As(err, &missing):
 		return ExitModel, fmt.Sprintf("pull the model with `ollama pull %s`, or choose another with --embed-model or --model", missing.Model)

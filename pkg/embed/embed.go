@@ -44,9 +44,9 @@ func (e *RetryError) Error() string {
 }
 func (e *RetryError) Unwrap() error { return e.Err }
 
-// errTimeout is an attempt that ran out of time, told apart from the
+// ErrTimeout is an attempt that ran out of time, told apart from the
 // caller's own deadline.
-var errTimeout = errors.New("no answer in time")
+var ErrTimeout = errors.New("no answer")
 
 // Embed implements indexer.Embedder.
 func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
@@ -87,11 +87,11 @@ func (m *Model) attempt(ctx context.Context, texts []string) ([][]float32, error
 	if m.Timeout <= 0 {
 		return m.Client.Embed(ctx, m.Name, texts)
 	}
-	actx, cancel := context.WithTimeoutCause(ctx, m.Timeout, errTimeout)
+	actx, cancel := context.WithTimeoutCause(ctx, m.Timeout, ErrTimeout)
 	defer cancel()
 	vecs, err := m.Client.Embed(actx, m.Name, texts)
-	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errTimeout) {
-		return nil, fmt.Errorf("%w after %s", errTimeout, m.Timeout)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrTimeout) {
+		return nil, fmt.Errorf("%w within %s", ErrTimeout, m.Timeout)
 	}
 	return vecs, err
 }
