@@ -104,6 +104,8 @@ func classify(err error) (code int, hint string) {
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
 	case errors.As(err, &missing):
 		return ExitModel, fmt.Sprintf("pull the model with `ollama pull %s`, or choose another with --embed-model or --model", missing.Model)
+	case errors.As(err, &mismatch) && mismatch.Model == mismatch.IndexModel:
+		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):
 		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index; to switch models, re-embed everything with `rag index --rebuild --embed-model NEW`", mismatch.IndexModel)
 	case errors.As(err, &corrupt):

@@ -260,6 +260,23 @@ func TestRebuild(t *testing.T) {
 	if r := h.mustRun(runOpt{}, "search", "retry"); !strings.Contains(r.stdout, "retry.txt") {
 		t.Errorf("search after rebuild: %s", r.stdout)
 	}
+
+	// The same model name now returns another vector size: refused, nothing
+	// mixed, until --rebuild.
+	h.srv.SetDims(64)
+	write(t, filepath.Join(h.docs, "new.md"), "Something new to embed.\n")
+	r = h.run(runOpt{}, "index")
+	if r.code != ExitIndex || !strings.Contains(r.stderr, "128-dimensional vectors but "+embedModel2+" now returns 64") || !strings.Contains(r.stderr, "--rebuild") {
+		t.Fatalf("vector size change: exit %d, %q", r.code, r.stderr)
+	}
+	if st := h.status(); st.Dims != 128 || st.Files != 4 {
+		t.Errorf("after the refused run: %+v", st)
+	}
+	h.mustRun(runOpt{}, "index", "--rebuild")
+	if st := h.status(); st.Dims != 64 || st.Files != 5 {
+		t.Errorf("after rebuilding for the new size: %+v", st)
+	}
+	h.mustRun(runOpt{}, "search", "retry")
 }
 
 func TestIndexBusy(t *testing.T) {

@@ -21,7 +21,8 @@ import (
 type Server struct {
 	*httptest.Server
 
-	// Dims is the embedding size.
+	// Dims is the embedding size; set it before the first request, or
+	// with SetDims while requests run.
 	Dims int
 
 	mu        sync.Mutex
@@ -86,6 +87,14 @@ const (
 	// Hang never answers; the request ends when the client gives up.
 	Hang
 )
+
+// SetDims changes the embedding size, as a model re-pulled under the same
+// name with another vector size would.
+func (s *Server) SetDims(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Dims = n
+}
 
 // FailEmbeds makes the next n embed requests fail with HTTP 500.
 func (s *Server) FailEmbeds(n int) { s.FailEmbedsWith(n, Status500) }
@@ -187,10 +196,11 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.embedded += len(inputs)
+	dims := s.Dims
 	s.mu.Unlock()
 	out := make([][]float32, len(inputs))
 	for i, in := range inputs {
-		out[i] = Embed(in, s.Dims)
+		out[i] = Embed(in, dims)
 	}
 	writeJSON(w, map[string]any{"model": req.Model, "embeddings": out})
 }
