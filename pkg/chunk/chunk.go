@@ -1,12 +1,23 @@
-// Package chunk splits a document's text into overlapping chunks of about a
-// target size, cutting only between lines and preferring blank lines, so that
-// every chunk maps back to an exact line range of its file for citations.
+// Package chunk splits an extracted document into overlapping chunks of
+// about a target size, following its structure: a chunk never spans two
+// sections (a heading starts one) or two pages, paragraphs and code
+// declarations are kept whole when they fit, a paragraph too long for one
+// chunk is cut between lines, and a line too long is cut between sentences.
+// Every chunk carries its heading path ("Install > Linux") and maps back to
+// an exact range of lines (and a page) for citations.
 package chunk
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/rag-cli/rag/pkg/extract"
 )
+
+// Version changes whenever chunk boundaries for the same input and options
+// change, so that stored chunks are recomputed.
+const Version = 2
 
 // Options sets the chunk size and overlap, both in estimated tokens. The
 // overlap is capped at half the target.
@@ -18,92 +29,340 @@ type Options struct {
 // DefaultOptions gives chunks of about 500 tokens overlapping by about 15%.
 var DefaultOptions = Options{Target: 500, Overlap: 75}
 
-// Chunk is a run of whole lines of a document.
+// Chunk is a run of lines of a document, or part of one long line.
 type Chunk struct {
-	// StartLine and EndLine are 1-based and inclusive.
+	// StartLine and EndLine are the source positions (extract.Line.N) of
+	// the first and last line, inclusive.
 	StartLine int
 	EndLine   int
-	Text      string
+	// Page is the page of a paged document, else 0.
+	Page int
+	// Heading is the path of headings above the chunk, " > " between them.
+	Heading string
+	Text    string
+	// From and To index the document's lines: the chunk is Lines[From:To]
+	// (or part of the one line Lines[From] when Part is set).
+	From, To int
+	Part     bool
 }
 
-// EstimateTokens estimates how many tokens a model's tokenizer makes of s:
-// about four bytes of English text a token, the usual rule for BPE
-// vocabularies.
+// EstimateTokens estimates how many tokens an embedding or chat model's
+// tokenizer makes of s: one per four characters, the usual rule for English
+// with BPE vocabularies. TestEstimateAgainstTokenizer checks it against
+// OpenAI's cl100k_base on real text.
 func EstimateTokens(s string) int {
 	n := utf8.RuneCountInString(s)
 	return (n + 3) / 4
 }
 
-// Split cuts text into chunks. A line is never split, so a single line longer
-// than the target becomes a chunk of its own. Lines are separated by "\n";
-// a trailing "\r" stays part of its line's text.
+// Split chunks plain text: a convenience over SplitDoc.
 func Split(text string, opt Options) []Chunk {
+	return SplitDoc(extract.PlainText(text), opt)
+}
+
+// section is a heading and the blocks under it, up to the next heading, on
+// one page.
+type section struct {
+	heading string
+	blocks  []extract.Block
+}
+
+// SplitDoc chunks an extracted document.
+func SplitDoc(d *extract.Doc, opt Options) []Chunk {
 	if opt.Target <= 0 {
 		opt = DefaultOptions
 	}
-	if opt.Overlap < 0 {
-		opt.Overlap = opt.Target / 7
+	opt.Overlap = max(0, min(opt.Overlap, opt.Target/2))
+	var out []Chunk
+	for _, s := range sections(d) {
+		out = append(out, splitSection(d, s, opt)...)
 	}
-	// More than half a chunk of overlap would make chunking quadratic in
-	// the worst case and the index mostly duplicates.
-	opt.Overlap = min(opt.Overlap, opt.Target/2)
-	if strings.TrimSpace(text) == "" {
+	return mergeSmall(d, out, opt)
+}
+
+func sections(d *extract.Doc) []section {
+	var out []section
+	var path []extract.Block // open headings
+	cur := section{}
+	page := -1
+	flush := func() {
+		if len(cur.blocks) > 0 {
+			out = append(out, cur)
+		}
+		cur = section{heading: headingPath(path)}
+	}
+	for _, b := range d.Blocks {
+		if b.End <= b.Start {
+			continue
+		}
+		p := d.Lines[b.Start].Page
+		if b.Kind == extract.Heading {
+			// A heading with nothing under it yet but a deeper heading
+			// ("## Install" then "### Linux") opens the same section.
+			onlyHeadings := len(cur.blocks) > 0 && p == page
+			for _, cb := range cur.blocks {
+				onlyHeadings = onlyHeadings && cb.Kind == extract.Heading
+			}
+			deeper := len(path) > 0 && b.Level > path[len(path)-1].Level
+			for len(path) > 0 && path[len(path)-1].Level >= b.Level {
+				path = path[:len(path)-1]
+			}
+			path = append(path, b)
+			if onlyHeadings && deeper {
+				cur.heading = headingPath(path)
+			} else {
+				flush()
+			}
+		} else if p != page && page >= 0 {
+			flush()
+		}
+		page = p
+		cur.blocks = append(cur.blocks, b)
+	}
+	flush()
+	return out
+}
+
+func headingPath(path []extract.Block) string {
+	titles := make([]string, 0, len(path))
+	for _, h := range path {
+		if t := strings.TrimSpace(h.Title); t != "" {
+			titles = append(titles, t)
+		}
+	}
+	return strings.Join(titles, " > ")
+}
+
+// unit is what packing works with: a whole block, some lines of a block
+// too long for one chunk, or a piece of a line too long for one chunk.
+type unit struct {
+	from, to int // doc lines
+	tokens   int
+	part     string // set for a piece of one line
+}
+
+func splitSection(d *extract.Doc, s section, opt Options) []Chunk {
+	var units []unit
+	for _, b := range s.blocks {
+		units = append(units, blockUnits(d, b, opt)...)
+	}
+	var out []Chunk
+	var cur []unit
+	size := 0
+	emit := func() {
+		if len(cur) == 0 {
+			return
+		}
+		out = append(out, makeChunk(d, s.heading, cur))
+		cur, size = nil, 0
+	}
+	for _, u := range units {
+		if u.part != "" {
+			emit()
+			cur = []unit{u}
+			emit()
+			continue
+		}
+		// The gap of blank lines joins a chunk too.
+		gap := 0
+		if len(cur) > 0 {
+			gap = tokensOf(d, cur[len(cur)-1].to, u.from)
+		}
+		if len(cur) > 0 && size+gap+u.tokens > opt.Target {
+			prev := cur
+			emit()
+			cur = overlap(d, prev, u.from, opt.Overlap)
+			for _, o := range cur {
+				size += o.tokens
+			}
+			if len(cur) > 0 && size+tokensOf(d, cur[len(cur)-1].to, u.from)+u.tokens > opt.Target {
+				cur, size = nil, 0 // no room for overlap before this unit
+			}
+		}
+		if len(cur) > 0 {
+			gap = tokensOf(d, cur[len(cur)-1].to, u.from)
+		} else {
+			gap = 0
+		}
+		cur = append(cur, u)
+		size += gap + u.tokens
+	}
+	emit()
+	return out
+}
+
+// overlap is the tail of the previous chunk's lines, at most budget tokens,
+// that starts the next chunk.
+func overlap(d *extract.Doc, prev []unit, next int, budget int) []unit {
+	if budget <= 0 {
 		return nil
 	}
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	tokens := make([]int, len(lines))
-	for i, l := range lines {
-		tokens[i] = EstimateTokens(l) + 1 // the newline
+	last := prev[len(prev)-1]
+	if last.part != "" {
+		return nil
 	}
+	from := last.to
+	used := 0
+	for from > prev[0].from {
+		t := EstimateTokens(d.Lines[from-1].Text) + 1
+		if used+t > budget {
+			break
+		}
+		used += t
+		from--
+	}
+	for from < last.to && strings.TrimSpace(d.Lines[from].Text) == "" {
+		from++
+	}
+	if from >= last.to || from >= next {
+		return nil
+	}
+	return []unit{{from: from, to: last.to, tokens: used}}
+}
 
-	var chunks []Chunk
-	start := 0
-	for start < len(lines) {
-		// Skip leading blank lines: they carry nothing to embed.
-		for start < len(lines) && strings.TrimSpace(lines[start]) == "" {
-			start++
-		}
-		if start >= len(lines) {
-			break
-		}
-		end, size := start, 0 // end is exclusive
-		lastBreak := -1
-		for end < len(lines) && (size+tokens[end] <= opt.Target || end == start) {
-			size += tokens[end]
-			if strings.TrimSpace(lines[end]) == "" {
-				lastBreak = end
-			}
-			end++
-		}
-		// Prefer to end at a paragraph break in the second half of the chunk.
-		if end < len(lines) && lastBreak > start {
-			before := 0
-			for i := start; i < lastBreak; i++ {
-				before += tokens[i]
-			}
-			if before >= opt.Target/2 {
-				end = lastBreak
-			}
-		}
-		last := end - 1
-		for last > start && strings.TrimSpace(lines[last]) == "" {
-			last--
-		}
-		chunks = append(chunks, Chunk{
-			StartLine: start + 1,
-			EndLine:   last + 1,
-			Text:      strings.Join(lines[start:last+1], "\n"),
-		})
-		if end >= len(lines) {
-			break
-		}
-		// Step back over whole lines for the overlap, but always move forward.
-		next, back := end, 0
-		for next-1 > start && back+tokens[next-1] <= opt.Overlap {
-			next--
-			back += tokens[next]
-		}
-		start = next
+// blockUnits cuts a block that does not fit into one chunk: between lines,
+// and a line that does not fit between sentences.
+func blockUnits(d *extract.Doc, b extract.Block, opt Options) []unit {
+	total := tokensOf(d, b.Start, b.End)
+	if total <= opt.Target {
+		return []unit{{from: b.Start, to: b.End, tokens: total}}
 	}
-	return chunks
+	var out []unit
+	start, size := b.Start, 0
+	for i := b.Start; i < b.End; i++ {
+		t := EstimateTokens(d.Lines[i].Text) + 1
+		if t > opt.Target {
+			if i > start {
+				out = append(out, unit{from: start, to: i, tokens: size})
+			}
+			for _, p := range splitLine(d.Lines[i].Text, opt.Target) {
+				out = append(out, unit{from: i, to: i + 1, tokens: EstimateTokens(p), part: p})
+			}
+			start, size = i+1, 0
+			continue
+		}
+		if size+t > opt.Target && i > start {
+			out = append(out, unit{from: start, to: i, tokens: size})
+			start, size = i, 0
+		}
+		size += t
+	}
+	if start < b.End {
+		out = append(out, unit{from: start, to: b.End, tokens: size})
+	}
+	return out
+}
+
+// splitLine cuts a long line into pieces of at most target tokens, at the
+// end of a sentence where it can, else at a space, else anywhere between
+// characters. The pieces joined are the line.
+func splitLine(line string, target int) []string {
+	maxRunes := target * 4
+	var out []string
+	for utf8.RuneCountInString(line) > maxRunes {
+		cut := byteOffset(line, maxRunes)
+		at := lastSentenceEnd(line[:cut])
+		if at <= 0 {
+			at = strings.LastIndexFunc(line[:cut], unicode.IsSpace) + 1
+		}
+		if at <= 0 {
+			at = cut
+		}
+		out = append(out, line[:at])
+		line = line[at:]
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
+
+func byteOffset(s string, runes int) int {
+	for i := range s {
+		if runes == 0 {
+			return i
+		}
+		runes--
+	}
+	return len(s)
+}
+
+// lastSentenceEnd is the byte offset just after the last sentence end
+// (". ", "! ", "? " or an ideographic full stop) in s, or -1.
+func lastSentenceEnd(s string) int {
+	best := -1
+	for i, r := range s {
+		switch r {
+		case '.', '!', '?':
+			if j := i + 1; j < len(s) && s[j] == ' ' {
+				best = j + 1
+			}
+		case '。', '！', '？':
+			best = i + utf8.RuneLen(r)
+		}
+	}
+	return best
+}
+
+func tokensOf(d *extract.Doc, from, to int) int {
+	n := 0
+	for i := from; i < to; i++ {
+		n += EstimateTokens(d.Lines[i].Text) + 1 // +1: the newline
+	}
+	return n
+}
+
+func makeChunk(d *extract.Doc, heading string, us []unit) Chunk {
+	from, to := us[0].from, us[len(us)-1].to
+	c := Chunk{
+		StartLine: d.Lines[from].N, EndLine: d.Lines[to-1].N, Page: d.Lines[from].Page,
+		Heading: heading, From: from, To: to,
+	}
+	if us[0].part != "" {
+		c.Text, c.Part = us[0].part, true
+		return c
+	}
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		if i > from {
+			b.WriteByte('\n')
+		}
+		b.WriteString(d.Lines[i].Text)
+	}
+	c.Text = b.String()
+	return c
+}
+
+// mergeSmall joins neighbouring chunks of small sibling sections (such as
+// a list of short FAQ entries) while they fit the target, under their
+// common heading, so that the index does not fill with fragments.
+func mergeSmall(d *extract.Doc, cs []Chunk, opt Options) []Chunk {
+	var out []Chunk
+	for _, c := range cs {
+		if len(out) > 0 {
+			p := &out[len(out)-1]
+			common := commonPath(p.Heading, c.Heading)
+			if !p.Part && !c.Part && p.Page == c.Page && p.To <= c.From && common != "" &&
+				EstimateTokens(p.Text)+tokensOf(d, p.To, c.To) <= opt.Target/2 {
+				next := makeChunk(d, common, []unit{{from: p.From, to: c.To}})
+				*p = next
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// commonPath is the heading path two chunks share.
+func commonPath(a, b string) string {
+	if a == b {
+		return a
+	}
+	pa, pb := strings.Split(a, " > "), strings.Split(b, " > ")
+	n := 0
+	for n < len(pa) && n < len(pb) && pa[n] == pb[n] {
+		n++
+	}
+	return strings.Join(pa[:n], " > ")
 }

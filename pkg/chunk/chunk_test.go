@@ -2,139 +2,328 @@ package chunk
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rag-cli/rag/pkg/extract"
 )
 
-// checkLines asserts the property citations depend on: a chunk's text is
-// exactly its line range of the input.
-func checkLines(t *testing.T, text string, chunks []Chunk) {
+// Check asserts what citations and retrieval depend on, for any document:
+//   - a chunk's text is exactly its lines of the document (for a piece of
+//     a long line, a part of that one line), and its StartLine, EndLine and
+//     Page are those lines' positions;
+//   - for documents that are the file's own lines, those are the file's
+//     lines StartLine..EndLine;
+//   - no text is lost: every non-blank line is in a chunk, and the pieces
+//     of a long line put together are the line;
+//   - no chunk is much over the target.
+func Check(t testing.TB, d *extract.Doc, file string, chunks []Chunk, opt Options) {
 	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	var fileLines []string
+	if d.SourceLines {
+		fileLines = strings.Split(strings.TrimSuffix(file, "\n"), "\n")
+	}
+	covered := make([]bool, len(d.Lines))
+	pieces := map[int]string{}
 	for i, c := range chunks {
-		if c.StartLine < 1 || c.EndLine < c.StartLine || c.EndLine > len(lines) {
-			t.Fatalf("chunk %d has range %d-%d for %d lines", i, c.StartLine, c.EndLine, len(lines))
+		if c.From < 0 || c.To > len(d.Lines) || c.From >= c.To {
+			t.Fatalf("chunk %d covers lines [%d,%d) of %d", i, c.From, c.To, len(d.Lines))
 		}
-		want := strings.Join(lines[c.StartLine-1:c.EndLine], "\n")
-		if c.Text != want {
-			t.Fatalf("chunk %d text is not lines %d-%d:\n%q\nwant\n%q", i, c.StartLine, c.EndLine, c.Text, want)
+		first, last := d.Lines[c.From], d.Lines[c.To-1]
+		if c.StartLine != first.N || c.EndLine != last.N || c.Page != first.Page || last.Page != first.Page {
+			t.Fatalf("chunk %d says %d-%d page %d, its lines are %d-%d pages %d-%d", i, c.StartLine, c.EndLine, c.Page, first.N, last.N, first.Page, last.Page)
+		}
+		if c.Part {
+			if c.To != c.From+1 || !strings.Contains(first.Text, c.Text) {
+				t.Fatalf("chunk %d is not a piece of line %d: %q", i, c.StartLine, c.Text)
+			}
+			pieces[c.From] += c.Text
+			continue
+		}
+		want := make([]string, 0, c.To-c.From)
+		for _, l := range d.Lines[c.From:c.To] {
+			want = append(want, l.Text)
+		}
+		if c.Text != strings.Join(want, "\n") {
+			t.Fatalf("chunk %d text is not its lines:\n%q\nwant\n%q", i, c.Text, strings.Join(want, "\n"))
+		}
+		if fileLines != nil {
+			if c.EndLine > len(fileLines) || c.Text != strings.Join(fileLines[c.StartLine-1:c.EndLine], "\n") {
+				t.Fatalf("chunk %d text is not lines %d-%d of the file:\n%q", i, c.StartLine, c.EndLine, c.Text)
+			}
+		}
+		if EstimateTokens(c.Text) > opt.Target+opt.Target/2+c.To-c.From {
+			t.Fatalf("chunk %d has %d tokens, target %d", i, EstimateTokens(c.Text), opt.Target)
+		}
+		for j := c.From; j < c.To; j++ {
+			covered[j] = true
 		}
 	}
-}
-
-// checkCoverage asserts no non-blank line is lost between chunks.
-func checkCoverage(t *testing.T, text string, chunks []Chunk) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	covered := make([]bool, len(lines))
-	for _, c := range chunks {
-		for i := c.StartLine - 1; i < c.EndLine; i++ {
+	for i, l := range d.Lines {
+		if p, ok := pieces[i]; ok && !covered[i] {
+			if !strings.Contains(p, l.Text) && p != l.Text {
+				t.Fatalf("the pieces of line %d do not make the line:\n%q\nwant\n%q", l.N, p, l.Text)
+			}
 			covered[i] = true
 		}
-	}
-	for i, l := range lines {
-		if !covered[i] && strings.TrimSpace(l) != "" {
-			t.Fatalf("line %d (%q) is in no chunk", i+1, l)
+		if !covered[i] && strings.TrimSpace(l.Text) != "" {
+			t.Fatalf("line %d (%q) is in no chunk", l.N, l.Text)
 		}
 	}
 }
 
-func paragraphs(n, wordsEach int) string {
-	var b strings.Builder
-	for p := 0; p < n; p++ {
-		for l := 0; l < 4; l++ {
-			for w := 0; w < wordsEach/4; w++ {
-				fmt.Fprintf(&b, "word%d_%d_%d ", p, l, w)
-			}
-			b.WriteString("\n")
-		}
-		b.WriteString("\n")
+func fixture(t testing.TB, name string) (*extract.Doc, string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "extract", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.String()
+	d, err := extract.Extract(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, string(data)
 }
 
-func TestSplit(t *testing.T) {
+type view struct {
+	lines   string
+	page    int
+	heading string
+	first   string
+}
+
+func views(cs []Chunk) []view {
+	var out []view
+	for _, c := range cs {
+		first, _, _ := strings.Cut(c.Text, "\n")
+		out = append(out, view{fmt.Sprintf("%d-%d", c.StartLine, c.EndLine), c.Page, c.Heading, first})
+	}
+	return out
+}
+
+// TestStructure: small targets make every section its own chunk, so the
+// headings, pages and boundaries can be read off.
+func TestStructure(t *testing.T) {
 	t.Parallel()
+	small := Options{Target: 20, Overlap: 0}
 	tests := []struct {
-		name       string
-		text       string
-		opt        Options
-		wantChunks int
+		file string
+		opt  Options
+		want []view
 	}{
-		{"empty", "", DefaultOptions, 0},
-		{"blank only", "\n\n  \n", DefaultOptions, 0},
-		{"one line", "hello world", DefaultOptions, 1},
-		{"small doc", "# Title\n\nSome text.\n", DefaultOptions, 1},
-		{"long line alone", strings.Repeat("x", 5000) + "\nshort\n", Options{Target: 100, Overlap: 10}, 2},
-		{"many paragraphs", paragraphs(40, 40), DefaultOptions, -1},
-		{"crlf", "line one\r\nline two\r\n", DefaultOptions, 1},
+		{"manual.md", small, []view{
+			{"6-6", 0, "Widget manual", "# Widget manual"},
+			{"8-8", 0, "Widget manual", "Widgets turn input into output. This manual covers installing and"},
+			{"9-9", 0, "Widget manual", "configuring them."},
+			{"11-15", 0, "Widget manual > Install > Linux", "## Install"}, // "## Install" has nothing of its own
+			{"17-19", 0, "Widget manual > Install > Linux", "```sh"},     // the "#" in the code is no heading
+			{"20-20", 0, "Widget manual > Install > Linux", "```"},
+			{"22-24", 0, "Widget manual > Install > macOS", "### macOS"},
+			{"26-27", 0, "Widget manual > Configuration", "Configuration"}, // a setext heading
+			{"29-30", 0, "Widget manual > Configuration", "| key | default | meaning |"},
+			{"31-32", 0, "Widget manual > Configuration", "| size | 3 | how many widgets |"},
+			{"34-37", 0, "Widget manual > Configuration", "- Lists stay together."},
+			{"39-39", 0, "Widget manual > Configuration", "Closing words after a thematic break."},
+		}},
+		// Front matter (lines 1-5) is metadata, in no chunk.
+		{"manual.md", DefaultOptions, []view{{"6-39", 0, "Widget manual", "# Widget manual"}}},
+		{"manual.pdf", DefaultOptions, []view{
+			{"1-4", 1, "", "Widget Handbook"}, {"1-2", 2, "", "2. Cleaning"}, {"1-2", 3, "", "3. Warranty"},
+		}},
+		{"report.docx", Options{Target: 30}, []view{
+			{"1-2", 0, "Quarterly report", "Quarterly report"},
+			{"3-5", 0, "Quarterly report > Regions", "Regions"},
+			{"6-7", 0, "Quarterly report > Outlook", "Outlook"},
+		}},
+		{"server.go", Options{Target: 60}, []view{
+			{"1-9", 0, "", "// Package server answers widget requests."},
+			{"11-17", 0, "", "// ServeHTTP writes the widget."}, // too long: cut between lines
+			{"18-23", 0, "", "\tw.WriteHeader(http.StatusOK)"},
+		}},
+		{"tool.py", Options{Target: 40}, []view{
+			{"1-3", 0, "", `"""Widget tools."""`},
+			{"6-12", 0, "", "def count(widgets):"},
+			{"15-21", 0, "", "class Painter:"},
+		}},
+		{"guide.rst", small, []view{
+			{"1-3", 0, "Widget guide", "============="},
+			{"5-5", 0, "Widget guide", "An introduction to widgets."},
+			{"7-10", 0, "Widget guide > Setup", "Setup"},
+			{"12-15", 0, "Widget guide > Setup > Tuning", "Tuning"},
+			{"17-20", 0, "Widget guide > Usage", "Usage"},
+		}},
+		// Lines of HTML point into the page's source.
+		{"page.html", small, []view{
+			{"12-13", 0, "Widget news", "Widget news"},
+			{"15-18", 0, "Widget news > Prices", "Prices"},
+			{"21-24", 0, "Widget news > Prices", "widget --size 3"},
+			{"25-25", 0, "Widget news > Prices", "Another one & more."},
+		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%d", tt.file, tt.opt.Target), func(t *testing.T) {
 			t.Parallel()
-			got := Split(tt.text, tt.opt)
-			if tt.wantChunks >= 0 && len(got) != tt.wantChunks {
-				t.Fatalf("got %d chunks, want %d: %+v", len(got), tt.wantChunks, got)
+			d, file := fixture(t, tt.file)
+			cs := SplitDoc(d, tt.opt)
+			Check(t, d, file, cs, tt.opt)
+			got := views(cs)
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("chunks:\n%v\nwant\n%v", got, tt.want)
 			}
-			checkLines(t, tt.text, got)
-			checkCoverage(t, tt.text, got)
 		})
 	}
 }
 
-func TestSplitSizeAndOverlap(t *testing.T) {
+// TestEveryFixture holds the properties for every fixture and several sizes.
+func TestEveryFixture(t *testing.T) {
 	t.Parallel()
-	text := paragraphs(60, 60)
-	opt := Options{Target: 500, Overlap: 75}
-	chunks := Split(text, opt)
-	if len(chunks) < 5 {
-		t.Fatalf("only %d chunks", len(chunks))
+	ents, err := os.ReadDir(filepath.Join("..", "extract", "testdata"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i, c := range chunks {
-		if n := EstimateTokens(c.Text); n > opt.Target+10 {
-			t.Errorf("chunk %d has %d tokens, over target %d", i, n, opt.Target)
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join("..", "extract", "testdata", e.Name()))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if i > 0 {
-			prev := chunks[i-1]
-			if c.StartLine > prev.EndLine+1 {
-				t.Errorf("gap between chunk %d (ends %d) and %d (starts %d)", i-1, prev.EndLine, i, c.StartLine)
+		d, err := extract.Extract(e.Name(), data)
+		if err != nil {
+			continue // the bad inputs are extract's tests
+		}
+		text := string(data)
+		if d.SourceLines {
+			if text, err = extract.Decode(data); err != nil {
+				t.Fatal(err)
 			}
-			if c.StartLine <= prev.StartLine {
-				t.Errorf("chunk %d does not move forward", i)
+		}
+		for _, opt := range []Options{{Target: 5, Overlap: 2}, {Target: 20, Overlap: 5}, DefaultOptions} {
+			Check(t, d, text, SplitDoc(d, opt), opt)
+		}
+	}
+}
+
+func prose(paras, sentences int) string {
+	var b strings.Builder
+	for p := 0; p < paras; p++ {
+		for s := 0; s < sentences; s++ {
+			fmt.Fprintf(&b, "Sentence %d of paragraph %d talks about widget number %d. ", s, p, p*s)
+			if s%3 == 2 {
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString("\n\n")
+	}
+	return b.String()
+}
+
+func TestSizeAndOverlap(t *testing.T) {
+	t.Parallel()
+	text := prose(40, 12)
+	d := extract.PlainText(text)
+	cs := SplitDoc(d, DefaultOptions)
+	Check(t, d, text, cs, DefaultOptions)
+	if len(cs) < 10 {
+		t.Fatalf("%d chunks", len(cs))
+	}
+	overlapping := 0
+	for i, c := range cs {
+		if n := EstimateTokens(c.Text); i < len(cs)-1 && (n < 300 || n > 575) {
+			t.Errorf("chunk %d has %d tokens, want about 500", i, n)
+		}
+		if i > 0 && c.From < cs[i-1].To {
+			overlapping++
+			shared := tokensOf(d, c.From, cs[i-1].To)
+			if shared > DefaultOptions.Overlap+5 {
+				t.Errorf("chunks %d and %d share %d tokens, want at most %d", i-1, i, shared, DefaultOptions.Overlap)
 			}
 		}
 	}
-	// Overlap: most neighbours share lines.
-	shared := 0
-	for i := 1; i < len(chunks); i++ {
-		if chunks[i].StartLine <= chunks[i-1].EndLine {
-			shared++
-		}
+	if overlapping < len(cs)/2 {
+		t.Errorf("only %d of %d chunks overlap the previous one", overlapping, len(cs))
 	}
-	if shared == 0 {
-		t.Error("no chunk overlaps its predecessor")
+}
+
+func TestLongLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, line string }{
+		{"sentences", strings.Repeat("This is one sentence of a long paragraph on one line. ", 200)},
+		{"words", strings.Repeat("word ", 3000)},
+		{"no spaces", strings.Repeat("x", 9000)},
+		{"multibyte", strings.Repeat("日本語の文です。", 600)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			text := "Title\n\n" + tt.line + "\n\nAfter.\n"
+			d := extract.PlainText(text)
+			cs := SplitDoc(d, DefaultOptions)
+			Check(t, d, text, cs, DefaultOptions)
+			parts := 0
+			for _, c := range cs {
+				if c.Part {
+					parts++
+					if EstimateTokens(c.Text) > DefaultOptions.Target {
+						t.Errorf("piece of %d tokens", EstimateTokens(c.Text))
+					}
+					if c.StartLine != 3 {
+						t.Errorf("piece cites line %d, want 3", c.StartLine)
+					}
+				}
+			}
+			if parts < 2 {
+				t.Errorf("long line cut into %d pieces", parts)
+			}
+		})
 	}
 }
 
 func FuzzSplit(f *testing.F) {
-	f.Add("hello\nworld\n", 50, 5)
-	f.Add(paragraphs(10, 20), 100, 15)
-	f.Add("\n\n\nx\n\n", 1, 0)
-	f.Fuzz(func(t *testing.T, text string, target, overlap int) {
-		if target > 5000 || overlap > 5000 {
+	for _, name := range []string{"manual.md", "notes.txt", "server.go", "guide.rst", "todo.org"} {
+		data, err := os.ReadFile(filepath.Join("..", "extract", "testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data), 20, 5, name)
+	}
+	f.Add(prose(3, 40), 50, 10, "x.txt")
+	f.Fuzz(func(t *testing.T, text string, target, overlap int, name string) {
+		if target < 1 || target > 2000 || overlap < 0 || overlap > 2000 {
 			return
 		}
-		chunks := Split(text, Options{Target: target, Overlap: overlap})
-		checkLines(t, text, chunks)
-		checkCoverage(t, text, chunks)
+		d, err := extract.Extract(name, []byte(text))
+		if err != nil {
+			return
+		}
+		if d.SourceLines {
+			if text, err = extract.Decode([]byte(text)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opt := Options{Target: target, Overlap: overlap}
+		Check(t, d, text, SplitDoc(d, opt), opt)
 	})
 }
 
 func BenchmarkSplit(b *testing.B) {
-	text := paragraphs(500, 60)
+	text := prose(500, 12)
+	d := extract.PlainText(text)
 	b.SetBytes(int64(len(text)))
-	b.ResetTimer()
 	for b.Loop() {
-		Split(text, DefaultOptions)
+		SplitDoc(d, DefaultOptions)
+	}
+}
+
+func BenchmarkSplitMarkdown(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("..", "extract", "testdata", "manual.md"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat(string(data[strings.Index(string(data), "# Widget"):]), 200)
+	d := extract.Markdown(text)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		SplitDoc(d, DefaultOptions)
 	}
 }

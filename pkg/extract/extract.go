@@ -1,0 +1,133 @@
+// Package extract turns a file's bytes into text rag can chunk: lines, each
+// knowing where it came from in the file (line, or page and line for PDF,
+// paragraph for Word), and blocks that say what the structure is (headings
+// with their level, paragraphs, code declarations, records). Formats that
+// are text (Markdown, plain text, source code, reStructuredText, Org) keep
+// the file's own lines; HTML, PDF, DOCX, CSV and JSON are converted, and
+// their lines point back into the source. Metadata such as Markdown front
+// matter is kept apart from the text.
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Line is one line of extracted text.
+type Line struct {
+	Text string
+	// N is where the line is in the source: its line number for text
+	// formats, HTML, CSV and JSON; the line within its page for PDF; the
+	// paragraph number for DOCX. 1-based.
+	N int
+	// Page is the 1-based page for paged formats (PDF), else 0.
+	Page int
+}
+
+// Kind is what a block is.
+type Kind int
+
+const (
+	// Para is prose, a list, a table or anything else that reads as text.
+	Para Kind = iota
+	// Heading starts a section; Level says how deep.
+	Heading
+	// Code is source code or a code block; split it only between lines.
+	Code
+	// Record is one record of a data file (a CSV row, a JSON object).
+	Record
+)
+
+// Block is a run of lines with one role.
+type Block struct {
+	Kind Kind
+	// Level is a heading's depth, 1 for the top.
+	Level int
+	// Title is a heading's text without markup.
+	Title string
+	// Start and End index Doc.Lines: the block is Lines[Start:End].
+	Start, End int
+}
+
+// Doc is an extracted file.
+type Doc struct {
+	// Format names the parser that read the file ("markdown", "pdf", ...).
+	Format string
+	Lines  []Line
+	Blocks []Block
+	// Meta holds metadata that is not indexed as text (front matter,
+	// document properties).
+	Meta map[string]any
+	// Paged is true when lines carry pages and citations should show them.
+	Paged bool
+	// SourceLines is true when Lines are exactly the file's lines at N, so
+	// that a chunk's text can be checked against the file.
+	SourceLines bool
+}
+
+// Text is the extracted text: the lines joined by newlines.
+func (d *Doc) Text() string {
+	var b strings.Builder
+	for i, l := range d.Lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l.Text)
+	}
+	return b.String()
+}
+
+// ErrUnsupported means rag has no reader for the file: skipped, not failed.
+var ErrUnsupported = errors.New("not a format rag reads")
+
+// FormatError means a file of a known format is damaged, encrypted or
+// otherwise unreadable: the file fails (and the run exits partial).
+type FormatError struct {
+	Format string
+	Err    error
+}
+
+func (e *FormatError) Error() string { return fmt.Sprintf("%s: %v", e.Format, e.Err) }
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Extract reads data, the content of the file at name (slash-separated),
+// with the reader its extension calls for; files without a known binary
+// format are read as text if they are text.
+func Extract(name string, data []byte) (*Doc, error) {
+	ext := strings.ToLower(path.Ext(name))
+	switch ext {
+	case ".pdf":
+		return PDF(data)
+	case ".docx":
+		return DOCX(data)
+	case ".html", ".htm", ".xhtml":
+		text, err := Decode(data)
+		if err != nil {
+			return nil, err
+		}
+		return HTML(text), nil
+	}
+	text, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case ext == ".md" || ext == ".markdown" || ext == ".mdx":
+		return Markdown(text), nil
+	case ext == ".csv" || ext == ".tsv":
+		return CSV(text, ext == ".tsv")
+	case ext == ".jsonl" || ext == ".ndjson":
+		return JSONLines(text)
+	case ext == ".json":
+		return JSON(text)
+	case ext == ".rst":
+		return RST(text), nil
+	case ext == ".org":
+		return Org(text), nil
+	case isCode(ext):
+		return SourceCode(text), nil
+	}
+	return PlainText(text), nil
+}

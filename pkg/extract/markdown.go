@@ -1,0 +1,201 @@
+package extract
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
+	"gopkg.in/yaml.v3"
+)
+
+// Markdown reads CommonMark (with GitHub tables): goldmark finds the
+// headings and the extent of every block, so that a "#" in a code block is
+// never a heading. YAML front matter between "---" lines at the top goes to
+// Meta, not into the text.
+func Markdown(src string) *Doc {
+	lines := fileLines(src)
+	doc := &Doc{Format: "markdown", SourceLines: true}
+	body := 0 // index of the first line after front matter
+	if meta, n := frontMatter(lines); n > 0 {
+		doc.Meta, body = meta, n
+	}
+	// Front matter is metadata, not text: its lines are left out (the
+	// others keep their line numbers).
+	doc.Lines = lines[body:]
+	// Parse the body alone, then shift its line numbers.
+	var b strings.Builder
+	for i := body; i < len(lines); i++ {
+		b.WriteString(lines[i].Text)
+		b.WriteByte('\n')
+	}
+	source := []byte(b.String())
+	starts := lineStarts(source)
+	lineOf := func(off int) int { // 0-based line in the body
+		return sort.Search(len(starts), func(i int) bool { return starts[i] > off }) - 1
+	}
+	md := goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList))
+	root := md.Parser().Parse(text.NewReader(source))
+
+	bodyLen := len(lines) - body
+	covered := make([]bool, bodyLen)
+	type span struct {
+		first, last int // 0-based body lines, inclusive
+		block       Block
+	}
+	var spans []span
+	for n := root.FirstChild(); n != nil; n = n.NextSibling() {
+		lo, hi, ok := extent(n, lineOf)
+		if !ok {
+			continue // no text of its own (a thematic break): kept as a gap below
+		}
+		blk := Block{Kind: Para}
+		switch v := n.(type) {
+		case *ast.Heading:
+			blk.Kind, blk.Level, blk.Title = Heading, v.Level, strings.TrimSpace(string(plainText(v, source)))
+			if hi+1 < bodyLen && setextUnderline(lines[body+hi+1].Text) {
+				hi++ // the underline of a setext heading
+			}
+		case *ast.FencedCodeBlock:
+			blk.Kind = Code
+			if lo > 0 {
+				lo-- // the opening fence
+			}
+			if hi+1 < bodyLen && isFence(lines[body+hi+1].Text) {
+				hi++
+			}
+		case *ast.CodeBlock:
+			blk.Kind = Code
+		}
+		if len(spans) > 0 && lo <= spans[len(spans)-1].last {
+			lo = spans[len(spans)-1].last + 1 // never overlap the previous block
+		}
+		if lo > hi {
+			continue
+		}
+		for i := lo; i <= hi; i++ {
+			covered[i] = true
+		}
+		spans = append(spans, span{lo, hi, blk})
+	}
+	// Lines no block claims (thematic breaks, HTML comments, link
+	// definitions) are kept as paragraphs of their own: no text is lost.
+	for _, g := range paragraphs(lines[body:], 0, bodyLen, Para) {
+		for i := g.Start; i < g.End; i++ {
+			if !covered[i] {
+				j := i
+				for j < g.End && !covered[j] {
+					j++
+				}
+				spans = append(spans, span{i, j - 1, Block{Kind: Para}})
+				i = j
+			}
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].first < spans[j].first })
+	for _, s := range spans {
+		s.block.Start, s.block.End = s.first, s.last+1
+		doc.Blocks = append(doc.Blocks, s.block)
+	}
+	return doc
+}
+
+// extent is the first and last line a node's text is on.
+func extent(n ast.Node, lineOf func(int) int) (lo, hi int, ok bool) {
+	lo, hi = -1, -1
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		var segs []text.Segment
+		if c.Type() == ast.TypeBlock {
+			ls := c.Lines()
+			for i := 0; i < ls.Len(); i++ {
+				segs = append(segs, ls.At(i))
+			}
+		} else if t, isText := c.(*ast.Text); isText {
+			segs = append(segs, t.Segment)
+		}
+		for _, s := range segs {
+			if s.Stop <= s.Start {
+				continue
+			}
+			a, b := lineOf(s.Start), lineOf(s.Stop-1)
+			if lo < 0 || a < lo {
+				lo = a
+			}
+			if b > hi {
+				hi = b
+			}
+		}
+		return ast.WalkContinue, nil
+	}) // the walker never fails
+	return lo, hi, lo >= 0
+}
+
+// plainText is a node's text without markup.
+func plainText(n ast.Node, source []byte) []byte {
+	var b bytes.Buffer
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering {
+			switch t := c.(type) {
+			case *ast.Text:
+				b.Write(t.Segment.Value(source))
+				if t.SoftLineBreak() {
+					b.WriteByte(' ')
+				}
+			case *ast.String:
+				b.Write(t.Value)
+			}
+		}
+		return ast.WalkContinue, nil
+	}) // the walker never fails
+	return b.Bytes()
+}
+
+func lineStarts(b []byte) []int {
+	starts := []int{0}
+	for i, c := range b {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+func setextUnderline(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && (strings.Trim(s, "=") == "" || strings.Trim(s, "-") == "")
+}
+
+func isFence(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasPrefix(s, "```") || strings.HasPrefix(s, "~~~")
+}
+
+// frontMatter reads a YAML block between "---" lines at the very top and
+// returns it with the number of lines it takes. Front matter that is not
+// YAML is still taken out of the text, as most tools would render it.
+func frontMatter(lines []Line) (map[string]any, int) {
+	if len(lines) < 2 || strings.TrimRight(lines[0].Text, " ") != "---" {
+		return nil, 0
+	}
+	for i := 1; i < len(lines); i++ {
+		if t := strings.TrimRight(lines[i].Text, " "); t == "---" || t == "..." {
+			var b strings.Builder
+			for _, l := range lines[1:i] {
+				b.WriteString(l.Text)
+				b.WriteByte('\n')
+			}
+			meta := map[string]any{}
+			if err := yaml.Unmarshal([]byte(b.String()), &meta); err != nil {
+				meta = map[string]any{"front_matter_error": err.Error()}
+			}
+			return meta, i + 1
+		}
+	}
+	return nil, 0
+}
