@@ -47,11 +47,6 @@ type Source struct {
 	Cited bool `json:"cited"`
 }
 
-// Cite formats the citation of a source: path:start-end.
-func (s Source) Cite() string {
-	return fmt.Sprintf("%s:%d-%d", s.Path, s.StartLine, s.EndLine)
-}
-
 // Result is a finished answer.
 type Result struct {
 	Answer    string   `json:"answer"`

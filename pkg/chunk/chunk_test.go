@@ -118,7 +118,7 @@ func TestStructure(t *testing.T) {
 			{"8-8", 0, "Widget manual", "Widgets turn input into output. This manual covers installing and"},
 			{"9-9", 0, "Widget manual", "configuring them."},
 			{"11-15", 0, "Widget manual > Install > Linux", "## Install"}, // "## Install" has nothing of its own
-			{"17-19", 0, "Widget manual > Install > Linux", "```sh"},     // the "#" in the code is no heading
+			{"17-19", 0, "Widget manual > Install > Linux", "```sh"},      // the "#" in the code is no heading
 			{"20-20", 0, "Widget manual > Install > Linux", "```"},
 			{"22-24", 0, "Widget manual > Install > macOS", "### macOS"},
 			{"26-27", 0, "Widget manual > Configuration", "Configuration"}, // a setext heading

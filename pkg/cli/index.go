@@ -38,6 +38,14 @@ type IndexOptions struct {
 	Timeout time.Duration
 	// Quiet is how long --watch waits for a burst of changes to settle.
 	Quiet time.Duration
+	// Include, Exclude and Hidden choose files; set, they are recorded with
+	// each source of the run.
+	Include, Exclude []string
+	Hidden           bool
+	walkFlagsSet     bool
+	// ChunkTokens and ChunkOverlap size chunks (0: the index's, or the
+	// defaults).
+	ChunkTokens, ChunkOverlap int
 }
 
 func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
@@ -73,7 +81,16 @@ fails at once, or waits with --wait.`,
   rag index --json ./docs | jq .chunks_written`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
+			fl := cmd.Flags()
+			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
+			if err := ingest.CheckPatterns(append(append([]string(nil), opts.Include...), opts.Exclude...)); err != nil {
+				return &usageError{err: err}
+			}
 			switch {
+			case opts.ChunkTokens < 0 || opts.ChunkOverlap < 0:
+				return usagef("--chunk-tokens and --chunk-overlap must not be negative")
+			case opts.ChunkTokens > 0 && opts.ChunkTokens < 16:
+				return usagef("--chunk-tokens must be at least 16")
 			case opts.BatchSize < 1:
 				return usagef("--batch-size must be at least 1")
 			case opts.PruneOnly && (opts.Rebuild || opts.Watch):
@@ -87,6 +104,11 @@ fails at once, or waits with --wait.`,
 	f := cmd.Flags()
 	f.IntVar(&opts.BatchSize, "batch-size", 16, "chunks embedded per Ollama request")
 	f.Int64Var(&opts.MaxSize, "max-size", ingest.DefaultMaxSize, "skip files larger than this many bytes")
+	f.StringArrayVar(&opts.Include, "include", nil, "index only files matching this glob (repeatable; ** for any depth, e.g. 'docs/**/*.md')")
+	f.StringArrayVar(&opts.Exclude, "exclude", nil, "leave out files and folders matching this glob (repeatable)")
+	f.BoolVar(&opts.Hidden, "hidden", false, "include hidden files and folders (.git never)")
+	f.IntVar(&opts.ChunkTokens, "chunk-tokens", 0, fmt.Sprintf("target chunk size in tokens (default: the index's, or %d); changing it re-embeds everything", chunk.DefaultOptions.Target))
+	f.IntVar(&opts.ChunkOverlap, "chunk-overlap", 0, fmt.Sprintf("overlap between chunks in tokens (default: the index's, or %d)", chunk.DefaultOptions.Overlap))
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "list skipped files on stderr")
 	f.BoolVar(&opts.PruneOnly, "prune-only", false, "only remove files (and folders) that no longer exist; embed nothing")
 	f.BoolVar(&opts.Rebuild, "rebuild", false, "re-embed everything into a fresh index, swapped in when complete")
@@ -111,6 +133,7 @@ type indexReport struct {
 	Removed        int               `json:"removed"`
 	Reused         int               `json:"reused"`
 	Skipped        int               `json:"skipped"`
+	Ignored        int               `json:"ignored"`
 	Failed         int               `json:"failed"`
 	ChunksWritten  int               `json:"chunks_written"`
 	ChunksEmbedded int               `json:"chunks_embedded"`
@@ -311,11 +334,11 @@ func planTargets(explicit []target, recorded []store.Source) (run []target, supe
 	for _, t := range explicit {
 		outer := t.src
 		for _, f := range folders {
-			if f != outer && within(outer.Path, f.Path) && len(f.Path) < len(outer.Path) {
+			if !f.Same(outer) && within(outer.Path, f.Path) && len(f.Path) < len(outer.Path) {
 				outer = f
 			}
 		}
-		if outer != t.src {
+		if !outer.Same(t.src) {
 			if !hasSource(explicit, outer) {
 				notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s", t.src.Path, outer.Path, outer.Path))
 			}
@@ -369,7 +392,7 @@ func sourcesIn(srcs []store.Source, ts []target) bool {
 
 func hasSource(ts []target, src store.Source) bool {
 	for _, t := range ts {
-		if t.src == src {
+		if t.src.Same(src) {
 			return true
 		}
 	}
@@ -381,6 +404,25 @@ func partial(rep *indexReport) error {
 		return &partialError{failed: rep.Failed, total: rep.Failed + rep.Indexed + rep.Unchanged}
 	}
 	return nil
+}
+
+// chunkOptions are the flags' chunk sizes, else the index's, else the
+// defaults.
+func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
+	o := chunk.DefaultOptions
+	if m.ChunkTarget > 0 {
+		o = chunk.Options{Target: m.ChunkTarget, Overlap: m.ChunkOverlap}
+	}
+	if opts.ChunkTokens > 0 {
+		o.Target = opts.ChunkTokens
+		if opts.ChunkOverlap == 0 {
+			o.Overlap = opts.ChunkTokens * 15 / 100
+		}
+	}
+	if opts.ChunkOverlap > 0 {
+		o.Overlap = opts.ChunkOverlap
+	}
+	return o
 }
 
 // indexPass runs the indexer over each target and sums up.
@@ -410,9 +452,12 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			}
 			_ = bar.Set(done) // drawing progress is best effort
 		}
+		if opts.walkFlagsSet {
+			t.src.Include, t.src.Exclude, t.src.Hidden = opts.Include, opts.Exclude, opts.Hidden
+		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
 			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
-			Model: emb.Name, Chunk: chunk.DefaultOptions,
+			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
 			BatchSize: opts.BatchSize, MaxSize: opts.MaxSize, Now: a.Now, Progress: progress,
 		})
 		if bar != nil {
@@ -490,6 +535,7 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 	r.Removed += s.Removed
 	r.Reused += s.Reused
 	r.Skipped += len(s.Skipped)
+	r.Ignored += s.Ignored
 	r.Failed += len(s.Failed)
 	r.ChunksWritten += s.Chunks
 	r.ChunksEmbedded += s.Embedded

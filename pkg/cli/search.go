@@ -103,7 +103,7 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	var b strings.Builder
 	for i, r := range results {
-		head := fmt.Sprintf("%d. %s:%d-%d", i+1, r.Path, r.StartLine, r.EndLine)
+		head := fmt.Sprintf("%d. %s", i+1, r.Cite())
 		if a.IO.ColorEnabled() {
 			head = "\x1b[1m" + head + "\x1b[0m"
 		}

@@ -15,6 +15,10 @@ import (
 	"strings"
 )
 
+// Version changes whenever the text or structure extracted from the same
+// bytes changes, so that stored chunks are recomputed.
+const Version = 1
+
 // Line is one line of extracted text.
 type Line struct {
 	Text string

@@ -29,10 +29,10 @@ func HTML(src string) *Doc {
 		mainTag   atom.Atom // the main content element, if mainDepth > 0
 		mainDepth int
 		pre       int
-		heading int
-		cur     strings.Builder
-		curLine int
-		cells   []string
+		heading   int
+		cur       strings.Builder
+		curLine   int
+		cells     []string
 	)
 	emit := func(kind Kind, level int, text string, n int) {
 		start := len(doc.Lines)

@@ -44,9 +44,7 @@ func PDF(data []byte) (doc *Doc, err error) {
 		}
 		start := len(doc.Lines)
 		doc.Lines = append(doc.Lines, lines...)
-		for _, b := range paragraphs(doc.Lines, start, len(doc.Lines), Para) {
-			doc.Blocks = append(doc.Blocks, b)
-		}
+		doc.Blocks = append(doc.Blocks, paragraphs(doc.Lines, start, len(doc.Lines), Para)...)
 	}
 	if len(doc.Blocks) == 0 {
 		return nil, &FormatError{Format: "pdf", Err: errors.New("no text (a scanned PDF needs OCR first)")}

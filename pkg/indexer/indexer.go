@@ -17,16 +17,14 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/extract"
 	"github.com/rag-cli/rag/pkg/ingest"
 	"github.com/rag-cli/rag/pkg/store"
 )
-
-// chunkerVersion changes whenever chunk boundaries for the same settings
-// change, so that stored chunks are recomputed.
-const chunkerVersion = 1
 
 // Embedder turns texts into vectors, one per text, in order.
 type Embedder interface {
@@ -80,9 +78,11 @@ type Summary struct {
 	Removed   int           `json:"removed"`
 	Reused    int           `json:"reused"`
 	Skipped   []ingest.Skip `json:"skipped"`
-	Failed    []Failure     `json:"failed"`
-	Chunks    int           `json:"chunks_written"`
-	Embedded  int           `json:"chunks_embedded"`
+	// Ignored counts what ignore files and globs left out.
+	Ignored  int       `json:"ignored"`
+	Failed   []Failure `json:"failed"`
+	Chunks   int       `json:"chunks_written"`
+	Embedded int       `json:"chunks_embedded"`
 }
 
 // Indexed is the number of files whose chunks were (re)written.
@@ -135,15 +135,22 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	m.ChunkTarget, m.ChunkOverlap = opt.Chunk.Target, opt.Chunk.Overlap
 
-	var files []ingest.File
-	var skips []ingest.Skip
+	walked := &ingest.Result{}
 	if !opt.Gone {
 		var err error
-		if files, skips, err = listFiles(ctx, opt); err != nil {
+		if walked, err = listFiles(ctx, opt); err != nil {
 			return nil, err
 		}
 	}
-	sum := &Summary{Skipped: skips}
+	files := walked.Files
+	sum := &Summary{Ignored: walked.Ignored}
+	for _, sk := range walked.Skips {
+		if sk.Failed {
+			sum.Failed = append(sum.Failed, Failure{Path: sk.Path, Error: sk.Reason})
+		} else {
+			sum.Skipped = append(sum.Skipped, sk)
+		}
+	}
 
 	// The files of this root (or of Only) as the catalog has them now.
 	inScope := func(p string) bool { return true }
@@ -158,9 +165,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	var keep []store.FileEntry // files of other roots, untouched
 	// stored maps the object keys the catalog names to their chunk counts:
 	// content stored under any name is reused, never embedded again.
-	stored := make(map[string]int, len(m.Files))
+	stored := make(map[string]store.FileEntry, len(m.Files))
 	for _, f := range m.Files {
-		stored[f.Key] = f.Chunks
+		stored[f.Key] = f
 		if f.Root == opt.Root && inScope(f.Path) {
 			old[f.Path] = f
 		} else {
@@ -184,13 +191,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			}
 			continue
 		}
-		data, err := ingest.Read(opt.FS, f.Path)
+		data, err := ingest.Read(opt.FS, f.Path, maxSize(opt))
 		if err != nil {
-			if errors.Is(err, ingest.ErrNotText) {
-				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: err.Error()})
-			} else {
-				sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
-			}
+			sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
 			continue
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
@@ -200,7 +203,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		h := sha256.Sum256(data)
 		hash := hex.EncodeToString(h[:])
 		entry := store.FileEntry{
-			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, m.Generation, opt),
+			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, f.Path, m.Generation, opt),
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
 		}
 		prev, had := old[f.Path]
@@ -209,19 +212,34 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			sum.Unchanged++
 			continue
 		}
-		if n, ok := stored[entry.Key]; ok {
+		if same, ok := stored[entry.Key]; ok {
 			// Same content is stored already (a rename or a copy): reuse it.
-			entry.Chunks = n
+			entry.Chunks, entry.Format, entry.Meta = same.Chunks, same.Format, same.Meta
 			current[f.Path] = entry
 			sum.Reused++
-			sum.Chunks += n
+			sum.Chunks += same.Chunks
 			countNew(sum, had)
 			continue
 		}
-		pieces := chunk.Split(string(data), opt.Chunk)
+		doc, err := extract.Extract(f.Path, data)
+		if err != nil {
+			var fe *extract.FormatError
+			if errors.As(err, &fe) {
+				sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
+			} else {
+				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: err.Error()})
+			}
+			continue
+		}
+		pieces := chunk.SplitDoc(doc, opt.Chunk)
+		if len(pieces) == 0 {
+			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "no text"})
+			continue
+		}
+		entry.Format, entry.Meta = doc.Format, doc.Meta
 		p := &pending{entry: entry, isNew: !had}
 		for _, c := range pieces {
-			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Text: c.Text})
+			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text})
 		}
 		p.entry.Chunks = len(p.chunks)
 		totalChunks += len(p.chunks)
@@ -254,7 +272,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	sources := m.Sources[:0:0]
 	for _, src := range m.Sources {
-		if src != opt.Source {
+		if !src.Same(opt.Source) {
 			sources = append(sources, src)
 		}
 	}
@@ -329,43 +347,50 @@ func countNew(sum *Summary, had bool) {
 	}
 }
 
-// objectKey names the stored chunks of one content under one model,
-// chunking and index generation, so that changing any of them never reuses
-// stale chunks and a rebuild never overwrites the objects it replaces.
-func objectKey(hash, generation string, opt Options) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d\x00%s", hash, opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, chunkerVersion, generation)))
+// objectKey names the stored chunks of one content read as one format (its
+// extension decides the reader) under one model, chunking and index
+// generation, so that changing any of them never reuses stale chunks and a
+// rebuild never overwrites the objects it replaces.
+func objectKey(hash, name, generation string, opt Options) string {
+	ext := strings.ToLower(path.Ext(name))
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d\x00%d\x00%d.%d\x00%s",
+		hash, ext, opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, extract.Version, chunk.Version, generation)))
 	return hex.EncodeToString(h[:])
 }
 
-func listFiles(ctx context.Context, opt Options) ([]ingest.File, []ingest.Skip, error) {
-	if opt.Only == nil {
-		return ingest.Walk(ctx, opt.FS, ingest.Options{MaxSize: opt.MaxSize})
+func maxSize(opt Options) int64 {
+	if opt.MaxSize > 0 {
+		return opt.MaxSize
 	}
-	var files []ingest.File
-	var skips []ingest.Skip
+	return ingest.DefaultMaxSize
+}
+
+func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
+	if opt.Only == nil {
+		return ingest.Walk(ctx, opt.FS, ingest.Options{
+			MaxSize: opt.MaxSize, Include: opt.Source.Include, Exclude: opt.Source.Exclude, Hidden: opt.Source.Hidden,
+		})
+	}
+	res := &ingest.Result{}
 	for _, p := range opt.Only {
 		info, err := fs.Stat(opt.FS, p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted: its entry goes
 		}
 		if err != nil {
-			return nil, nil, err
-		}
-		if !info.Mode().IsRegular() {
-			skips = append(skips, ingest.Skip{Path: p, Reason: "not a regular file"})
+			res.Skips = append(res.Skips, ingest.Skip{Path: p, Reason: err.Error(), Failed: true})
 			continue
 		}
-		max := opt.MaxSize
-		if max <= 0 {
-			max = ingest.DefaultMaxSize
+		switch {
+		case !info.Mode().IsRegular():
+			res.Skips = append(res.Skips, ingest.Skip{Path: p, Reason: "not a regular file"})
+		case info.Size() > maxSize(opt):
+			res.Skips = append(res.Skips, ingest.Skip{Path: p, Reason: fmt.Sprintf("larger than --max-size (%d > %d bytes)", info.Size(), maxSize(opt))})
+		default:
+			res.Files = append(res.Files, ingest.File{Path: path.Clean(p), Size: info.Size()})
 		}
-		if info.Size() > max {
-			skips = append(skips, ingest.Skip{Path: p, Reason: fmt.Sprintf("larger than %d bytes", max)})
-			continue
-		}
-		files = append(files, ingest.File{Path: path.Clean(p), Size: info.Size()})
 	}
-	return files, skips, nil
+	return res, nil
 }
 
 // embedAll embeds the chunks of todo in batches that may span files, stores
@@ -391,7 +416,7 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 		}
 		texts := make([]string, len(batch))
 		for i, s := range batch {
-			texts[i] = s.p.chunks[s.i].Text
+			texts[i] = embedText(s.p.chunks[s.i])
 		}
 		vecs, err := emb.Embed(ctx, texts)
 		if err != nil {
@@ -488,7 +513,7 @@ func Forget(ctx context.Context, st store.Store, src store.Source, entries bool,
 	}
 	sources := m.Sources[:0:0]
 	for _, s := range m.Sources {
-		if s != src {
+		if !s.Same(src) {
 			sources = append(sources, s)
 		}
 	}
@@ -497,4 +522,14 @@ func Forget(ctx context.Context, st store.Store, src store.Source, entries bool,
 		return fmt.Errorf("commit index: %w", err)
 	}
 	return nil
+}
+
+// embedText is what is embedded for a chunk: its heading path, then its
+// text, so that a passage deep in a section is still found by what the
+// section is about.
+func embedText(c store.Chunk) string {
+	if c.Heading == "" {
+		return c.Text
+	}
+	return c.Heading + "\n\n" + c.Text
 }

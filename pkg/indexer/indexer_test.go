@@ -281,7 +281,7 @@ func TestSourcesAndProblemsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := s.Manifest()
-	if len(m.Sources) != 1 || m.Sources[0] != src {
+	if len(m.Sources) != 1 || !m.Sources[0].Same(src) {
 		t.Errorf("sources = %+v", m.Sources)
 	}
 	var got []string

@@ -1,10 +1,15 @@
 // Package ingest decides which files of a folder rag reads: it walks an
-// fs.FS, skips hidden files and folders (.git among them), files over a size
-// limit and files that are not text, and reports every skip with a reason so
-// that `rag index` can count them.
+// fs.FS and applies the folder's .gitignore and .ragignore files (git's
+// syntax, nested files included), --include and --exclude globs, skips
+// hidden files and folders unless asked, files over a size limit and
+// anything that is not a regular file, and follows symbolic links only
+// while they stay inside the folder. Every file passed over is reported
+// with a reason, except those the user excluded on purpose (ignore files,
+// globs), which are only counted.
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,16 +17,26 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
+	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
 
-// DefaultMaxSize is the largest file read by default.
-const DefaultMaxSize = 10 << 20
+// DefaultMaxSize is the largest file read by default: room for long PDFs,
+// while a stray disk image or database dump is skipped.
+const DefaultMaxSize = 64 << 20
+
+// IgnoreFiles are read in every folder, in this order; .ragignore can
+// re-include (!pattern) what .gitignore leaves out.
+var IgnoreFiles = []string{".gitignore", ".ragignore"}
 
 // File is a candidate for indexing.
 type File struct {
-	// Path is slash-separated and relative to the walked root.
+	// Path is slash-separated and relative to the walked root, as reached:
+	// through a symbolic link, its path is the link's.
 	Path string
 	Size int64
 }
@@ -30,67 +45,273 @@ type File struct {
 type Skip struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
+	// Failed marks a file rag meant to read but could not (unreadable);
+	// the others were passed over on purpose.
+	Failed bool `json:"-"`
 }
 
 // Options controls the walk.
 type Options struct {
 	MaxSize int64
+	// Include, if not empty, keeps only files matching one of these globs
+	// (doublestar syntax, "**" for any depth, relative to the root).
+	Include []string
+	// Exclude drops files and folders matching one of these globs.
+	Exclude []string
+	// Hidden includes hidden files and folders (.git never).
+	Hidden bool
+	// NoIgnoreFiles disables .gitignore and .ragignore.
+	NoIgnoreFiles bool
+}
+
+// Result is what a walk found.
+type Result struct {
+	Files []File
+	Skips []Skip
+	// Ignored counts files and folders left out by ignore files and globs.
+	Ignored int
+}
+
+// CheckPatterns reports a malformed glob before any walking.
+func CheckPatterns(patterns []string) error {
+	for _, p := range patterns {
+		if !doublestar.ValidatePattern(p) {
+			return fmt.Errorf("bad glob %q", p)
+		}
+	}
+	return nil
+}
+
+type walker struct {
+	ctx  context.Context
+	fsys fs.FS
+	opt  Options
+	res  Result
+	// seen maps the folders walked, by their real path, to the path they
+	// were indexed as, so that links never walk a folder twice or loop.
+	seen  map[string]string
+	links []link
+}
+
+type link struct {
+	path, target string
+	patterns     []gitignore.Pattern
 }
 
 // Walk lists the files under fsys that may be indexed, in lexical order.
-// Hidden folders are not entered and are not counted as skipped files; hidden
-// files are reported as skipped.
-func Walk(ctx context.Context, fsys fs.FS, opt Options) ([]File, []Skip, error) {
+func Walk(ctx context.Context, fsys fs.FS, opt Options) (*Result, error) {
 	if opt.MaxSize <= 0 {
 		opt.MaxSize = DefaultMaxSize
 	}
-	var files []File
-	var skips []Skip
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+	w := &walker{ctx: ctx, fsys: fsys, opt: opt, seen: map[string]string{".": "."}}
+	if _, err := fs.ReadDir(fsys, "."); err != nil {
+		return nil, err
+	}
+	if err := w.dir(".", ".", nil); err != nil {
+		return nil, err
+	}
+	for len(w.links) > 0 {
+		l := w.links[0]
+		w.links = w.links[1:]
+		if as, ok := w.seen[l.target]; ok {
+			w.skip(l.path, fmt.Sprintf("link to a folder indexed as %s", as), false)
+			continue
 		}
-		if err != nil {
-			if p == "." {
+		w.seen[l.target] = l.path
+		if err := w.dir(l.path, l.target, l.patterns); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(w.res.Files, func(i, j int) bool { return w.res.Files[i].Path < w.res.Files[j].Path })
+	return &w.res, nil
+}
+
+// dir walks the folder reached as seenAs whose real path is real.
+func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	ents, err := fs.ReadDir(w.fsys, real)
+	if err != nil {
+		w.fail(seenAs, fmt.Sprintf("unreadable folder: %v", unwrapPath(err)))
+		return nil
+	}
+	if !w.opt.NoIgnoreFiles {
+		patterns = append(patterns[:len(patterns):len(patterns)], w.readIgnores(real, seenAs)...)
+	}
+	matcher := gitignore.NewMatcher(patterns)
+	for _, e := range ents {
+		name := e.Name()
+		p := join(seenAs, name)
+		rp := join(real, name)
+		if name == ".git" {
+			continue
+		}
+		isDir := e.IsDir()
+		typ := e.Type()
+		if typ&fs.ModeSymlink != 0 {
+			target, info, reason := w.resolve(rp)
+			if reason != "" {
+				w.skip(p, reason, reason == reasonLoop)
+				continue
+			}
+			if info.IsDir() {
+				if !w.left(p, true, matcher) {
+					// Followed after everything else, so that a folder is
+					// indexed under its own path when it can be.
+					w.links = append(w.links, link{p, target, patterns})
+				}
+				continue
+			}
+			if w.left(p, false, matcher) {
+				continue
+			}
+			w.file(p, info)
+			continue
+		}
+		if w.left(p, isDir, matcher) {
+			continue
+		}
+		if isDir {
+			w.seen[rp] = p
+			if err := w.dir(p, rp, patterns); err != nil {
 				return err
 			}
-			skips = append(skips, Skip{Path: p, Reason: fmt.Sprintf("unreadable: %v", unwrapPath(err))})
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
+			continue
 		}
-		hidden := p != "." && strings.HasPrefix(path.Base(p), ".")
-		if d.IsDir() {
-			if hidden {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		switch {
-		case hidden:
-			skips = append(skips, Skip{Path: p, Reason: "hidden"})
-			return nil
-		case !d.Type().IsRegular():
-			skips = append(skips, Skip{Path: p, Reason: "not a regular file"})
-			return nil
-		}
-		info, err := d.Info()
+		info, err := e.Info()
 		if err != nil {
-			skips = append(skips, Skip{Path: p, Reason: fmt.Sprintf("unreadable: %v", unwrapPath(err))})
-			return nil
+			w.fail(p, fmt.Sprintf("unreadable: %v", unwrapPath(err)))
+			continue
 		}
-		if info.Size() > opt.MaxSize {
-			skips = append(skips, Skip{Path: p, Reason: fmt.Sprintf("larger than %d bytes", opt.MaxSize)})
-			return nil
-		}
-		files = append(files, File{Path: p, Size: info.Size()})
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
+		w.file(p, info)
 	}
-	return files, skips, nil
+	return nil
+}
+
+// left reports (and counts or records) whether an entry is left out by
+// the hidden rule, the ignore files or the globs.
+func (w *walker) left(p string, isDir bool, m gitignore.Matcher) bool {
+	if !isDir && slices.Contains(IgnoreFiles, path.Base(p)) {
+		return true // read, not indexed
+	}
+	if !w.opt.Hidden && strings.HasPrefix(path.Base(p), ".") {
+		if !isDir {
+			w.skip(p, "hidden (--hidden includes it)", false)
+		}
+		return true
+	}
+	if m.Match(strings.Split(p, "/"), isDir) {
+		w.res.Ignored++
+		return true
+	}
+	for _, x := range w.opt.Exclude {
+		if ok, _ := doublestar.Match(x, p); ok { // patterns were validated
+			w.res.Ignored++
+			return true
+		}
+	}
+	if !isDir && len(w.opt.Include) > 0 {
+		for _, in := range w.opt.Include {
+			if ok, _ := doublestar.Match(in, p); ok {
+				return false
+			}
+		}
+		w.res.Ignored++
+		return true
+	}
+	return false
+}
+
+func (w *walker) file(p string, info fs.FileInfo) {
+	switch {
+	case !info.Mode().IsRegular():
+		w.skip(p, "not a regular file", false)
+	case info.Size() > w.opt.MaxSize:
+		w.skip(p, fmt.Sprintf("larger than --max-size (%d > %d bytes)", info.Size(), w.opt.MaxSize), false)
+	default:
+		w.res.Files = append(w.res.Files, File{Path: p, Size: info.Size()})
+	}
+}
+
+func (w *walker) skip(p, reason string, failed bool) {
+	w.res.Skips = append(w.res.Skips, Skip{Path: p, Reason: reason, Failed: failed})
+}
+
+func (w *walker) fail(p, reason string) { w.skip(p, reason, true) }
+
+const reasonLoop = "symbolic link loop"
+
+// resolve follows a symbolic link (and links it leads to) and returns the
+// real path of its target, or why it is not followed.
+func (w *walker) resolve(link string) (string, fs.FileInfo, string) {
+	cur := link
+	for hops := 0; hops < 40; hops++ {
+		target, err := fs.ReadLink(w.fsys, cur)
+		if err != nil {
+			return "", nil, fmt.Sprintf("unreadable link: %v", unwrapPath(err))
+		}
+		if path.IsAbs(target) || strings.HasPrefix(target, "/") {
+			return "", nil, "link to outside the folder (not followed)"
+		}
+		next := path.Join(path.Dir(cur), target)
+		if next == ".." || strings.HasPrefix(next, "../") {
+			return "", nil, "link to outside the folder (not followed)"
+		}
+		info, err := fs.Lstat(w.fsys, next)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", nil, "broken link"
+			}
+			return "", nil, fmt.Sprintf("unreadable link: %v", unwrapPath(err))
+		}
+		if info.Mode()&fs.ModeSymlink == 0 {
+			if info.IsDir() {
+				// A link to a folder above it would walk forever.
+				if next == "." || strings.HasPrefix(link+"/", next+"/") {
+					return "", nil, reasonLoop
+				}
+			}
+			return next, info, ""
+		}
+		cur = next
+	}
+	return "", nil, reasonLoop
+}
+
+// readIgnores reads the ignore files of a folder; their patterns apply
+// below it.
+func (w *walker) readIgnores(real, seenAs string) []gitignore.Pattern {
+	var domain []string
+	if seenAs != "." {
+		domain = strings.Split(seenAs, "/")
+	}
+	var ps []gitignore.Pattern
+	for _, name := range IgnoreFiles {
+		data, err := fs.ReadFile(w.fsys, join(real, name))
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				w.fail(join(seenAs, name), fmt.Sprintf("unreadable ignore file: %v", unwrapPath(err)))
+			}
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			line := strings.TrimRight(sc.Text(), "\r")
+			if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			ps = append(ps, gitignore.ParsePattern(line, domain))
+		}
+	}
+	return ps
+}
+
+func join(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
 }
 
 func unwrapPath(err error) error {
@@ -101,43 +322,22 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// ErrNotText marks content that is not text rag can index.
-var ErrNotText = errors.New("not a text file")
-
-// sniffLen is how much of a file decides whether it is text, as in git.
-const sniffLen = 8000
-
-// Read reads a file and checks that it is text: no NUL byte in the first 8000
-// bytes and valid UTF-8 throughout (a UTF-8 byte-order mark is dropped).
-func Read(fsys fs.FS, name string) ([]byte, error) {
+// Read reads a whole file, at most max bytes (a file that grew since the
+// walk is refused rather than read without bound).
+func Read(fsys fs.FS, name string, max int64) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckText(data); err != nil {
-		return nil, err
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("larger than --max-size (%d bytes)", max)
 	}
-	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), nil
-}
-
-// CheckText reports ErrNotText for binary or non-UTF-8 content.
-func CheckText(data []byte) error {
-	head := data
-	if len(head) > sniffLen {
-		head = head[:sniffLen]
-	}
-	if bytes.IndexByte(head, 0) >= 0 {
-		return fmt.Errorf("%w: binary content", ErrNotText)
-	}
-	if !utf8.Valid(data) {
-		return fmt.Errorf("%w: invalid UTF-8", ErrNotText)
-	}
-	return nil
+	return data, nil
 }

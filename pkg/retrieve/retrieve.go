@@ -7,6 +7,9 @@ package retrieve
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -20,12 +23,42 @@ type Embedder interface {
 
 // Result is one retrieved chunk.
 type Result struct {
-	Root      string  `json:"root"`
-	Path      string  `json:"path"`
-	StartLine int     `json:"start_line"`
-	EndLine   int     `json:"end_line"`
-	Score     float32 `json:"score"`
-	Text      string  `json:"text"`
+	Root string `json:"root"`
+	Path string `json:"path"`
+	// StartLine and EndLine are lines of the file; of the page for a PDF;
+	// paragraph numbers for a Word document.
+	StartLine int `json:"start_line"`
+	EndLine   int `json:"end_line"`
+	// Page is the page of a PDF, else 0.
+	Page int `json:"page"`
+	// Heading is the path of headings above the chunk, "" if none.
+	Heading string  `json:"heading"`
+	Score   float32 `json:"score"`
+	Text    string  `json:"text"`
+}
+
+// Location says where a result is, the way a reader finds it:
+// "guide.md:12-30", "manual.pdf p.3", "report.docx ¶4-7".
+func (r Result) Location() string {
+	p := r.Path
+	if strings.ContainsFunc(p, unicode.IsControl) {
+		p = strconv.Quote(p) // a newline in a name must not break the output's lines
+	}
+	switch {
+	case r.Page > 0:
+		return fmt.Sprintf("%s p.%d", p, r.Page)
+	case strings.EqualFold(path.Ext(r.Path), ".docx"):
+		return fmt.Sprintf("%s ¶%d-%d", p, r.StartLine, r.EndLine)
+	}
+	return fmt.Sprintf("%s:%d-%d", p, r.StartLine, r.EndLine)
+}
+
+// Cite is the location with the heading path, as citations show it.
+func (r Result) Cite() string {
+	if r.Heading == "" {
+		return r.Location()
+	}
+	return fmt.Sprintf("%s (%s)", r.Location(), r.Heading)
 }
 
 // Search embeds query and returns the k best chunks, best first.
@@ -45,7 +78,7 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	for i, h := range hits {
 		out[i] = Result{
 			Root: h.File.Root, Path: h.File.Path, StartLine: h.StartLine, EndLine: h.EndLine,
-			Score: h.Score, Text: h.Text,
+			Page: h.Page, Heading: h.Heading, Score: h.Score, Text: h.Text,
 		}
 	}
 	return out, nil

@@ -83,10 +83,12 @@ type Local struct {
 }
 
 type chunkRef struct {
-	file  int
-	start int
-	end   int
-	text  string
+	file    int
+	start   int
+	end     int
+	page    int
+	heading string
+	text    string
 }
 
 // Open opens the index in dir. Read-only, a missing index is ErrNoIndex;
@@ -631,7 +633,7 @@ func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, key st
 				continue
 			}
 			id := base[fi] + j
-			refs[id] = chunkRef{file: fi, start: c.StartLine, end: c.EndLine, text: c.Text}
+			refs[id] = chunkRef{file: fi, start: c.StartLine, end: c.EndLine, page: c.Page, heading: c.Heading, text: c.Text}
 			if err := coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(id), Embedding: c.Vector}); err != nil {
 				return fmt.Errorf("load vectors: %w", err)
 			}
@@ -749,6 +751,8 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 			File:      s.manifest.Files[ref.file],
 			StartLine: ref.start,
 			EndLine:   ref.end,
+			Page:      ref.page,
+			Heading:   ref.heading,
 			Text:      ref.text,
 			Score:     r.Similarity,
 		})

@@ -14,14 +14,15 @@ import (
 // An object file holds the chunks of one file content:
 //
 //	"RAGC" | version u16 | dims u32 | count u32
-//	count × ( start uvarint | end uvarint | len uvarint | text | dims × f32 )
+//	count × ( start uvarint | end uvarint | page uvarint |
+//	          len uvarint | heading | len uvarint | text | dims × f32 )
 //	crc32-IEEE of all the above, u32
 //
 // All integers are little-endian. The checksum turns a torn or damaged file
 // into a clear error instead of wrong vectors.
 var objectMagic = [4]byte{'R', 'A', 'G', 'C'}
 
-const objectVersion = 1
+const objectVersion = 2
 
 func encodeObject(w io.Writer, chunks []Chunk) error {
 	dims := 0
@@ -44,11 +45,18 @@ func encodeObject(w io.Writer, chunks []Chunk) error {
 		if len(c.Vector) != dims {
 			return fmt.Errorf("chunk %d has %d dimensions, want %d", i, len(c.Vector), dims)
 		}
-		for _, v := range []uint64{uint64(c.StartLine), uint64(c.EndLine), uint64(len(c.Text))} {
+		for _, v := range []uint64{uint64(c.StartLine), uint64(c.EndLine), uint64(c.Page), uint64(len(c.Heading))} {
 			n := binary.PutUvarint(buf[:], v)
 			if _, err := bw.Write(buf[:n]); err != nil {
 				return err
 			}
+		}
+		if _, err := bw.WriteString(c.Heading); err != nil {
+			return err
+		}
+		n := binary.PutUvarint(buf[:], uint64(len(c.Text)))
+		if _, err := bw.Write(buf[:n]); err != nil {
+			return err
 		}
 		if _, err := bw.WriteString(c.Text); err != nil {
 			return err
@@ -107,6 +115,19 @@ func decodeObject(data []byte) ([]Chunk, error) {
 		if err != nil {
 			return nil, err
 		}
+		page, err := uvarint()
+		if err != nil {
+			return nil, err
+		}
+		hn, err := uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if len(r) < hn {
+			return nil, errShort
+		}
+		heading := string(r[:hn])
+		r = r[hn:]
 		n, err := uvarint()
 		if err != nil {
 			return nil, err
@@ -114,7 +135,7 @@ func decodeObject(data []byte) ([]Chunk, error) {
 		if len(r) < n+4*dims {
 			return nil, errShort
 		}
-		c := Chunk{StartLine: start, EndLine: end, Text: string(r[:n])}
+		c := Chunk{StartLine: start, EndLine: end, Page: page, Heading: heading, Text: string(r[:n])}
 		r = r[n:]
 		at := len(floats)
 		for j := 0; j < dims; j++ {

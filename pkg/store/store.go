@@ -13,15 +13,22 @@ import (
 )
 
 // FormatVersion is the version of the on-disk layout this code reads and
-// writes. Version 2 added sources, problems, generations and object sizes.
-const FormatVersion = 2
+// writes. Version 2 added sources, problems, generations and object sizes;
+// version 3 pages and heading paths of chunks, source walk options and file
+// metadata.
+const FormatVersion = 3
 
 // Chunk is one embedded piece of a file.
 type Chunk struct {
 	StartLine int
 	EndLine   int
-	Text      string
-	Vector    []float32
+	// Page is the page of a paged document (PDF), else 0; the lines are
+	// then lines of that page.
+	Page int
+	// Heading is the path of headings above the chunk ("Install > Linux").
+	Heading string
+	Text    string
+	Vector  []float32
 }
 
 // FileEntry records one indexed file.
@@ -41,16 +48,29 @@ type FileEntry struct {
 	// truncated object is found before it is read.
 	ObjectSize int64     `json:"object_size"`
 	IndexedAt  time.Time `json:"indexed_at"`
+	// Format is the reader that extracted the text ("markdown", "pdf").
+	Format string `json:"format,omitempty"`
+	// Meta is metadata not indexed as text, such as Markdown front matter.
+	Meta map[string]any `json:"meta,omitempty"`
 }
 
-// Source is a folder or a single file given to `rag index`, recorded so
-// that a later run without arguments can refresh it.
+// Source is a folder or a single file given to `rag index`, recorded with
+// the choices of files made for it so that a later run without arguments
+// refreshes it the same way.
 type Source struct {
 	// Path is absolute.
 	Path string `json:"path"`
 	// File is true when a single file, not a folder, was given.
 	File bool `json:"file,omitempty"`
+	// Include and Exclude are glob patterns (relative to Path) that choose
+	// files; Hidden includes hidden files and folders.
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	Hidden  bool     `json:"hidden,omitempty"`
 }
+
+// Same reports whether s and o are the same folder or file.
+func (s Source) Same(o Source) bool { return s.Path == o.Path && s.File == o.File }
 
 // Problem is a file that was skipped or could not be indexed at its last
 // run, and why.
@@ -103,6 +123,8 @@ type Hit struct {
 	File      FileEntry
 	StartLine int
 	EndLine   int
+	Page      int
+	Heading   string
 	Text      string
 	// Score is the cosine similarity of the query and the chunk.
 	Score float32

@@ -141,13 +141,13 @@ func TestOpenErrors(t *testing.T) {
 		check    func(error) bool
 	}{
 		{"missing", "", func(err error) bool { return errors.Is(err, ErrNoIndex) }},
-		{"truncated", `{"format_version": 2, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
-		{"bad key", `{"format_version": 2, "generation": "g", "files": [{"path": "a", "key": "../x", "object_size": 9}]}`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
-		{"missing object", `{"format_version": 2, "generation": "g", "files": [{"path": "a", "key": "` + key(3) + `", "chunks": 1, "object_size": 9}]}`, func(err error) bool {
+		{"truncated", `{"format_version": 3, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
+		{"bad key", `{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "../x", "object_size": 9}]}`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
+		{"missing object", `{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "` + key(3) + `", "chunks": 1, "object_size": 9}]}`, func(err error) bool {
 			var c *CorruptError
 			return errors.As(err, &c) && strings.Contains(c.Error(), "missing")
 		}},
-		{"version 1", `{"format_version": 1, "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
+		{"version 2", `{"format_version": 2, "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
 		{"not json", "\x00\x01garbage", func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
 		{"future version", `{"format_version": 99}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
 	}
@@ -293,8 +293,8 @@ func BenchmarkSearch10k(b *testing.B) {
 }
 
 func FuzzReadManifest(f *testing.F) {
-	f.Add([]byte(`{"format_version": 2, "generation": "g", "files": [{"path": "a", "key": "` + key(1) + `", "chunks": 1, "object_size": 9}]}`))
-	f.Add([]byte(`{"format_version": 2`))
+	f.Add([]byte(`{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "` + key(1) + `", "chunks": 1, "object_size": 9}]}`))
+	f.Add([]byte(`{"format_version": 3`))
 	f.Add([]byte(`{"format_version": 1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseManifest(manifestName, data) // must not panic, and never accept a bad key
