@@ -10,67 +10,11 @@ import (
 	"github.com/rag-cli/rag/pkg/extract"
 )
 
-// Check asserts what citations and retrieval depend on, for any document:
-//   - a chunk's text is exactly its lines of the document (for a piece of
-//     a long line, a part of that one line), and its StartLine, EndLine and
-//     Page are those lines' positions;
-//   - for documents that are the file's own lines, those are the file's
-//     lines StartLine..EndLine;
-//   - no text is lost: every non-blank line is in a chunk, and the pieces
-//     of a long line put together are the line;
-//   - no chunk is much over the target.
+// Check fails t unless Verify accepts the chunks.
 func Check(t testing.TB, d *extract.Doc, file string, chunks []Chunk, opt Options) {
 	t.Helper()
-	var fileLines []string
-	if d.SourceLines {
-		fileLines = strings.Split(strings.TrimSuffix(file, "\n"), "\n")
-	}
-	covered := make([]bool, len(d.Lines))
-	pieces := map[int]string{}
-	for i, c := range chunks {
-		if c.From < 0 || c.To > len(d.Lines) || c.From >= c.To {
-			t.Fatalf("chunk %d covers lines [%d,%d) of %d", i, c.From, c.To, len(d.Lines))
-		}
-		first, last := d.Lines[c.From], d.Lines[c.To-1]
-		if c.StartLine != first.N || c.EndLine != last.N || c.Page != first.Page || last.Page != first.Page {
-			t.Fatalf("chunk %d says %d-%d page %d, its lines are %d-%d pages %d-%d", i, c.StartLine, c.EndLine, c.Page, first.N, last.N, first.Page, last.Page)
-		}
-		if c.Part {
-			if c.To != c.From+1 || !strings.Contains(first.Text, c.Text) {
-				t.Fatalf("chunk %d is not a piece of line %d: %q", i, c.StartLine, c.Text)
-			}
-			pieces[c.From] += c.Text
-			continue
-		}
-		want := make([]string, 0, c.To-c.From)
-		for _, l := range d.Lines[c.From:c.To] {
-			want = append(want, l.Text)
-		}
-		if c.Text != strings.Join(want, "\n") {
-			t.Fatalf("chunk %d text is not its lines:\n%q\nwant\n%q", i, c.Text, strings.Join(want, "\n"))
-		}
-		if fileLines != nil {
-			if c.EndLine > len(fileLines) || c.Text != strings.Join(fileLines[c.StartLine-1:c.EndLine], "\n") {
-				t.Fatalf("chunk %d text is not lines %d-%d of the file:\n%q", i, c.StartLine, c.EndLine, c.Text)
-			}
-		}
-		if EstimateTokens(c.Text) > opt.Target+opt.Target/2+c.To-c.From {
-			t.Fatalf("chunk %d has %d tokens, target %d", i, EstimateTokens(c.Text), opt.Target)
-		}
-		for j := c.From; j < c.To; j++ {
-			covered[j] = true
-		}
-	}
-	for i, l := range d.Lines {
-		if p, ok := pieces[i]; ok && !covered[i] {
-			if !strings.Contains(p, l.Text) && p != l.Text {
-				t.Fatalf("the pieces of line %d do not make the line:\n%q\nwant\n%q", l.N, p, l.Text)
-			}
-			covered[i] = true
-		}
-		if !covered[i] && strings.TrimSpace(l.Text) != "" {
-			t.Fatalf("line %d (%q) is in no chunk", l.N, l.Text)
-		}
+	if err := Verify(d, file, chunks, opt); err != nil {
+		t.Fatal(err)
 	}
 }
 
