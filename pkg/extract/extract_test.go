@@ -269,9 +269,13 @@ func FuzzHTML(f *testing.F) {
 func FuzzPDF(f *testing.F) {
 	fuzzFormat(f, "x.pdf", read(f, "manual.pdf"), read(f, "truncated.pdf"))
 }
-func FuzzDOCX(f *testing.F)  { fuzzFormat(f, "x.docx", read(f, "report.docx"), read(f, "zip-not-word.docx")) }
-func FuzzCSV(f *testing.F)   { fuzzFormat(f, "x.csv", read(f, "data.csv")) }
-func FuzzJSON(f *testing.F)  { fuzzFormat(f, "x.json", read(f, "config.json"), []byte("[1, {\"a\": 2}]")) }
+func FuzzDOCX(f *testing.F) {
+	fuzzFormat(f, "x.docx", read(f, "report.docx"), read(f, "zip-not-word.docx"))
+}
+func FuzzCSV(f *testing.F) { fuzzFormat(f, "x.csv", read(f, "data.csv")) }
+func FuzzJSON(f *testing.F) {
+	fuzzFormat(f, "x.json", read(f, "config.json"), []byte("[1, {\"a\": 2}]"))
+}
 func FuzzJSONL(f *testing.F) { fuzzFormat(f, "x.jsonl", read(f, "records.jsonl")) }
 func FuzzRST(f *testing.F)   { fuzzFormat(f, "x.rst", read(f, "guide.rst")) }
 func FuzzOrg(f *testing.F)   { fuzzFormat(f, "x.org", read(f, "todo.org")) }
