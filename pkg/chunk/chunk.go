@@ -46,13 +46,39 @@ type Chunk struct {
 	Part     bool
 }
 
-// EstimateTokens estimates how many tokens an embedding or chat model's
-// tokenizer makes of s: one per four characters, the usual rule for English
-// with BPE vocabularies. TestEstimateAgainstTokenizer checks it against
-// OpenAI's cl100k_base on real text.
+// EstimateTokens estimates how many tokens a model's tokenizer makes of s,
+// without a vocabulary: BPE tokenizers make about one token of a common
+// word, more of a long one (a token per 8 letters here), and most
+// punctuation and symbols are tokens of their own. Calibrated against
+// OpenAI's cl100k_base (close to Llama 3's and most embedding models'
+// tokenizers), TestEstimateAgainstTokenizer keeps it within 15% on English
+// prose, Markdown and code; "four characters a token" was 23% high on
+// Wikipedia prose and 15% low on code.
 func EstimateTokens(s string) int {
-	n := utf8.RuneCountInString(s)
-	return (n + 3) / 4
+	units := 0            // tenths of a token
+	run := 0              // letters in the current word, 0 outside words
+	var prev rune         // the previous symbol: a run of one symbol ("=====")
+	for _, r := range s { // is merged into few tokens
+		switch {
+		case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') ||
+			r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if run == 0 || run == 8 {
+				units += 10
+				run = 0
+			}
+			run++
+			prev = 0
+		case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r):
+			run, prev = 0, 0
+		case r == prev:
+			units += 2
+			run = 0
+		default:
+			units += 6
+			run, prev = 0, r
+		}
+	}
+	return (units*108/100 + 9) / 10
 }
 
 // Split chunks plain text: a convenience over SplitDoc.
@@ -257,10 +283,9 @@ func blockUnits(d *extract.Doc, b extract.Block, opt Options) []unit {
 // end of a sentence where it can, else at a space, else anywhere between
 // characters. The pieces joined are the line.
 func splitLine(line string, target int) []string {
-	maxRunes := target * 4
 	var out []string
-	for utf8.RuneCountInString(line) > maxRunes {
-		cut := byteOffset(line, maxRunes)
+	for EstimateTokens(line) > target {
+		cut := fitting(line, target)
 		at := lastSentenceEnd(line[:cut])
 		if at <= 0 {
 			at = strings.LastIndexFunc(line[:cut], unicode.IsSpace) + 1
@@ -277,14 +302,29 @@ func splitLine(line string, target int) []string {
 	return out
 }
 
-func byteOffset(s string, runes int) int {
-	for i := range s {
-		if runes == 0 {
-			return i
+// fitting is the length in bytes of the longest prefix of s (at least one
+// character) whose estimate is at most target tokens.
+func fitting(s string, target int) int {
+	lo, hi := 0, len(s) // EstimateTokens(s[:lo]) <= target < EstimateTokens(s[:hi])
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		for mid > lo && !utf8.RuneStart(s[mid]) {
+			mid--
 		}
-		runes--
+		if mid == lo {
+			break
+		}
+		if EstimateTokens(s[:mid]) <= target {
+			lo = mid
+		} else {
+			hi = mid
+		}
 	}
-	return len(s)
+	if lo == 0 {
+		_, n := utf8.DecodeRuneInString(s)
+		return n
+	}
+	return lo
 }
 
 // lastSentenceEnd is the byte offset just after the last sentence end

@@ -1,0 +1,68 @@
+package chunk
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tiktoken-go/tokenizer"
+)
+
+// TestEstimateAgainstTokenizer checks EstimateTokens against a real BPE
+// tokenizer (OpenAI's cl100k_base, which is close to what Llama 3 and most
+// embedding models' tokenizers make of English) on English prose (SQuAD
+// paragraphs from Wikipedia, when ../shared is there), Markdown and code.
+func TestEstimateAgainstTokenizer(t *testing.T) {
+	t.Parallel()
+	enc, err := tokenizer.Get(tokenizer.Cl100kBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := map[string][]string{}
+	for _, name := range []string{"manual.md", "notes.txt", "guide.rst"} {
+		data, err := os.ReadFile(filepath.Join("..", "extract", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples["markup"] = append(samples["markup"], string(data))
+	}
+	for _, name := range []string{"chunk.go", "verify.go"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples["code"] = append(samples["code"], string(data))
+	}
+	if f, err := os.Open(filepath.Join("..", "..", "..", "shared", "datasets", "squad2-dev-subset", "beir", "corpus.jsonl")); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var doc struct{ Text string }
+			if json.Unmarshal(sc.Bytes(), &doc) == nil {
+				samples["prose"] = append(samples["prose"], doc.Text)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bounds := map[string][2]float64{"prose": {0.85, 1.15}, "markup": {0.85, 1.15}, "code": {0.85, 1.15}}
+	for kind, texts := range samples {
+		est, real := 0, 0
+		for _, s := range texts {
+			n, err := enc.Count(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			est += EstimateTokens(s)
+			real += n
+		}
+		ratio := float64(est) / float64(real)
+		t.Logf("%s: %d texts, estimate %d tokens, cl100k_base %d, ratio %.3f", kind, len(texts), est, real, ratio)
+		if b := bounds[kind]; ratio < b[0] || ratio > b[1] {
+			t.Errorf("%s: estimate/real = %.3f, outside [%.2f, %.2f]", kind, ratio, b[0], b[1])
+		}
+	}
+}
