@@ -61,7 +61,7 @@ func TestStructure(t *testing.T) {
 			{"6-6", 0, "Widget manual", "# Widget manual"},
 			{"8-9", 0, "Widget manual", "Widgets turn input into output. This manual covers installing and"},
 			{"11-15", 0, "Widget manual > Install > Linux", "## Install"}, // "## Install" has nothing of its own
-			{"17-18", 0, "Widget manual > Install > Linux", "```sh"},     // the "#" in the code is no heading
+			{"17-18", 0, "Widget manual > Install > Linux", "```sh"},      // the "#" in the code is no heading
 			{"19-20", 0, "Widget manual > Install > Linux", "sudo dpkg -i widget.deb"},
 			{"22-24", 0, "Widget manual > Install > macOS", "### macOS"},
 			{"26-27", 0, "Widget manual > Configuration", "Configuration"}, // a setext heading
