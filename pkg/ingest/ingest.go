@@ -152,7 +152,7 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 		if typ&fs.ModeSymlink != 0 {
 			target, info, reason := w.resolve(rp)
 			if reason != "" {
-				w.skip(p, reason, reason == reasonLoop)
+				w.skip(p, reason, false)
 				continue
 			}
 			if info.IsDir() {
