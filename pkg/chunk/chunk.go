@@ -288,7 +288,10 @@ func splitLine(line string, target int) []string {
 		cut := fitting(line, target)
 		at := lastSentenceEnd(line[:cut])
 		if at <= 0 {
-			at = strings.LastIndexFunc(line[:cut], unicode.IsSpace) + 1
+			if sp := strings.LastIndexFunc(line[:cut], unicode.IsSpace); sp >= 0 {
+				_, n := utf8.DecodeRuneInString(line[sp:])
+				at = sp + n // after the space, which may be several bytes
+			}
 		}
 		if at <= 0 {
 			at = cut

@@ -127,6 +127,9 @@ func TestEveryFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join("..", "extract", "testdata", e.Name()))
 		if err != nil {
 			t.Fatal(err)
