@@ -238,4 +238,40 @@ func TestRealOllama(t *testing.T) {
 			t.Fatalf("rebuild: exit %d: %s %s", r.code, r.stdout, r.stderr)
 		}
 	})
+	t.Run("pdf and docx", func(t *testing.T) {
+		for _, name := range []string{"manual.pdf", "report.docx"} {
+			data, err := os.ReadFile(filepath.Join("..", "pkg", "extract", "testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(e.docs, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := e.run(t, "", nil, "index", "--json")
+		if r.code != 0 || !strings.Contains(r.stdout, `"new": 2`) {
+			t.Fatalf("index: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		// The tiny model's vectors rank nothing well: ask for every chunk.
+		r = e.run(t, "", nil, "search", "--json", "-k", "50", "warranty")
+		var rep struct {
+			Results []struct {
+				Path    string `json:"path"`
+				Page    int    `json:"page"`
+				Heading string `json:"heading"`
+				Text    string `json:"text"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
+			t.Fatalf("search: exit %d, %v: %s", r.code, err, r.stderr)
+		}
+		var pdfPage3, docxHeading bool
+		for _, res := range rep.Results {
+			pdfPage3 = pdfPage3 || res.Path == "manual.pdf" && res.Page == 3 && strings.Contains(res.Text, "warranty lasts two years")
+			docxHeading = docxHeading || res.Path == "report.docx" && res.Heading == "Quarterly report"
+		}
+		if !pdfPage3 || !docxHeading {
+			t.Fatalf("no PDF page 3 chunk or no Word chunk with its heading: %s", r.stdout)
+		}
+	})
 }
