@@ -55,31 +55,42 @@ type Chunk struct {
 // prose, Markdown and code; "four characters a token" was 23% high on
 // Wikipedia prose and 15% low on code.
 func EstimateTokens(s string) int {
-	units := 0            // tenths of a token
-	run := 0              // letters in the current word, 0 outside words
-	var prev rune         // the previous symbol: a run of one symbol ("=====")
-	for _, r := range s { // is merged into few tokens
-		switch {
-		case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') ||
-			r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if run == 0 || run == 8 {
-				units += 10
-				run = 0
-			}
-			run++
-			prev = 0
-		case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r):
-			run, prev = 0, 0
-		case r == prev:
-			units += 2
-			run = 0
-		default:
-			units += 6
-			run, prev = 0, r
-		}
+	var e estimator
+	for _, r := range s {
+		e.add(r)
 	}
-	return (units*108/100 + 9) / 10
+	return e.tokens()
 }
+
+// estimator is EstimateTokens one character at a time.
+type estimator struct {
+	units int  // tenths of a token
+	run   int  // letters in the current word, 0 outside words
+	prev  rune // the previous symbol: a run of one symbol ("=====") is few tokens
+}
+
+func (e *estimator) add(r rune) {
+	switch {
+	case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') ||
+		r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+		if e.run == 0 || e.run == 8 {
+			e.units += 10
+			e.run = 0
+		}
+		e.run++
+		e.prev = 0
+	case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r):
+		e.run, e.prev = 0, 0
+	case r == e.prev:
+		e.units += 2
+		e.run = 0
+	default:
+		e.units += 6
+		e.run, e.prev = 0, r
+	}
+}
+
+func (e *estimator) tokens() int { return (e.units*108/100 + 9) / 10 }
 
 // Split chunks plain text: a convenience over SplitDoc.
 func Split(text string, opt Options) []Chunk {
@@ -280,71 +291,48 @@ func blockUnits(d *extract.Doc, b extract.Block, opt Options) []unit {
 }
 
 // splitLine cuts a long line into pieces of at most target tokens, at the
-// end of a sentence where it can, else at a space, else anywhere between
-// characters. The pieces joined are the line.
+// end of a sentence where it can, else after a space, else anywhere between
+// characters. The pieces joined are the line. One pass over the line: a
+// megabyte on one line is as cheap as a megabyte of short lines.
 func splitLine(line string, target int) []string {
 	var out []string
-	for EstimateTokens(line) > target {
-		cut := fitting(line, target)
-		at := lastSentenceEnd(line[:cut])
-		if at <= 0 {
-			if sp := strings.LastIndexFunc(line[:cut], unicode.IsSpace); sp >= 0 {
-				_, n := utf8.DecodeRuneInString(line[sp:])
-				at = sp + n // after the space, which may be several bytes
+	for start := 0; start < len(line); {
+		var e estimator
+		sentence, space := -1, -1 // cut candidates after start
+		var prev rune
+		at := len(line)
+	scan:
+		for i := start; i < len(line); {
+			r, n := utf8.DecodeRuneInString(line[i:])
+			e.add(r)
+			if e.tokens() > target {
+				switch {
+				case sentence > start:
+					at = sentence
+				case space > start:
+					at = space
+				case i > start:
+					at = i
+				default:
+					at = i + n // one character over the target on its own
+				}
+				break scan
 			}
+			i += n
+			switch {
+			case unicode.IsSpace(r) && (prev == '.' || prev == '!' || prev == '?'):
+				sentence, space = i, i
+			case r == '。' || r == '！' || r == '？':
+				sentence = i
+			case unicode.IsSpace(r):
+				space = i
+			}
+			prev = r
 		}
-		if at <= 0 {
-			at = cut
-		}
-		out = append(out, line[:at])
-		line = line[at:]
-	}
-	if line != "" {
-		out = append(out, line)
+		out = append(out, line[start:at])
+		start = at
 	}
 	return out
-}
-
-// fitting is the length in bytes of the longest prefix of s (at least one
-// character) whose estimate is at most target tokens.
-func fitting(s string, target int) int {
-	lo, hi := 0, len(s) // EstimateTokens(s[:lo]) <= target < EstimateTokens(s[:hi])
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		for mid > lo && !utf8.RuneStart(s[mid]) {
-			mid--
-		}
-		if mid == lo {
-			break
-		}
-		if EstimateTokens(s[:mid]) <= target {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	if lo == 0 {
-		_, n := utf8.DecodeRuneInString(s)
-		return n
-	}
-	return lo
-}
-
-// lastSentenceEnd is the byte offset just after the last sentence end
-// (". ", "! ", "? " or an ideographic full stop) in s, or -1.
-func lastSentenceEnd(s string) int {
-	best := -1
-	for i, r := range s {
-		switch r {
-		case '.', '!', '?':
-			if j := i + 1; j < len(s) && s[j] == ' ' {
-				best = j + 1
-			}
-		case '。', '！', '？':
-			best = i + utf8.RuneLen(r)
-		}
-	}
-	return best
 }
 
 func tokensOf(d *extract.Doc, from, to int) int {

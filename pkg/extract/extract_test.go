@@ -317,3 +317,35 @@ func BenchmarkCSV(b *testing.B) {
 func BenchmarkJSONL(b *testing.B) { benchFormat(b, "x.jsonl", repeat(b, "records.jsonl", 0)) }
 func BenchmarkPDF(b *testing.B)   { benchFormat(b, "x.pdf", read(b, "manual.pdf")) }
 func BenchmarkDOCX(b *testing.B)  { benchFormat(b, "x.docx", read(b, "report.docx")) }
+
+func TestMarkdownTitles(t *testing.T) {
+	t.Parallel()
+	d := extract.Markdown("# Install **now** [here](http://x) `code` ##\n\ntext\n\nSetext *title*\n---\n")
+	var got []string
+	for _, b := range d.Blocks {
+		if b.Kind == extract.Heading {
+			got = append(got, b.Title)
+		}
+	}
+	if strings.Join(got, "|") != "Install now here code|Setext title" {
+		t.Errorf("titles %q", got)
+	}
+}
+
+// BenchmarkHostile reads inputs that are slow in naive parsers: a 1 MB
+// line of "[a](" (quadratic in goldmark's link parser, which rag does not
+// run) and 1 MB of one line of words (the chunker cuts it in one pass).
+func BenchmarkHostile(b *testing.B) {
+	for name, src := range map[string]string{
+		"links":     strings.Repeat("[a](", 250000),
+		"long-line": strings.Repeat("word ", 200000),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				d := extract.Markdown(src)
+				chunk.SplitDoc(d, chunk.DefaultOptions)
+			}
+		})
+	}
+}

@@ -2,12 +2,12 @@ package extract
 
 import (
 	"bytes"
+	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"gopkg.in/yaml.v3"
 )
@@ -37,8 +37,15 @@ func Markdown(src string) *Doc {
 	lineOf := func(off int) int { // 0-based line in the body
 		return sort.Search(len(starts), func(i int) bool { return starts[i] > off }) - 1
 	}
-	md := goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList))
-	root := md.Parser().Parse(text.NewReader(source))
+	// Blocks only: inline markup is not needed to find structure, and
+	// goldmark's link parsing is quadratic on some inputs ("[a](" repeated
+	// takes seconds for 80 KB), which a folder of untrusted files must not
+	// be able to exploit. Heading titles are cleaned of markup below.
+	p := parser.NewParser(
+		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+	)
+	root := p.Parse(text.NewReader(source))
 
 	bodyLen := len(lines) - body
 	covered := make([]bool, bodyLen)
@@ -55,7 +62,7 @@ func Markdown(src string) *Doc {
 		blk := Block{Kind: Para}
 		switch v := n.(type) {
 		case *ast.Heading:
-			blk.Kind, blk.Level, blk.Title = Heading, v.Level, strings.TrimSpace(string(plainText(v, source)))
+			blk.Kind, blk.Level, blk.Title = Heading, v.Level, cleanTitle(string(plainText(v, source)))
 			if hi+1 < bodyLen && setextUnderline(lines[body+hi+1].Text) {
 				hi++ // the underline of a setext heading
 			}
@@ -154,6 +161,23 @@ func plainText(n ast.Node, source []byte) []byte {
 		return ast.WalkContinue, nil
 	}) // the walker never fails
 	return b.Bytes()
+}
+
+var (
+	mdLink     = regexp.MustCompile(`!?\[([^\]]*)\]\([^)]*\)`)
+	mdEmphasis = regexp.MustCompile("[*_`~]+")
+)
+
+// cleanTitle turns a heading's source into its text: links to their text,
+// emphasis and code marks dropped, closing #s of ATX headings removed.
+func cleanTitle(s string) string {
+	s = mdLink.ReplaceAllString(s, "$1")
+	s = mdEmphasis.ReplaceAllString(s, "")
+	s = strings.TrimSpace(s)
+	if t := strings.TrimRight(s, "#"); t != s && (t == "" || strings.HasSuffix(t, " ")) {
+		s = strings.TrimSpace(t)
+	}
+	return s
 }
 
 func lineStarts(b []byte) []int {
