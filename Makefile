@@ -39,6 +39,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime $(FUZZTIME) ./pkg/chunk/
 	$(GO) test -run '^$$' -fuzz FuzzReadManifest -fuzztime $(FUZZTIME) ./pkg/store/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeObject -fuzztime $(FUZZTIME) ./pkg/store/
-	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText; do \
+	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzDOCXBody FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./pkg/extract/ || exit 1; \
 	done

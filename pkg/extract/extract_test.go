@@ -1,6 +1,7 @@
 package extract_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"os"
@@ -348,4 +349,34 @@ func BenchmarkHostile(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzDOCXBody fuzzes what is inside the zip: the document and styles XML.
+func FuzzDOCXBody(f *testing.F) {
+	f.Add([]byte(`<w:document xmlns:w="w"><w:body><w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Title</w:t></w:r></w:p><w:p><w:r><w:t>Text</w:t><w:tab/><w:t>more</w:t></w:r></w:p></w:body></w:document>`),
+		[]byte(`<w:styles xmlns:w="w"><w:style w:styleId="Heading1"><w:name w:val="heading 1"/></w:style></w:styles>`))
+	f.Fuzz(func(t *testing.T, document, styles []byte) {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for name, data := range map[string][]byte{"word/document.xml": document, "word/styles.xml": styles} {
+			w, err := zw.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d, err := extract.DOCX(buf.Bytes())
+		if err != nil {
+			return
+		}
+		opt := chunk.Options{Target: 16, Overlap: 4}
+		if err := chunk.Verify(d, "", chunk.SplitDoc(d, opt), opt); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
