@@ -233,6 +233,20 @@ func checkClean(t *testing.T, index string) {
 	}
 }
 
+// cleanBuild indexes docs once, uninterrupted, and returns what the index
+// holds: what every crashed-then-resumed run must end up with.
+func cleanBuild(t *testing.T, plain, docs string) string {
+	t.Helper()
+	clean := newProc(t)
+	clean.mustRun(plain, "index", "--embed-model", model, "--batch-size", "4", docs)
+	checkClean(t, clean.index)
+	want := clean.contents(plain)
+	if !strings.HasPrefix(want, "files 150, chunks 150, read back 150, damaged []\n") {
+		t.Fatalf("clean build: %s", want[:min(len(want), 200)])
+	}
+	return want
+}
+
 func killed(t *testing.T, code int, stderr string) {
 	t.Helper()
 	if code != 128+int(syscall.SIGKILL) {
@@ -249,13 +263,7 @@ func TestKillAnywhere(t *testing.T) {
 	t.Parallel()
 	plain, fault := binaries(t)
 	docs := corpus(t, 150)
-	clean := newProc(t)
-	clean.mustRun(plain, "index", "--embed-model", model, "--batch-size", "4", docs)
-	checkClean(t, clean.index)
-	want := clean.contents(plain)
-	if !strings.HasPrefix(want, "files 150, chunks 150, read back 150, damaged []\n") {
-		t.Fatalf("clean build: %s", want[:min(len(want), 200)])
-	}
+	want := cleanBuild(t, plain, docs)
 
 	points := []string{
 		"object-half-written:1",   // the first object, torn
@@ -357,9 +365,7 @@ func TestKillDuringRebuild(t *testing.T) {
 	t.Parallel()
 	plain, fault := binaries(t)
 	docs := corpus(t, 150)
-	clean := newProc(t)
-	clean.mustRun(plain, "index", "--embed-model", model, "--batch-size", "4", docs)
-	want := clean.contents(plain)
+	want := cleanBuild(t, plain, docs)
 
 	for _, point := range []string{"manifest-written:2", "manifest-committed:3", "published:1", "gc:1"} {
 		t.Run(point, func(t *testing.T) {

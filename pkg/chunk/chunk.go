@@ -92,11 +92,6 @@ func (e *estimator) add(r rune) {
 
 func (e *estimator) tokens() int { return (e.units*108/100 + 9) / 10 }
 
-// Split chunks plain text: a convenience over SplitDoc.
-func Split(text string, opt Options) []Chunk {
-	return SplitDoc(extract.PlainText(text), opt)
-}
-
 // section is a heading and the blocks under it, up to the next heading, on
 // one page.
 type section struct {

@@ -9,7 +9,6 @@
 package extract
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -82,9 +81,6 @@ func (d *Doc) Text() string {
 	}
 	return b.String()
 }
-
-// ErrUnsupported means rag has no reader for the file: skipped, not failed.
-var ErrUnsupported = errors.New("not a format rag reads")
 
 // FormatError means a file of a known format is damaged, encrypted or
 // otherwise unreadable: the file fails (and the run exits partial).

@@ -46,8 +46,8 @@ type Options struct {
 	// PruneOnly removes files that no longer exist (or are now skipped)
 	// without reading or embedding anything.
 	PruneOnly bool
-	// Gone means Root no longer exists: with PruneOnly, every file of it and
-	// the source are removed.
+	// Gone means Root (or the single file of Only) no longer exists: every
+	// file of it and the source are removed without reading anything.
 	Gone bool
 
 	Model     string
