@@ -170,7 +170,7 @@ type chunkView struct {
 func (p *proc) contents(bin string) string {
 	p.t.Helper()
 	var res struct{ Results []chunkView }
-	if err := json.Unmarshal([]byte(p.mustRun(bin, "search", "--json", "-k", "100000", "topic subject keyword")), &res); err != nil {
+	if err := json.Unmarshal([]byte(p.mustRun(bin, "search", "--json", "--mode", "dense", "-k", "100000", "topic subject keyword")), &res); err != nil {
 		p.t.Fatal(err)
 	}
 	sort.Slice(res.Results, func(i, j int) bool {

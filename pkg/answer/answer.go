@@ -29,6 +29,11 @@ Rules:
 4. If the sources answer only part of the question, answer that part and say what the sources do not cover.
 5. Be concise and direct. Use Markdown for lists and code. Do not repeat the question and do not list the sources at the end; they are shown to the user separately.`
 
+// ClosedBookPrompt is the instruction for answering without sources, the
+// baseline `rag eval` compares retrieval against.
+const ClosedBookPrompt = `Answer the question from your own knowledge, as briefly as possible (a few words when that is enough).
+If you do not know the answer, reply with exactly this sentence and nothing else: "` + NoAnswer + `"`
+
 // Message is one chat turn.
 type Message struct {
 	Role    string
@@ -70,6 +75,29 @@ func Messages(question string, sources []Source) []Message {
 	}
 }
 
+// ClosedBook asks the model with no sources at all.
+func ClosedBook(ctx context.Context, chat Chatter, question string) (*Result, error) {
+	var b strings.Builder
+	err := chat.Chat(ctx, []Message{
+		{Role: "system", Content: ClosedBookPrompt},
+		{Role: "user", Content: strings.TrimSpace(question)},
+	}, func(s string) error {
+		b.WriteString(s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}}
+	res.Abstained = abstained(res.Answer)
+	return res, nil
+}
+
+// abstained reports whether an answer is the fixed refusal.
+func abstained(answer string) bool {
+	return strings.HasPrefix(answer, strings.TrimSuffix(NoAnswer, "."))
+}
+
 // Number turns retrieval results into numbered sources.
 func Number(results []retrieve.Result) []Source {
 	out := make([]Source, len(results))
@@ -99,7 +127,7 @@ func Ask(ctx context.Context, chat Chatter, question string, sources []Source, o
 		return nil, err
 	}
 	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: sources}
-	res.Abstained = strings.HasPrefix(res.Answer, strings.TrimSuffix(NoAnswer, "."))
+	res.Abstained = abstained(res.Answer)
 	cited, invalid := Citations(res.Answer, len(sources))
 	for i := range res.Sources {
 		res.Sources[i].Cited = cited[res.Sources[i].N]

@@ -108,6 +108,7 @@ them with a local Ollama model, citing the file and lines of every source.
   rag search "query"               the best matching chunks, no LLM
   rag ask "question"               a cited answer from the documents
   rag status                       what the index holds, and its health
+  rag eval SET                     measure retrieval and answers on a question set
 
 The index lives in --index, else $RAG_INDEX, else ~/.local/share/rag/index.
 Ollama is reached at $OLLAMA_HOST (default 127.0.0.1:11434).
@@ -133,7 +134,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.EmbedModel, "embed-model", "", "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index)")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), &cobra.Command{
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g), &cobra.Command{
 		Use:   "exit-codes",
 		Short: "What rag's exit codes mean",
 		Long:  exitCodesHelp,

@@ -17,10 +17,12 @@ import (
 // AskOptions are the settings of `rag ask`.
 type AskOptions struct {
 	*globalOptions
-	Question    string
-	K           int
-	Model       string
-	MinScore    float32
+	RetrievalOptions
+	Question     string
+	K            int
+	Model        string
+	MinScore     float32
+	MinRelevance float32
 	NumCtx      int
 	MaxTokens   int
 	Temperature float64
@@ -31,11 +33,16 @@ func newAskCmd(a *App, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ask QUESTION",
 		Short: "Answer a question from the indexed documents, with sources",
-		Long: `Ask retrieves the chunks that best match the question, gives them to an Ollama
-chat model with instructions to answer from them only, streams the answer and
-ends it with the numbered sources it cites as [1], [2], ...
+		Long: `Ask retrieves the chunks that best match the question (hybrid keyword and
+embedding search by default, see --mode and --rerank), gives the best -k of them
+to an Ollama chat model with instructions to answer from them only, streams the
+answer and ends it with the numbered sources it cites as [1], [2], ...
+Overlapping chunks of a file are merged and copies dropped before they are
+counted.
 
-When no chunk is relevant, rag says the documents do not answer the question,
+When no chunk is relevant (no word in common with the question, similarity
+below --min-score, or with --rerank a judged relevance below --min-relevance),
+rag says the documents do not answer the question,
 does not call the chat model, and exits with code 4. Use - (or pipe the
 question) to read it from stdin.`,
 		Example: `  rag ask "How do I install on Linux?"
@@ -50,13 +57,18 @@ question) to read it from stdin.`,
 			if opts.K < 1 {
 				return usagef("-k must be at least 1")
 			}
+			if _, err := opts.validate(); err != nil {
+				return err
+			}
 			return askRun(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
 	f.IntVarP(&opts.K, "k", "k", config.DefaultAskK, "number of chunks given to the model")
 	f.StringVar(&opts.Model, "model", config.DefaultChatModel, "Ollama chat model")
-	f.Float32Var(&opts.MinScore, "min-score", config.DefaultMinScore, "similarity below which a chunk is not evidence")
+	f.Float32Var(&opts.MinScore, "min-score", config.DefaultMinScore, "embedding similarity below which a chunk is not evidence")
+	f.Float32Var(&opts.MinRelevance, "min-relevance", config.DefaultMinRelevance, "with --rerank: judged probability of relevance below which a chunk is not evidence")
+	bindRetrieval(f, &opts.RetrievalOptions, a.Env)
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
@@ -78,9 +90,56 @@ func (c *chatter) Chat(ctx context.Context, msgs []answer.Message, fn func(strin
 	return c.client.Chat(ctx, req, fn)
 }
 
+func newChatter(q *queryDeps, opts *AskOptions) *chatter {
+	return &chatter{client: q.client, model: opts.Model, options: map[string]any{
+		"temperature": opts.Temperature, "num_ctx": opts.NumCtx, "num_predict": opts.MaxTokens,
+	}}
+}
+
+// askPipeline is what `rag ask` does with a question, shared with eval.
+type askPipeline struct {
+	q     *queryDeps
+	ropt  retrieve.Options
+	k     int
+	floor retrieve.Floor
+	chat  *chatter
+}
+
+// context retrieves the chunks the model gets: evidence only, overlaps
+// merged, at most k.
+func (p *askPipeline) context(ctx context.Context, question string) ([]retrieve.Result, error) {
+	// More results than k: merging overlaps and dropping what is not
+	// evidence must still leave k.
+	results, err := retrieve.Search(ctx, p.q.store, p.q.embed, question, max(3*p.k, 10), p.ropt)
+	if err != nil {
+		return nil, err
+	}
+	return retrieve.Context(retrieve.Evidence(question, results, p.floor), p.k), nil
+}
+
+// Ask answers without streaming; with no evidence it abstains without
+// calling the model.
+func (p *askPipeline) Ask(ctx context.Context, question string) (*answer.Result, error) {
+	evidence, err := p.context(ctx, question)
+	if err != nil {
+		return nil, err
+	}
+	if len(evidence) == 0 {
+		return answer.Abstain(), nil
+	}
+	return answer.Ask(ctx, p.chat, question, answer.Number(evidence), nil)
+}
+
+// ClosedBook answers with the same model and no documents.
+func (p *askPipeline) ClosedBook(ctx context.Context, question string) (*answer.Result, error) {
+	return answer.ClosedBook(ctx, p.chat, question)
+}
+
 type askReport struct {
-	Question string `json:"question"`
-	Model    string `json:"model"`
+	Question    string `json:"question"`
+	Model       string `json:"model"`
+	Mode        string `json:"mode"`
+	RerankModel string `json:"rerank_model,omitempty"`
 	*answer.Result
 }
 
@@ -90,11 +149,12 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, q.store)
-	results, err := retrieve.Search(ctx, q.store, q.embed, opts.Question, opts.K)
+	ropt, rr := opts.options(q)
+	p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: retrieve.Floor{MinDense: opts.MinScore, MinRerank: opts.MinRelevance}, chat: newChatter(q, opts)}
+	evidence, err := p.context(ctx, opts.Question)
 	if err != nil {
 		return err
 	}
-	evidence := retrieve.Evidence(opts.Question, results, opts.MinScore)
 
 	style := render.Plain
 	if a.IO.RenderMarkdown() && !opts.JSON {
@@ -113,16 +173,13 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			}
 		}
 	} else {
-		ch := &chatter{client: q.client, model: opts.Model, options: map[string]any{
-			"temperature": opts.Temperature, "num_ctx": opts.NumCtx, "num_predict": opts.MaxTokens,
-		}}
 		var stream *render.Stream
 		var onText func(string) error
 		if !opts.JSON {
 			stream = render.NewStream(a.IO.Out, style, a.IO.TerminalWidth())
 			onText = stream.Write
 		}
-		res, err = answer.Ask(ctx, ch, opts.Question, answer.Number(evidence), onText)
+		res, err = answer.Ask(ctx, p.chat, opts.Question, answer.Number(evidence), onText)
 		if err != nil {
 			return err
 		}
@@ -143,7 +200,11 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		if err := writeJSON(a, askReport{Question: opts.Question, Model: opts.Model, Result: res}); err != nil {
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, Result: res}
+		if rr != nil {
+			rep.RerankModel = rr.Name
+		}
+		if err := writeJSON(a, rep); err != nil {
 			return err
 		}
 	}

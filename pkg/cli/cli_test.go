@@ -51,6 +51,8 @@ type runOpt struct {
 	ctx   context.Context
 	// ready is called once `rag index --watch` watches.
 	ready func()
+	// now replaces the fixed test clock (for latencies).
+	now func() time.Time
 }
 
 func (h *harness) run(o runOpt, args ...string) result {
@@ -59,7 +61,11 @@ func (h *harness) run(o runOpt, args ...string) result {
 	in.WriteString(o.stdin)
 	env := func(k string) string { return h.env[k] }
 	ios.SetTTY(o.tty, o.tty, o.tty, env)
-	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }, Version: "test", watchReady: o.ready}
+	now := o.now
+	if now == nil {
+		now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	}
+	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: now, Version: "test", watchReady: o.ready}
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()

@@ -23,6 +23,7 @@ const (
 	ExitModel       = 6
 	ExitIndex       = 7
 	ExitBusy        = 8
+	ExitBelow       = 9
 	ExitInterrupted = 130
 )
 
@@ -39,6 +40,7 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   7    index problem: no index yet, built with another embedding model,
        damaged, or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
+  9    rag eval finished but a metric is below its --min-* threshold
   130  interrupted (Ctrl-C or SIGTERM); work finished so far is kept
 `
 
@@ -89,6 +91,7 @@ func classify(err error) (code int, hint string) {
 		emptyFloor *indexer.EmptyFolderError
 		locked     *store.LockedError
 		retries    *embed.RetryError
+		below      *belowThresholdError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -118,6 +121,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
 	case errors.As(err, &emptyFloor):
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
+	case errors.As(err, &below):
+		return ExitBelow, ""
 	case errors.As(err, &partial):
 		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
 	case errors.As(err, &hinted):

@@ -18,6 +18,7 @@ import (
 // SearchOptions are the settings of `rag search`.
 type SearchOptions struct {
 	*globalOptions
+	RetrievalOptions
 	Query string
 	K     int
 }
@@ -27,9 +28,13 @@ func newSearchCmd(a *App, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
 		Short: "Show the chunks that best match a query, without an LLM",
-		Long: `Search embeds the query and prints the closest chunks of the index: path, line
-range, similarity score and text. Use - (or pipe the query) to read it from stdin.`,
+		Long: `Search prints the chunks of the index that best match the query: path, line
+range, score and text. Hybrid mode (the default) fuses a keyword ranking (BM25)
+with an embedding ranking; --mode lexical needs no Ollama at all. --rerank has
+an Ollama model judge the candidates. Use - (or pipe the query) to read it
+from stdin.`,
 		Example: `  rag search "install on linux"
+  rag search --mode lexical "ERR_CONN_RESET"
   rag search -k 10 --json "retry policy" | jq -r '.results[].path'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q, err := a.readQuery(args, "query")
@@ -40,10 +45,14 @@ range, similarity score and text. Use - (or pipe the query) to read it from stdi
 			if opts.K < 1 {
 				return usagef("-k must be at least 1")
 			}
+			if _, err := opts.validate(); err != nil {
+				return err
+			}
 			return searchRun(cmd.Context(), a, opts)
 		},
 	}
 	cmd.Flags().IntVarP(&opts.K, "k", "k", config.DefaultSearchK, "number of results")
+	bindRetrieval(cmd.Flags(), &opts.RetrievalOptions, a.Env)
 	return cmd
 }
 
@@ -77,8 +86,10 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, er
 }
 
 type searchReport struct {
-	Query   string            `json:"query"`
-	Results []retrieve.Result `json:"results"`
+	Query       string            `json:"query"`
+	Mode        string            `json:"mode"`
+	RerankModel string            `json:"rerank_model,omitempty"`
+	Results     []retrieve.Result `json:"results"`
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
@@ -87,7 +98,8 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, q.store)
-	results, err := retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K)
+	ropt, rr := opts.options(q)
+	results, err := retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K, ropt)
 	if err != nil {
 		return err
 	}
@@ -95,10 +107,20 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		results = []retrieve.Result{}
 	}
 	if opts.JSON {
-		return writeJSON(a, searchReport{Query: opts.Query, Results: results})
+		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results}
+		if rr != nil {
+			rep.RerankModel = rr.Name
+		}
+		return writeJSON(a, rep)
 	}
 	if len(results) == 0 {
-		_, err := fmt.Fprintln(a.IO.Out, "No results: the index is empty.")
+		msg := "No results: the index is empty."
+		if n, err := q.store.Count(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			msg = "No results: no chunk shares a word with the query."
+		}
+		_, err := fmt.Fprintln(a.IO.Out, msg)
 		return err
 	}
 	var b strings.Builder

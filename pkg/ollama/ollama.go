@@ -136,3 +136,52 @@ func (c *Client) classify(model string, err error) error {
 	}
 	return fmt.Errorf("ollama: %w", err)
 }
+
+// TokenProb is a candidate for the next token and its log probability.
+type TokenProb struct {
+	Token   string
+	Logprob float64
+}
+
+// NextToken asks the model for one token after the chat and returns the
+// top candidates for it with their log probabilities, most likely first.
+// It is how rag reads a model's yes/no judgement as a probability.
+func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]TokenProb, error) {
+	msgs := make([]api.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = api.Message{Role: m.Role, Content: m.Content}
+	}
+	opts := map[string]any{"num_predict": 1, "temperature": 0}
+	for k, v := range req.Options {
+		opts[k] = v
+	}
+	stream := false
+	var out []TokenProb
+	err := c.api.Chat(ctx, &api.ChatRequest{
+		Model:       req.Model,
+		Messages:    msgs,
+		Stream:      &stream,
+		Options:     opts,
+		Logprobs:    true,
+		TopLogprobs: top,
+	}, func(r api.ChatResponse) error {
+		if len(out) > 0 || len(r.Logprobs) == 0 {
+			return nil
+		}
+		first := r.Logprobs[0]
+		for _, t := range first.TopLogprobs {
+			out = append(out, TokenProb{Token: t.Token, Logprob: t.Logprob})
+		}
+		if len(out) == 0 {
+			out = append(out, TokenProb{Token: first.Token, Logprob: first.Logprob})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, c.classify(req.Model, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("ollama returned no log probabilities for %s (Ollama 0.12.11 or later is needed)", req.Model)
+	}
+	return out, nil
+}

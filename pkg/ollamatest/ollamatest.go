@@ -30,6 +30,7 @@ type Server struct {
 	embedReqs int
 	embedded  int
 	chats     int
+	judges    int
 	failEmbed int // fail this many embed requests
 	fault     Fault
 	onEmbed   func()
@@ -205,12 +206,24 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"model": req.Model, "embeddings": out})
 }
 
+// JudgeRequests is how many chats asked for log probabilities (re-ranking).
+func (s *Server) JudgeRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.judges
+}
+
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model    string              `json:"model"`
 		Messages []map[string]string `json:"messages"`
+		Logprobs bool                `json:"logprobs"`
 	}
 	if !s.decode(w, r, &req, &req.Model) {
+		return
+	}
+	if req.Logprobs {
+		s.judge(w, req.Model, req.Messages)
 		return
 	}
 	var system, user string
@@ -246,6 +259,65 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_ = enc.Encode(map[string]any{"model": req.Model, "message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": "stop"})
+}
+
+// judge answers a re-ranking request: one token, "yes" or "no", with top
+// log probabilities where P(yes) is the share of the query's words found in
+// the passage, so re-ranking tests can assert real orders.
+func (s *Server) judge(w http.ResponseWriter, model string, msgs []map[string]string) {
+	s.mu.Lock()
+	s.judges++
+	s.mu.Unlock()
+	var user string
+	for _, m := range msgs {
+		if m["role"] == "user" {
+			user = m["content"]
+		}
+	}
+	query, passage, _ := strings.Cut(user, "\n\nPassage")
+	query = strings.TrimPrefix(query, "Query: ")
+	p := Overlap(query, passage)
+	p = min(max(p, 0.001), 0.999)
+	top := []map[string]any{{"token": "yes", "logprob": math.Log(p)}, {"token": "no", "logprob": math.Log(1 - p)}}
+	if p < 0.5 {
+		top[0], top[1] = top[1], top[0]
+	}
+	writeJSON(w, map[string]any{
+		"model": model, "message": map[string]string{"role": "assistant", "content": top[0]["token"].(string)},
+		"done": true, "done_reason": "length",
+		"logprobs": []map[string]any{{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}},
+	})
+}
+
+// Overlap is the share of query's content words that text contains.
+func Overlap(query, text string) float64 {
+	have := map[string]bool{}
+	for _, w := range words(text) {
+		have[w] = true
+	}
+	n, found := 0, 0
+	for _, w := range words(query) {
+		n++
+		if have[w] {
+			found++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(found) / float64(n)
+}
+
+func words(text string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		if !stopwords[w] {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // DefaultAnswer answers with the first line of text of source [1] and cites it.
@@ -297,13 +369,7 @@ var stopwords = map[string]bool{
 // Embed is the fake embedding: a normalized hashed bag of words.
 func Embed(text string, dims int) []float32 {
 	v := make([]float32, dims)
-	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-	for _, w := range words {
-		if stopwords[w] {
-			continue
-		}
+	for _, w := range words(text) {
 		h := fnv.New64a()
 		_, _ = h.Write([]byte(w))
 		sum := h.Sum64()

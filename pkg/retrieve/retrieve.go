@@ -1,25 +1,17 @@
-// Package retrieve finds the chunks that answer a query: it embeds the query
-// with the index's model, searches the store, and decides which results are
-// evidence at all, so that `rag ask` can abstain instead of answering from
-// unrelated text.
+// Package retrieve finds the chunks that answer a query: dense (the query's
+// embedding against the vectors), lexical (BM25 over the words) or both
+// fused, optionally re-ranked by a model; then it picks the final context
+// (near-duplicates merged, a relevance floor) so that `rag ask` can abstain
+// instead of answering from unrelated text.
 package retrieve
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strconv"
 	"strings"
 	"unicode"
-
-	"github.com/rag-cli/rag/pkg/store"
 )
-
-// Embedder turns texts into vectors.
-type Embedder interface {
-	Embed(ctx context.Context, texts []string) ([][]float32, error)
-}
 
 // Result is one retrieved chunk.
 type Result struct {
@@ -32,9 +24,17 @@ type Result struct {
 	// Page is the page of a PDF, else 0.
 	Page int `json:"page"`
 	// Heading is the path of headings above the chunk, "" if none.
-	Heading string  `json:"heading"`
-	Score   float32 `json:"score"`
-	Text    string  `json:"text"`
+	Heading string `json:"heading"`
+	// Score orders the results: the cosine similarity (dense), BM25
+	// (lexical), the fused score (hybrid) or the re-ranker's probability of
+	// relevance. The parts it was computed from follow, when known.
+	Score   float32  `json:"score"`
+	Dense   *float32 `json:"dense_score,omitempty"`
+	Lexical *float32 `json:"lexical_score,omitempty"`
+	Rerank  *float32 `json:"rerank_score,omitempty"`
+	Text    string   `json:"text"`
+	// ID names the chunk in the open store.
+	ID int `json:"-"`
 }
 
 // Location says where a result is, the way a reader finds it:
@@ -61,98 +61,3 @@ func (r Result) Cite() string {
 	return fmt.Sprintf("%s (%s)", r.Location(), r.Heading)
 }
 
-// Search embeds query and returns the k best chunks, best first.
-func Search(ctx context.Context, st store.Store, emb Embedder, query string, k int) ([]Result, error) {
-	vecs, err := emb.Embed(ctx, []string{query})
-	if err != nil {
-		return nil, err
-	}
-	if len(vecs) != 1 {
-		return nil, errors.New("embedder returned no vector for the query")
-	}
-	hits, err := st.Search(ctx, vecs[0], k)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Result, len(hits))
-	for i, h := range hits {
-		out[i] = Result{
-			Root: h.File.Root, Path: h.File.Path, StartLine: h.StartLine, EndLine: h.EndLine,
-			Page: h.Page, Heading: h.Heading, Score: h.Score, Text: h.Text,
-		}
-	}
-	return out, nil
-}
-
-// Evidence keeps the results that can support an answer: a similarity of at
-// least minScore and at least one content word in common with the query
-// (after folding case and common suffixes). Dense similarity alone scores
-// unrelated text well above zero for most models; the shared-word test is
-// what lets rag say "the documents do not answer this" reliably.
-func Evidence(query string, results []Result, minScore float32) []Result {
-	q := Terms(query)
-	var out []Result
-	for _, r := range results {
-		if r.Score < minScore {
-			continue
-		}
-		if sharesTerm(q, Terms(r.Text)) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-var stopwords = wordSet(`a about above after again all also am an and any are as at be because been
-	before being below between both but by can could did do does doing done down during each few for from
-	further had has have having he her here hers him his how i if in into is it its itself just me more most
-	my no nor not now of off on once only or other our ours out over own same she should so some such than
-	that the their theirs them then there these they this those through to too under until up very was we
-	were what when where which while who whom why will with would you your yours tell explain describe
-	please give show much many`)
-
-func wordSet(list string) map[string]bool {
-	set := map[string]bool{}
-	for _, w := range strings.Fields(list) {
-		set[w] = true
-	}
-	return set
-}
-
-// Terms lists the content words of s: lower-cased letters and digits, at
-// least three characters, stopwords dropped.
-func Terms(s string) []string {
-	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-	out := words[:0]
-	for _, w := range words {
-		if len([]rune(w)) >= 3 && !stopwords[w] {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-// sharesTerm matches words on a common prefix of up to five characters, a
-// crude stemmer that folds "install", "installing" and "installation".
-func sharesTerm(q, doc []string) bool {
-	set := make(map[string]bool, len(doc))
-	for _, w := range doc {
-		set[stem(w)] = true
-	}
-	for _, w := range q {
-		if set[stem(w)] {
-			return true
-		}
-	}
-	return false
-}
-
-func stem(w string) string {
-	r := []rune(w)
-	if len(r) > 5 {
-		r = r[:5]
-	}
-	return string(r)
-}

@@ -1,40 +1,44 @@
 package retrieve
 
 import (
+	"context"
 	"reflect"
 	"testing"
+
+	"github.com/rag-cli/rag/pkg/store"
 )
 
-func TestTerms(t *testing.T) {
-	t.Parallel()
-	got := Terms("How do I install RAG on Linux? It's 2 easy.")
-	want := []string{"install", "rag", "linux", "easy"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Terms = %v, want %v", got, want)
-	}
-}
+func ptr(f float32) *float32 { return &f }
 
 func TestEvidence(t *testing.T) {
 	t.Parallel()
 	results := []Result{
-		{Path: "install.md", Score: 0.6, Text: "Installation on Linux: make install."},
-		{Path: "cooking.md", Score: 0.5, Text: "Boil the pasta."},
-		{Path: "low.md", Score: 0.1, Text: "install install install"},
+		{Path: "install.md", Score: 0.6, Dense: ptr(0.6), Text: "Installation on Linux: make install."},
+		{Path: "cooking.md", Score: 0.5, Dense: ptr(0.5), Text: "Boil the pasta."},
+		{Path: "low.md", Score: 0.1, Dense: ptr(0.1), Text: "install install install"},
+		{Path: "lexical.md", Score: 3.2, Lexical: ptr(3.2), Text: "How to install."},
+		{Path: "judged-no.md", Score: 0.2, Dense: ptr(0.9), Rerank: ptr(0.2), Text: "install"},
+		{Path: "judged-yes.md", Score: 0.9, Dense: ptr(0.1), Rerank: ptr(0.9), Text: "installing"},
+		{Path: "heading.md", Score: 0.6, Dense: ptr(0.6), Heading: "Install", Text: "Run the script."},
 	}
 	tests := []struct {
 		name  string
 		query string
+		floor Floor
 		want  []string
 	}{
-		{"shared stem", "installing rag", []string{"install.md", "low.md"}},
-		{"nothing shared", "who won the world cup", nil},
-		{"stopwords only", "what is the", nil},
+		{"shared stem", "installing rag", Floor{}, []string{"install.md", "low.md", "lexical.md", "judged-no.md", "judged-yes.md", "heading.md"}},
+		{"dense floor", "install", Floor{MinDense: 0.3}, []string{"install.md", "lexical.md", "judged-no.md", "judged-yes.md", "heading.md"}},
+		{"rerank floor wins over dense", "install", Floor{MinDense: 0.3, MinRerank: 0.5}, []string{"install.md", "lexical.md", "judged-yes.md", "heading.md"}},
+		{"nothing shared", "who won the world cup", Floor{}, nil},
+		{"stopwords only", "what is the", Floor{}, nil},
+		{"question words only", "please explain", Floor{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got []string
-			for _, r := range Evidence(tt.query, results, 0) {
+			for _, r := range Evidence(tt.query, results, tt.floor) {
 				got = append(got, r.Path)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -42,7 +46,143 @@ func TestEvidence(t *testing.T) {
 			}
 		})
 	}
-	if got := Evidence("install", results, 0.3); len(got) != 1 || got[0].Path != "install.md" {
-		t.Errorf("floor 0.3 kept %v", got)
+}
+
+func TestContext(t *testing.T) {
+	t.Parallel()
+	a := Result{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 4, Text: "l1\nl2\nl3\nl4", Score: 0.9}
+	aNext := Result{Root: "/d", Path: "a.md", StartLine: 3, EndLine: 6, Text: "l3\nl4\nl5\nl6", Score: 0.8}
+	aTouch := Result{Root: "/d", Path: "a.md", StartLine: 7, EndLine: 8, Text: "l7\nl8", Score: 0.7}
+	aFar := Result{Root: "/d", Path: "a.md", StartLine: 20, EndLine: 22, Text: "l20\nl21\nl22", Score: 0.6}
+	copyOfA := Result{Root: "/d", Path: "copy.md", StartLine: 1, EndLine: 4, Text: "l1\nl2\nl3\nl4", Score: 0.85}
+	b := Result{Root: "/d", Path: "b.md", StartLine: 1, EndLine: 2, Text: "b1\nb2", Score: 0.5}
+	before := Result{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 2, Text: "l1\nl2", Score: 0.95}
+	otherPage := Result{Root: "/d", Path: "a.md", Page: 2, StartLine: 1, EndLine: 4, Text: "p2", Score: 0.4}
+	tests := []struct {
+		name string
+		in   []Result
+		n    int
+		want []Result
+	}{
+		{"overlap merged", []Result{a, aNext, b}, 4, []Result{{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 6, Text: "l1\nl2\nl3\nl4\nl5\nl6", Score: 0.9}, b}},
+		{"touching merged", []Result{aNext, aTouch}, 4, []Result{{Root: "/d", Path: "a.md", StartLine: 3, EndLine: 8, Text: "l3\nl4\nl5\nl6\nl7\nl8", Score: 0.8}}},
+		{"earlier lines go first", []Result{aNext, a}, 4, []Result{{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 6, Text: "l1\nl2\nl3\nl4\nl5\nl6", Score: 0.8}}},
+		{"inside dropped", []Result{a, before}, 4, []Result{a}},
+		{"far apart kept", []Result{a, aFar}, 4, []Result{a, aFar}},
+		{"copy dropped", []Result{a, copyOfA, b}, 4, []Result{a, b}},
+		{"other page kept", []Result{a, otherPage}, 4, []Result{a, otherPage}},
+		{"cut at n, later overlap still merges", []Result{a, b, aNext}, 2, []Result{{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 6, Text: "l1\nl2\nl3\nl4\nl5\nl6", Score: 0.9}, b}},
+		{"cut at n", []Result{a, b, aFar}, 2, []Result{a, b}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Context(tt.in, tt.n); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Context =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func hits(scores ...float32) []store.Hit {
+	out := make([]store.Hit, len(scores))
+	for i, s := range scores {
+		out[i] = store.Hit{ID: i, Score: s, File: store.FileEntry{Path: string(rune('a' + i))}}
+	}
+	return out
+}
+
+func TestFuse(t *testing.T) {
+	t.Parallel()
+	// Dense ranks a > b > d > c (flat scores), lexical c > b (c far ahead).
+	h := hits(0.52, 0.51, 0.49, 0.50)
+	dense := []store.Hit{h[0], h[1], h[3], h[2]}
+	lexical := []store.Hit{hits(0, 0, 9)[2], hits(0, 3)[1]}
+	tests := []struct {
+		fusion Fusion
+		want   []string
+	}{
+		// RRF counts ranks only: b is second in both, c first and fourth.
+		{RRF, []string{"b", "c", "a", "d"}},
+		// Weighted sees that c is far ahead lexically and dense is flat.
+		{Weighted, []string{"c", "b", "a", "d"}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.fusion), func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, r := range Fuse(dense, lexical, tt.fusion) {
+				got = append(got, r.Path)
+				if r.Path == "c" && (r.Dense == nil || r.Lexical == nil) {
+					t.Errorf("c lost a part: %+v", r)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Fuse = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+type judge map[string]float32
+
+func (j judge) Rerank(_ context.Context, _ string, rs []Result) ([]float32, error) {
+	out := make([]float32, len(rs))
+	for i, r := range rs {
+		out[i] = j[r.Path]
+	}
+	return out, nil
+}
+
+type fakeStore struct {
+	store.Store
+	dense, lexical []store.Hit
+}
+
+func (f *fakeStore) Search(_ context.Context, _ []float32, k int) ([]store.Hit, error) {
+	return f.dense[:min(k, len(f.dense))], nil
+}
+
+func (f *fakeStore) SearchText(_ context.Context, _ string, k int) ([]store.Hit, error) {
+	return f.lexical[:min(k, len(f.lexical))], nil
+}
+
+type oneVec struct{}
+
+func (oneVec) Embed(context.Context, []string) ([][]float32, error) { return [][]float32{{1}}, nil }
+
+func TestSearchModes(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{dense: hits(0.9, 0.8, 0.7), lexical: []store.Hit{hits(0, 0, 5)[2], hits(0, 2)[1]}}
+	tests := []struct {
+		name string
+		emb  Embedder
+		k    int
+		opt  Options
+		want []string
+	}{
+		{"dense", oneVec{}, 2, Options{Mode: Dense}, []string{"a", "b"}},
+		{"lexical needs no embedder", nil, 5, Options{Mode: Lexical}, []string{"c", "b"}},
+		{"hybrid", oneVec{}, 3, Options{Mode: Hybrid, Fusion: Weighted}, []string{"c", "b", "a"}},
+		{"rerank reorders the candidates", oneVec{}, 2, Options{Mode: Dense, Rerank: judge{"c": 0.9, "a": 0.5, "b": 0.1}}, []string{"c", "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rs, err := Search(context.Background(), st, tt.emb, "q", tt.k, tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rs {
+				got = append(got, r.Path)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Search = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if _, err := Search(context.Background(), st, nil, "q", 2, Options{Mode: Dense}); err == nil {
+		t.Error("dense search without an embedder did not fail")
 	}
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/philippgille/chromem-go"
+
+	"github.com/rag-cli/rag/pkg/lexical"
 )
 
 // The local store's layout under its folder (docs/index-format.md):
@@ -79,6 +81,7 @@ type Local struct {
 	readers *flock.Flock // shared lock held from Open until vectors are loaded
 	loaded  bool
 	coll    *chromem.Collection
+	lex     *lexical.Index
 	refs    []chunkRef
 }
 
@@ -286,6 +289,9 @@ func (s *Local) unlockReaders() error {
 	return err
 }
 
+// Dir is the index folder.
+func (s *Local) Dir() string { return s.dir }
+
 // Manifest implements Store.
 func (s *Local) Manifest() Manifest {
 	s.mu.Lock()
@@ -427,7 +433,7 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	s.mu.Lock()
 	s.manifest = m
 	s.loaded = false
-	s.coll, s.refs = nil, nil
+	s.coll, s.lex, s.refs = nil, nil, nil
 	s.mu.Unlock()
 	return nil
 }
@@ -570,12 +576,15 @@ func (s *Local) load(ctx context.Context) error {
 	work := make(chan string)
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	builders := make([]*lexical.Builder, runtime.GOMAXPROCS(0))
+	for i := range builders {
+		lex := lexical.NewBuilder()
+		builders[i] = lex
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for key := range work {
-				if err := s.loadObject(ctx, coll, key, byKey[key], base, refs); err != nil {
+				if err := s.loadObject(ctx, coll, lex, key, byKey[key], base, refs); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -609,13 +618,13 @@ feed:
 	if err := s.unlockReaders(); err != nil {
 		return err
 	}
-	s.coll, s.refs, s.loaded = coll, refs, true
+	s.coll, s.lex, s.refs, s.loaded = coll, lexical.Merge(builders...), refs, true
 	return nil
 }
 
 // loadObject reads one object and adds its chunks once for every file
-// that has this content.
-func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, key string, fileIdx, base []int, refs []chunkRef) error {
+// that has this content, to the vectors and to the keyword index.
+func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, lex *lexical.Builder, key string, fileIdx, base []int, refs []chunkRef) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -634,6 +643,8 @@ func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, key st
 			}
 			id := base[fi] + j
 			refs[id] = chunkRef{file: fi, start: c.StartLine, end: c.EndLine, page: c.Page, heading: c.Heading, text: c.Text}
+			// The heading path is searched with the text, as it is embedded with it.
+			lex.Add(id, c.Heading+"\n"+c.Text)
 			if err := coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(id), Embedding: c.Vector}); err != nil {
 				return fmt.Errorf("load vectors: %w", err)
 			}
@@ -746,18 +757,37 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 		if err != nil || i < 0 || i >= len(s.refs) {
 			return nil, fmt.Errorf("vector search returned unknown id %q", r.ID)
 		}
-		ref := s.refs[i]
-		hits = append(hits, Hit{
-			File:      s.manifest.Files[ref.file],
-			StartLine: ref.start,
-			EndLine:   ref.end,
-			Page:      ref.page,
-			Heading:   ref.heading,
-			Text:      ref.text,
-			Score:     r.Similarity,
-		})
+		hits = append(hits, s.hit(i, r.Similarity))
 	}
 	return hits, nil
+}
+
+// SearchText implements Store: BM25 over the chunk texts and headings.
+func (s *Local) SearchText(ctx context.Context, query string, k int) ([]Hit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	var hits []Hit
+	for _, h := range s.lex.Search(query, k) {
+		hits = append(hits, s.hit(h.ID, h.Score))
+	}
+	return hits, nil
+}
+
+func (s *Local) hit(id int, score float32) Hit {
+	ref := s.refs[id]
+	return Hit{
+		ID:        id,
+		File:      s.manifest.Files[ref.file],
+		StartLine: ref.start,
+		EndLine:   ref.end,
+		Page:      ref.page,
+		Heading:   ref.heading,
+		Text:      ref.text,
+		Score:     score,
+	}
 }
 
 // Close implements Store. A writer removes the objects no catalog names
@@ -765,7 +795,7 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 // its lock.
 func (s *Local) Close() error {
 	s.mu.Lock()
-	s.coll, s.refs, s.loaded = nil, nil, false
+	s.coll, s.lex, s.refs, s.loaded = nil, nil, nil, false
 	s.mu.Unlock()
 	var errs []error
 	if s.lock != nil {

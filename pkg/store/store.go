@@ -120,13 +120,17 @@ func (m *Manifest) Clone() Manifest {
 
 // Hit is a search result.
 type Hit struct {
+	// ID names the chunk within the open store, so that the results of
+	// Search and SearchText can be fused.
+	ID        int
 	File      FileEntry
 	StartLine int
 	EndLine   int
 	Page      int
 	Heading   string
 	Text      string
-	// Score is the cosine similarity of the query and the chunk.
+	// Score is the cosine similarity of the query and the chunk (Search),
+	// or its BM25 score (SearchText).
 	Score float32
 }
 
@@ -141,6 +145,9 @@ type Store interface {
 	Commit(ctx context.Context, m Manifest) error
 	// Search returns the k chunks closest to vec, best first.
 	Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
+	// SearchText returns the k chunks that best match query's words
+	// (BM25), best first; chunks sharing no word are never returned.
+	SearchText(ctx context.Context, query string, k int) ([]Hit, error)
 	Close() error
 }
 

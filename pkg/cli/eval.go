@@ -1,0 +1,362 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing/fstest"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/eval"
+	"github.com/rag-cli/rag/pkg/indexer"
+	"github.com/rag-cli/rag/pkg/retrieve"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// EvalOptions are the settings of `rag eval`.
+type EvalOptions struct {
+	AskOptions
+	Path        string
+	Modes       []string
+	Limit       int
+	Seed        uint64
+	CorpusIndex string
+	MinNDCG     float64
+	MinRecall   float64
+	MinMRR      float64
+	MinF1       float64
+	MinNoAns    float64
+}
+
+func newEvalCmd(a *App, g *globalOptions) *cobra.Command {
+	opts := &EvalOptions{AskOptions: AskOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "eval PATH",
+		Short: "Measure retrieval and answer quality on a set of questions",
+		Long: `Eval runs a set of questions and reports how well rag finds, and answers from,
+the right passages: nDCG@10, Recall@1/5/10 and MRR@10 for each retrieval mode
+side by side, with latency per query (p50, p95).
+
+PATH is one of:
+  a BEIR folder      corpus.jsonl, queries.jsonl, qrels/test.tsv
+  a SQuAD JSON file  SQuAD 1.1 or 2.0 (unanswerable questions included)
+  a questions file   .jsonl or .yaml, run against your index (--index):
+                       {"question": "...", "file": "docs/guide.md", "lines": "12-30",
+                        "answer": "..."}  or  {"question": "...", "unanswerable": true}
+
+For BEIR and SQuAD, the corpus is indexed first, one file per document, into
+a temporary index (or --corpus-index DIR, reused on the next run).
+
+With --model, every question with a gold answer (or marked unanswerable) is
+also asked the way rag ask does (in --mode): SQuAD exact match and F1, how
+often unanswerable questions are refused and answerable ones wrongly refused,
+how many answers cite only sources they were given, and the same model
+closed book (no documents) for comparison.
+
+--min-ndcg, --min-recall (Recall@10), --min-mrr, --min-f1 and --min-noans make
+eval a gate: below any of them it exits with code 9.`,
+		Example: `  rag eval ../datasets/squad2-dev-subset/beir
+  rag eval --limit 200 --model llama3.2 dev-v2.0.json
+  rag eval --json --min-ndcg 0.8 my-questions.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Path = args[0]
+			if _, err := opts.validate(); err != nil {
+				return err
+			}
+			for _, m := range opts.Modes {
+				if _, err := retrieve.ParseMode(m); err != nil {
+					return usagef("--modes: %v", err)
+				}
+			}
+			if opts.K < 1 {
+				return usagef("-k must be at least 1")
+			}
+			if opts.Limit < 0 {
+				return usagef("--limit must not be negative")
+			}
+			return evalRun(cmd.Context(), a, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&opts.Modes, "modes", []string{"dense", "lexical", "hybrid"}, "retrieval modes to compare (--rerank adds MODE+rerank for --mode)")
+	f.IntVar(&opts.Limit, "limit", 0, "run a random sample of this many questions (0: all)")
+	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the --limit sample")
+	f.StringVar(&opts.CorpusIndex, "corpus-index", "", "folder for the corpus index of a BEIR or SQuAD set, kept and reused (default: a temporary one)")
+	f.Float64Var(&opts.MinNDCG, "min-ndcg", 0, "exit 9 if any mode's nDCG@10 is below this")
+	f.Float64Var(&opts.MinRecall, "min-recall", 0, "exit 9 if any mode's Recall@10 is below this")
+	f.Float64Var(&opts.MinMRR, "min-mrr", 0, "exit 9 if any mode's MRR@10 is below this")
+	f.Float64Var(&opts.MinF1, "min-f1", 0, "exit 9 if the answers' F1 is below this (needs --model)")
+	f.Float64Var(&opts.MinNoAns, "min-noans", 0, "exit 9 if the share of unanswerable questions refused is below this (needs --model)")
+	f.StringVar(&opts.Model, "model", "", "Ollama chat model; when set, answers are measured too")
+	f.IntVarP(&opts.K, "k", "k", config.DefaultAskK, "chunks given to the model per question")
+	f.Float32Var(&opts.MinScore, "min-score", config.DefaultMinScore, "embedding similarity below which a chunk is not evidence")
+	f.Float32Var(&opts.MinRelevance, "min-relevance", config.DefaultMinRelevance, "with --rerank: judged relevance below which a chunk is not evidence")
+	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens")
+	f.IntVar(&opts.MaxTokens, "max-tokens", 256, "longest answer in tokens")
+	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
+	bindRetrieval(f, &opts.RetrievalOptions, a.Env)
+	return cmd
+}
+
+type evalReport struct {
+	Dataset     string           `json:"dataset"`
+	Format      string           `json:"format"`
+	Documents   int              `json:"documents"`
+	Questions   int              `json:"questions"`
+	Index       string           `json:"index"`
+	EmbedModel  string           `json:"embed_model"`
+	RerankModel string           `json:"rerank_model,omitempty"`
+	Retrieval   []eval.Retrieval `json:"retrieval"`
+	Answers     *eval.Answers    `json:"answers,omitempty"`
+	Failed      []string         `json:"failed_thresholds"`
+}
+
+// belowThresholdError is a finished eval that missed a --min-* bar.
+type belowThresholdError struct{ failed []string }
+
+func (e *belowThresholdError) Error() string {
+	return "below threshold: " + strings.Join(e.failed, "; ")
+}
+
+func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
+	abs, err := filepath.Abs(opts.Path)
+	if err != nil {
+		return err
+	}
+	ds, err := eval.Load(os.DirFS(filepath.Dir(abs)), filepath.Base(abs))
+	if errors.Is(err, fs.ErrNotExist) {
+		return usagef("%s: no such file or folder", opts.Path)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", opts.Path, err)
+	}
+	rep := &evalReport{Dataset: abs, Format: ds.Format, Documents: len(ds.Docs), Failed: []string{}}
+	g := opts.globalOptions
+	if ds.Docs != nil {
+		dir := opts.CorpusIndex
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "rag-eval-")
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
+					err = rerr
+				}
+			}()
+			dir = tmp
+		}
+		if err := indexCorpus(ctx, a, g, dir, abs, ds.Docs); err != nil {
+			return err
+		}
+		local := *g
+		local.IndexDir = dir
+		g = &local
+	}
+	q, err := openForQuery(ctx, a, g)
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, q.store)
+	rep.Index, rep.EmbedModel = q.store.Dir(), q.embed.Name
+
+	qs := eval.Sample(ds.Queries, opts.Limit, opts.Seed)
+	rep.Questions = len(qs)
+	prog := newProgress(a)
+	modes := evalModes(q, opts)
+	prog.start("retrieval")
+	rep.Retrieval, err = eval.RunRetrieval(ctx, qs, modes, a.Now, prog.set)
+	prog.done()
+	if err != nil {
+		return err
+	}
+	if opts.Rerank {
+		rep.RerankModel = opts.RerankModel
+	}
+	if opts.Model != "" {
+		ropt, _ := opts.options(q)
+		p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: retrieve.Floor{MinDense: opts.MinScore, MinRerank: opts.MinRelevance}, chat: newChatter(q, &opts.AskOptions)}
+		prog.start("answers")
+		rep.Answers, err = eval.RunAnswers(ctx, qs, p, a.Now, prog.set)
+		prog.done()
+		if err != nil {
+			return err
+		}
+		rep.Answers.Mode, rep.Answers.Model = opts.Mode, opts.Model
+		if opts.Rerank {
+			rep.Answers.Mode += "+rerank"
+		}
+	}
+	rep.Failed = thresholds(opts, rep)
+	if opts.JSON {
+		err = writeJSON(a, rep)
+	} else {
+		err = writeEvalTable(a, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if len(rep.Failed) > 0 {
+		return &belowThresholdError{failed: rep.Failed}
+	}
+	return nil
+}
+
+// evalModes are the searches to compare: each --modes entry, plus --mode
+// with re-ranking when --rerank is on.
+func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
+	// 20 chunks: documents split into several chunks still fill the 10
+	// ranks the metrics read.
+	const k = 20
+	var modes []eval.Mode
+	for _, name := range opts.Modes {
+		ropt := retrieve.Options{Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), Candidates: opts.Candidates}
+		modes = append(modes, eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
+			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
+		}})
+	}
+	if opts.Rerank {
+		ropt, rr := opts.options(q)
+		modes = append(modes, eval.Mode{Name: opts.Mode + "+rerank", Calls: rr.Calls, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
+			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
+		}})
+	}
+	return modes
+}
+
+// indexCorpus indexes a dataset's documents, one file each, under root
+// (the dataset's path), into the index at dir. An index that already holds
+// them is only checked: unchanged documents are not embedded again.
+func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc) (err error) {
+	fsys := fstest.MapFS{}
+	for _, d := range docs {
+		fsys[eval.DocPath(d.ID)] = &fstest.MapFile{Data: []byte(eval.DocText(d)), Mode: 0o644}
+	}
+	st, err := store.Open(ctx, dir, store.Options{Write: true})
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, st)
+	model := g.EmbedModel
+	if model == "" {
+		model = st.Manifest().EmbedModel
+	}
+	if model == "" {
+		model = config.DefaultEmbedModel
+	}
+	client, err := a.ollama()
+	if err != nil {
+		return err
+	}
+	prog := newProgress(a)
+	prog.start("indexing corpus")
+	defer prog.done()
+	m := st.Manifest()
+	_, err = indexer.Run(ctx, st, &embed.Model{Client: client, Name: model}, indexer.Options{
+		Root: root, FS: fsys, Source: store.Source{Path: root}, Model: model,
+		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.set,
+	})
+	return err
+}
+
+// progress draws a bar on stderr, only when stderr is a terminal.
+type progress struct {
+	a    *App
+	what string
+	bar  *progressbar.ProgressBar
+}
+
+func newProgress(a *App) *progress { return &progress{a: a} }
+
+func (p *progress) start(what string) { p.what = what }
+
+func (p *progress) set(done, total int) {
+	if !p.a.IO.IsStderrTTY() || total == 0 {
+		return
+	}
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(p.a.IO.ErrOut),
+			progressbar.OptionSetDescription(p.what),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100_000_000),
+		)
+	}
+	_ = p.bar.Set(done) // drawing progress is best effort
+}
+
+func (p *progress) done() {
+	if p.bar != nil {
+		_ = p.bar.Clear() // best effort, like drawing
+		p.bar = nil
+	}
+}
+
+// thresholds lists the --min-* bars the report misses.
+func thresholds(opts *EvalOptions, rep *evalReport) []string {
+	failed := []string{}
+	check := func(name string, got, bar float64) {
+		if bar > 0 && got < bar {
+			failed = append(failed, fmt.Sprintf("%s %.3f < %.3f", name, got, bar))
+		}
+	}
+	for _, r := range rep.Retrieval {
+		check(r.Mode+" nDCG@10", r.NDCG10, opts.MinNDCG)
+		check(r.Mode+" Recall@10", r.Recall10, opts.MinRecall)
+		check(r.Mode+" MRR@10", r.MRR10, opts.MinMRR)
+	}
+	if rep.Answers != nil {
+		check("answer F1", rep.Answers.F1, opts.MinF1)
+		check("NoAns accuracy", rep.Answers.NoAnsAccuracy, opts.MinNoAns)
+	} else if opts.MinF1 > 0 || opts.MinNoAns > 0 {
+		failed = append(failed, "--min-f1 and --min-noans need --model")
+	}
+	return failed
+}
+
+func writeEvalTable(a *App, rep *evalReport) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): %d questions", rep.Dataset, rep.Format, rep.Questions)
+	if rep.Documents > 0 {
+		fmt.Fprintf(&b, ", %d documents", rep.Documents)
+	}
+	fmt.Fprintf(&b, "; embeddings %s\n\n", rep.EmbedModel)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tjudged\tnDCG@10\tR@1\tR@5\tR@10\tMRR@10\tp50 ms\tp95 ms\trerank calls/q\t")
+	for _, r := range rep.Retrieval {
+		calls := "-"
+		if r.RerankCalls > 0 {
+			calls = fmt.Sprintf("%.1f", r.RerankCalls)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.1f\t%.1f\t%s\t\n",
+			r.Mode, r.Questions, r.NDCG10, r.Recall1, r.Recall5, r.Recall10, r.MRR10, r.LatencyP50, r.LatencyP95, calls)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if ans := rep.Answers; ans != nil {
+		fmt.Fprintf(&b, "\nAnswers by %s (%s retrieval): %d answerable, %d unanswerable\n\n", ans.Model, ans.Mode, ans.Answerable, ans.Unanswerable)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tEM\tF1\tNoAns acc\twrong refusals\tvalid citations\tp50 ms\tp95 ms\t")
+		fmt.Fprintf(tw, "with documents\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.0f\t%.0f\t\n", ans.ExactMatch, ans.F1, ans.NoAnsAccuracy, ans.WrongRefusals, ans.CitationValidity, ans.LatencyP50, ans.LatencyP95)
+		cb := ans.ClosedBook
+		fmt.Fprintf(tw, "closed book\t%.3f\t%.3f\t%.3f\t%.3f\t-\t-\t-\t\n", cb.ExactMatch, cb.F1, cb.NoAnsAccuracy, cb.WrongRefusals)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprint(a.IO.Out, b.String())
+	return err
+}

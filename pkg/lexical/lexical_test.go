@@ -1,0 +1,165 @@
+package lexical
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestTerms(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"stopwords and case", "The Normans were in France", []string{"norman", "franc"}},
+		{"stems fold forms", "install installing installation", []string{"instal", "instal", "instal"}},
+		{"digits kept", "retry 3 times in 2024", []string{"retri", "3", "time", "2024"}},
+		{"punctuation splits", "client.retry(upload); x-ray", []string{"client", "retri", "upload", "x", "ray"}},
+		{"non-ascii", "Ünïcode Café naïve 東京", []string{"ünïcode", "café", "naïv", "東京"}},
+		{"possessive", "Normandy's duke", []string{"normandi", "duke"}},
+		{"empty", " \n\t ", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := (Analyzer{}).Terms(tt.in); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Terms(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// build indexes docs with two builders, as loading does with two workers.
+func build(docs []string) *Index {
+	b1, b2 := NewBuilder(), NewBuilder()
+	for i, d := range docs {
+		if i%2 == 0 {
+			b1.Add(i, d)
+		} else {
+			b2.Add(i, d)
+		}
+	}
+	return Merge(b1, b2)
+}
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	docs := []string{
+		0: "The client retries a failed upload three times with exponential backoff.",
+		1: "Install the package on Linux with apt, or build it from source.",
+		2: "Uploads larger than 5 GB are split into parts. Each part is retried on its own.",
+		3: "The server logs every request. Logs rotate daily.",
+		4: "Linux install linux install linux install: a document that repeats words over and over again so that it is long, times two.",
+	}
+	x := build(docs)
+	tests := []struct {
+		query string
+		want  []int
+	}{
+		{"how many times does the client retry a failed upload", []int{0, 2, 4}},
+		{"installing on linux", []int{4, 1}},
+		{"log rotation", []int{3}},
+		{"nothing matches zebra", nil},
+		{"the of and", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			t.Parallel()
+			hits := x.Search(tt.query, 3)
+			var got []int
+			for i, h := range hits {
+				got = append(got, h.ID)
+				if i > 0 && h.Score > hits[i-1].Score {
+					t.Errorf("not sorted: %v", hits)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Search(%q) = %v, want %v", tt.query, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSearchK(t *testing.T) {
+	t.Parallel()
+	var docs []string
+	for i := range 50 {
+		docs = append(docs, fmt.Sprintf("word%d common", i%7))
+	}
+	x := build(docs)
+	if got := len(x.Search("common", 10)); got != 10 {
+		t.Errorf("k=10 gave %d hits", got)
+	}
+	if got := x.Search("common", 0); got != nil {
+		t.Errorf("k=0 gave %v", got)
+	}
+	// Ties are broken by id, so results are the same on every run.
+	hits := x.Search("common", 3)
+	if hits[0].ID >= hits[1].ID || hits[1].ID >= hits[2].ID {
+		t.Errorf("ties not ordered by id: %v", hits)
+	}
+}
+
+// corpus makes n chunks of ~150 words from a vocabulary with a Zipf-like
+// spread, like real text: a few very common words, a long tail.
+func corpus(n int) []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	vocab := make([]string, 20000)
+	for i := range vocab {
+		vocab[i] = fmt.Sprintf("w%dx", i)
+	}
+	z := rand.NewZipf(r, 1.1, 1, uint64(len(vocab)-1))
+	out := make([]string, n)
+	var b strings.Builder
+	for i := range out {
+		b.Reset()
+		for range 150 {
+			b.WriteString(vocab[z.Uint64()])
+			b.WriteByte(' ')
+		}
+		out[i] = b.String()
+	}
+	return out
+}
+
+func benchmarkSearch(b *testing.B, n int) {
+	docs := corpus(n)
+	x := build(docs)
+	queries := []string{"w1x w250x w3000x", "w12x w13x w14x w15x w16x", "w19000x w7x"}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		x.Search(queries[i%len(queries)], 30)
+	}
+}
+
+func BenchmarkSearch10k(b *testing.B)  { benchmarkSearch(b, 10_000) }
+func BenchmarkSearch100k(b *testing.B) { benchmarkSearch(b, 100_000) }
+
+// BenchmarkBuild10k indexes 10,000 chunks as loading does: stemming each
+// distinct word once, then map lookups.
+func BenchmarkBuild10k(b *testing.B) {
+	docs := corpus(10_000)
+	size := 0
+	for _, d := range docs {
+		size += len(d)
+	}
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		build(docs)
+	}
+}
+
+func FuzzTerms(f *testing.F) {
+	f.Add("The Normans' café, 2024 — x-ray")
+	f.Add("\xff\xfe broken utf-8")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, term := range (Analyzer{}).Terms(s) {
+			if term == "" || strings.ToLower(term) != term {
+				t.Fatalf("bad term %q from %q", term, s)
+			}
+		}
+	})
+}

@@ -1,0 +1,158 @@
+package retrieve
+
+import (
+	"strings"
+
+	"github.com/rag-cli/rag/pkg/lexical"
+)
+
+// DefaultContext is how many chunks `rag ask` gives the model: enough to
+// answer from several places, few enough that a small model reads them all.
+const DefaultContext = 4
+
+// Floor is the relevance below which a result is not evidence.
+type Floor struct {
+	// MinDense is the lowest cosine similarity a result found by the dense
+	// ranking may have.
+	MinDense float32
+	// MinRerank is the lowest probability of relevance a re-ranked result
+	// may have.
+	MinRerank float32
+}
+
+// Evidence keeps the results that can support an answer. Every result must
+// share a content word with the query (after stemming): dense similarity
+// alone scores unrelated text well above zero for most models, and this is
+// what lets rag say "the documents do not answer this" reliably. A result
+// the re-ranker judged must pass its floor; otherwise one the dense ranking
+// scored must pass the similarity floor.
+func Evidence(query string, results []Result, f Floor) []Result {
+	q := contentTerms(query)
+	var out []Result
+	for _, r := range results {
+		switch {
+		case r.Rerank != nil && *r.Rerank < f.MinRerank:
+			continue
+		case r.Rerank == nil && r.Dense != nil && *r.Dense < f.MinDense:
+			continue
+		}
+		if sharesTerm(q, r.Heading+"\n"+r.Text) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// questionWords are words of how a question is asked, not what it is about.
+var questionWords = func() map[string]bool {
+	set := map[string]bool{}
+	for _, t := range (lexical.Analyzer{}).Terms(`tell explain describe please give show much many name
+		list happen happened find mean meaning`) {
+		set[t] = true
+	}
+	return set
+}()
+
+func contentTerms(query string) map[string]bool {
+	set := map[string]bool{}
+	for _, t := range (lexical.Analyzer{}).Terms(query) {
+		if !questionWords[t] {
+			set[t] = true
+		}
+	}
+	return set
+}
+
+func sharesTerm(q map[string]bool, text string) bool {
+	for _, t := range (lexical.Analyzer{}).Terms(text) {
+		if q[t] {
+			return true
+		}
+	}
+	return false
+}
+
+// Context picks the final context from ranked results: at most n chunks,
+// best first, with near-duplicates removed: a chunk whose text another
+// already holds (a copied file) is dropped, and chunks of the same file
+// that overlap or touch are merged into one, since the chunker's overlap
+// would otherwise show the model the same lines twice.
+func Context(results []Result, n int) []Result {
+	var out []Result
+	for _, r := range results {
+		if merged := mergeInto(out, r); merged {
+			continue
+		}
+		if len(out) == n {
+			continue // later results may still merge into the kept ones
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// mergeInto merges r into the kept result it duplicates or overlaps, and
+// reports whether it did.
+func mergeInto(kept []Result, r Result) bool {
+	for i := range kept {
+		k := &kept[i]
+		if strings.TrimSpace(k.Text) == strings.TrimSpace(r.Text) {
+			return true
+		}
+		if k.Root != r.Root || k.Path != r.Path || k.Page != r.Page {
+			continue
+		}
+		if r.StartLine > k.EndLine+1 || k.StartLine > r.EndLine+1 {
+			continue
+		}
+		first, second := *k, r
+		if r.StartLine < k.StartLine {
+			first, second = r, *k
+		}
+		if r.StartLine >= k.StartLine && r.EndLine <= k.EndLine && strings.Contains(k.Text, strings.TrimSpace(r.Text)) {
+			return true // inside the kept chunk
+		}
+		k.Text = joinOverlap(first.Text, second.Text)
+		k.StartLine = min(k.StartLine, r.StartLine)
+		k.EndLine = max(k.EndLine, r.EndLine)
+		if k.Heading != r.Heading {
+			k.Heading = commonHeading(k.Heading, r.Heading)
+		}
+		return true
+	}
+	return false
+}
+
+// joinOverlap joins two texts of which the second continues the first,
+// writing the lines they share once. Chunks are cut at line boundaries and
+// overlap by whole lines, so the longest suffix of a's lines that is a
+// prefix of b's is the overlap; texts that touch share none.
+func joinOverlap(a, b string) string {
+	al := strings.Split(strings.TrimRight(a, "\n"), "\n")
+	bl := strings.Split(strings.TrimRight(b, "\n"), "\n")
+	for m := min(len(al), len(bl)); m > 0; m-- {
+		if equalLines(al[len(al)-m:], bl[:m]) {
+			return strings.Join(append(al, bl[m:]...), "\n")
+		}
+	}
+	return strings.Join(append(al, bl...), "\n")
+}
+
+func equalLines(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// commonHeading is the heading path two merged chunks share.
+func commonHeading(a, b string) string {
+	as, bs := strings.Split(a, " > "), strings.Split(b, " > ")
+	var out []string
+	for i := 0; i < len(as) && i < len(bs) && as[i] == bs[i]; i++ {
+		out = append(out, as[i])
+	}
+	return strings.Join(out, " > ")
+}

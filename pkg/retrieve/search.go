@@ -1,0 +1,237 @@
+package retrieve
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// Embedder turns texts into vectors.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Reranker judges how relevant each result is to the query, as a
+// probability in [0, 1], one per result in order.
+type Reranker interface {
+	Rerank(ctx context.Context, query string, results []Result) ([]float32, error)
+}
+
+// Mode is how candidates are found.
+type Mode string
+
+// The modes of `--mode`.
+const (
+	Dense   Mode = "dense"
+	Lexical Mode = "lexical"
+	Hybrid  Mode = "hybrid"
+)
+
+// Modes lists the modes in the order tables show them.
+var Modes = []Mode{Dense, Lexical, Hybrid}
+
+// ParseMode checks a --mode value.
+func ParseMode(s string) (Mode, error) {
+	for _, m := range Modes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("unknown mode %q (want dense, lexical or hybrid)", s)
+}
+
+// Fusion is how hybrid mode merges the dense and lexical rankings.
+type Fusion string
+
+const (
+	// RRF is reciprocal rank fusion: the sum of 1/(60+rank) over the two
+	// rankings. It ignores score scales, so a weak ranking pulls a strong
+	// one down as much as it helps (SQuAD subset: 0.816 nDCG@10 against
+	// 0.903 weighted).
+	RRF Fusion = "rrf"
+	// Weighted adds the two rankings' scores, each normalised to [0, 1],
+	// with equal weight.
+	Weighted Fusion = "weighted"
+)
+
+// rrfK is the constant of reciprocal rank fusion (Cormack et al. 2009).
+const rrfK = 60
+
+// DefaultCandidates is how many results each ranking contributes to fusion
+// and re-ranking.
+const DefaultCandidates = 30
+
+// FusionDepth is how deep hybrid mode reads each ranking. At 30 weighted
+// fusion scored 0.9006 nDCG@10 on the SQuAD subset, at 100 0.9033.
+const FusionDepth = 100
+
+// Options say how Search works.
+type Options struct {
+	Mode   Mode
+	Fusion Fusion
+	// Candidates is how many results each ranking gives to fusion, and how
+	// many the re-ranker judges; at least k.
+	Candidates int
+	// Rerank, if set, re-orders the best Candidates results.
+	Rerank Reranker
+}
+
+// Search returns the k best chunks for query, best first. Lexical mode does
+// not call emb, so it works without Ollama; emb may then be nil.
+func Search(ctx context.Context, st store.Store, emb Embedder, query string, k int, opt Options) ([]Result, error) {
+	if k <= 0 {
+		return nil, nil
+	}
+	n := k
+	if opt.Rerank != nil {
+		n = max(k, cmp.Or(opt.Candidates, DefaultCandidates))
+	}
+	pool := n
+	if opt.Mode == Hybrid {
+		// Fusion sees a deeper pool than it returns: a chunk missing from
+		// one ranking counts as scoring nothing there, which is only close
+		// to the truth below that ranking's depth.
+		pool = max(n, FusionDepth)
+	}
+	var dense, lexical []store.Hit
+	var err error
+	if opt.Mode == Dense || opt.Mode == Hybrid {
+		if dense, err = searchDense(ctx, st, emb, query, pool); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Mode == Lexical || opt.Mode == Hybrid {
+		if lexical, err = st.SearchText(ctx, query, pool); err != nil {
+			return nil, err
+		}
+	}
+	var results []Result
+	switch opt.Mode {
+	case Dense:
+		results = fromHits(dense, func(r *Result, s float32) { r.Dense = &s })
+	case Lexical:
+		results = fromHits(lexical, func(r *Result, s float32) { r.Lexical = &s })
+	case Hybrid:
+		results = Fuse(dense, lexical, opt.Fusion)
+	default:
+		return nil, fmt.Errorf("unknown mode %q", opt.Mode)
+	}
+	if len(results) > n {
+		results = results[:n]
+	}
+	if opt.Rerank != nil && len(results) > 0 {
+		if results, err = rerank(ctx, opt.Rerank, query, results); err != nil {
+			return nil, err
+		}
+	}
+	if len(results) > k {
+		results = results[:k]
+	}
+	return results, nil
+}
+
+func searchDense(ctx context.Context, st store.Store, emb Embedder, query string, k int) ([]store.Hit, error) {
+	if emb == nil {
+		return nil, errors.New("dense search needs an embedding model")
+	}
+	vecs, err := emb.Embed(ctx, []string{query})
+	if err != nil {
+		return nil, err
+	}
+	if len(vecs) != 1 {
+		return nil, errors.New("embedder returned no vector for the query")
+	}
+	return st.Search(ctx, vecs[0], k)
+}
+
+func fromHit(h store.Hit) Result {
+	return Result{
+		Root: h.File.Root, Path: h.File.Path, StartLine: h.StartLine, EndLine: h.EndLine,
+		Page: h.Page, Heading: h.Heading, Score: h.Score, Text: h.Text, ID: h.ID,
+	}
+}
+
+func fromHits(hits []store.Hit, part func(*Result, float32)) []Result {
+	out := make([]Result, len(hits))
+	for i, h := range hits {
+		out[i] = fromHit(h)
+		part(&out[i], h.Score)
+	}
+	return out
+}
+
+// Fuse merges a dense and a lexical ranking into one, best first.
+func Fuse(dense, lexical []store.Hit, f Fusion) []Result {
+	byID := map[int]*Result{}
+	var order []int
+	add := func(hits []store.Hit, part func(*Result, float32), score func(rank int, s float32) float32) {
+		for rank, h := range hits {
+			r, ok := byID[h.ID]
+			if !ok {
+				res := fromHit(h)
+				res.Score = 0
+				r = &res
+				byID[h.ID] = r
+				order = append(order, h.ID)
+			}
+			part(r, h.Score)
+			r.Score += score(rank, h.Score)
+		}
+	}
+	if f == Weighted {
+		// Theoretical min-max (Bruch et al. 2023, "An Analysis of Fusion
+		// Functions for Hybrid Retrieval"): cosine is already on [0, 1] for
+		// the candidates that matter, BM25 has a floor of 0 and is divided
+		// by the best score. Unlike min-max over the candidates, this does
+		// not stretch the small differences of a flat ranking into large ones.
+		top := float32(0)
+		for _, h := range lexical {
+			top = max(top, h.Score)
+		}
+		add(dense, setDense, func(_ int, s float32) float32 { return denseWeight * max(s, 0) })
+		add(lexical, setLexical, func(_ int, s float32) float32 { return (1 - denseWeight) * s / top })
+	} else {
+		rrf := func(rank int, _ float32) float32 { return 1 / float32(rrfK+rank+1) }
+		add(dense, setDense, rrf)
+		add(lexical, setLexical, rrf)
+	}
+	out := make([]Result, len(order))
+	for i, id := range order {
+		out[i] = *byID[id]
+	}
+	// Stable: ties keep dense-then-lexical order.
+	slices.SortStableFunc(out, func(a, b Result) int { return cmp.Compare(b.Score, a.Score) })
+	return out
+}
+
+// denseWeight is the dense share of a weighted fusion. On the SQuAD subset
+// with the hashed bag-of-words test embedder 0.5 scored best (0.3 and 0.7
+// less), so the two rankings count equally.
+const denseWeight = 0.5
+
+func setDense(r *Result, s float32)   { r.Dense = &s }
+func setLexical(r *Result, s float32) { r.Lexical = &s }
+
+// rerank orders results by the re-ranker's judgement; equal judgements keep
+// the first stage's order.
+func rerank(ctx context.Context, rr Reranker, query string, results []Result) ([]Result, error) {
+	scores, err := rr.Rerank(ctx, query, results)
+	if err != nil {
+		return nil, fmt.Errorf("rerank: %w", err)
+	}
+	if len(scores) != len(results) {
+		return nil, fmt.Errorf("rerank: %d judgements for %d results", len(scores), len(results))
+	}
+	out := slices.Clone(results)
+	for i := range out {
+		s := scores[i]
+		out[i].Rerank = &s
+		out[i].Score = s
+	}
+	slices.SortStableFunc(out, func(a, b Result) int { return cmp.Compare(b.Score, a.Score) })
+	return out, nil
+}
