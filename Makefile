@@ -39,6 +39,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime $(FUZZTIME) ./pkg/chunk/
 	$(GO) test -run '^$$' -fuzz FuzzReadManifest -fuzztime $(FUZZTIME) ./pkg/store/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeObject -fuzztime $(FUZZTIME) ./pkg/store/
+	$(GO) test -run '^$$' -fuzz FuzzTerms -fuzztime $(FUZZTIME) ./pkg/lexical/
+	$(GO) test -run '^$$' -fuzz FuzzQuestions -fuzztime $(FUZZTIME) ./pkg/eval/
+	$(GO) test -run '^$$' -fuzz FuzzSQuAD -fuzztime $(FUZZTIME) ./pkg/eval/
 	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzDOCXBody FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./pkg/extract/ || exit 1; \
 	done

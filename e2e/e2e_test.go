@@ -274,4 +274,86 @@ func TestRealOllama(t *testing.T) {
 			t.Fatalf("no PDF page 3 chunk or no Word chunk with its heading: %s", r.stdout)
 		}
 	})
+	t.Run("lexical and reranked search", func(t *testing.T) {
+		// BM25 ranks the kite note (added by "fresh data") first, whatever the
+		// tiny model's vectors say.
+		r := e.run(t, "", nil, "search", "--json", "--mode", "lexical", "-k", "1", "kites")
+		if r.code != 0 || !strings.Contains(r.stdout, `"path": "new.md"`) || !strings.Contains(r.stdout, `"lexical_score"`) {
+			t.Fatalf("lexical: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		// Re-ranking reads real token log-probabilities from the server.
+		r = e.run(t, "", nil, "search", "--json", "--rerank", "--rerank-model", e.model, "-k", "3", "How does Lily go to school?")
+		var rep struct {
+			RerankModel string `json:"rerank_model"`
+			Results     []struct {
+				Rerank *float64 `json:"rerank_score"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
+			t.Fatalf("rerank: exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+		}
+		if rep.RerankModel != e.model || len(rep.Results) == 0 {
+			t.Fatalf("rerank report: %s", r.stdout)
+		}
+		for i, res := range rep.Results {
+			if res.Rerank == nil || *res.Rerank < 0 || *res.Rerank > 1 || i > 0 && *res.Rerank > *rep.Results[i-1].Rerank {
+				t.Fatalf("judgements missing, out of [0, 1] or unordered: %s", r.stdout)
+			}
+		}
+	})
+	t.Run("eval", func(t *testing.T) {
+		set := filepath.Join(t.TempDir(), "squad.json")
+		squad := `{"version": "v2.0", "data": [{"title": "Garden", "paragraphs": [
+ {"context": "The garden has a red ball under the big tree. A little duck swims in the pond every morning.", "qas": [
+  {"id": "q1", "question": "What swims in the pond?", "answers": [{"text": "A little duck", "answer_start": 46}], "is_impossible": false},
+  {"id": "q2", "question": "What is under the big tree?", "answers": [{"text": "a red ball", "answer_start": 15}], "is_impossible": false},
+  {"id": "q3", "question": "What colour is the duck?", "answers": [], "is_impossible": true}]},
+ {"context": "Lily goes to school by bus. Her teacher reads stories.", "qas": [
+  {"id": "q4", "question": "How does Lily go to school?", "answers": [{"text": "by bus", "answer_start": 18}], "is_impossible": false}]}]}]}`
+		if err := os.WriteFile(set, []byte(squad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		corpus := filepath.Join(t.TempDir(), "corpus")
+		r := e.run(t, "", nil, "eval", "--json", "--embed-model", e.model, "--corpus-index", corpus,
+			"--rerank", "--rerank-model", e.model, "--model", e.model, "--max-tokens", "20", set)
+		var rep struct {
+			Documents int `json:"documents"`
+			Retrieval []struct {
+				Mode        string  `json:"mode"`
+				Questions   int     `json:"questions"`
+				NDCG        float64 `json:"ndcg@10"`
+				LatencyP50  float64 `json:"latency_p50_ms"`
+				RerankCalls float64 `json:"rerank_calls_per_query"`
+			} `json:"retrieval"`
+			Answers *struct {
+				Answerable   int     `json:"answerable"`
+				Unanswerable int     `json:"unanswerable"`
+				F1           float64 `json:"f1"`
+				ClosedBook   struct {
+					F1 float64 `json:"f1"`
+				} `json:"closed_book"`
+			} `json:"answers"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
+			t.Fatalf("eval: exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+		}
+		modes := []string{"dense", "lexical", "hybrid", "hybrid+rerank"}
+		if rep.Documents != 2 || len(rep.Retrieval) != len(modes) || rep.Answers == nil || rep.Answers.Answerable != 3 || rep.Answers.Unanswerable != 1 {
+			t.Fatalf("eval report: %s", r.stdout)
+		}
+		for i, m := range rep.Retrieval {
+			if m.Mode != modes[i] || m.Questions != 3 || m.LatencyP50 <= 0 {
+				t.Errorf("row %d: %+v", i, m)
+			}
+		}
+		if rep.Retrieval[3].RerankCalls != 2 { // both documents judged for each question
+			t.Errorf("rerank calls per query %v, want 2", rep.Retrieval[3].RerankCalls)
+		}
+		// Numbers from the tiny model mean nothing; the gate must still work.
+		r = e.run(t, "", nil, "eval", "--embed-model", e.model, "--corpus-index", corpus, "--modes", "lexical", "--min-ndcg", "1.01", set)
+		if r.code != 9 || !strings.Contains(r.stderr, "below threshold: lexical nDCG@10") || !strings.Contains(r.stdout, "nDCG@10") {
+			t.Errorf("gate: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		t.Logf("eval table:\n%s%s", r.stdout, r.stderr)
+	})
 }

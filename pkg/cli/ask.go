@@ -23,9 +23,9 @@ type AskOptions struct {
 	Model        string
 	MinScore     float32
 	MinRelevance float32
-	NumCtx      int
-	MaxTokens   int
-	Temperature float64
+	NumCtx       int
+	MaxTokens    int
+	Temperature  float64
 }
 
 func newAskCmd(a *App, g *globalOptions) *cobra.Command {

@@ -140,7 +140,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opts.Path, err)
 	}
-	rep := &evalReport{Dataset: abs, Format: ds.Format, Documents: len(ds.Docs), Failed: []string{}}
+	rep := &evalReport{Dataset: opts.Path, Format: ds.Format, Documents: len(ds.Docs), Failed: []string{}}
 	g := opts.globalOptions
 	if ds.Docs != nil {
 		dir := opts.CorpusIndex

@@ -22,15 +22,15 @@ const (
 	DefaultAskK       = 4
 	// DefaultMode is the retrieval mode: hybrid measured best on the
 	// SQuAD 2.0 subset (README, "Retrieval quality").
-	DefaultMode = "hybrid"
-	DefaultSearchK    = 5
+	DefaultMode    = "hybrid"
+	DefaultSearchK = 5
 	// DefaultMinScore is the cosine similarity below which a chunk is not
 	// considered evidence for an answer.
 	DefaultMinScore = 0.3
 	// DefaultMinRelevance is the re-ranker's probability of relevance
 	// below which a chunk is not evidence.
 	DefaultMinRelevance = 0.5
-	DefaultOllama   = "http://127.0.0.1:11434"
+	DefaultOllama       = "http://127.0.0.1:11434"
 )
 
 // Env looks up an environment variable.

@@ -13,7 +13,6 @@ package lexical
 import (
 	"container/heap"
 	"math"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -114,7 +113,9 @@ type Builder struct {
 	termIDs  map[string]int32 // term -> local term id
 	postings [][]posting
 	lens     []docLen
-	buf      []int32
+	// last is, per term, the document of its last posting plus one, so a
+	// repeated term bumps that posting's count without sorting or a map.
+	last []uint32
 }
 
 type posting struct {
@@ -135,27 +136,26 @@ func NewBuilder() *Builder {
 // Add indexes text as document id. Ids are small integers chosen by the
 // caller, unique across all builders that are merged together.
 func (b *Builder) Add(id int, text string) {
-	buf := b.buf[:0]
+	doc := uint32(id)
+	n := uint32(0)
 	words(text, func(w string) {
 		tid, ok := b.words[w]
 		if !ok {
 			tid = b.intern(w)
 		}
-		if tid >= 0 {
-			buf = append(buf, tid)
+		if tid < 0 {
+			return
 		}
+		n++
+		ps := b.postings[tid]
+		if b.last[tid] == doc+1 {
+			ps[len(ps)-1].tf++
+			return
+		}
+		b.postings[tid] = append(ps, posting{doc: doc, tf: 1})
+		b.last[tid] = doc + 1
 	})
-	b.lens = append(b.lens, docLen{doc: uint32(id), n: uint32(len(buf))})
-	slices.Sort(buf)
-	for i := 0; i < len(buf); {
-		j := i + 1
-		for j < len(buf) && buf[j] == buf[i] {
-			j++
-		}
-		b.postings[buf[i]] = append(b.postings[buf[i]], posting{doc: uint32(id), tf: uint32(j - i)})
-		i = j
-	}
-	b.buf = buf
+	b.lens = append(b.lens, docLen{doc: doc, n: n})
 }
 
 // intern records a new word and returns its term id.
@@ -172,6 +172,7 @@ func (b *Builder) intern(w string) int32 {
 		b.terms = append(b.terms, t)
 		b.termIDs[t] = tid
 		b.postings = append(b.postings, nil)
+		b.last = append(b.last, 0)
 	}
 	b.words[w] = tid
 	return tid

@@ -60,4 +60,3 @@ func (r Result) Cite() string {
 	}
 	return fmt.Sprintf("%s (%s)", r.Location(), r.Heading)
 }
-

@@ -17,8 +17,10 @@ import (
 
 // BenchmarkOpen100k measures what a query pays before it can search an index
 // of 100,000 chunks of 768 dimensions (10,000 files of 10 chunks, each
-// chunk with 1 KB of text): open the catalog, check every object's size,
-// read and checksum every object and load the vectors into chromem-go. It
+// chunk with ~1 KB of text): open the catalog, check every object's size,
+// read and checksum every object, load the vectors into chromem-go and
+// build the keyword index. The texts are drawn from a vocabulary of 20,000
+// words with a Zipf spread, so the keyword index costs what real text does. It
 // reports the peak resident memory of doing so (Linux), measured from a
 // reset after the fixture is written.
 func BenchmarkOpen100k(b *testing.B) {
@@ -30,7 +32,12 @@ func BenchmarkOpen100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	text := strings.Repeat("lorem ipsum dolor sit amet ", 38) // ~1 KB
+	vocab := make([]string, 20_000)
+	for i := range vocab {
+		vocab[i] = fmt.Sprintf("w%dq", i)
+	}
+	zipf := rand.NewZipf(r, 1.07, 2, uint64(len(vocab)-1))
+	var tb strings.Builder
 	entries := make([]FileEntry, 0, files)
 	for f := 0; f < files; f++ {
 		chunks := make([]Chunk, perFile)
@@ -44,7 +51,12 @@ func BenchmarkOpen100k(b *testing.B) {
 			for j := range v { // the indexer stores unit vectors
 				v[j] /= float32(math.Sqrt(norm))
 			}
-			chunks[i] = Chunk{StartLine: i*20 + 1, EndLine: i*20 + 20, Text: text, Vector: v}
+			tb.Reset()
+			for tb.Len() < 1000 {
+				tb.WriteString(vocab[zipf.Uint64()])
+				tb.WriteByte(' ')
+			}
+			chunks[i] = Chunk{StartLine: i*20 + 1, EndLine: i*20 + 20, Text: tb.String(), Vector: v}
 		}
 		if err := s.PutObject(ctx, key(f), chunks); err != nil {
 			b.Fatal(err)

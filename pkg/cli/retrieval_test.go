@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func decodeSearch(t *testing.T, r result) searchReport {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep searchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	return rep
+}
+
+func TestSearchModes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	tests := []struct {
+		mode, query, top string
+		dense, lexical   bool
+	}{
+		{"dense", "retry failed upload", "retry.txt", true, false},
+		{"lexical", "retry failed upload", "retry.txt", false, true},
+		{"hybrid", "retry failed upload", "retry.txt", true, true},
+		// Stemming finds "retries" and "attempt" for other forms.
+		{"lexical", "retrying attempts", "retry.txt", false, true},
+		{"lexical", "installing homebrew", "install.md", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode+"/"+tt.query, func(t *testing.T) {
+			rep := decodeSearch(t, h.run(runOpt{}, "search", "--json", "--mode", tt.mode, tt.query))
+			if rep.Mode != tt.mode || len(rep.Results) == 0 || rep.Results[0].Path != tt.top {
+				t.Fatalf("mode %s: %+v, want %s first", rep.Mode, rep.Results, tt.top)
+			}
+			r := rep.Results[0]
+			if (r.Dense != nil) != tt.dense || (r.Lexical != nil) != tt.lexical || r.Rerank != nil {
+				t.Errorf("score parts dense %v lexical %v rerank %v", r.Dense, r.Lexical, r.Rerank)
+			}
+		})
+	}
+	t.Run("lexical without Ollama", func(t *testing.T) {
+		down := httptest.NewServer(nil)
+		down.Close()
+		h2 := &harness{t: t, srv: h.srv, index: h.index, docs: h.docs, env: map[string]string{"OLLAMA_HOST": down.URL, "RAG_INDEX": h.index}}
+		rep := decodeSearch(t, h2.run(runOpt{}, "search", "--json", "--mode", "lexical", "retry upload"))
+		if len(rep.Results) == 0 || rep.Results[0].Path != "retry.txt" {
+			t.Errorf("results %+v", rep.Results)
+		}
+		if r := h2.run(runOpt{}, "search", "retry upload"); r.code != ExitOllama {
+			t.Errorf("hybrid without Ollama: exit %d, want %d", r.code, ExitOllama)
+		}
+	})
+	t.Run("lexical finds nothing", func(t *testing.T) {
+		r := h.run(runOpt{}, "search", "--mode", "lexical", "zebra xylophone")
+		if r.code != 0 || r.stdout != "No results: no chunk shares a word with the query.\n" {
+			t.Errorf("exit %d, stdout %q", r.code, r.stdout)
+		}
+	})
+	t.Run("RAG_MODE sets the default", func(t *testing.T) {
+		h2 := &harness{t: t, srv: h.srv, index: h.index, docs: h.docs, env: map[string]string{"OLLAMA_HOST": h.srv.URL, "RAG_INDEX": h.index, "RAG_MODE": "lexical"}}
+		if rep := decodeSearch(t, h2.run(runOpt{}, "search", "--json", "retry")); rep.Mode != "lexical" {
+			t.Errorf("mode %s", rep.Mode)
+		}
+	})
+	for _, bad := range [][]string{{"--mode", "fuzzy"}, {"--fusion", "max"}, {"--candidates", "0"}} {
+		t.Run("usage "+strings.Join(bad, " "), func(t *testing.T) {
+			if r := h.run(runOpt{}, append([]string{"search"}, append(bad, "retry")...)...); r.code != ExitUsage {
+				t.Errorf("exit %d, want %d: %s", r.code, ExitUsage, r.stderr)
+			}
+		})
+	}
+}
+
+func TestRerank(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	before := h.srv.JudgeRequests()
+	rep := decodeSearch(t, h.run(runOpt{}, "search", "--json", "--rerank", "--rerank-model", chatModel, "--candidates", "5", "-k", "3", "client retries upload"))
+	if got := h.srv.JudgeRequests() - before; got != 4 {
+		// 4 chunks in the index: all of them are candidates.
+		t.Errorf("%d judgements, want 4", got)
+	}
+	if rep.RerankModel != chatModel || rep.Results[0].Path != "retry.txt" || rep.Results[0].Rerank == nil {
+		t.Fatalf("report %+v", rep)
+	}
+	for i := 1; i < len(rep.Results); i++ {
+		if *rep.Results[i].Rerank > *rep.Results[i-1].Rerank {
+			t.Errorf("not ordered by judgement: %+v", rep.Results)
+		}
+	}
+	t.Run("missing model", func(t *testing.T) {
+		r := h.run(runOpt{}, "search", "--rerank", "--rerank-model", "nope", "retry")
+		if r.code != ExitModel || !strings.Contains(r.stderr, "ollama pull nope") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("ask abstains below the relevance floor", func(t *testing.T) {
+		chats := h.srv.ChatRequests()
+		// "upload" shares a word with retry.txt, but only 1 of 3 query words
+		// is found: the judge's yes probability is 1/3.
+		r := h.run(runOpt{}, "ask", "--json", "--model", chatModel, "--rerank", "--rerank-model", chatModel, "upload quota billing")
+		if r.code != ExitNoAnswer {
+			t.Errorf("exit %d, want %d: %s %s", r.code, ExitNoAnswer, r.stdout, r.stderr)
+		}
+		if h.srv.ChatRequests() != chats {
+			t.Error("the chat model was called below the floor")
+		}
+		r = h.run(runOpt{}, "ask", "--json", "--model", chatModel, "--rerank", "--rerank-model", chatModel, "--min-relevance", "0.2", "upload quota billing")
+		if r.code != 0 {
+			t.Errorf("with a lower floor: exit %d: %s", r.code, r.stderr)
+		}
+	})
+}
+
+func TestAskContext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	r := h.run(runOpt{}, "ask", "--json", "--model", chatModel, "-k", "1", "retry failed upload")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Mode    string
+		Sources []struct{ Path string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Mode != "hybrid" || len(rep.Sources) != 1 || rep.Sources[0].Path != "retry.txt" {
+		t.Errorf("report %+v", rep)
+	}
+}
