@@ -266,7 +266,10 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 		Root: root, FS: fsys, Source: store.Source{Path: root}, Model: model,
 		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.set,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return st.SaveKeywords(ctx)
 }
 
 // progress draws a bar on stderr, only when stderr is a terminal.

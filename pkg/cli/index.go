@@ -284,6 +284,9 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		// A watch holds the index for hours: drop what each pass replaced.
 		run = func(ctx context.Context, ts []target) (*indexReport, error) {
 			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts)
+			if err == nil {
+				err = st.SaveKeywords(ctx)
+			}
 			return rep, errors.Join(err, st.CollectGarbage(ctx))
 		}
 	}
@@ -296,6 +299,10 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		if runErr = st.Publish(ctx); runErr == nil {
 			rep.Rebuilt = true
 		}
+	}
+	if runErr == nil {
+		// Searches then read the keyword index instead of building it.
+		runErr = st.SaveKeywords(ctx)
 	}
 	if runErr != nil {
 		return runErr

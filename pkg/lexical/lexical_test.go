@@ -1,6 +1,7 @@
 package lexical
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -161,5 +162,45 @@ func FuzzTerms(f *testing.F) {
 				t.Fatalf("bad term %q from %q", term, s)
 			}
 		}
+	})
+}
+
+func TestEncode(t *testing.T) {
+	t.Parallel()
+	x := build(corpus(200))
+	b := x.Append(nil)
+	y, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"w1x w250x w3000x", "w12x", "nothing"} {
+		if got, want := y.Search(q, 20), x.Search(q, 20); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: decoded index gives %v, want %v", q, got, want)
+		}
+	}
+	for _, n := range []int{0, 3, 7, len(b) / 2, len(b) - 1} {
+		if _, err := Decode(b[:n]); err == nil {
+			t.Errorf("truncated to %d bytes: no error", n)
+		}
+	}
+	if _, err := Decode(append(b, 0)); err == nil {
+		t.Error("trailing byte: no error")
+	}
+	old := append([]byte(nil), b...)
+	old[4] = Version + 1
+	if _, err := Decode(old); !errors.Is(err, ErrVersion) {
+		t.Errorf("other version: %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(build([]string{"alpha beta", "beta gamma gamma", ""}).Append(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := Decode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must search without panicking.
+		x.Search("alpha beta gamma", 5)
 	})
 }

@@ -542,9 +542,10 @@ func removeTemps(dir string) error {
 }
 
 // load reads every object the manifest names into a chromem collection and
-// then lets writers collect garbage again. Objects are read, checked and
-// added by one worker a CPU: loading is most of what opening a large index
-// costs (BenchmarkOpen100k).
+// the keyword index (or reads the saved keyword index, when it is of this
+// catalog), then lets writers collect garbage again. Objects are read,
+// checked and added by one worker a CPU: loading is most of what opening a
+// large index costs (BenchmarkOpen100k).
 func (s *Local) load(ctx context.Context) error {
 	if s.loaded {
 		return nil
@@ -556,6 +557,31 @@ func (s *Local) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	lex := s.readKeywords(s.manifest)
+	var builders []*lexical.Builder
+	if lex == nil {
+		builders = make([]*lexical.Builder, runtime.GOMAXPROCS(0))
+		for i := range builders {
+			builders[i] = lexical.NewBuilder()
+		}
+	}
+	refs, err := s.scan(ctx, coll, builders)
+	if err != nil {
+		return err
+	}
+	if err := s.unlockReaders(); err != nil {
+		return err
+	}
+	if lex == nil {
+		lex = lexical.Merge(builders...)
+	}
+	s.coll, s.lex, s.refs, s.loaded = coll, lex, refs, true
+	return nil
+}
+
+// scan reads every object the manifest names and adds its chunks to coll
+// and to the keyword builders, one builder a worker; either may be nil.
+func (s *Local) scan(ctx context.Context, coll *chromem.Collection, builders []*lexical.Builder) ([]chunkRef, error) {
 	// Every chunk gets its id from its file's place in the catalog, so that
 	// workers can fill refs and the collection in any order.
 	files := s.manifest.Files
@@ -576,10 +602,11 @@ func (s *Local) load(ctx context.Context) error {
 	work := make(chan string)
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup
-	builders := make([]*lexical.Builder, runtime.GOMAXPROCS(0))
-	for i := range builders {
-		lex := lexical.NewBuilder()
-		builders[i] = lex
+	for i := range runtime.GOMAXPROCS(0) {
+		var lex *lexical.Builder
+		if builders != nil {
+			lex = builders[i]
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -609,17 +636,13 @@ feed:
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return err
+		return nil, err
 	default:
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.unlockReaders(); err != nil {
-		return err
-	}
-	s.coll, s.lex, s.refs, s.loaded = coll, lexical.Merge(builders...), refs, true
-	return nil
+	return refs, nil
 }
 
 // loadObject reads one object and adds its chunks once for every file
@@ -643,8 +666,13 @@ func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, lex *l
 			}
 			id := base[fi] + j
 			refs[id] = chunkRef{file: fi, start: c.StartLine, end: c.EndLine, page: c.Page, heading: c.Heading, text: c.Text}
-			// The heading path is searched with the text, as it is embedded with it.
-			lex.Add(id, c.Heading+"\n"+c.Text)
+			if lex != nil {
+				// The heading path is searched with the text, as it is embedded with it.
+				lex.Add(id, c.Heading+"\n"+c.Text)
+			}
+			if coll == nil {
+				continue
+			}
 			if err := coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(id), Embedding: c.Vector}); err != nil {
 				return fmt.Errorf("load vectors: %w", err)
 			}
