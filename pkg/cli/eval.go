@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing/fstest"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -238,10 +237,7 @@ func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
 // (the dataset's path), into the index at dir. An index that already holds
 // them is only checked: unchanged documents are not embedded again.
 func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc) (err error) {
-	fsys := fstest.MapFS{}
-	for _, d := range docs {
-		fsys[eval.DocPath(d.ID)] = &fstest.MapFile{Data: []byte(eval.DocText(d)), Mode: 0o644}
-	}
+	fsys := eval.CorpusFS(docs)
 	st, err := store.Open(ctx, dir, store.Options{Write: true})
 	if err != nil {
 		return err

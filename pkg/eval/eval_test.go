@@ -2,6 +2,7 @@ package eval
 
 import (
 	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"reflect"
@@ -243,4 +244,17 @@ func FuzzSQuAD(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCorpusFS(t *testing.T) {
+	t.Parallel()
+	docs := []Doc{{ID: "Normans_0", Title: "Normans", Text: "The Normans."}, {ID: "a/b", Text: "Slash."}}
+	fsys := CorpusFS(docs)
+	if err := fstest.TestFS(fsys, "Normans_0.md", "a_b.md"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := fs.ReadFile(fsys, "Normans_0.md")
+	if err != nil || string(data) != "# Normans\n\nThe Normans.\n" {
+		t.Errorf("read %q, %v", data, err)
+	}
 }
