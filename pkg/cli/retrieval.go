@@ -33,7 +33,7 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, env func(string) strin
 	}
 	f.StringVar(&o.Mode, "mode", mode, "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE sets the default")
 	f.StringVar(&o.Fusion, "fusion", string(retrieve.Weighted), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank)")
-	f.IntVar(&o.Candidates, "candidates", retrieve.DefaultCandidates, "results each ranking gives to fusion and re-ranking")
+	f.IntVar(&o.Candidates, "candidates", retrieve.DefaultCandidates, "with --rerank: how many of the best results the model judges")
 	f.BoolVar(&o.Rerank, "rerank", on, "re-rank the candidates with an Ollama model's yes/no judgement; $RAG_RERANK=1 sets the default")
 	f.StringVar(&o.RerankModel, "rerank-model", model, "Ollama model that re-ranks; $RAG_RERANK_MODEL sets the default")
 }

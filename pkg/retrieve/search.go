@@ -61,8 +61,7 @@ const (
 // rrfK is the constant of reciprocal rank fusion (Cormack et al. 2009).
 const rrfK = 60
 
-// DefaultCandidates is how many results each ranking contributes to fusion
-// and re-ranking.
+// DefaultCandidates is how many results the re-ranker judges.
 const DefaultCandidates = 30
 
 // FusionDepth is how deep hybrid mode reads each ranking. At 30 weighted
@@ -73,8 +72,8 @@ const FusionDepth = 100
 type Options struct {
 	Mode   Mode
 	Fusion Fusion
-	// Candidates is how many results each ranking gives to fusion, and how
-	// many the re-ranker judges; at least k.
+	// Candidates is how many of the best results the re-ranker judges; at
+	// least k.
 	Candidates int
 	// Rerank, if set, re-orders the best Candidates results.
 	Rerank Reranker
