@@ -24,8 +24,8 @@ type Floor struct {
 // share a content word with the query (after stemming): dense similarity
 // alone scores unrelated text well above zero for most models, and this is
 // what lets rag say "the documents do not answer this" reliably. A result
-// the re-ranker judged must pass its floor; otherwise one the dense ranking
-// scored must pass the similarity floor.
+// the re-ranker judged must pass its floor; one only the dense ranking found
+// must pass the similarity floor (a keyword match is evidence of its own).
 func Evidence(query string, results []Result, f Floor) []Result {
 	q := contentTerms(query)
 	var out []Result
@@ -33,7 +33,7 @@ func Evidence(query string, results []Result, f Floor) []Result {
 		switch {
 		case r.Rerank != nil && *r.Rerank < f.MinRerank:
 			continue
-		case r.Rerank == nil && r.Dense != nil && *r.Dense < f.MinDense:
+		case r.Rerank == nil && r.Lexical == nil && r.Dense != nil && *r.Dense < f.MinDense:
 			continue
 		}
 		if sharesTerm(q, r.Heading+"\n"+r.Text) {

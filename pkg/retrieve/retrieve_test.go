@@ -20,6 +20,7 @@ func TestEvidence(t *testing.T) {
 		{Path: "judged-no.md", Score: 0.2, Dense: ptr(0.9), Rerank: ptr(0.2), Text: "install"},
 		{Path: "judged-yes.md", Score: 0.9, Dense: ptr(0.1), Rerank: ptr(0.9), Text: "installing"},
 		{Path: "heading.md", Score: 0.6, Dense: ptr(0.6), Heading: "Install", Text: "Run the script."},
+		{Path: "both.md", Score: 0.5, Dense: ptr(0.1), Lexical: ptr(2), Text: "install it"},
 	}
 	tests := []struct {
 		name  string
@@ -27,9 +28,9 @@ func TestEvidence(t *testing.T) {
 		floor Floor
 		want  []string
 	}{
-		{"shared stem", "installing rag", Floor{}, []string{"install.md", "low.md", "lexical.md", "judged-no.md", "judged-yes.md", "heading.md"}},
-		{"dense floor", "install", Floor{MinDense: 0.3}, []string{"install.md", "lexical.md", "judged-no.md", "judged-yes.md", "heading.md"}},
-		{"rerank floor wins over dense", "install", Floor{MinDense: 0.3, MinRerank: 0.5}, []string{"install.md", "lexical.md", "judged-yes.md", "heading.md"}},
+		{"shared stem", "installing rag", Floor{}, []string{"install.md", "low.md", "lexical.md", "judged-no.md", "judged-yes.md", "heading.md", "both.md"}},
+		{"dense floor spares keyword matches", "install", Floor{MinDense: 0.3}, []string{"install.md", "lexical.md", "judged-no.md", "judged-yes.md", "heading.md", "both.md"}},
+		{"rerank floor wins over dense", "install", Floor{MinDense: 0.3, MinRerank: 0.5}, []string{"install.md", "lexical.md", "judged-yes.md", "heading.md", "both.md"}},
 		{"nothing shared", "who won the world cup", Floor{}, nil},
 		{"stopwords only", "what is the", Floor{}, nil},
 		{"question words only", "please explain", Floor{}, nil},

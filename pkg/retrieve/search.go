@@ -111,9 +111,9 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	var results []Result
 	switch opt.Mode {
 	case Dense:
-		results = fromHits(dense, func(r *Result, s float32) { r.Dense = &s })
+		results = fromHits(dense, setDense)
 	case Lexical:
-		results = fromHits(lexical, func(r *Result, s float32) { r.Lexical = &s })
+		results = fromHits(lexical, setLexical)
 	case Hybrid:
 		results = Fuse(dense, lexical, opt.Fusion)
 	default:
