@@ -36,6 +36,7 @@ func TestScripts(t *testing.T) {
 			srv := ollamatest.Start(embedModel, embedModel2, chatModel)
 			env.Defer(srv.Close)
 			env.Setenv("OLLAMA_HOST", srv.URL)
+			env.Setenv("FAKE_OLLAMA", srv.URL)
 			env.Setenv("RAG_INDEX", env.WorkDir+"/index")
 			return nil
 		},
