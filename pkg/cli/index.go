@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/chunk"
@@ -442,34 +441,17 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			rep.FailedFiles = append(rep.FailedFiles, indexer.Failure{Path: t.src.Path, Error: errGone.Error()})
 			continue
 		}
-		var bar *progressbar.ProgressBar
-		progress := func(done, total int) {
-			if !a.IO.IsStderrTTY() || total == 0 {
-				return
-			}
-			if bar == nil {
-				bar = progressbar.NewOptions(total,
-					progressbar.OptionSetWriter(a.IO.ErrOut),
-					progressbar.OptionSetDescription("embedding chunks"),
-					progressbar.OptionShowCount(),
-					progressbar.OptionSetPredictTime(true),
-					progressbar.OptionClearOnFinish(),
-					progressbar.OptionThrottle(100_000_000),
-				)
-			}
-			_ = bar.Set(done) // drawing progress is best effort
-		}
+		prog := newProgress(a)
+		prog.start("embedding chunks")
 		if opts.walkFlagsSet {
 			t.src.Include, t.src.Exclude, t.src.Hidden = opts.Include, opts.Exclude, opts.Hidden
 		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
 			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
 			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
-			BatchSize: opts.BatchSize, MaxSize: opts.MaxSize, Now: a.Now, Progress: progress,
+			BatchSize: opts.BatchSize, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.set,
 		})
-		if bar != nil {
-			_ = bar.Clear()
-		}
+		prog.done()
 		if sum != nil {
 			rep.add(sum, t.root)
 		}
