@@ -337,6 +337,7 @@ func TestRealOllama(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
 			t.Fatalf("eval: exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
 		}
+		t.Logf("eval --json (numbers from a 260K-parameter story model mean nothing):\n%s", r.stdout)
 		modes := []string{"dense", "lexical", "hybrid", "hybrid+rerank"}
 		if rep.Documents != 2 || len(rep.Retrieval) != len(modes) || rep.Answers == nil || rep.Answers.Answerable != 3 || rep.Answers.Unanswerable != 1 {
 			t.Fatalf("eval report: %s", r.stdout)
