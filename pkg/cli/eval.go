@@ -242,6 +242,15 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 		return err
 	}
 	defer closeWith(&err, st)
+	// Never mix a corpus into an index of other documents (a user's own
+	// index given as --corpus-index by mistake): later refreshes would walk
+	// the dataset's folder as documents.
+	for _, src := range st.Manifest().Sources {
+		if src.Path != root {
+			return &hintedError{err: usagef("%s holds other documents (%s), not only this corpus", dir, src.Path),
+				hint: "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"}
+		}
+	}
 	model := g.EmbedModel
 	if model == "" {
 		model = st.Manifest().EmbedModel

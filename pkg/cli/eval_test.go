@@ -148,17 +148,20 @@ func TestEval(t *testing.T) {
 		}
 	})
 	for _, tt := range []struct {
-		name string
-		args []string
-		code int
+		name   string
+		args   []string
+		code   int
+		stderr string
 	}{
-		{"missing path", []string{"nope.jsonl"}, ExitUsage},
-		{"bad mode", []string{"--modes", "dense,fuzzy", beir}, ExitUsage},
-		{"not a set", []string{"testdata/docs/retry.txt"}, ExitError},
+		{"missing path", []string{"nope.jsonl"}, ExitUsage, "nope.jsonl: no such file or folder"},
+		{"bad mode", []string{"--modes", "dense,fuzzy", beir}, ExitUsage, `unknown mode "fuzzy"`},
+		{"not a set", []string{"testdata/docs/retry.txt"}, ExitError, "not an evaluation set"},
+		{"corpus index of other documents", []string{"--corpus-index", h.index, beir}, ExitUsage, "holds other documents"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if r := h.run(runOpt{}, append([]string{"eval"}, tt.args...)...); r.code != tt.code {
-				t.Errorf("exit %d, want %d: %s", r.code, tt.code, r.stderr)
+			r := h.run(runOpt{}, append([]string{"eval"}, tt.args...)...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.stderr) {
+				t.Errorf("exit %d, want %d with %q: %s", r.code, tt.code, tt.stderr, r.stderr)
 			}
 		})
 	}
