@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -138,5 +140,28 @@ func TestAskContext(t *testing.T) {
 	}
 	if rep.Mode != "hybrid" || len(rep.Sources) != 1 || rep.Sources[0].Path != "retry.txt" {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestKeywordsSaved(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"keywords_saved": true`) {
+		t.Fatalf("after rag index: %s", r.stdout)
+	}
+	if err := os.Remove(filepath.Join(h.index, "keywords.idx")); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run(runOpt{}, "status"); !strings.Contains(r.stdout, "Keywords:     not saved") {
+		t.Errorf("status without it: %s", r.stdout)
+	}
+	rep := decodeSearch(t, h.run(runOpt{}, "search", "--json", "--mode", "lexical", "retry upload"))
+	if len(rep.Results) == 0 || rep.Results[0].Path != "retry.txt" {
+		t.Errorf("built in memory: %+v", rep.Results)
+	}
+	h.run(runOpt{}, "index")
+	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"keywords_saved": true`) {
+		t.Errorf("a no-op rag index did not save it again: %s", r.stdout)
 	}
 }

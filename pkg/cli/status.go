@@ -63,6 +63,9 @@ type statusReport struct {
 	Failed        []statusProblem `json:"failed"`
 	// RebuildPending is set when `rag index --rebuild` was interrupted.
 	RebuildPending bool `json:"rebuild_pending"`
+	// KeywordsSaved is false when searches must build the keyword index
+	// themselves (slower to open) until the next rag index saves it.
+	KeywordsSaved bool `json:"keywords_saved"`
 	// Verified is set with --verify: chunks read back and damaged objects.
 	Verified *verifyReport `json:"verified,omitempty"`
 }
@@ -91,6 +94,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dims: m.Dims,
 		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
 		Sources: m.Sources, Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
+		KeywordsSaved: st.KeywordsSaved(),
 	}
 	if rep.Sources == nil {
 		rep.Sources = []store.Source{}
@@ -157,6 +161,9 @@ func writeStatus(a *App, r *statusReport) error {
 	fmt.Fprintf(&b, "Last indexed: %s\n", updated)
 	if r.RebuildPending {
 		b.WriteString("Rebuild:      unfinished; run `rag index --rebuild` to complete it\n")
+	}
+	if !r.KeywordsSaved && r.Chunks > 0 {
+		b.WriteString("Keywords:     not saved for this catalog; each search builds them until `rag index` runs\n")
 	}
 	fmt.Fprintf(&b, "Sources:      %d\n", len(r.Sources))
 	for _, s := range r.Sources {

@@ -79,6 +79,10 @@ func (s *Local) keywordsFresh(m Manifest) bool {
 	return bytes.Equal(head[:len(keywordsMagic)], keywordsMagic) && bytes.Equal(head[len(keywordsMagic):], fp[:])
 }
 
+// KeywordsSaved reports whether the keyword index saved beside the catalog
+// is the current catalog's, so that searches read rather than build it.
+func (s *Local) KeywordsSaved() bool { return s.keywordsFresh(s.Manifest()) }
+
 // SaveKeywords saves the keyword index of the current catalog, so that
 // searches read it instead of building it (BenchmarkOpen100k: 3.4 s with
 // the build, 1.6 s without). A writer calls it after a run; it does

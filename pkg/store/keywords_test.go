@@ -44,7 +44,7 @@ func TestSavedKeywords(t *testing.T) {
 	if err := s.SaveKeywords(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.readKeywords(s.Manifest()) == nil {
+	if s.readKeywords(s.Manifest()) == nil || !s.KeywordsSaved() {
 		t.Fatal("saved keyword index not read back")
 	}
 	if got := searchText(t, dir, "upload install"); !reflect.DeepEqual(got, built) {
@@ -72,7 +72,7 @@ func TestSavedKeywords(t *testing.T) {
 		t.Fatal(err)
 	}
 	commitFiles(t, s, FileEntry{Root: "/r", Path: "b.md", Key: key(2), Chunks: 1})
-	if s.readKeywords(s.Manifest()) != nil {
+	if s.readKeywords(s.Manifest()) != nil || s.KeywordsSaved() {
 		t.Error("a stale keyword index was used")
 	}
 	if got := searchText(t, dir, "install upload"); len(got) != 1 || got[0].File.Path != "b.md" {
