@@ -216,18 +216,20 @@ func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
 	// 20 chunks: documents split into several chunks still fill the 10
 	// ranks the metrics read.
 	const k = 20
+	mode := func(name string, ropt retrieve.Options) eval.Mode {
+		return eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
+			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
+		}}
+	}
 	var modes []eval.Mode
 	for _, name := range opts.Modes {
-		ropt := retrieve.Options{Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), Candidates: opts.Candidates}
-		modes = append(modes, eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
-			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
-		}})
+		modes = append(modes, mode(name, retrieve.Options{Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion)}))
 	}
 	if opts.Rerank {
 		ropt, rr := opts.options(q)
-		modes = append(modes, eval.Mode{Name: opts.Mode + "+rerank", Calls: rr.Calls, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
-			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
-		}})
+		m := mode(opts.Mode+"+rerank", ropt)
+		m.Calls = rr.Calls
+		modes = append(modes, m)
 	}
 	return modes
 }

@@ -24,19 +24,10 @@ func needSquad(t *testing.T) {
 	}
 }
 
-type evalJSON struct {
-	Format    string           `json:"format"`
-	Documents int              `json:"documents"`
-	Questions int              `json:"questions"`
-	Retrieval []eval.Retrieval `json:"retrieval"`
-	Answers   *eval.Answers    `json:"answers"`
-	Failed    []string         `json:"failed_thresholds"`
-}
-
-func decodeEval(t *testing.T, r result) evalJSON {
+func decodeEval(t *testing.T, r result) *evalReport {
 	t.Helper()
-	var rep evalJSON
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+	var rep *evalReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep == nil {
 		t.Fatalf("eval --json: %v\n%s\n%s", err, r.stdout, r.stderr)
 	}
 	return rep

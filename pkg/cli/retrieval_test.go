@@ -99,6 +99,17 @@ func TestRerank(t *testing.T) {
 			t.Errorf("not ordered by judgement: %+v", rep.Results)
 		}
 	}
+	t.Run("RAG_RERANK and RAG_RERANK_MODEL set the defaults", func(t *testing.T) {
+		h2 := &harness{t: t, srv: h.srv, index: h.index, docs: h.docs, env: map[string]string{
+			"OLLAMA_HOST": h.srv.URL, "RAG_INDEX": h.index, "RAG_RERANK": "1", "RAG_RERANK_MODEL": chatModel}}
+		rep := decodeSearch(t, h2.run(runOpt{}, "search", "--json", "retry"))
+		if rep.RerankModel != chatModel || rep.Results[0].Rerank == nil {
+			t.Errorf("report %+v", rep)
+		}
+		if rep := decodeSearch(t, h2.run(runOpt{}, "search", "--json", "--rerank=false", "retry")); rep.RerankModel != "" {
+			t.Errorf("--rerank=false still re-ranked: %+v", rep)
+		}
+	})
 	t.Run("missing model", func(t *testing.T) {
 		r := h.run(runOpt{}, "search", "--rerank", "--rerank-model", "nope", "retry")
 		if r.code != ExitModel || !strings.Contains(r.stderr, "ollama pull nope") {

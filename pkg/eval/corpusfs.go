@@ -10,17 +10,17 @@ import (
 )
 
 // CorpusFS is a read-only folder, in memory, with one file a document
-// (DocPath, DocText): what `rag eval` indexes, so that a corpus is indexed
+// (docPath, docText): what `rag eval` indexes, so that a corpus is indexed
 // by the same walker, readers and chunker as a user's folder, without
 // writing it out.
 func CorpusFS(docs []Doc) fs.FS {
 	c := corpusFS{files: map[string][]byte{}}
 	for _, d := range docs {
-		name := DocPath(d.ID)
+		name := docPath(d.ID)
 		if _, dup := c.files[name]; !dup {
 			c.names = append(c.names, name)
 		}
-		c.files[name] = []byte(DocText(d))
+		c.files[name] = []byte(docText(d))
 	}
 	slices.Sort(c.names)
 	return c

@@ -60,15 +60,15 @@ type Dataset struct {
 	Queries []Query
 }
 
-// DocPath is the file name a corpus document is indexed under, so that
+// docPath is the file name a corpus document is indexed under, so that
 // results map back to document ids.
-func DocPath(id string) string {
+func docPath(id string) string {
 	return strings.NewReplacer("/", "_", "\\", "_", "\x00", "_").Replace(id) + ".md"
 }
 
-// DocText is what is indexed for a document: its title as a heading, so
+// docText is what is indexed for a document: its title as a heading, so
 // that the chunker keeps it with the text, then the text.
-func DocText(d Doc) string {
+func docText(d Doc) string {
 	if d.Title == "" {
 		return d.Text + "\n"
 	}
@@ -186,7 +186,7 @@ func loadBEIR(fsys fs.FS, dir string) (*Dataset, error) {
 		}
 		query := Query{ID: q.ID, Text: q.Text, Answers: q.Metadata.Answers}
 		for _, id := range rel {
-			query.Relevant = append(query.Relevant, Target{Path: DocPath(id)})
+			query.Relevant = append(query.Relevant, Target{Path: docPath(id)})
 		}
 		ds.Queries = append(ds.Queries, query)
 		return nil
@@ -277,7 +277,7 @@ func parseSQuAD(data []byte) (*Dataset, error) {
 			for _, qa := range p.QAs {
 				q := Query{ID: qa.ID, Text: qa.Question, Unanswerable: qa.Impossible}
 				if !qa.Impossible {
-					q.Relevant = []Target{{Path: DocPath(id)}}
+					q.Relevant = []Target{{Path: docPath(id)}}
 				}
 				for _, a := range qa.Answers {
 					if !slices.Contains(q.Answers, a.Text) {

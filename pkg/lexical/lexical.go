@@ -221,9 +221,6 @@ func Merge(builders ...*Builder) *Index {
 	return x
 }
 
-// Len is the number of documents indexed.
-func (x *Index) Len() int { return x.docs }
-
 // Hit is a document and its BM25 score.
 type Hit struct {
 	ID    int

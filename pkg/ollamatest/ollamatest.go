@@ -276,7 +276,7 @@ func (s *Server) judge(w http.ResponseWriter, model string, msgs []map[string]st
 	}
 	query, passage, _ := strings.Cut(user, "\n\nPassage")
 	query = strings.TrimPrefix(query, "Query: ")
-	p := Overlap(query, passage)
+	p := overlap(query, passage)
 	p = min(max(p, 0.001), 0.999)
 	top := []map[string]any{{"token": "yes", "logprob": math.Log(p)}, {"token": "no", "logprob": math.Log(1 - p)}}
 	if p < 0.5 {
@@ -289,8 +289,8 @@ func (s *Server) judge(w http.ResponseWriter, model string, msgs []map[string]st
 	})
 }
 
-// Overlap is the share of query's content words that text contains.
-func Overlap(query, text string) float64 {
+// overlap is the share of query's content words that text contains.
+func overlap(query, text string) float64 {
 	have := map[string]bool{}
 	for _, w := range words(text) {
 		have[w] = true

@@ -2,13 +2,10 @@ package retrieve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/store"
@@ -40,25 +37,12 @@ type fixture struct {
 	dims    int
 }
 
-var (
-	fixturesMu sync.Mutex
-	fixtures   = map[int]*fixture{}
-)
-
-// benchIndex builds (once per size) an index of n chunks of ~150 words and
-// 768-dimensional unit vectors, opened and loaded for searching.
-func benchIndex(b *testing.B, n int) *fixture {
-	fixturesMu.Lock()
-	defer fixturesMu.Unlock()
-	if f, ok := fixtures[n]; ok {
-		return f
-	}
+// benchIndex builds an index of n chunks of ~150 words and 768-dimensional
+// unit vectors in dir, opened and loaded for searching; it is closed when b
+// ends.
+func benchIndex(b *testing.B, dir string, n int) *fixture {
 	ctx := context.Background()
 	const perFile, dims = 10, 768
-	dir, err := tempDir(n)
-	if err != nil {
-		b.Fatal(err)
-	}
 	s, err := store.Open(ctx, dir, store.Options{Write: true})
 	if err != nil {
 		b.Fatal(err)
@@ -95,6 +79,11 @@ func benchIndex(b *testing.B, n int) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			b.Error(err)
+		}
+	})
 	if _, err := st.Count(ctx); err != nil { // load before timing
 		b.Fatal(err)
 	}
@@ -111,7 +100,6 @@ func benchIndex(b *testing.B, n int) *fixture {
 		}
 		fx.queries = append(fx.queries, strings.Join(q, " "))
 	}
-	fixtures[n] = fx
 	return fx
 }
 
@@ -139,10 +127,18 @@ func (e fixedEmbedder) Embed(context.Context, []string) ([][]float32, error) {
 // BenchmarkQuery is the latency of one query (top 10) by mode, at 10,000
 // and 100,000 chunks of 768 dimensions, index already loaded.
 func BenchmarkQuery(b *testing.B) {
+	// Each index is built on first use by a sub-benchmark that runs, and
+	// shared by the modes; it lives in this benchmark's folder.
+	indexes := map[int]*fixture{}
 	for _, n := range []int{10_000, 100_000} {
 		for _, mode := range Modes {
-			b.Run(fmt.Sprintf("%dk/%s", n/1000, mode), func(b *testing.B) {
-				fx := benchIndex(b, n)
+			b.Run(fmt.Sprintf("%dk/%s", n/1000, mode), func(sub *testing.B) {
+				fx, ok := indexes[n]
+				if !ok {
+					fx = benchIndex(b, b.TempDir(), n)
+					indexes[n] = fx
+				}
+				b := sub
 				emb := fixedEmbedder{v: unit(rand.New(rand.NewPCG(7, 8)), fx.dims)}
 				opt := Options{Mode: mode, Fusion: Weighted}
 				ctx := context.Background()
@@ -156,22 +152,4 @@ func BenchmarkQuery(b *testing.B) {
 			})
 		}
 	}
-}
-
-// tempDir is a folder for a benchmark index that outlives one sub-benchmark
-// (b.TempDir would remove it after the first).
-func tempDir(n int) (string, error) {
-	return os.MkdirTemp("", fmt.Sprintf("rag-bench-%d-", n))
-}
-
-// TestMain removes the benchmark indexes when the run ends.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, fx := range fixtures {
-		if err := errors.Join(fx.st.Close(), os.RemoveAll(fx.st.Dir())); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
 }

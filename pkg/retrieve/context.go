@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/rag-cli/rag/pkg/lexical"
 )
@@ -44,19 +45,20 @@ func Evidence(query string, results []Result, f Floor) []Result {
 }
 
 // questionWords are words of how a question is asked, not what it is about.
-var questionWords = func() map[string]bool {
+// It is built on first use, not at start-up: most commands never need it.
+var questionWords = sync.OnceValue(func() map[string]bool {
 	set := map[string]bool{}
 	for _, t := range (lexical.Analyzer{}).Terms(`tell explain describe please give show much many name
 		list happen happened find mean meaning`) {
 		set[t] = true
 	}
 	return set
-}()
+})
 
 func contentTerms(query string) map[string]bool {
 	set := map[string]bool{}
 	for _, t := range (lexical.Analyzer{}).Terms(query) {
-		if !questionWords[t] {
+		if !questionWords()[t] {
 			set[t] = true
 		}
 	}

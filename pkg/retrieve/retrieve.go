@@ -33,8 +33,6 @@ type Result struct {
 	Lexical *float32 `json:"lexical_score,omitempty"`
 	Rerank  *float32 `json:"rerank_score,omitempty"`
 	Text    string   `json:"text"`
-	// ID names the chunk in the open store.
-	ID int `json:"-"`
 }
 
 // Location says where a result is, the way a reader finds it:

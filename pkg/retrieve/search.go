@@ -150,7 +150,7 @@ func searchDense(ctx context.Context, st store.Store, emb Embedder, query string
 func fromHit(h store.Hit) Result {
 	return Result{
 		Root: h.File.Root, Path: h.File.Path, StartLine: h.StartLine, EndLine: h.EndLine,
-		Page: h.Page, Heading: h.Heading, Score: h.Score, Text: h.Text, ID: h.ID,
+		Page: h.Page, Heading: h.Heading, Score: h.Score, Text: h.Text,
 	}
 }
 
