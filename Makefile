@@ -1,10 +1,15 @@
 # rag's developer tasks. `make check` is what a change must pass.
 GO ?= go
 
-.PHONY: build test check fmt vet lint tidy e2e bench fuzz
+.PHONY: build test check fmt vet lint tidy e2e bench fuzz demo
 
 build:
 	$(GO) build -o bin/rag ./cmd/rag
+
+# rag's main job end to end: index docs/ and ask a question, with the Ollama
+# at OLLAMA_HOST or else a pinned one it installs, starts and stops.
+demo: build
+	$(GO) run ./e2e/demo -rag bin/rag
 
 test:
 	$(GO) test ./...
@@ -26,7 +31,7 @@ tidy:
 	$(GO) mod tidy
 	@git diff --exit-code go.mod go.sum || (echo "go mod tidy changed go.mod/go.sum"; exit 1)
 
-# The real-Ollama suite: installs and starts a pinned Ollama (needs ../shared).
+# The real-Ollama suite: installs and starts a pinned Ollama.
 e2e:
 	bash .ci/e2e
 
