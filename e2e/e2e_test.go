@@ -192,7 +192,7 @@ func TestRealOllama(t *testing.T) {
 	})
 	t.Run("model missing", func(t *testing.T) {
 		r := e.run(t, "", nil, "ask", "--model", "no-such-model", "--min-score", "-1", "Where does the duck swim?")
-		if r.code != 6 || !strings.Contains(r.stderr, "rag: hint: pull the model with `ollama pull no-such-model`") {
+		if r.code != 6 || !strings.Contains(r.stderr, "rag: hint: pull it with `rag pull no-such-model` (or `ollama pull no-such-model`)") {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 	})

@@ -346,7 +346,7 @@ func TestErrors(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`, "rag --help", true},
 		{"unknown flag", nil, []string{"search", "--nope", "x"}, ExitUsage, "unknown flag: --nope", "rag --help", true},
 		{"no query", nil, []string{"search"}, ExitUsage, "no query on standard input", "", true},
-		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k must be at least 1", "", true},
+		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k: want a whole number of at least 1", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

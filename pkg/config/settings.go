@@ -85,6 +85,14 @@ func parseFraction(s string) (any, error) {
 	return f, nil
 }
 
+func parseSimilarity(s string) (any, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < -1 || f > 1 {
+		return nil, fmt.Errorf("want a number from -1 to 1, not %q", s)
+	}
+	return f, nil
+}
+
 func parseHost(s string) (any, error) {
 	if _, err := OllamaHost(s); err != nil {
 		return nil, err
@@ -110,7 +118,7 @@ var specs = []spec{
 	{KeyRerankModel, "RAG_RERANK_MODEL", "model name", parseString},
 	{KeySearchK, "", "number", parsePositive},
 	{KeyAskK, "", "number", parsePositive},
-	{KeyMinScore, "", "number from 0 to 1", parseFraction},
+	{KeyMinScore, "", "number from -1 to 1", parseSimilarity},
 	{KeyMinRelevance, "", "number from 0 to 1", parseFraction},
 }
 
