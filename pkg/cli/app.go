@@ -186,6 +186,7 @@ The index lives in --index, else $RAG_INDEX, else index: in .rag.yaml or
 Ollama is reached at $OLLAMA_HOST (default 127.0.0.1:11434).
 Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		Version:       a.versionInfo().String(),
+		Annotations:   map[string]string{noConfig: "yes"},
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args: func(cmd *cobra.Command, args []string) error {

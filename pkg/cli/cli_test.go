@@ -53,6 +53,10 @@ type runOpt struct {
 	ready func()
 	// now replaces the fixed test clock (for latencies).
 	now func() time.Time
+	// dir is the working directory, where .rag.yaml is looked for.
+	dir string
+	// setup changes the App before it runs.
+	setup func(*App)
 }
 
 func (h *harness) run(o runOpt, args ...string) result {
@@ -65,7 +69,10 @@ func (h *harness) run(o runOpt, args ...string) result {
 	if now == nil {
 		now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	}
-	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: now, Version: "test", watchReady: o.ready}
+	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: now, Dir: o.dir, Version: "test", watchReady: o.ready}
+	if o.setup != nil {
+		o.setup(app)
+	}
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()

@@ -57,7 +57,7 @@ type pullReport struct {
 }
 
 // neededModels are the models the index and the settings need, each once.
-func neededModels(a *App, g *globalOptions) ([]string, error) {
+func neededModels(a *App, g *globalOptions) []string {
 	embed := ""
 	if dir, err := a.indexDir(g); err == nil {
 		m, err := store.ReadManifest(dir)
@@ -78,7 +78,7 @@ func neededModels(a *App, g *globalOptions) ([]string, error) {
 	if a.cfg.Bool(config.KeyRerank) {
 		models = append(models, a.cfg.String(config.KeyRerankModel))
 	}
-	return dedupe(models), nil
+	return dedupe(models)
 }
 
 func dedupe(xs []string) []string {
@@ -96,10 +96,7 @@ func dedupe(xs []string) []string {
 func pullRun(ctx context.Context, a *App, opts *PullOptions) error {
 	models := dedupe(opts.Models)
 	if len(models) == 0 {
-		var err error
-		if models, err = neededModels(a, opts.globalOptions); err != nil {
-			return err
-		}
+		models = neededModels(a, opts.globalOptions)
 	}
 	client, err := a.ollama()
 	if err != nil {

@@ -88,6 +88,15 @@ func (s *Server) Registry(models ...string) {
 	}
 }
 
+// Remove deletes models from the server, as `ollama rm` does.
+func (s *Server) Remove(models ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range models {
+		delete(s.models, normalize(m))
+	}
+}
+
 // Pulls are the models asked for on /api/pull, in order.
 func (s *Server) Pulls() []string {
 	s.mu.Lock()
