@@ -63,9 +63,6 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	start := time.Now()
 	root, g := newRootCmd(a)
 	root.SetArgs(args)
-	root.SetIn(a.IO.In)
-	root.SetOut(a.IO.Out)
-	root.SetErr(a.IO.ErrOut)
 	err := root.ExecuteContext(ctx)
 	if g.Verbose {
 		fmt.Fprintf(a.IO.ErrOut, "rag: took %s\n", time.Since(start).Round(time.Millisecond))
@@ -159,6 +156,17 @@ func applyFlags(cmd *cobra.Command, s *config.Settings) error {
 // user can still find and fix it.
 const noConfig = "rag-no-config"
 
+// needsConfig reports whether cmd uses the settings: help, completion,
+// version and `config path` do not.
+func needsConfig(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[noConfig] != "" && c.HasParent() || c.Name() == "help" || c.Name() == "completion" {
+			return false
+		}
+	}
+	return cmd.HasParent() // the root only prints help
+}
+
 func newRootCmd(a *App) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
 	cfg, files, cfgErr := a.loadSettings()
@@ -196,7 +204,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 			return nil
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Annotations[noConfig] != "" {
+			if !needsConfig(cmd) {
 				return nil
 			}
 			if cfgErr != nil {
@@ -231,6 +239,12 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 			Short: "What rag's exit codes mean",
 			Long:  exitCodesHelp,
 		})
+	root.SetIn(a.IO.In)
+	root.SetOut(a.IO.Out)
+	root.SetErr(a.IO.ErrOut)
+	// Created now rather than when run, so its flags are registered and it
+	// writes to the streams set above.
+	root.InitDefaultCompletionCmd()
 	registerCompletions(a, root)
 	root.SetVersionTemplate("rag {{.Version}}\n")
 	return root, g

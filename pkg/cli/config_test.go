@@ -177,8 +177,10 @@ func TestConfigErrors(t *testing.T) {
 			if r := h.run(runOpt{dir: sub}, "config", "path"); r.code != 0 {
 				t.Errorf("config path: exit %d: %s", r.code, r.stderr)
 			}
-			if r := h.run(runOpt{dir: sub}, "--help"); r.code != 0 {
-				t.Errorf("help: exit %d: %s", r.code, r.stderr)
+			for _, args := range [][]string{{"--help"}, {"help", "config"}, {"completion", "bash"}, {"version"}} {
+				if r := h.run(runOpt{dir: sub}, args...); r.code != 0 {
+					t.Errorf("%s: exit %d: %s", args, r.code, r.stderr)
+				}
 			}
 		})
 	}
