@@ -64,9 +64,15 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	root, g := newRootCmd(a)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	code := a.report(ctx, err)
 	if g.Verbose {
 		fmt.Fprintf(a.IO.ErrOut, "rag: took %s\n", time.Since(start).Round(time.Millisecond))
 	}
+	return code
+}
+
+// report prints err, if any, and returns the exit code for it.
+func (a *App) report(ctx context.Context, err error) int {
 	if err == nil {
 		return ExitOK
 	}

@@ -31,7 +31,7 @@ func TestPull(t *testing.T) {
 		{name: "progress on a terminal", args: []string{"pull", "new-embed"}, tty: true,
 			stdout: "new-embed: pulled\n", stderr: "pulling new-embed", wantPulls: []string{"new-embed"}},
 		{name: "json", env: map[string]string{"RAG_MODEL": "new-chat"}, args: []string{"pull", "--json"},
-			stdout: "{\n  \"models\": [\n    {\n      \"model\": \"fake-embed\",\n      \"status\": \"present\"\n    },\n    {\n      \"model\": \"new-chat\",\n      \"status\": \"pulled\"\n    }\n  ]\n}\n",
+			stdout:    "{\n  \"models\": [\n    {\n      \"model\": \"fake-embed\",\n      \"status\": \"present\"\n    },\n    {\n      \"model\": \"new-chat\",\n      \"status\": \"pulled\"\n    }\n  ]\n}\n",
 			wantPulls: []string{"new-chat"}},
 		{name: "not in the registry", args: []string{"pull", "no-such-model"}, code: ExitModel,
 			stderr: "rag: error: pull no-such-model: pull model manifest: file does not exist\nrag: hint: check the name", wantPulls: []string{"no-such-model"}},
