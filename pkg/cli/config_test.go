@@ -99,6 +99,10 @@ func TestConfigPrecedence(t *testing.T) {
 		if strings.Contains(r.stderr, "rag: model") {
 			t.Errorf("config path printed settings: %s", r.stderr)
 		}
+		r = h.run(runOpt{dir: sub}, "index", "-v", "--index", filepath.Join(t.TempDir(), "i"), "--embed-model", embedModel, h.docs)
+		if r.code != 0 || !strings.Contains(r.stderr, "rag: skipped ") {
+			t.Errorf("index -v: exit %d, no skipped files listed: %s", r.code, r.stderr)
+		}
 		r = h.run(runOpt{dir: sub}, "status", "--verbose", "--index", filepath.Join(t.TempDir(), "none"))
 		for _, want := range []string{"rag: model = proj-chat (" + proj + ":2)", "rag: index = ", "(flag --index)", "rag: took "} {
 			if !strings.Contains(r.stderr, want) {

@@ -38,7 +38,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
        retries a failed request 3 times; finished work is kept)
-  6    a model is not available on the Ollama server (ollama pull it)
+  6    a model is not available on the Ollama server (rag pull it, or run
+       again with --pull), or could not be pulled
   7    index problem: no index yet, built with another embedding model,
        damaged, or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
