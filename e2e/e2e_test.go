@@ -196,6 +196,16 @@ func TestRealOllama(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 	})
+	t.Run("pull and completion read the real server's models", func(t *testing.T) {
+		r := e.run(t, "", nil, "pull", "--json", e.model)
+		if r.code != 0 || !strings.Contains(r.stdout, `"status": "present"`) {
+			t.Fatalf("pull: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		r = e.run(t, "", nil, "__complete", "ask", "--model", "")
+		if r.code != 0 || !strings.Contains(r.stdout, strings.TrimSuffix(e.model, ":latest")) {
+			t.Fatalf("completion: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+	})
 	t.Run("ollama down", func(t *testing.T) {
 		r := e.run(t, "", []string{"OLLAMA_HOST=127.0.0.1:9"}, "search", "duck")
 		if r.code != 5 || !strings.Contains(r.stderr, "rag: error: cannot reach Ollama at http://127.0.0.1:9") || !strings.Contains(r.stderr, "rag: hint: start Ollama") {
