@@ -241,9 +241,10 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 
 	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
 		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{
-			Use:   "exit-codes",
-			Short: "What rag's exit codes mean",
-			Long:  exitCodesHelp,
+			Use:         "exit-codes",
+			Short:       "What rag's exit codes mean",
+			Long:        exitCodesHelp,
+			Annotations: map[string]string{noConfig: "yes"},
 		})
 	root.SetIn(a.IO.In)
 	root.SetOut(a.IO.Out)
