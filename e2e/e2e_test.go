@@ -192,8 +192,18 @@ func TestRealOllama(t *testing.T) {
 	})
 	t.Run("model missing", func(t *testing.T) {
 		r := e.run(t, "", nil, "ask", "--model", "no-such-model", "--min-score", "-1", "Where does the duck swim?")
-		if r.code != 6 || !strings.Contains(r.stderr, "rag: hint: pull the model with `ollama pull no-such-model`") {
+		if r.code != 6 || !strings.Contains(r.stderr, "rag: hint: pull it with `rag pull no-such-model` (or `ollama pull no-such-model`)") {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("pull and completion read the real server's models", func(t *testing.T) {
+		r := e.run(t, "", nil, "pull", "--json", e.model)
+		if r.code != 0 || !strings.Contains(r.stdout, `"status": "present"`) {
+			t.Fatalf("pull: exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		r = e.run(t, "", nil, "__complete", "ask", "--model", "")
+		if r.code != 0 || !strings.Contains(r.stdout, strings.TrimSuffix(e.model, ":latest")) {
+			t.Fatalf("completion: exit %d: %s %s", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("ollama down", func(t *testing.T) {

@@ -11,10 +11,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/iostreams"
@@ -27,13 +30,21 @@ type App struct {
 	Env  func(string) string
 	HTTP *http.Client
 	Now  func() time.Time
-	// Version is printed by `rag --version`.
+	// Dir is the working directory, where the search for a project's
+	// .rag.yaml starts; "" reads no project file.
+	Dir string
+	// Version, if set (with -ldflags), replaces the module version that
+	// `rag version` reads from the build info.
 	Version string
+	// BuildInfo reads the binary's build info; nil means debug.ReadBuildInfo.
+	BuildInfo func() (*debug.BuildInfo, bool)
 	// Fault, if set, is called at named points of index writes; the crash
 	// tests' build of rag kills itself there.
 	Fault func(point string)
 	// watchReady, if set, is called once `rag index --watch` is watching.
 	watchReady func()
+	// cfg are the settings of this run, before flags.
+	cfg *config.Settings
 }
 
 // NewHTTPClient is the client rag uses for Ollama: a short connect timeout
@@ -49,12 +60,19 @@ func NewHTTPClient() *http.Client {
 // Run executes rag with args (without the program name) and returns the
 // exit code. It is the only place that prints errors.
 func (a *App) Run(ctx context.Context, args []string) int {
-	root := newRootCmd(a)
+	start := time.Now()
+	root, g := newRootCmd(a)
 	root.SetArgs(args)
-	root.SetIn(a.IO.In)
-	root.SetOut(a.IO.Out)
-	root.SetErr(a.IO.ErrOut)
 	err := root.ExecuteContext(ctx)
+	code := a.report(ctx, err)
+	if g.Verbose {
+		fmt.Fprintf(a.IO.ErrOut, "rag: took %s\n", time.Since(start).Round(time.Millisecond))
+	}
+	return code
+}
+
+// report prints err, if any, and returns the exit code for it.
+func (a *App) report(ctx context.Context, err error) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -82,22 +100,87 @@ type globalOptions struct {
 	IndexDir   string
 	JSON       bool
 	EmbedModel string
+	Verbose    bool
 }
 
 func (a *App) indexDir(g *globalOptions) (string, error) {
-	return config.IndexDir(g.IndexDir, a.Env)
+	if g.IndexDir == "" {
+		return "", &hintedError{err: &usageError{err: config.ErrNoIndexDir}, hint: "set --index, RAG_INDEX or index: in a config file (see `rag config`)"}
+	}
+	return g.IndexDir, nil
 }
 
 func (a *App) ollama() (*ollama.Client, error) {
-	host, err := config.OllamaHost(a.Env("OLLAMA_HOST"))
+	host, err := config.OllamaHost(a.cfg.String(config.KeyOllamaHost))
 	if err != nil {
 		return nil, &hintedError{err: &usageError{err: err}, hint: "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434"}
 	}
 	return ollama.New(host, a.HTTP), nil
 }
 
-func newRootCmd(a *App) *cobra.Command {
+// loadSettings finds and reads the config files and resolves the settings
+// they and the environment give; flags are laid on top by each command.
+func (a *App) loadSettings() (*config.Settings, config.Files, error) {
+	files, err := config.Locate(a.Env, a.Dir, os.Stat)
+	if err != nil {
+		return nil, files, err
+	}
+	s, err := config.Load(a.Env, files, os.ReadFile)
+	return s, files, err
+}
+
+// settingAnnotation marks a flag that overrides a setting, so that `rag
+// config` and -v can say the flag set it.
+const settingAnnotation = "rag-setting"
+
+func bindSetting(f *pflag.FlagSet, flag string, key config.Key) {
+	if err := f.SetAnnotation(flag, settingAnnotation, []string{string(key)}); err != nil {
+		panic(err) // a flag misnamed in the code
+	}
+}
+
+// applyFlags records the flags the user set as the origin of their settings.
+func applyFlags(cmd *cobra.Command, s *config.Settings) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		keys := f.Annotations[settingAnnotation]
+		if len(keys) != 1 || err != nil {
+			return
+		}
+		if serr := s.Set(config.Key(keys[0]), f.Value.String(), config.Origin{Kind: config.FromFlag, Name: f.Name}); serr != nil {
+			name := "--" + f.Name
+			if f.Shorthand != "" {
+				name = "-" + f.Shorthand
+			}
+			err = usagef("%s: %v", name, errors.Unwrap(serr))
+		}
+	})
+	return err
+}
+
+// noConfig marks commands that work with a broken config file, so that a
+// user can still find and fix it.
+const noConfig = "rag-no-config"
+
+// needsConfig reports whether cmd uses the settings: help, completion,
+// version and `config path` do not.
+func needsConfig(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[noConfig] != "" && c.HasParent() || c.Name() == "help" || c.Name() == "completion" {
+			return false
+		}
+	}
+	return cmd.HasParent() // the root only prints help
+}
+
+func newRootCmd(a *App) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
+	cfg, files, cfgErr := a.loadSettings()
+	if cfgErr != nil {
+		// Commands fail with cfgErr; help and `rag config path` still work.
+		cfg, _ = config.Resolve(func(string) string { return "" })
+	}
+	a.cfg = cfg
 	root := &cobra.Command{
 		Use:   "rag",
 		Short: "Answers from your own documents, with sources",
@@ -109,16 +192,35 @@ them with a local Ollama model, citing the file and lines of every source.
   rag ask "question"               a cited answer from the documents
   rag status                       what the index holds, and its health
   rag eval SET                     measure retrieval and answers on a question set
+  rag pull                         pull the models the index and settings need
+  rag config                       the settings in effect, and where each comes from
 
-The index lives in --index, else $RAG_INDEX, else ~/.local/share/rag/index.
+The index lives in --index, else $RAG_INDEX, else index: in .rag.yaml or
+~/.config/rag/config.yaml, else $XDG_DATA_HOME/rag/index (~/.local/share/rag/index).
 Ollama is reached at $OLLAMA_HOST (default 127.0.0.1:11434).
 Every command takes --json for scripts; see 'rag help exit-codes'.`,
-		Version:       a.Version,
+		Version:       a.versionInfo().String(),
+		Annotations:   map[string]string{noConfig: "yes"},
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("unknown command %q", args[0])
+			}
+			return nil
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if !needsConfig(cmd) {
+				return nil
+			}
+			if cfgErr != nil {
+				return cfgErr
+			}
+			if err := applyFlags(cmd, cfg); err != nil {
+				return err
+			}
+			if g.Verbose {
+				verboseSettings(a, cfg)
 			}
 			return nil
 		},
@@ -130,17 +232,43 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		return &usageError{err: err}
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.IndexDir, "index", "", "index folder (default $RAG_INDEX or ~/.local/share/rag/index)")
+	pf.StringVar(&g.IndexDir, "index", cfg.String(config.KeyIndex), "index folder; $RAG_INDEX or index: in a config file sets the default")
+	bindSetting(pf, "index", config.KeyIndex)
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
-	pf.StringVar(&g.EmbedModel, "embed-model", "", "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index)")
+	pf.StringVar(&g.EmbedModel, "embed-model", cfg.String(config.KeyEmbedModel), "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index); $RAG_EMBED_MODEL or embed_model: in a config file sets it")
+	bindSetting(pf, "embed-model", config.KeyEmbedModel)
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr: the settings used, timings, skipped files")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g), &cobra.Command{
-		Use:   "exit-codes",
-		Short: "What rag's exit codes mean",
-		Long:  exitCodesHelp,
-	})
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
+		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{
+			Use:         "exit-codes",
+			Short:       "What rag's exit codes mean",
+			Long:        exitCodesHelp,
+			Annotations: map[string]string{noConfig: "yes"},
+		})
+	root.SetIn(a.IO.In)
+	root.SetOut(a.IO.Out)
+	root.SetErr(a.IO.ErrOut)
+	// Created now rather than when run, so its flags are registered and it
+	// writes to the streams set above.
+	root.InitDefaultCompletionCmd()
+	registerCompletions(a, root)
 	root.SetVersionTemplate("rag {{.Version}}\n")
-	return root
+	return root, g
+}
+
+// verboseSettings prints the settings of this run on stderr, for -v.
+func verboseSettings(a *App, cfg *config.Settings) {
+	for _, s := range cfg.All() {
+		fmt.Fprintf(a.IO.ErrOut, "rag: %s = %s (%s)\n", s.Key, orDash(s.Value), s.Origin)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // readQuery takes a query from the arguments, or from stdin when it is "-"

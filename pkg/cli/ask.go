@@ -26,6 +26,7 @@ type AskOptions struct {
 	NumCtx       int
 	MaxTokens    int
 	Temperature  float64
+	Pull         bool
 }
 
 func newAskCmd(a *App, g *globalOptions) *cobra.Command {
@@ -60,15 +61,17 @@ question) to read it from stdin.`,
 			if _, err := opts.validate(); err != nil {
 				return err
 			}
-			return askRun(cmd.Context(), a, opts)
+			return a.withPull(cmd.Context(), opts.Pull, func() error { return askRun(cmd.Context(), a, opts) })
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&opts.K, "k", "k", config.DefaultAskK, "number of chunks given to the model")
-	f.StringVar(&opts.Model, "model", config.DefaultChatModel, "Ollama chat model")
-	f.Float32Var(&opts.MinScore, "min-score", config.DefaultMinScore, "embedding similarity below which a chunk is not evidence")
-	f.Float32Var(&opts.MinRelevance, "min-relevance", config.DefaultMinRelevance, "with --rerank: judged probability of relevance below which a chunk is not evidence")
-	bindRetrieval(f, &opts.RetrievalOptions, a.Env)
+	f.IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeyAskK), "number of chunks given to the model; ask_k: in a config file sets the default")
+	bindSetting(f, "k", config.KeyAskK)
+	f.StringVar(&opts.Model, "model", a.cfg.String(config.KeyModel), "Ollama chat model; $RAG_MODEL or model: in a config file sets the default")
+	bindSetting(f, "model", config.KeyModel)
+	bindThresholds(f, &opts.MinScore, &opts.MinRelevance, a.cfg)
+	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
+	f.BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")

@@ -53,6 +53,10 @@ type runOpt struct {
 	ready func()
 	// now replaces the fixed test clock (for latencies).
 	now func() time.Time
+	// dir is the working directory, where .rag.yaml is looked for.
+	dir string
+	// setup changes the App before it runs.
+	setup func(*App)
 }
 
 func (h *harness) run(o runOpt, args ...string) result {
@@ -65,7 +69,10 @@ func (h *harness) run(o runOpt, args ...string) result {
 	if now == nil {
 		now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	}
-	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: now, Version: "test", watchReady: o.ready}
+	app := &App{IO: ios, Env: env, HTTP: NewHTTPClient(), Now: now, Dir: o.dir, Version: "test", watchReady: o.ready}
+	if o.setup != nil {
+		o.setup(app)
+	}
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -346,7 +353,7 @@ func TestErrors(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`, "rag --help", true},
 		{"unknown flag", nil, []string{"search", "--nope", "x"}, ExitUsage, "unknown flag: --nope", "rag --help", true},
 		{"no query", nil, []string{"search"}, ExitUsage, "no query on standard input", "", true},
-		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k must be at least 1", "", true},
+		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k: want a whole number of at least 1", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,13 +96,13 @@ eval a gate: below any of them it exits with code 9.`,
 	f.Float64Var(&opts.MinF1, "min-f1", 0, "exit 9 if the answers' F1 is below this (needs --model)")
 	f.Float64Var(&opts.MinNoAns, "min-noans", 0, "exit 9 if the share of unanswerable questions refused is below this (needs --model)")
 	f.StringVar(&opts.Model, "model", "", "Ollama chat model; when set, answers are measured too")
-	f.IntVarP(&opts.K, "k", "k", config.DefaultAskK, "chunks given to the model per question")
-	f.Float32Var(&opts.MinScore, "min-score", config.DefaultMinScore, "embedding similarity below which a chunk is not evidence")
-	f.Float32Var(&opts.MinRelevance, "min-relevance", config.DefaultMinRelevance, "with --rerank: judged relevance below which a chunk is not evidence")
+	f.IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeyAskK), "chunks given to the model per question; ask_k: in a config file sets the default")
+	bindSetting(f, "k", config.KeyAskK)
+	bindThresholds(f, &opts.MinScore, &opts.MinRelevance, a.cfg)
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 256, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
-	bindRetrieval(f, &opts.RetrievalOptions, a.Env)
+	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
 	return cmd
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
@@ -36,7 +38,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
        retries a failed request 3 times; finished work is kept)
-  6    a model is not available on the Ollama server (ollama pull it)
+  6    a model is not available on the Ollama server (rag pull it, or run
+       again with --pull), or could not be pulled
   7    index problem: no index yet, built with another embedding model,
        damaged, or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
@@ -92,6 +95,9 @@ func classify(err error) (code int, hint string) {
 		locked     *store.LockedError
 		retries    *embed.RetryError
 		below      *belowThresholdError
+		cfgFile    *config.FileError
+		cfgEnv     *config.EnvError
+		pull       *ollama.PullError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -105,8 +111,16 @@ func classify(err error) (code int, hint string) {
 			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
 		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
+	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
+		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
+	case errors.As(err, &cfgFile):
+		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; `rag help config` describes the settings", cfgFile.Path)
+	case errors.As(err, &cfgEnv):
+		return ExitUsage, fmt.Sprintf("fix or unset %s; `rag help config` describes the settings", cfgEnv.Var)
+	case errors.As(err, &pull):
+		return ExitModel, fmt.Sprintf("check the name %q (ollama.com/library lists the models), and that the Ollama server can reach the registry", pull.Model)
 	case errors.As(err, &missing):
-		return ExitModel, fmt.Sprintf("pull the model with `ollama pull %s`, or choose another with --embed-model or --model", missing.Model)
+		return ExitModel, fmt.Sprintf("pull it with `rag pull %s` (or `ollama pull %s`), or run again with --pull; or choose another with --embed-model or --model", missing.Model, missing.Model)
 	case errors.As(err, &mismatch) && mismatch.Model == mismatch.IndexModel:
 		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):

@@ -28,7 +28,7 @@ type IndexOptions struct {
 	Paths     []string
 	BatchSize int
 	MaxSize   int64
-	Verbose   bool
+	Pull      bool
 	PruneOnly bool
 	Rebuild   bool
 	Watch     bool
@@ -97,7 +97,7 @@ fails at once, or waits with --wait.`,
 			case opts.Timeout < 0:
 				return usagef("--timeout must not be negative")
 			}
-			return indexRun(cmd.Context(), a, opts)
+			return a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) })
 		},
 	}
 	f := cmd.Flags()
@@ -108,7 +108,7 @@ fails at once, or waits with --wait.`,
 	f.BoolVar(&opts.Hidden, "hidden", false, "include hidden files and folders (.git never)")
 	f.IntVar(&opts.ChunkTokens, "chunk-tokens", 0, fmt.Sprintf("target chunk size in tokens (default: the index's, or %d); changing it re-embeds everything", chunk.DefaultOptions.Target))
 	f.IntVar(&opts.ChunkOverlap, "chunk-overlap", 0, fmt.Sprintf("overlap between chunks in tokens (default: the index's, or %d)", chunk.DefaultOptions.Overlap))
-	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "list skipped files on stderr")
+	f.BoolVar(&opts.Pull, "pull", false, "pull the embedding model if the Ollama server does not have it, then go on")
 	f.BoolVar(&opts.PruneOnly, "prune-only", false, "only remove files (and folders) that no longer exist; embed nothing")
 	f.BoolVar(&opts.Rebuild, "rebuild", false, "re-embed everything into a fresh index, swapped in when complete")
 	f.BoolVar(&opts.Watch, "watch", false, "keep indexing as files change, until interrupted")

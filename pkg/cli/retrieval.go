@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"strconv"
-
 	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/config"
@@ -19,23 +17,19 @@ type RetrievalOptions struct {
 	RerankModel string
 }
 
-// bindRetrieval adds the retrieval flags; RAG_MODE, RAG_RERANK and
-// RAG_RERANK_MODEL set their defaults, so a user configures them once.
-func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, env func(string) string) {
-	mode := env("RAG_MODE")
-	if mode == "" {
-		mode = string(config.DefaultMode)
-	}
-	on, _ := strconv.ParseBool(env("RAG_RERANK"))
-	model := env("RAG_RERANK_MODEL")
-	if model == "" {
-		model = config.DefaultChatModel
-	}
-	f.StringVar(&o.Mode, "mode", mode, "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE sets the default")
-	f.StringVar(&o.Fusion, "fusion", string(retrieve.Weighted), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank)")
+// bindRetrieval adds the retrieval flags; their defaults are the settings
+// (RAG_MODE, RAG_FUSION, RAG_RERANK, RAG_RERANK_MODEL or a config file), so
+// a user configures them once.
+func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) {
+	f.StringVar(&o.Mode, "mode", cfg.String(config.KeyMode), "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE or mode: in a config file sets the default")
+	bindSetting(f, "mode", config.KeyMode)
+	f.StringVar(&o.Fusion, "fusion", cfg.String(config.KeyFusion), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank); $RAG_FUSION or fusion: sets the default")
+	bindSetting(f, "fusion", config.KeyFusion)
 	f.IntVar(&o.Candidates, "candidates", retrieve.DefaultCandidates, "with --rerank: how many of the best results the model judges")
-	f.BoolVar(&o.Rerank, "rerank", on, "re-rank the candidates with an Ollama model's yes/no judgement; $RAG_RERANK=1 sets the default")
-	f.StringVar(&o.RerankModel, "rerank-model", model, "Ollama model that re-ranks; $RAG_RERANK_MODEL sets the default")
+	f.BoolVar(&o.Rerank, "rerank", cfg.Bool(config.KeyRerank), "re-rank the candidates with an Ollama model's yes/no judgement; $RAG_RERANK=1 or rerank: true sets the default")
+	bindSetting(f, "rerank", config.KeyRerank)
+	f.StringVar(&o.RerankModel, "rerank-model", cfg.String(config.KeyRerankModel), "Ollama model that re-ranks; $RAG_RERANK_MODEL or rerank_model: sets the default")
+	bindSetting(f, "rerank-model", config.KeyRerankModel)
 }
 
 // validate checks the flags and returns the mode.
@@ -62,4 +56,12 @@ func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Mode
 	rr := &rerank.Model{Judge: q.client, Name: o.RerankModel}
 	opt.Rerank = rr
 	return opt, rr
+}
+
+// bindThresholds adds --min-score and --min-relevance of ask and eval.
+func bindThresholds(f *pflag.FlagSet, minScore, minRelevance *float32, cfg *config.Settings) {
+	f.Float32Var(minScore, "min-score", float32(cfg.Float(config.KeyMinScore)), "embedding similarity below which a chunk is not evidence; min_score: in a config file sets the default")
+	bindSetting(f, "min-score", config.KeyMinScore)
+	f.Float32Var(minRelevance, "min-relevance", float32(cfg.Float(config.KeyMinRelevance)), "with --rerank: judged probability of relevance below which a chunk is not evidence; min_relevance: sets the default")
+	bindSetting(f, "min-relevance", config.KeyMinRelevance)
 }

@@ -20,7 +20,11 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"rag": func() {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-			app := &App{IO: iostreams.System(os.Getenv), Env: os.Getenv, HTTP: &http.Client{}, Now: time.Now, Version: "script"}
+			dir, err := os.Getwd()
+			if err != nil {
+				panic(err)
+			}
+			app := &App{IO: iostreams.System(os.Getenv), Env: os.Getenv, HTTP: &http.Client{}, Now: time.Now, Dir: dir, Version: "script"}
 			code := app.Run(ctx, os.Args[1:])
 			stop()
 			os.Exit(code)

@@ -21,6 +21,7 @@ type SearchOptions struct {
 	RetrievalOptions
 	Query string
 	K     int
+	Pull  bool
 }
 
 func newSearchCmd(a *App, g *globalOptions) *cobra.Command {
@@ -48,11 +49,13 @@ from stdin.`,
 			if _, err := opts.validate(); err != nil {
 				return err
 			}
-			return searchRun(cmd.Context(), a, opts)
+			return a.withPull(cmd.Context(), opts.Pull, func() error { return searchRun(cmd.Context(), a, opts) })
 		},
 	}
-	cmd.Flags().IntVarP(&opts.K, "k", "k", config.DefaultSearchK, "number of results")
-	bindRetrieval(cmd.Flags(), &opts.RetrievalOptions, a.Env)
+	cmd.Flags().IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeySearchK), "number of results; search_k: in a config file sets the default")
+	bindSetting(cmd.Flags(), "k", config.KeySearchK)
+	bindRetrieval(cmd.Flags(), &opts.RetrievalOptions, a.cfg)
+	cmd.Flags().BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
 	return cmd
 }
 

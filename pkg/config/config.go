@@ -1,7 +1,9 @@
 // Package config resolves rag's settings (index location, Ollama address,
-// models, retrieval defaults) from flags and the environment. It never reads
-// the environment itself: callers pass a lookup function, so every command
-// can be tested with its own environment.
+// models, retrieval defaults) from the environment, the project's .rag.yaml
+// and the user's config.yaml, over built-in defaults; the CLI lays its flags
+// on top. Every setting remembers where it came from, for `rag config`. It
+// never reads the environment itself: callers pass a lookup function, so
+// every command can be tested with its own environment.
 package config
 
 import (
@@ -22,7 +24,9 @@ const (
 	DefaultAskK       = 4
 	// DefaultMode is the retrieval mode: hybrid measured best on the
 	// SQuAD 2.0 subset (README, "Retrieval quality").
-	DefaultMode    = "hybrid"
+	DefaultMode = "hybrid"
+	// DefaultFusion is how hybrid mode fuses its rankings.
+	DefaultFusion  = "weighted"
 	DefaultSearchK = 5
 	// DefaultMinScore is the cosine similarity below which a chunk is not
 	// considered evidence for an answer.
@@ -36,23 +40,20 @@ const (
 // Env looks up an environment variable.
 type Env func(key string) string
 
-// IndexDir picks the index folder: the --index flag, then RAG_INDEX, then
-// $XDG_DATA_HOME/rag/index, then ~/.local/share/rag/index.
-func IndexDir(flag string, env Env) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if v := env("RAG_INDEX"); v != "" {
-		return v, nil
-	}
+// IndexDir is the default index folder: $XDG_DATA_HOME/rag/index, else
+// ~/.local/share/rag/index; "" when neither variable is set.
+func IndexDir(env Env) string {
 	if v := env("XDG_DATA_HOME"); v != "" {
-		return filepath.Join(v, "rag", "index"), nil
+		return filepath.Join(v, "rag", "index")
 	}
 	if home := env("HOME"); home != "" {
-		return filepath.Join(home, ".local", "share", "rag", "index"), nil
+		return filepath.Join(home, ".local", "share", "rag", "index")
 	}
-	return "", errors.New("no index location: set --index, RAG_INDEX or HOME")
+	return ""
 }
+
+// ErrNoIndexDir means no index folder was set and none could be derived.
+var ErrNoIndexDir = errors.New("no index location: set --index, RAG_INDEX, index: in a config file, or HOME")
 
 // OllamaHost parses OLLAMA_HOST the way Ollama's own tools do: a bare
 // host, host:port or a full URL; the default is 127.0.0.1:11434.

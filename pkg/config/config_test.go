@@ -45,25 +45,19 @@ func TestIndexDir(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		flag string
 		env  map[string]string
 		want string
 	}{
-		{"flag wins", "/f", map[string]string{"RAG_INDEX": "/e"}, "/f"},
-		{"env", "", map[string]string{"RAG_INDEX": "/e", "HOME": "/h"}, "/e"},
-		{"xdg", "", map[string]string{"XDG_DATA_HOME": "/x", "HOME": "/h"}, filepath.Join("/x", "rag", "index")},
-		{"home", "", map[string]string{"HOME": "/h"}, filepath.Join("/h", ".local", "share", "rag", "index")},
+		{"xdg", map[string]string{"XDG_DATA_HOME": "/x", "HOME": "/h"}, filepath.Join("/x", "rag", "index")},
+		{"home", map[string]string{"HOME": "/h"}, filepath.Join("/h", ".local", "share", "rag", "index")},
+		{"neither", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := IndexDir(tt.flag, func(k string) string { return tt.env[k] })
-			if err != nil || got != tt.want {
-				t.Errorf("IndexDir = %q, %v; want %q", got, err, tt.want)
+			if got := IndexDir(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("IndexDir = %q; want %q", got, tt.want)
 			}
 		})
-	}
-	if _, err := IndexDir("", func(string) string { return "" }); err == nil {
-		t.Error("want an error with no flag, env or HOME")
 	}
 }

@@ -1,5 +1,6 @@
 // Package ollama is rag's only door to an Ollama server: it embeds batches of
-// text and streams chat answers through github.com/ollama/ollama/api, and
+// text, streams chat answers, lists and pulls models through
+// github.com/ollama/ollama/api, and
 // turns transport and API failures into typed errors (server unreachable,
 // model not pulled) that the CLI maps to hints and exit codes.
 package ollama
@@ -185,3 +186,69 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 	}
 	return out, nil
 }
+
+// Models lists the names of the models the server has ("name:tag").
+func (c *Client) Models(ctx context.Context) ([]string, error) {
+	resp, err := c.api.List(ctx)
+	if err != nil {
+		return nil, c.classify("", err)
+	}
+	names := make([]string, 0, len(resp.Models))
+	for _, m := range resp.Models {
+		names = append(names, m.Name)
+	}
+	return names, nil
+}
+
+// Has reports whether the server has the model, asking /api/show.
+func (c *Client) Has(ctx context.Context, model string) (bool, error) {
+	_, err := c.api.Show(ctx, &api.ShowRequest{Model: model})
+	if err == nil {
+		return true, nil
+	}
+	var missing *ModelNotFoundError
+	if err := c.classify(model, err); !errors.As(err, &missing) {
+		return false, err
+	}
+	return false, nil
+}
+
+// PullProgress is one step of a pull as Ollama reports it: a status such as
+// "pulling manifest" or "pulling <digest>", and for a layer its size and
+// how much of it is done.
+type PullProgress struct {
+	Status           string
+	Digest           string
+	Total, Completed int64
+}
+
+// Pull downloads a model to the server, calling fn with each progress step.
+func (c *Client) Pull(ctx context.Context, model string, fn func(PullProgress)) error {
+	stream := true
+	err := c.api.Pull(ctx, &api.PullRequest{Model: model, Stream: &stream}, func(p api.ProgressResponse) error {
+		if fn != nil {
+			fn(PullProgress{Status: p.Status, Digest: p.Digest, Total: p.Total, Completed: p.Completed})
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	var unreach *UnreachableError
+	if cerr := c.classify(model, err); errors.As(cerr, &unreach) || errors.Is(cerr, context.Canceled) || errors.Is(cerr, context.DeadlineExceeded) {
+		return cerr
+	}
+	// Ollama reports a name the registry does not have, or a registry it
+	// cannot reach, as an error line in the stream.
+	return &PullError{Model: model, Err: err}
+}
+
+// PullError means the server could not pull a model (it is not in the
+// registry, or the registry is out of reach).
+type PullError struct {
+	Model string
+	Err   error
+}
+
+func (e *PullError) Error() string { return fmt.Sprintf("pull %s: %v", e.Model, e.Err) }
+func (e *PullError) Unwrap() error { return e.Err }

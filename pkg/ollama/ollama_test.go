@@ -73,3 +73,70 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestModelsHasPull(t *testing.T) {
+	t.Parallel()
+	srv := ollamatest.New(t, "emb", "chat:7b")
+	srv.Registry("new")
+	c := client(t, srv.URL)
+	ctx := context.Background()
+	names, err := c.Models(ctx)
+	if err != nil || strings.Join(names, ",") != "chat:7b,emb:latest" {
+		t.Fatalf("Models = %q, %v", names, err)
+	}
+	tests := []struct {
+		model string
+		want  bool
+	}{{"emb", true}, {"emb:latest", true}, {"chat:7b", true}, {"chat", false}, {"new", false}}
+	for _, tt := range tests {
+		t.Run("has "+tt.model, func(t *testing.T) {
+			if got, err := c.Has(ctx, tt.model); err != nil || got != tt.want {
+				t.Errorf("Has(%s) = %v, %v; want %v", tt.model, got, err, tt.want)
+			}
+		})
+	}
+
+	t.Run("pull streams progress and the model becomes known", func(t *testing.T) {
+		var steps []ollama.PullProgress
+		if err := c.Pull(ctx, "new", func(p ollama.PullProgress) { steps = append(steps, p) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(steps) < 4 || steps[0].Status != "pulling manifest" || steps[len(steps)-1].Status != "success" {
+			t.Errorf("steps = %+v", steps)
+		}
+		var layer bool
+		for _, s := range steps {
+			if s.Total > 0 && s.Completed == s.Total && strings.HasPrefix(s.Digest, "sha256:") && strings.HasPrefix(s.Status, "pulling ") {
+				layer = true
+			}
+		}
+		if !layer {
+			t.Errorf("no completed layer in %+v", steps)
+		}
+		if ok, err := c.Has(ctx, "new"); !ok || err != nil {
+			t.Errorf("after the pull Has = %v, %v", ok, err)
+		}
+	})
+	t.Run("pull of a model the registry lacks", func(t *testing.T) {
+		err := c.Pull(ctx, "nope", nil)
+		var pe *ollama.PullError
+		if !errors.As(err, &pe) || pe.Model != "nope" || !strings.Contains(err.Error(), "file does not exist") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("server down", func(t *testing.T) {
+		down := ollamatest.Start()
+		down.Close()
+		d := client(t, down.URL)
+		var unreach *ollama.UnreachableError
+		if _, err := d.Models(ctx); !errors.As(err, &unreach) {
+			t.Errorf("Models: %v", err)
+		}
+		if _, err := d.Has(ctx, "x"); !errors.As(err, &unreach) {
+			t.Errorf("Has: %v", err)
+		}
+		if err := d.Pull(ctx, "x", nil); !errors.As(err, &unreach) {
+			t.Errorf("Pull: %v", err)
+		}
+	})
+}

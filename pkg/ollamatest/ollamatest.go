@@ -2,6 +2,9 @@
 // tests. Its embeddings are a hashed bag of words, so texts that share words
 // are close and retrieval tests can assert real rankings; its chat endpoint
 // streams NDJSON like Ollama's and answers from the first source it is given.
+// It lists (/api/tags), shows (/api/show) and pulls (/api/pull, streaming
+// progress) models, so a pulled model becomes known; what can be pulled is
+// the fake registry set with Registry.
 package ollamatest
 
 import (
@@ -11,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +31,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	models    map[string]bool
+	registry  map[string]bool
+	pulls     []string
 	embedReqs int
 	embedded  int
 	chats     int
@@ -49,13 +55,16 @@ func New(t testing.TB, models ...string) *Server {
 
 // Start starts a fake server that knows the given models; the caller closes it.
 func Start(models ...string) *Server {
-	s := &Server{Dims: 128, models: map[string]bool{}}
+	s := &Server{Dims: 128, models: map[string]bool{}, registry: map[string]bool{}}
 	for _, m := range models {
 		s.models[normalize(m)] = true
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/embed", s.embed)
 	mux.HandleFunc("POST /api/chat", s.chat)
+	mux.HandleFunc("GET /api/tags", s.tags)
+	mux.HandleFunc("POST /api/show", s.show)
+	mux.HandleFunc("POST /api/pull", s.pull)
 	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]string{"version": "0.0.0-fake"})
 	})
@@ -68,6 +77,31 @@ func normalize(model string) string {
 		return model + ":latest"
 	}
 	return model
+}
+
+// Registry adds models the server can pull (the fake ollama.com library).
+func (s *Server) Registry(models ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range models {
+		s.registry[normalize(m)] = true
+	}
+}
+
+// Remove deletes models from the server, as `ollama rm` does.
+func (s *Server) Remove(models ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range models {
+		delete(s.models, normalize(m))
+	}
+}
+
+// Pulls are the models asked for on /api/pull, in order.
+func (s *Server) Pulls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.pulls...)
 }
 
 // SetResponder replaces the chat answer generator.
@@ -333,6 +367,123 @@ func DefaultAnswer(_, user string) string {
 		}
 	}
 	return "The documents do not answer this question."
+}
+
+// digest is a stable fake sha256 digest of a model's only layer.
+func digest(model string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(model))
+	return fmt.Sprintf("sha256:%016x%016x%016x%016x", h.Sum64(), h.Sum64()^1, h.Sum64()^2, h.Sum64()^3)
+}
+
+// layerSize is the fake size of a model's layer in bytes.
+const layerSize = 4 << 20
+
+const modified = "2026-01-02T03:04:05.123456789Z"
+
+func details() map[string]any {
+	return map[string]any{"parent_model": "", "format": "gguf", "family": "llama", "families": []string{"llama"},
+		"parameter_size": "7M", "quantization_level": "Q8_0"}
+}
+
+func (s *Server) tags(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.models))
+	for m := range s.models {
+		names = append(names, m)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	models := make([]map[string]any, 0, len(names))
+	for _, m := range names {
+		models = append(models, map[string]any{"name": m, "model": m, "modified_at": modified, "size": layerSize,
+			"digest": strings.TrimPrefix(digest(m), "sha256:"), "details": details()})
+	}
+	writeJSON(w, map[string]any{"models": models})
+}
+
+func (s *Server) show(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model string `json:"model"`
+		Name  string `json:"name"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.Model == "" {
+		req.Model = req.Name
+	}
+	if !s.known(req.Model) {
+		w.WriteHeader(http.StatusNotFound)
+		writeJSON(w, map[string]string{"error": fmt.Sprintf("model '%s' not found", req.Model)})
+		return
+	}
+	writeJSON(w, map[string]any{
+		"modelfile": "FROM " + req.Model + "\n", "parameters": "", "template": "{{ .Prompt }}", "details": details(),
+		"model_info": map[string]any{"general.architecture": "llama"}, "capabilities": []string{"completion", "embedding"},
+		"modified_at": modified,
+	})
+}
+
+// pull streams progress as Ollama does: the manifest, one layer in steps
+// of status/digest/total/completed, verification, success; a model not in
+// the registry ends the stream with an error line.
+func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model  string `json:"model"`
+		Name   string `json:"name"`
+		Stream *bool  `json:"stream"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.Model == "" {
+		req.Model = req.Name
+	}
+	model := normalize(req.Model)
+	s.mu.Lock()
+	s.pulls = append(s.pulls, req.Model)
+	inRegistry := s.registry[model]
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	send := func(v any) bool {
+		if req.Stream != nil && !*req.Stream {
+			return true // only the last word is sent
+		}
+		if err := enc.Encode(v); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	if !send(map[string]any{"status": "pulling manifest"}) {
+		return
+	}
+	if !inRegistry {
+		_ = enc.Encode(map[string]string{"error": "pull model manifest: file does not exist"})
+		return
+	}
+	d := digest(model)
+	for done := int64(0); done <= layerSize; done += layerSize / 4 {
+		if !send(map[string]any{"status": "pulling " + strings.TrimPrefix(d, "sha256:")[:12], "digest": d, "total": layerSize, "completed": done}) {
+			return
+		}
+	}
+	for _, st := range []string{"verifying sha256 digest", "writing manifest"} {
+		if !send(map[string]any{"status": st}) {
+			return
+		}
+	}
+	s.mu.Lock()
+	s.models[model] = true
+	s.mu.Unlock()
+	_ = enc.Encode(map[string]string{"status": "success"})
 }
 
 // decode reads a request into req and checks that *model is known,

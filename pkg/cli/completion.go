@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rag-cli/rag/pkg/config"
+)
+
+// registerCompletions offers values for the flags that take one of a few
+// words, and the server's models for the model flags. Cobra's own
+// `rag completion bash|zsh|fish|powershell` prints the shell scripts.
+func registerCompletions(a *App, root *cobra.Command) {
+	words := func(ws ...string) cobra.CompletionFunc {
+		return cobra.FixedCompletions(ws, cobra.ShellCompDirectiveNoFileComp)
+	}
+	models := func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return a.modelNames(cmd.Context(), toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	// Flags are looked up per command: each binds its own copy.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for flag, fn := range map[string]cobra.CompletionFunc{
+			"mode":         words(config.Modes...),
+			"fusion":       words(config.Fusions...),
+			"model":        models,
+			"rerank-model": models,
+		} {
+			if c.LocalNonPersistentFlags().Lookup(flag) != nil {
+				// Registering twice is the only error, and each flag is
+				// registered once here.
+				if err := c.RegisterFlagCompletionFunc(flag, fn); err != nil {
+					panic(err)
+				}
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if err := root.RegisterFlagCompletionFunc("embed-model", models); err != nil {
+		panic(err)
+	}
+}
+
+// modelNames lists the server's models that start with prefix; when the
+// server does not answer, there is nothing to offer and nothing to say.
+func (a *App) modelNames(ctx context.Context, prefix string) []cobra.Completion {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	client, err := a.ollama()
+	if err != nil {
+		return nil
+	}
+	names, err := client.Models(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+			// "llama3.2" names "llama3.2:latest" too.
+			if base, ok := strings.CutSuffix(n, ":latest"); ok && strings.HasPrefix(base, prefix) {
+				out = append(out, base)
+			}
+		}
+	}
+	return out
+}
