@@ -4,7 +4,7 @@ GO ?= go
 .PHONY: build test check fmt vet lint tidy e2e bench fuzz demo
 
 build:
-	$(GO) build -o bin/rag ./cmd/rag
+	$(GO) build -buildvcs=auto -o bin/rag ./cmd/rag
 
 # rag's main job end to end: index docs/ and ask a question, with the Ollama
 # at OLLAMA_HOST or else a pinned one it installs, starts and stops.
