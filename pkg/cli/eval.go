@@ -142,6 +142,11 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	g := opts.globalOptions
 	if ds.Docs != nil {
 		dir := opts.CorpusIndex
+		hint := fmt.Sprintf("the corpus indexed so far is kept in %s; run the same command again to continue", dir)
+		if dir == "" {
+			hint = "the temporary corpus index was deleted, so nothing is kept; give --corpus-index DIR to keep the corpus index between runs"
+		}
+		defer func() { err = onInterrupt(err, hint) }()
 		if dir == "" {
 			tmp, err := os.MkdirTemp("", "rag-eval-")
 			if err != nil {

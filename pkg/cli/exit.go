@@ -41,7 +41,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        damaged, or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
-  130  interrupted (Ctrl-C or SIGTERM); work finished so far is kept
+  130  interrupted (Ctrl-C or SIGTERM); rag index keeps the work it
+       finished, the hint says what each command kept
 `
 
 // usageError is a mistake in how rag was called.
@@ -76,6 +77,45 @@ type hintedError struct {
 func (e *hintedError) Error() string { return e.err.Error() }
 func (e *hintedError) Unwrap() error { return e.err }
 
+// interruptedError says what a command kept when it was interrupted, for
+// the hint: only some commands keep work (rag index does, rag eval's
+// temporary corpus index is deleted, search and ask have nothing to keep).
+type interruptedError struct {
+	err  error
+	hint string
+}
+
+func (e *interruptedError) Error() string { return e.err.Error() }
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// onInterrupt gives err the hint to print if the command was interrupted.
+func onInterrupt(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &interruptedError{err: err, hint: hint}
+}
+
+// Interrupted hints of the commands that keep work.
+const (
+	hintInterruptedIndex   = "the files embedded so far are kept; run the same command again to continue"
+	hintInterruptedNothing = "nothing was changed; run the same command again"
+)
+
+// missingModelHint names the flag that chose the missing model.
+func missingModelHint(e *ollama.ModelNotFoundError) string {
+	pull := fmt.Sprintf("pull it with `ollama pull %s`", e.Model)
+	switch e.Role {
+	case ollama.RoleEmbed:
+		return pull + ", or choose another embedding model with --embed-model"
+	case ollama.RoleChat:
+		return pull + ", or choose another chat model with --model"
+	case ollama.RoleJudge:
+		return pull + ", or choose another re-ranking model with --rerank-model (or $RAG_RERANK_MODEL)"
+	}
+	return pull + ", or choose another with --embed-model, --model or --rerank-model"
+}
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
@@ -83,6 +123,7 @@ func classify(err error) (code int, hint string) {
 		partial    *partialError
 		silent     *silentError
 		hinted     *hintedError
+		interrupt  *interruptedError
 		unreach    *ollama.UnreachableError
 		missing    *ollama.ModelNotFoundError
 		mismatch   *store.ModelMismatchError
@@ -96,8 +137,10 @@ func classify(err error) (code int, hint string) {
 	switch {
 	case errors.As(err, &silent):
 		return silent.code, ""
+	case errors.Is(err, context.Canceled) && errors.As(err, &interrupt):
+		return ExitInterrupted, interrupt.hint
 	case errors.Is(err, context.Canceled):
-		return ExitInterrupted, "finished work is kept; run the same command again to continue"
+		return ExitInterrupted, hintInterruptedNothing
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
 	case errors.As(err, &retries):
@@ -106,7 +149,7 @@ func classify(err error) (code int, hint string) {
 		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
 	case errors.As(err, &missing):
-		return ExitModel, fmt.Sprintf("pull the model with `ollama pull %s`, or choose another with --embed-model or --model", missing.Model)
+		return ExitModel, missingModelHint(missing)
 	case errors.As(err, &mismatch) && mismatch.Model == mismatch.IndexModel:
 		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):

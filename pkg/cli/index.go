@@ -97,7 +97,7 @@ fails at once, or waits with --wait.`,
 			case opts.Timeout < 0:
 				return usagef("--timeout must not be negative")
 			}
-			return indexRun(cmd.Context(), a, opts)
+			return onInterrupt(indexRun(cmd.Context(), a, opts), hintInterruptedIndex)
 		},
 	}
 	f := cmd.Flags()
