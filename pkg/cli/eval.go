@@ -307,9 +307,9 @@ func thresholds(opts *EvalOptions, rep *evalReport) []string {
 
 func writeEvalTable(a *App, rep *evalReport) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s): %d questions", rep.Dataset, rep.Format, rep.Questions)
+	fmt.Fprintf(&b, "%s (%s): %s", rep.Dataset, rep.Format, plural(rep.Questions, "question"))
 	if rep.Documents > 0 {
-		fmt.Fprintf(&b, ", %d documents", rep.Documents)
+		fmt.Fprintf(&b, ", %s", plural(rep.Documents, "document"))
 	}
 	fmt.Fprintf(&b, "; embeddings %s\n\n", rep.EmbedModel)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -59,7 +59,7 @@ func usagef(format string, args ...any) error {
 type partialError struct{ failed, total int }
 
 func (e *partialError) Error() string {
-	return fmt.Sprintf("%d of %d files could not be indexed", e.failed, e.total)
+	return fmt.Sprintf("%d of %s could not be indexed", e.failed, plural(e.total, "file"))
 }
 
 // silentError carries an exit code for an outcome that was already
@@ -104,7 +104,7 @@ const (
 
 // missingModelHint names the flag that chose the missing model.
 func missingModelHint(e *ollama.ModelNotFoundError) string {
-	pull := fmt.Sprintf("pull it with `ollama pull %s`", e.Model)
+	pull := fmt.Sprintf("pull the model with `ollama pull %s`", e.Model)
 	switch e.Role {
 	case ollama.RoleEmbed:
 		return pull + ", or choose another embedding model with --embed-model"

@@ -559,10 +559,10 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 		verb = "Rebuilt the index:"
 	}
 	_, err := fmt.Fprintf(a.IO.Out,
-		"%s %d files (%d new, %d changed; %d chunks embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
-			"Index %s: %d files, %d chunks, %s (%d dimensions).\n",
-		verb, rep.Indexed, rep.New, rep.Changed, rep.ChunksEmbedded, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
-		rep.Index, rep.TotalFiles, rep.TotalChunks, rep.EmbedModel, rep.Dims)
+		"%s %s (%d new, %d changed; %s embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
+			"Index %s: %s, %s, %s (%s).\n",
+		verb, plural(rep.Indexed, "file"), rep.New, rep.Changed, plural(rep.ChunksEmbedded, "chunk"), rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
+		rep.Index, plural(rep.TotalFiles, "file"), plural(rep.TotalChunks, "chunk"), rep.EmbedModel, plural(rep.Dims, "dimension"))
 	return err
 }
 
