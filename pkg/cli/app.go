@@ -107,10 +107,12 @@ them with a local Ollama model, citing the file and lines of every source.
   rag index ./docs                 index a folder (again: only changes are embedded)
   rag search "query"               the best matching chunks, no LLM
   rag ask "question"               a cited answer from the documents
+  rag show guide.md:12-30          what the index holds for a file or a citation
   rag status                       what the index holds, and its health
   rag eval SET                     measure retrieval and answers on a question set
 
-The index lives in --index, else $RAG_INDEX, else ~/.local/share/rag/index.
+The index lives in --index, else $RAG_INDEX, else $XDG_DATA_HOME/rag/index,
+else ~/.local/share/rag/index.
 Ollama is reached at $OLLAMA_HOST (default 127.0.0.1:11434).
 Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		Version:       a.Version,
@@ -130,7 +132,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		return &usageError{err: err}
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.IndexDir, "index", "", "index folder (default $RAG_INDEX or ~/.local/share/rag/index)")
+	pf.StringVar(&g.IndexDir, "index", "", "index folder (default $RAG_INDEX, else $XDG_DATA_HOME/rag/index, else ~/.local/share/rag/index)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.EmbedModel, "embed-model", "", "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index)")
 

@@ -32,6 +32,7 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   0    success
   1    error not covered below
   2    usage: unknown command or flag, missing or bad argument, path not found
+       or not in the index, nothing to index
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index

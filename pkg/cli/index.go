@@ -52,10 +52,13 @@ func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "index [PATH...]",
 		Short: "Index folders or files so they can be searched and asked",
-		Long: `Index walks each folder (recursively), reads Markdown, text and source files,
-splits them into chunks of about 500 tokens, embeds them with Ollama and stores
-them in the index. Hidden files and folders (.git too) and files that are not
-text are skipped and counted.
+		Long: `Index walks each folder (recursively) and reads the files it knows: Markdown,
+plain text, source code, reStructuredText, Org, HTML, PDF, DOCX, CSV/TSV and
+JSON/JSONL (other UTF-8 text is read as plain text). It splits them into chunks
+of about 500 tokens along their structure, embeds them with Ollama and stores
+them in the index. Files matched by .gitignore or .ragignore files, --exclude
+or not by --include are left out; hidden files and folders (without --hidden;
+.git always), binary files and files over --max-size are skipped and counted.
 
 Run it again at any time: unchanged files cost nothing (files are compared by
 content hash), changed files are embedded again, renamed files reuse their
