@@ -136,7 +136,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.EmbedModel, "embed-model", "", "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index)")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g), &cobra.Command{
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g), &cobra.Command{
 		Use:   "exit-codes",
 		Short: "What rag's exit codes mean",
 		Long:  exitCodesHelp,
