@@ -45,6 +45,8 @@ type IndexOptions struct {
 	// ChunkTokens and ChunkOverlap size chunks (0: the index's, or the
 	// defaults).
 	ChunkTokens, ChunkOverlap int
+	// Remove are folders and files to drop from the index (removeRun).
+	Remove []string
 }
 
 func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
@@ -72,6 +74,10 @@ embedding model, or to repair a damaged index); searches keep using the old
 index until the new one is complete. With PATHs, the rebuilt index holds
 exactly those; without, every folder and file the index held.
 
+--remove PATH drops a folder or file from the index without embedding
+anything or touching the files. A folder or file inside an indexed folder is
+recorded as an --exclude of that folder, so refreshing it leaves it out.
+
 --watch indexes, then keeps the index current as files change until
 interrupted. Only one rag index writes to an index at a time; another one
 fails at once, or waits with --wait.`,
@@ -80,11 +86,18 @@ fails at once, or waits with --wait.`,
   rag index                                  # refresh everything indexed before
   rag index --rebuild --embed-model bge-m3   # switch models
   rag index --watch ./docs
+  rag index --remove ./docs/old --remove ./README.md
   rag index --json ./docs | jq .chunks_written`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			fl := cmd.Flags()
 			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
+			if len(opts.Remove) > 0 {
+				if len(args) > 0 || opts.Rebuild || opts.Watch || opts.PruneOnly || opts.walkFlagsSet {
+					return usagef("--remove takes its paths alone: no PATH, --rebuild, --watch, --prune-only, --include, --exclude or --hidden")
+				}
+				return onInterrupt(removeRun(cmd.Context(), a, opts), hintInterruptedNothing)
+			}
 			if err := ingest.CheckPatterns(append(append([]string(nil), opts.Include...), opts.Exclude...)); err != nil {
 				return &usageError{err: err}
 			}
@@ -115,6 +128,7 @@ fails at once, or waits with --wait.`,
 	f.BoolVar(&opts.PruneOnly, "prune-only", false, "only remove files (and folders) that no longer exist; embed nothing")
 	f.BoolVar(&opts.Rebuild, "rebuild", false, "re-embed everything into a fresh index, swapped in when complete")
 	f.BoolVar(&opts.Watch, "watch", false, "keep indexing as files change, until interrupted")
+	f.StringArrayVar(&opts.Remove, "remove", nil, "drop this folder or file from the index, embedding nothing and touching no file (repeatable)")
 	f.BoolVar(&opts.Wait, "wait", false, "wait for another rag index on the same index instead of failing")
 	f.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "give up on one embedding request after this long (it is retried)")
 	f.DurationVar(&opts.Quiet, "watch-delay", 500*time.Millisecond, "with --watch, wait until files have been still this long")
