@@ -148,3 +148,33 @@ func TestPlurals(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpTexts: the help says what README says about formats, the index
+// location and the commands.
+func TestHelpTexts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"$XDG_DATA_HOME/rag/index", "~/.local/share/rag/index", "rag show"}},
+		{[]string{"index", "--help"}, []string{"Markdown", "plain text", "source code", "reStructuredText", "Org", "HTML", "PDF", "DOCX", "CSV/TSV", "JSON/JSONL", "--remove", ".ragignore"}},
+		{[]string{"show", "--help"}, []string{"guide.md:12-30", "manual.pdf p.3", "report.docx ¶4-7", "needs no Ollama"}},
+		{[]string{"help", "exit-codes"}, []string{"not in the index", "rag index keeps the work"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := h.run(runOpt{}, tt.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			out := strings.Join(strings.Fields(r.stdout), " ")
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("help lacks %q", w)
+				}
+			}
+		})
+	}
+}
