@@ -57,8 +57,9 @@ type Result struct {
 	Answer    string   `json:"answer"`
 	Abstained bool     `json:"abstained"`
 	Sources   []Source `json:"sources"`
-	// InvalidCitations are numbers the answer cites that name no source.
-	InvalidCitations []int `json:"invalid_citations,omitempty"`
+	// InvalidCitations are numbers the answer cites that name no source;
+	// never nil, so that --json always has the list (README lists it).
+	InvalidCitations []int `json:"invalid_citations"`
 }
 
 // Messages builds the chat for a question and its sources.
@@ -88,7 +89,7 @@ func ClosedBook(ctx context.Context, chat Chatter, question string) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}}
+	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []int{}}
 	res.Abstained = abstained(res.Answer)
 	return res, nil
 }
@@ -109,7 +110,7 @@ func Number(results []retrieve.Result) []Source {
 
 // Abstain is the result when no source is evidence: the model is not asked.
 func Abstain() *Result {
-	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}}
+	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}, InvalidCitations: []int{}}
 }
 
 // Ask streams the model's answer to question from sources, calling onText
@@ -154,7 +155,7 @@ func Citations(text string, n int) (map[int]bool, []int) {
 			bad[v] = true
 		}
 	}
-	var invalid []int
+	invalid := []int{}
 	for v := range bad {
 		invalid = append(invalid, v)
 	}

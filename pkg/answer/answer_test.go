@@ -17,10 +17,10 @@ func TestCitations(t *testing.T) {
 		cited   []int
 		invalid []int
 	}{
-		{"No citations.", 3, nil, nil},
-		{"A [1]. B [2][3].", 3, []int{1, 2, 3}, nil},
+		{"No citations.", 3, nil, []int{}},
+		{"A [1]. B [2][3].", 3, []int{1, 2, 3}, []int{}},
 		{"A [1] and [7], [0].", 2, []int{1}, []int{0, 7}},
-		{"Array a[1] counts too [2].", 2, []int{1, 2}, nil},
+		{"Array a[1] counts too [2].", 2, []int{1, 2}, []int{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {

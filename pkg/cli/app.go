@@ -190,13 +190,15 @@ them with a local Ollama model, citing the file and lines of every source.
   rag index ./docs                 index a folder (again: only changes are embedded)
   rag search "query"               the best matching chunks, no LLM
   rag ask "question"               a cited answer from the documents
+  rag show guide.md:12-30          what the index holds for a file or a citation
   rag status                       what the index holds, and its health
   rag eval SET                     measure retrieval and answers on a question set
   rag pull                         pull the models the index and settings need
   rag config                       the settings in effect, and where each comes from
 
 The index lives in --index, else $RAG_INDEX, else index: in .rag.yaml or
-~/.config/rag/config.yaml, else $XDG_DATA_HOME/rag/index (~/.local/share/rag/index).
+~/.config/rag/config.yaml, else $XDG_DATA_HOME/rag/index, else
+~/.local/share/rag/index.
 Ollama is reached at $OLLAMA_HOST (default 127.0.0.1:11434).
 Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		Version:       a.versionInfo().String(),
@@ -239,7 +241,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	bindSetting(pf, "embed-model", config.KeyEmbedModel)
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr: the settings used, timings, skipped files")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
 		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{
 			Use:         "exit-codes",
 			Short:       "What rag's exit codes mean",

@@ -37,7 +37,7 @@ func newAskCmd(a *App, g *globalOptions) *cobra.Command {
 		Long: `Ask retrieves the chunks that best match the question (hybrid keyword and
 embedding search by default, see --mode and --rerank), gives the best -k of them
 to an Ollama chat model with instructions to answer from them only, streams the
-answer and ends it with the numbered sources it cites as [1], [2], ...
+answer and ends it with the numbered sources it was given (cited as [1], [2], ...).
 Overlapping chunks of a file are merged and copies dropped before they are
 counted.
 

@@ -142,6 +142,11 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	g := opts.globalOptions
 	if ds.Docs != nil {
 		dir := opts.CorpusIndex
+		hint := fmt.Sprintf("the corpus indexed so far is kept in %s; run the same command again to continue", dir)
+		if dir == "" {
+			hint = "the temporary corpus index was deleted, so nothing is kept; give --corpus-index DIR to keep the corpus index between runs"
+		}
+		defer func() { err = onInterrupt(err, hint) }()
 		if dir == "" {
 			tmp, err := os.MkdirTemp("", "rag-eval-")
 			if err != nil {
@@ -302,9 +307,9 @@ func thresholds(opts *EvalOptions, rep *evalReport) []string {
 
 func writeEvalTable(a *App, rep *evalReport) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s): %d questions", rep.Dataset, rep.Format, rep.Questions)
+	fmt.Fprintf(&b, "%s (%s): %s", rep.Dataset, rep.Format, plural(rep.Questions, "question"))
 	if rep.Documents > 0 {
-		fmt.Fprintf(&b, ", %d documents", rep.Documents)
+		fmt.Fprintf(&b, ", %s", plural(rep.Documents, "document"))
 	}
 	fmt.Fprintf(&b, "; embeddings %s\n\n", rep.EmbedModel)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -34,6 +34,7 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   0    success
   1    error not covered below
   2    usage: unknown command or flag, missing or bad argument, path not found
+       or not in the index, nothing to index
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
@@ -44,7 +45,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        damaged, or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
-  130  interrupted (Ctrl-C or SIGTERM); work finished so far is kept
+  130  interrupted (Ctrl-C or SIGTERM); rag index keeps the work it
+       finished, the hint says what each command kept
 `
 
 // usageError is a mistake in how rag was called.
@@ -61,7 +63,7 @@ func usagef(format string, args ...any) error {
 type partialError struct{ failed, total int }
 
 func (e *partialError) Error() string {
-	return fmt.Sprintf("%d of %d files could not be indexed", e.failed, e.total)
+	return fmt.Sprintf("%d of %s could not be indexed", e.failed, plural(e.total, "file"))
 }
 
 // silentError carries an exit code for an outcome that was already
@@ -79,6 +81,45 @@ type hintedError struct {
 func (e *hintedError) Error() string { return e.err.Error() }
 func (e *hintedError) Unwrap() error { return e.err }
 
+// interruptedError says what a command kept when it was interrupted, for
+// the hint: only some commands keep work (rag index does, rag eval's
+// temporary corpus index is deleted, search and ask have nothing to keep).
+type interruptedError struct {
+	err  error
+	hint string
+}
+
+func (e *interruptedError) Error() string { return e.err.Error() }
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// onInterrupt gives err the hint to print if the command was interrupted.
+func onInterrupt(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &interruptedError{err: err, hint: hint}
+}
+
+// Interrupted hints of the commands that keep work.
+const (
+	hintInterruptedIndex   = "the files embedded so far are kept; run the same command again to continue"
+	hintInterruptedNothing = "nothing was changed; run the same command again"
+)
+
+// missingModelHint names the flag that chose the missing model.
+func missingModelHint(e *ollama.ModelNotFoundError) string {
+	pull := fmt.Sprintf("pull it with `rag pull %s` (or `ollama pull %s`), or run again with --pull", e.Model, e.Model)
+	switch e.Role {
+	case ollama.RoleEmbed:
+		return pull + ", or choose another embedding model with --embed-model"
+	case ollama.RoleChat:
+		return pull + ", or choose another chat model with --model"
+	case ollama.RoleJudge:
+		return pull + ", or choose another re-ranking model with --rerank-model (or $RAG_RERANK_MODEL)"
+	}
+	return pull + ", or choose another with --embed-model, --model or --rerank-model"
+}
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
@@ -86,6 +127,7 @@ func classify(err error) (code int, hint string) {
 		partial    *partialError
 		silent     *silentError
 		hinted     *hintedError
+		interrupt  *interruptedError
 		unreach    *ollama.UnreachableError
 		missing    *ollama.ModelNotFoundError
 		mismatch   *store.ModelMismatchError
@@ -102,8 +144,10 @@ func classify(err error) (code int, hint string) {
 	switch {
 	case errors.As(err, &silent):
 		return silent.code, ""
+	case errors.Is(err, context.Canceled) && errors.As(err, &interrupt):
+		return ExitInterrupted, interrupt.hint
 	case errors.Is(err, context.Canceled):
-		return ExitInterrupted, "finished work is kept; run the same command again to continue"
+		return ExitInterrupted, hintInterruptedNothing
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
 	case errors.As(err, &retries):
@@ -120,7 +164,7 @@ func classify(err error) (code int, hint string) {
 	case errors.As(err, &pull):
 		return ExitModel, fmt.Sprintf("check the name %q (ollama.com/library lists the models), and that the Ollama server can reach the registry", pull.Model)
 	case errors.As(err, &missing):
-		return ExitModel, fmt.Sprintf("pull it with `rag pull %s` (or `ollama pull %s`), or run again with --pull; or choose another with --embed-model or --model", missing.Model, missing.Model)
+		return ExitModel, missingModelHint(missing)
 	case errors.As(err, &mismatch) && mismatch.Model == mismatch.IndexModel:
 		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):

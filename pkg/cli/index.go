@@ -45,6 +45,8 @@ type IndexOptions struct {
 	// ChunkTokens and ChunkOverlap size chunks (0: the index's, or the
 	// defaults).
 	ChunkTokens, ChunkOverlap int
+	// Remove are folders and files to drop from the index (removeRun).
+	Remove []string
 }
 
 func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
@@ -52,10 +54,13 @@ func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "index [PATH...]",
 		Short: "Index folders or files so they can be searched and asked",
-		Long: `Index walks each folder (recursively), reads Markdown, text and source files,
-splits them into chunks of about 500 tokens, embeds them with Ollama and stores
-them in the index. Hidden files and folders (.git too) and files that are not
-text are skipped and counted.
+		Long: `Index walks each folder (recursively) and reads the files it knows: Markdown,
+plain text, source code, reStructuredText, Org, HTML, PDF, DOCX, CSV/TSV and
+JSON/JSONL (other UTF-8 text is read as plain text). It splits them into chunks
+of about 500 tokens along their structure, embeds them with Ollama and stores
+them in the index. Files matched by .gitignore or .ragignore files, --exclude
+or not by --include are left out; hidden files and folders (without --hidden;
+.git always), binary files and files over --max-size are skipped and counted.
 
 Run it again at any time: unchanged files cost nothing (files are compared by
 content hash), changed files are embedded again, renamed files reuse their
@@ -69,6 +74,10 @@ embedding model, or to repair a damaged index); searches keep using the old
 index until the new one is complete. With PATHs, the rebuilt index holds
 exactly those; without, every folder and file the index held.
 
+--remove PATH drops a folder or file from the index without embedding
+anything or touching the files. A folder or file inside an indexed folder is
+recorded as an --exclude of that folder, so refreshing it leaves it out.
+
 --watch indexes, then keeps the index current as files change until
 interrupted. Only one rag index writes to an index at a time; another one
 fails at once, or waits with --wait.`,
@@ -77,11 +86,18 @@ fails at once, or waits with --wait.`,
   rag index                                  # refresh everything indexed before
   rag index --rebuild --embed-model bge-m3   # switch models
   rag index --watch ./docs
+  rag index --remove ./docs/old --remove ./README.md
   rag index --json ./docs | jq .chunks_written`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			fl := cmd.Flags()
 			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
+			if len(opts.Remove) > 0 {
+				if len(args) > 0 || opts.Rebuild || opts.Watch || opts.PruneOnly || opts.walkFlagsSet {
+					return usagef("--remove takes its paths alone: no PATH, --rebuild, --watch, --prune-only, --include, --exclude or --hidden")
+				}
+				return onInterrupt(removeRun(cmd.Context(), a, opts), hintInterruptedNothing)
+			}
 			if err := ingest.CheckPatterns(append(append([]string(nil), opts.Include...), opts.Exclude...)); err != nil {
 				return &usageError{err: err}
 			}
@@ -97,7 +113,7 @@ fails at once, or waits with --wait.`,
 			case opts.Timeout < 0:
 				return usagef("--timeout must not be negative")
 			}
-			return a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) })
+			return onInterrupt(a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) }), hintInterruptedIndex)
 		},
 	}
 	f := cmd.Flags()
@@ -112,6 +128,7 @@ fails at once, or waits with --wait.`,
 	f.BoolVar(&opts.PruneOnly, "prune-only", false, "only remove files (and folders) that no longer exist; embed nothing")
 	f.BoolVar(&opts.Rebuild, "rebuild", false, "re-embed everything into a fresh index, swapped in when complete")
 	f.BoolVar(&opts.Watch, "watch", false, "keep indexing as files change, until interrupted")
+	f.StringArrayVar(&opts.Remove, "remove", nil, "drop this folder or file from the index, embedding nothing and touching no file (repeatable)")
 	f.BoolVar(&opts.Wait, "wait", false, "wait for another rag index on the same index instead of failing")
 	f.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "give up on one embedding request after this long (it is retried)")
 	f.DurationVar(&opts.Quiet, "watch-delay", 500*time.Millisecond, "with --watch, wait until files have been still this long")
@@ -559,10 +576,10 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 		verb = "Rebuilt the index:"
 	}
 	_, err := fmt.Fprintf(a.IO.Out,
-		"%s %d files (%d new, %d changed; %d chunks embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
-			"Index %s: %d files, %d chunks, %s (%d dimensions).\n",
-		verb, rep.Indexed, rep.New, rep.Changed, rep.ChunksEmbedded, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
-		rep.Index, rep.TotalFiles, rep.TotalChunks, rep.EmbedModel, rep.Dims)
+		"%s %s (%d new, %d changed; %s embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
+			"Index %s: %s, %s, %s (%s).\n",
+		verb, plural(rep.Indexed, "file"), rep.New, rep.Changed, plural(rep.ChunksEmbedded, "chunk"), rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
+		rep.Index, plural(rep.TotalFiles, "file"), plural(rep.TotalChunks, "chunk"), rep.EmbedModel, plural(rep.Dims, "dimension"))
 	return err
 }
 

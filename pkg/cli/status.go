@@ -121,7 +121,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 			rep.Health = "damaged"
 			damage = &silentError{code: ExitIndex}
 			if !opts.JSON {
-				damage = fmt.Errorf("%d damaged: %w", len(damaged), errors.Join(asErrors(damaged)...))
+				damage = fmt.Errorf("%s damaged: %w", plural(len(damaged), "object"), errors.Join(asErrors(damaged)...))
 			}
 		}
 	}
@@ -149,10 +149,10 @@ func writeStatus(a *App, r *statusReport) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Index:        %s (format %d)\n", r.Index, r.FormatVersion)
 	fmt.Fprintf(&b, "Health:       %s\n", r.Health)
-	fmt.Fprintf(&b, "Model:        %s (%d dimensions)\n", orNone(r.EmbedModel), r.Dims)
-	fmt.Fprintf(&b, "Contents:     %d files, %d chunks, %s on disk\n", r.Files, r.Chunks, humanBytes(r.SizeBytes))
+	fmt.Fprintf(&b, "Model:        %s (%s)\n", orNone(r.EmbedModel), plural(r.Dims, "dimension"))
+	fmt.Fprintf(&b, "Contents:     %s, %s, %s on disk\n", plural(r.Files, "file"), plural(r.Chunks, "chunk"), humanBytes(r.SizeBytes))
 	if r.Verified != nil {
-		fmt.Fprintf(&b, "Verified:     %d chunks read back, %d damaged objects\n", r.Verified.Chunks, len(r.Verified.Damaged))
+		fmt.Fprintf(&b, "Verified:     %s read back, %s\n", plural(r.Verified.Chunks, "chunk"), plural(len(r.Verified.Damaged), "damaged object"))
 	}
 	updated := "never"
 	if !r.Updated.IsZero() {

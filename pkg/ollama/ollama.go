@@ -35,9 +35,21 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// Role is what rag asked a model to do; it tells the user which setting
+// chose the model that is missing.
+type Role string
+
+// The roles of models, one an endpoint rag calls.
+const (
+	RoleEmbed Role = "embedding" // Embed
+	RoleChat  Role = "chat"      // Chat
+	RoleJudge Role = "judge"     // NextToken: re-ranking's yes/no judgement
+)
+
 // ModelNotFoundError means the server answered but does not have the model.
 type ModelNotFoundError struct {
 	Model string
+	Role  Role
 }
 
 func (e *ModelNotFoundError) Error() string {
@@ -66,7 +78,7 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 	truncate := true
 	resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
 	if err != nil {
-		return nil, c.classify(model, err)
+		return nil, c.classify(model, RoleEmbed, err)
 	}
 	if len(resp.Embeddings) != len(inputs) {
 		return nil, fmt.Errorf("ollama returned %d embeddings for %d inputs", len(resp.Embeddings), len(inputs))
@@ -107,13 +119,13 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 		return fn(r.Message.Content)
 	})
 	if err != nil {
-		return c.classify(req.Model, err)
+		return c.classify(req.Model, RoleChat, err)
 	}
 	return nil
 }
 
 // classify turns transport and API errors into the typed errors above.
-func (c *Client) classify(model string, err error) error {
+func (c *Client) classify(model string, role Role, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -121,7 +133,7 @@ func (c *Client) classify(model string, err error) error {
 	if errors.As(err, &status) {
 		// Ollama answers 404 on embed and chat only for a missing model.
 		if status.StatusCode == http.StatusNotFound {
-			return &ModelNotFoundError{Model: model}
+			return &ModelNotFoundError{Model: model, Role: role}
 		}
 		return fmt.Errorf("ollama: %w", err)
 	}
@@ -179,7 +191,7 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 		return nil
 	})
 	if err != nil {
-		return nil, c.classify(req.Model, err)
+		return nil, c.classify(req.Model, RoleJudge, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("ollama returned no log probabilities for %s (Ollama 0.12.11 or later is needed)", req.Model)
@@ -191,7 +203,7 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 func (c *Client) Models(ctx context.Context) ([]string, error) {
 	resp, err := c.api.List(ctx)
 	if err != nil {
-		return nil, c.classify("", err)
+		return nil, c.classify("", "", err)
 	}
 	names := make([]string, 0, len(resp.Models))
 	for _, m := range resp.Models {
@@ -207,7 +219,7 @@ func (c *Client) Has(ctx context.Context, model string) (bool, error) {
 		return true, nil
 	}
 	var missing *ModelNotFoundError
-	if err := c.classify(model, err); !errors.As(err, &missing) {
+	if err := c.classify(model, "", err); !errors.As(err, &missing) {
 		return false, err
 	}
 	return false, nil
@@ -235,7 +247,7 @@ func (c *Client) Pull(ctx context.Context, model string, fn func(PullProgress)) 
 		return nil
 	}
 	var unreach *UnreachableError
-	if cerr := c.classify(model, err); errors.As(cerr, &unreach) || errors.Is(cerr, context.Canceled) || errors.Is(cerr, context.DeadlineExceeded) {
+	if cerr := c.classify(model, "", err); errors.As(cerr, &unreach) || errors.Is(cerr, context.Canceled) || errors.Is(cerr, context.DeadlineExceeded) {
 		return cerr
 	}
 	// Ollama reports a name the registry does not have, or a registry it

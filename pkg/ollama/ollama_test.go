@@ -140,3 +140,30 @@ func TestModelsHasPull(t *testing.T) {
 		}
 	})
 }
+
+// A missing model names the role it was asked for, so the hint can name
+// the flag that chose it.
+func TestMissingModelRole(t *testing.T) {
+	t.Parallel()
+	c := client(t, ollamatest.New(t, "emb").URL)
+	ctx := context.Background()
+	req := ollama.ChatRequest{Model: "nope", Messages: []ollama.Message{{Role: "user", Content: "x"}}}
+	tests := []struct {
+		name string
+		call func() error
+		role ollama.Role
+	}{
+		{"embed", func() error { _, err := c.Embed(ctx, "nope", []string{"x"}); return err }, ollama.RoleEmbed},
+		{"chat", func() error { return c.Chat(ctx, req, func(string) error { return nil }) }, ollama.RoleChat},
+		{"next token", func() error { _, err := c.NextToken(ctx, req, 5); return err }, ollama.RoleJudge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var e *ollama.ModelNotFoundError
+			if err := tt.call(); !errors.As(err, &e) || e.Model != "nope" || e.Role != tt.role {
+				t.Fatalf("err = %#v, want a missing %s model", err, tt.role)
+			}
+		})
+	}
+}

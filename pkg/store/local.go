@@ -690,6 +690,25 @@ func zero(v []float32) bool {
 	return true
 }
 
+// FileChunks reads the chunks stored for one file of the catalog, in
+// document order, without loading the index: `rag show` needs no more.
+func (s *Local) FileChunks(ctx context.Context, f FileEntry) ([]Chunk, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !validKey(f.Key) {
+		return nil, &CorruptError{Path: filepath.Join(s.dir, manifestName), Err: fmt.Errorf("bad entry for %s", f.Path)}
+	}
+	chunks, err := s.readObject(f.Key)
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) != f.Chunks {
+		return nil, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)}
+	}
+	return chunks, nil
+}
+
 // Count loads the index and returns how many chunks it holds.
 func (s *Local) Count(ctx context.Context) (int, error) {
 	s.mu.Lock()

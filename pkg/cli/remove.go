@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/rag-cli/rag/pkg/indexer"
+	"github.com/rag-cli/rag/pkg/ingest"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// removeRun is `rag index --remove PATH...`: it drops folders and files
+// from the catalog in one commit, embedding nothing and touching no file on
+// disk. A recorded folder or file goes with its source; a folder or file
+// inside a recorded folder goes with an exclude pattern recorded on that
+// folder, so that refreshing the folder leaves it out; a folder that holds
+// recorded sources drops them all.
+func removeRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
+	dir, err := a.indexDir(opts.globalOptions)
+	if err != nil {
+		return err
+	}
+	// Removing from no index must not create one.
+	if _, err := store.ReadManifest(dir); errors.Is(err, store.ErrNoIndex) {
+		return err
+	}
+	st, err := store.Open(ctx, dir, store.Options{Write: true, Wait: opts.Wait, Hook: a.Fault})
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, st)
+
+	m := st.Manifest()
+	before := len(m.Files)
+	for _, p := range opts.Remove {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if m, ok = removePath(m, abs); !ok {
+			return &hintedError{err: usagef("%s is not in the index", p),
+				hint: "`rag status` lists the folders and files the index holds; give one of them, or a folder or file inside one"}
+		}
+	}
+	m.Updated = a.Now().UTC()
+	if err := st.Commit(ctx, m); err != nil {
+		return fmt.Errorf("commit index: %w", err)
+	}
+	// Searches then read the keyword index instead of building it.
+	if err := st.SaveKeywords(ctx); err != nil {
+		return err
+	}
+	rep := &indexReport{Index: dir, EmbedModel: m.EmbedModel, Dims: m.Dims, Removed: before - len(m.Files),
+		TotalFiles: len(m.Files), TotalChunks: m.Chunks(), SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
+	if opts.JSON {
+		return writeJSON(a, rep)
+	}
+	_, err = fmt.Fprintf(a.IO.Out, "Removed %s from the index (nothing embedded, no file on disk touched).\nIndex %s: %s, %s, %s (%s).\n",
+		plural(rep.Removed, "file"), rep.Index, plural(rep.TotalFiles, "file"), plural(rep.TotalChunks, "chunk"), rep.EmbedModel, plural(rep.Dims, "dimension"))
+	return err
+}
+
+// removePath drops abs from m and reports whether the index held it.
+func removePath(m store.Manifest, abs string) (store.Manifest, bool) {
+	// drop reports whether the entry of root and p goes.
+	drop := func(root, p string) bool { return within(filepath.Join(root, filepath.FromSlash(p)), abs) }
+	// Files count even without their source: an interrupted first run of
+	// a folder records its files before the folder.
+	found := slices.ContainsFunc(m.Files, func(f store.FileEntry) bool { return drop(f.Root, f.Path) })
+	var sources []store.Source
+	for _, src := range m.Sources {
+		switch {
+		case within(src.Path, abs):
+			// The source itself, or one inside the folder removed.
+			found = true
+		case !src.File && within(abs, src.Path):
+			// Inside a recorded folder: keep the folder, leave this out of it.
+			rel := filepath.ToSlash(strings.TrimPrefix(abs, src.Path+string(filepath.Separator)))
+			pattern := globEscape(rel)
+			inside := false
+			for _, f := range m.Files {
+				if f.Root == src.Path && (f.Path == rel || strings.HasPrefix(f.Path, rel+"/")) {
+					inside = true
+				}
+			}
+			if inside {
+				found = true
+				src.Exclude = append(append([]string(nil), src.Exclude...), pattern)
+			}
+			sources = append(sources, src)
+		default:
+			sources = append(sources, src)
+		}
+	}
+	if !found {
+		return m, false
+	}
+	files := m.Files[:0:0]
+	for _, f := range m.Files {
+		if !drop(f.Root, f.Path) {
+			files = append(files, f)
+		}
+	}
+	problems := m.Problems[:0:0]
+	for _, p := range m.Problems {
+		if !drop(p.Root, p.Path) {
+			problems = append(problems, p)
+		}
+	}
+	sort.Slice(sources, func(i, j int) bool { return sources[i].Path < sources[j].Path })
+	m.Sources, m.Files, m.Problems = sources, files, problems
+	return m, true
+}
+
+// globEscape makes a path a glob that matches only itself.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]{}\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// indexedPaths are the absolute paths of the files the index holds.
+func indexedPaths(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := store.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range m.Files {
+		out = append(out, filepath.Join(f.Root, filepath.FromSlash(f.Path)))
+	}
+	return out
+}
+
+func TestIndexRemove(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	other := t.TempDir()
+	write(t, filepath.Join(other, "a.md"), "# A\n\nAlpacas graze on hills.\n")
+	write(t, filepath.Join(other, "b.md"), "# B\n\nBadgers dig setts.\n")
+	single := filepath.Join(t.TempDir(), "single.md")
+	write(t, single, "# Single\n\nA single file about kestrels.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, other, single)
+	cooking := filepath.Join(h.docs, "notes", "cooking.md")
+
+	// Every step embeds nothing and leaves the files on disk alone.
+	steps := []struct {
+		name    string
+		args    []string
+		removed int
+		gone    []string
+	}{
+		{"a file inside a folder", []string{"--remove", cooking}, 1, []string{cooking}},
+		{"a folder inside a folder", []string{"--remove", filepath.Join(h.docs, "src")}, 1, []string{filepath.Join(h.docs, "src", "server.go")}},
+		{"a recorded single file", []string{"--remove", single}, 1, []string{single}},
+		{"two folders at once", []string{"--remove", other, "--remove", h.docs}, 4, []string{filepath.Join(other, "a.md"), filepath.Join(h.docs, "install.md")}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			h := *h
+			h.t = t
+			before := h.srv.EmbeddedTexts()
+			rep := indexJSON(t, h.mustRun(runOpt{}, append([]string{"index", "--json"}, s.args...)...))
+			if got := h.srv.EmbeddedTexts() - before; got != 0 {
+				t.Errorf("embedded %d texts, want 0", got)
+			}
+			if rep.Removed != s.removed || rep.ChunksEmbedded != 0 || rep.TotalFiles != len(indexedPaths(t, h.index)) {
+				t.Errorf("report = %+v", rep)
+			}
+			held := indexedPaths(t, h.index)
+			for _, g := range s.gone {
+				if slices.Contains(held, g) {
+					t.Errorf("%s is still in the index", g)
+				}
+				if _, err := os.Stat(g); err != nil {
+					t.Errorf("the file on disk was touched: %v", err)
+				}
+			}
+		})
+		if t.Failed() {
+			return
+		}
+		if s.name == "a folder inside a folder" {
+			// A refresh of the folder leaves out what was removed from it,
+			// and embeds nothing.
+			t.Run("refresh keeps them out", func(t *testing.T) {
+				h := *h
+				h.t = t
+				before := h.srv.EmbeddedTexts()
+				h.mustRun(runOpt{}, "index")
+				held := indexedPaths(t, h.index)
+				if slices.Contains(held, cooking) || slices.Contains(held, filepath.Join(h.docs, "src", "server.go")) || h.srv.EmbeddedTexts() != before {
+					t.Errorf("after refresh the index holds %v (embedded %d)", held, h.srv.EmbeddedTexts()-before)
+				}
+				st := h.status()
+				if i := slices.IndexFunc(st.Sources, func(s store.Source) bool { return s.Path == h.docs }); i < 0 || !slices.Equal(st.Sources[i].Exclude, []string{"notes/cooking.md", "src"}) {
+					t.Errorf("sources = %+v", st.Sources)
+				}
+				if r := h.mustRun(runOpt{}, "search", "--mode", "lexical", "spaghetti garlic"); strings.Contains(r.stdout, "cooking.md") {
+					t.Errorf("removed file still found: %s", r.stdout)
+				}
+			})
+		}
+	}
+	if st := h.status(); len(st.Sources) != 0 || st.Files != 0 {
+		t.Errorf("status after removing everything: %+v", st)
+	}
+}
+
+func TestIndexRemoveOutput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	r := h.mustRun(runOpt{}, "index", "--remove", filepath.Join(h.docs, "retry.txt"))
+	if want := "Removed 1 file from the index (nothing embedded, no file on disk touched).\nIndex " + h.index + ": 3 files, 3 chunks, fake-embed (128 dimensions).\n"; r.stdout != want {
+		t.Errorf("stdout = %q, want %q", r.stdout, want)
+	}
+}
+
+func TestIndexRemoveErrors(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	none := filepath.Join(t.TempDir(), "none")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		err  string
+		hint string
+	}{
+		{"not in the index", nil, []string{"--remove", t.TempDir()}, ExitUsage, "is not in the index", "rag status"},
+		{"a path beside a removal", nil, []string{"--remove", h.docs, h.docs}, ExitUsage, "--remove takes its paths alone", "rag --help"},
+		{"no index", map[string]string{"RAG_INDEX": none}, []string{"--remove", h.docs}, ExitIndex, "no index at", "rag index DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h2 := *h
+			h2.t = t
+			h2.env = map[string]string{}
+			for k, v := range h.env {
+				h2.env[k] = v
+			}
+			for k, v := range tt.env {
+				h2.env[k] = v
+			}
+			r := h2.run(runOpt{}, append([]string{"index"}, tt.args...)...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.err) || !strings.Contains(hintLine(r.stderr), tt.hint) {
+				t.Errorf("exit %d (want %d), stderr %q", r.code, tt.code, r.stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(none); err == nil {
+		t.Error("--remove on no index created one")
+	}
+	t.Run("busy", func(t *testing.T) {
+		st, err := store.Open(context.Background(), h.index, store.Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := st.Close(); err != nil {
+				t.Error(err)
+			}
+		}()
+		r := h.run(runOpt{}, "index", "--remove", h.docs)
+		if r.code != ExitBusy {
+			t.Errorf("exit %d, want %d: %s", r.code, ExitBusy, r.stderr)
+		}
+	})
+	if len(indexedPaths(t, h.index)) != 4 {
+		t.Error("a failed --remove changed the index")
+	}
+}

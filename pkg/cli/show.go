@@ -1,0 +1,454 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rag-cli/rag/pkg/retrieve"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// ShowOptions are the settings of `rag show`.
+type ShowOptions struct {
+	*globalOptions
+	// Target is a path or a citation as ask and search print it.
+	Target string
+}
+
+func newShowCmd(a *App, g *globalOptions) *cobra.Command {
+	opts := &ShowOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "show PATH[:START-END]",
+		Short: "Print what the index holds for a file or a citation's lines",
+		Long: `Show prints the text the index holds for a file, or for the lines of a
+citation, so that a source of rag ask or rag search can be read in full. It
+takes every form a citation has, also pasted whole with its heading:
+
+  guide.md                          the whole file
+  guide.md:12-30                    lines 12 to 30 (guide.md:12, one line)
+  'guide.md:12-30 (Install > Linux)'
+  'manual.pdf p.3'                  a page of a PDF
+  'report.docx ¶4-7'                paragraphs of a Word document
+
+PATH is relative to the folder it was indexed under (as citations show it),
+relative to the working directory, or absolute. The text is the stored chunks'
+(overlaps shown once), under a header line with the path, the lines and the
+heading path; a note on stderr says when the file changed since it was
+indexed. Show needs no Ollama.`,
+		Example: `  rag show guide.md:12-30
+  rag show 'guide.md:12-30 (Install > Linux)'
+  rag show --json 'manual.pdf p.3' | jq -r '.sections[].text'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// A citation pasted unquoted arrives in pieces: manual.pdf p.3.
+			opts.Target = strings.TrimSpace(strings.Join(args, " "))
+			if opts.Target == "" {
+				return usagef("no path given")
+			}
+			return showRun(cmd.Context(), a, opts)
+		},
+	}
+	return cmd
+}
+
+// citeRef is a parsed citation: a path and what of it to show.
+type citeRef struct {
+	path       string
+	start, end int // lines (paragraphs of a DOCX); 0: all
+	page       int // 0: all
+}
+
+func (c citeRef) lines() bool { return c.start > 0 }
+
+var (
+	citePage  = regexp.MustCompile(`^(.+) p\.(\d+)$`)
+	citePara  = regexp.MustCompile(`^(.+) ¶(\d+)(?:-(\d+))?$`)
+	citeLines = regexp.MustCompile(`^(.+):(\d+)(?:-(\d+))?$`)
+)
+
+// parseCitation returns the readings of s, most likely first: with the
+// heading split off at each " (" when s ends in ")", then s whole; each
+// location as path and range, then as a path alone (a file may be named
+// "a:1").
+func parseCitation(s string) []citeRef {
+	var locs []string
+	if strings.HasSuffix(s, ")") {
+		for i := 0; i+2 <= len(s); i++ {
+			if s[i:i+2] == " (" {
+				locs = append(locs, s[:i])
+			}
+		}
+	}
+	locs = append(locs, s)
+	var refs []citeRef
+	for _, loc := range locs {
+		if m := citePage.FindStringSubmatch(loc); m != nil {
+			if n, err := strconv.Atoi(m[2]); err == nil && n > 0 {
+				refs = append(refs, citeRef{path: unquotePath(m[1]), page: n})
+			}
+		}
+		for _, re := range []*regexp.Regexp{citePara, citeLines} {
+			m := re.FindStringSubmatch(loc)
+			if m == nil {
+				continue
+			}
+			start, err1 := strconv.Atoi(m[2])
+			end, err2 := start, error(nil)
+			if m[3] != "" {
+				end, err2 = strconv.Atoi(m[3])
+			}
+			if err1 == nil && err2 == nil && start > 0 && end >= start {
+				refs = append(refs, citeRef{path: unquotePath(m[1]), start: start, end: end})
+			}
+		}
+		refs = append(refs, citeRef{path: unquotePath(loc)})
+	}
+	return refs
+}
+
+// unquotePath undoes the quoting citations use for a name with a control
+// character in it.
+func unquotePath(p string) string {
+	if strings.HasPrefix(p, `"`) {
+		if u, err := strconv.Unquote(p); err == nil {
+			return u
+		}
+	}
+	return p
+}
+
+// matchFiles finds the indexed files p names: an absolute path, a path
+// relative to the working directory, or a path relative to an indexed
+// folder as citations show it (which may name files under several roots).
+func matchFiles(m store.Manifest, p string) []store.FileEntry {
+	full := func(f store.FileEntry) string { return filepath.Join(f.Root, filepath.FromSlash(f.Path)) }
+	var out []store.FileEntry
+	if abs, err := filepath.Abs(p); err == nil {
+		for _, f := range m.Files {
+			if full(f) == abs {
+				return []store.FileEntry{f}
+			}
+		}
+	}
+	if filepath.IsAbs(p) {
+		return nil
+	}
+	rel := filepath.ToSlash(filepath.Clean(p))
+	for _, f := range m.Files {
+		if f.Path == rel {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// showSection is a run of text of one file: the stored chunks of a range of
+// lines of one page, overlaps merged.
+type showSection struct {
+	StartLine int    `json:"start_line"`
+	EndLine   int    `json:"end_line"`
+	Page      int    `json:"page"`
+	Heading   string `json:"heading"`
+	Text      string `json:"text"`
+}
+
+// showReport is the --json document of `rag show`.
+type showReport struct {
+	Path string `json:"path"`
+	Root string `json:"root"`
+	// File is the absolute path of the file.
+	File   string `json:"file"`
+	Format string `json:"format,omitempty"`
+	// OnDisk compares the file on disk with what was indexed: "unchanged",
+	// "changed" or "missing".
+	OnDisk   string        `json:"on_disk"`
+	Sections []showSection `json:"sections"`
+}
+
+func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
+	dir, err := a.indexDir(opts.globalOptions)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, st)
+	m := st.Manifest()
+
+	refs := parseCitation(opts.Target)
+	var ref citeRef
+	var files []store.FileEntry
+	for _, r := range refs {
+		if files = matchFiles(m, r.path); len(files) > 0 {
+			ref = r
+			break
+		}
+	}
+	switch {
+	case len(files) == 0:
+		return notIndexed(refs[0].path)
+	case len(files) > 1:
+		var cands []string
+		for _, f := range files {
+			cands = append(cands, filepath.Join(f.Root, filepath.FromSlash(f.Path)))
+		}
+		return &hintedError{
+			err:  usagef("%s is in the index under %d folders: %s", ref.path, len(files), strings.Join(cands, ", ")),
+			hint: fmt.Sprintf("name one by its absolute path, e.g. rag show %s", shellQuote(cands[0]+strings.TrimPrefix(opts.Target, ref.path))),
+		}
+	}
+	f := files[0]
+	chunks, err := st.FileChunks(ctx, f)
+	if err != nil {
+		return err
+	}
+	sections, err := selectSections(f, chunks, ref)
+	if err != nil {
+		return err
+	}
+	rep := showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format, Sections: sections}
+	rep.OnDisk = onDisk(rep.File, f.Hash)
+	switch rep.OnDisk {
+	case "changed":
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s changed since it was indexed; this is the indexed text (`rag index` refreshes it)\n", f.Path)
+	case "missing":
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s no longer exists; this is the indexed text\n", f.Path)
+	}
+	if opts.JSON {
+		return writeJSON(a, rep)
+	}
+	var b strings.Builder
+	for i, s := range sections {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		head := retrieve.Result{Path: f.Path, StartLine: s.StartLine, EndLine: s.EndLine, Page: s.Page, Heading: s.Heading}.Cite()
+		if a.IO.ColorEnabled() {
+			head = "\x1b[1m" + head + "\x1b[0m"
+		}
+		b.WriteString(head + "\n")
+		b.WriteString(s.Text)
+		if !strings.HasSuffix(s.Text, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	_, err = fmt.Fprint(a.IO.Out, b.String())
+	return err
+}
+
+func notIndexed(p string) error {
+	hint := fmt.Sprintf("index it with `rag index %s`; `rag status` lists what the index holds", shellQuote(p))
+	if info, err := os.Stat(p); err == nil && info.IsDir() {
+		return &hintedError{err: usagef("%s is a folder: rag show takes a file or a citation", p), hint: "name a file in it, e.g. rag show " + shellQuote(filepath.Join(p, "README.md"))}
+	}
+	return &hintedError{err: usagef("%s is not in the index", p), hint: hint}
+}
+
+// shellQuote quotes s for a command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[](){}<>|&;#~¶") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// onDisk compares the file with the content hash the catalog recorded.
+func onDisk(path, hash string) string {
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "missing"
+	case err != nil:
+		return "changed" // unreadable: what is shown cannot be checked against it
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != hash {
+		return "changed"
+	}
+	return "unchanged"
+}
+
+// selectSections picks the chunks ref asks for and merges them: one
+// section a page (one for an unpaged file).
+func selectSections(f store.FileEntry, chunks []store.Chunk, ref citeRef) ([]showSection, error) {
+	paged := slices.ContainsFunc(chunks, func(c store.Chunk) bool { return c.Page > 0 })
+	if paged && ref.lines() {
+		return nil, &hintedError{err: usagef("%s has pages: its lines are counted per page", f.Path),
+			hint: fmt.Sprintf("give a page, as citations do: rag show %s", shellQuote(f.Path+" p.1"))}
+	}
+	var picked []store.Chunk
+	for _, c := range chunks {
+		if ref.page > 0 && c.Page != ref.page {
+			continue
+		}
+		if ref.lines() && (c.EndLine < ref.start || c.StartLine > ref.end) {
+			continue
+		}
+		picked = append(picked, c)
+	}
+	if len(picked) == 0 {
+		return nil, outside(f, chunks, ref)
+	}
+	var out []showSection
+	for start := 0; start < len(picked); {
+		end := start + 1
+		for end < len(picked) && picked[end].Page == picked[start].Page {
+			end++
+		}
+		out = append(out, mergeChunks(picked[start:end], ref))
+		start = end
+	}
+	return out, nil
+}
+
+// outside explains a range the index holds no text for.
+func outside(f store.FileEntry, chunks []store.Chunk, ref citeRef) error {
+	if len(chunks) == 0 {
+		return &hintedError{err: usagef("the index holds no text of %s", f.Path), hint: "`rag status` lists why files were skipped"}
+	}
+	lo, hi := chunks[0], chunks[0]
+	for _, c := range chunks {
+		if c.Page < lo.Page || c.Page == lo.Page && c.StartLine < lo.StartLine {
+			lo = c
+		}
+		if c.Page > hi.Page || c.Page == hi.Page && c.EndLine > hi.EndLine {
+			hi = c
+		}
+	}
+	hint := fmt.Sprintf("rag show %s prints all of it", shellQuote(f.Path))
+	if ref.page > 0 {
+		return &hintedError{err: usagef("the index holds no text of page %d of %s (it holds pages %d-%d)", ref.page, f.Path, lo.Page, hi.Page), hint: hint}
+	}
+	what := "lines"
+	if strings.EqualFold(filepath.Ext(f.Path), ".docx") {
+		what = "paragraphs"
+	}
+	return &hintedError{err: usagef("%s %d-%d of %s are outside what the index holds (%s %d-%d)", what, ref.start, ref.end, f.Path, what, lo.StartLine, hi.EndLine), hint: hint}
+}
+
+// showLine is a line of merged text and its line number (0: not known, as
+// for HTML, whose text lines do not map one to one to the source's).
+type showLine struct {
+	n    int
+	text string
+}
+
+// mergeChunks joins chunks of one page in document order. Chunks overlap
+// by design (the next starts with the tail of the previous): the common
+// lines are shown once. A long line cut into pieces is put back together.
+// When every chunk's text is its lines one to one, the text is cut to the
+// range asked for.
+func mergeChunks(cs []store.Chunk, ref citeRef) showSection {
+	var lines []showLine
+	exact := true
+	var prev store.Chunk
+	for i, c := range cs {
+		cl := strings.Split(c.Text, "\n")
+		one := len(cl) == c.EndLine-c.StartLine+1
+		number := func(j int) int {
+			if one {
+				return c.StartLine + j
+			}
+			return 0
+		}
+		switch {
+		case i == 0:
+		case len(cl) == 1 && prev.StartLine == prev.EndLine && c.StartLine == c.EndLine && c.StartLine == prev.EndLine &&
+			!strings.Contains(prev.Text, "\n") && prev.Text != c.Text:
+			// The next piece of a line too long for one chunk.
+			lines[len(lines)-1].text += c.Text
+			prev = c
+			continue
+		case c.StartLine <= prev.EndLine:
+			k := overlapLines(lines, cl)
+			cl = cl[k:]
+			for j, t := range cl {
+				lines = append(lines, showLine{n: number(j + k), text: t})
+			}
+			exact = exact && one
+			prev = c
+			continue
+		default:
+			// Lines between chunks are blank: every other line is in one.
+			gap := c.StartLine - prev.EndLine - 1
+			if !(exact && one) {
+				gap = min(gap, 1)
+			}
+			for j := 0; j < gap; j++ {
+				lines = append(lines, showLine{n: prev.EndLine + 1 + j})
+			}
+		}
+		for j, t := range cl {
+			lines = append(lines, showLine{n: number(j), text: t})
+		}
+		exact = exact && one
+		prev = c
+	}
+	sec := showSection{StartLine: cs[0].StartLine, Page: cs[0].Page, Heading: cs[0].Heading}
+	for _, c := range cs {
+		sec.EndLine = max(sec.EndLine, c.EndLine)
+		sec.Heading = commonHeading(sec.Heading, c.Heading)
+	}
+	if exact && ref.lines() {
+		kept := lines[:0:0]
+		for _, l := range lines {
+			if l.n >= ref.start && l.n <= ref.end {
+				kept = append(kept, l)
+			}
+		}
+		if len(kept) > 0 {
+			lines = kept
+			sec.StartLine, sec.EndLine = kept[0].n, kept[len(kept)-1].n
+		}
+	}
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		texts[i] = l.text
+	}
+	sec.Text = strings.Join(texts, "\n")
+	return sec
+}
+
+// overlapLines is the number of lines next starts with that end have.
+func overlapLines(have []showLine, next []string) int {
+	for k := min(len(have), len(next)); k > 0; k-- {
+		match := true
+		for j := 0; j < k; j++ {
+			if have[len(have)-k+j].text != next[j] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return k
+		}
+	}
+	return 0
+}
+
+// commonHeading is the heading path two chunks share.
+func commonHeading(a, b string) string {
+	if a == b {
+		return a
+	}
+	pa, pb := strings.Split(a, " > "), strings.Split(b, " > ")
+	n := 0
+	for n < len(pa) && n < len(pb) && pa[n] == pb[n] {
+		n++
+	}
+	return strings.Join(pa[:n], " > ")
+}

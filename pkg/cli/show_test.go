@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rag-cli/rag/pkg/ollamatest"
+)
+
+// showHarness indexes the test documents with small chunks, so that a file
+// has many overlapping ones, plus a PDF, a Word file, a file of short lines
+// and one long line.
+func showHarness(t *testing.T) (*harness, map[string]string) {
+	t.Helper()
+	h := newHarness(t)
+	files := map[string]string{}
+	var b strings.Builder
+	// Paragraphs of two short lines: chunks of a few paragraphs, each
+	// starting with the last line of the one before.
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&b, "Line %d names topic %d.\n", i, i)
+		if i%2 == 0 {
+			b.WriteString("\n")
+		}
+	}
+	files["lines.md"] = b.String()
+	b.Reset()
+	for i := 1; i <= 120; i++ {
+		fmt.Fprintf(&b, "Sentence %d of one long line goes on. ", i)
+	}
+	files["longline.txt"] = strings.TrimSpace(b.String()) + "\n"
+	for name, text := range files {
+		write(t, filepath.Join(h.docs, name), text)
+	}
+	copyFixture(t, "manual.pdf", filepath.Join(h.docs, "manual.pdf"))
+	copyFixture(t, "report.docx", filepath.Join(h.docs, "report.docx"))
+	r := h.run(runOpt{}, "index", "--embed-model", embedModel, "--chunk-tokens", "40", "--chunk-overlap", "15", h.docs)
+	if r.code != 0 {
+		t.Fatalf("index: exit %d: %s", r.code, r.stderr)
+	}
+	return h, files
+}
+
+// fileLines is lines from..to (1-based) of text.
+func fileLines(text string, from, to int) string {
+	ls := strings.Split(text, "\n")
+	return strings.Join(ls[from-1:to], "\n")
+}
+
+func TestShow(t *testing.T) {
+	t.Parallel()
+	h, files := showHarness(t)
+	tests := []struct {
+		name   string
+		args   []string
+		header string
+		text   string // the whole text, when set
+		has    string // a part of the text, when set
+	}{
+		{"plain path", []string{"install.md"}, "install.md:1-8 (Installation)", strings.TrimSuffix(mustRead(t, filepath.Join(h.docs, "install.md")), "\n"), ""},
+		{"line range", []string{"lines.md:10-20"}, "lines.md:10-20", fileLines(files["lines.md"], 10, 20), ""},
+		{"one line", []string{"lines.md:22"}, "lines.md:22-22", "Line 15 names topic 15.", ""},
+		{"citation pasted whole", []string{"install.md:1-8 (Installation)"}, "install.md:1-8 (Installation)", "", "brew install rag"},
+		{"citation of a section", []string{"install.md:6-8 (Installation > macOS)"}, "install.md:6-8 (Installation > macOS)", "## macOS\n\nOn macOS, install rag with Homebrew: `brew install rag`.", ""},
+		{"whole file, overlaps once", []string{"lines.md"}, "lines.md:1-89", strings.TrimSpace(files["lines.md"]), ""},
+		{"long line put together", []string{"longline.txt"}, "longline.txt:1-1", strings.TrimSuffix(files["longline.txt"], "\n"), ""},
+		{"pdf page", []string{"manual.pdf p.3"}, "manual.pdf p.3", "", "warranty lasts two years"},
+		{"pdf page unquoted", []string{"manual.pdf", "p.3"}, "manual.pdf p.3", "", "warranty lasts two years"},
+		{"docx paragraphs", []string{"report.docx ¶4-5 (Quarterly report > Regions)"}, "report.docx ¶4-5 (Quarterly report > Regions)",
+			"The north region sold the most widgets.\nThe south region opened two stores.", ""},
+		{"absolute path", []string{filepath.Join(h.docs, "retry.txt")}, "retry.txt:1-4", "", "three times"},
+		{"absolute path and lines", []string{filepath.Join(h.docs, "lines.md") + ":3-4"}, "lines.md:3-4", fileLines(files["lines.md"], 3, 4), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := h.run(runOpt{}, append([]string{"show"}, tt.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			head, text, _ := strings.Cut(r.stdout, "\n")
+			text = strings.TrimSuffix(text, "\n")
+			if head != tt.header {
+				t.Errorf("header = %q, want %q", head, tt.header)
+			}
+			if tt.text != "" && text != tt.text {
+				t.Errorf("text:\n%s\nwant:\n%s", text, tt.text)
+			}
+			if !strings.Contains(text, tt.has) {
+				t.Errorf("text lacks %q:\n%s", tt.has, text)
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr = %q", r.stderr)
+			}
+		})
+	}
+	t.Run("a page a section", func(t *testing.T) {
+		t.Parallel()
+		r := h.run(runOpt{}, "show", "manual.pdf")
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "manual.pdf p.1\n") || !strings.Contains(r.stdout, "\n\nmanual.pdf p.3\n") {
+			t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)
+		}
+	})
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestShowErrors(t *testing.T) {
+	t.Parallel()
+	h, _ := showHarness(t)
+	other := t.TempDir()
+	write(t, filepath.Join(other, "install.md"), "# Other install\n\nAnother install guide.\n")
+	if r := h.run(runOpt{}, "index", other); r.code != 0 {
+		t.Fatalf("index: exit %d: %s", r.code, r.stderr)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		err  string
+		hint string
+	}{
+		{"not in the index", nil, []string{"nope.md:1-3"}, ExitUsage, "nope.md is not in the index", "rag index nope.md"},
+		{"lines outside", nil, []string{"retry.txt:100-120"}, ExitUsage, "lines 100-120 of retry.txt are outside what the index holds (lines 1-4)", "rag show retry.txt"},
+		{"page outside", nil, []string{"manual.pdf p.9"}, ExitUsage, "no text of page 9 of manual.pdf (it holds pages 1-3)", "rag show manual.pdf"},
+		{"lines of a paged file", nil, []string{"manual.pdf:1-3"}, ExitUsage, "manual.pdf has pages", "'manual.pdf p.1'"},
+		{"same path under two folders", nil, []string{"install.md:1-3"}, ExitUsage,
+			"install.md is in the index under 2 folders: " + filepath.Join(h.docs, "install.md") + ", " + filepath.Join(other, "install.md"), "absolute path"},
+		{"a folder", nil, []string{h.docs}, ExitUsage, "is a folder", "name a file in it"},
+		{"no index", map[string]string{"RAG_INDEX": filepath.Join(t.TempDir(), "none")}, []string{"install.md"}, ExitIndex, "no index at", "rag index DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h2 := *h
+			h2.t = t
+			h2.env = map[string]string{}
+			for k, v := range h.env {
+				h2.env[k] = v
+			}
+			for k, v := range tt.env {
+				h2.env[k] = v
+			}
+			r := h2.run(runOpt{}, append([]string{"show"}, tt.args...)...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tt.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "rag: error: "+tt.err) && !(strings.HasPrefix(r.stderr, "rag: error: ") && strings.Contains(r.stderr, tt.err)) {
+				t.Errorf("stderr = %q, want the error %q", r.stderr, tt.err)
+			}
+			if hint := hintLine(r.stderr); !strings.Contains(hint, tt.hint) {
+				t.Errorf("hint = %q, want it to contain %q", hint, tt.hint)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q", r.stdout)
+			}
+		})
+	}
+}
+
+func TestShowOutput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	// Show reads the index only: no Ollama is needed.
+	down := ollamatest.Start()
+	down.Close()
+	h.env["OLLAMA_HOST"] = down.URL
+
+	t.Run("piped", func(t *testing.T) {
+		r := h.run(runOpt{}, "show", "install.md")
+		if r.code != 0 || strings.Contains(r.stdout, "\x1b[") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+		golden(t, "show-plain", r.stdout)
+	})
+	t.Run("terminal", func(t *testing.T) {
+		r := h.run(runOpt{tty: true}, "show", "install.md")
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "\x1b[1minstall.md:1-8 (Installation)\x1b[0m\n# Installation\n") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		r := h.run(runOpt{}, "show", "--json", "retry.txt:1-4")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var rep showReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		want := showReport{Path: "retry.txt", Root: h.docs, File: filepath.Join(h.docs, "retry.txt"), Format: rep.Format, OnDisk: "unchanged",
+			Sections: []showSection{{StartLine: 1, EndLine: 4, Text: strings.TrimSuffix(mustRead(t, filepath.Join(h.docs, "retry.txt")), "\n")}}}
+		if !reflect.DeepEqual(rep, want) {
+			t.Errorf("report = %+v\nwant %+v", rep, want)
+		}
+	})
+	t.Run("changed on disk", func(t *testing.T) {
+		write(t, filepath.Join(h.docs, "retry.txt"), "Retry policy\n\nNo retries any more.\n")
+		r := h.run(runOpt{}, "show", "--json", "retry.txt")
+		if r.code != 0 || !strings.Contains(r.stdout, `"on_disk": "changed"`) || !strings.Contains(r.stdout, "three times") {
+			t.Fatalf("exit %d, stdout %s", r.code, r.stdout)
+		}
+		if !strings.Contains(r.stderr, "rag: note: retry.txt changed since it was indexed") {
+			t.Errorf("stderr = %q", r.stderr)
+		}
+	})
+}
+
+func TestParseCitation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in    string
+		first citeRef
+	}{
+		{"guide.md", citeRef{path: "guide.md"}},
+		{"guide.md:12-30", citeRef{path: "guide.md", start: 12, end: 30}},
+		{"guide.md:12", citeRef{path: "guide.md", start: 12, end: 12}},
+		{"guide.md:12-30 (Install > Linux)", citeRef{path: "guide.md", start: 12, end: 30}},
+		{"guide.md:12-30 (Install (beta) > Linux)", citeRef{path: "guide.md", start: 12, end: 30}},
+		{"my docs/guide.md:1-2", citeRef{path: "my docs/guide.md", start: 1, end: 2}},
+		{"manual.pdf p.3", citeRef{path: "manual.pdf", page: 3}},
+		{"manual.pdf p.3 (Warranty)", citeRef{path: "manual.pdf", page: 3}},
+		{"report.docx ¶4-7", citeRef{path: "report.docx", start: 4, end: 7}},
+		{"report.docx ¶4-7 (Regions)", citeRef{path: "report.docx", start: 4, end: 7}},
+		{`"new\nline.md":1-1`, citeRef{path: "new\nline.md", start: 1, end: 1}},
+		{"a.md:30-12", citeRef{path: "a.md:30-12"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			refs := parseCitation(tt.in)
+			if len(refs) == 0 || refs[0] != tt.first {
+				t.Errorf("parseCitation(%q) = %+v, want %+v first", tt.in, refs, tt.first)
+			}
+		})
+	}
+}
+
+func FuzzParseCitation(f *testing.F) {
+	for _, s := range []string{"guide.md:12-30 (Install > Linux)", "manual.pdf p.3", "report.docx ¶4-7", `"a\nb":1-2`, "a ((b))"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, r := range parseCitation(s) {
+			if r.start < 0 || r.end < r.start || r.page < 0 || r.lines() && r.page > 0 {
+				t.Fatalf("parseCitation(%q) gave %+v", s, r)
+			}
+		}
+		if refs := parseCitation(s); len(refs) == 0 || refs[len(refs)-1].path != unquotePath(s) {
+			t.Fatalf("parseCitation(%q) does not end with the whole string as a path: %+v", s, refs)
+		}
+	})
+}
