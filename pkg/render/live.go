@@ -32,9 +32,9 @@ type Live struct {
 	width    int
 	height   int
 	md       strings.Builder
-	drawn    int  // length of md when last drawn
-	rows     int  // screen rows of the part that can still be redrawn
-	frozen   int  // rendered lines that scrolled off and stay as they are
+	drawn    int // length of md when last drawn
+	rows     int // screen rows of the part that can still be redrawn
+	frozen   int // rendered lines that scrolled off and stay as they are
 	last     time.Time
 	timer    *time.Timer
 	closed   bool
