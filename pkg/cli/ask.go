@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -144,11 +145,17 @@ type askReport struct {
 }
 
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
+	st := newStatus(a)
+	defer st.clear() // before App.Run prints an error
+	st.set("retrieving…")
 	q, err := openForQuery(ctx, a, opts.globalOptions)
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, q.store)
+	if q.empty() {
+		return errEmptyIndex
+	}
 	ropt, rr := opts.options(q)
 	p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: retrieve.Floor{MinDense: opts.MinScore, MinRerank: opts.MinRelevance}, chat: newChatter(q, opts)}
 	evidence, err := p.context(ctx, opts.Question)
@@ -166,6 +173,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 
 	var res *answer.Result
 	if len(evidence) == 0 {
+		st.clear()
 		res = answer.Abstain()
 		if !opts.JSON {
 			if err := writeAnswerText(a, style, res.Answer); err != nil {
@@ -173,14 +181,26 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			}
 		}
 	} else {
-		var stream *render.Stream
+		st.set(fmt.Sprintf("waiting for %s…", opts.Model))
+		var stream answerStream
 		var onText func(string) error
 		if !opts.JSON {
-			stream = render.NewStream(a.IO.Out, style, a.IO.TerminalWidth())
-			onText = stream.Write
+			if stream, err = newAnswerStream(a, style); err != nil {
+				return err
+			}
+			onText = func(piece string) error {
+				st.clear() // the answer replaces the status line
+				return stream.Write(piece)
+			}
 		}
 		res, err = answer.Ask(ctx, p.chat, opts.Question, answer.Number(evidence), onText)
+		st.clear()
 		if err != nil {
+			if stream != nil {
+				// Keep what arrived and end its line, so that the error
+				// starts on a clean one.
+				return errors.Join(err, stream.Close())
+			}
 			return err
 		}
 		if stream != nil {
@@ -212,6 +232,22 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return &silentError{code: ExitNoAnswer}
 	}
 	return nil
+}
+
+// answerStream shows an answer as the model writes it.
+type answerStream interface {
+	Write(piece string) error
+	Close() error
+}
+
+// newAnswerStream redraws the answer in place on a terminal that can move
+// its cursor; elsewhere (a pipe, TERM=dumb, colour forced into a pipe) it
+// only appends.
+func newAnswerStream(a *App, style render.Style) (answerStream, error) {
+	if a.IO.CanRedraw() && style != render.Plain {
+		return render.NewLive(a.IO.Out, style, a.IO.TerminalWidth(), a.IO.TerminalHeight())
+	}
+	return render.NewStream(a.IO.Out, style, a.IO.TerminalWidth()), nil
 }
 
 func writeAnswerText(a *App, style render.Style, text string) error {

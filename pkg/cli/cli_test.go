@@ -6,12 +6,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/pkg/render/termtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -80,6 +82,20 @@ func (h *harness) mustIndex() {
 	if r.code != 0 {
 		h.t.Fatalf("index exit %d: %s", r.code, r.stderr)
 	}
+}
+
+// sgr matches a colour code.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// screen is what a terminal shows after out; it fails the test if out
+// holds a control that rag must not write.
+func screen(t *testing.T, out string) string {
+	t.Helper()
+	s, err := termtest.Screen(out)
+	if err != nil {
+		t.Fatalf("%v\noutput: %q", err, out)
+	}
+	return s
 }
 
 func golden(t *testing.T, name, got string) {
@@ -262,19 +278,48 @@ func TestAsk(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		if !strings.Contains(r.stdout, "\x1b[") || !strings.Contains(r.stdout, "retry.txt:1-4") {
+		if !sgr.MatchString(r.stdout) || !strings.Contains(r.stdout, "retry.txt:1-4") {
 			t.Errorf("terminal output not styled or lacks sources: %q", r.stdout)
 		}
-		golden(t, "ask-tty", r.stdout)
+		// The answer is redrawn as it streams; what stays on the screen
+		// is the glamour rendering of the whole answer and its sources.
+		golden(t, "ask-tty", screen(t, r.stdout))
 	})
-	t.Run("NO_COLOR terminal has layout but no colour", func(t *testing.T) {
-		h2 := *h
-		h2.env = map[string]string{"OLLAMA_HOST": h.env["OLLAMA_HOST"], "RAG_INDEX": h.index, "NO_COLOR": "1"}
-		r := h2.run(runOpt{tty: true}, "ask", "--model", chatModel, "How many times does the client retry a failed upload?")
-		if r.code != 0 || strings.Contains(r.stdout, "\x1b[") || !strings.Contains(r.stdout, "retry.txt:1-4") {
-			t.Errorf("exit %d, output %q", r.code, r.stdout)
-		}
-	})
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		// redraw: the answer may be redrawn in place (cursor moves).
+		redraw bool
+	}{
+		{"NO_COLOR terminal", map[string]string{"NO_COLOR": "1", "TERM": "xterm-256color"}, true},
+		{"dumb terminal", map[string]string{"TERM": "dumb"}, false},
+	} {
+		t.Run(tt.name+" is plain text without markers", func(t *testing.T) {
+			h2 := *h
+			h2.env = map[string]string{"OLLAMA_HOST": h.env["OLLAMA_HOST"], "RAG_INDEX": h.index}
+			for k, v := range tt.env {
+				h2.env[k] = v
+			}
+			r := h2.run(runOpt{tty: true}, "ask", "--model", chatModel, "How many times does the client retry a failed upload?")
+			if r.code != 0 || sgr.MatchString(r.stdout) {
+				t.Fatalf("exit %d, colour in output %q", r.code, r.stdout)
+			}
+			if !tt.redraw && strings.Contains(r.stdout, "\x1b") {
+				t.Errorf("escape sequence on a dumb terminal: %q", r.stdout)
+			}
+			got := screen(t, r.stdout)
+			for _, marker := range []string{"**", "`"} {
+				if strings.Contains(got, marker) {
+					t.Errorf("markdown marker %q shown:\n%s", marker, got)
+				}
+			}
+			for _, want := range []string{"According to the documents, Retry policy [1].", "Sources", "• [1] retry.txt:1-4"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("screen lacks %q:\n%s", want, got)
+				}
+			}
+		})
+	}
 	t.Run("json from stdin", func(t *testing.T) {
 		r := h.run(runOpt{stdin: "Which port does the HTTP server listen on?\n"}, "ask", "--json", "--model", chatModel, "-")
 		if r.code != 0 {

@@ -85,6 +85,13 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, er
 	return &queryDeps{store: m, client: client, embed: &embed.Model{Client: client, Name: man.EmbedModel}}, nil
 }
 
+// empty reports whether the index holds no chunks, from the catalog alone:
+// then there is nothing to search and no reason to contact Ollama.
+func (q *queryDeps) empty() bool {
+	m := q.store.Manifest()
+	return m.Chunks() == 0
+}
+
 type searchReport struct {
 	Query       string            `json:"query"`
 	Mode        string            `json:"mode"`
