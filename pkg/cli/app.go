@@ -19,6 +19,7 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/render"
 )
 
 // App holds what every command depends on.
@@ -69,6 +70,10 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	msg := err.Error()
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted"
+	}
+	if a.IO.EscapeUntrustedErr() {
+		// Messages carry file names and server replies.
+		msg, hint = render.Escape(msg), render.Escape(hint)
 	}
 	fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", msg)
 	if hint != "" {

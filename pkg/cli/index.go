@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
+	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/store"
 	"github.com/rag-cli/rag/pkg/watch"
 )
@@ -567,7 +569,14 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 }
 
 func writeJSON(a *App, v any) error {
-	enc := json.NewEncoder(a.IO.Out)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	// encoding/json leaves DEL, C1 controls (U+009B is CSI) and bidi
+	// overrides raw; documents' text must not reach a terminal that way.
+	_, err := a.IO.Out.Write(render.EscapeJSON(buf.Bytes()))
+	return err
 }
