@@ -42,7 +42,10 @@ func Snippet(text, query string, maxLines, width int, hl Highlight) []string {
 		return nil
 	}
 	n := min(maxLines, len(lines))
-	best, bestDistinct, bestHits := 0, -1, -1
+	// The window with the most distinct query terms, then the most
+	// matches, then the most matches in its middle line (a match with
+	// context on both sides reads best).
+	best, bestScore := 0, [3]int{-1, -1, -1}
 	for i := 0; i+n <= len(lines); i++ {
 		seen := map[string]bool{}
 		hits := 0
@@ -52,8 +55,9 @@ func Snippet(text, query string, maxLines, width int, hl Highlight) []string {
 				hits++
 			}
 		}
-		if len(seen) > bestDistinct || len(seen) == bestDistinct && hits > bestHits {
-			best, bestDistinct, bestHits = i, len(seen), hits
+		score := [3]int{len(seen), hits, len(lines[i+n/2].spans)}
+		if score[0] > bestScore[0] || score[0] == bestScore[0] && (score[1] > bestScore[1] || score[1] == bestScore[1] && score[2] > bestScore[2]) {
+			best, bestScore = i, score
 		}
 	}
 	out := make([]string, 0, n)
