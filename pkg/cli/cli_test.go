@@ -23,7 +23,7 @@ const chatModel = "fake-chat"
 const embedModel2 = "fake-embed-2"
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *ollamatest.Server
 	index string
 	docs  string
@@ -32,7 +32,7 @@ type harness struct {
 
 // newHarness copies testdata/docs to a temporary folder and starts a fake
 // Ollama that knows the test models.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: ollamatest.New(t, embedModel, embedModel2, chatModel), index: filepath.Join(t.TempDir(), "index"), docs: t.TempDir()}
 	if err := os.CopyFS(h.docs, os.DirFS("testdata/docs")); err != nil {

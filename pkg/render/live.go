@@ -49,7 +49,13 @@ func NewLive(w io.Writer, style Style, width, height int) (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Live{w: w, r: r, width: max(1, width), height: max(2, height), interval: LiveInterval}, nil
+	// The first render sets glamour up (styles, parser); done now, while
+	// the model is still reading its prompt, it does not delay the first
+	// token on the screen.
+	if _, err := r.Render("warm *up*"); err != nil {
+		return nil, fmt.Errorf("render markdown: %w", err)
+	}
+		return &Live{w: w, r: r, width: max(1, width), height: max(2, height), interval: LiveInterval}, nil
 }
 
 // Write takes the next piece of the answer; it is drawn at once if the
@@ -107,14 +113,10 @@ func (l *Live) Close() error {
 // screen with it. The cursor stays at the end of the last line, so that
 // the next draw knows where it is without asking the terminal.
 func (l *Live) draw(final bool) error {
-	if l.md.Len() == l.drawn {
-		if !final {
-			return nil
-		}
-		// The screen already shows the whole answer: end its line.
-		l.rows = 0
-		_, err := io.WriteString(l.w, "\n")
-		return err
+	// The final draw happens even when the text has not changed: it also
+	// erases what the terminal echoed after it (^C when interrupted).
+	if l.md.Len() == l.drawn && !final {
+		return nil
 	}
 	text := l.md.String()
 	out, err := l.r.Render(Escape(text))
