@@ -55,7 +55,7 @@ func NewLive(w io.Writer, style Style, width, height int) (*Live, error) {
 	if _, err := r.Render("warm *up*"); err != nil {
 		return nil, fmt.Errorf("render markdown: %w", err)
 	}
-		return &Live{w: w, r: r, width: max(1, width), height: max(2, height), interval: LiveInterval}, nil
+	return &Live{w: w, r: r, width: max(1, width), height: max(2, height), interval: LiveInterval}, nil
 }
 
 // Write takes the next piece of the answer; it is drawn at once if the
