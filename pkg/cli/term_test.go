@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -216,5 +217,40 @@ func TestEmptyIndex(t *testing.T) {
 	}
 	if h.srv.EmbedRequests() != embeds || h.srv.ChatRequests() != chats {
 		t.Errorf("Ollama was asked: %d embed, %d chat requests", h.srv.EmbedRequests()-embeds, h.srv.ChatRequests()-chats)
+	}
+}
+
+func TestIndexInterruptedOnTerminal(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for i := 0; i < 20; i++ {
+		write(t, filepath.Join(h.docs, "many", "f"+string(rune('a'+i))+".txt"), "note number "+strings.Repeat("word ", i+1)+"\n")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	h.srv.OnEmbed(func() {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+	})
+	r := h.run(runOpt{ctx: ctx, tty: true}, "index", "--embed-model", embedModel, "--batch-size", "2", h.docs)
+	if r.code != ExitInterrupted {
+		t.Fatalf("exit %d, want %d: %q", r.code, ExitInterrupted, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "embedding chunks") {
+		t.Fatalf("no progress bar was drawn: %q", r.stderr)
+	}
+	// The terminal echoes ^C where the cursor is, after the bar, before
+	// rag clears it.
+	at := strings.LastIndex(r.stderr, clearLine)
+	if at < 0 {
+		t.Fatalf("the bar was not cleared: %q", r.stderr)
+	}
+	got := screen(t, r.stderr[:at]+"^C"+r.stderr[at:])
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if lines[0] != "rag: error: interrupted" {
+		t.Errorf("bar left behind the error:\n%q", got)
 	}
 }
