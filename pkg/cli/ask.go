@@ -45,7 +45,13 @@ When no chunk is relevant (no word in common with the question, similarity
 below --min-score, or with --rerank a judged relevance below --min-relevance),
 rag says the documents do not answer the question,
 does not call the chat model, and exits with code 4. Use - (or pipe the
-question) to read it from stdin.`,
+question) to read it from stdin.
+
+On a terminal, stderr shows what rag waits for until the answer starts, and
+the answer is rendered as markdown and redrawn as it streams; control
+characters and escape sequences in it and in the sources are shown escaped.
+Piped, the answer is plain text as the model wrote it. An empty index exits
+7 without contacting Ollama.`,
 		Example: `  rag ask "How do I install on Linux?"
   echo "What is the retry policy?" | rag ask -
   rag ask --json -k 5 --model qwen2.5:7b "Who maintains the parser?"`,
