@@ -71,15 +71,22 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted"
 	}
-	if a.IO.EscapeUntrustedErr() {
-		// Messages carry file names and server replies.
-		msg, hint = render.Escape(msg), render.Escape(hint)
-	}
+	msg, hint = a.errText(msg), a.errText(hint)
 	fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", msg)
 	if hint != "" {
 		fmt.Fprintf(a.IO.ErrOut, "rag: hint: %s\n", hint)
 	}
 	return code
+}
+
+// errText makes a message for stderr safe for a terminal: messages carry
+// file names and server replies, whose control characters are shown
+// escaped when stderr is a terminal and kept as they are when it is not.
+func (a *App) errText(s string) string {
+	if a.IO.EscapeUntrustedErr() {
+		return render.Escape(s)
+	}
+	return s
 }
 
 // globalOptions are the flags every command takes.

@@ -251,7 +251,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		var notes []string
 		targets, superseded, notes = planTargets(targets, recorded)
 		for _, n := range notes {
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", n)
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(n))
 		}
 	}
 	if len(targets) == 0 {
@@ -501,7 +501,7 @@ func watchRun(ctx context.Context, a *App, opts *IndexOptions, targets []target,
 		}
 		if err != nil {
 			code, hint := classify(err)
-			fmt.Fprintf(a.IO.ErrOut, "rag: error: %v\n", err)
+			fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", a.errText(err.Error()))
 			if hint != "" {
 				fmt.Fprintf(a.IO.ErrOut, "rag: hint: %s\n", hint)
 			}
@@ -542,11 +542,11 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 
 func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 	for _, f := range rep.FailedFiles {
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: cannot index %s: %s\n", f.Path, f.Error)
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: cannot index %s: %s\n", a.errText(f.Path), a.errText(f.Error))
 	}
 	if opts.Verbose {
 		for _, s := range rep.SkippedFiles {
-			fmt.Fprintf(a.IO.ErrOut, "rag: skipped %s: %s\n", s.Path, s.Reason)
+			fmt.Fprintf(a.IO.ErrOut, "rag: skipped %s: %s\n", a.errText(s.Path), a.errText(s.Reason))
 		}
 	}
 	if opts.JSON {

@@ -22,8 +22,19 @@ func TestHostileText(t *testing.T) {
 	h := newHarness(t)
 	write(t, filepath.Join(h.docs, "hostile.md"), hostileDoc)
 	write(t, filepath.Join(h.docs, "evil\x1b[2Jname.md"), "Retry policy for evil names.\n")
+	write(t, filepath.Join(h.docs, "bin\x1b]0;t\x07.png"), "\x89PNG\r\n\x1a\n\x00\x00")
 	h.mustIndex()
 	h.srv.SetResponder(func(_, _ string) string { return hostileAnswer })
+	t.Run("status on a terminal shows names escaped", func(t *testing.T) {
+		r := h.run(runOpt{tty: true}, "status")
+		got := screen(t, r.stdout)
+		if r.code != 0 || !strings.Contains(got, `bin\x1b]0;t\x07.png`) {
+			t.Errorf("exit %d:\n%s", r.code, got)
+		}
+		if p := h.run(runOpt{}, "status"); !strings.Contains(p.stdout, "bin\x1b]0;t\x07.png") {
+			t.Errorf("piped status changed the name: %q", p.stdout)
+		}
+	})
 	raw := []string{"\x1b]52", "\x1b]0;", "\x1b[2J", "\u009b", "\u202e", "\x07", "\x1b[31mred"}
 
 	for _, args := range [][]string{
