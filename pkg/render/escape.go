@@ -12,7 +12,8 @@ import (
 // title change in a document shows up as text and does nothing. Escaped are
 // C0 controls except newline and tab (ESC, CR, BEL, backspace...), DEL, C1
 // controls (U+0080-U+009F, among them the one-character CSI U+009B), bidi
-// overrides and isolates (which can make text read differently than it is)
+// embeddings, overrides and isolates (which can make text read differently
+// than it is)
 // and bytes that are not UTF-8 (a lone 0x9B is CSI to an 8-bit terminal).
 // Backslashes are left alone, so ordinary text is unchanged; a reader can
 // tell an escape from a literal "\x1b" only by context, which is the price
@@ -85,8 +86,10 @@ func unsafeRune(r rune) bool {
 		return true
 	case r >= 0x80 && r <= 0x9f:
 		return true
-	case r == 0x061c, r == 0x200e, r == 0x200f, // arabic letter mark, LRM, RLM
-		r >= 0x202a && r <= 0x202e, // LRE, RLE, PDF, LRO, RLO
+	// Embeddings, overrides and isolates can make text read in another
+	// order than it is ("Trojan Source"); the plain marks (LRM, RLM, ALM)
+	// cannot, and right-to-left text needs them, so they stay.
+	case r >= 0x202a && r <= 0x202e, // LRE, RLE, PDF, LRO, RLO
 		r >= 0x2066 && r <= 0x2069: // LRI, RLI, FSI, PDI
 		return true
 	}
