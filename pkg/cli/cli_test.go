@@ -285,6 +285,27 @@ func TestAsk(t *testing.T) {
 		// is the glamour rendering of the whole answer and its sources.
 		golden(t, "ask-tty", screen(t, r.stdout))
 	})
+	t.Run("terminal status line is erased", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"ask", "--model", chatModel, "How many times does the client retry a failed upload?"},
+			{"ask", "--json", "--model", chatModel, "How many times does the client retry a failed upload?"},
+			{"ask", "--model", chatModel, "Who won the football world cup in 1954?"},
+		} {
+			r := h.run(runOpt{tty: true}, args...)
+			if r.code != 0 && r.code != ExitNoAnswer {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "retrieving…") {
+				t.Errorf("%v: no status shown: %q", args, r.stderr)
+			}
+			if got := screen(t, r.stderr); got != "" {
+				t.Errorf("%v: status left on the screen: %q", args, got)
+			}
+			if args[1] == "--json" && !json.Valid([]byte(r.stdout)) {
+				t.Errorf("--json output is not JSON: %q", r.stdout)
+			}
+		}
+	})
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
