@@ -70,7 +70,7 @@ empty index search says so and exits 0 without contacting Ollama.`,
 	}
 	cmd.Flags().IntVarP(&opts.K, "k", "k", config.DefaultSearchK, "number of results")
 	cmd.Flags().BoolVar(&opts.Full, "full", false, "on a terminal, print whole chunks instead of snippets")
-	cmd.Flags().BoolVar(&opts.Files, "files", false, "print only the distinct paths of the matching files, one per line")
+	cmd.Flags().BoolVar(&opts.Files, "files", false, "print only the absolute paths of the files the -k best chunks are from, one per line")
 	bindRetrieval(cmd.Flags(), &opts.RetrievalOptions, a.Env)
 	return cmd
 }
