@@ -219,7 +219,8 @@ func TestAskInterruptedOnTerminal(t *testing.T) {
 
 // BenchmarkFirstTokenToScreen measures, on a pseudo-terminal, the time from
 // the model emitting its first token to that text being drawn by rag ask.
-// The goal is under 100 ms.
+// The goal is under 100 ms. Measured (20 runs, 2 shared cores): mean
+// 1.1 ms, worst 1.8-3.7 ms; before Live warmed glamour up the worst was 69 ms.
 func BenchmarkFirstTokenToScreen(b *testing.B) {
 	h := newHarness(b)
 	h.mustIndex()

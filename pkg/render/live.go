@@ -13,7 +13,8 @@ import (
 
 // LiveInterval is the shortest time between two redraws of a Live answer:
 // often enough to read as continuous, rarely enough that re-rendering a
-// long answer costs little. The first piece is drawn at once.
+// long answer costs little (and twice the last render's time when that is
+// longer). The first piece is drawn at once.
 const LiveInterval = 50 * time.Millisecond
 
 // Live shows a streamed markdown answer on a terminal as it is written: on
@@ -36,6 +37,7 @@ type Live struct {
 	rows     int // screen rows of the part that can still be redrawn
 	frozen   int // rendered lines that scrolled off and stay as they are
 	last     time.Time
+	cost     time.Duration // how long the last render took
 	timer    *time.Timer
 	closed   bool
 	err      error
@@ -70,7 +72,9 @@ func (l *Live) Write(piece string) error {
 	if l.timer != nil {
 		return nil // a redraw is already due
 	}
-	if wait := l.interval - time.Since(l.last); wait > 0 && !l.last.IsZero() {
+	// Long answers take longer to render (about 19 ms for 1,000 words):
+	// waiting at least twice that keeps redrawing to a third of a core.
+	if wait := max(l.interval, 2*l.cost) - time.Since(l.last); wait > 0 && !l.last.IsZero() {
 		l.timer = time.AfterFunc(wait, func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -119,7 +123,9 @@ func (l *Live) draw(final bool) error {
 		return nil
 	}
 	text := l.md.String()
+	start := time.Now()
 	out, err := l.r.Render(Escape(text))
+	l.cost = time.Since(start)
 	if err != nil {
 		return fmt.Errorf("render markdown: %w", err)
 	}
