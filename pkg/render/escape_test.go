@@ -18,7 +18,7 @@ func TestEscape(t *testing.T) {
 		{"plain text unchanged", "Retry policy: 5 times, C:\\path\\x1b", "Retry policy: 5 times, C:\\path\\x1b"},
 		{"newline and tab kept", "a\n\tb", "a\n\tb"},
 		{"unicode kept", "naïve café — 日本", "naïve café — 日本"},
-		{"right-to-left marks kept", "שלום‏ abc ‎", "שלום‏ abc ‎"},
+		{"right-to-left marks kept", "שלום\u200f abc \u200e", "שלום\u200f abc \u200e"},
 		{"osc 52", "\x1b]52;c;ZXZpbA==\x07", `\x1b]52;c;ZXZpbA==\x07`},
 		{"title", "\x1b]0;pwned\x1b\\", `\x1b]0;pwned\x1b\`},
 		{"csi", "\x1b[2J", `\x1b[2J`},
