@@ -22,6 +22,7 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/render"
 )
 
 // App holds what every command depends on.
@@ -88,11 +89,22 @@ func (a *App) report(ctx context.Context, err error) int {
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted"
 	}
+	msg, hint = a.errText(msg), a.errText(hint)
 	fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", msg)
 	if hint != "" {
 		fmt.Fprintf(a.IO.ErrOut, "rag: hint: %s\n", hint)
 	}
 	return code
+}
+
+// errText makes a message for stderr safe for a terminal: messages carry
+// file names and server replies, whose control characters are shown
+// escaped when stderr is a terminal and kept as they are when it is not.
+func (a *App) errText(s string) string {
+	if a.IO.EscapeUntrustedErr() {
+		return render.Escape(s)
+	}
+	return s
 }
 
 // globalOptions are the flags every command takes.

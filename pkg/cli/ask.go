@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -45,7 +46,13 @@ When no chunk is relevant (no word in common with the question, similarity
 below --min-score, or with --rerank a judged relevance below --min-relevance),
 rag says the documents do not answer the question,
 does not call the chat model, and exits with code 4. Use - (or pipe the
-question) to read it from stdin.`,
+question) to read it from stdin.
+
+On a terminal, stderr shows what rag waits for until the answer starts, and
+the answer is rendered as markdown and redrawn as it streams; control
+characters and escape sequences in it and in the sources are shown escaped.
+Piped, the answer is plain text as the model wrote it. An empty index exits
+7 without contacting Ollama.`,
 		Example: `  rag ask "How do I install on Linux?"
   echo "What is the retry policy?" | rag ask -
   rag ask --json -k 5 --model qwen2.5:7b "Who maintains the parser?"`,
@@ -147,11 +154,17 @@ type askReport struct {
 }
 
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
+	st := newStatus(a)
+	defer st.clear() // before App.Run prints an error
+	st.set("retrieving…")
 	q, err := openForQuery(ctx, a, opts.globalOptions)
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, q.store)
+	if q.empty() {
+		return errEmptyIndex
+	}
 	ropt, rr := opts.options(q)
 	p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: retrieve.Floor{MinDense: opts.MinScore, MinRerank: opts.MinRelevance}, chat: newChatter(q, opts)}
 	evidence, err := p.context(ctx, opts.Question)
@@ -169,6 +182,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 
 	var res *answer.Result
 	if len(evidence) == 0 {
+		st.clear()
 		res = answer.Abstain()
 		if !opts.JSON {
 			if err := writeAnswerText(a, style, res.Answer); err != nil {
@@ -176,14 +190,26 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			}
 		}
 	} else {
-		var stream *render.Stream
+		st.set(fmt.Sprintf("waiting for %s…", opts.Model))
+		var stream answerStream
 		var onText func(string) error
 		if !opts.JSON {
-			stream = render.NewStream(a.IO.Out, style, a.IO.TerminalWidth())
-			onText = stream.Write
+			if stream, err = newAnswerStream(a, style); err != nil {
+				return err
+			}
+			onText = func(piece string) error {
+				st.clear() // the answer replaces the status line
+				return stream.Write(piece)
+			}
 		}
 		res, err = answer.Ask(ctx, p.chat, opts.Question, answer.Number(evidence), onText)
+		st.clear()
 		if err != nil {
+			if stream != nil {
+				// Keep what arrived and end its line, so that the error
+				// starts on a clean one.
+				return errors.Join(err, stream.Close())
+			}
 			return err
 		}
 		if stream != nil {
@@ -215,6 +241,22 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return &silentError{code: ExitNoAnswer}
 	}
 	return nil
+}
+
+// answerStream shows an answer as the model writes it.
+type answerStream interface {
+	Write(piece string) error
+	Close() error
+}
+
+// newAnswerStream redraws the answer in place on a terminal that can move
+// its cursor; elsewhere (a pipe, TERM=dumb, colour forced into a pipe) it
+// only appends.
+func newAnswerStream(a *App, style render.Style) (answerStream, error) {
+	if a.IO.CanRedraw() && style != render.Plain {
+		return render.NewLive(a.IO.Out, style, a.IO.TerminalWidth(), a.IO.TerminalHeight())
+	}
+	return render.NewStream(a.IO.Out, style, a.IO.TerminalWidth()), nil
 }
 
 func writeAnswerText(a *App, style render.Style, text string) error {

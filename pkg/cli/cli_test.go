@@ -6,12 +6,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/pkg/render/termtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -21,7 +23,7 @@ const chatModel = "fake-chat"
 const embedModel2 = "fake-embed-2"
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *ollamatest.Server
 	index string
 	docs  string
@@ -30,7 +32,7 @@ type harness struct {
 
 // newHarness copies testdata/docs to a temporary folder and starts a fake
 // Ollama that knows the test models.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: ollamatest.New(t, embedModel, embedModel2, chatModel), index: filepath.Join(t.TempDir(), "index"), docs: t.TempDir()}
 	if err := os.CopyFS(h.docs, os.DirFS("testdata/docs")); err != nil {
@@ -87,6 +89,20 @@ func (h *harness) mustIndex() {
 	if r.code != 0 {
 		h.t.Fatalf("index exit %d: %s", r.code, r.stderr)
 	}
+}
+
+// sgr matches a colour code.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// screen is what a terminal shows after out; it fails the test if out
+// holds a control that rag must not write.
+func screen(t *testing.T, out string) string {
+	t.Helper()
+	s, err := termtest.Screen(out)
+	if err != nil {
+		t.Fatalf("%v\noutput: %q", err, out)
+	}
+	return s
 }
 
 func golden(t *testing.T, name, got string) {
@@ -269,19 +285,69 @@ func TestAsk(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		if !strings.Contains(r.stdout, "\x1b[") || !strings.Contains(r.stdout, "retry.txt:1-4") {
+		if !sgr.MatchString(r.stdout) || !strings.Contains(r.stdout, "retry.txt:1-4") {
 			t.Errorf("terminal output not styled or lacks sources: %q", r.stdout)
 		}
-		golden(t, "ask-tty", r.stdout)
+		// The answer is redrawn as it streams; what stays on the screen
+		// is the glamour rendering of the whole answer and its sources.
+		golden(t, "ask-tty", screen(t, r.stdout))
 	})
-	t.Run("NO_COLOR terminal has layout but no colour", func(t *testing.T) {
-		h2 := *h
-		h2.env = map[string]string{"OLLAMA_HOST": h.env["OLLAMA_HOST"], "RAG_INDEX": h.index, "NO_COLOR": "1"}
-		r := h2.run(runOpt{tty: true}, "ask", "--model", chatModel, "How many times does the client retry a failed upload?")
-		if r.code != 0 || strings.Contains(r.stdout, "\x1b[") || !strings.Contains(r.stdout, "retry.txt:1-4") {
-			t.Errorf("exit %d, output %q", r.code, r.stdout)
+	t.Run("terminal status line is erased", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"ask", "--model", chatModel, "How many times does the client retry a failed upload?"},
+			{"ask", "--json", "--model", chatModel, "How many times does the client retry a failed upload?"},
+			{"ask", "--model", chatModel, "Who won the football world cup in 1954?"},
+		} {
+			r := h.run(runOpt{tty: true}, args...)
+			if r.code != 0 && r.code != ExitNoAnswer {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "retrieving…") {
+				t.Errorf("%v: no status shown: %q", args, r.stderr)
+			}
+			if got := screen(t, r.stderr); got != "" {
+				t.Errorf("%v: status left on the screen: %q", args, got)
+			}
+			if args[1] == "--json" && !json.Valid([]byte(r.stdout)) {
+				t.Errorf("--json output is not JSON: %q", r.stdout)
+			}
 		}
 	})
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		// redraw: the answer may be redrawn in place (cursor moves).
+		redraw bool
+	}{
+		{"NO_COLOR terminal", map[string]string{"NO_COLOR": "1", "TERM": "xterm-256color"}, true},
+		{"dumb terminal", map[string]string{"TERM": "dumb"}, false},
+	} {
+		t.Run(tt.name+" is plain text without markers", func(t *testing.T) {
+			h2 := *h
+			h2.env = map[string]string{"OLLAMA_HOST": h.env["OLLAMA_HOST"], "RAG_INDEX": h.index}
+			for k, v := range tt.env {
+				h2.env[k] = v
+			}
+			r := h2.run(runOpt{tty: true}, "ask", "--model", chatModel, "How many times does the client retry a failed upload?")
+			if r.code != 0 || sgr.MatchString(r.stdout) {
+				t.Fatalf("exit %d, colour in output %q", r.code, r.stdout)
+			}
+			if !tt.redraw && strings.Contains(r.stdout, "\x1b") {
+				t.Errorf("escape sequence on a dumb terminal: %q", r.stdout)
+			}
+			got := screen(t, r.stdout)
+			for _, marker := range []string{"**", "`"} {
+				if strings.Contains(got, marker) {
+					t.Errorf("markdown marker %q shown:\n%s", marker, got)
+				}
+			}
+			for _, want := range []string{"According to the documents, Retry policy [1].", "Sources", "• [1] retry.txt:1-4"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("screen lacks %q:\n%s", want, got)
+				}
+			}
+		})
+	}
 	t.Run("json from stdin", func(t *testing.T) {
 		r := h.run(runOpt{stdin: "Which port does the HTTP server listen on?\n"}, "ask", "--json", "--model", chatModel, "-")
 		if r.code != 0 {

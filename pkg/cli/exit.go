@@ -41,13 +41,17 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        retries a failed request 3 times; finished work is kept)
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
-  7    index problem: no index yet, built with another embedding model,
-       damaged, or written by another version of rag
+  7    index problem: no index yet, an empty index (rag ask), built with
+       another embedding model, damaged, or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
   130  interrupted (Ctrl-C or SIGTERM); rag index keeps the work it
        finished, the hint says what each command kept
 `
+
+// errEmptyIndex is an index that exists but holds no chunks: there is
+// nothing to answer from, so ask stops before contacting Ollama.
+var errEmptyIndex = errors.New("the index is empty: it holds no documents")
 
 // usageError is a mistake in how rag was called.
 type usageError struct{ err error }
@@ -175,6 +179,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
 	case errors.As(err, &locked):
 		return ExitBusy, "wait for it to finish, or run with --wait to start when it does"
+	case errors.Is(err, errEmptyIndex):
+		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
 	case errors.As(err, &emptyFloor):

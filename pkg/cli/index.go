@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
+	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/store"
 	"github.com/rag-cli/rag/pkg/watch"
 )
@@ -266,7 +268,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		var notes []string
 		targets, superseded, notes = planTargets(targets, recorded)
 		for _, n := range notes {
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", n)
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(n))
 		}
 	}
 	if len(targets) == 0 {
@@ -516,7 +518,7 @@ func watchRun(ctx context.Context, a *App, opts *IndexOptions, targets []target,
 		}
 		if err != nil {
 			code, hint := classify(err)
-			fmt.Fprintf(a.IO.ErrOut, "rag: error: %v\n", err)
+			fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", a.errText(err.Error()))
 			if hint != "" {
 				fmt.Fprintf(a.IO.ErrOut, "rag: hint: %s\n", hint)
 			}
@@ -557,11 +559,11 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 
 func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 	for _, f := range rep.FailedFiles {
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: cannot index %s: %s\n", f.Path, f.Error)
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: cannot index %s: %s\n", a.errText(f.Path), a.errText(f.Error))
 	}
 	if opts.Verbose {
 		for _, s := range rep.SkippedFiles {
-			fmt.Fprintf(a.IO.ErrOut, "rag: skipped %s: %s\n", s.Path, s.Reason)
+			fmt.Fprintf(a.IO.ErrOut, "rag: skipped %s: %s\n", a.errText(s.Path), a.errText(s.Reason))
 		}
 	}
 	if opts.JSON {
@@ -584,7 +586,14 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 }
 
 func writeJSON(a *App, v any) error {
-	enc := json.NewEncoder(a.IO.Out)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	// encoding/json leaves DEL, C1 controls (U+009B is CSI) and bidi
+	// overrides raw; documents' text must not reach a terminal that way.
+	_, err := a.IO.Out.Write(render.EscapeJSON(buf.Bytes()))
+	return err
 }

@@ -44,5 +44,15 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RAG_INDEX", env.WorkDir+"/index")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// write-hostile FILE writes hostileDoc, whose control
+			// characters a txtar file cannot hold readably.
+			"write-hostile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: write-hostile FILE")
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(hostileDoc), 0o644))
+			},
+		},
 	})
 }

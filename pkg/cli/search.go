@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -22,6 +26,10 @@ type SearchOptions struct {
 	Query string
 	K     int
 	Pull  bool
+	// Full prints whole chunks on a terminal instead of snippets.
+	Full bool
+	// Files prints only the distinct paths of the results.
+	Files bool
 }
 
 func newSearchCmd(a *App, g *globalOptions) *cobra.Command {
@@ -33,9 +41,18 @@ func newSearchCmd(a *App, g *globalOptions) *cobra.Command {
 range, score and text. Hybrid mode (the default) fuses a keyword ranking (BM25)
 with an embedding ranking; --mode lexical needs no Ollama at all. --rerank has
 an Ollama model judge the candidates. Use - (or pipe the query) to read it
-from stdin.`,
+from stdin.
+
+On a terminal each result shows a snippet, the few lines that match best,
+with the query's words highlighted (also other forms of them: "installing"
+marks "installation"); --full shows whole chunks. Piped, whole chunks are
+printed as stored. --files prints only the paths of the matching files, one
+per line, on a terminal and piped. Control characters and escape sequences in
+documents are shown escaped (as \x1b) on a terminal, never sent to it. On an
+empty index search says so and exits 0 without contacting Ollama.`,
 		Example: `  rag search "install on linux"
   rag search --mode lexical "ERR_CONN_RESET"
+  rag search --files "retry policy" | xargs grep -n retry
   rag search -k 10 --json "retry policy" | jq -r '.results[].path'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q, err := a.readQuery(args, "query")
@@ -55,6 +72,8 @@ from stdin.`,
 	cmd.Flags().IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeySearchK), "number of results; search_k: in a config file sets the default")
 	bindSetting(cmd.Flags(), "k", config.KeySearchK)
 	bindRetrieval(cmd.Flags(), &opts.RetrievalOptions, a.cfg)
+	cmd.Flags().BoolVar(&opts.Full, "full", false, "on a terminal, print whole chunks instead of snippets")
+	cmd.Flags().BoolVar(&opts.Files, "files", false, "print only the absolute paths of the files the -k best chunks are from, one per line")
 	cmd.Flags().BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
 	return cmd
 }
@@ -88,6 +107,13 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, er
 	return &queryDeps{store: m, client: client, embed: &embed.Model{Client: client, Name: man.EmbedModel}}, nil
 }
 
+// empty reports whether the index holds no chunks, from the catalog alone:
+// then there is nothing to search and no reason to contact Ollama.
+func (q *queryDeps) empty() bool {
+	m := q.store.Manifest()
+	return m.Chunks() == 0
+}
+
 type searchReport struct {
 	Query       string            `json:"query"`
 	Mode        string            `json:"mode"`
@@ -102,9 +128,11 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	defer closeWith(&err, q.store)
 	ropt, rr := opts.options(q)
-	results, err := retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K, ropt)
-	if err != nil {
-		return err
+	var results []retrieve.Result
+	if !q.empty() { // nothing to search: Ollama is not needed
+		if results, err = retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K, ropt); err != nil {
+			return err
+		}
 	}
 	if results == nil {
 		results = []retrieve.Result{}
@@ -116,28 +144,82 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		}
 		return writeJSON(a, rep)
 	}
+	if opts.Files {
+		return writeFiles(a, results)
+	}
 	if len(results) == 0 {
 		msg := "No results: the index is empty."
-		if n, err := q.store.Count(ctx); err != nil {
-			return err
-		} else if n > 0 {
+		if !q.empty() {
 			msg = "No results: no chunk shares a word with the query."
 		}
 		_, err := fmt.Fprintln(a.IO.Out, msg)
 		return err
 	}
+	_, err = fmt.Fprint(a.IO.Out, formatResults(a, opts, results))
+	return err
+}
+
+// formatResults lays out search results. Piped, whole chunks as stored (the
+// format scripts have relied on); on a terminal, snippets unless --full,
+// with the query's words highlighted when colour is on and untrusted text
+// escaped.
+func formatResults(a *App, opts *SearchOptions, results []retrieve.Result) string {
+	escape := a.IO.EscapeUntrusted()
+	snippet := a.IO.IsStdoutTTY() && !opts.Full
+	hl := render.Highlight{}
+	if a.IO.ColorEnabled() {
+		hl = render.Bold
+	}
 	var b strings.Builder
 	for i, r := range results {
-		head := fmt.Sprintf("%d. %s", i+1, r.Cite())
+		cite := r.Cite()
+		if escape {
+			cite = render.EscapeLine(cite)
+		}
+		head := fmt.Sprintf("%d. %s", i+1, cite)
 		if a.IO.ColorEnabled() {
 			head = "\x1b[1m" + head + "\x1b[0m"
 		}
 		fmt.Fprintf(&b, "%s  (score %.3f)\n", head, r.Score)
-		for _, l := range strings.Split(r.Text, "\n") {
+		var lines []string
+		switch {
+		case snippet:
+			lines = render.Snippet(r.Text, opts.Query, 3, a.IO.TerminalWidth()-4, hl)
+		case escape:
+			lines = strings.Split(render.Marked(r.Text, opts.Query, hl), "\n")
+		default:
+			lines = strings.Split(r.Text, "\n")
+		}
+		for _, l := range lines {
 			b.WriteString("    " + l + "\n")
 		}
 		b.WriteString("\n")
 	}
-	_, err = fmt.Fprint(a.IO.Out, b.String())
+	return b.String()
+}
+
+// writeFiles prints the distinct files of the results, best first, as
+// absolute paths so that they can be handed to other tools.
+func writeFiles(a *App, results []retrieve.Result) error {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, r := range results {
+		p := r.Path
+		if r.Root != "" {
+			p = filepath.Join(r.Root, filepath.FromSlash(r.Path))
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		switch {
+		case a.IO.EscapeUntrusted():
+			p = render.EscapeLine(p)
+		case strings.ContainsFunc(p, unicode.IsControl):
+			p = strconv.Quote(p) // a newline in a name must not break the one-path-a-line output
+		}
+		b.WriteString(p + "\n")
+	}
+	_, err := fmt.Fprint(a.IO.Out, b.String())
 	return err
 }

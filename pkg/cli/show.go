@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -224,24 +225,29 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	rep.OnDisk = onDisk(rep.File, f.Hash)
 	switch rep.OnDisk {
 	case "changed":
-		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s changed since it was indexed; this is the indexed text (`rag index` refreshes it)\n", f.Path)
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s changed since it was indexed; this is the indexed text (`rag index` refreshes it)\n", a.errText(f.Path))
 	case "missing":
-		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s no longer exists; this is the indexed text\n", f.Path)
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s no longer exists; this is the indexed text\n", a.errText(f.Path))
 	}
 	if opts.JSON {
 		return writeJSON(a, rep)
+	}
+	// Document text is untrusted: a terminal gets it escaped (render.Escape).
+	untrusted := func(s string) string { return s }
+	if a.IO.EscapeUntrusted() {
+		untrusted = render.Escape
 	}
 	var b strings.Builder
 	for i, s := range sections {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		head := retrieve.Result{Path: f.Path, StartLine: s.StartLine, EndLine: s.EndLine, Page: s.Page, Heading: s.Heading}.Cite()
+		head := untrusted(retrieve.Result{Path: f.Path, StartLine: s.StartLine, EndLine: s.EndLine, Page: s.Page, Heading: s.Heading}.Cite())
 		if a.IO.ColorEnabled() {
 			head = "\x1b[1m" + head + "\x1b[0m"
 		}
 		b.WriteString(head + "\n")
-		b.WriteString(s.Text)
+		b.WriteString(untrusted(s.Text))
 		if !strings.HasSuffix(s.Text, "\n") {
 			b.WriteString("\n")
 		}

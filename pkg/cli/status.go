@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -182,7 +183,11 @@ func writeStatus(a *App, r *statusReport) error {
 			fmt.Fprintf(&b, "  %s: %s\n", p.Path, p.Reason)
 		}
 	}
-	_, err := fmt.Fprint(a.IO.Out, b.String())
+	out := b.String()
+	if a.IO.EscapeUntrusted() {
+		out = render.Escape(out) // paths and reasons name files
+	}
+	_, err := fmt.Fprint(a.IO.Out, out)
 	return err
 }
 

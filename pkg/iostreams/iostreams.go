@@ -25,7 +25,8 @@ type IOStreams struct {
 	stderrTTY bool
 
 	colorEnabled bool
-	width        func() int
+	dumb         bool
+	size         func() (width, height int)
 }
 
 // Env looks up an environment variable; os.Getenv in production, a map in tests.
@@ -42,15 +43,19 @@ func System(env Env) *IOStreams {
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
-		width: func() int {
-			w, _, err := term.GetSize(int(os.Stdout.Fd()))
-			if err != nil {
-				return 0
+		size: func() (int, int) {
+			// stdout's size, else stderr's: a status line on stderr
+			// must fit even when stdout is piped.
+			for _, f := range []*os.File{os.Stdout, os.Stderr} {
+				if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+					return w, h
+				}
 			}
-			return w
+			return 0, 0
 		},
 	}
 	s.colorEnabled = colorWanted(env, s.stdoutTTY)
+	s.dumb = env("TERM") == "dumb"
 	return s
 }
 
@@ -71,7 +76,7 @@ func colorWanted(env Env, tty bool) bool {
 // Test returns streams backed by buffers, all reporting "not a terminal".
 func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: out, ErrOut: errOut, width: func() int { return 80 }}, in, out, errOut
+	return &IOStreams{In: in, Out: out, ErrOut: errOut, size: func() (int, int) { return 80, 24 }}, in, out, errOut
 }
 
 // SetTTY makes test streams look like terminals (or pipes) and derives the
@@ -79,6 +84,12 @@ func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 func (s *IOStreams) SetTTY(stdin, stdout, stderr bool, env Env) {
 	s.stdinTTY, s.stdoutTTY, s.stderrTTY = stdin, stdout, stderr
 	s.colorEnabled = colorWanted(env, stdout)
+	s.dumb = env("TERM") == "dumb"
+}
+
+// SetSize sets the terminal size test streams report.
+func (s *IOStreams) SetSize(width, height int) {
+	s.size = func() (int, int) { return width, height }
 }
 
 // IsStdinTTY reports whether standard input is a terminal.
@@ -98,12 +109,41 @@ func (s *IOStreams) ColorEnabled() bool { return s.colorEnabled }
 // markdown: on a terminal, or when colour is forced.
 func (s *IOStreams) RenderMarkdown() bool { return s.stdoutTTY || s.colorEnabled }
 
+// CanRedraw reports whether stdout is a terminal that can move its cursor,
+// so that output may be drawn and then redrawn in place (a streamed answer):
+// not a pipe, not TERM=dumb. Colour does not matter.
+func (s *IOStreams) CanRedraw() bool { return s.stdoutTTY && !s.dumb }
+
+// CanRedrawErr is CanRedraw for stderr, where status lines are drawn.
+func (s *IOStreams) CanRedrawErr() bool { return s.stderrTTY && !s.dumb }
+
+// EscapeUntrusted reports whether text rag did not write itself (from
+// documents, file names, the model) must have its control characters and
+// escape sequences shown escaped on stdout: when stdout is a terminal, or
+// when colour is forced (the output is on its way to one, as through
+// less -R). Piped output keeps such text as it is stored.
+func (s *IOStreams) EscapeUntrusted() bool { return s.RenderMarkdown() }
+
+// EscapeUntrustedErr is EscapeUntrusted for stderr: whether stderr is a
+// terminal.
+func (s *IOStreams) EscapeUntrustedErr() bool { return s.stderrTTY }
+
 // TerminalWidth is the width of stdout, or 80 when unknown.
 func (s *IOStreams) TerminalWidth() int {
-	if s.width != nil {
-		if w := s.width(); w > 0 {
+	if s.size != nil {
+		if w, _ := s.size(); w > 0 {
 			return w
 		}
 	}
 	return 80
+}
+
+// TerminalHeight is the height of stdout, or 24 when unknown.
+func (s *IOStreams) TerminalHeight() int {
+	if s.size != nil {
+		if _, h := s.size(); h > 0 {
+			return h
+		}
+	}
+	return 24
 }

@@ -43,3 +43,36 @@ func TestSetTTY(t *testing.T) {
 		t.Fatalf("width = %d", s.TerminalWidth())
 	}
 }
+
+func TestTerminalAbilities(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                   string
+		env                    map[string]string
+		stdout, stderr         bool
+		redraw, escOut, escErr bool
+	}{
+		{"terminal", map[string]string{"TERM": "xterm"}, true, true, true, true, true},
+		{"no color terminal still redraws", map[string]string{"NO_COLOR": "1"}, true, true, true, true, true},
+		{"dumb terminal", map[string]string{"TERM": "dumb"}, true, true, false, true, true},
+		{"pipe", map[string]string{"TERM": "xterm"}, false, false, false, false, false},
+		{"forced colour on a pipe escapes", map[string]string{"CLICOLOR_FORCE": "1"}, false, false, false, true, false},
+		{"stderr terminal only", nil, false, true, false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, _, _, _ := Test()
+			s.SetTTY(false, tt.stdout, tt.stderr, func(k string) string { return tt.env[k] })
+			if s.CanRedraw() != tt.redraw || s.EscapeUntrusted() != tt.escOut || s.EscapeUntrustedErr() != tt.escErr {
+				t.Errorf("CanRedraw %v, EscapeUntrusted %v, EscapeUntrustedErr %v; want %v %v %v",
+					s.CanRedraw(), s.EscapeUntrusted(), s.EscapeUntrustedErr(), tt.redraw, tt.escOut, tt.escErr)
+			}
+		})
+	}
+	s, _, _, _ := Test()
+	s.SetSize(100, 40)
+	if s.TerminalWidth() != 100 || s.TerminalHeight() != 40 {
+		t.Errorf("size = %dx%d", s.TerminalWidth(), s.TerminalHeight())
+	}
+}

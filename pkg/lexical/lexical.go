@@ -34,7 +34,7 @@ type Analyzer struct{}
 // Terms returns the terms of s in order, repeats kept.
 func (Analyzer) Terms(s string) []string {
 	var out []string
-	words(s, func(w string) {
+	words(s, func(w string, _, _ int) {
 		if t := stem(w); t != "" {
 			out = append(out, t)
 		}
@@ -42,8 +42,28 @@ func (Analyzer) Terms(s string) []string {
 	return out
 }
 
-// words calls fn with every lower-cased word of s.
-func words(s string, fn func(string)) {
+// Span is where a word of a text is, and its term.
+type Span struct {
+	Start, End int // byte offsets in the text
+	Term       string
+}
+
+// Spans returns the words of s that have a term (stopwords have none),
+// with their places, so that a caller can mark the words that match a
+// query the way the index matched them ("installing" matches
+// "installation").
+func (Analyzer) Spans(s string) []Span {
+	var out []Span
+	words(s, func(w string, start, end int) {
+		if t := stem(w); t != "" {
+			out = append(out, Span{Start: start, End: end, Term: t})
+		}
+	})
+	return out
+}
+
+// words calls fn with every lower-cased word of s and its byte offsets.
+func words(s string, fn func(w string, start, end int)) {
 	start := -1
 	ascii := true
 	flush := func(end int) {
@@ -51,7 +71,7 @@ func words(s string, fn func(string)) {
 		if !ascii || hasUpper(w) {
 			w = strings.ToLower(w)
 		}
-		fn(w)
+		fn(w, start, end)
 		start, ascii = -1, true
 	}
 	for i := 0; i < len(s); {
@@ -138,7 +158,7 @@ func NewBuilder() *Builder {
 func (b *Builder) Add(id int, text string) {
 	doc := uint32(id)
 	n := uint32(0)
-	words(text, func(w string) {
+	words(text, func(w string, _, _ int) {
 		tid, ok := b.words[w]
 		if !ok {
 			tid = b.intern(w)
@@ -235,7 +255,7 @@ func (x *Index) Search(query string, k int) []Hit {
 	}
 	seen := map[uint32]bool{}
 	var terms []uint32
-	words(query, func(w string) {
+	words(query, func(w string, _, _ int) {
 		if tid, ok := x.termIDs[stem(w)]; ok && !seen[tid] {
 			seen[tid] = true
 			terms = append(terms, tid)

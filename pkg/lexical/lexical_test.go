@@ -204,3 +204,16 @@ func FuzzDecode(f *testing.F) {
 		x.Search("alpha beta gamma", 5)
 	})
 }
+
+func TestSpans(t *testing.T) {
+	t.Parallel()
+	text := "Installing the Server: installation takes 5 minutes."
+	var got []string
+	for _, sp := range (Analyzer{}).Spans(text) {
+		got = append(got, text[sp.Start:sp.End]+"="+sp.Term)
+	}
+	want := []string{"Installing=instal", "Server=server", "installation=instal", "takes=take", "5=5", "minutes=minut"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Spans = %v, want %v", got, want)
+	}
+}

@@ -107,12 +107,14 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 		msgs[i] = api.Message{Role: m.Role, Content: m.Content}
 	}
 	stream := true
+	done := false
 	err := c.api.Chat(ctx, &api.ChatRequest{
 		Model:    req.Model,
 		Messages: msgs,
 		Stream:   &stream,
 		Options:  req.Options,
 	}, func(r api.ChatResponse) error {
+		done = done || r.Done
 		if r.Message.Content == "" {
 			return nil
 		}
@@ -120,6 +122,15 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 	})
 	if err != nil {
 		return c.classify(req.Model, RoleChat, err)
+	}
+	// The api client ends a stream whose body stopped (Ctrl-C, a dropped
+	// connection) as if it were complete; only Ollama's last message,
+	// done, says the answer is whole.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !done {
+		return fmt.Errorf("ollama closed the connection mid-answer: %w", io.ErrUnexpectedEOF)
 	}
 	return nil
 }

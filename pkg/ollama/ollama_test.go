@@ -3,9 +3,13 @@ package ollama_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/ollamatest"
@@ -166,4 +170,37 @@ func TestMissingModelRole(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestChatCutShort(t *testing.T) {
+	t.Parallel()
+	t.Run("interrupted", func(t *testing.T) {
+		t.Parallel()
+		srv := ollamatest.New(t, "chat")
+		srv.SetResponder(func(_, _ string) string { return "one two three four five" })
+		srv.SetChatPace(0, 200*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var got strings.Builder
+		err := client(t, srv.URL).Chat(ctx, ollama.ChatRequest{Model: "chat"}, func(s string) error {
+			got.WriteString(s)
+			cancel() // Ctrl-C after the first token
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Chat = %v after %q, want context.Canceled", err, got.String())
+		}
+	})
+	t.Run("connection dropped", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			_, _ = io.WriteString(w, `{"model":"chat","message":{"role":"assistant","content":"half "},"done":false}`+"\n")
+		}))
+		defer srv.Close()
+		err := client(t, srv.URL).Chat(context.Background(), ollama.ChatRequest{Model: "chat"}, func(string) error { return nil })
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("Chat = %v, want an unexpected EOF", err)
+		}
+	})
 }

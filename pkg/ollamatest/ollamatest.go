@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode"
 )
 
@@ -42,6 +43,10 @@ type Server struct {
 	onEmbed   func()
 	respond   func(system, user string) string
 	lastChat  []map[string]string
+	// firstDelay and tokenDelay pace the chat stream like a real model:
+	// prompt evaluation before the first token, then one token at a time.
+	firstDelay, tokenDelay time.Duration
+	firstSent, lastSent    time.Time
 }
 
 // New starts a fake server that knows the given models; it is closed when
@@ -109,6 +114,24 @@ func (s *Server) SetResponder(f func(system, user string) string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.respond = f
+}
+
+// SetChatPace makes chat answers stream at a model's pace: the first token
+// after first, each next one after between. Zero (the default) streams at
+// once.
+func (s *Server) SetChatPace(first, between time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.firstDelay, s.tokenDelay = first, between
+}
+
+// ChatTimes returns when the first and the last token of the latest chat
+// answer were emitted (just before being written and flushed to the
+// client); zero times when none was.
+func (s *Server) ChatTimes() (first, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstSent, s.lastSent
 }
 
 // Fault is how a failing embed request fails.
@@ -273,6 +296,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	s.chats++
 	s.lastChat = req.Messages
 	respond := s.respond
+	first, between := s.firstDelay, s.tokenDelay
+	s.firstSent, s.lastSent = time.Time{}, time.Time{}
 	s.mu.Unlock()
 	if respond == nil {
 		respond = DefaultAnswer
@@ -281,8 +306,23 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // the headers, as Ollama sends them before the first token
+	}
 	// Stream word by word, as a model would.
-	for _, piece := range strings.SplitAfter(answer, " ") {
+	for i, piece := range strings.SplitAfter(answer, " ") {
+		delay := between
+		if i == 0 {
+			delay = first
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		now := time.Now() // when the model emits it
 		if err := enc.Encode(map[string]any{
 			"model": req.Model, "message": map[string]string{"role": "assistant", "content": piece}, "done": false,
 		}); err != nil {
@@ -291,6 +331,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		if flusher != nil {
 			flusher.Flush()
 		}
+		s.mu.Lock()
+		if i == 0 {
+			s.firstSent = now
+		}
+		s.lastSent = now
+		s.mu.Unlock()
 	}
 	_ = enc.Encode(map[string]any{"model": req.Model, "message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": "stop"})
 }

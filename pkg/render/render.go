@@ -1,7 +1,8 @@
 // Package render writes rag's results for people: answers as markdown
-// styled by glamour on a terminal (streamed block by block as the model
-// writes them) or as plain text in a pipe, search results and sources as
-// text. It decides nothing about terminals itself; callers say which mode.
+// styled by glamour on a terminal (re-rendered in place as the model writes
+// them, see Live) or as plain text in a pipe, search results and sources as
+// text, and untrusted text made safe for a terminal (Escape). It decides
+// nothing about terminals itself; callers say which mode.
 package render
 
 import (
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/glamour"
+	gansi "github.com/charmbracelet/glamour/ansi"
+	"github.com/charmbracelet/glamour/styles"
 )
 
 // Style names how markdown is shown.
@@ -20,28 +23,54 @@ const (
 	Plain Style = iota
 	// Styled renders markdown with colours.
 	Styled
-	// Unstyled renders markdown layout for a terminal without colours.
+	// Unstyled renders markdown for a terminal without colours (NO_COLOR,
+	// TERM=dumb): plain text wrapped to the width, lists and code blocks
+	// laid out, without the markers (**, `, #) that only colour would
+	// replace.
 	Unstyled
 )
 
-// Markdown renders md for a terminal of the given width.
+// Markdown renders md for a terminal of the given width. Styled and
+// Unstyled output is for a terminal, so control characters in md are
+// escaped first (md is the model's or a document's text); Plain returns md
+// as it is.
 func Markdown(md string, style Style, width int) (string, error) {
 	if style == Plain {
 		return md, nil
 	}
-	name := "dark"
-	if style == Unstyled {
-		name = "notty"
-	}
-	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(name), glamour.WithWordWrap(max(20, width-4)))
+	r, err := newRenderer(style, width)
 	if err != nil {
-		return "", fmt.Errorf("markdown renderer: %w", err)
+		return "", err
 	}
-	out, err := r.Render(md)
+	out, err := r.Render(Escape(md))
 	if err != nil {
 		return "", fmt.Errorf("render markdown: %w", err)
 	}
 	return out, nil
+}
+
+func newRenderer(style Style, width int) (*glamour.TermRenderer, error) {
+	styleOpt := glamour.WithStandardStyle(styles.DarkStyle)
+	if style == Unstyled {
+		styleOpt = glamour.WithStyles(unstyled())
+	}
+	r, err := glamour.NewTermRenderer(styleOpt, glamour.WithWordWrap(max(20, width-4)))
+	if err != nil {
+		return nil, fmt.Errorf("markdown renderer: %w", err)
+	}
+	return r, nil
+}
+
+// unstyled is glamour's style for terminals without colour with the
+// markers dropped: "**Sources**" reads as "Sources", not as markdown.
+func unstyled() gansi.StyleConfig {
+	c := styles.NoTTYStyleConfig
+	c.Strong, c.Emph, c.Strikethrough = gansi.StylePrimitive{}, gansi.StylePrimitive{}, gansi.StylePrimitive{}
+	c.Code = gansi.StyleBlock{}
+	for _, h := range []*gansi.StyleBlock{&c.H1, &c.H2, &c.H3, &c.H4, &c.H5, &c.H6} {
+		*h = gansi.StyleBlock{}
+	}
+	return c
 }
 
 // Stream writes a streamed markdown answer. Plain text passes straight
