@@ -19,6 +19,7 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // App holds what every command depends on.
@@ -84,8 +85,17 @@ type globalOptions struct {
 	EmbedModel string
 }
 
+// indexDir is the index folder, refused when it is a file or a folder of
+// other files: rag would write its index among them (and index itself).
 func (a *App) indexDir(g *globalOptions) (string, error) {
-	return config.IndexDir(g.IndexDir, a.Env)
+	dir, err := config.IndexDir(g.IndexDir, a.Env)
+	if err != nil {
+		return "", err
+	}
+	if err := store.CheckDir(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 func (a *App) ollama() (*ollama.Client, error) {

@@ -140,6 +140,8 @@ type askReport struct {
 	Model       string `json:"model"`
 	Mode        string `json:"mode"`
 	RerankModel string `json:"rerank_model,omitempty"`
+	// DamagedFiles were left out: their stored chunks are damaged.
+	DamagedFiles []string `json:"damaged_files"`
 	*answer.Result
 }
 
@@ -155,6 +157,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	damaged := warnDamaged(a, q.store)
 
 	style := render.Plain
 	if a.IO.RenderMarkdown() && !opts.JSON {
@@ -200,7 +203,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, Result: res}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, Result: res}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}
