@@ -197,7 +197,7 @@ func (e *damagedError) Error() string {
 				why = append(why, fmt.Sprintf("%s (%v)", f.Path, d.Err.Err))
 			}
 		}
-		parts = append(parts, fmt.Sprintf("the stored chunks of %s damaged: %s", plural(len(why), "file is", "files are"), strings.Join(why, ", ")))
+		parts = append(parts, fmt.Sprintf("%s damaged in the index: %s", plural(len(why), "file is", "files are"), strings.Join(why, ", ")))
 	}
 	return strings.Join(parts, "; ")
 }
