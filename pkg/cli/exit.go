@@ -32,14 +32,16 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
 
   0    success
   1    error not covered below
-  2    usage: unknown command or flag, missing or bad argument, path not found
+  2    usage: unknown command or flag, missing or bad argument, path not found,
+       --index names a file or a folder that is not an index
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
        retries a failed request 3 times; finished work is kept)
   6    a model is not available on the Ollama server (ollama pull it)
   7    index problem: no index yet, built with another embedding model,
-       damaged, or written by another version of rag
+       damaged (rag status), not writable (rag index), or written by another
+       version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
   130  interrupted (Ctrl-C or SIGTERM); work finished so far is kept
