@@ -140,17 +140,28 @@ func TestDamagedObjects(t *testing.T) {
 	}
 }
 
-// TestRepairReportOnTerminal: the human summary counts repaired files.
+// TestRepairReport: the human summary counts repaired files; damage in a
+// source the run does not walk is left, and said so.
 func TestRepairReport(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.mustIndex()
-	if err := os.Remove(h.objectOf("install.md")); err != nil {
-		t.Fatal(err)
+	single := filepath.Join(t.TempDir(), "faq.md")
+	write(t, single, "# FAQ\n\nThe office opens at nine.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, single)
+	for _, p := range []string{"install.md", "faq.md"} {
+		if err := os.Remove(h.objectOf(p)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	r := h.mustRun(runOpt{}, "index")
+	r := h.mustRun(runOpt{}, "index", h.docs)
 	if !strings.HasPrefix(r.stdout, "Indexed 1 files (0 new, 0 changed, 1 repaired; 1 chunks embedded), 3 unchanged") {
 		t.Errorf("summary = %q", r.stdout)
+	}
+	if r.stderr != "rag: warning: 1 file is still damaged (not in this run): faq.md; `rag index` without paths embeds them again\n" {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+	if rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json")); rep.Repaired != 1 || rep.Unchanged != 4 {
+		t.Errorf("refresh: %+v", rep)
 	}
 }
 

@@ -258,13 +258,15 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 
 	model := opts.EmbedModel
 	current := st.Manifest()
+	// A catalog's model counts once something was embedded with it: an
+	// older rag recorded the model of a first run that failed.
 	if opts.Rebuild {
-		if model == "" {
+		if model == "" && current.Dims > 0 {
 			model = current.EmbedModel // an unfinished rebuild's model
 		}
 		current = previous
 	}
-	if model == "" {
+	if model == "" && current.Dims > 0 {
 		model = current.EmbedModel
 	}
 	if model == "" {
@@ -346,6 +348,13 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	rep, runErr := run(ctx, targets)
 	if runErr == nil {
 		runErr = forget(ctx, a, st, targets, superseded)
+	}
+	if runErr == nil {
+		// Damage in sources this run did not walk (or --prune-only) is left.
+		if paths := store.DamagedPaths(st.Damaged()); len(paths) > 0 {
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s still damaged (not in this run): %s; `rag index` without paths embeds them again\n",
+				howMany(len(paths), "file is", "files are"), strings.Join(paths, ", "))
+		}
 	}
 	if runErr == nil && opts.Rebuild {
 		if runErr = st.Publish(ctx); runErr == nil {

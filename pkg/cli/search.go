@@ -103,7 +103,7 @@ func warnDamaged(a *App, st *store.Local) []string {
 	paths := store.DamagedPaths(st.Damaged())
 	if len(paths) > 0 {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again\n",
-			plural(len(paths), "file", "files"), strings.Join(paths, ", "))
+			howMany(len(paths), "file", "files"), strings.Join(paths, ", "))
 	}
 	return paths
 }

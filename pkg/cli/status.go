@@ -197,13 +197,13 @@ func (e *damagedError) Error() string {
 				why = append(why, fmt.Sprintf("%s (%v)", f.Path, d.Err.Err))
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%s damaged in the index: %s", plural(len(why), "file is", "files are"), strings.Join(why, ", ")))
+		parts = append(parts, fmt.Sprintf("%s damaged in the index: %s", howMany(len(why), "file is", "files are"), strings.Join(why, ", ")))
 	}
 	return strings.Join(parts, "; ")
 }
 
-// plural says "1 file is" or "2 files are".
-func plural(n int, one, many string) string {
+// howMany says "1 file is" or "2 files are".
+func howMany(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
