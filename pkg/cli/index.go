@@ -126,22 +126,20 @@ fails at once, or waits with --wait.`,
 // indexReport is the --json document of `rag index` (one per pass with
 // --watch, one per line).
 type indexReport struct {
-	Index      string `json:"index"`
-	EmbedModel string `json:"embed_model"`
-	Dims       int    `json:"dims"`
-	Rebuilt    bool   `json:"rebuilt"`
-	Indexed    int    `json:"indexed"`
-	New        int    `json:"new"`
-	Changed    int    `json:"changed"`
-	Unchanged  int    `json:"unchanged"`
-	Removed    int    `json:"removed"`
-	Reused     int    `json:"reused"`
-	Skipped    int    `json:"skipped"`
-	Ignored    int    `json:"ignored"`
-	Failed     int    `json:"failed"`
-	// Repaired counts unchanged files embedded again because their stored
-	// chunks were missing or damaged.
-	Repaired       int               `json:"repaired"`
+	Index          string            `json:"index"`
+	EmbedModel     string            `json:"embed_model"`
+	Dims           int               `json:"dims"`
+	Rebuilt        bool              `json:"rebuilt"`
+	Indexed        int               `json:"indexed"`
+	New            int               `json:"new"`
+	Changed        int               `json:"changed"`
+	Unchanged      int               `json:"unchanged"`
+	Removed        int               `json:"removed"`
+	Reused         int               `json:"reused"`
+	Skipped        int               `json:"skipped"`
+	Ignored        int               `json:"ignored"`
+	Failed         int               `json:"failed"`
+	Repaired       int               `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 	ChunksWritten  int               `json:"chunks_written"`
 	ChunksEmbedded int               `json:"chunks_embedded"`
 	TotalFiles     int               `json:"total_files"`

@@ -85,13 +85,11 @@ type Summary struct {
 	Reused    int           `json:"reused"`
 	Skipped   []ingest.Skip `json:"skipped"`
 	// Ignored counts what ignore files and globs left out.
-	Ignored int       `json:"ignored"`
-	Failed  []Failure `json:"failed"`
-	// Repaired counts unchanged files embedded again because their stored
-	// chunks were damaged.
-	Repaired int `json:"repaired"`
-	Chunks   int `json:"chunks_written"`
-	Embedded int `json:"chunks_embedded"`
+	Ignored  int       `json:"ignored"`
+	Failed   []Failure `json:"failed"`
+	Chunks   int       `json:"chunks_written"`
+	Embedded int       `json:"chunks_embedded"`
+	Repaired int       `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 }
 
 // Indexed is the number of files whose chunks were (re)written.
