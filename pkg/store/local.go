@@ -78,6 +78,9 @@ type Local struct {
 	// recovered is the damage of manifest.json when the previous catalog
 	// was read instead; the next commit replaces it.
 	recovered *CorruptError
+	// badCatalog is set while manifest.json is known to be damaged: it is
+	// then never kept as the previous catalog.
+	badCatalog bool
 
 	dmu     sync.Mutex               // guards damaged, filled by loading workers
 	damaged map[string]*CorruptError // damaged objects by key
@@ -127,6 +130,10 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		}
 	}
 	if opt.Rebuild {
+		var c *CorruptError
+		if _, err := readManifest(filepath.Join(dir, manifestName)); errors.As(err, &c) {
+			s.badCatalog = true
+		}
 		m, err := readManifest(filepath.Join(dir, stagingName))
 		if err != nil {
 			// An unreadable unfinished rebuild is started again.
@@ -144,7 +151,7 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.recovered = recovered
+	s.recovered, s.badCatalog = recovered, recovered != nil
 	if m == nil {
 		if !opt.Write {
 			return nil, fmt.Errorf("%w at %s", ErrNoIndex, dir)
@@ -478,7 +485,7 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	s.mu.Lock()
 	s.manifest = m
 	if !s.opt.Rebuild {
-		s.recovered = nil
+		s.recovered, s.badCatalog = nil, false
 	}
 	s.loaded = false
 	s.coll, s.lex, s.refs = nil, nil, nil
@@ -496,7 +503,7 @@ func (s *Local) Publish(ctx context.Context) error {
 		return fmt.Errorf("publish rebuilt index: keep previous catalog: %w", err)
 	}
 	s.mu.Lock()
-	s.recovered = nil
+	s.recovered, s.badCatalog = nil, false
 	s.mu.Unlock()
 	if err := os.Rename(filepath.Join(s.dir, stagingName), filepath.Join(s.dir, manifestName)); err != nil {
 		return fmt.Errorf("publish rebuilt index: %w", err)
@@ -587,10 +594,10 @@ func (s *Local) collectGarbage(ctx context.Context) (err error) {
 // damaged catalog is not kept over the good previous one it was read from.
 func (s *Local) keepPrevious() error {
 	s.mu.Lock()
-	recovered := s.recovered != nil
+	bad := s.badCatalog
 	s.mu.Unlock()
 	cur := filepath.Join(s.dir, manifestName)
-	if recovered {
+	if bad {
 		return nil
 	}
 	if _, err := os.Stat(cur); errors.Is(err, fs.ErrNotExist) {

@@ -307,6 +307,22 @@ func TestRecoverCatalog(t *testing.T) {
 		t.Fatalf("after the commit: recovered %v, %d files", r.Recovered(), len(r.Manifest().Files))
 	}
 
+	t.Run("a rebuild keeps the good previous catalog", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rb, err := Open(ctx, dir, Options{Write: true, Rebuild: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitFiles(t, rb, a)
+		if err := errors.Join(rb.Publish(ctx), rb.Close()); err != nil {
+			t.Fatal(err)
+		}
+		if prev, err := readManifest(filepath.Join(dir, prevName)); err != nil || len(prev.Files) != 1 {
+			t.Fatalf("previous catalog after the rebuild = %+v, %v", prev, err)
+		}
+	})
 	t.Run("no previous catalog", func(t *testing.T) {
 		s, dir := newStore(t)
 		commitFiles(t, s)
