@@ -238,8 +238,14 @@ func TestCorruptObject(t *testing.T) {
 			if got := DamagedPaths(s2.Damaged()); !slices.Equal(got, want) {
 				t.Errorf("damaged after search = %v, want %v", got, want)
 			}
-			if _, damaged, err := openRead(t, dir).Verify(ctx); err != nil || !slices.Equal(DamagedPaths(damaged), want) {
+			v := openRead(t, dir)
+			if _, damaged, err := v.Verify(ctx); err != nil || !slices.Equal(DamagedPaths(damaged), want) {
 				t.Errorf("Verify = %v, %v; want %v", damaged, err, want)
+			}
+			// Closed now: an open reader that has not loaded holds off
+			// the writer's garbage collection.
+			if err := v.Close(); err != nil {
+				t.Fatal(err)
 			}
 			w, err := Open(ctx, dir, Options{Write: true})
 			if err != nil {
@@ -288,6 +294,10 @@ func TestRecoverCatalog(t *testing.T) {
 	if m, err := ReadManifest(dir); err != nil || len(m.Files) != 1 {
 		t.Fatalf("ReadManifest = %+v, %v", m, err)
 	}
+	// A reader that has not loaded holds off the writer's garbage collection.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
 	w, err := Open(ctx, dir, Options{Write: true})
 	if err != nil {
 		t.Fatal(err)
@@ -303,8 +313,12 @@ func TestRecoverCatalog(t *testing.T) {
 	if prev, err := readManifest(filepath.Join(dir, prevName)); err != nil || len(prev.Files) != 1 {
 		t.Fatalf("previous catalog = %+v, %v", prev, err)
 	}
-	if r := openRead(t, dir); r.Recovered() != nil || len(r.Manifest().Files) != 2 {
+	r = openRead(t, dir)
+	if r.Recovered() != nil || len(r.Manifest().Files) != 2 {
 		t.Fatalf("after the commit: recovered %v, %d files", r.Recovered(), len(r.Manifest().Files))
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
 	}
 
 	t.Run("a rebuild keeps the good previous catalog", func(t *testing.T) {
