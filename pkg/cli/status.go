@@ -202,7 +202,7 @@ func (e *damagedError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// howMany says "1 file is" or "2 files are".
+// howMany says "1 file is" or "2 files are" (and "0 files are").
 func howMany(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
@@ -224,10 +224,10 @@ func writeStatus(a *App, r *statusReport) error {
 	}
 	fmt.Fprintf(&b, "Contents:     %d files, %d chunks, %s on disk\n", r.Files, r.Chunks, humanBytes(r.SizeBytes))
 	if r.Verified != nil {
-		fmt.Fprintf(&b, "Verified:     %d chunks read back, %d damaged files\n", r.Verified.Chunks, len(r.Verified.Damaged))
+		fmt.Fprintf(&b, "Verified:     %d chunks read back, %s\n", r.Verified.Chunks, howMany(len(r.Verified.Damaged), "damaged file", "damaged files"))
 	}
 	if len(r.DamagedFiles) > 0 {
-		fmt.Fprintf(&b, "Damaged:      %d files (`rag index` embeds them again)\n", len(r.DamagedFiles))
+		fmt.Fprintf(&b, "Damaged:      %s (`rag index` embeds them again)\n", howMany(len(r.DamagedFiles), "file", "files"))
 		for _, p := range r.DamagedFiles {
 			fmt.Fprintf(&b, "  %s\n", p)
 		}
