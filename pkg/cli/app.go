@@ -23,6 +23,7 @@ import (
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // App holds what every command depends on.
@@ -115,9 +116,14 @@ type globalOptions struct {
 	Verbose    bool
 }
 
+// indexDir is the index folder, refused when it is a file or a folder of
+// other files: rag would write its index among them (and index itself).
 func (a *App) indexDir(g *globalOptions) (string, error) {
 	if g.IndexDir == "" {
 		return "", &hintedError{err: &usageError{err: config.ErrNoIndexDir}, hint: "set --index, RAG_INDEX or index: in a config file (see `rag config`)"}
+	}
+	if err := store.CheckDir(g.IndexDir); err != nil {
+		return "", err
 	}
 	return g.IndexDir, nil
 }

@@ -150,18 +150,20 @@ type askReport struct {
 	Model       string `json:"model"`
 	Mode        string `json:"mode"`
 	RerankModel string `json:"rerank_model,omitempty"`
+	// DamagedFiles were left out: their stored chunks are damaged.
+	DamagedFiles []string `json:"damaged_files"`
 	*answer.Result
 }
 
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear() // before App.Run prints an error
-	st.set("retrieving…")
-	q, err := openForQuery(ctx, a, opts.globalOptions)
+	q, err := openForQuery(ctx, a, opts.globalOptions) // may warn: before the status line
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, q.store)
+	st.set("retrieving…")
 	if q.empty() {
 		return errEmptyIndex
 	}
@@ -171,6 +173,8 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	st.clear() // a warning must not share the status line
+	damaged := warnDamaged(a, q.store)
 
 	style := render.Plain
 	if a.IO.RenderMarkdown() && !opts.JSON {
@@ -229,7 +233,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, Result: res}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, Result: res}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // benchIndex runs `rag index` in-process against the fake Ollama.
@@ -55,6 +56,24 @@ func BenchmarkReindex10k(b *testing.B) {
 			benchIndex(b, srv, index, docs)
 		}
 		b.ReportMetric(float64(srv.EmbedRequests()-before)/float64(b.N), "embed-calls/op")
+	})
+	// What a run pays to find damaged objects (part of no-op above): every
+	// object read and its checksum compared.
+	b.Run("check-objects", func(b *testing.B) {
+		st, err := store.Open(context.Background(), index, store.Options{Write: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := st.Close(); err != nil {
+				b.Error(err)
+			}
+		}()
+		for b.Loop() {
+			if ds, err := st.CheckObjects(context.Background()); err != nil || len(ds) > 0 {
+				b.Fatalf("CheckObjects = %v, %v", ds, err)
+			}
+		}
 	})
 	b.Run("one-edit", func(b *testing.B) {
 		before, texts := srv.EmbedRequests(), srv.EmbeddedTexts()

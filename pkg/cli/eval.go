@@ -244,6 +244,9 @@ func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
 // them is only checked: unchanged documents are not embedded again.
 func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc) (err error) {
 	fsys := eval.CorpusFS(docs)
+	if err := store.CheckDir(dir); err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, dir, store.Options{Write: true})
 	if err != nil {
 		return err

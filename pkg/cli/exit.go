@@ -34,7 +34,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   0    success
   1    error not covered below
   2    usage: unknown command or flag, missing or bad argument, path not found
-       or not in the index, nothing to index
+       or not in the index, nothing to index, --index names a file or a
+       folder that is not an index
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
@@ -42,7 +43,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
   7    index problem: no index yet, an empty index (rag ask), built with
-       another embedding model, damaged, or written by another version of rag
+       another embedding model, damaged (rag status), not writable (rag
+       index), or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
   130  interrupted (Ctrl-C or SIGTERM); rag index keeps the work it
@@ -64,7 +66,11 @@ func usagef(format string, args ...any) error {
 }
 
 // partialError reports files that failed while others were indexed.
-type partialError struct{ failed, total int }
+type partialError struct {
+	failed, total int
+	// again are the failed files that failed the run before too.
+	again []string
+}
 
 func (e *partialError) Error() string {
 	return fmt.Sprintf("%d of %s could not be indexed", e.failed, plural(e.total, "file"))
@@ -139,6 +145,9 @@ func classify(err error) (code int, hint string) {
 		version    *store.VersionError
 		emptyFloor *indexer.EmptyFolderError
 		locked     *store.LockedError
+		notIndex   *store.NotIndexError
+		readOnly   *store.NotWritableError
+		damaged    *damagedError
 		retries    *embed.RetryError
 		below      *belowThresholdError
 		cfgFile    *config.FileError
@@ -173,8 +182,20 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):
 		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index; to switch models, re-embed everything with `rag index --rebuild --embed-model NEW`", mismatch.IndexModel)
+	case errors.As(err, &damaged) && damaged.recovered != nil:
+		return ExitIndex, "run `rag index` to write a new catalog: it checks every stored file and indexes again what the last run added"
+	case errors.As(err, &damaged):
+		return ExitIndex, "run `rag index` to embed the damaged files again (only those); `rag status --verify` checks every stored chunk"
+	case errors.As(err, &corrupt) && corrupt.Catalog:
+		return ExitIndex, "the catalog has no intact previous copy: rebuild the index with `rag index --rebuild DIR...`, naming the folders and files to index"
 	case errors.As(err, &corrupt):
-		return ExitIndex, "run `rag index --rebuild` to re-embed everything into a fresh index; `rag status --verify` lists what is damaged"
+		return ExitIndex, "run `rag index` to embed the damaged files again; `rag status --verify` lists what is damaged"
+	case errors.As(err, &notIndex) && notIndex.File:
+		return ExitUsage, "point --index (or RAG_INDEX) at a folder: an existing index, or a new or empty folder for a new one"
+	case errors.As(err, &notIndex):
+		return ExitUsage, "rag writes its index into its own folder: point --index (or RAG_INDEX) at an existing index, or at a new or empty folder"
+	case errors.As(err, &readOnly):
+		return ExitIndex, fmt.Sprintf("rag index must write to the index folder %s: make it writable (chmod -R u+w), or build an index elsewhere with --index DIR; search, ask and status only read it", readOnly.Dir)
 	case errors.As(err, &version):
 		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
 	case errors.As(err, &locked):
@@ -187,6 +208,8 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
+	case errors.As(err, &partial) && len(partial.again) > 0:
+		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
 	case errors.As(err, &partial):
 		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
 	case errors.As(err, &hinted):

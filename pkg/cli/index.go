@@ -69,6 +69,11 @@ content hash), changed files are embedded again, renamed files reuse their
 embeddings, and files that are gone are removed from the index. Without a
 PATH, every folder and file indexed before is refreshed.
 
+Each run also checks every stored chunk file against its checksum and embeds
+again exactly the files whose chunks are missing or damaged (counted as
+repaired); a damaged catalog is replaced from the copy kept at the commit
+before. Folders that hold a rag index are never indexed.
+
 --prune-only removes files that no longer exist without embedding anything;
 it also drops a folder that is gone as a whole, which a plain run refuses to
 do. --rebuild re-embeds everything into a fresh index (after changing the
@@ -153,6 +158,7 @@ type indexReport struct {
 	Skipped        int               `json:"skipped"`
 	Ignored        int               `json:"ignored"`
 	Failed         int               `json:"failed"`
+	Repaired       int               `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 	ChunksWritten  int               `json:"chunks_written"`
 	ChunksEmbedded int               `json:"chunks_embedded"`
 	TotalFiles     int               `json:"total_files"`
@@ -175,6 +181,10 @@ func resolveTarget(p string, mayBeGone bool) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
+	if in := indexAround(abs); in != "" {
+		return target{}, &hintedError{err: usagef("%s is in the rag index %s: an index is never indexed", p, in),
+			hint: "index the folders of your documents; keep the index (--index) outside them or let rag skip it"}
+	}
 	info, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -194,6 +204,21 @@ func targetOf(src store.Source) target {
 		return target{src: src, root: dir, fsys: os.DirFS(dir), only: []string{filepath.Base(src.Path)}}
 	}
 	return target{src: src, root: src.Path, fsys: os.DirFS(src.Path)}
+}
+
+// indexAround returns the folder holding a rag catalog that is p or holds
+// it, or "".
+func indexAround(p string) string {
+	for dir := p; ; {
+		if store.HoldsCatalog(dir) {
+			return dir
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
 }
 
 // recordedTargets are the sources an index holds, for a run without PATHs.
@@ -225,6 +250,16 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if within(t.src.Path, absDir) {
+			return &hintedError{err: usagef("%s is the index folder, or inside it: an index is never indexed", t.src.Path),
+				hint: "index the folders of your documents, with --index naming a folder of its own"}
+		}
+	}
 	// The current catalog tells a rebuild which model and sources to use;
 	// it may be damaged, which is a reason to rebuild.
 	var previous store.Manifest
@@ -240,13 +275,15 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 
 	model := opts.EmbedModel
 	current := st.Manifest()
+	// A catalog's model counts once something was embedded with it: an
+	// older rag recorded the model of a first run that failed.
 	if opts.Rebuild {
-		if model == "" {
+		if model == "" && current.Dims > 0 {
 			model = current.EmbedModel // an unfinished rebuild's model
 		}
 		current = previous
 	}
-	if model == "" {
+	if model == "" && current.Dims > 0 {
 		model = current.EmbedModel
 	}
 	if model == "" {
@@ -294,14 +331,30 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if c := st.Recovered(); c != nil {
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the catalog is damaged (%v); continuing from the previous one: what the last run indexed is indexed again\n", c.Err)
+	}
+	// Files that failed the run before, to tell a lasting failure apart.
+	failedBefore := map[string]bool{}
+	for _, p := range current.Problems {
+		if p.Failed {
+			failedBefore[filepath.Join(p.Root, filepath.FromSlash(p.Path))] = true
+		}
+	}
+	// Checked once a run (a watch's passes only embed what changed).
+	damaged, err := findDamage(ctx, opts, st)
+	if err != nil {
+		return err
+	}
 	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout}
 	run := func(ctx context.Context, ts []target) (*indexReport, error) {
-		return indexPass(ctx, a, opts, st, emb, dir, ts)
+		return indexPass(ctx, a, opts, st, emb, dir, ts, damaged)
 	}
 	if opts.Watch {
 		// A watch holds the index for hours: drop what each pass replaced.
 		run = func(ctx context.Context, ts []target) (*indexReport, error) {
-			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts)
+			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damaged)
+			damaged = nil
 			if err == nil {
 				err = st.SaveKeywords(ctx)
 			}
@@ -312,6 +365,13 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	rep, runErr := run(ctx, targets)
 	if runErr == nil {
 		runErr = forget(ctx, a, st, targets, superseded)
+	}
+	if runErr == nil {
+		// Damage in sources this run did not walk (or --prune-only) is left.
+		if paths := store.DamagedPaths(st.Damaged()); len(paths) > 0 {
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s still damaged (not in this run): %s; `rag index` without paths embeds them again\n",
+				howMany(len(paths), "file is", "files are"), strings.Join(paths, ", "))
+		}
 	}
 	if runErr == nil && opts.Rebuild {
 		if runErr = st.Publish(ctx); runErr == nil {
@@ -331,7 +391,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	if opts.Watch {
 		return watchRun(ctx, a, opts, targets, run)
 	}
-	return partial(rep)
+	return partial(rep, failedBefore)
 }
 
 // within reports whether path is dir or inside it.
@@ -424,11 +484,17 @@ func hasSource(ts []target, src store.Source) bool {
 	return false
 }
 
-func partial(rep *indexReport) error {
-	if rep.Failed > 0 {
-		return &partialError{failed: rep.Failed, total: rep.Failed + rep.Indexed + rep.Unchanged}
+func partial(rep *indexReport, failedBefore map[string]bool) error {
+	if rep.Failed == 0 {
+		return nil
 	}
-	return nil
+	e := &partialError{failed: rep.Failed, total: rep.Failed + rep.Indexed + rep.Unchanged}
+	for _, f := range rep.FailedFiles {
+		if failedBefore[f.Path] {
+			e.again = append(e.again, f.Path)
+		}
+	}
+	return e
 }
 
 // chunkOptions are the flags' chunk sizes, else the index's, else the
@@ -451,7 +517,8 @@ func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
 }
 
 // indexPass runs the indexer over each target and sums up.
-func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target) (*indexReport, error) {
+// damaged names the objects whose files are embedded again.
+func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged map[string]bool) (*indexReport, error) {
 	rep := &indexReport{Index: dir, EmbedModel: emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
 	var runErr error
 	for _, t := range targets {
@@ -469,6 +536,7 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
 			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
 			BatchSize: opts.BatchSize, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.set,
+			Damaged: damaged, IndexDir: absDir(dir),
 		})
 		prog.done()
 		if sum != nil {
@@ -481,7 +549,34 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 	}
 	m := st.Manifest()
 	rep.Dims, rep.TotalFiles, rep.TotalChunks = m.Dims, len(m.Files), m.Chunks()
+	if m.Dims > 0 {
+		rep.EmbedModel = m.EmbedModel
+	}
 	return rep, runErr
+}
+
+func absDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
+// findDamage returns the keys of the damaged objects a run embeds again.
+// A rebuild writes new objects anyway, and --prune-only embeds nothing.
+func findDamage(ctx context.Context, opts *IndexOptions, st *store.Local) (map[string]bool, error) {
+	if opts.Rebuild || opts.PruneOnly {
+		return nil, nil
+	}
+	ds, err := st.CheckObjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for _, d := range ds {
+		keys[d.Key] = true
+	}
+	return keys, nil
 }
 
 // watchRun keeps the index current: every burst of changes is one pass over
@@ -545,6 +640,7 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 	r.Skipped += len(s.Skipped)
 	r.Ignored += s.Ignored
 	r.Failed += len(s.Failed)
+	r.Repaired += s.Repaired
 	r.ChunksWritten += s.Chunks
 	r.ChunksEmbedded += s.Embedded
 	for _, sk := range s.Skipped {
@@ -577,10 +673,14 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 	if rep.Rebuilt {
 		verb = "Rebuilt the index:"
 	}
+	repaired := ""
+	if rep.Repaired > 0 {
+		repaired = fmt.Sprintf(", %d repaired", rep.Repaired)
+	}
 	_, err := fmt.Fprintf(a.IO.Out,
-		"%s %s (%d new, %d changed; %s embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
+		"%s %s (%d new, %d changed%s; %s embedded), %d unchanged, %d removed, %d skipped, %d failed.\n"+
 			"Index %s: %s, %s, %s (%s).\n",
-		verb, plural(rep.Indexed, "file"), rep.New, rep.Changed, plural(rep.ChunksEmbedded, "chunk"), rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
+		verb, plural(rep.Indexed, "file"), rep.New, rep.Changed, repaired, plural(rep.ChunksEmbedded, "chunk"), rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
 		rep.Index, plural(rep.TotalFiles, "file"), plural(rep.TotalChunks, "chunk"), rep.EmbedModel, plural(rep.Dims, "dimension"))
 	return err
 }

@@ -97,14 +97,37 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, er
 		return nil, err
 	}
 	man := m.Manifest()
-	if g.EmbedModel != "" && g.EmbedModel != man.EmbedModel {
+	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
 		return nil, errors.Join(&store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}, m.Close())
 	}
 	client, err := a.ollama()
 	if err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
-	return &queryDeps{store: m, client: client, embed: &embed.Model{Client: client, Name: man.EmbedModel}}, nil
+	if c := m.Recovered(); c != nil {
+		updated := "never"
+		if !man.Updated.IsZero() {
+			updated = man.Updated.Local().Format("2006-01-02 15:04:05 MST")
+		}
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the index catalog is damaged (%v); answering from the previous one (of %s): files the last `rag index` added or changed may be missing or stale; run `rag index` to repair it\n", a.errText(c.Err.Error()), updated)
+	}
+	model := man.EmbedModel
+	if man.Dims == 0 && g.EmbedModel != "" {
+		model = g.EmbedModel
+	}
+	return &queryDeps{store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+}
+
+// warnDamaged names on stderr the files a query could not read (their
+// stored chunks are damaged) and returns their paths, as citations show
+// them, for --json.
+func warnDamaged(a *App, st *store.Local) []string {
+	paths := store.DamagedPaths(st.Damaged())
+	if len(paths) > 0 {
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again\n",
+			plural(len(paths), "file"), a.errText(strings.Join(paths, ", ")))
+	}
+	return paths
 }
 
 // empty reports whether the index holds no chunks, from the catalog alone:
@@ -119,6 +142,8 @@ type searchReport struct {
 	Mode        string            `json:"mode"`
 	RerankModel string            `json:"rerank_model,omitempty"`
 	Results     []retrieve.Result `json:"results"`
+	// DamagedFiles were left out: their stored chunks are damaged.
+	DamagedFiles []string `json:"damaged_files"`
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
@@ -137,8 +162,9 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	if results == nil {
 		results = []retrieve.Result{}
 	}
+	damaged := warnDamaged(a, q.store)
 	if opts.JSON {
-		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results}
+		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}

@@ -29,8 +29,13 @@ func newStatusCmd(a *App, g *globalOptions) *cobra.Command {
 format version, size on disk and last update, and every file the last runs
 skipped or could not index, with the reason.
 
-Opening the index checks that every object file is present and whole by
-size; --verify also reads every one and checks its checksum.`,
+Health is ok, empty (nothing embedded yet: the index takes any model), or
+damaged. Status checks that every object file is present and whole by its
+size; --verify also reads every one and checks its checksum. Damage is named
+by the source files it affects; ` + "`rag index`" + ` embeds exactly those again. A
+damaged catalog (manifest.json) is read from the copy kept at the commit
+before (manifest.prev.json); status then shows that copy. Status exits with
+code 7 when the index is damaged.`,
 		Example: `  rag status
   rag status --verify --json | jq .health`,
 		Args: cobra.NoArgs,
@@ -67,12 +72,20 @@ type statusReport struct {
 	// KeywordsSaved is false when searches must build the keyword index
 	// themselves (slower to open) until the next rag index saves it.
 	KeywordsSaved bool `json:"keywords_saved"`
-	// Verified is set with --verify: chunks read back and damaged objects.
+	// DamagedFiles are the files whose stored chunks are missing or
+	// damaged (paths as citations show them): all of them with --verify,
+	// else those a size check finds.
+	DamagedFiles []string `json:"damaged_files"`
+	// CatalogRecovered is set when manifest.json is damaged and the
+	// previous catalog is shown instead.
+	CatalogRecovered bool `json:"catalog_recovered"`
+	// Verified is set with --verify: chunks read back and damaged files.
 	Verified *verifyReport `json:"verified,omitempty"`
 }
 
 type verifyReport struct {
-	Chunks  int      `json:"chunks"`
+	Chunks int `json:"chunks"`
+	// Damaged are the files whose stored chunks are damaged.
 	Damaged []string `json:"damaged"`
 }
 
@@ -82,6 +95,22 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		return err
 	}
 	st, err := store.Open(ctx, dir, store.Options{})
+	var corrupt *store.CorruptError
+	if errors.As(err, &corrupt) && corrupt.Catalog {
+		// Nothing to show but that: say so in the report too.
+		rep := statusReport{Index: dir, Health: "damaged", Sources: []store.Source{}, Skipped: []statusProblem{},
+			Failed: []statusProblem{}, DamagedFiles: []string{}}
+		if opts.JSON {
+			if werr := writeJSON(a, rep); werr != nil {
+				return werr
+			}
+			return &silentError{code: ExitIndex}
+		}
+		if werr := writeStatus(a, &rep); werr != nil {
+			return werr
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -92,10 +121,17 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		return fmt.Errorf("measure index: %w", err)
 	}
 	rep := statusReport{
-		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dims: m.Dims,
+		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, Dims: m.Dims,
 		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
 		Sources: m.Sources, Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
-		KeywordsSaved: st.KeywordsSaved(),
+		KeywordsSaved: st.KeywordsSaved(), CatalogRecovered: st.Recovered() != nil,
+	}
+	if m.Dims > 0 {
+		// A model is the index's only once something was embedded with it.
+		rep.EmbedModel = m.EmbedModel
+	}
+	if len(m.Files) == 0 {
+		rep.Health = "empty"
 	}
 	if rep.Sources == nil {
 		rep.Sources = []store.Source{}
@@ -108,22 +144,22 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 			rep.Skipped = append(rep.Skipped, sp)
 		}
 	}
-	var damage error
+	damaged := st.Damaged()
 	if opts.Verify {
-		n, damaged, err := st.Verify(ctx)
+		n, all, err := st.Verify(ctx)
 		if err != nil {
 			return err
 		}
-		rep.Verified = &verifyReport{Chunks: n, Damaged: []string{}}
-		for _, d := range damaged {
-			rep.Verified.Damaged = append(rep.Verified.Damaged, d.Error())
-		}
-		if len(damaged) > 0 {
-			rep.Health = "damaged"
-			damage = &silentError{code: ExitIndex}
-			if !opts.JSON {
-				damage = fmt.Errorf("%s damaged: %w", plural(len(damaged), "object"), errors.Join(asErrors(damaged)...))
-			}
+		damaged = all
+		rep.Verified = &verifyReport{Chunks: n, Damaged: store.DamagedPaths(all)}
+	}
+	rep.DamagedFiles = store.DamagedPaths(damaged)
+	var damage error
+	if len(damaged) > 0 || rep.CatalogRecovered {
+		rep.Health = "damaged"
+		damage = &silentError{code: ExitIndex}
+		if !opts.JSON {
+			damage = damageError(st.Recovered(), damaged)
 		}
 	}
 	if opts.JSON {
@@ -138,22 +174,56 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	return damage
 }
 
-func asErrors(cs []*store.CorruptError) []error {
-	errs := make([]error, len(cs))
-	for i, c := range cs {
-		errs[i] = c
+// damagedError is an index that still answers from what is intact: some
+// files' stored chunks are damaged, or the catalog was read from its
+// previous copy.
+type damagedError struct {
+	recovered *store.CorruptError
+	damaged   []store.Damage
+}
+
+func damageError(recovered *store.CorruptError, damaged []store.Damage) error {
+	return &damagedError{recovered: recovered, damaged: damaged}
+}
+
+func (e *damagedError) Error() string {
+	var parts []string
+	if e.recovered != nil {
+		parts = append(parts, fmt.Sprintf("the catalog is damaged (%v); the previous one was read", e.recovered.Err))
 	}
-	return errs
+	if len(e.damaged) > 0 {
+		var why []string
+		for _, d := range e.damaged {
+			for _, f := range d.Files {
+				why = append(why, fmt.Sprintf("%s (%v)", f.Path, d.Err.Err))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s damaged in the index: %s", howMany(len(why), "file is", "files are"), strings.Join(why, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func writeStatus(a *App, r *statusReport) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Index:        %s (format %d)\n", r.Index, r.FormatVersion)
 	fmt.Fprintf(&b, "Health:       %s\n", r.Health)
-	fmt.Fprintf(&b, "Model:        %s (%s)\n", orNone(r.EmbedModel), plural(r.Dims, "dimension"))
+	if r.CatalogRecovered {
+		b.WriteString("Catalog:      manifest.json is damaged; shown is the previous catalog (what the last run indexed may be missing)\n")
+	}
+	if r.EmbedModel == "" {
+		b.WriteString("Model:        none yet (the first run that embeds something fixes it)\n")
+	} else {
+		fmt.Fprintf(&b, "Model:        %s (%s)\n", r.EmbedModel, plural(r.Dims, "dimension"))
+	}
 	fmt.Fprintf(&b, "Contents:     %s, %s, %s on disk\n", plural(r.Files, "file"), plural(r.Chunks, "chunk"), humanBytes(r.SizeBytes))
 	if r.Verified != nil {
-		fmt.Fprintf(&b, "Verified:     %s read back, %s\n", plural(r.Verified.Chunks, "chunk"), plural(len(r.Verified.Damaged), "damaged object"))
+		fmt.Fprintf(&b, "Verified:     %s read back, %s\n", plural(r.Verified.Chunks, "chunk"), plural(len(r.Verified.Damaged), "damaged file"))
+	}
+	if len(r.DamagedFiles) > 0 {
+		fmt.Fprintf(&b, "Damaged:      %s (`rag index` embeds them again)\n", plural(len(r.DamagedFiles), "file"))
+		for _, p := range r.DamagedFiles {
+			fmt.Fprintf(&b, "  %s\n", p)
+		}
 	}
 	updated := "never"
 	if !r.Updated.IsZero() {
@@ -189,13 +259,6 @@ func writeStatus(a *App, r *statusReport) error {
 	}
 	_, err := fmt.Fprint(a.IO.Out, out)
 	return err
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none yet"
-	}
-	return s
 }
 
 func humanBytes(n int64) string {

@@ -62,6 +62,12 @@ type Options struct {
 	Now         func() time.Time
 	// Progress, if set, is called as chunks are embedded.
 	Progress func(done, total int)
+	// Damaged names the objects (by key) found damaged: their files are
+	// embedded again even though they have not changed.
+	Damaged map[string]bool
+	// IndexDir is the index being written (absolute): never indexed, like
+	// any other folder holding a rag index.
+	IndexDir string
 }
 
 // Failure is a file that could not be indexed.
@@ -83,10 +89,11 @@ type Summary struct {
 	Failed   []Failure `json:"failed"`
 	Chunks   int       `json:"chunks_written"`
 	Embedded int       `json:"chunks_embedded"`
+	Repaired int       `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 }
 
 // Indexed is the number of files whose chunks were (re)written.
-func (s *Summary) Indexed() int { return s.New + s.Changed }
+func (s *Summary) Indexed() int { return s.New + s.Changed + s.Repaired }
 
 // EmptyFolderError means a folder had no file to index.
 type EmptyFolderError struct {
@@ -105,7 +112,8 @@ type pending struct {
 	entry  store.FileEntry
 	chunks []store.Chunk
 	isNew  bool
-	done   int // chunks embedded so far
+	repair bool // unchanged, but its stored chunks are damaged
+	done   int  // chunks embedded so far
 }
 
 // Run indexes opt.Root into st.
@@ -123,12 +131,14 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		opt.Chunk = chunk.DefaultOptions
 	}
 	m := st.Manifest()
-	if m.EmbedModel != "" && m.EmbedModel != opt.Model {
+	// The model and vector size are fixed by the first embedding that
+	// succeeds, not by a run that failed before it (an unknown model,
+	// Ollama down): until then the index takes any model.
+	if m.Dims > 0 && m.EmbedModel != opt.Model {
 		return nil, &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model}
 	}
-	if m.EmbedModel == "" {
-		m.EmbedModel = opt.Model
-		m.Created = opt.Now().UTC()
+	if m.Dims == 0 {
+		m.EmbedModel = ""
 	}
 	if m.Generation == "" {
 		m.Generation = store.NewManifest().Generation
@@ -167,7 +177,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	// content stored under any name is reused, never embedded again.
 	stored := make(map[string]store.FileEntry, len(m.Files))
 	for _, f := range m.Files {
-		stored[f.Key] = f
+		if !opt.Damaged[f.Key] {
+			stored[f.Key] = f
+		}
 		if f.Root == opt.Root && inScope(f.Path) {
 			old[f.Path] = f
 		} else {
@@ -207,7 +219,8 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
 		}
 		prev, had := old[f.Path]
-		if had && prev.Key == entry.Key {
+		repair := had && prev.Key == entry.Key && opt.Damaged[prev.Key]
+		if had && prev.Key == entry.Key && !repair {
 			current[f.Path] = prev
 			sum.Unchanged++
 			continue
@@ -237,7 +250,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			continue
 		}
 		entry.Format, entry.Meta = doc.Format, doc.Meta
-		p := &pending{entry: entry, isNew: !had}
+		p := &pending{entry: entry, isNew: !had, repair: repair}
 		for _, c := range pieces {
 			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text})
 		}
@@ -317,7 +330,11 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		current[p.entry.Path] = p.entry
 		sum.Chunks += len(p.chunks)
 		sum.Embedded += len(p.chunks)
-		countNew(sum, !p.isNew)
+		if p.repair {
+			sum.Repaired++
+		} else {
+			countNew(sum, !p.isNew)
+		}
 		return nil
 	}, func(since int) (bool, error) {
 		if since < max(opt.CommitEvery, (len(keep)+len(current))/10) {
@@ -369,6 +386,10 @@ func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 	if opt.Only == nil {
 		return ingest.Walk(ctx, opt.FS, ingest.Options{
 			MaxSize: opt.MaxSize, Include: opt.Source.Include, Exclude: opt.Source.Exclude, Hidden: opt.Source.Hidden,
+			SkipDir: func(dir string, names []string) bool {
+				return opt.IndexDir != "" && filepath.Join(opt.Root, filepath.FromSlash(dir)) == opt.IndexDir ||
+					store.IsCatalogDir(opt.FS, dir, names)
+			},
 		})
 	}
 	res := &ingest.Result{}
@@ -428,7 +449,10 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 		for i, s := range batch {
 			v := vecs[i]
 			if m.Dims == 0 {
-				m.Dims = len(v)
+				m.Dims, m.EmbedModel = len(v), opt.Model
+				if m.Created.IsZero() {
+					m.Created = opt.Now().UTC()
+				}
 			}
 			if len(v) != m.Dims {
 				return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}

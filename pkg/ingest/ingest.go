@@ -62,6 +62,10 @@ type Options struct {
 	Hidden bool
 	// NoIgnoreFiles disables .gitignore and .ragignore.
 	NoIgnoreFiles bool
+	// SkipDir, if set, is asked about every folder below the root (its
+	// path as reached, and the names it holds); true leaves it out as a
+	// skip. rag uses it so that an index folder is never indexed.
+	SkipDir func(dir string, names []string) bool
 }
 
 // Result is what a walk found.
@@ -135,6 +139,16 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 	if err != nil {
 		w.fail(seenAs, fmt.Sprintf("unreadable folder: %v", unwrapPath(err)))
 		return nil
+	}
+	if w.opt.SkipDir != nil && seenAs != "." {
+		names := make([]string, len(ents))
+		for i, e := range ents {
+			names[i] = e.Name()
+		}
+		if w.opt.SkipDir(real, names) {
+			w.skip(seenAs, "a rag index folder", false)
+			return nil
+		}
 	}
 	if !w.opt.NoIgnoreFiles {
 		patterns = append(patterns[:len(patterns):len(patterns)], w.readIgnores(real, seenAs)...)

@@ -104,6 +104,11 @@ func (s *Local) SaveKeywords(ctx context.Context) error {
 	if _, err := s.scan(ctx, nil, builders); err != nil {
 		return fmt.Errorf("save keyword index: %w", err)
 	}
+	if len(s.Damaged()) > 0 {
+		// Saved without the damaged chunks, it would still match the
+		// catalog once they are repaired under the same keys.
+		return nil
+	}
 	fp := fingerprint(m)
 	data := append(append([]byte(nil), keywordsMagic...), fp[:]...)
 	data = lexical.Merge(builders...).Append(data)

@@ -27,6 +27,8 @@ import (
 // The local store's layout under its folder (docs/index-format.md):
 //
 //	manifest.json          the catalog, replaced atomically on every commit
+//	manifest.prev.json     the catalog before the last commit, read when
+//	                       manifest.json is damaged
 //	manifest.next.json     the catalog of a rebuild in progress
 //	objects/ab/abcd….chk   one object file a distinct file content, named
 //	                       by its full key, written atomically, never changed
@@ -41,6 +43,7 @@ import (
 const (
 	manifestName = "manifest.json"
 	stagingName  = "manifest.next.json"
+	prevName     = "manifest.prev.json"
 	lockName     = "lock"
 	readersName  = "readers.lock"
 )
@@ -72,6 +75,15 @@ type Local struct {
 	manifest Manifest
 	sizes    map[string]int64 // object sizes written by this process
 	unsynced []string         // objects written since the last commit
+	// recovered is the damage of manifest.json when the previous catalog
+	// was read instead; the next commit replaces it.
+	recovered *CorruptError
+	// badCatalog is set while manifest.json is known to be damaged: it is
+	// then never kept as the previous catalog.
+	badCatalog bool
+
+	dmu     sync.Mutex               // guards damaged, filled by loading workers
+	damaged map[string]*CorruptError // damaged objects by key
 
 	// ready is set once Open has read the catalog: only then may Close
 	// delete what the catalog does not name.
@@ -86,6 +98,7 @@ type Local struct {
 }
 
 type chunkRef struct {
+	ok      bool // loaded; false for the chunks of a damaged object
 	file    int
 	start   int
 	end     int
@@ -96,10 +109,12 @@ type chunkRef struct {
 
 // Open opens the index in dir. Read-only, a missing index is ErrNoIndex;
 // for writing it is an empty index written at the first Commit. A damaged
-// catalog or a missing or truncated object is a CorruptError, found here
-// rather than at search time.
+// catalog is read from its previous version (see Recovered), else it is a
+// CorruptError. Missing and truncated objects are found here by their size
+// and recorded (see Damaged): readers leave them out, `rag index` embeds
+// their files again.
 func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
-	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 10 * time.Second}
+	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 10 * time.Second, damaged: map[string]*CorruptError{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close())
@@ -115,6 +130,10 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		}
 	}
 	if opt.Rebuild {
+		var c *CorruptError
+		if _, err := readManifest(filepath.Join(dir, manifestName)); errors.As(err, &c) {
+			s.badCatalog = true
+		}
 		m, err := readManifest(filepath.Join(dir, stagingName))
 		if err != nil {
 			// An unreadable unfinished rebuild is started again.
@@ -128,10 +147,11 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		s.ready = true
 		return s, nil
 	}
-	m, err := readManifest(filepath.Join(dir, manifestName))
+	m, recovered, err := readCatalog(dir)
 	if err != nil {
 		return nil, err
 	}
+	s.recovered, s.badCatalog = recovered, recovered != nil
 	if m == nil {
 		if !opt.Write {
 			return nil, fmt.Errorf("%w at %s", ErrNoIndex, dir)
@@ -155,11 +175,12 @@ func NewManifest() Manifest {
 	return Manifest{FormatVersion: FormatVersion, Generation: hex.EncodeToString(b[:])}
 }
 
-// ReadManifest reads the current catalog of the index in dir without
-// locking or checking objects: what `rag index --rebuild` needs to know
-// which sources to rebuild. A missing index is ErrNoIndex.
+// ReadManifest reads the current catalog of the index in dir (the previous
+// one when it is damaged) without locking or checking objects: what
+// `rag index --rebuild` needs to know which sources to rebuild. A missing
+// index is ErrNoIndex.
 func ReadManifest(dir string) (Manifest, error) {
-	m, err := readManifest(filepath.Join(dir, manifestName))
+	m, _, err := readCatalog(dir)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -167,6 +188,31 @@ func ReadManifest(dir string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("%w at %s", ErrNoIndex, dir)
 	}
 	return *m, nil
+}
+
+// readCatalog reads manifest.json, or the previous catalog when
+// manifest.json is damaged; it then returns that damage too. Only damage
+// falls back: a catalog of another version is not the previous one's fault.
+func readCatalog(dir string) (*Manifest, *CorruptError, error) {
+	m, err := readManifest(filepath.Join(dir, manifestName))
+	var c *CorruptError
+	if !errors.As(err, &c) {
+		return m, nil, err
+	}
+	prev, perr := readManifest(filepath.Join(dir, prevName))
+	if perr != nil || prev == nil {
+		return nil, nil, err
+	}
+	return prev, c, nil
+}
+
+// Recovered returns the damage of manifest.json when the previous catalog
+// (manifest.prev.json) was read instead, else nil. What the last commit
+// added or changed is then missing; `rag index` writes a new catalog.
+func (s *Local) Recovered() *CorruptError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recovered
 }
 
 // readManifest returns nil, nil when p does not exist.
@@ -186,7 +232,7 @@ func parseManifest(p string, data []byte) (*Manifest, error) {
 		FormatVersion int `json:"format_version"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, &CorruptError{Path: p, Err: err}
+		return nil, &CorruptError{Path: p, Err: err, Catalog: true}
 	}
 	if probe.FormatVersion != FormatVersion {
 		return nil, &VersionError{Path: p, Got: probe.FormatVersion}
@@ -195,21 +241,22 @@ func parseManifest(p string, data []byte) (*Manifest, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, &CorruptError{Path: p, Err: err}
+		return nil, &CorruptError{Path: p, Err: err, Catalog: true}
 	}
 	if m.Generation == "" || m.Dims < 0 {
-		return nil, &CorruptError{Path: p, Err: errors.New("missing generation or bad vector size")}
+		return nil, &CorruptError{Path: p, Err: errors.New("missing generation or bad vector size"), Catalog: true}
 	}
 	for _, f := range m.Files {
 		if !validKey(f.Key) || f.Chunks < 0 || f.ObjectSize <= 0 {
-			return nil, &CorruptError{Path: p, Err: fmt.Errorf("bad entry for %s", f.Path)}
+			return nil, &CorruptError{Path: p, Err: fmt.Errorf("bad entry for %s", f.Path), Catalog: true}
 		}
 	}
 	return &m, nil
 }
 
 // checkObjects finds missing and truncated objects by their size: one stat
-// per object, far cheaper than reading them.
+// per object, far cheaper than reading them. They are recorded as damaged,
+// not fatal: the rest of the index is still good.
 func (s *Local) checkObjects() error {
 	seen := map[string]bool{}
 	for _, f := range s.manifest.Files {
@@ -221,11 +268,11 @@ func (s *Local) checkObjects() error {
 		info, err := os.Stat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return &CorruptError{Path: p, Err: fmt.Errorf("missing (needed by %s)", f.Path)}
+			s.noteDamage(f.Key, &CorruptError{Path: p, Err: errors.New("missing")})
 		case err != nil:
 			return fmt.Errorf("open index: %w", err)
 		case info.Size() != f.ObjectSize:
-			return &CorruptError{Path: p, Err: fmt.Errorf("%d bytes, want %d (needed by %s)", info.Size(), f.ObjectSize, f.Path)}
+			s.noteDamage(f.Key, &CorruptError{Path: p, Err: fmt.Errorf("%d bytes, want %d", info.Size(), f.ObjectSize)})
 		}
 	}
 	return nil
@@ -233,7 +280,7 @@ func (s *Local) checkObjects() error {
 
 func (s *Local) lockWriter(ctx context.Context) error {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return fmt.Errorf("create index folder: %w", err)
+		return fmt.Errorf("create index folder: %w", s.writable(err))
 	}
 	p := filepath.Join(s.dir, lockName)
 	l := flock.New(p, flock.SetPermissions(0o644))
@@ -248,7 +295,7 @@ func (s *Local) lockWriter(ctx context.Context) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
-		return fmt.Errorf("lock index: %w", err)
+		return fmt.Errorf("lock index: %w", s.writable(err))
 	}
 	if !ok {
 		holder, _ := os.ReadFile(p) // best effort: only for the message
@@ -259,7 +306,7 @@ func (s *Local) lockWriter(ctx context.Context) error {
 	host, _ := os.Hostname() // best effort: only for the message
 	who := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().Format(time.RFC3339))
 	if err := os.WriteFile(p, []byte(who+"\n"), 0o644); err != nil {
-		return fmt.Errorf("lock index: %w", err)
+		return fmt.Errorf("lock index: %w", s.writable(err))
 	}
 	return nil
 }
@@ -364,6 +411,9 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 	s.sizes[key] = int64(buf.Len())
 	s.unsynced = append(s.unsynced, p)
 	s.mu.Unlock()
+	s.dmu.Lock()
+	delete(s.damaged, key) // written again: repaired
+	s.dmu.Unlock()
 	return nil
 }
 
@@ -425,6 +475,8 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	name := manifestName
 	if s.opt.Rebuild {
 		name = stagingName
+	} else if err := s.keepPrevious(); err != nil {
+		return fmt.Errorf("commit: keep previous catalog: %w", err)
 	}
 	if err := s.writeFileAtomic(filepath.Join(s.dir, name), data, "manifest", true); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
@@ -432,6 +484,9 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	s.hook("manifest-committed")
 	s.mu.Lock()
 	s.manifest = m
+	if !s.opt.Rebuild {
+		s.recovered, s.badCatalog = nil, false
+	}
 	s.loaded = false
 	s.coll, s.lex, s.refs = nil, nil, nil
 	s.mu.Unlock()
@@ -444,6 +499,12 @@ func (s *Local) Publish(ctx context.Context) error {
 	if !s.opt.Rebuild {
 		return errors.New("publish: not rebuilding")
 	}
+	if err := s.keepPrevious(); err != nil {
+		return fmt.Errorf("publish rebuilt index: keep previous catalog: %w", err)
+	}
+	s.mu.Lock()
+	s.recovered, s.badCatalog = nil, false
+	s.mu.Unlock()
 	if err := os.Rename(filepath.Join(s.dir, stagingName), filepath.Join(s.dir, manifestName)); err != nil {
 		return fmt.Errorf("publish rebuilt index: %w", err)
 	}
@@ -524,6 +585,37 @@ func (s *Local) collectGarbage(ctx context.Context) (err error) {
 		return fmt.Errorf("remove unused objects: %w", err)
 	}
 	return nil
+}
+
+// keepPrevious keeps the current catalog as manifest.prev.json before a
+// new one replaces it, so that a damaged manifest.json can be recovered: a
+// hard link to it under a temporary name renamed into place (a copy where
+// links are not supported), so the previous catalog is always whole. A
+// damaged catalog is not kept over the good previous one it was read from.
+func (s *Local) keepPrevious() error {
+	s.mu.Lock()
+	bad := s.badCatalog
+	s.mu.Unlock()
+	cur := filepath.Join(s.dir, manifestName)
+	if bad {
+		return nil
+	}
+	if _, err := os.Stat(cur); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	prev := filepath.Join(s.dir, prevName)
+	tmp := filepath.Join(s.dir, ".tmp-prev")
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Link(cur, tmp); err == nil {
+		return os.Rename(tmp, prev)
+	}
+	data, err := os.ReadFile(cur)
+	if err != nil {
+		return err
+	}
+	return s.writeFileAtomic(prev, data, "previous manifest", true)
 }
 
 func removeTemps(dir string) error {
@@ -651,21 +743,32 @@ func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, lex *l
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.isDamaged(key) {
+		return nil
+	}
 	chunks, err := s.readObject(key)
+	var c *CorruptError
+	if errors.As(err, &c) {
+		// Left out; the rest of the index still answers.
+		s.noteDamage(key, c)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	for _, fi := range fileIdx {
-		f := s.manifest.Files[fi]
-		if len(chunks) != f.Chunks {
-			return &CorruptError{Path: s.objectPath(key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)}
+		if f := s.manifest.Files[fi]; len(chunks) != f.Chunks {
+			s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)})
+			return nil
 		}
+	}
+	for _, fi := range fileIdx {
 		for j, c := range chunks {
 			if len(c.Vector) != s.manifest.Dims || zero(c.Vector) {
 				continue
 			}
 			id := base[fi] + j
-			refs[id] = chunkRef{file: fi, start: c.StartLine, end: c.EndLine, page: c.Page, heading: c.Heading, text: c.Text}
+			refs[id] = chunkRef{ok: true, file: fi, start: c.StartLine, end: c.EndLine, page: c.Page, heading: c.Heading, text: c.Text}
 			if lex != nil {
 				// The heading path is searched with the text, as it is embedded with it.
 				lex.Add(id, c.Heading+"\n"+c.Text)
@@ -720,8 +823,9 @@ func (s *Local) Count(ctx context.Context) (int, error) {
 }
 
 // Verify reads every object the catalog names and checks it against the
-// catalog; it returns the damaged ones. It is `rag status --verify`.
-func (s *Local) Verify(ctx context.Context) (chunks int, damaged []*CorruptError, err error) {
+// catalog; it returns the damaged ones with the files they hold. It is
+// `rag status --verify`.
+func (s *Local) Verify(ctx context.Context) (chunks int, damaged []Damage, err error) {
 	m := s.Manifest()
 	seen := map[string]int{}
 	for _, f := range m.Files {
@@ -730,27 +834,27 @@ func (s *Local) Verify(ctx context.Context) (chunks int, damaged []*CorruptError
 		}
 		n, ok := seen[f.Key]
 		if !ok {
+			n = -1
 			cs, err := s.readObject(f.Key)
 			var c *CorruptError
 			switch {
 			case errors.As(err, &c):
-				damaged = append(damaged, c)
-				seen[f.Key] = -1
-				continue
+				s.noteDamage(f.Key, c)
 			case err != nil:
 				return 0, nil, err
-			}
-			n = len(cs)
-			for _, ch := range cs {
-				if len(ch.Vector) != m.Dims {
-					damaged = append(damaged, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("vector of %d dimensions, want %d", len(ch.Vector), m.Dims)})
-					n = -1
-					break
+			default:
+				n = len(cs)
+				for _, ch := range cs {
+					if len(ch.Vector) != m.Dims {
+						s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("vector of %d dimensions, want %d", len(ch.Vector), m.Dims)})
+						n = -1
+						break
+					}
 				}
-			}
-			if n >= 0 && n != f.Chunks {
-				damaged = append(damaged, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", n, f.Chunks)})
-				n = -1
+				if n >= 0 && n != f.Chunks {
+					s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", n, f.Chunks)})
+					n = -1
+				}
 			}
 			seen[f.Key] = n
 		}
@@ -758,7 +862,7 @@ func (s *Local) Verify(ctx context.Context) (chunks int, damaged []*CorruptError
 			chunks += n
 		}
 	}
-	return chunks, damaged, nil
+	return chunks, s.Damaged(), nil
 }
 
 // DiskUsage is the number of bytes the index folder takes.
@@ -816,9 +920,25 @@ func (s *Local) SearchText(ctx context.Context, query string, k int) ([]Hit, err
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
+	// A saved keyword index still names the chunks of damaged objects:
+	// they are passed over, so ask for as many more.
+	extra := 0
+	s.dmu.Lock()
+	for _, f := range s.manifest.Files {
+		if _, ok := s.damaged[f.Key]; ok {
+			extra += f.Chunks
+		}
+	}
+	s.dmu.Unlock()
 	var hits []Hit
-	for _, h := range s.lex.Search(query, k) {
+	for _, h := range s.lex.Search(query, k+extra) {
+		if h.ID < 0 || h.ID >= len(s.refs) || !s.refs[h.ID].ok {
+			continue
+		}
 		hits = append(hits, s.hit(h.ID, h.Score))
+		if len(hits) == k {
+			break
+		}
 	}
 	return hits, nil
 }

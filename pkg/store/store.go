@@ -158,6 +158,9 @@ var ErrNoIndex = errors.New("no index")
 type CorruptError struct {
 	Path string
 	Err  error
+	// Catalog is true when the file is the catalog (manifest.json), not an
+	// object.
+	Catalog bool
 }
 
 func (e *CorruptError) Error() string {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -143,10 +144,6 @@ func TestOpenErrors(t *testing.T) {
 		{"missing", "", func(err error) bool { return errors.Is(err, ErrNoIndex) }},
 		{"truncated", `{"format_version": 3, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
 		{"bad key", `{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "../x", "object_size": 9}]}`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
-		{"missing object", `{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "` + key(3) + `", "chunks": 1, "object_size": 9}]}`, func(err error) bool {
-			var c *CorruptError
-			return errors.As(err, &c) && strings.Contains(c.Error(), "missing")
-		}},
 		{"version 2", `{"format_version": 2, "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
 		{"not json", "\x00\x01garbage", func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
 		{"future version", `{"format_version": 99}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
@@ -168,6 +165,10 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestCorruptObject damages one of two objects: the index still opens and
+// answers from the other, and names the damaged one (by its files) at open
+// when a size check sees it, else once the vectors are read, and always to
+// CheckObjects and Verify.
 func TestCorruptObject(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -180,6 +181,7 @@ func TestCorruptObject(t *testing.T) {
 	}{
 		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }, true},
 		{"empty", func([]byte) []byte { return nil }, true},
+		{"deleted", nil, true},
 		{"flipped bit", func(b []byte) []byte { b[20] ^= 1; return b }, false},
 		{"zeroed tail", func(b []byte) []byte {
 			for i := len(b) - 8; i < len(b); i++ {
@@ -192,45 +194,207 @@ func TestCorruptObject(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, dir := newStore(t)
-			if err := s.PutObject(ctx, key(7), []Chunk{{StartLine: 1, EndLine: 2, Text: "some text", Vector: vec(4, 3)}}); err != nil {
+			if err := s.PutObject(ctx, key(7), []Chunk{{StartLine: 1, EndLine: 2, Text: "some damaged text", Vector: vec(4, 3)}}); err != nil {
 				t.Fatal(err)
 			}
-			commitFiles(t, s, FileEntry{Path: "a.md", Key: key(7), Chunks: 1})
+			if err := s.PutObject(ctx, key(8), []Chunk{{StartLine: 1, EndLine: 2, Text: "some good text", Vector: vec(4, 2)}}); err != nil {
+				t.Fatal(err)
+			}
+			commitFiles(t, s, FileEntry{Path: "a.md", Key: key(7), Chunks: 1}, FileEntry{Path: "copy/a.md", Key: key(7), Chunks: 1},
+				FileEntry{Path: "b.md", Key: key(8), Chunks: 1})
+			if err := s.SaveKeywords(ctx); err != nil {
+				t.Fatal(err)
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			p := s.objectPath(key(7))
-			data, err := os.ReadFile(p)
+			if tt.damage == nil {
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, tt.damage(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := []string{"a.md", "copy/a.md"}
+			s2 := openRead(t, dir)
+			if got := DamagedPaths(s2.Damaged()); tt.onOpen != (len(got) > 0) {
+				t.Errorf("damaged at open = %v, want found %v", got, tt.onOpen)
+			}
+			hits, err := s2.Search(ctx, vec(4, 3), 3)
+			if err != nil || len(hits) != 1 || hits[0].File.Path != "b.md" {
+				t.Fatalf("Search = %+v, %v; want only b.md", hits, err)
+			}
+			hits, err = s2.SearchText(ctx, "some text", 3)
+			if err != nil || len(hits) != 1 || hits[0].File.Path != "b.md" {
+				t.Fatalf("SearchText = %+v, %v; want only b.md", hits, err)
+			}
+			if got := DamagedPaths(s2.Damaged()); !slices.Equal(got, want) {
+				t.Errorf("damaged after search = %v, want %v", got, want)
+			}
+			v := openRead(t, dir)
+			if _, damaged, err := v.Verify(ctx); err != nil || !slices.Equal(DamagedPaths(damaged), want) {
+				t.Errorf("Verify = %v, %v; want %v", damaged, err, want)
+			}
+			// Closed now: an open reader that has not loaded holds off
+			// the writer's garbage collection.
+			if err := v.Close(); err != nil {
+				t.Fatal(err)
+			}
+			w, err := Open(ctx, dir, Options{Write: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(p, tt.damage(data), 0o644); err != nil {
+			defer func() { _ = w.Close() }()
+			ds, err := w.CheckObjects(ctx)
+			if err != nil || len(ds) != 1 || ds[0].Key != key(7) || !strings.Contains(ds[0].Err.Path, key(7)) {
+				t.Fatalf("CheckObjects = %+v, %v", ds, err)
+			}
+			// Written again under its key, the object is whole.
+			if err := w.PutObject(ctx, key(7), []Chunk{{StartLine: 1, EndLine: 2, Text: "some damaged text", Vector: vec(4, 3)}}); err != nil {
 				t.Fatal(err)
 			}
-			var c *CorruptError
-			s2, err := Open(ctx, dir, Options{})
-			if tt.onOpen {
-				if !errors.As(err, &c) || !strings.Contains(c.Path, key(7)) {
-					t.Fatalf("Open error = %v, want CorruptError naming the object", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				if err := s2.Close(); err != nil {
-					t.Error(err)
-				}
-			}()
-			if _, damaged, err := s2.Verify(ctx); err != nil || len(damaged) != 1 {
-				t.Errorf("Verify = %v, %v; want one damaged object", damaged, err)
-			}
-			_, err = s2.Search(ctx, vec(4, 3), 1)
-			if !errors.As(err, &c) || !strings.Contains(c.Path, key(7)) {
-				t.Fatalf("Search error = %v, want CorruptError naming the object", err)
+			if ds := w.Damaged(); len(ds) != 0 {
+				t.Errorf("damaged after rewrite: %+v", ds)
 			}
 		})
+	}
+}
+
+// TestRecoverCatalog damages manifest.json: the catalog kept at the commit
+// before is read instead and said so, and the next commit replaces the
+// damaged one without keeping it as the previous catalog.
+func TestRecoverCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := newStore(t)
+	a, b := put(t, s, key(1), "alpha"), put(t, s, key(2), "beta")
+	a.Path, b.Path = "a.md", "b.md"
+	commitFiles(t, s, a)
+	if _, err := os.Stat(filepath.Join(dir, prevName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a first commit has no previous catalog: %v", err)
+	}
+	commitFiles(t, s, a, b)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(`{"format_version": 3, "files": [{"pa`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := openRead(t, dir)
+	if r.Recovered() == nil || len(r.Manifest().Files) != 1 {
+		t.Fatalf("recovered %v, files %+v", r.Recovered(), r.Manifest().Files)
+	}
+	if m, err := ReadManifest(dir); err != nil || len(m.Files) != 1 {
+		t.Fatalf("ReadManifest = %+v, %v", m, err)
+	}
+	// A reader that has not loaded holds off the writer's garbage collection.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Open(ctx, dir, Options{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitFiles(t, w, a, b)
+	if w.Recovered() != nil {
+		t.Error("still recovered after a commit")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The previous catalog is still the good one, not the damaged file.
+	if prev, err := readManifest(filepath.Join(dir, prevName)); err != nil || len(prev.Files) != 1 {
+		t.Fatalf("previous catalog = %+v, %v", prev, err)
+	}
+	r = openRead(t, dir)
+	if r.Recovered() != nil || len(r.Manifest().Files) != 2 {
+		t.Fatalf("after the commit: recovered %v, %d files", r.Recovered(), len(r.Manifest().Files))
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a rebuild keeps the good previous catalog", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rb, err := Open(ctx, dir, Options{Write: true, Rebuild: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitFiles(t, rb, a)
+		if err := errors.Join(rb.Publish(ctx), rb.Close()); err != nil {
+			t.Fatal(err)
+		}
+		if prev, err := readManifest(filepath.Join(dir, prevName)); err != nil || len(prev.Files) != 1 {
+			t.Fatalf("previous catalog after the rebuild = %+v, %v", prev, err)
+		}
+	})
+	t.Run("no previous catalog", func(t *testing.T) {
+		s, dir := newStore(t)
+		commitFiles(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var c *CorruptError
+		if _, err := Open(ctx, dir, Options{}); !errors.As(err, &c) || !c.Catalog {
+			t.Fatalf("Open = %v, want a CorruptError of the catalog", err)
+		}
+	})
+}
+
+func TestCheckDir(t *testing.T) {
+	t.Parallel()
+	s, index := newStore(t)
+	commitFiles(t, s)
+	root := t.TempDir()
+	file := filepath.Join(root, "file")
+	docs := filepath.Join(root, "docs")
+	stopped := filepath.Join(root, "stopped") // a first run that stopped before its commit
+	hidden := filepath.Join(root, "hidden")
+	for _, d := range []string{docs, stopped, hidden} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{file, filepath.Join(docs, "manifest.json"), filepath.Join(docs, "notes.md"), filepath.Join(stopped, lockName), filepath.Join(hidden, ".DS_Store")} {
+		if err := os.WriteFile(f, []byte(`{"name": "app"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, dir string
+		file, bad bool
+	}{
+		{"index", index, false, false},
+		{"new", filepath.Join(root, "new"), false, false},
+		{"empty", t.TempDir(), false, false},
+		{"only index files", stopped, false, false},
+		{"only hidden files", hidden, false, false},
+		{"file", file, true, true},
+		{"documents", docs, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckDir(tt.dir)
+			var n *NotIndexError
+			if got := errors.As(err, &n); got != tt.bad || got && n.File != tt.file {
+				t.Errorf("CheckDir = %v, want refused %v (file %v)", err, tt.bad, tt.file)
+			}
+		})
+	}
+	if !HoldsCatalog(index) || HoldsCatalog(docs) {
+		t.Error("HoldsCatalog is wrong")
 	}
 }
 

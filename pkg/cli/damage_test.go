@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// objectOf is the object file holding the chunks of the indexed file p.
+func (h *harness) objectOf(p string) string {
+	h.t.Helper()
+	m, err := store.ReadManifest(h.index)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, f := range m.Files {
+		if f.Path == p {
+			return filepath.Join(h.index, "objects", f.Key[:2], f.Key+".chk")
+		}
+	}
+	h.t.Fatalf("%s is not indexed", p)
+	return ""
+}
+
+// TestDamagedObjects damages the stored chunks of retry.txt the ways a
+// crash or a bad disk does: search (every mode) and ask answer from the
+// rest and name the file, status tells what it can see, and rag index
+// embeds exactly that file again.
+func TestDamagedObjects(t *testing.T) {
+	t.Parallel()
+	const damagedFile = "retry.txt"
+	tests := []struct {
+		name   string
+		damage func(p string) error
+		// bySize: plain status sees it (a stat); else only --verify does.
+		bySize bool
+	}{
+		{"flipped bytes", func(p string) error {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, i := range []int{30, 31, 60} {
+				data[i] ^= 0xff
+			}
+			return os.WriteFile(p, data, 0o644)
+		}, false},
+		{"deleted", os.Remove, true},
+		{"truncated", func(p string) error {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(p, data[:len(data)-3], 0o644)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.mustIndex()
+			if err := tt.damage(h.objectOf(damagedFile)); err != nil {
+				t.Fatal(err)
+			}
+
+			st := h.run(runOpt{}, "status", "--json")
+			var rep statusReport
+			if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil {
+				t.Fatalf("status --json: %v\n%s", err, st.stdout)
+			}
+			if tt.bySize {
+				if st.code != ExitIndex || rep.Health != "damaged" || !slices.Equal(rep.DamagedFiles, []string{damagedFile}) {
+					t.Errorf("status: exit %d, %+v", st.code, rep)
+				}
+				r := h.run(runOpt{}, "status")
+				if r.code != ExitIndex || !strings.Contains(r.stdout, "Health:       damaged") || !strings.Contains(r.stdout, "  "+damagedFile+"\n") ||
+					!strings.Contains(r.stderr, "rag: hint: run `rag index` to embed the damaged files again") {
+					t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+				}
+			} else if st.code != 0 || rep.Health != "ok" || len(rep.DamagedFiles) != 0 {
+				t.Errorf("status (a checksum is not read): exit %d, %+v", st.code, rep)
+			}
+			r := h.run(runOpt{}, "status", "--verify")
+			if r.code != ExitIndex || !strings.Contains(r.stdout, "Verified:     3 chunks read back, 1 damaged file\n") || !strings.Contains(r.stderr, damagedFile) ||
+				strings.Contains(r.stdout+r.stderr, ".chk") || !strings.Contains(r.stderr, "rag: hint: run `rag index`") {
+				t.Errorf("status --verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			r = h.run(runOpt{}, "status", "--verify", "--json")
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != ExitIndex || rep.Verified == nil ||
+				!slices.Equal(rep.Verified.Damaged, []string{damagedFile}) || !slices.Equal(rep.DamagedFiles, []string{damagedFile}) {
+				t.Errorf("status --verify --json: exit %d, %v\n%s", r.code, err, r.stdout)
+			}
+
+			for _, mode := range []string{"hybrid", "dense", "lexical"} {
+				r := h.run(runOpt{}, "search", "--json", "--mode", mode, "client retries a failed upload, server port")
+				s := decodeSearch(t, r)
+				if r.code != 0 || !slices.Equal(s.DamagedFiles, []string{damagedFile}) || len(s.Results) == 0 {
+					t.Errorf("search --mode %s: exit %d, %+v, %s", mode, r.code, s, r.stderr)
+				}
+				for _, res := range s.Results {
+					if res.Path == damagedFile {
+						t.Errorf("search --mode %s returned the damaged file", mode)
+					}
+				}
+				if !strings.Contains(r.stderr, "rag: warning: left out 1 file whose stored chunks are damaged: "+damagedFile+"; run `rag index`") {
+					t.Errorf("search --mode %s: stderr %q", mode, r.stderr)
+				}
+			}
+			r = h.run(runOpt{}, "ask", "--json", "--model", chatModel, "Which port does the HTTP server listen on?")
+			var ask askReport
+			if err := json.Unmarshal([]byte(r.stdout), &ask); err != nil || r.code != 0 || ask.Abstained || !slices.Equal(ask.DamagedFiles, []string{damagedFile}) ||
+				!strings.Contains(r.stderr, damagedFile) {
+				t.Errorf("ask: exit %d, %v, %s\n%s", r.code, err, r.stdout, r.stderr)
+			}
+
+			before := h.srv.EmbeddedTexts()
+			r = h.mustRun(runOpt{}, "index", "--json")
+			if rep := indexJSON(t, r); rep.Repaired != 1 || rep.Unchanged != 3 || rep.ChunksEmbedded != 1 || h.srv.EmbeddedTexts()-before != 1 {
+				t.Errorf("repair: %+v, %d texts embedded", rep, h.srv.EmbeddedTexts()-before)
+			}
+			if r := h.mustRun(runOpt{}, "status", "--verify", "--json"); !strings.Contains(r.stdout, `"damaged": []`) || !strings.Contains(r.stdout, `"health": "ok"`) {
+				t.Errorf("verify after repair: %s", r.stdout)
+			}
+			r = h.mustRun(runOpt{}, "search", "--json", "--mode", "lexical", "client retries a failed upload")
+			if s := decodeSearch(t, r); len(s.Results) == 0 || s.Results[0].Path != damagedFile || len(s.DamagedFiles) != 0 || r.stderr != "" {
+				t.Errorf("search after repair: %+v, %q", s, r.stderr)
+			}
+			before = h.srv.EmbeddedTexts()
+			if r := h.mustRun(runOpt{}, "index"); h.srv.EmbeddedTexts() != before || !strings.HasPrefix(r.stdout, "Indexed 0 files (0 new, 0 changed; 0 chunks embedded), 4 unchanged") {
+				t.Errorf("second run after repair: %q", r.stdout)
+			}
+		})
+	}
+}
+
+// TestRepairReport: the human summary counts repaired files; damage in a
+// source the run does not walk is left, and said so.
+func TestRepairReport(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	single := filepath.Join(t.TempDir(), "faq.md")
+	write(t, single, "# FAQ\n\nThe office opens at nine.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, single)
+	for _, p := range []string{"install.md", "faq.md"} {
+		if err := os.Remove(h.objectOf(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := h.mustRun(runOpt{}, "index", h.docs)
+	if !strings.Contains(r.stdout, " (0 new, 0 changed, 1 repaired; ") || !strings.Contains(r.stdout, "), 3 unchanged, ") {
+		t.Errorf("summary = %q", r.stdout)
+	}
+	if r.stderr != "rag: warning: 1 file is still damaged (not in this run): faq.md; `rag index` without paths embeds them again\n" {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+	if rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json")); rep.Repaired != 1 || rep.Unchanged != 4 {
+		t.Errorf("refresh: %+v", rep)
+	}
+}
+
+// TestDamagedCatalog damages manifest.json: with a previous catalog kept
+// by the commit before, readers use it and say what may be missing, status
+// reports it with a hint that works, and rag index writes a new catalog;
+// without one (a single run so far), the hint names a rebuild with folders.
+func TestDamagedCatalog(t *testing.T) {
+	t.Parallel()
+	damage := func(h *harness) {
+		p := filepath.Join(h.index, "manifest.json")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, p, string(data[:len(data)/2]))
+	}
+	t.Run("recovered from the previous catalog", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustIndex()
+		write(t, filepath.Join(h.docs, "added.md"), "# Penguins\n\nPenguins live in the south.\n")
+		h.mustRun(runOpt{}, "index")
+		damage(h)
+
+		r := h.run(runOpt{}, "search", "--json", "--mode", "lexical", "client retries a failed upload")
+		if s := decodeSearch(t, r); r.code != 0 || len(s.Results) == 0 || !strings.Contains(r.stderr, "catalog is damaged") ||
+			!strings.Contains(r.stderr, "may be missing") || !strings.Contains(r.stderr, "run `rag index`") {
+			t.Errorf("search: exit %d, %+v, %q", r.code, s, r.stderr)
+		}
+		r = h.run(runOpt{}, "status", "--json")
+		var rep statusReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != ExitIndex || rep.Health != "damaged" || !rep.CatalogRecovered || rep.Files != 4 {
+			t.Errorf("status --json: exit %d, %v, %s", r.code, err, r.stdout)
+		}
+		r = h.run(runOpt{}, "status")
+		if r.code != ExitIndex || !strings.Contains(r.stdout, "Catalog:      manifest.json is damaged") || !strings.Contains(r.stdout, "Contents:     4 files") ||
+			!strings.Contains(r.stderr, "rag: hint: run `rag index` to write a new catalog") {
+			t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+
+		before := h.srv.EmbeddedTexts()
+		r = h.mustRun(runOpt{}, "index", "--json")
+		if rep := indexJSON(t, r); rep.New != 1 || rep.Unchanged != 4 || h.srv.EmbeddedTexts()-before != 1 || !strings.Contains(r.stderr, "catalog is damaged") {
+			t.Errorf("index: %+v, %d embedded, %q", rep, h.srv.EmbeddedTexts()-before, r.stderr)
+		}
+		if st := h.status(); st.Health != "ok" || st.CatalogRecovered || st.Files != 5 {
+			t.Errorf("status after index: %+v", st)
+		}
+	})
+	t.Run("no previous catalog", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustIndex()
+		// One commit so far: nothing before it to keep.
+		if _, err := os.Stat(filepath.Join(h.index, "manifest.prev.json")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("a previous catalog after the first run: %v", err)
+		}
+		damage(h)
+		const hint = "rag: hint: the catalog has no intact previous copy: rebuild the index with `rag index --rebuild DIR...`"
+		for _, args := range [][]string{{"search", "retry"}, {"index"}} {
+			if r := h.run(runOpt{}, args...); r.code != ExitIndex || !strings.Contains(r.stderr, hint) {
+				t.Errorf("rag %s: exit %d, %q", strings.Join(args, " "), r.code, r.stderr)
+			}
+		}
+		r := h.run(runOpt{}, "status")
+		if r.code != ExitIndex || !strings.Contains(r.stdout, "Health:       damaged") || !strings.Contains(r.stderr, hint) {
+			t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := h.run(runOpt{}, "status", "--json"); r.code != ExitIndex || !strings.Contains(r.stdout, `"health": "damaged"`) {
+			t.Errorf("status --json: exit %d\n%s", r.code, r.stdout)
+		}
+		if r := h.run(runOpt{}, "index", "--rebuild"); r.code != ExitUsage || !strings.Contains(r.stderr, "rag index --rebuild DIR") {
+			t.Errorf("rebuild without folders: exit %d, %q", r.code, r.stderr)
+		}
+		h.mustRun(runOpt{}, "index", "--rebuild", "--embed-model", embedModel, h.docs)
+		if st := h.status(); st.Health != "ok" || st.Files != 4 {
+			t.Errorf("after rebuild: %+v", st)
+		}
+	})
+}

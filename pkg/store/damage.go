@@ -1,0 +1,339 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Damage is an object that is missing or cannot be read back, with the
+// catalog's files whose content it holds: what a reader leaves out and
+// `rag index` embeds again.
+type Damage struct {
+	Key   string
+	Files []FileEntry
+	Err   *CorruptError
+}
+
+// noteDamage records a damaged object; readers then skip it.
+func (s *Local) noteDamage(key string, err *CorruptError) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if _, ok := s.damaged[key]; !ok {
+		s.damaged[key] = err
+	}
+}
+
+func (s *Local) isDamaged(key string) bool {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	_, ok := s.damaged[key]
+	return ok
+}
+
+// Damaged lists the damaged objects found so far, by the first path of
+// their files: at open, missing and truncated ones (by size); once vectors
+// are loaded, those that fail their checksum too; after CheckObjects or
+// Verify, all of them.
+func (s *Local) Damaged() []Damage {
+	m := s.Manifest()
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	return damageOf(m, s.damaged)
+}
+
+func damageOf(m Manifest, damaged map[string]*CorruptError) []Damage {
+	if len(damaged) == 0 {
+		return nil
+	}
+	byKey := map[string]*Damage{}
+	var out []*Damage
+	for _, f := range m.Files {
+		err, ok := damaged[f.Key]
+		if !ok {
+			continue
+		}
+		d := byKey[f.Key]
+		if d == nil {
+			d = &Damage{Key: f.Key, Err: err}
+			byKey[f.Key] = d
+			out = append(out, d)
+		}
+		d.Files = append(d.Files, f)
+	}
+	res := make([]Damage, len(out))
+	for i, d := range out {
+		res[i] = *d
+	}
+	return res
+}
+
+// DamagedPaths are the paths (as citations show them) of the files whose
+// content is damaged, sorted and without repeats.
+func DamagedPaths(ds []Damage) []string {
+	seen := map[string]bool{}
+	paths := []string{}
+	for _, d := range ds {
+		for _, f := range d.Files {
+			if !seen[f.Path] {
+				seen[f.Path] = true
+				paths = append(paths, f.Path)
+			}
+		}
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// CheckObjects finds damaged objects before `rag index` decides what to
+// embed: a missing or truncated one by its size (found at open), any other
+// damage by the checksum, which means reading every object once (one worker
+// a CPU). It is the one place a writer pays for checking; it reads no
+// chunk into memory beyond one object at a time a worker.
+func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
+	m := s.Manifest()
+	want := map[string]FileEntry{}
+	var keys []string
+	for _, f := range m.Files {
+		if _, ok := want[f.Key]; !ok && !s.isDamaged(f.Key) {
+			want[f.Key] = f
+			keys = append(keys, f.Key)
+		}
+	}
+	work := make(chan string)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte // reused: objects are read one at a time
+			for key := range work {
+				f := want[key]
+				var err error
+				buf, err = readSized(s.objectPath(key), f.ObjectSize, buf)
+				var c *CorruptError
+				switch {
+				case errors.As(err, &c):
+					s.noteDamage(key, c)
+					continue
+				case err != nil:
+					select {
+					case errs <- fmt.Errorf("check index objects: %w", err):
+					default:
+					}
+					return
+				}
+				if err := checkObject(buf, f.Chunks, m.Dims); err != nil {
+					s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: err})
+				}
+			}
+		}()
+	}
+feed:
+	for _, k := range keys {
+		select {
+		case work <- k:
+		case <-ctx.Done():
+			break feed
+		case err := <-errs:
+			errs <- err
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Damaged(), nil
+}
+
+// readSized reads the object at p, of the size the catalog says (open
+// checked it by stat), into buf: one open, one read and one close, which is
+// most of what checking costs. A missing or short file is a CorruptError.
+func readSized(p string, size int64, buf []byte) ([]byte, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return buf, &CorruptError{Path: p, Err: errors.New("missing")}
+	}
+	if err != nil {
+		return buf, err
+	}
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	_, err = io.ReadFull(f, buf)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		return buf, cerr
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return buf, &CorruptError{Path: p, Err: errShort}
+	}
+	return buf, err
+}
+
+// checkObject checks an object's header and checksum against the catalog
+// without decoding its chunks.
+func checkObject(data []byte, chunks, dims int) error {
+	if len(data) < 18 {
+		return errShort
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if !bytes.Equal(body[:4], objectMagic[:]) {
+		return errors.New("not a rag object file")
+	}
+	if v := binary.LittleEndian.Uint16(body[4:]); v != objectVersion {
+		return fmt.Errorf("object version %d, want %d", v, objectVersion)
+	}
+	if crc32.ChecksumIEEE(body) != sum {
+		return errors.New("checksum mismatch")
+	}
+	if n := int(binary.LittleEndian.Uint32(body[10:])); n != chunks {
+		return fmt.Errorf("%d chunks, catalog says %d", n, chunks)
+	}
+	if d := int(binary.LittleEndian.Uint32(body[6:])); chunks > 0 && d != dims {
+		return fmt.Errorf("vectors of %d dimensions, want %d", d, dims)
+	}
+	return nil
+}
+
+// catalogNames are the files that make a folder a rag index.
+var catalogNames = []string{manifestName, prevName, stagingName}
+
+// indexNames are every name an index folder holds.
+var indexNames = map[string]bool{manifestName: true, prevName: true, stagingName: true, lockName: true,
+	readersName: true, keywordsName: true, "objects": true}
+
+// IsCatalogDir reports whether the folder dir of fsys, holding the entries
+// names, is a rag index: it holds a catalog (of any format version). The
+// ingest walk uses it so that an index is never indexed.
+func IsCatalogDir(fsys fs.FS, dir string, names []string) bool {
+	for _, n := range names {
+		for _, c := range catalogNames {
+			if n != c {
+				continue
+			}
+			data, err := fs.ReadFile(fsys, path.Join(dir, n))
+			if err == nil && isCatalog(data) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// HoldsCatalog reports whether the folder dir holds a rag catalog.
+func HoldsCatalog(dir string) bool {
+	for _, c := range catalogNames {
+		data, err := os.ReadFile(filepath.Join(dir, c))
+		if err == nil && isCatalog(data) {
+			return true
+		}
+	}
+	return false
+}
+
+// isCatalog reports whether data looks like a catalog of some version;
+// a damaged one still names itself in its first bytes.
+func isCatalog(data []byte) bool {
+	var probe struct {
+		FormatVersion int    `json:"format_version"`
+		Generation    string `json:"generation"`
+	}
+	if json.Unmarshal(data, &probe) == nil {
+		return probe.FormatVersion > 0
+	}
+	return bytes.HasPrefix(bytes.TrimSpace(data), []byte(`{"format_version":`))
+}
+
+// NotIndexError means a folder given as an index is something else: a file,
+// or a folder holding other files, which rag would otherwise write into.
+type NotIndexError struct {
+	Dir string
+	// File is true when Dir is a file.
+	File bool
+}
+
+func (e *NotIndexError) Error() string {
+	if e.File {
+		return fmt.Sprintf("index folder %s is a file, not a folder", e.Dir)
+	}
+	return fmt.Sprintf("%s is not a rag index: it holds other files", e.Dir)
+}
+
+// CheckDir reports whether dir can be an index folder: one that does not
+// exist yet, an empty one, or one holding an index (a catalog, or only the
+// files an index holds, as a first run that stopped early leaves). Anything
+// else is a NotIndexError.
+func CheckDir(dir string) error {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("open index: %w", err)
+	case !info.IsDir():
+		return &NotIndexError{Dir: dir, File: true}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil // Open says what is wrong
+		}
+		return fmt.Errorf("open index: %w", err)
+	}
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
+	if IsCatalogDir(os.DirFS(dir), ".", names) {
+		return nil
+	}
+	for _, n := range names {
+		// Hidden files are a file manager's (.DS_Store) or rag's own temporary files.
+		if !indexNames[n] && !strings.HasPrefix(n, ".") {
+			return &NotIndexError{Dir: dir}
+		}
+	}
+	return nil
+}
+
+// NotWritableError means the index folder cannot be written: read-only
+// media or permissions.
+type NotWritableError struct {
+	Dir string
+	Err error
+}
+
+func (e *NotWritableError) Error() string {
+	return fmt.Sprintf("cannot write to the index folder %s: %v", e.Dir, e.Err)
+}
+func (e *NotWritableError) Unwrap() error { return e.Err }
+
+// writable wraps a permission or read-only error of the index folder.
+func (s *Local) writable(err error) error {
+	if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
+		return &NotWritableError{Dir: s.dir, Err: err}
+	}
+	return err
+}
