@@ -158,7 +158,8 @@ type askReport struct {
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear() // before App.Run prints an error
-	q, err := openForQuery(ctx, a, opts.globalOptions) // may warn: before the status line
+	// Opening may warn (a recovered catalog): before the status line shows.
+	q, err := openForQuery(ctx, a, opts.globalOptions)
 	if err != nil {
 		return err
 	}
