@@ -82,7 +82,7 @@ func TestFirstHour(t *testing.T) {
 			DamagedFiles []string          `json:"damaged_files"`
 		}
 		for _, mode := range []string{"lexical", "hybrid"} {
-			r := e.run(t, "", nil, "search", "--json", "--mode", mode, "-k", "10", "the")
+			r := e.run(t, "", nil, "search", "--json", "--mode", mode, "-k", "10", "duck pond cat ball school")
 			var rep report
 			if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil || len(rep.DamagedFiles) != 1 || len(rep.Results) == 0 {
 				t.Fatalf("%s search over damage: exit %d, %v: %s %s", mode, r.code, err, r.stdout, r.stderr)
