@@ -367,7 +367,7 @@ func mergeSmall(d *extract.Doc, cs []Chunk, opt Options) []Chunk {
 	for _, c := range cs {
 		if len(out) > 0 {
 			p := &out[len(out)-1]
-			common := commonPath(p.Heading, c.Heading)
+			common := CommonHeading(p.Heading, c.Heading)
 			if !p.Part && !c.Part && p.Page == c.Page && p.To <= c.From && common != "" &&
 				EstimateTokens(p.Text)+tokensOf(d, p.To, c.To) <= opt.Target/2 {
 				next := makeChunk(d, common, []unit{{from: p.From, to: c.To}})
@@ -380,8 +380,8 @@ func mergeSmall(d *extract.Doc, cs []Chunk, opt Options) []Chunk {
 	return out
 }
 
-// commonPath is the heading path two chunks share.
-func commonPath(a, b string) string {
+// CommonHeading is the heading path two chunks share (" > " separated).
+func CommonHeading(a, b string) string {
 	if a == b {
 		return a
 	}

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
 
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
@@ -43,7 +40,7 @@ func removeRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 			return err
 		}
 		var ok bool
-		if m, ok = removePath(m, abs); !ok {
+		if m, ok = indexer.RemovePath(m, abs); !ok {
 			return &hintedError{err: usagef("%s is not in the index", p),
 				hint: "`rag status` lists the folders and files the index holds; give one of them, or a folder or file inside one"}
 		}
@@ -64,68 +61,4 @@ func removeRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	_, err = fmt.Fprintf(a.IO.Out, "Removed %s from the index (nothing embedded, no file on disk touched).\nIndex %s: %s, %s, %s (%s).\n",
 		plural(rep.Removed, "file"), rep.Index, plural(rep.TotalFiles, "file"), plural(rep.TotalChunks, "chunk"), rep.EmbedModel, plural(rep.Dims, "dimension"))
 	return err
-}
-
-// removePath drops abs from m and reports whether the index held it.
-func removePath(m store.Manifest, abs string) (store.Manifest, bool) {
-	// drop reports whether the entry of root and p goes.
-	drop := func(root, p string) bool { return within(filepath.Join(root, filepath.FromSlash(p)), abs) }
-	// Files count even without their source: an interrupted first run of
-	// a folder records its files before the folder.
-	found := slices.ContainsFunc(m.Files, func(f store.FileEntry) bool { return drop(f.Root, f.Path) })
-	var sources []store.Source
-	for _, src := range m.Sources {
-		switch {
-		case within(src.Path, abs):
-			// The source itself, or one inside the folder removed.
-			found = true
-		case !src.File && within(abs, src.Path):
-			// Inside a recorded folder: keep the folder, leave this out of it.
-			rel := filepath.ToSlash(strings.TrimPrefix(abs, src.Path+string(filepath.Separator)))
-			pattern := globEscape(rel)
-			inside := false
-			for _, f := range m.Files {
-				if f.Root == src.Path && (f.Path == rel || strings.HasPrefix(f.Path, rel+"/")) {
-					inside = true
-				}
-			}
-			if inside {
-				found = true
-				src.Exclude = append(append([]string(nil), src.Exclude...), pattern)
-			}
-			sources = append(sources, src)
-		default:
-			sources = append(sources, src)
-		}
-	}
-	if !found {
-		return m, false
-	}
-	files := m.Files[:0:0]
-	for _, f := range m.Files {
-		if !drop(f.Root, f.Path) {
-			files = append(files, f)
-		}
-	}
-	problems := m.Problems[:0:0]
-	for _, p := range m.Problems {
-		if !drop(p.Root, p.Path) {
-			problems = append(problems, p)
-		}
-	}
-	sort.Slice(sources, func(i, j int) bool { return sources[i].Path < sources[j].Path })
-	m.Sources, m.Files, m.Problems = sources, files, problems
-	return m, true
-}
-
-// globEscape makes a path a glob that matches only itself.
-func globEscape(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if strings.ContainsRune(`*?[]{}\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
@@ -407,7 +408,7 @@ func mergeChunks(cs []store.Chunk, ref citeRef) showSection {
 	sec := showSection{StartLine: cs[0].StartLine, Page: cs[0].Page, Heading: cs[0].Heading}
 	for _, c := range cs {
 		sec.EndLine = max(sec.EndLine, c.EndLine)
-		sec.Heading = commonHeading(sec.Heading, c.Heading)
+		sec.Heading = chunk.CommonHeading(sec.Heading, c.Heading)
 	}
 	if exact && ref.lines() {
 		kept := lines[:0:0]
@@ -444,17 +445,4 @@ func overlapLines(have []showLine, next []string) int {
 		}
 	}
 	return 0
-}
-
-// commonHeading is the heading path two chunks share.
-func commonHeading(a, b string) string {
-	if a == b {
-		return a
-	}
-	pa, pb := strings.Split(a, " > "), strings.Split(b, " > ")
-	n := 0
-	for n < len(pa) && n < len(pb) && pa[n] == pb[n] {
-		n++
-	}
-	return strings.Join(pa[:n], " > ")
 }

@@ -522,26 +522,14 @@ func Forget(ctx context.Context, st store.Store, src store.Source, entries bool,
 		base := filepath.ToSlash(filepath.Base(src.Path))
 		inScope = func(p string) bool { return p == base }
 	}
-	gone := func(r, p string) bool { return entries && r == root && inScope(p) }
-	files := m.Files[:0:0]
-	for _, f := range m.Files {
-		if !gone(f.Root, f.Path) {
-			files = append(files, f)
-		}
-	}
-	problems := m.Problems[:0:0]
-	for _, p := range m.Problems {
-		if !gone(p.Root, p.Path) {
-			problems = append(problems, p)
-		}
-	}
+	dropEntries(&m, func(r, p string) bool { return entries && r == root && inScope(p) })
 	sources := m.Sources[:0:0]
 	for _, s := range m.Sources {
 		if !s.Same(src) {
 			sources = append(sources, s)
 		}
 	}
-	m.Files, m.Problems, m.Sources, m.Updated = files, problems, sources, now.UTC()
+	m.Sources, m.Updated = sources, now.UTC()
 	if err := st.Commit(ctx, m); err != nil {
 		return fmt.Errorf("commit index: %w", err)
 	}

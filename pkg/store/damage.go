@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 )
 
 // Damage is an object that is missing or cannot be read back, with the
@@ -113,55 +112,25 @@ func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
 			keys = append(keys, f.Key)
 		}
 	}
-	work := make(chan string)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []byte // reused: objects are read one at a time
-			for key := range work {
-				f := want[key]
-				var err error
-				buf, err = readSized(s.objectPath(key), f.ObjectSize, buf)
-				var c *CorruptError
-				switch {
-				case errors.As(err, &c):
-					s.noteDamage(key, c)
-					continue
-				case err != nil:
-					select {
-					case errs <- fmt.Errorf("check index objects: %w", err):
-					default:
-					}
-					return
-				}
-				if err := checkObject(buf, f.Chunks, m.Dims); err != nil {
-					s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: err})
-				}
-			}
-		}()
-	}
-feed:
-	for _, k := range keys {
-		select {
-		case work <- k:
-		case <-ctx.Done():
-			break feed
-		case err := <-errs:
-			errs <- err
-			break feed
+	bufs := make([][]byte, runtime.GOMAXPROCS(0)) // one a worker, reused: objects are read one at a time
+	err := eachKey(ctx, keys, func(w int, key string) error {
+		f := want[key]
+		var err error
+		bufs[w], err = readSized(s.objectPath(key), f.ObjectSize, bufs[w])
+		var c *CorruptError
+		switch {
+		case errors.As(err, &c):
+			s.noteDamage(key, c)
+			return nil
+		case err != nil:
+			return fmt.Errorf("check index objects: %w", err)
 		}
-	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
-	}
-	if err := ctx.Err(); err != nil {
+		if err := checkObject(bufs[w], f.Chunks, m.Dims); err != nil {
+			s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: err})
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.Damaged(), nil

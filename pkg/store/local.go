@@ -691,19 +691,33 @@ func (s *Local) scan(ctx context.Context, coll *chromem.Collection, builders []*
 	}
 	refs := make([]chunkRef, total)
 
+	err := eachKey(ctx, keys, func(w int, key string) error {
+		var lex *lexical.Builder
+		if builders != nil {
+			lex = builders[w]
+		}
+		return s.loadObject(ctx, coll, lex, key, byKey[key], base, refs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return refs, nil
+}
+
+// eachKey calls fn for every key, on one worker a CPU (w numbers the
+// worker, for state of its own). The first error stops the rest; after
+// waiting for the workers it returns that error, or ctx.Err(), so a
+// cancelled pass never reports success.
+func eachKey(ctx context.Context, keys []string, fn func(w int, key string) error) error {
 	work := make(chan string)
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup
-	for i := range runtime.GOMAXPROCS(0) {
-		var lex *lexical.Builder
-		if builders != nil {
-			lex = builders[i]
-		}
+	for w := range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for key := range work {
-				if err := s.loadObject(ctx, coll, lex, key, byKey[key], base, refs); err != nil {
+				if err := fn(w, key); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -728,13 +742,10 @@ feed:
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return nil, err
+		return err
 	default:
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return refs, nil
+	return ctx.Err()
 }
 
 // loadObject reads one object and adds its chunks once for every file
