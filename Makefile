@@ -48,6 +48,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./pkg/lexical/
 	$(GO) test -run '^$$' -fuzz FuzzQuestions -fuzztime $(FUZZTIME) ./pkg/eval/
 	$(GO) test -run '^$$' -fuzz FuzzSQuAD -fuzztime $(FUZZTIME) ./pkg/eval/
+	$(GO) test -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME) ./pkg/config/
+	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./pkg/render/
+	$(GO) test -run '^$$' -fuzz FuzzParseCitation -fuzztime $(FUZZTIME) ./pkg/cli/
 	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzDOCXBody FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./pkg/extract/ || exit 1; \
 	done

@@ -187,3 +187,40 @@ func TestLocateAndLoad(t *testing.T) {
 		}
 	})
 }
+
+// FuzzParseFile feeds the config file parser anything: it must never panic,
+// every failure must name the file, and every value it accepts must be one
+// its setting takes.
+func FuzzParseFile(f *testing.F) {
+	for _, s := range []string{
+		"model: qwen2.5:7b\nrerank: true\n", "index: .ragidx\n", "# only a comment\n", "",
+		"search_k: 0\n", "mode: [a, b]\n", "nope: 1\n", "model: a\nmodel: b\n", "- a\n- b\n", "a: &x 1\nb: *x\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		const path = "/p/.rag.yaml"
+		file, err := ParseFile(path, strings.NewReader(text))
+		if err != nil {
+			var fe *FileError
+			if !errors.As(err, &fe) || fe.Path != path {
+				t.Fatalf("error without the file: %v", err)
+			}
+			return
+		}
+		for k, v := range file.Values {
+			sp, ok := specOf(k)
+			if !ok {
+				t.Fatalf("unknown key %q accepted", k)
+			}
+			if k != KeyIndex {
+				if err := sp.check(v); err != nil {
+					t.Fatalf("%s: accepted %q: %v", k, v, err)
+				}
+			}
+			if file.Lines[k] < 1 {
+				t.Fatalf("%s: no line", k)
+			}
+		}
+	})
+}
