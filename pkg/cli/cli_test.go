@@ -83,6 +83,20 @@ func (h *harness) run(o runOpt, args ...string) result {
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }
 
+// with returns a copy of h for subtest t, its environment overlaid with env.
+func (h *harness) with(t testing.TB, env map[string]string) *harness {
+	h2 := *h
+	h2.t = t
+	h2.env = map[string]string{}
+	for k, v := range h.env {
+		h2.env[k] = v
+	}
+	for k, v := range env {
+		h2.env[k] = v
+	}
+	return &h2
+}
+
 func (h *harness) mustIndex() {
 	h.t.Helper()
 	r := h.run(runOpt{}, "index", "--embed-model", embedModel, h.docs)
@@ -423,15 +437,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h2 := *h
-			h2.t = t
-			h2.env = map[string]string{}
-			for k, v := range h.env {
-				h2.env[k] = v
-			}
-			for k, v := range tt.env {
-				h2.env[k] = v
-			}
+			h2 := h.with(t, tt.env)
 			r := h2.run(runOpt{}, tt.args...)
 			if r.code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr %q", r.code, tt.code, r.stderr)

@@ -129,15 +129,7 @@ func TestIndexRemoveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h2 := *h
-			h2.t = t
-			h2.env = map[string]string{}
-			for k, v := range h.env {
-				h2.env[k] = v
-			}
-			for k, v := range tt.env {
-				h2.env[k] = v
-			}
+			h2 := h.with(t, tt.env)
 			r := h2.run(runOpt{}, append([]string{"index"}, tt.args...)...)
 			if r.code != tt.code || !strings.Contains(r.stderr, tt.err) || !strings.Contains(hintLine(r.stderr), tt.hint) {
 				t.Errorf("exit %d (want %d), stderr %q", r.code, tt.code, r.stderr)

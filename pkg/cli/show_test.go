@@ -145,15 +145,7 @@ func TestShowErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h2 := *h
-			h2.t = t
-			h2.env = map[string]string{}
-			for k, v := range h.env {
-				h2.env[k] = v
-			}
-			for k, v := range tt.env {
-				h2.env[k] = v
-			}
+			h2 := h.with(t, tt.env)
 			r := h2.run(runOpt{}, append([]string{"show"}, tt.args...)...)
 			if r.code != tt.code {
 				t.Fatalf("exit %d, want %d: %s", r.code, tt.code, r.stderr)
