@@ -45,7 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadManifest -fuzztime $(FUZZTIME) ./pkg/store/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeObject -fuzztime $(FUZZTIME) ./pkg/store/
 	$(GO) test -run '^$$' -fuzz FuzzTerms -fuzztime $(FUZZTIME) ./pkg/lexical/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./pkg/lexical/
+	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./pkg/lexical/
 	$(GO) test -run '^$$' -fuzz FuzzQuestions -fuzztime $(FUZZTIME) ./pkg/eval/
 	$(GO) test -run '^$$' -fuzz FuzzSQuAD -fuzztime $(FUZZTIME) ./pkg/eval/
 	$(GO) test -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME) ./pkg/config/

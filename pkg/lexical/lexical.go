@@ -247,36 +247,59 @@ type Hit struct {
 	Score float32
 }
 
-// Search returns the k documents that score best for query, best first;
-// documents sharing no term with the query are never returned.
-func (x *Index) Search(query string, k int) []Hit {
-	if k <= 0 || x.docs == 0 {
-		return nil
+// Searcher is a BM25 index that can be searched: an Index built in memory,
+// or a Reader over a saved one.
+type Searcher interface {
+	// Search returns the k documents that score best for query, best
+	// first; documents sharing no term with the query are never returned.
+	Search(query string, k int) ([]Hit, error)
+}
+
+// Search implements Searcher; an Index in memory never fails.
+func (x *Index) Search(query string, k int) ([]Hit, error) {
+	return search(query, k, x.docs, x.totalLen, x.docLen, func(t string) ([]posting, error) {
+		if tid, ok := x.termIDs[t]; ok {
+			return x.postings[tid], nil
+		}
+		return nil, nil
+	})
+}
+
+// search scores the documents of the query's terms, whose postings lookup
+// gives (nil for a term the index lacks), by BM25.
+func search(query string, k, docs int, totalLen uint64, docLen []uint32, lookup func(term string) ([]posting, error)) ([]Hit, error) {
+	if k <= 0 || docs == 0 {
+		return nil, nil
 	}
-	seen := map[uint32]bool{}
-	var terms []uint32
+	seen := map[string]bool{}
+	var lists [][]posting
+	var err error
 	words(query, func(w string, _, _ int) {
-		if tid, ok := x.termIDs[stem(w)]; ok && !seen[tid] {
-			seen[tid] = true
-			terms = append(terms, tid)
+		t := stem(w)
+		if t == "" || seen[t] || err != nil {
+			return
+		}
+		seen[t] = true
+		var ps []posting
+		if ps, err = lookup(t); len(ps) > 0 {
+			lists = append(lists, ps)
 		}
 	})
-	if len(terms) == 0 {
-		return nil
+	if err != nil || len(lists) == 0 {
+		return nil, err
 	}
-	n := float64(x.docs)
-	avg := float64(x.totalLen) / n
+	n := float64(docs)
+	avg := float64(totalLen) / n
 	// Dense accumulators: a common term touches a large share of the
 	// documents, where a map costs several times more.
-	scores := make([]float32, len(x.docLen))
+	scores := make([]float32, len(docLen))
 	var touched []uint32
-	for _, tid := range terms {
-		ps := x.postings[tid]
+	for _, ps := range lists {
 		df := float64(len(ps))
 		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
 		for _, p := range ps {
 			tf := float64(p.tf)
-			norm := K1 * (1 - B + B*float64(x.docLen[p.doc])/avg)
+			norm := K1 * (1 - B + B*float64(docLen[p.doc])/avg)
 			if scores[p.doc] == 0 {
 				touched = append(touched, p.doc)
 			}
@@ -297,7 +320,7 @@ func (x *Index) Search(query string, k int) []Hit {
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(h).(Hit)
 	}
-	return out
+	return out, nil
 }
 
 // better orders hits by score, then by id so that ties are stable.

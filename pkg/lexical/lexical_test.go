@@ -69,7 +69,7 @@ func TestSearch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			t.Parallel()
-			hits := x.Search(tt.query, 3)
+			hits := must(t, x, tt.query, 3)
 			var got []int
 			for i, h := range hits {
 				got = append(got, h.ID)
@@ -91,14 +91,14 @@ func TestSearchK(t *testing.T) {
 		docs = append(docs, fmt.Sprintf("word%d common", i%7))
 	}
 	x := build(docs)
-	if got := len(x.Search("common", 10)); got != 10 {
+	if got := len(must(t, x, "common", 10)); got != 10 {
 		t.Errorf("k=10 gave %d hits", got)
 	}
-	if got := x.Search("common", 0); got != nil {
+	if got := must(t, x, "common", 0); got != nil {
 		t.Errorf("k=0 gave %v", got)
 	}
 	// Ties are broken by id, so results are the same on every run.
-	hits := x.Search("common", 3)
+	hits := must(t, x, "common", 3)
 	if hits[0].ID >= hits[1].ID || hits[1].ID >= hits[2].ID {
 		t.Errorf("ties not ordered by id: %v", hits)
 	}
@@ -132,7 +132,9 @@ func benchmarkSearch(b *testing.B, n int) {
 	queries := []string{"w1x w250x w3000x", "w12x w13x w14x w15x w16x", "w19000x w7x"}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		x.Search(queries[i%len(queries)], 30)
+		if _, err := x.Search(queries[i%len(queries)], 30); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -165,43 +167,79 @@ func FuzzTerms(f *testing.F) {
 	})
 }
 
+// must searches s and fails the test on an error.
+func must(t testing.TB, s Searcher, query string, k int) []Hit {
+	t.Helper()
+	hits, err := s.Search(query, k)
+	if err != nil {
+		t.Fatalf("Search(%q): %v", query, err)
+	}
+	return hits
+}
+
 func TestEncode(t *testing.T) {
 	t.Parallel()
 	x := build(corpus(200))
 	b := x.Append(nil)
-	y, err := Decode(b)
+	y, err := Open(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"w1x w250x w3000x", "w12x", "nothing"} {
-		if got, want := y.Search(q, 20), x.Search(q, 20); !reflect.DeepEqual(got, want) {
-			t.Errorf("%q: decoded index gives %v, want %v", q, got, want)
+	for _, q := range []string{"w1x w250x w3000x", "w12x", "nothing", "w0x w1x w2x w3x"} {
+		if got, want := must(t, y, q, 20), must(t, x, q, 20); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: saved index gives %v, want %v", q, got, want)
 		}
 	}
-	for _, n := range []int{0, 3, 7, len(b) / 2, len(b) - 1} {
-		if _, err := Decode(b[:n]); err == nil {
-			t.Errorf("truncated to %d bytes: no error", n)
+	t.Run("after a prefix", func(t *testing.T) {
+		prefixed := x.Append([]byte("a header of the caller's"))
+		if _, err := Open(prefixed[len("a header of the caller's"):]); err != nil {
+			t.Error(err)
 		}
-	}
-	if _, err := Decode(append(b, 0)); err == nil {
-		t.Error("trailing byte: no error")
-	}
-	old := append([]byte(nil), b...)
-	old[4] = Version + 1
-	if _, err := Decode(old); !errors.Is(err, ErrVersion) {
-		t.Errorf("other version: %v", err)
-	}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		for _, n := range []int{0, 3, 7, 40, len(b) / 3} {
+			if _, err := Open(b[:n]); !errors.Is(err, ErrDamaged) {
+				t.Errorf("truncated to %d bytes: %v", n, err)
+			}
+		}
+	})
+	t.Run("other version", func(t *testing.T) {
+		old := append([]byte(nil), b...)
+		old[4] = Version + 1
+		if _, err := Open(old); !errors.Is(err, ErrVersion) {
+			t.Errorf("other version: %v", err)
+		}
+	})
+	t.Run("damaged postings are found when read", func(t *testing.T) {
+		bad := append([]byte(nil), b...)
+		bad[len(bad)-3] ^= 0xff // in the last term's postings
+		r, err := Open(bad)
+		if err != nil {
+			t.Fatalf("the header is intact: %v", err)
+		}
+		last := build(corpus(200))
+		var worst string
+		for term := range last.termIDs {
+			worst = max(worst, term)
+		}
+		if _, err := r.Search(worst, 5); !errors.Is(err, ErrDamaged) {
+			t.Errorf("search of %q over damaged postings: %v", worst, err)
+		}
+		if _, err := r.Search("w12x", 5); err != nil {
+			t.Errorf("another term: %v", err)
+		}
+	})
 }
 
-func FuzzDecode(f *testing.F) {
+func FuzzOpen(f *testing.F) {
 	f.Add(build([]string{"alpha beta", "beta gamma gamma", ""}).Append(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x, err := Decode(b)
+		r, err := Open(b)
 		if err != nil {
 			return
 		}
-		// Whatever decodes must search without panicking.
-		x.Search("alpha beta gamma", 5)
+		// Whatever opens must search without panicking or reading out of bounds.
+		_, _ = r.Search("alpha beta gamma", 5) // errors are expected: only panics fail
 	})
 }
 

@@ -15,19 +15,13 @@ import (
 	"time"
 )
 
-// BenchmarkOpen100k measures what a query pays before it can search an index
-// of 100,000 chunks of 768 dimensions (10,000 files of 10 chunks, each
-// chunk with ~1 KB of text): open the catalog, check every object's size,
-// read and checksum every object, load the vectors into chromem-go and
-// read the keyword index saved by the writer (RAG_BENCH_NO_KEYWORDS=1: build
-// it from the chunks instead, as when the saved one is stale). The texts are drawn from a vocabulary of 20,000
-// words with a Zipf spread, so the keyword index costs what real text does. It
-// reports the peak resident memory of doing so (Linux), measured from a
-// reset after the fixture is written.
-func BenchmarkOpen100k(b *testing.B) {
+// fixture100k writes the index BenchmarkOpen100k describes and returns its
+// folder, with the keyword index saved unless RAG_BENCH_NO_KEYWORDS is set.
+func fixture100k(b *testing.B) (dir string, chunks int) {
+	b.Helper()
 	ctx := context.Background()
 	const files, perFile, dims = 10_000, 10, 768
-	dir := b.TempDir()
+	dir = b.TempDir()
 	s, err := Open(ctx, dir, Options{Write: true})
 	if err != nil {
 		b.Fatal(err)
@@ -79,7 +73,21 @@ func BenchmarkOpen100k(b *testing.B) {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	entries = nil
+	return dir, files * perFile
+}
+
+// BenchmarkOpen100k measures what a query pays before it can search an index
+// of 100,000 chunks of 768 dimensions (10,000 files of 10 chunks, each
+// chunk with ~1 KB of text): open the catalog, check every object's size,
+// read and checksum every object, load the vectors into chromem-go and
+// read the keyword index saved by the writer (RAG_BENCH_NO_KEYWORDS=1: build
+// it from the chunks instead, as when the saved one is stale). The texts are drawn from a vocabulary of 20,000
+// words with a Zipf spread, so the keyword index costs what real text does. It
+// reports the peak resident memory of doing so (Linux), measured from a
+// reset after the fixture is written.
+func BenchmarkOpen100k(b *testing.B) {
+	ctx := context.Background()
+	dir, chunks := fixture100k(b)
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
@@ -95,7 +103,7 @@ func BenchmarkOpen100k(b *testing.B) {
 		}
 		opened := time.Since(start)
 		n, err := s.Count(ctx)
-		if err != nil || n != files*perFile {
+		if err != nil || n != chunks {
 			b.Fatalf("Count = %d, %v", n, err)
 		}
 		peak = max(peak, peakRSS())
@@ -135,4 +143,35 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkSearchTextCold100k is a cold `rag search --mode lexical` over the
+// index of BenchmarkOpen100k: open the catalog, map the saved keyword
+// index, rank, read the objects of the 10 hits. No vector is loaded.
+func BenchmarkSearchTextCold100k(b *testing.B) {
+	ctx := context.Background()
+	dir, _ := fixture100k(b)
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	base := peakRSS()
+	var peak int64
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s, err := Open(ctx, dir, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hits, err := s.SearchText(ctx, fmt.Sprintf("w%dq w%dq", 3+i%50, 100+i%500), 10)
+		if err != nil || len(hits) != 10 {
+			b.Fatalf("%d hits, %v", len(hits), err)
+		}
+		peak = max(peak, peakRSS())
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if peak > 0 {
+		b.ReportMetric(float64(peak-base)/(1<<20), "MB-peak-rss-added")
+	}
 }

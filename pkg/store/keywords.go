@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,9 +20,10 @@ import (
 // again in memory, never trusted; it is not a second commit point.
 const keywordsName = "keywords.idx"
 
-// keywordsMagic starts the file; the fingerprint, the encoded index and a
-// CRC-32 (IEEE) of everything before it follow.
-var keywordsMagic = []byte("RAGK0001")
+// keywordsMagic starts the file; the fingerprint and the saved index
+// follow. The index checks itself (its header whole, each term's postings
+// when a search reads them), so a search reads only the pages it needs.
+var keywordsMagic = []byte("RAGK0002")
 
 // fingerprint names a catalog's chunk numbering: the generation and, in
 // order, every file's content key and chunk count, plus the keyword index
@@ -38,26 +37,59 @@ func fingerprint(m Manifest) [32]byte {
 	return [32]byte(h.Sum(nil))
 }
 
-// readKeywords returns the saved keyword index of m, or nil when there is
-// none, it is of another catalog, or it is damaged.
-func (s *Local) readKeywords(m Manifest) *lexical.Index {
-	data, err := os.ReadFile(filepath.Join(s.dir, keywordsName))
+// readKeywords maps the saved keyword index of m and returns it with the
+// function that unmaps it, or nil when there is none, it is of another
+// catalog, or its header is damaged: then it is built from the chunks.
+func (s *Local) readKeywords(m Manifest) (lexical.Searcher, func() error, error) {
+	data, release, err := mapFile(filepath.Join(s.dir, keywordsName))
 	if err != nil {
-		return nil
+		return nil, nil, nil // none saved, or unreadable: build it
 	}
 	head := len(keywordsMagic) + 32
-	if len(data) < head+4 || !isHeaderOf(data[:head], m) {
-		return nil
+	if len(data) >= head && isHeaderOf(data[:head], m) {
+		if r, err := lexical.Open(data[head:]); err == nil {
+			return r, release, nil
+		}
 	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
-		return nil
+	return nil, nil, release()
+}
+
+// keywords returns the keyword index in use, mapping the saved one of the
+// catalog on first use; nil when none is saved for it.
+func (s *Local) keywords() (lexical.Searcher, error) {
+	if s.lex != nil {
+		return s.lex, nil
 	}
-	x, err := lexical.Decode(body[head:])
-	if err != nil {
-		return nil
+	lex, release, err := s.readKeywords(s.manifest)
+	if err != nil || lex == nil {
+		return nil, err
 	}
-	return x
+	s.lex, s.unmapLex = lex, release
+	return lex, nil
+}
+
+// buildKeywords builds the keyword index from the stored chunks in memory,
+// in place of a saved one that is missing, stale or damaged.
+func (s *Local) buildKeywords(ctx context.Context) error {
+	if err := s.dropKeywords(); err != nil {
+		return err
+	}
+	builders := newBuilders()
+	if _, err := s.scan(ctx, nil, builders); err != nil {
+		return err
+	}
+	s.lex = lexical.Merge(builders...)
+	return nil
+}
+
+// dropKeywords forgets the keyword index in use, unmapping a saved one.
+func (s *Local) dropKeywords() error {
+	release := s.unmapLex
+	s.lex, s.unmapLex = nil, nil
+	if release != nil {
+		return release()
+	}
+	return nil
 }
 
 // isHeaderOf reports whether head (magic and fingerprint) names m.
@@ -97,10 +129,7 @@ func (s *Local) SaveKeywords(ctx context.Context) error {
 	if len(m.Files) == 0 || s.Staging() || s.keywordsFresh(m) {
 		return nil
 	}
-	builders := make([]*lexical.Builder, runtime.GOMAXPROCS(0))
-	for i := range builders {
-		builders[i] = lexical.NewBuilder()
-	}
+	builders := newBuilders()
 	if _, err := s.scan(ctx, nil, builders); err != nil {
 		return fmt.Errorf("save keyword index: %w", err)
 	}
@@ -112,10 +141,18 @@ func (s *Local) SaveKeywords(ctx context.Context) error {
 	fp := fingerprint(m)
 	data := append(append([]byte(nil), keywordsMagic...), fp[:]...)
 	data = lexical.Merge(builders...).Append(data)
-	data = binary.LittleEndian.AppendUint32(data, crc32.ChecksumIEEE(data))
-	// Not synced: a torn file fails its checksum and is built again.
+	// Not synced: a torn file fails its checks and is built again.
 	if err := s.writeFileAtomic(filepath.Join(s.dir, keywordsName), data, "keyword index", false); err != nil {
 		return fmt.Errorf("save keyword index: %w", err)
 	}
 	return nil
+}
+
+// newBuilders returns a keyword index builder for each of scan's workers.
+func newBuilders() []*lexical.Builder {
+	builders := make([]*lexical.Builder, runtime.GOMAXPROCS(0))
+	for i := range builders {
+		builders[i] = lexical.NewBuilder()
+	}
+	return builders
 }

@@ -8,6 +8,22 @@ import (
 	"testing"
 )
 
+// saved reports whether the saved keyword index of s's catalog opens.
+func saved(t *testing.T, s *Local) bool {
+	t.Helper()
+	lex, release, err := s.readKeywords(s.Manifest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lex == nil {
+		return false
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
 func searchText(t *testing.T, dir, query string) []Hit {
 	t.Helper()
 	hits, err := openRead(t, dir).SearchText(context.Background(), query, 10)
@@ -38,33 +54,46 @@ func TestSavedKeywords(t *testing.T) {
 	if len(built) != 3 || built[0].File.Path != "a.md" {
 		t.Fatalf("built in memory: %+v", built)
 	}
-	if s.readKeywords(s.Manifest()) != nil {
+	if saved(t, s) {
 		t.Fatal("a keyword index before any was saved")
 	}
 	if err := s.SaveKeywords(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.readKeywords(s.Manifest()) == nil || !s.KeywordsSaved() {
+	if !saved(t, s) || !s.KeywordsSaved() {
 		t.Fatal("saved keyword index not read back")
 	}
 	if got := searchText(t, dir, "upload install"); !reflect.DeepEqual(got, built) {
 		t.Errorf("saved index gives %+v, want %+v", got, built)
 	}
 
+	// Damage where the query reads (a term's postings, at the end) is found
+	// by the search, which builds the index instead; damage to the header
+	// is found when the index is opened.
 	p := filepath.Join(dir, keywordsName)
-	data, err := os.ReadFile(p)
+	good, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[len(data)/2] ^= 0xff
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if s.readKeywords(s.Manifest()) != nil {
-		t.Error("a damaged keyword index was used")
-	}
-	if got := searchText(t, dir, "upload install"); !reflect.DeepEqual(got, built) {
-		t.Errorf("with a damaged saved index: %+v, want %+v", got, built)
+	for _, tt := range []struct {
+		name  string
+		at    int
+		opens bool
+	}{{"postings", len(good) - 2, true}, {"header", len(keywordsMagic) + 32 + 30, false}} {
+		t.Run("damaged "+tt.name, func(t *testing.T) {
+			data := append([]byte(nil), good...)
+			data[tt.at] ^= 0xff
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if saved(t, s) != tt.opens {
+				t.Errorf("opens: %v, want %v", !tt.opens, tt.opens)
+			}
+			// "upload" is the last term: its postings end the file.
+			if got := searchText(t, dir, "upload install"); !reflect.DeepEqual(got, built) {
+				t.Errorf("with a damaged saved index: %+v, want %+v", got, built)
+			}
+		})
 	}
 
 	// A new catalog makes the saved index stale: ignored until saved again.
@@ -72,7 +101,7 @@ func TestSavedKeywords(t *testing.T) {
 		t.Fatal(err)
 	}
 	commitFiles(t, s, FileEntry{Root: "/r", Path: "b.md", Key: key(2), Chunks: 1})
-	if s.readKeywords(s.Manifest()) != nil || s.KeywordsSaved() {
+	if saved(t, s) || s.KeywordsSaved() {
 		t.Error("a stale keyword index was used")
 	}
 	if got := searchText(t, dir, "install upload"); len(got) != 1 || got[0].File.Path != "b.md" {
@@ -81,7 +110,7 @@ func TestSavedKeywords(t *testing.T) {
 	if err := s.SaveKeywords(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.readKeywords(s.Manifest()) == nil {
+	if !saved(t, s) {
 		t.Error("saving again did not refresh it")
 	}
 }
