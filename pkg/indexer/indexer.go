@@ -16,12 +16,14 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/extract"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/ingest"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -131,6 +133,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		opt.Chunk = chunk.DefaultOptions
 	}
 	m := st.Manifest()
+	before := st.Manifest() // to skip a commit that would change nothing
 	// The model and vector size are fixed by the first embedding that
 	// succeeds, not by a run that failed before it (an unknown model,
 	// Ollama down): until then the index takes any model.
@@ -203,6 +206,14 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			}
 			continue
 		}
+		prev, had := old[f.Path]
+		if had && !opt.Damaged[prev.Key] && statClean(prev.Seen, f.Stat) && prev.Key == objectKey(prev.Hash, f.Path, m.Generation, opt) {
+			// Its stat is as when it was read: unchanged, and not read again.
+			current[f.Path] = prev
+			sum.Unchanged++
+			continue
+		}
+		readAt := opt.Now()
 		data, err := ingest.Read(opt.FS, f.Path, maxSize(opt))
 		if err != nil {
 			sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
@@ -217,10 +228,12 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		entry := store.FileEntry{
 			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, f.Path, m.Generation, opt),
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
+			Seen: &store.Seen{Size: f.Stat.Size, MTime: f.Stat.MTime, CTime: f.Stat.CTime, Inode: f.Stat.Inode, ReadAt: readAt.UnixNano()},
 		}
-		prev, had := old[f.Path]
 		repair := had && prev.Key == entry.Key && opt.Damaged[prev.Key]
 		if had && prev.Key == entry.Key && !repair {
+			// Unchanged; what it was seen as now lets the next run skip it.
+			prev.Seen = entry.Seen
 			current[f.Path] = prev
 			sum.Unchanged++
 			continue
@@ -319,6 +332,10 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			return files[i].Path < files[j].Path
 		})
 		m.Files = files
+		m.Updated = before.Updated
+		if complete && reflect.DeepEqual(m, before) {
+			return nil // nothing changed: the catalog stays as it is
+		}
 		m.Updated = opt.Now().UTC()
 		if err := st.Commit(ctx, m); err != nil {
 			return fmt.Errorf("commit index: %w", err)
@@ -354,6 +371,19 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		return nil, err
 	}
 	return sum, nil
+}
+
+// racyWindow is how close to being read a file may have changed and still
+// be trusted by its stat. Closer, a write in the same tick of the file
+// system's clock could leave the stat as it was (git calls such entries
+// racily clean): the file is read again, and once it is older, trusted.
+const racyWindow = 2 * time.Second
+
+// statClean reports whether a file whose stat the walk found as st can be
+// taken as unchanged since it was seen.
+func statClean(seen *store.Seen, st filestat.Stat) bool {
+	return seen != nil && seen.Size == st.Size && seen.MTime == st.MTime && seen.CTime == st.CTime && seen.Inode == st.Inode &&
+		max(seen.MTime, seen.CTime) < seen.ReadAt-int64(racyWindow)
 }
 
 func countNew(sum *Summary, had bool) {
@@ -408,7 +438,7 @@ func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 		case info.Size() > maxSize(opt):
 			res.Skips = append(res.Skips, ingest.Skip{Path: p, Reason: fmt.Sprintf("larger than --max-size (%d > %d bytes)", info.Size(), maxSize(opt))})
 		default:
-			res.Files = append(res.Files, ingest.File{Path: path.Clean(p), Size: info.Size()})
+			res.Files = append(res.Files, ingest.File{Path: path.Clean(p), Size: info.Size(), Stat: filestat.Of(info)})
 		}
 	}
 	return res, nil

@@ -23,6 +23,8 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+
+	"github.com/rag-cli/rag/pkg/filestat"
 )
 
 // DefaultMaxSize is the largest file read by default: room for long PDFs,
@@ -39,6 +41,9 @@ type File struct {
 	// through a symbolic link, its path is the link's.
 	Path string
 	Size int64
+	// Stat is what the walk saw of the file, so that a later run can tell
+	// an unchanged file without reading it.
+	Stat filestat.Stat
 }
 
 // Skip is a file that was passed over, and why.
@@ -244,7 +249,7 @@ func (w *walker) file(p string, info fs.FileInfo) {
 	case info.Size() > w.opt.MaxSize:
 		w.skip(p, fmt.Sprintf("larger than --max-size (%d > %d bytes)", info.Size(), w.opt.MaxSize), false)
 	default:
-		w.res.Files = append(w.res.Files, File{Path: p, Size: info.Size()})
+		w.res.Files = append(w.res.Files, File{Path: p, Size: info.Size(), Stat: filestat.Of(info)})
 	}
 }
 

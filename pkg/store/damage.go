@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Damage is an object that is missing or cannot be read back, with the
@@ -99,22 +100,33 @@ func DamagedPaths(ds []Damage) []string {
 
 // CheckObjects finds damaged objects before `rag index` decides what to
 // embed: a missing or truncated one by its size (found at open), any other
-// damage by the checksum, which means reading every object once (one worker
-// a CPU). It is the one place a writer pays for checking; it reads no
-// chunk into memory beyond one object at a time a worker.
+// damage by the checksum. Objects are written once, before the catalog that
+// names them, and never changed: so only those whose status changed after
+// the catalog was written (or after they last passed this check) are read
+// and checked, one worker a CPU; a damaging write always changes it. Damage
+// that no write made (the disk's own) is found when the object is read, and
+// by `rag status --verify`, which reads every object.
 func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
 	m := s.Manifest()
+	trusted := s.trustedUntil()
 	want := map[string]FileEntry{}
 	var keys []string
 	for _, f := range m.Files {
-		if _, ok := want[f.Key]; !ok && !s.isDamaged(f.Key) {
-			want[f.Key] = f
-			keys = append(keys, f.Key)
+		if _, ok := want[f.Key]; ok || s.isDamaged(f.Key) {
+			continue
 		}
+		// Strictly before: file times are coarse (a clock tick of a few ms),
+		// so a change in the tick the catalog was written may follow it.
+		if c, ok := s.changed[f.Key]; ok && c != 0 && c < trusted {
+			continue
+		}
+		want[f.Key] = f
+		keys = append(keys, f.Key)
 	}
 	bufs := make([][]byte, runtime.GOMAXPROCS(0)) // one a worker, reused: objects are read one at a time
 	err := eachKey(ctx, keys, func(w int, key string) error {
 		f := want[key]
+		s.hook("check-object")
 		var err error
 		bufs[w], err = readSized(s.objectPath(key), f.ObjectSize, bufs[w])
 		var c *CorruptError
@@ -133,7 +145,56 @@ func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Damaged(), nil
+	damaged := s.Damaged()
+	if len(damaged) == 0 && len(keys) > 0 {
+		// All passed: they need no check again until they change.
+		if err := s.markChecked(keys); err != nil {
+			return nil, err
+		}
+	}
+	return damaged, nil
+}
+
+// checkedName is a file whose modification time says until when objects
+// that changed after the catalog was written have passed CheckObjects (an
+// index copied with its times, say, whose objects all look changed).
+const checkedName = "checked"
+
+// trustedUntil is the time (Unix nanoseconds) up to which a change to an
+// object is known not to be damage: the catalog's writing, or the last
+// check that passed; 0 when not known (a recovered catalog).
+func (s *Local) trustedUntil() int64 {
+	if s.recovered != nil {
+		return 0
+	}
+	var t int64
+	for _, name := range []string{manifestName, checkedName} {
+		if info, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
+			t = max(t, info.ModTime().UnixNano())
+		}
+	}
+	return t
+}
+
+// markChecked records that the objects of keys passed their check: the
+// checked file's time becomes just after the latest change among them.
+func (s *Local) markChecked(keys []string) error {
+	var latest int64
+	for _, k := range keys {
+		latest = max(latest, s.changed[k])
+	}
+	if latest == 0 || s.lock == nil {
+		return nil
+	}
+	p := filepath.Join(s.dir, checkedName)
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		return fmt.Errorf("record checked objects: %w", err)
+	}
+	t := time.Unix(0, latest+1)
+	if err := os.Chtimes(p, t, t); err != nil {
+		return fmt.Errorf("record checked objects: %w", err)
+	}
+	return nil
 }
 
 // readSized reads the object at p, of the size the catalog says (open

@@ -22,6 +22,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/philippgille/chromem-go"
 
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/lexical"
 )
 
@@ -85,6 +86,10 @@ type Local struct {
 
 	dmu     sync.Mutex               // guards damaged, filled by loading workers
 	damaged map[string]*CorruptError // damaged objects by key
+	// changed holds the status-change time of each object as Open found it:
+	// an object changed after the catalog was written, or after its last
+	// check, may be damaged; one changed before is trusted (CheckObjects).
+	changed map[string]int64
 
 	// ready is set once Open has read the catalog: only then may Close
 	// delete what the catalog does not name.
@@ -241,14 +246,14 @@ func parseManifest(p string, data []byte) (*Manifest, error) {
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil || m.FormatVersion != FormatVersion {
+	if err := dec.Decode(&m); err != nil || !readable(m.FormatVersion) {
 		var probe struct {
 			FormatVersion int `json:"format_version"`
 		}
 		if perr := json.Unmarshal(data, &probe); perr != nil {
 			return nil, &CorruptError{Path: p, Err: perr, Catalog: true}
 		}
-		if probe.FormatVersion != FormatVersion {
+		if !readable(probe.FormatVersion) {
 			return nil, &VersionError{Path: p, Got: probe.FormatVersion}
 		}
 		return nil, &CorruptError{Path: p, Err: err, Catalog: true}
@@ -264,11 +269,15 @@ func parseManifest(p string, data []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// readable reports whether this rag reads catalogs of format version v.
+func readable(v int) bool { return v >= oldestReadable && v <= FormatVersion }
+
 // checkObjects finds missing and truncated objects by their size: one stat
 // per object, far cheaper than reading them. They are recorded as damaged,
 // not fatal: the rest of the index is still good.
 func (s *Local) checkObjects() error {
 	seen := map[string]bool{}
+	s.changed = make(map[string]int64, len(s.manifest.Files))
 	for _, f := range s.manifest.Files {
 		if seen[f.Key] {
 			continue
@@ -283,6 +292,8 @@ func (s *Local) checkObjects() error {
 			return fmt.Errorf("open index: %w", err)
 		case info.Size() != f.ObjectSize:
 			s.noteDamage(f.Key, &CorruptError{Path: p, Err: fmt.Errorf("%d bytes, want %d", info.Size(), f.ObjectSize)})
+		default:
+			s.changed[f.Key] = filestat.Of(info).CTime
 		}
 	}
 	return nil

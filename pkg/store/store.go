@@ -15,8 +15,12 @@ import (
 // FormatVersion is the version of the on-disk layout this code reads and
 // writes. Version 2 added sources, problems, generations and object sizes;
 // version 3 pages and heading paths of chunks, source walk options and file
-// metadata.
-const FormatVersion = 3
+// metadata; version 4 what a file's stat was when it was read (Seen).
+const FormatVersion = 4
+
+// oldestReadable is the oldest format version Open still reads: version 3
+// differs only by lacking what version 4 added, which a run fills in.
+const oldestReadable = 3
 
 // Chunk is one embedded piece of a file.
 type Chunk struct {
@@ -52,6 +56,21 @@ type FileEntry struct {
 	Format string `json:"format,omitempty"`
 	// Meta is metadata not indexed as text, such as Markdown front matter.
 	Meta map[string]any `json:"meta,omitempty"`
+	// Seen is the file's stat when it was last read, so that a later run
+	// can tell it unchanged without reading it; nil when not known.
+	Seen *Seen `json:"seen,omitempty"`
+}
+
+// Seen is what the file system said of a file when rag read it, and when:
+// size, modification and status-change times (Unix nanoseconds; CTime 0
+// where unknown) and inode, which any write or replacement changes, as
+// git's index relies on.
+type Seen struct {
+	Size   int64  `json:"size"`
+	MTime  int64  `json:"mtime"`
+	CTime  int64  `json:"ctime,omitempty"`
+	Inode  uint64 `json:"inode,omitempty"`
+	ReadAt int64  `json:"read_at"`
 }
 
 // Source is a folder or a single file given to `rag index`, recorded with
@@ -175,7 +194,7 @@ type VersionError struct {
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("index %s has format version %d; this rag reads version %d", e.Path, e.Got, FormatVersion)
+	return fmt.Sprintf("index %s has format version %d; this rag reads versions %d to %d", e.Path, e.Got, oldestReadable, FormatVersion)
 }
 
 // ModelMismatchError means the index was built with another embedding model
