@@ -219,7 +219,7 @@ func checkClean(t *testing.T, index string) {
 				t.Errorf("orphan object %s", name)
 			}
 			found++
-		case name == "manifest.json" || name == "manifest.prev.json" || name == "lock" || name == "readers.lock" || name == "keywords.idx":
+		case name == "manifest.json" || name == "manifest.prev.json" || name == "lock" || name == "readers.lock" || name == "keywords.idx" || name == "vectors.idx" || name == "checked":
 		default:
 			t.Errorf("unexpected file %s", p)
 		}

@@ -283,7 +283,7 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 	if err != nil {
 		return err
 	}
-	return st.SaveKeywords(ctx)
+	return st.SaveCaches(ctx)
 }
 
 // thresholds lists the --min-* bars the report misses.

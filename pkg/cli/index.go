@@ -356,7 +356,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damaged)
 			damaged = nil
 			if err == nil {
-				err = st.SaveKeywords(ctx)
+				err = st.SaveCaches(ctx)
 			}
 			return rep, errors.Join(err, st.CollectGarbage(ctx))
 		}
@@ -380,7 +380,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 	if runErr == nil {
 		// Searches then read the keyword index instead of building it.
-		runErr = st.SaveKeywords(ctx)
+		runErr = st.SaveCaches(ctx)
 	}
 	if runErr != nil {
 		return runErr

@@ -50,7 +50,7 @@ func removeRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		return fmt.Errorf("commit index: %w", err)
 	}
 	// Searches then read the keyword index instead of building it.
-	if err := st.SaveKeywords(ctx); err != nil {
+	if err := st.SaveCaches(ctx); err != nil {
 		return err
 	}
 	rep := &indexReport{Index: dir, EmbedModel: m.EmbedModel, Dims: m.Dims, Removed: before - len(m.Files),

@@ -57,7 +57,7 @@ func TestSavedKeywords(t *testing.T) {
 	if saved(t, s) {
 		t.Fatal("a keyword index before any was saved")
 	}
-	if err := s.SaveKeywords(ctx); err != nil {
+	if err := s.SaveCaches(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !saved(t, s) || !s.KeywordsSaved() {
@@ -97,7 +97,7 @@ func TestSavedKeywords(t *testing.T) {
 	}
 
 	// A new catalog makes the saved index stale: ignored until saved again.
-	if err := s.SaveKeywords(ctx); err != nil {
+	if err := s.SaveCaches(ctx); err != nil {
 		t.Fatal(err)
 	}
 	commitFiles(t, s, FileEntry{Root: "/r", Path: "b.md", Key: key(2), Chunks: 1})
@@ -107,7 +107,7 @@ func TestSavedKeywords(t *testing.T) {
 	if got := searchText(t, dir, "install upload"); len(got) != 1 || got[0].File.Path != "b.md" {
 		t.Errorf("after the commit: %+v", got)
 	}
-	if err := s.SaveKeywords(ctx); err != nil {
+	if err := s.SaveCaches(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !saved(t, s) {

@@ -106,6 +106,9 @@ type Local struct {
 	unmapLex func() error
 	refs     []chunkRef
 	base     []int // first chunk id of each catalog file, once computed
+	// vec is the saved vector index, mapped: a dense search that has not
+	// loaded the objects ranks with it.
+	vec *savedVectors
 }
 
 type chunkRef struct {
@@ -510,7 +513,7 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	}
 	s.loaded = false
 	s.coll, s.refs, s.base = nil, nil, nil
-	err = s.dropKeywords()
+	err = errors.Join(s.dropKeywords(), s.dropVectors())
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -682,7 +685,9 @@ func (s *Local) load(ctx context.Context) error {
 	if lex == nil {
 		builders = newBuilders()
 	}
-	refs, err := s.scan(ctx, coll, builders)
+	refs, err := s.scan(ctx, func(id int, v []float32) error {
+		return coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(id), Embedding: v})
+	}, builders)
 	if err != nil {
 		return err
 	}
@@ -696,9 +701,10 @@ func (s *Local) load(ctx context.Context) error {
 	return nil
 }
 
-// scan reads every object the manifest names and adds its chunks to coll
-// and to the keyword builders, one builder a worker; either may be nil.
-func (s *Local) scan(ctx context.Context, coll *chromem.Collection, builders []*lexical.Builder) ([]chunkRef, error) {
+// scan reads every object the manifest names and gives each chunk's vector
+// to add (called from several workers at once) and its text to the keyword
+// builders, one builder a worker; either may be nil.
+func (s *Local) scan(ctx context.Context, add func(id int, v []float32) error, builders []*lexical.Builder) ([]chunkRef, error) {
 	// Every chunk gets its id from its file's place in the catalog, so that
 	// workers can fill refs and the collection in any order.
 	base := s.bases()
@@ -717,7 +723,7 @@ func (s *Local) scan(ctx context.Context, coll *chromem.Collection, builders []*
 		if builders != nil {
 			lex = builders[w]
 		}
-		return s.loadObject(ctx, coll, lex, key, byKey[key], base, refs)
+		return s.loadObject(ctx, add, lex, key, byKey[key], base, refs)
 	})
 	if err != nil {
 		return nil, err
@@ -786,7 +792,7 @@ feed:
 
 // loadObject reads one object and adds its chunks once for every file
 // that has this content, to the vectors and to the keyword index.
-func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, lex *lexical.Builder, key string, fileIdx, base []int, refs []chunkRef) error {
+func (s *Local) loadObject(ctx context.Context, add func(id int, v []float32) error, lex *lexical.Builder, key string, fileIdx, base []int, refs []chunkRef) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -820,10 +826,10 @@ func (s *Local) loadObject(ctx context.Context, coll *chromem.Collection, lex *l
 				// The heading path is searched with the text, as it is embedded with it.
 				lex.Add(id, c.Heading+"\n"+c.Text)
 			}
-			if coll == nil {
+			if add == nil {
 				continue
 			}
-			if err := coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(id), Embedding: c.Vector}); err != nil {
+			if err := add(id, c.Vector); err != nil {
 				return fmt.Errorf("load vectors: %w", err)
 			}
 		}
@@ -935,14 +941,33 @@ func (s *Local) DiskUsage() (int64, error) {
 func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.load(ctx); err != nil {
-		return nil, err
-	}
-	if k <= 0 || s.coll.Count() == 0 {
+	if k <= 0 || s.manifest.Chunks() == 0 {
 		return nil, nil
 	}
 	if len(vec) != s.manifest.Dims {
 		return nil, &ModelMismatchError{IndexModel: s.manifest.EmbedModel, IndexDims: s.manifest.Dims, Model: s.manifest.EmbedModel, Dims: len(vec)}
+	}
+	if !s.loaded {
+		v, err := s.vectors()
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			hits, err := s.searchVectors(ctx, v, vec, k)
+			if !errors.Is(err, errVectorsDamaged) {
+				return hits, err
+			}
+			// Damaged where this search read it: load the objects instead.
+			if err := s.dropVectors(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	if s.coll.Count() == 0 {
+		return nil, nil
 	}
 	k = min(k, s.coll.Count())
 	res, err := s.coll.QueryEmbedding(ctx, vec, k, nil, nil)
@@ -999,7 +1024,7 @@ func (s *Local) searchText(ctx context.Context, query string, k int) ([]Hit, err
 		}
 		var hits []Hit
 		for _, h := range found {
-			hit, ok, err := s.textHit(ctx, h, read)
+			hit, ok, err := s.lazyHit(ctx, h.ID, h.Score, read)
 			if err != nil {
 				return nil, err
 			}
@@ -1016,10 +1041,12 @@ func (s *Local) searchText(ctx context.Context, query string, k int) ([]Hit, err
 	}
 }
 
-// textHit makes a keyword hit into a Hit: from the loaded chunks, or by
-// reading its object. ok is false for a chunk that cannot be read (its
-// object is damaged, which is noted) or that holds no vector.
-func (s *Local) textHit(ctx context.Context, h lexical.Hit, read map[string][]Chunk) (Hit, bool, error) {
+// lazyHit makes chunk id, scored, into a Hit: from the loaded chunks, or by
+// reading its object (kept in read for the query's other hits). ok is false
+// for a chunk that cannot be read (its object is damaged, which is noted)
+// or that holds no vector.
+func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[string][]Chunk) (Hit, bool, error) {
+	h := lexical.Hit{ID: id, Score: score}
 	if s.loaded {
 		if h.ID < 0 || h.ID >= len(s.refs) || !s.refs[h.ID].ok {
 			return Hit{}, false, nil
@@ -1082,7 +1109,7 @@ func (s *Local) hit(id int, score float32) Hit {
 func (s *Local) Close() error {
 	s.mu.Lock()
 	s.coll, s.refs, s.base, s.loaded = nil, nil, nil, false
-	errs := []error{s.dropKeywords()}
+	errs := []error{s.dropKeywords(), s.dropVectors()}
 	s.mu.Unlock()
 	if s.lock != nil {
 		if s.ready && !s.opt.Rebuild {

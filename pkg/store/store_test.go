@@ -207,7 +207,7 @@ func TestCorruptObject(t *testing.T) {
 			}
 			commitFiles(t, s, FileEntry{Path: "a.md", Key: key(7), Chunks: 1}, FileEntry{Path: "copy/a.md", Key: key(7), Chunks: 1},
 				FileEntry{Path: "b.md", Key: key(8), Chunks: 1})
-			if err := s.SaveKeywords(ctx); err != nil {
+			if err := s.SaveCaches(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Close(); err != nil {

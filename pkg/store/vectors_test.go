@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// randomIndex writes an index of files×perFile random unit vectors of dims
+// and saves its caches; it returns the folder and a query generator.
+func randomIndex(t testing.TB, files, perFile, dims int) (string, func() []float32) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, Options{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	unit := func() []float32 {
+		v := make([]float32, dims)
+		var n float64
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+			n += float64(v[i]) * float64(v[i])
+		}
+		for i := range v {
+			v[i] /= float32(math.Sqrt(n))
+		}
+		return v
+	}
+	var entries []FileEntry
+	for f := range files {
+		chunks := make([]Chunk, perFile)
+		for i := range chunks {
+			chunks[i] = Chunk{StartLine: i + 1, EndLine: i + 1, Text: fmt.Sprintf("file %d chunk %d", f, i), Vector: unit()}
+		}
+		if err := s.PutObject(ctx, key(f), chunks); err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, FileEntry{Root: "/r", Path: fmt.Sprintf("f%d.md", f), Key: key(f), Chunks: perFile})
+	}
+	m := s.Manifest()
+	m.EmbedModel, m.Dims, m.Files = "m", dims, entries
+	if err := s.Commit(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, unit
+}
+
+// exact searches with every object loaded into chromem-go.
+func exact(t testing.TB, dir string, q []float32, k int) []Hit {
+	t.Helper()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()                         // read-only
+	if _, err := s.Count(context.Background()); err != nil { // loads
+		t.Fatal(err)
+	}
+	hits, err := s.Search(context.Background(), q, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// cold searches a freshly opened index: with saved vectors, nothing loaded.
+func cold(t testing.TB, dir string, q []float32, k int) []Hit {
+	t.Helper()
+	hits, _ := coldLoaded(t, dir, q, k)
+	return hits
+}
+
+// coldLoaded is cold, and says whether the search had to load the objects.
+func coldLoaded(t testing.TB, dir string, q []float32, k int) ([]Hit, bool) {
+	t.Helper()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }() // read-only
+	hits, err := s.Search(context.Background(), q, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits, s.loaded
+}
+
+func ids(hits []Hit) []int {
+	out := make([]int, len(hits))
+	for i, h := range hits {
+		out[i] = h.ID
+	}
+	return out
+}
+
+// TestSavedVectors checks that a cold dense search ranks with the saved
+// vectors as an exact search would (Recall@10 >= 0.99 over random vectors,
+// the hardest case for int8), returns the same hits, and falls back to
+// loading the objects when the saved vectors are stale or damaged.
+func TestSavedVectors(t *testing.T) {
+	t.Parallel()
+	dir, query := randomIndex(t, 200, 25, 64) // 5,000 chunks
+	if _, err := os.Stat(filepath.Join(dir, vectorsName)); err != nil {
+		t.Fatalf("no vector index saved: %v", err)
+	}
+	found, total := 0, 0
+	for range 50 {
+		q := query()
+		want := exact(t, dir, q, 10)
+		got, loaded := coldLoaded(t, dir, q, 10)
+		if loaded {
+			t.Fatal("the saved vectors were not used")
+		}
+		in := map[int]bool{}
+		for _, h := range want {
+			in[h.ID] = true
+		}
+		for _, h := range got {
+			if in[h.ID] {
+				found++
+			}
+		}
+		total += len(want)
+		if len(got) > 0 && got[0].ID == want[0].ID && !reflect.DeepEqual(got[0], want[0]) {
+			t.Errorf("same chunk, other hit: %+v, want %+v", got[0], want[0])
+		}
+	}
+	recall := float64(found) / float64(total)
+	t.Logf("Recall@10 of the saved vectors against exact search: %.4f (%d/%d)", recall, found, total)
+	if recall < 0.99 {
+		t.Errorf("Recall@10 = %.4f, want >= 0.99", recall)
+	}
+
+	q := query()
+	want := ids(exact(t, dir, q, 10))
+	p := filepath.Join(dir, vectorsName)
+	good, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := layoutOf(64, 5000)
+	for _, tt := range []struct {
+		name string
+		at   int64
+	}{
+		{"a float row", l.floats + 4*64*int64(want[0]) + 5},
+		{"an int8 block", l.int8s + 100},
+		{"the header", 20},
+	} {
+		t.Run("damaged "+tt.name, func(t *testing.T) {
+			data := append([]byte(nil), good...)
+			data[tt.at] ^= 0xff
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, loaded := coldLoaded(t, dir, q, 10)
+			if !reflect.DeepEqual(ids(got), want) || !loaded {
+				t.Errorf("with damaged saved vectors: %v (loaded: %v), want %v from the objects", ids(got), loaded, want)
+			}
+		})
+	}
+	if err := os.WriteFile(p, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a damaged object is left out", func(t *testing.T) {
+		file := want[0] / 25
+		op := filepath.Join(dir, "objects", key(file)[:2], key(file)+".chk")
+		data, err := os.ReadFile(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(op, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, loaded := coldLoaded(t, dir, q, 10)
+		if len(got) != 10 || loaded {
+			t.Fatalf("%d hits (loaded: %v), want 10 from the rest of the saved vectors", len(got), loaded)
+		}
+		for _, h := range got {
+			if h.ID/25 == file {
+				t.Errorf("a chunk of the damaged object: %+v", h)
+			}
+		}
+	})
+}
