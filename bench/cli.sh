@@ -124,6 +124,8 @@ row() {
 	rows+=("| $1 | $2 | $rag_s | $4 | $ref_s | $r | $rss |")
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
 note "full rag index of $corpus ($corpus_mb MB)"
 measure full "$bin/rag" index --embed-model fake-embed "$corpus"
 chunks=$("$bin/rag" status --json | jq -r .chunks)
@@ -160,8 +162,8 @@ row "$chunks" "one edited file, \`rag index\` ($(embedded) chunks embedded)" edi
 note "one renamed file"
 renamed=$corpus/d000/doc00001.md
 for i in $(seq "$runs"); do
-	mv "$renamed" "${renamed%.md}-r$i.md"
-	renamed=${renamed%.md}-r$i.md
+	mv "$renamed" "$corpus/d000/doc00001-renamed$i.md"
+	renamed=$corpus/d000/doc00001-renamed$i.md
 	measure rename "$bin/rag" index
 	rawscan rawscan-rename
 done
@@ -191,5 +193,6 @@ printf '%s\n' "${rows[@]}"
 echo
 echo "- corpus: $files files, $corpus_mb MB, $chunks chunks of $dim dimensions; medians of $runs runs (full index: one run)"
 echo "- machine: $(nproc) cores ($cpu), $mem memory, $(uname -sr)"
+echo "- load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- $(go version)"
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $commit"
