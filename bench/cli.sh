@@ -15,9 +15,9 @@
 #
 # Each fast row is the median of BENCH_RUNS runs, rag and its reference taken
 # in turns so a noisy machine slows both alike. It prints a Markdown table
-# (chunks | operation | rag s | reference | ref s | ratio | rag peak RSS MB)
-# and the machine it ran on on stdout; progress goes to stderr, rag's own
-# output to WORK/run/log.
+# (chunks | operation | rag s | reference | ref s | ratio | rag peak RSS MB;
+# MB are MiB throughout) and the machine it ran on on stdout; progress goes
+# to stderr, rag's own output to WORK/run/log.
 #
 #   make bench-cli                        # 10,000 files (~380 MB), a few minutes
 #   BENCH_FILES=1000 bench/cli.sh         # a quick run
@@ -179,7 +179,7 @@ for mode in dense hybrid lexical; do
 done
 
 cat "$run"/t/rawscan-* >"$run/t/rawscan"
-vec_mb=$(awk -v n="$chunks" -v d="$dim" 'BEGIN {printf "%d", n * d * 4 / 1e6}')
+vec_mb=$(awk -v n="$chunks" -v d="$dim" 'BEGIN {printf "%d", n * d * 4 / 1048576}')
 rows+=("| $chunks | rawscan alone, all its runs (raw vectors $vec_mb MB; RSS is rawscan's) | — | rawscan | $(median rawscan 1) | — | $(median rawscan 2) |")
 
 commit=$(git -C "$root" rev-parse --short HEAD)

@@ -1,7 +1,7 @@
 //go:build linux
 
 // Command timeit runs a command and appends its wall time in seconds and its
-// peak resident set size in MB (the kernel's rusage maxrss of the child) as
+// peak resident set size in MiB (the kernel's rusage maxrss of the child) as
 // one line "SECONDS MB" to the file -o, for bench/cli.sh. It is
 // /usr/bin/time -f '%e %M' with millisecond resolution, which the fast rows
 // (a few hundredths of a second at small sizes) need.
