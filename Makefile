@@ -1,7 +1,7 @@
 # rag's developer tasks. `make check` is what a change must pass.
 GO ?= go
 
-.PHONY: build test check fmt vet lint tidy e2e bench fuzz demo
+.PHONY: build test check fmt vet lint tidy e2e bench bench-cli fuzz demo
 
 build:
 	$(GO) build -buildvcs=auto -o bin/rag ./cmd/rag
@@ -37,6 +37,11 @@ e2e:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# rag end to end beside ../shared/bench's references (issue 11's table; see
+# docs/performance.md). BENCH_FILES=1000 for a quick run.
+bench-cli:
+	bash bench/cli.sh
 
 # Fuzz each target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
