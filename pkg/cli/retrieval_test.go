@@ -176,3 +176,39 @@ func TestKeywordsSaved(t *testing.T) {
 		t.Errorf("a no-op rag index did not save it again: %s", r.stdout)
 	}
 }
+
+// TestVectorsSaved checks that rag index saves the vector index, that dense
+// and hybrid searches give the same results with it as without it (every
+// chunk loaded), and that status says when it is missing.
+func TestVectorsSaved(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"vectors_saved": true`) {
+		t.Fatalf("after rag index: %s", r.stdout)
+	}
+	queries := []string{"retry upload", "install on linux", "owls"}
+	with := map[string]string{}
+	for _, mode := range []string{"dense", "hybrid"} {
+		for _, q := range queries {
+			with[mode+q] = h.run(runOpt{}, "search", "--json", "--mode", mode, q).stdout
+		}
+	}
+	if err := os.Remove(filepath.Join(h.index, "vectors.idx")); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run(runOpt{}, "status"); !strings.Contains(r.stdout, "Vectors:      not saved") {
+		t.Errorf("status without it: %s", r.stdout)
+	}
+	for _, mode := range []string{"dense", "hybrid"} {
+		for _, q := range queries {
+			if got := h.run(runOpt{}, "search", "--json", "--mode", mode, q).stdout; got != with[mode+q] {
+				t.Errorf("%s %q: loading every chunk gives\n%s\nthe saved vectors gave\n%s", mode, q, got, with[mode+q])
+			}
+		}
+	}
+	h.run(runOpt{}, "index")
+	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"vectors_saved": true`) {
+		t.Errorf("a no-op rag index did not save it again: %s", r.stdout)
+	}
+}

@@ -72,6 +72,9 @@ type statusReport struct {
 	// KeywordsSaved is false when searches must build the keyword index
 	// themselves (slower to open) until the next rag index saves it.
 	KeywordsSaved bool `json:"keywords_saved"`
+	// VectorsSaved is false when a dense search must load every object
+	// (slower to open) until the next rag index saves the vector index.
+	VectorsSaved bool `json:"vectors_saved"`
 	// DamagedFiles are the files whose stored chunks are missing or
 	// damaged (paths as citations show them): all of them with --verify,
 	// else those a size check finds.
@@ -124,7 +127,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, Dims: m.Dims,
 		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
 		Sources: m.Sources, Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
-		KeywordsSaved: st.KeywordsSaved(), CatalogRecovered: st.Recovered() != nil,
+		KeywordsSaved: st.KeywordsSaved(), VectorsSaved: st.VectorsSaved(), CatalogRecovered: st.Recovered() != nil,
 	}
 	if m.Dims > 0 {
 		// A model is the index's only once something was embedded with it.
@@ -235,6 +238,9 @@ func writeStatus(a *App, r *statusReport) error {
 	}
 	if !r.KeywordsSaved && r.Chunks > 0 {
 		b.WriteString("Keywords:     not saved for this catalog; each search builds them until `rag index` runs\n")
+	}
+	if !r.VectorsSaved && r.Chunks > 0 && r.Dims > 0 {
+		b.WriteString("Vectors:      not saved for this catalog; each dense search loads every chunk until `rag index` runs\n")
 	}
 	fmt.Fprintf(&b, "Sources:      %d\n", len(r.Sources))
 	for _, s := range r.Sources {

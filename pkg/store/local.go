@@ -982,7 +982,20 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 		}
 		hits = append(hits, s.hit(i, r.Similarity))
 	}
+	sortHits(hits)
 	return hits, nil
+}
+
+// sortHits orders hits best first, ties by id: chromem-go leaves the order
+// of equal scores to its workers, and results must not change from run to
+// run, or between a search that loaded the vectors and one that did not.
+func sortHits(hits []Hit) {
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return hits[i].ID < hits[j].ID
+	})
 }
 
 // SearchText implements Store: BM25 over the chunk texts and headings. With

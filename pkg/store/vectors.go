@@ -141,6 +141,14 @@ func (s *Local) vectorsFresh(m Manifest) bool {
 	return isVectorsHeaderOf(head, m)
 }
 
+// VectorsSaved reports whether the vector index saved beside the catalog is
+// the current catalog's, so that dense searches map it instead of loading
+// every object.
+func (s *Local) VectorsSaved() bool {
+	m := s.Manifest()
+	return nativeLittleEndian && s.vectorsFresh(m)
+}
+
 // vectorWriter writes vectors.idx as objects are scanned: each chunk's
 // rows go to their place by id, so no vector is held beyond its object.
 type vectorWriter struct {
@@ -366,10 +374,12 @@ func (s *Local) searchVectors(ctx context.Context, v *savedVectors, vec []float3
 				hits = append(hits, h)
 			}
 			if len(hits) == k {
+				sortHits(hits)
 				return hits, nil
 			}
 		}
 		if len(res) < want || want >= v.l.n {
+			sortHits(hits)
 			return hits, nil
 		}
 		want *= 2 // some hits were damaged: ask for more
