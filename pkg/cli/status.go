@@ -147,6 +147,9 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 			rep.Skipped = append(rep.Skipped, sp)
 		}
 	}
+	if err := st.CheckSizes(); err != nil {
+		return err
+	}
 	damaged := st.Damaged()
 	if opts.Verify {
 		n, all, err := st.Verify(ctx)

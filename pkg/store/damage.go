@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -14,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -252,19 +252,15 @@ var catalogNames = []string{manifestName, prevName, stagingName}
 
 // indexNames are every name an index folder holds.
 var indexNames = map[string]bool{manifestName: true, prevName: true, stagingName: true, lockName: true,
-	readersName: true, keywordsName: true, "objects": true}
+	readersName: true, keywordsName: true, vectorsName: true, checkedName: true, "objects": true}
 
 // IsCatalogDir reports whether the folder dir of fsys, holding the entries
 // names, is a rag index: it holds a catalog (of any format version). The
 // ingest walk uses it so that an index is never indexed.
 func IsCatalogDir(fsys fs.FS, dir string, names []string) bool {
 	for _, n := range names {
-		for _, c := range catalogNames {
-			if n != c {
-				continue
-			}
-			data, err := fs.ReadFile(fsys, path.Join(dir, n))
-			if err == nil && isCatalog(data) {
+		if slices.Contains(catalogNames, n) {
+			if f, err := fsys.Open(path.Join(dir, n)); err == nil && startsCatalog(f) {
 				return true
 			}
 		}
@@ -275,25 +271,24 @@ func IsCatalogDir(fsys fs.FS, dir string, names []string) bool {
 // HoldsCatalog reports whether the folder dir holds a rag catalog.
 func HoldsCatalog(dir string) bool {
 	for _, c := range catalogNames {
-		data, err := os.ReadFile(filepath.Join(dir, c))
-		if err == nil && isCatalog(data) {
+		if f, err := os.Open(filepath.Join(dir, c)); err == nil && startsCatalog(f) {
 			return true
 		}
 	}
 	return false
 }
 
-// isCatalog reports whether data looks like a catalog of some version;
-// a damaged one still names itself in its first bytes.
-func isCatalog(data []byte) bool {
-	var probe struct {
-		FormatVersion int    `json:"format_version"`
-		Generation    string `json:"generation"`
+// startsCatalog reports whether f starts as a catalog of some version
+// does, and closes it: rag writes format_version first, so the first bytes
+// tell, also of a damaged catalog, without reading (or parsing) the rest.
+func startsCatalog(f fs.File) bool {
+	head := make([]byte, 64)
+	n, _ := io.ReadFull(f, head) // a short file is judged by what it has
+	if err := f.Close(); err != nil {
+		return false
 	}
-	if json.Unmarshal(data, &probe) == nil {
-		return probe.FormatVersion > 0
-	}
-	return bytes.HasPrefix(bytes.TrimSpace(data), []byte(`{"format_version":`))
+	rest, ok := bytes.CutPrefix(bytes.TrimLeft(head[:n], " \t\r\n"), []byte("{"))
+	return ok && bytes.HasPrefix(bytes.TrimLeft(rest, " \t\r\n"), []byte(`"format_version"`))
 }
 
 // NotIndexError means a folder given as an index is something else: a file,

@@ -94,7 +94,9 @@ type Local struct {
 	// ready is set once Open has read the catalog: only then may Close
 	// delete what the catalog does not name.
 	ready bool
-	// gcWait bounds how long garbage collection waits for loading readers.
+	// gcWait bounds how long garbage collection waits for readers: one
+	// that reads objects as it searches (saved caches) holds them for its
+	// life, so a writer leaves the garbage for a later run rather than wait.
 	gcWait  time.Duration
 	readers *flock.Flock // shared lock held from Open until vectors are loaded
 	loaded  bool
@@ -128,7 +130,7 @@ type chunkRef struct {
 // and recorded (see Damaged): readers leave them out, `rag index` embeds
 // their files again.
 func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
-	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 10 * time.Second, damaged: map[string]*CorruptError{}}
+	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 2 * time.Second, damaged: map[string]*CorruptError{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close())
@@ -175,11 +177,26 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		return s, nil
 	}
 	s.manifest = *m
-	if err := s.checkObjects(); err != nil {
-		return nil, err
+	// A writer checks sizes (and takes the times CheckObjects needs) now; a
+	// search finds a missing or short object when it reads it, so it pays
+	// for no stat of the others (CheckSizes, for status).
+	if opt.Write {
+		if err := s.checkObjects(); err != nil {
+			return nil, err
+		}
 	}
 	s.ready = true
 	return s, nil
+}
+
+// CheckSizes finds missing and truncated objects by their size, one stat
+// each, as a writer's Open does; Damaged then names them. It is what
+// `rag status` reports without reading the objects.
+func (s *Local) CheckSizes() error {
+	if s.changed != nil {
+		return nil // done at open
+	}
+	return s.checkObjects()
 }
 
 // NewManifest is the catalog of an empty index with a fresh generation.

@@ -229,8 +229,11 @@ func TestCorruptObject(t *testing.T) {
 			}
 			want := []string{"a.md", "copy/a.md"}
 			s2 := openRead(t, dir)
+			if err := s2.CheckSizes(); err != nil {
+				t.Fatal(err)
+			}
 			if got := DamagedPaths(s2.Damaged()); tt.onOpen != (len(got) > 0) {
-				t.Errorf("damaged at open = %v, want found %v", got, tt.onOpen)
+				t.Errorf("damaged by size = %v, want found %v", got, tt.onOpen)
 			}
 			hits, err := s2.Search(ctx, vec(4, 3), 3)
 			if err != nil || len(hits) != 1 || hits[0].File.Path != "b.md" {
@@ -249,7 +252,7 @@ func TestCorruptObject(t *testing.T) {
 			}
 			// Closed now: an open reader that has not loaded holds off
 			// the writer's garbage collection.
-			if err := v.Close(); err != nil {
+			if err := errors.Join(v.Close(), s2.Close()); err != nil {
 				t.Fatal(err)
 			}
 			w, err := Open(ctx, dir, Options{Write: true})
