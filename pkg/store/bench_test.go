@@ -88,12 +88,7 @@ func fixture100k(b *testing.B) (dir string, chunks int) {
 func BenchmarkOpen100k(b *testing.B) {
 	ctx := context.Background()
 	dir, chunks := fixture100k(b)
-	runtime.GC()
-	debug.FreeOSMemory()
-	resetPeakRSS()
-	base := peakRSS()
-
-	var peak int64
+	peak := startPeak()
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
@@ -106,16 +101,33 @@ func BenchmarkOpen100k(b *testing.B) {
 		if err != nil || n != chunks {
 			b.Fatalf("Count = %d, %v", n, err)
 		}
-		peak = max(peak, peakRSS())
+		peak.sample()
 		b.ReportMetric(float64(opened.Milliseconds()), "ms-catalog")
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()
 	}
-	if peak > 0 {
-		b.ReportMetric(float64(peak)/(1<<20), "MB-peak-rss")
-		b.ReportMetric(float64(peak-base)/(1<<20), "MB-peak-rss-added")
+	peak.report(b)
+}
+
+// peakMeter measures a benchmark's peak resident memory from where it
+// started, after a garbage collection (Linux; elsewhere it reports nothing).
+type peakMeter struct{ base, peak int64 }
+
+func startPeak() *peakMeter {
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	return &peakMeter{base: peakRSS()}
+}
+
+func (p *peakMeter) sample() { p.peak = max(p.peak, peakRSS()) }
+
+func (p *peakMeter) report(b *testing.B) {
+	if p.peak > 0 {
+		b.ReportMetric(float64(p.peak)/(1<<20), "MB-peak-rss")
+		b.ReportMetric(float64(p.peak-p.base)/(1<<20), "MB-peak-rss-added")
 	}
 }
 
@@ -151,11 +163,7 @@ func peakRSS() int64 {
 func BenchmarkSearchTextCold100k(b *testing.B) {
 	ctx := context.Background()
 	dir, _ := fixture100k(b)
-	runtime.GC()
-	debug.FreeOSMemory()
-	resetPeakRSS()
-	base := peakRSS()
-	var peak int64
+	peak := startPeak()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		s, err := Open(ctx, dir, Options{})
@@ -166,14 +174,12 @@ func BenchmarkSearchTextCold100k(b *testing.B) {
 		if err != nil || len(hits) != 10 {
 			b.Fatalf("%d hits, %v", len(hits), err)
 		}
-		peak = max(peak, peakRSS())
+		peak.sample()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if peak > 0 {
-		b.ReportMetric(float64(peak-base)/(1<<20), "MB-peak-rss-added")
-	}
+	peak.report(b)
 }
 
 // BenchmarkSearchDenseCold100k is a cold `rag search --mode dense` over the
@@ -211,11 +217,7 @@ func BenchmarkSearchDenseCold100k(b *testing.B) {
 		}
 		total += 10
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
-	resetPeakRSS()
-	base := peakRSS()
-	var peak int64
+	peak := startPeak()
 	b.ResetTimer()
 	for b.Loop() {
 		s, err := Open(ctx, dir, Options{})
@@ -226,13 +228,11 @@ func BenchmarkSearchDenseCold100k(b *testing.B) {
 		if err != nil || len(hits) != 10 {
 			b.Fatalf("%d hits, %v", len(hits), err)
 		}
-		peak = max(peak, peakRSS())
+		peak.sample()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(found)/float64(total), "recall@10")
-	if peak > 0 {
-		b.ReportMetric(float64(peak-base)/(1<<20), "MB-peak-rss-added")
-	}
+	peak.report(b)
 }
