@@ -13,26 +13,20 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/ollama/ollama/api"
 
+	"github.com/rag-cli/rag/e2e/ollamaserver"
 	"github.com/rag-cli/rag/pkg/config"
 )
 
@@ -51,6 +45,7 @@ func main() {
 	flag.StringVar(&o.gguf, "gguf", "testdata/models/stories260K.gguf", "the tiny model used when the server has no real one")
 	flag.StringVar(&o.install, "install", ".ci/install-ollama", "the script that installs the pinned Ollama")
 	flag.Parse()
+	ollamaserver.Logf = logf
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
 	stop()
@@ -75,12 +70,12 @@ func run(ctx context.Context, o options) (err error) {
 
 	client := api.NewClient(host, http.DefaultClient)
 	embedModel, chatModel := envOr("RAG_EMBED_MODEL", config.DefaultEmbedModel), envOr("RAG_MODEL", config.DefaultChatModel)
-	if answers(ctx, client) {
+	if ollamaserver.Answers(ctx, client) {
 		logf("using the Ollama server at %s", host)
 		if !has(ctx, client, embedModel) || !has(ctx, client, chatModel) {
 			logf("it lacks %s or %s: using the tiny shipped model instead (answers are children's stories, not facts;", embedModel, chatModel)
 			logf("`ollama pull %s && ollama pull %s` for real answers)", embedModel, chatModel)
-			if err := createTiny(ctx, client, o.gguf); err != nil {
+			if err := ollamaserver.CreateTiny(ctx, client, o.gguf, tinyModel); err != nil {
 				return err
 			}
 			defer func() {
@@ -90,13 +85,13 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	} else {
 		logf("no Ollama answers at %s: starting the pinned one", host)
-		srv, err := startPinned(ctx, o.install, work)
+		srv, err := ollamaserver.Start(ctx, o.install, work)
 		if err != nil {
 			return err
 		}
-		defer func() { err = errors.Join(err, srv.stop()) }()
-		host, client = srv.host, api.NewClient(srv.host, http.DefaultClient)
-		if err := createTiny(ctx, client, o.gguf); err != nil {
+		defer func() { err = errors.Join(err, srv.Stop()) }()
+		host, client = srv.Host, api.NewClient(srv.Host, http.DefaultClient)
+		if err := ollamaserver.CreateTiny(ctx, client, o.gguf, tinyModel); err != nil {
 			return err
 		}
 		embedModel, chatModel = tinyModel, tinyModel
@@ -122,128 +117,9 @@ func envOr(key, def string) string {
 	return def
 }
 
-// answers reports whether an Ollama server answers within two seconds.
-func answers(ctx context.Context, c *api.Client) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_, err := c.Version(ctx)
-	return err == nil
-}
-
 func has(ctx context.Context, c *api.Client, model string) bool {
 	_, err := c.Show(ctx, &api.ShowRequest{Model: model})
 	return err == nil
-}
-
-// createTiny uploads the shipped GGUF as a blob and creates a model from it,
-// as `ollama create` does with a Modelfile.
-func createTiny(ctx context.Context, c *api.Client, gguf string) error {
-	f, err := os.Open(gguf)
-	if err != nil {
-		return fmt.Errorf("tiny model: %w", err)
-	}
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if err == nil {
-		// Not f itself: the HTTP client closes a body that is a Closer.
-		err = c.CreateBlob(ctx, digest, struct{ io.Reader }{f})
-	}
-	if err := errors.Join(err, f.Close()); err != nil {
-		return fmt.Errorf("upload tiny model: %w", err)
-	}
-	req := &api.CreateRequest{
-		Model:      tinyModel,
-		Files:      map[string]string{filepath.Base(gguf): digest},
-		Template:   "{{ .Prompt }}",
-		Parameters: map[string]any{"num_ctx": 512},
-	}
-	if err := c.Create(ctx, req, func(api.ProgressResponse) error { return nil }); err != nil {
-		return fmt.Errorf("create tiny model: %w", err)
-	}
-	return nil
-}
-
-type server struct {
-	cmd  *exec.Cmd
-	host *url.URL
-	done chan error
-}
-
-// startPinned installs (or reuses) the pinned Ollama and starts it on a free
-// loopback port with its models under work.
-func startPinned(ctx context.Context, install, work string) (*server, error) {
-	inst := exec.CommandContext(ctx, "bash", install)
-	inst.Stderr = os.Stderr
-	out, err := inst.Output()
-	if err != nil {
-		return nil, fmt.Errorf("install ollama: %w", err)
-	}
-	bin := strings.TrimSpace(string(out))
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logFile, err := os.Create(filepath.Join(work, "ollama.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "OLLAMA_HOST="+addr, "OLLAMA_MODELS="+filepath.Join(work, "models"))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("start ollama: %w", err), logFile.Close())
-	}
-	s := &server{cmd: cmd, host: &url.URL{Scheme: "http", Host: addr}, done: make(chan error, 1)}
-	go func() { s.done <- errors.Join(cmd.Wait(), logFile.Close()) }()
-	client := api.NewClient(s.host, http.DefaultClient)
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if answers(ctx, client) {
-			logf("started ollama (pid %d) at %s", cmd.Process.Pid, addr)
-			return s, nil
-		}
-		select {
-		case err := <-s.done:
-			log, _ := os.ReadFile(filepath.Join(work, "ollama.log")) // best effort: only for the message
-			return nil, fmt.Errorf("ollama serve exited (%v):\n%s", err, log)
-		case <-ctx.Done():
-			return nil, errors.Join(ctx.Err(), s.stop())
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return nil, errors.Join(errors.New("ollama serve did not answer within 60s"), s.stop())
-		}
-	}
-}
-
-// stop ends the server it started, by its PID: SIGTERM, then SIGKILL.
-func (s *server) stop() error {
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return err
-		}
-		<-s.done
-	}
-	logf("stopped ollama (pid %d)", s.cmd.Process.Pid)
-	return nil // a server stopped by a signal exits non-zero: that is expected
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
 }
 
 // rag runs the rag binary with the demo's environment; its stdout goes to
