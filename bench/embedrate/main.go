@@ -26,6 +26,7 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/rag-cli/rag/e2e/ollamaserver"
+	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -57,7 +58,9 @@ func run(ctx context.Context, rag, docs, gguf, install string, runs int) (err er
 		return err
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(work)) }()
-	srv, err := ollamaserver.Start(ctx, install, work)
+	srv, err := ollamaserver.Start(ctx, install, work, func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "embedrate: "+format+"\n", args...)
+	})
 	if err != nil {
 		return err
 	}
@@ -122,8 +125,7 @@ func run(ctx context.Context, rag, docs, gguf, install string, runs int) (err er
 	return nil
 }
 
-// chunkTexts reads what rag embedded for each chunk of the index: the
-// heading path, a blank line, the text (as the indexer builds it).
+// chunkTexts reads what rag embedded for each chunk of the index.
 func chunkTexts(ctx context.Context, dir string) (_ []string, err error) {
 	st, err := store.Open(ctx, dir, store.Options{})
 	if err != nil {
@@ -137,11 +139,7 @@ func chunkTexts(ctx context.Context, dir string) (_ []string, err error) {
 			return nil, err
 		}
 		for _, c := range chunks {
-			t := c.Text
-			if c.Heading != "" {
-				t = c.Heading + "\n\n" + c.Text
-			}
-			texts = append(texts, t)
+			texts = append(texts, indexer.EmbedText(c))
 		}
 	}
 	return texts, nil

@@ -45,7 +45,6 @@ func main() {
 	flag.StringVar(&o.gguf, "gguf", "testdata/models/stories260K.gguf", "the tiny model used when the server has no real one")
 	flag.StringVar(&o.install, "install", ".ci/install-ollama", "the script that installs the pinned Ollama")
 	flag.Parse()
-	ollamaserver.Logf = logf
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
 	stop()
@@ -85,7 +84,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	} else {
 		logf("no Ollama answers at %s: starting the pinned one", host)
-		srv, err := ollamaserver.Start(ctx, o.install, work)
+		srv, err := ollamaserver.Start(ctx, o.install, work, logf)
 		if err != nil {
 			return err
 		}

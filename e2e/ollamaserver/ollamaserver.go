@@ -26,9 +26,6 @@ import (
 	"github.com/ollama/ollama/api"
 )
 
-// Logf reports what the package does (on stderr by default).
-var Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-
 // Answers reports whether an Ollama server answers within two seconds.
 func Answers(ctx context.Context, c *api.Client) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -71,14 +68,16 @@ func CreateTiny(ctx context.Context, c *api.Client, gguf, name string) error {
 
 // Server is a running pinned Ollama.
 type Server struct {
+	logf func(format string, args ...any)
 	cmd  *exec.Cmd
 	Host *url.URL
 	done chan error
 }
 
 // Start installs (or reuses) the pinned Ollama with the script install and
-// starts it on a free loopback port with its models and log under work.
-func Start(ctx context.Context, install, work string) (*Server, error) {
+// starts it on a free loopback port with its models and log under work;
+// logf reports when it starts and stops.
+func Start(ctx context.Context, install, work string, logf func(format string, args ...any)) (*Server, error) {
 	inst := exec.CommandContext(ctx, "bash", install)
 	inst.Stderr = os.Stderr
 	out, err := inst.Output()
@@ -101,12 +100,12 @@ func Start(ctx context.Context, install, work string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start ollama: %w", err), logFile.Close())
 	}
-	s := &Server{cmd: cmd, Host: &url.URL{Scheme: "http", Host: addr}, done: make(chan error, 1)}
+	s := &Server{logf: logf, cmd: cmd, Host: &url.URL{Scheme: "http", Host: addr}, done: make(chan error, 1)}
 	go func() { s.done <- errors.Join(cmd.Wait(), logFile.Close()) }()
 	client := api.NewClient(s.Host, http.DefaultClient)
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if Answers(ctx, client) {
-			Logf("started ollama (pid %d) at %s", cmd.Process.Pid, addr)
+			logf("started ollama (pid %d) at %s", cmd.Process.Pid, addr)
 			return s, nil
 		}
 		select {
@@ -136,7 +135,7 @@ func (s *Server) Stop() error {
 		}
 		<-s.done
 	}
-	Logf("stopped ollama (pid %d)", s.cmd.Process.Pid)
+	s.logf("stopped ollama (pid %d)", s.cmd.Process.Pid)
 	return nil // a server stopped by a signal exits non-zero: that is expected
 }
 

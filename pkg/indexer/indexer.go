@@ -467,7 +467,7 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 		}
 		texts := make([]string, len(batch))
 		for i, s := range batch {
-			texts[i] = embedText(s.p.chunks[s.i])
+			texts[i] = EmbedText(s.p.chunks[s.i])
 		}
 		vecs, err := emb.Embed(ctx, texts)
 		if err != nil {
@@ -566,10 +566,10 @@ func Forget(ctx context.Context, st store.Store, src store.Source, entries bool,
 	return nil
 }
 
-// embedText is what is embedded for a chunk: its heading path, then its
+// EmbedText is what is embedded for a chunk: its heading path, then its
 // text, so that a passage deep in a section is still found by what the
 // section is about.
-func embedText(c store.Chunk) string {
+func EmbedText(c store.Chunk) string {
 	if c.Heading == "" {
 		return c.Text
 	}
