@@ -196,7 +196,9 @@ func (p *proc) contents(bin string) string {
 }
 
 // checkClean fails if the index folder holds anything a clean index does
-// not: an object no catalog names, a temporary file, an unfinished rebuild.
+// not: an object no catalog names, a cache segment that serves nothing, a
+// temporary file, an unfinished rebuild; or if the cache segments do not
+// serve the whole catalog.
 func checkClean(t *testing.T, index string) {
 	t.Helper()
 	m, err := store.ReadManifest(index)
@@ -219,7 +221,8 @@ func checkClean(t *testing.T, index string) {
 				t.Errorf("orphan object %s", name)
 			}
 			found++
-		case name == "manifest.json" || name == "manifest.prev.json" || name == "lock" || name == "readers.lock" || name == "keywords.idx" || name == "vectors.idx" || name == "checked":
+		case strings.HasSuffix(name, ".seg") && filepath.Base(filepath.Dir(p)) == "segments":
+		case name == "manifest.json" || name == "manifest.prev.json" || name == "lock" || name == "readers.lock" || name == "checked":
 		default:
 			t.Errorf("unexpected file %s", p)
 		}
@@ -230,6 +233,17 @@ func checkClean(t *testing.T, index string) {
 	}
 	if found != len(keys) {
 		t.Errorf("%d objects on disk, catalog names %d", found, len(keys))
+	}
+	st, err := store.Open(context.Background(), index, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.CacheStats()
+	if err := errors.Join(err, st.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if c.Unused > 0 || !c.Covered && len(m.Files) > 0 {
+		t.Errorf("cache segments: %+v, want all used and covering the catalog", c)
 	}
 }
 

@@ -31,7 +31,9 @@ func main() {
 		Version: version,
 		Fault:   faultHook(os.Getenv),
 	}
+	sp := startProf()
 	code := app.Run(ctx, os.Args[1:])
+	sp()
 	stop()
 	os.Exit(code)
 }

@@ -154,56 +154,34 @@ func TestAskContext(t *testing.T) {
 	}
 }
 
-func TestKeywordsSaved(t *testing.T) {
+// TestCachesSaved checks that rag index saves the cache segments, that
+// searches in every mode give the same results with them as without them
+// (every chunk read from the objects), that status says when they are
+// missing, and that the next rag index, even a no-op, saves them again.
+func TestCachesSaved(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.mustIndex()
-	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"keywords_saved": true`) {
-		t.Fatalf("after rag index: %s", r.stdout)
-	}
-	if err := os.Remove(filepath.Join(h.index, "keywords.idx")); err != nil {
-		t.Fatal(err)
-	}
-	if r := h.run(runOpt{}, "status"); !strings.Contains(r.stdout, "Keywords:     not saved") {
-		t.Errorf("status without it: %s", r.stdout)
-	}
-	rep := decodeSearch(t, h.run(runOpt{}, "search", "--json", "--mode", "lexical", "retry upload"))
-	if len(rep.Results) == 0 || rep.Results[0].Path != "retry.txt" {
-		t.Errorf("built in memory: %+v", rep.Results)
-	}
-	h.run(runOpt{}, "index")
-	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"keywords_saved": true`) {
-		t.Errorf("a no-op rag index did not save it again: %s", r.stdout)
-	}
-}
-
-// TestVectorsSaved checks that rag index saves the vector index, that dense
-// and hybrid searches give the same results with it as without it (every
-// chunk loaded), and that status says when it is missing.
-func TestVectorsSaved(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	h.mustIndex()
-	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"vectors_saved": true`) {
+	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"vectors_saved": true`) || !strings.Contains(r.stdout, `"keywords_saved": true`) {
 		t.Fatalf("after rag index: %s", r.stdout)
 	}
 	queries := []string{"retry upload", "install on linux", "owls"}
 	with := map[string]string{}
-	for _, mode := range []string{"dense", "hybrid"} {
+	for _, mode := range []string{"dense", "hybrid", "lexical"} {
 		for _, q := range queries {
 			with[mode+q] = h.run(runOpt{}, "search", "--json", "--mode", mode, q).stdout
 		}
 	}
-	if err := os.Remove(filepath.Join(h.index, "vectors.idx")); err != nil {
+	if err := os.RemoveAll(filepath.Join(h.index, "segments")); err != nil {
 		t.Fatal(err)
 	}
-	if r := h.run(runOpt{}, "status"); !strings.Contains(r.stdout, "Vectors:      not saved") {
-		t.Errorf("status without it: %s", r.stdout)
+	if r := h.run(runOpt{}, "status"); !strings.Contains(r.stdout, "incomplete: searches read") {
+		t.Errorf("status without them: %s", r.stdout)
 	}
-	for _, mode := range []string{"dense", "hybrid"} {
+	for _, mode := range []string{"dense", "hybrid", "lexical"} {
 		for _, q := range queries {
 			if got := h.run(runOpt{}, "search", "--json", "--mode", mode, q).stdout; got != with[mode+q] {
-				t.Errorf("%s %q: loading every chunk gives\n%s\nthe saved vectors gave\n%s", mode, q, got, with[mode+q])
+				t.Errorf("%s %q: from the objects\n%s\nfrom the segments\n%s", mode, q, got, with[mode+q])
 			}
 		}
 	}

@@ -69,12 +69,13 @@ type statusReport struct {
 	Failed        []statusProblem `json:"failed"`
 	// RebuildPending is set when `rag index --rebuild` was interrupted.
 	RebuildPending bool `json:"rebuild_pending"`
-	// KeywordsSaved is false when searches must build the keyword index
-	// themselves (slower to open) until the next rag index saves it.
+	// KeywordsSaved and VectorsSaved are false when the cache segments do
+	// not serve every file: searches then read the objects of the rest
+	// (slower to open) until the next rag index saves them.
 	KeywordsSaved bool `json:"keywords_saved"`
-	// VectorsSaved is false when a dense search must load every object
-	// (slower to open) until the next rag index saves the vector index.
-	VectorsSaved bool `json:"vectors_saved"`
+	VectorsSaved  bool `json:"vectors_saved"`
+	// Caches describes the cache segments searches read.
+	Caches store.CacheStats `json:"caches"`
 	// DamagedFiles are the files whose stored chunks are missing or
 	// damaged (paths as citations show them): all of them with --verify,
 	// else those a size check finds.
@@ -127,8 +128,12 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, Dims: m.Dims,
 		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
 		Sources: m.Sources, Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
-		KeywordsSaved: st.KeywordsSaved(), VectorsSaved: st.VectorsSaved(), CatalogRecovered: st.Recovered() != nil,
+		CatalogRecovered: st.Recovered() != nil,
 	}
+	if rep.Caches, err = st.CacheStats(); err != nil {
+		return fmt.Errorf("read cache segments: %w", err)
+	}
+	rep.KeywordsSaved, rep.VectorsSaved = rep.Caches.Covered, rep.Caches.Covered
 	if m.Dims > 0 {
 		// A model is the index's only once something was embedded with it.
 		rep.EmbedModel = m.EmbedModel
@@ -239,11 +244,12 @@ func writeStatus(a *App, r *statusReport) error {
 	if r.RebuildPending {
 		b.WriteString("Rebuild:      unfinished; run `rag index --rebuild` to complete it\n")
 	}
-	if !r.KeywordsSaved && r.Chunks > 0 {
-		b.WriteString("Keywords:     not saved for this catalog; each search builds them until `rag index` runs\n")
-	}
-	if !r.VectorsSaved && r.Chunks > 0 && r.Dims > 0 {
-		b.WriteString("Vectors:      not saved for this catalog; each dense search loads every chunk until `rag index` runs\n")
+	if r.Chunks > 0 && r.Dims > 0 {
+		c := r.Caches
+		fmt.Fprintf(&b, "Caches:       %s, %d of %d rows in use\n", plural(c.Segments, "segment"), c.LiveRows, c.Rows)
+		if !c.Covered {
+			b.WriteString("              incomplete: searches read the chunks of some files from their objects until `rag index` runs\n")
+		}
 	}
 	fmt.Fprintf(&b, "Sources:      %d\n", len(r.Sources))
 	for _, s := range r.Sources {

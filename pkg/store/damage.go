@@ -252,7 +252,7 @@ var catalogNames = []string{manifestName, prevName, stagingName}
 
 // indexNames are every name an index folder holds.
 var indexNames = map[string]bool{manifestName: true, prevName: true, stagingName: true, lockName: true,
-	readersName: true, keywordsName: true, vectorsName: true, checkedName: true, "objects": true}
+	readersName: true, "keywords.idx": true, "vectors.idx": true, checkedName: true, "objects": true, segmentsDir: true}
 
 // IsCatalogDir reports whether the folder dir of fsys, holding the entries
 // names, is a rag index: it holds a catalog (of any format version). The

@@ -70,7 +70,8 @@ func TestWriterLock(t *testing.T) {
 }
 
 // A reader that has read the catalog keeps every object it names until it
-// has loaded them, even if a writer drops them meanwhile.
+// closes (it reads the objects of its hits as it searches), even if a
+// writer drops them meanwhile.
 func TestReaderKeepsObjectsAlive(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -96,11 +97,14 @@ func TestReaderKeepsObjectsAlive(t *testing.T) {
 		t.Fatalf("reader of the old catalog: Count = %d, %v", n, err)
 	}
 
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
 	w, err = Open(ctx, dir, Options{Write: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil { // the reader has loaded: now it goes
+	if err := w.Close(); err != nil { // the reader has closed: now it goes
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(w.objectPath(key(1))); !errors.Is(err, os.ErrNotExist) {

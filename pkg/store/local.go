@@ -14,13 +14,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/philippgille/chromem-go"
 
 	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/lexical"
@@ -95,32 +93,19 @@ type Local struct {
 	// delete what the catalog does not name.
 	ready bool
 	// gcWait bounds how long garbage collection waits for readers: one
-	// that reads objects as it searches (saved caches) holds them for its
-	// life, so a writer leaves the garbage for a later run rather than wait.
+	// that reads objects as it searches holds them for its life, so a
+	// writer leaves the garbage for a later run rather than wait.
 	gcWait  time.Duration
-	readers *flock.Flock // shared lock held from Open until vectors are loaded
-	loaded  bool
-	coll    *chromem.Collection
-	// lex is the keyword index: the saved one mapped (unmapLex unmaps it)
-	// or one built in memory. A lexical search may use it before, or
-	// without, loading the vectors.
-	lex      lexical.Searcher
-	unmapLex func() error
-	refs     []chunkRef
-	base     []int // first chunk id of each catalog file, once computed
-	// vec is the saved vector index, mapped: a dense search that has not
-	// loaded the objects ranks with it.
-	vec *savedVectors
-}
+	readers *flock.Flock // shared lock held by a reader from Open to Close
+	base    []int        // first chunk id of each catalog file, once computed
+	// cache is what searches of the catalog read (segments mapped, or built
+	// from objects); setAside names segments found damaged while reading.
+	cache     *cacheView
+	setAside  map[string]bool
+	keyChunks map[string]int // chunk count by content key, once computed
 
-type chunkRef struct {
-	ok      bool // loaded; false for the chunks of a damaged object
-	file    int
-	start   int
-	end     int
-	page    int
-	heading string
-	text    string
+	segMu sync.Mutex
+	seg   *segmentBuilder // a writer's chunks not yet in a segment
 }
 
 // Open opens the index in dir. Read-only, a missing index is ErrNoIndex;
@@ -455,7 +440,7 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 	s.dmu.Lock()
 	delete(s.damaged, key) // written again: repaired
 	s.dmu.Unlock()
-	return nil
+	return s.addToSegment(key, chunks)
 }
 
 func (s *Local) readObject(key string) ([]Chunk, error) {
@@ -528,9 +513,8 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	if !s.opt.Rebuild {
 		s.recovered, s.badCatalog = nil, false
 	}
-	s.loaded = false
-	s.coll, s.refs, s.base = nil, nil, nil
-	err = errors.Join(s.dropKeywords(), s.dropVectors())
+	s.base, s.keyChunks = nil, nil
+	err = s.dropView()
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -629,6 +613,10 @@ func (s *Local) collectGarbage(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("remove unused objects: %w", err)
 	}
+	m := s.Manifest()
+	if err := s.collectSegments([]*Manifest{&m, staged}); err != nil {
+		return fmt.Errorf("remove unused cache segments: %w", err)
+	}
 	return nil
 }
 
@@ -676,76 +664,6 @@ func removeTemps(dir string) error {
 		}
 	}
 	return nil
-}
-
-// load reads every object the manifest names into a chromem collection and
-// the keyword index (or reads the saved keyword index, when it is of this
-// catalog), then lets writers collect garbage again. Objects are read,
-// checked and added by one worker a CPU: loading is most of what opening a
-// large index costs (BenchmarkOpen100k).
-func (s *Local) load(ctx context.Context) error {
-	if s.loaded {
-		return nil
-	}
-	db := chromem.NewDB()
-	coll, err := db.CreateCollection("chunks", nil, func(context.Context, string) ([]float32, error) {
-		return nil, errors.New("rag stores precomputed embeddings only")
-	})
-	if err != nil {
-		return err
-	}
-	lex, err := s.keywords()
-	if err != nil {
-		return err
-	}
-	var builders []*lexical.Builder
-	if lex == nil {
-		builders = newBuilders()
-	}
-	refs, err := s.scan(ctx, func(id int, v []float32) error {
-		return coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(id), Embedding: v})
-	}, builders)
-	if err != nil {
-		return err
-	}
-	if err := s.unlockReaders(); err != nil {
-		return err
-	}
-	if lex == nil {
-		s.lex = lexical.Merge(builders...)
-	}
-	s.coll, s.refs, s.loaded = coll, refs, true
-	return nil
-}
-
-// scan reads every object the manifest names and gives each chunk's vector
-// to add (called from several workers at once) and its text to the keyword
-// builders, one builder a worker; either may be nil.
-func (s *Local) scan(ctx context.Context, add func(id int, v []float32) error, builders []*lexical.Builder) ([]chunkRef, error) {
-	// Every chunk gets its id from its file's place in the catalog, so that
-	// workers can fill refs and the collection in any order.
-	base := s.bases()
-	byKey := map[string][]int{}
-	var keys []string
-	for i, f := range s.manifest.Files {
-		if _, ok := byKey[f.Key]; !ok {
-			keys = append(keys, f.Key)
-		}
-		byKey[f.Key] = append(byKey[f.Key], i)
-	}
-	refs := make([]chunkRef, s.manifest.Chunks())
-
-	err := eachKey(ctx, keys, func(w int, key string) error {
-		var lex *lexical.Builder
-		if builders != nil {
-			lex = builders[w]
-		}
-		return s.loadObject(ctx, add, lex, key, byKey[key], base, refs)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return refs, nil
 }
 
 // bases returns the id of the first chunk of each catalog file: chunks are
@@ -807,53 +725,6 @@ feed:
 	return ctx.Err()
 }
 
-// loadObject reads one object and adds its chunks once for every file
-// that has this content, to the vectors and to the keyword index.
-func (s *Local) loadObject(ctx context.Context, add func(id int, v []float32) error, lex *lexical.Builder, key string, fileIdx, base []int, refs []chunkRef) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.isDamaged(key) {
-		return nil
-	}
-	chunks, err := s.readObject(key)
-	var c *CorruptError
-	if errors.As(err, &c) {
-		// Left out; the rest of the index still answers.
-		s.noteDamage(key, c)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, fi := range fileIdx {
-		if f := s.manifest.Files[fi]; len(chunks) != f.Chunks {
-			s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)})
-			return nil
-		}
-	}
-	for _, fi := range fileIdx {
-		for j, c := range chunks {
-			if len(c.Vector) != s.manifest.Dims || zero(c.Vector) {
-				continue
-			}
-			id := base[fi] + j
-			refs[id] = chunkRef{ok: true, file: fi, start: c.StartLine, end: c.EndLine, page: c.Page, heading: c.Heading, text: c.Text}
-			if lex != nil {
-				// The heading path is searched with the text, as it is embedded with it.
-				lex.Add(id, c.Heading+"\n"+c.Text)
-			}
-			if add == nil {
-				continue
-			}
-			if err := add(id, c.Vector); err != nil {
-				return fmt.Errorf("load vectors: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
 func zero(v []float32) bool {
 	for _, x := range v {
 		if x != 0 && !math.IsNaN(float64(x)) {
@@ -880,16 +751,6 @@ func (s *Local) FileChunks(ctx context.Context, f FileEntry) ([]Chunk, error) {
 		return nil, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)}
 	}
 	return chunks, nil
-}
-
-// Count loads the index and returns how many chunks it holds.
-func (s *Local) Count(ctx context.Context) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.load(ctx); err != nil {
-		return 0, err
-	}
-	return s.coll.Count(), nil
 }
 
 // Verify reads every object the catalog names and checks it against the
@@ -964,43 +825,12 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 	if len(vec) != s.manifest.Dims {
 		return nil, &ModelMismatchError{IndexModel: s.manifest.EmbedModel, IndexDims: s.manifest.Dims, Model: s.manifest.EmbedModel, Dims: len(vec)}
 	}
-	if !s.loaded {
-		v, err := s.vectors()
-		if err != nil {
-			return nil, err
+	return s.withView(ctx, func(v *cacheView) ([]Hit, error) {
+		if v.liveRows == 0 {
+			return nil, nil
 		}
-		if v != nil {
-			hits, err := s.searchVectors(ctx, v, vec, k)
-			if !errors.Is(err, errVectorsDamaged) {
-				return hits, err
-			}
-			// Damaged where this search read it: load the objects instead.
-			if err := s.dropVectors(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := s.load(ctx); err != nil {
-		return nil, err
-	}
-	if s.coll.Count() == 0 {
-		return nil, nil
-	}
-	k = min(k, s.coll.Count())
-	res, err := s.coll.QueryEmbedding(ctx, vec, k, nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("vector search: %w", err)
-	}
-	hits := make([]Hit, 0, len(res))
-	for _, r := range res {
-		i, err := strconv.Atoi(r.ID)
-		if err != nil || i < 0 || i >= len(s.refs) {
-			return nil, fmt.Errorf("vector search returned unknown id %q", r.ID)
-		}
-		hits = append(hits, s.hit(i, r.Similarity))
-	}
-	sortHits(hits)
-	return hits, nil
+		return s.searchVectors(ctx, v, vec, k)
+	})
 }
 
 // sortHits orders hits best first, ties by id: chromem-go leaves the order
@@ -1015,58 +845,44 @@ func sortHits(hits []Hit) {
 	})
 }
 
-// SearchText implements Store: BM25 over the chunk texts and headings. With
-// a saved keyword index it loads no vectors: it reads the index's pages for
-// the query's terms and the objects of the hits alone, so a cold lexical
-// search costs a small part of a load.
+// SearchText implements Store: BM25 over the chunk texts and headings,
+// the keyword indexes of the cache segments searched as one. It loads no
+// vector: it reads the index pages of the query's terms and the objects of
+// the hits alone, so a cold lexical search costs a small part of a load.
 func (s *Local) SearchText(ctx context.Context, query string, k int) ([]Hit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lex, err := s.keywords()
-	if err != nil {
-		return nil, err
+	if k <= 0 {
+		return nil, nil
 	}
-	if lex == nil { // none saved for this catalog: loading builds one
-		if err := s.load(ctx); err != nil {
-			return nil, err
-		}
-	}
-	hits, err := s.searchText(ctx, query, k)
-	if errors.Is(err, lexical.ErrDamaged) {
-		// The saved index is damaged where this query reads it.
-		if err := s.buildKeywords(ctx); err != nil {
-			return nil, err
-		}
-		hits, err = s.searchText(ctx, query, k)
-	}
-	return hits, err
+	return s.withView(ctx, func(v *cacheView) ([]Hit, error) { return s.searchText(ctx, v, query, k) })
 }
 
-// searchText ranks with s.lex and turns the best k ids into hits. Chunks
-// of damaged objects are passed over, so it asks the index for more until
-// k are found or the index has no more.
-func (s *Local) searchText(ctx context.Context, query string, k int) ([]Hit, error) {
-	read := map[string][]Chunk{} // objects read for this query, when not loaded
+// searchText ranks over the segments' keyword indexes and turns the best
+// rows into hits. Chunks of damaged objects are passed over, so it asks
+// for more until k are found or there are no more.
+func (s *Local) searchText(ctx context.Context, v *cacheView, query string, k int) ([]Hit, error) {
+	parts := make([]lexical.Part, len(v.segs))
+	for i, g := range v.segs {
+		parts[i] = lexical.Part{R: g.lex, Live: g.live}
+	}
+	read := map[string][]Chunk{} // objects read for this query
 	for n := k; ; n *= 2 {
-		found, err := s.lex.Search(query, n)
+		found, err := lexical.SearchParts(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, part, int(doc)) })
 		if err != nil {
 			return nil, err
 		}
 		var hits []Hit
 		for _, h := range found {
-			hit, ok, err := s.lazyHit(ctx, h.ID, h.Score, read)
+			more, err := s.rowHits(ctx, v, h.Part, int(h.Doc), h.Score, read)
 			if err != nil {
 				return nil, err
 			}
-			if ok {
-				hits = append(hits, hit)
-			}
-			if len(hits) == k {
-				return hits, nil
-			}
+			hits = append(hits, more...)
 		}
-		if len(found) < n {
-			return hits, nil
+		if len(hits) >= k || len(found) < n {
+			sortHits(hits)
+			return hits[:min(k, len(hits))], nil
 		}
 	}
 }
@@ -1077,12 +893,6 @@ func (s *Local) searchText(ctx context.Context, query string, k int) ([]Hit, err
 // or that holds no vector.
 func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[string][]Chunk) (Hit, bool, error) {
 	h := lexical.Hit{ID: id, Score: score}
-	if s.loaded {
-		if h.ID < 0 || h.ID >= len(s.refs) || !s.refs[h.ID].ok {
-			return Hit{}, false, nil
-		}
-		return s.hit(h.ID, h.Score), true, nil
-	}
 	if err := ctx.Err(); err != nil {
 		return Hit{}, false, err
 	}
@@ -1119,27 +929,13 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 	return Hit{ID: h.ID, File: f, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text, Score: h.Score}, true, nil
 }
 
-func (s *Local) hit(id int, score float32) Hit {
-	ref := s.refs[id]
-	return Hit{
-		ID:        id,
-		File:      s.manifest.Files[ref.file],
-		StartLine: ref.start,
-		EndLine:   ref.end,
-		Page:      ref.page,
-		Heading:   ref.heading,
-		Text:      ref.text,
-		Score:     score,
-	}
-}
-
 // Close implements Store. A writer removes the objects no catalog names
 // (left by changed and deleted files, or by a crashed run), then releases
 // its lock.
 func (s *Local) Close() error {
 	s.mu.Lock()
-	s.coll, s.refs, s.base, s.loaded = nil, nil, nil, false
-	errs := []error{s.dropKeywords(), s.dropVectors()}
+	s.base = nil
+	errs := []error{s.dropView()}
 	s.mu.Unlock()
 	if s.lock != nil {
 		if s.ready && !s.opt.Rebuild {

@@ -1,0 +1,628 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/rag-cli/rag/pkg/lexical"
+)
+
+// cacheView is what the searches of one catalog read: the cache segments
+// that serve its contents, newest first, then segments built in memory from
+// the objects of contents no segment on disk serves.
+type cacheView struct {
+	segs []*segment
+	// where is the segment and content index serving each key.
+	where map[string][2]int
+	// files lists, by key, the catalog files of that content.
+	files    map[string][]int
+	liveRows int
+	// onDisk is how many of segs are files; the rest were built in memory.
+	onDisk int
+}
+
+func (v *cacheView) close() error {
+	var errs []error
+	for _, g := range v.segs {
+		errs = append(errs, g.close())
+	}
+	return errors.Join(errs...)
+}
+
+// covered reports whether every content was served from disk.
+func (v *cacheView) covered() bool { return v.onDisk == len(v.segs) }
+
+// openSegments maps every segment file that checks out, newest first,
+// leaving out those named in skip and those of another vector size.
+func (s *Local) openSegments(dims int, skip map[string]bool) ([]*segment, error) {
+	names, err := segmentNames(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list cache segments: %w", err)
+	}
+	var segs []*segment
+	for _, n := range names {
+		if skip[n] {
+			continue
+		}
+		data, release, err := mapFile(filepath.Join(s.dir, segmentsDir, n))
+		if err != nil {
+			continue // gone (merged away) or unreadable: the objects serve it
+		}
+		g, err := openSegment(n, data)
+		if err != nil || g.l.dims != dims {
+			if err := release(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		g.release = release
+		segs = append(segs, g)
+	}
+	return segs, nil
+}
+
+// cover decides which segment serves each content: the newest that holds
+// it with the chunk count the catalog says. It sets each segment's live
+// rows and returns where each key is served; keys served nowhere are left
+// out of it.
+func cover(segs []*segment, need map[string]int) (map[string][2]int, int) {
+	where := make(map[string][2]int, len(need))
+	rows := 0
+	for si, g := range segs {
+		g.live = make([]bool, g.l.n)
+		for oi, o := range g.objs {
+			n, ok := need[o.key]
+			if !ok || n != o.chunks {
+				continue
+			}
+			if _, done := where[o.key]; done {
+				continue
+			}
+			where[o.key] = [2]int{si, oi}
+			for r := o.first; r < o.first+o.chunks; r++ {
+				g.live[r] = true
+			}
+			rows += o.chunks
+		}
+	}
+	return where, rows
+}
+
+// needed returns the chunk count of every content of m that is not known
+// damaged.
+func (s *Local) needed(m *Manifest) map[string]int {
+	need := make(map[string]int, len(m.Files))
+	for _, f := range m.Files {
+		if !s.isDamaged(f.Key) {
+			need[f.Key] = f.Chunks
+		}
+	}
+	return need
+}
+
+// view returns the catalog's cache view, building it on first use: segments
+// on disk are mapped, and the contents none of them serves are read from
+// their objects into segments in memory (all of them, for an index whose
+// caches are gone: what loading the index used to be).
+func (s *Local) view(ctx context.Context) (*cacheView, error) {
+	if s.cache != nil {
+		return s.cache, nil
+	}
+	m := &s.manifest
+	segs, err := s.openSegments(m.Dims, s.setAside)
+	if err != nil {
+		return nil, err
+	}
+	v := &cacheView{segs: segs, onDisk: len(segs), files: map[string][]int{}}
+	for i, f := range m.Files {
+		v.files[f.Key] = append(v.files[f.Key], i)
+	}
+	need := s.needed(m)
+	v.where, _ = cover(segs, need)
+	var missing []string
+	for _, f := range m.Files {
+		if _, ok := v.where[f.Key]; !ok && need[f.Key] > 0 {
+			missing = append(missing, f.Key)
+			need[f.Key] = -1 // listed once
+		}
+	}
+	if len(missing) > 0 {
+		mem, err := s.buildSegments(ctx, missing, m.Dims, 0, nil)
+		if err != nil {
+			return nil, errors.Join(err, v.close())
+		}
+		v.segs = append(v.segs, mem...)
+	}
+	v.where, v.liveRows = cover(v.segs, s.needed(m))
+	s.cache = v
+	return v, nil
+}
+
+// dropView forgets the view (the catalog changed, or a segment was set
+// aside), unmapping its segments.
+func (s *Local) dropView() error {
+	v := s.cache
+	s.cache = nil
+	if v != nil {
+		return v.close()
+	}
+	return nil
+}
+
+// buildSegments reads the objects of keys, one worker a CPU, into segments
+// of at most segmentRows rows each. With write, each full segment is
+// written to disk and nothing returned (a writer filling the caches); else
+// they are returned, in memory. A damaged object is noted and left out.
+func (s *Local) buildSegments(ctx context.Context, keys []string, dims int, rows int, write func(*segmentBuilder) error) ([]*segment, error) {
+	if rows <= 0 {
+		rows = segmentRows
+	}
+	var mu sync.Mutex
+	var out []*segment
+	s.chunksOf("") // computed before the workers read it
+	builders := make([]*segmentBuilder, runtime.GOMAXPROCS(0))
+	finish := func(b *segmentBuilder) error {
+		if write != nil {
+			return write(b)
+		}
+		g, err := openSegment("", b.encode())
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out = append(out, g)
+		mu.Unlock()
+		return nil
+	}
+	err := eachKey(ctx, keys, func(w int, key string) error {
+		chunks, err := s.readObject(key)
+		var c *CorruptError
+		switch {
+		case errors.As(err, &c):
+			s.noteDamage(key, c) // left out; the rest still answers
+			return nil
+		case err != nil:
+			return err
+		}
+		if want := s.chunksOf(key); want >= 0 && len(chunks) != want {
+			s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), want)})
+			return nil
+		}
+		if builders[w] == nil {
+			builders[w] = newSegmentBuilder(dims)
+		}
+		builders[w].add(key, chunks)
+		if builders[w].rows >= rows {
+			b := builders[w]
+			builders[w] = nil
+			return finish(b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range builders {
+		if b != nil && b.rows > 0 {
+			if err := finish(b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// chunksOf returns the chunk count the catalog gives the content key, or
+// -1 when it names no such content.
+func (s *Local) chunksOf(key string) int {
+	if s.keyChunks == nil {
+		s.keyChunks = map[string]int{}
+		for _, f := range s.manifest.Files {
+			s.keyChunks[f.Key] = f.Chunks
+		}
+	}
+	if n, ok := s.keyChunks[key]; ok {
+		return n
+	}
+	return -1
+}
+
+// rowHits makes row of segment seg into hits: one for every catalog file
+// of its content (files with the same content share it), read from the
+// object (kept in read for the query's other hits).
+func (s *Local) rowHits(ctx context.Context, v *cacheView, seg, row int, score float32, read map[string][]Chunk) ([]Hit, error) {
+	g := v.segs[seg]
+	o := g.objs[g.object(row)]
+	var hits []Hit
+	for _, fi := range v.files[o.key] {
+		h, ok, err := s.lazyHit(ctx, s.bases()[fi]+row-o.first, score, read)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			hits = append(hits, h)
+		}
+	}
+	return hits, nil
+}
+
+// rowID is the chunk id of row of segment seg in the first catalog file of
+// its content: what orders equal scores, as in one index of the catalog.
+func (s *Local) rowID(v *cacheView, seg, row int) int {
+	g := v.segs[seg]
+	o := g.objs[g.object(row)]
+	fs := v.files[o.key]
+	if len(fs) == 0 {
+		return math.MaxInt
+	}
+	return s.bases()[fs[0]] + row - o.first
+}
+
+// withView runs search on the catalog's view. A segment that fails a check
+// where search read it is set aside for this store's life, and search runs
+// again with the objects serving what it held.
+func (s *Local) withView(ctx context.Context, search func(v *cacheView) ([]Hit, error)) ([]Hit, error) {
+	for {
+		v, err := s.view(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hits, err := search(v)
+		seg := -1
+		var se *segmentError
+		var pe *lexical.PartError
+		switch {
+		case errors.As(err, &se):
+			seg = se.seg
+		case errors.As(err, &pe):
+			seg = pe.Part
+		}
+		if seg < 0 || seg >= v.onDisk {
+			return hits, err
+		}
+		if s.setAside == nil {
+			s.setAside = map[string]bool{}
+		}
+		s.setAside[v.segs[seg].name] = true
+		if err := s.dropView(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Count returns how many chunks the index holds that searches can return.
+func (s *Local) Count(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, err := s.view(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range s.manifest.Files {
+		at, ok := v.where[f.Key]
+		if !ok || s.isDamaged(f.Key) {
+			continue
+		}
+		g := v.segs[at[0]]
+		o := g.objs[at[1]]
+		for r := o.first; r < o.first+o.chunks; r++ {
+			if g.scale(r) != 0 {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// CacheStats describes the cache segments on disk as the catalog uses them.
+type CacheStats struct {
+	// Segments is the number of segment files that check out; Unused of
+	// them serve no content of the catalog (garbage collection removes them).
+	Segments int `json:"segments"`
+	Unused   int `json:"unused"`
+	// Rows is the chunks they hold, LiveRows those the catalog uses: the
+	// rest are of changed or deleted files, until merged away.
+	Rows     int `json:"rows"`
+	LiveRows int `json:"live_rows"`
+	// Covered is true when they serve every content of the catalog, so that
+	// searches read no object but their hits'.
+	Covered bool `json:"covered"`
+}
+
+// CacheStats returns what the cache segments on disk hold for the catalog.
+func (s *Local) CacheStats() (CacheStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := &s.manifest
+	var st CacheStats
+	if m.Dims == 0 {
+		return st, nil
+	}
+	segs, err := s.openSegments(m.Dims, nil)
+	if err != nil {
+		return st, err
+	}
+	need := s.needed(m)
+	where, live := cover(segs, need)
+	st.Segments, st.LiveRows, st.Covered = len(segs), live, len(where) == len(need)
+	var errs []error
+	for _, g := range segs {
+		st.Rows += g.l.n
+		if !slices.Contains(g.live, true) {
+			st.Unused++
+		}
+		errs = append(errs, g.close())
+	}
+	return st, errors.Join(errs...)
+}
+
+// CachesSaved reports whether the cache segments on disk serve every
+// content of the catalog, so that searches read no object but their hits'.
+func (s *Local) CachesSaved() bool {
+	st, err := s.CacheStats()
+	return err == nil && st.Covered
+}
+
+// KeywordsSaved reports whether keyword searches read saved indexes for
+// every content (CachesSaved: the segments hold both).
+func (s *Local) KeywordsSaved() bool { return s.CachesSaved() }
+
+// VectorsSaved reports whether dense searches read saved vectors for every
+// content, without loading objects.
+func (s *Local) VectorsSaved() bool { return s.CachesSaved() }
+
+// PutObject's segment: the chunks a writer stored, gathered until they fill
+// a segment or the run saves its caches.
+func (s *Local) addToSegment(key string, chunks []Chunk) error {
+	dims := 0
+	for _, c := range chunks {
+		if len(c.Vector) > 0 {
+			dims = len(c.Vector)
+			break
+		}
+	}
+	if dims == 0 {
+		return nil // nothing to search in it
+	}
+	s.segMu.Lock()
+	defer s.segMu.Unlock()
+	if s.seg != nil && s.seg.dims != dims {
+		// A model change within one run is refused elsewhere; never mix.
+		s.seg = nil
+	}
+	if s.seg == nil {
+		s.seg = newSegmentBuilder(dims)
+	}
+	s.seg.add(key, chunks)
+	if s.seg.rows < segmentRows {
+		return nil
+	}
+	b := s.seg
+	s.seg = nil
+	return s.writeSegment(b)
+}
+
+// writeSegment writes a gathered segment to its file: not synced, since a
+// torn segment fails its checks and the objects serve its contents.
+func (s *Local) writeSegment(b *segmentBuilder) error {
+	if b == nil || b.rows == 0 {
+		return nil
+	}
+	return s.writeSegmentData(b.encode())
+}
+
+func (s *Local) writeSegmentData(data []byte) error {
+	dir := filepath.Join(s.dir, segmentsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write cache segment: %w", err)
+	}
+	if err := s.writeFileAtomic(filepath.Join(dir, newSegmentName()), data, "segment", false); err != nil {
+		return fmt.Errorf("write cache segment: %w", err)
+	}
+	return nil
+}
+
+// SaveCaches makes the cache segments serve the whole catalog, at the end
+// of a run: it writes what the run gathered, then segments for any content
+// still served by no segment (caches deleted, damaged, or written by an
+// older rag), then merges small and mostly dead segments (see merge). It
+// reads only the objects of contents no segment serves.
+func (s *Local) SaveCaches(ctx context.Context) (err error) {
+	if s.lock == nil {
+		return errors.New("save search caches: the index is not open for writing")
+	}
+	s.segMu.Lock()
+	b := s.seg
+	s.seg = nil
+	s.segMu.Unlock()
+	if err := s.writeSegment(b); err != nil {
+		return err
+	}
+	m := s.Manifest()
+	if len(m.Files) == 0 || m.Dims == 0 || s.Staging() {
+		return nil
+	}
+	segs, err := s.openSegments(m.Dims, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, g := range segs {
+			err = errors.Join(err, g.close())
+		}
+	}()
+	need := s.needed(&m)
+	where, _ := cover(segs, need)
+	var missing []string
+	for _, f := range m.Files {
+		if _, ok := where[f.Key]; !ok && need[f.Key] > 0 {
+			missing = append(missing, f.Key)
+			need[f.Key] = -1
+		}
+	}
+	if len(missing) > 0 {
+		if _, err := s.buildSegments(ctx, missing, m.Dims, 0, s.writeSegment); err != nil {
+			return fmt.Errorf("save search caches: %w", err)
+		}
+	}
+	if err := s.merge(ctx, segs); err != nil {
+		return fmt.Errorf("merge cache segments: %w", err)
+	}
+	return err
+}
+
+// merge rewrites, into one segment, the live rows of segments that are
+// small (a quarter of segmentRows or less, once there are four of them) or
+// mostly dead (under half their rows live), up to segmentRows rows: so an
+// edit's small segments and the dead rows it leaves cost later searches
+// little, and no merge costs more than one segment's rows. Rows are copied
+// as they are (checked), keyword postings renumbered: nothing is embedded
+// or analysed again. The merged segments are deleted by the next garbage
+// collection, when no reader maps them.
+func (s *Local) merge(ctx context.Context, segs []*segment) error {
+	type pick struct {
+		g    *segment
+		live int
+	}
+	var small, sparse []pick
+	for _, g := range segs {
+		live := 0
+		for _, l := range g.live {
+			if l {
+				live++
+			}
+		}
+		switch {
+		case live == 0:
+		case 2*live < g.l.n:
+			sparse = append(sparse, pick{g, live})
+		case g.l.n <= segmentRows/4:
+			small = append(small, pick{g, live})
+		}
+	}
+	if len(small) < 4 {
+		small = nil
+	}
+	picks := append(sparse, small...)
+	// The fewest live rows first, so that a bounded merge removes the most segments.
+	sort.SliceStable(picks, func(i, j int) bool { return picks[i].live < picks[j].live })
+	var use []*segment
+	rows := 0
+	for _, p := range picks {
+		if len(use) > 0 && rows+p.live > segmentRows {
+			break
+		}
+		use = append(use, p.g)
+		rows += p.live
+	}
+	if len(use) == 0 || len(use) == 1 && 2*rows >= use[0].l.n {
+		return nil // nothing worth a rewrite
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// New row numbers: each segment's live contents in order.
+	var objs []segObject
+	newRow := make([][]int32, len(use))
+	n := 0
+	for i, g := range use {
+		newRow[i] = make([]int32, g.l.n)
+		for r := range newRow[i] {
+			newRow[i][r] = -1
+		}
+		for _, o := range g.objs {
+			if o.chunks == 0 || !g.live[o.first] {
+				continue
+			}
+			objs = append(objs, segObject{key: o.key, first: n, chunks: o.chunks})
+			for r := o.first; r < o.first+o.chunks; r++ {
+				newRow[i][r] = int32(n)
+				n++
+			}
+		}
+	}
+	readers := make([]*lexical.Reader, len(use))
+	for i, g := range use {
+		readers[i] = g.lex
+	}
+	x, err := lexical.Renumber(readers, func(part int, doc uint32) (uint32, bool) {
+		r := newRow[part][doc]
+		return uint32(r), r >= 0
+	})
+	if err != nil {
+		return nil // a damaged segment: the objects will serve it, left as is
+	}
+	w := newSegmentWriter(use[0].l.dims, objs, n, x.Append(nil))
+	for i, g := range use {
+		for r, nr := range newRow[i] {
+			if nr >= 0 && !w.copyRow(int(nr), g, r) {
+				return nil // damaged: not merged
+			}
+		}
+	}
+	s.hook("merge")
+	return s.writeSegmentData(w.finish())
+}
+
+// collectSegments deletes the segments that serve no content of the
+// catalogs live (the current one and a rebuild's), and the caches of older
+// rag versions. The caller holds the readers lock exclusively.
+func (s *Local) collectSegments(live []*Manifest) error {
+	for _, old := range []string{"keywords.idx", "vectors.idx"} {
+		if err := os.Remove(filepath.Join(s.dir, old)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	dir := filepath.Join(s.dir, segmentsDir)
+	if err := removeTemps(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	names, err := segmentNames(s.dir)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	used := map[string]bool{}
+	for _, m := range live {
+		if m == nil {
+			continue
+		}
+		segs, err := s.openSegments(m.Dims, nil)
+		if err != nil {
+			return err
+		}
+		need := map[string]int{}
+		for _, f := range m.Files {
+			need[f.Key] = f.Chunks
+		}
+		cover(segs, need)
+		for _, g := range segs {
+			for _, l := range g.live {
+				if l {
+					used[g.name] = true
+					break
+				}
+			}
+			if err := g.close(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range names {
+		if used[n] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// words gives file f's chunk i a text of its own and words shared with
+// other files, so that BM25 statistics depend on which files are live.
+func words(f, i int) string {
+	return fmt.Sprintf("file%d chunk%d common shared%d topic%d", f, i, f%3, (f+i)%5)
+}
+
+// putFiles stores files f in fs with three chunks each (vectors from
+// their words' positions) and returns their catalog entries.
+func putFiles(t *testing.T, s *Local, gen int, fs ...int) []FileEntry {
+	t.Helper()
+	var out []FileEntry
+	for _, f := range fs {
+		var chunks []Chunk
+		for i := range 3 {
+			chunks = append(chunks, Chunk{StartLine: i + 1, EndLine: i + 1, Text: words(f, i) + fmt.Sprintf(" gen%d", gen), Vector: angle(float64(f)*0.37 + float64(i)*0.11 + float64(gen)*0.05)})
+		}
+		k := key(1000*gen + f)
+		if err := s.PutObject(context.Background(), k, chunks); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, FileEntry{Root: "/r", Path: fmt.Sprintf("f%02d.md", f), Key: k, Chunks: 3})
+	}
+	return out
+}
+
+// angle is a unit vector of its own for each a: no two chunks tie.
+func angle(a float64) []float32 {
+	v := []float64{math.Cos(a), math.Sin(a), 0.3 * math.Cos(3*a), 0.3 * math.Sin(5*a)}
+	var n float64
+	for _, x := range v {
+		n += x * x
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x / math.Sqrt(n))
+	}
+	return out
+}
+
+func saveCaches(t *testing.T, s *Local) {
+	t.Helper()
+	if err := s.SaveCaches(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// segmentFiles lists the segment files with their sizes and times.
+func segmentFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	names, err := segmentNames(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		info, err := os.Stat(filepath.Join(dir, segmentsDir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = fmt.Sprint(info.Size(), info.ModTime().UnixNano())
+	}
+	return out
+}
+
+// searches runs the same queries in both modes on a fresh reader of dir
+// and returns their hits, a line each.
+func searches(t *testing.T, dir string) []string {
+	t.Helper()
+	r := openRead(t, dir)
+	defer func() {
+		if err := r.Close(); err != nil { // let the writer collect garbage
+			t.Error(err)
+		}
+	}()
+	var all []Hit
+	for _, q := range []string{"common shared1", "file7 topic3", "chunk2 gen1", "file3 gen2"} {
+		hits, err := r.SearchText(context.Background(), q, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, hits...)
+	}
+	for i := range 4 {
+		hits, err := r.Search(context.Background(), angle(float64(i)), 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, hits...)
+	}
+	if r.cache == nil || !r.cache.covered() {
+		t.Error("the searches read objects: the segments did not serve the catalog")
+	}
+	var out []string
+	for _, h := range all {
+		out = append(out, fmt.Sprintf("%d %s:%d %q %.6f", h.ID, h.File.Path, h.StartLine, h.Text, h.Score))
+	}
+	return out
+}
+
+// fresh builds an index of files from scratch, one segment, and returns
+// its folder: what an index with dead rows and many segments must answer
+// like, scores included.
+func fresh(t *testing.T, files []FileEntry, gens map[string]int) string {
+	t.Helper()
+	s, dir := newStore(t)
+	for _, f := range files {
+		var n int
+		fmt.Sscanf(f.Path, "f%02d.md", &n)
+		putFiles(t, s, gens[f.Key], n)
+	}
+	commitFiles(t, s, files...)
+	saveCaches(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestEditWritesOnlyWhatChanged checks that an edit, a deletion and an
+// addition write one small segment and leave the others as they were,
+// that searches then answer exactly as an index built from scratch would
+// (BM25 statistics of the live chunks only), and that small segments are
+// merged once there are four of them, with the same answers.
+func TestEditWritesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	s, dir := newStore(t)
+	gens := map[string]int{}
+	files := putFiles(t, s, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	for _, f := range files {
+		gens[f.Key] = 1
+	}
+	commitFiles(t, s, files...)
+	saveCaches(t, s)
+	first := segmentFiles(t, dir)
+	if len(first) != 1 {
+		t.Fatalf("segments after the first run: %v", first)
+	}
+
+	for run := 2; run <= 6; run++ {
+		// Edit file run, delete file run+1, add file 10+run.
+		edited := putFiles(t, s, run, run, 10+run)
+		for _, f := range edited {
+			gens[f.Key] = run
+		}
+		var next []FileEntry
+		for _, f := range files {
+			switch f.Path {
+			case fmt.Sprintf("f%02d.md", run):
+				next = append(next, edited[0])
+			case fmt.Sprintf("f%02d.md", run+1):
+			default:
+				next = append(next, f)
+			}
+		}
+		files = append(next, edited[1])
+		commitFiles(t, s, files...)
+		saveCaches(t, s)
+		if err := s.CollectGarbage(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		segs := segmentFiles(t, dir)
+		for n, v := range first {
+			if run < 4 && segs[n] != v {
+				t.Errorf("run %d rewrote the first segment %s", run, n)
+			}
+		}
+		st, err := s.CacheStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("run %d: %+v", run, st)
+		if !st.Covered || st.Unused > 0 {
+			t.Errorf("run %d: %+v", run, st)
+		}
+		if got, want := searches(t, dir), searches(t, fresh(t, files, gens)); !reflect.DeepEqual(got, want) {
+			t.Errorf("run %d: with %d segments\n%s\nfrom scratch\n%s", run, len(segs), strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if run == 4 && len(segs) != 1 {
+			// Four small segments (runs 1 to 4) are merged into one.
+			t.Errorf("run 4: %d segments, want the small ones merged: %v", len(segs), slices.Collect(mapsKeys(segs)))
+		}
+	}
+}
+
+func mapsKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// TestSparseSegmentRewritten checks that a segment most of whose rows are
+// dead is rewritten with its live rows alone, answering the same.
+func TestSparseSegmentRewritten(t *testing.T) {
+	t.Parallel()
+	s, dir := newStore(t)
+	files := putFiles(t, s, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	commitFiles(t, s, files...)
+	saveCaches(t, s)
+	commitFiles(t, s, files[:3]...)
+	before := searches(t, dir)
+	saveCaches(t, s)
+	if err := s.CollectGarbage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.CacheStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Segments != 1 || st.Rows != 9 || st.LiveRows != 9 {
+		t.Errorf("after deleting 7 of 10 files: %+v, want one segment of their 9 rows", st)
+	}
+	if after := searches(t, dir); !reflect.DeepEqual(after, before) {
+		t.Errorf("after the rewrite\n%s\nbefore\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+}

@@ -1,0 +1,390 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/rag-cli/rag/pkg/lexical"
+)
+
+// Cache segments are what searches read instead of the objects: derived
+// data, never a commit point. Each holds, for the chunks of some file
+// contents (named by their object keys), every vector contiguous as float32
+// and int8 and a keyword index, so that a search maps them and reads only
+// what it ranks. A run writes a segment for what it embedded (one every
+// segmentRows chunks, so a run of any size holds at most one segment in
+// memory); contents changed or deleted since leave dead rows behind, which
+// searches pass over and later runs merge away. The objects stay the truth:
+// a content no valid segment holds is read from its object.
+const segmentsDir = "segments"
+
+// segmentMagic starts a segment file. The layout, little-endian:
+//
+//	header (64 bytes): magic [8] dims u32 rows u32 objects u32 tableLen u32
+//	                   vecOff u64 lexOff u64 lexLen u64 size u64
+//	                   crc u32 (of the 56 bytes before it), zeros
+//	table:  objects × {keyLen u8, key, first row u32, chunks u32}, crc u32 (of the table)
+//	zeros to vecOff (a multiple of 64, so float rows can be used in place)
+//	floats: rows × dims float32 (unit vectors; zeros for a chunk with none)
+//	rowCRC: rows × u32 (CRC-32 of each float row)
+//	scales: rows × float32 (int8 row × scale ≈ float row; 0 for a chunk with none)
+//	int8s:  rows × dims int8
+//	blockCRC: ⌈rows / vectorBlock⌉ × u32 (CRC-32 of a block's int8 rows, then its scales)
+//	lex:    the rows' keyword index (pkg/lexical's saved form; document = row)
+var segmentMagic = []byte("RAGS0001")
+
+const (
+	segmentHeader = 64
+	// vectorBlock is how many int8 rows one CRC covers: checked as they
+	// are scanned, at little cost.
+	vectorBlock = 4096
+	// segmentRows is how many chunks a writer gathers before it writes a
+	// segment: what bounds a run's memory (about 5 bytes a dimension a
+	// chunk, plus its terms), and what merging one costs.
+	segmentRows = 8192
+)
+
+// nativeLittleEndian: float rows are used in place where the machine is
+// little-endian, and copied elsewhere.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// errSegmentDamaged means a segment failed a check; searches set it aside
+// and read what it held from the objects.
+var errSegmentDamaged = errors.New("cache segment damaged")
+
+// segmentError names the segment that failed a check where a search read it.
+type segmentError struct {
+	seg int
+	err error
+}
+
+func (e *segmentError) Error() string { return e.err.Error() }
+func (e *segmentError) Unwrap() error { return e.err }
+
+// vectorLayout is where each part of a segment's vectors starts.
+type vectorLayout struct {
+	dims, n                                 int
+	floats, rowCRC, scales, int8s, blockCRC int64
+	end                                     int64
+}
+
+func layoutAt(base int64, dims, n int) vectorLayout {
+	l := vectorLayout{dims: dims, n: n, floats: base}
+	l.rowCRC = l.floats + int64(n)*int64(dims)*4
+	l.scales = l.rowCRC + int64(n)*4
+	l.int8s = l.scales + int64(n)*4
+	l.blockCRC = l.int8s + int64(n)*int64(dims)
+	l.end = l.blockCRC + int64((n+vectorBlock-1)/vectorBlock)*4
+	return l
+}
+
+// segObject is the rows of one content in a segment.
+type segObject struct {
+	key    string
+	first  int
+	chunks int
+}
+
+// segment is a segment file mapped (or one built in memory, name "").
+type segment struct {
+	name    string
+	data    []byte
+	release func() error
+	l       vectorLayout
+	objs    []segObject
+	lex     *lexical.Reader
+	// live marks the rows this segment serves for the catalog in use: of
+	// contents the catalog names, not damaged, and not served by a newer
+	// segment (see cover).
+	live []bool
+}
+
+func (g *segment) float(i int) []float32 {
+	off := g.l.floats + int64(i)*int64(g.l.dims)*4
+	if nativeLittleEndian {
+		return unsafe.Slice((*float32)(unsafe.Pointer(&g.data[off])), g.l.dims)
+	}
+	v := make([]float32, g.l.dims)
+	for j := range v {
+		v[j] = math.Float32frombits(binary.LittleEndian.Uint32(g.data[off+4*int64(j):]))
+	}
+	return v
+}
+
+func (g *segment) floatBytes(i int) []byte {
+	return g.data[g.l.floats+int64(i)*int64(g.l.dims)*4:][:g.l.dims*4]
+}
+
+func (g *segment) rowOK(i int) bool {
+	return crc32.ChecksumIEEE(g.floatBytes(i)) == binary.LittleEndian.Uint32(g.data[g.l.rowCRC+int64(i)*4:])
+}
+
+func (g *segment) scale(i int) float32 {
+	return math.Float32frombits(binary.LittleEndian.Uint32(g.data[g.l.scales+int64(i)*4:]))
+}
+
+func (g *segment) int8Bytes(i int) []byte {
+	return g.data[g.l.int8s+int64(i)*int64(g.l.dims):][:g.l.dims]
+}
+
+func (g *segment) int8Row(i int) []int8 {
+	b := g.int8Bytes(i)
+	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}
+
+// blockOK checks the CRC of block b's int8 rows and scales.
+func (g *segment) blockOK(b int) bool {
+	lo, hi := b*vectorBlock, min((b+1)*vectorBlock, g.l.n)
+	h := crc32.NewIEEE()
+	_, _ = h.Write(g.data[g.l.int8s+int64(lo)*int64(g.l.dims) : g.l.int8s+int64(hi)*int64(g.l.dims)]) // a hash never fails
+	_, _ = h.Write(g.data[g.l.scales+int64(lo)*4 : g.l.scales+int64(hi)*4])
+	return h.Sum32() == binary.LittleEndian.Uint32(g.data[g.l.blockCRC+int64(b)*4:])
+}
+
+// object returns the index of the content that holds row.
+func (g *segment) object(row int) int {
+	i, _ := slices.BinarySearchFunc(g.objs, row, func(o segObject, r int) int {
+		switch {
+		case o.first+o.chunks <= r:
+			return -1
+		case o.first > r:
+			return 1
+		}
+		return 0
+	})
+	return i
+}
+
+func (g *segment) close() error {
+	if g.release != nil {
+		r := g.release
+		g.release = nil
+		return r()
+	}
+	return nil
+}
+
+// openSegment checks a segment's header and table and reads its keyword
+// index's header; the rest is checked where it is read.
+func openSegment(name string, data []byte) (*segment, error) {
+	bad := func(why string) error { return fmt.Errorf("%w: %s: %s", errSegmentDamaged, name, why) }
+	if len(data) < segmentHeader || !bytes.Equal(data[:8], segmentMagic) {
+		return nil, bad("not a segment")
+	}
+	if crc32.ChecksumIEEE(data[:56]) != binary.LittleEndian.Uint32(data[56:]) {
+		return nil, bad("header checksum")
+	}
+	le := binary.LittleEndian
+	dims, rows, nobj, tableLen := int(le.Uint32(data[8:])), int(le.Uint32(data[12:])), int(le.Uint32(data[16:])), int64(le.Uint32(data[20:]))
+	vecOff, lexOff, lexLen, size := le.Uint64(data[24:]), le.Uint64(data[32:]), le.Uint64(data[40:]), le.Uint64(data[48:])
+	if size != uint64(len(data)) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 {
+		return nil, bad("sizes")
+	}
+	l := layoutAt(int64(vecOff), dims, rows)
+	if uint64(l.end) != lexOff || lexOff > size || lexLen != size-lexOff {
+		return nil, bad("sizes")
+	}
+	table := data[segmentHeader : segmentHeader+tableLen]
+	if crc32.ChecksumIEEE(table) != le.Uint32(data[segmentHeader+tableLen:]) {
+		return nil, bad("table checksum")
+	}
+	g := &segment{name: name, data: data, l: l, objs: make([]segObject, 0, nobj)}
+	next := 0
+	for range nobj {
+		if len(table) < 1 || len(table) < 1+int(table[0])+8 {
+			return nil, bad("table")
+		}
+		kl := int(table[0])
+		o := segObject{key: string(table[1 : 1+kl]), first: int(le.Uint32(table[1+kl:])), chunks: int(le.Uint32(table[5+kl:]))}
+		table = table[9+kl:]
+		if o.first != next || o.chunks > rows-next {
+			return nil, bad("table")
+		}
+		next += o.chunks
+		g.objs = append(g.objs, o)
+	}
+	if next != rows || len(table) != 0 {
+		return nil, bad("table")
+	}
+	lex, err := lexical.Open(data[lexOff:])
+	if err != nil || lex.Docs() > rows {
+		return nil, bad("keyword index")
+	}
+	g.lex = lex
+	return g, nil
+}
+
+// segmentBuilder gathers the chunks of contents into a segment.
+type segmentBuilder struct {
+	dims   int
+	objs   []segObject
+	floats []float32
+	lex    *lexical.Builder
+	rows   int
+}
+
+func newSegmentBuilder(dims int) *segmentBuilder {
+	return &segmentBuilder{dims: dims, lex: lexical.NewBuilder()}
+}
+
+// add appends the chunks of the content key. A chunk with no vector of the
+// builder's size (or a zero one) is kept as a row that no search returns,
+// as loading the objects always did.
+func (b *segmentBuilder) add(key string, chunks []Chunk) {
+	for j, c := range chunks {
+		if len(c.Vector) != b.dims || zero(c.Vector) {
+			b.floats = append(b.floats, make([]float32, b.dims)...)
+			continue
+		}
+		b.floats = append(b.floats, c.Vector...)
+		// The heading path is searched with the text, as it is embedded with it.
+		b.lex.Add(b.rows+j, c.Heading+"\n"+c.Text)
+	}
+	b.objs = append(b.objs, segObject{key: key, first: b.rows, chunks: len(chunks)})
+	b.rows += len(chunks)
+}
+
+// encode returns the segment file.
+func (b *segmentBuilder) encode() []byte {
+	w := newSegmentWriter(b.dims, b.objs, b.rows, lexical.Merge(b.lex).Append(nil))
+	for i := range b.rows {
+		w.putFloats(i, b.floats[i*b.dims:(i+1)*b.dims])
+	}
+	return w.finish()
+}
+
+// segmentWriter lays out a segment of known rows, filled row by row.
+type segmentWriter struct {
+	l    vectorLayout
+	data []byte
+}
+
+func newSegmentWriter(dims int, objs []segObject, rows int, lex []byte) *segmentWriter {
+	var table []byte
+	for _, o := range objs {
+		table = append(table, byte(len(o.key)))
+		table = append(table, o.key...)
+		table = binary.LittleEndian.AppendUint32(table, uint32(o.first))
+		table = binary.LittleEndian.AppendUint32(table, uint32(o.chunks))
+	}
+	vecOff := (int64(segmentHeader+len(table)+4) + 63) / 64 * 64
+	l := layoutAt(vecOff, dims, rows)
+	data := make([]byte, l.end+int64(len(lex)))
+	le := binary.LittleEndian
+	copy(data, segmentMagic)
+	le.PutUint32(data[8:], uint32(dims))
+	le.PutUint32(data[12:], uint32(rows))
+	le.PutUint32(data[16:], uint32(len(objs)))
+	le.PutUint32(data[20:], uint32(len(table)))
+	le.PutUint64(data[24:], uint64(vecOff))
+	le.PutUint64(data[32:], uint64(l.end))
+	le.PutUint64(data[40:], uint64(len(lex)))
+	le.PutUint64(data[48:], uint64(len(data)))
+	le.PutUint32(data[56:], crc32.ChecksumIEEE(data[:56]))
+	copy(data[segmentHeader:], table)
+	le.PutUint32(data[segmentHeader+len(table):], crc32.ChecksumIEEE(table))
+	copy(data[l.end:], lex)
+	return &segmentWriter{l: l, data: data}
+}
+
+// putFloats writes row i from its float vector: the float row, its CRC,
+// and its int8 quantization and scale.
+func (w *segmentWriter) putFloats(i int, v []float32) {
+	le := binary.LittleEndian
+	row := w.data[w.l.floats+int64(i)*int64(w.l.dims)*4:][:w.l.dims*4]
+	for j, x := range v {
+		le.PutUint32(row[4*j:], math.Float32bits(x))
+	}
+	le.PutUint32(w.data[w.l.rowCRC+int64(i)*4:], crc32.ChecksumIEEE(row))
+	scale := quantizeInto(w.data[w.l.int8s+int64(i)*int64(w.l.dims):][:w.l.dims], v)
+	le.PutUint32(w.data[w.l.scales+int64(i)*4:], math.Float32bits(scale))
+}
+
+// copyRow copies row j of g, checked, as row i: merging re-quantizes nothing.
+func (w *segmentWriter) copyRow(i int, g *segment, j int) bool {
+	if !g.rowOK(j) {
+		return false
+	}
+	copy(w.data[w.l.floats+int64(i)*int64(w.l.dims)*4:], g.floatBytes(j))
+	copy(w.data[w.l.rowCRC+int64(i)*4:][:4], g.data[g.l.rowCRC+int64(j)*4:])
+	copy(w.data[w.l.scales+int64(i)*4:][:4], g.data[g.l.scales+int64(j)*4:])
+	copy(w.data[w.l.int8s+int64(i)*int64(w.l.dims):], g.int8Bytes(j))
+	return true
+}
+
+// finish writes the block checksums and returns the file.
+func (w *segmentWriter) finish() []byte {
+	for b := 0; b*vectorBlock < w.l.n; b++ {
+		lo, hi := b*vectorBlock, min((b+1)*vectorBlock, w.l.n)
+		h := crc32.NewIEEE()
+		_, _ = h.Write(w.data[w.l.int8s+int64(lo)*int64(w.l.dims) : w.l.int8s+int64(hi)*int64(w.l.dims)]) // a hash never fails
+		_, _ = h.Write(w.data[w.l.scales+int64(lo)*4 : w.l.scales+int64(hi)*4])
+		binary.LittleEndian.PutUint32(w.data[w.l.blockCRC+int64(b)*4:], h.Sum32())
+	}
+	return w.data
+}
+
+// quantizeInto maps v to int8 in q with one scale: v ≈ q × scale. A zero
+// vector has scale 0, which marks a chunk with no vector.
+func quantizeInto(q []byte, v []float32) float32 {
+	var maxAbs float32
+	for _, x := range v {
+		maxAbs = max(maxAbs, float32(math.Abs(float64(x))))
+	}
+	if maxAbs == 0 || math.IsNaN(float64(maxAbs)) {
+		clear(q)
+		return 0
+	}
+	scale := maxAbs / 127
+	for i, x := range v {
+		q[i] = byte(int8(math.Round(float64(x / scale))))
+	}
+	return scale
+}
+
+func quantize(v []float32) ([]int8, float32) {
+	q := make([]byte, len(v))
+	scale := quantizeInto(q, v)
+	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(q))), len(q)), scale
+}
+
+// newSegmentName names a segment file by its time of writing, so that
+// names sort by age (a newer copy of a content is preferred), plus a
+// random part.
+func newSegmentName() string {
+	var r [4]byte
+	_, _ = rand.Read(r[:]) // crypto/rand never fails
+	return fmt.Sprintf("%016x-%s.seg", time.Now().UnixNano(), hex.EncodeToString(r[:]))
+}
+
+// segmentNames lists the segment files, newest first.
+func segmentNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(dir, segmentsDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if n := e.Name(); strings.HasSuffix(n, ".seg") && !strings.HasPrefix(n, ".") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	slices.Reverse(names)
+	return names, nil
+}
