@@ -1,31 +1,36 @@
 package lexical
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"slices"
 	"strings"
 )
 
 // Version changes whenever analysis, scoring or the saved form changes what
 // an index holds; a saved index of another version is built again. Version
-// 2 sorts the terms into a table, so that a search reads only the postings
-// of its own terms from a mapped file instead of decoding the whole index.
-const Version = 2
+// 2 sorted the terms into a table, so that a search reads only the postings
+// of its own terms; version 3 leaves the table out of the header checksum
+// (each entry is checked with its term and postings when read), so that
+// opening an index reads its header alone, not a table of every term.
+const Version = 3
 
 var magic = [4]byte{'R', 'A', 'G', 'L'}
 
 // The saved form, little-endian:
 //
 //	"RAGL" version:u32 docs:u64 totalLen:u64 n:u32 docLen:[n]u32
-//	terms:u32 table:[terms]{off:u64 termLen:u32 postings:u32 crc:u32}
-//	crc:u32 (of everything above)
+//	terms:u32 blobLen:u64 crc:u32 (of everything above)
+//	table:[terms]{off:u64 termLen:u32 postings:u32 crc:u32}
 //	blob: for each term, its bytes then its postings ([postings]{doc:u32 tf:u32})
 //
 // The table is sorted by term, so a term is found by binary search; each
-// entry's crc covers its term and postings, checked when they are read.
+// entry's crc covers its term and postings, checked when they are read: a
+// damaged entry points at bytes that fail it.
 const entrySize = 8 + 4 + 4 + 4
 
 // Append appends the index in its saved form to b.
@@ -40,11 +45,15 @@ func (x *Index) Append(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint32(b, n)
 	}
 	terms := make([]string, 0, len(x.termIDs))
-	for t := range x.termIDs {
+	blobLen := uint64(0)
+	for t, id := range x.termIDs {
 		terms = append(terms, t)
+		blobLen += uint64(len(t)) + 8*uint64(len(x.postings[id]))
 	}
 	slices.Sort(terms)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(terms)))
+	b = binary.LittleEndian.AppendUint64(b, blobLen)
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
 	head := len(b)
 	off := uint64(0)
 	for _, t := range terms {
@@ -55,8 +64,6 @@ func (x *Index) Append(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint32(b, 0) // the crc, filled in below
 		off += uint64(len(t)) + 8*uint64(len(ps))
 	}
-	b = binary.LittleEndian.AppendUint32(b, 0) // the header crc, filled in below
-	blob := len(b)
 	for i, t := range terms {
 		at := len(b)
 		b = append(b, t...)
@@ -66,7 +73,6 @@ func (x *Index) Append(b []byte) []byte {
 		}
 		binary.LittleEndian.PutUint32(b[head+i*entrySize+16:], crc32.ChecksumIEEE(b[at:]))
 	}
-	binary.LittleEndian.PutUint32(b[blob-4:], crc32.ChecksumIEEE(b[start:blob-4]))
 	return b
 }
 
@@ -77,43 +83,65 @@ var ErrVersion = errors.New("keyword index of another version")
 // of a term a search read.
 var ErrDamaged = errors.New("keyword index damaged")
 
-// Reader searches a saved index in place: opening it checks the header,
-// the document lengths and the term table; a search then reads and checks
-// only its own terms' postings. b may be a mapped file: nothing else is
-// read, so a search of a large index touches few of its pages.
+// Reader searches a saved index where it lies, through an io.ReaderAt:
+// opening it reads and checks the header and the document lengths; a
+// search then reads and checks only the table entries its binary search
+// visits and its own terms' postings. Reading copies just those bytes, so a
+// search of a large index on disk holds few of its pages (a mapping would
+// count whole large folios of the page cache as the process's memory).
 type Reader struct {
+	src      io.ReaderAt
 	docs     int
 	totalLen uint64
 	docLen   []uint32
-	table    []byte // terms × entrySize
-	blob     []byte
+	terms    int
+	tableOff int64
+	blobOff  int64
+	blobLen  uint64
 }
 
-// Open reads the header of a saved index. It keeps b, which must not change
+// Open reads the header of a saved index held in b, which must not change
 // while the Reader is used.
-func Open(b []byte) (*Reader, error) {
-	d := decoder{b: b}
-	if len(b) < 8 || [4]byte(b[:4]) != magic {
+func Open(b []byte) (*Reader, error) { return OpenAt(bytes.NewReader(b), int64(len(b))) }
+
+// OpenAt reads the header of the saved index of size bytes that src holds.
+func OpenAt(src io.ReaderAt, size int64) (*Reader, error) {
+	fixed := make([]byte, 4+4+8+8+4)
+	if size < int64(len(fixed)) {
 		return nil, fmt.Errorf("%w: not a keyword index", ErrDamaged)
 	}
-	d.b = b[4:]
-	if v := d.u32(); v != Version {
+	if _, err := src.ReadAt(fixed, 0); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if [4]byte(fixed[:4]) != magic {
+		return nil, fmt.Errorf("%w: not a keyword index", ErrDamaged)
+	}
+	if v := binary.LittleEndian.Uint32(fixed[4:]); v != Version {
 		return nil, fmt.Errorf("%w (%d)", ErrVersion, v)
 	}
-	r := &Reader{docs: int(d.u64()), totalLen: d.u64()}
-	n := d.u32()
-	lens := d.take(4 * uint64(n))
-	terms := d.u32()
-	r.table = d.take(entrySize * uint64(terms))
-	sum := d.u32()
-	if d.err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDamaged, d.err)
+	n := int64(binary.LittleEndian.Uint32(fixed[24:]))
+	headLen := int64(len(fixed)) + 4*n + 4 + 8
+	if headLen+4 > size {
+		return nil, fmt.Errorf("%w: truncated", ErrDamaged)
 	}
-	headLen := len(b) - len(d.b) - 4
-	if crc32.ChecksumIEEE(b[:headLen]) != sum {
+	head := make([]byte, headLen+4)
+	if _, err := src.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if crc32.ChecksumIEEE(head[:headLen]) != binary.LittleEndian.Uint32(head[headLen:]) {
 		return nil, fmt.Errorf("%w: header checksum", ErrDamaged)
 	}
-	r.blob = d.b
+	d := decoder{b: head[4+4:]}
+	r := &Reader{src: src, docs: int(d.u64()), totalLen: d.u64()}
+	d.u32()
+	lens := d.take(4 * uint64(n))
+	r.terms = int(d.u32())
+	r.blobLen = d.u64()
+	r.tableOff = headLen + 4
+	r.blobOff = r.tableOff + entrySize*int64(r.terms)
+	if r.blobOff < r.tableOff || r.blobOff > size || uint64(size-r.blobOff) != r.blobLen {
+		return nil, fmt.Errorf("%w: %d bytes, header says otherwise", ErrDamaged, size)
+	}
 	r.docLen = make([]uint32, n)
 	docs := 0
 	for i := range r.docLen {
@@ -137,10 +165,14 @@ func (r *Reader) Search(query string, k int) ([]Hit, error) {
 // postings finds term in the sorted table and reads its postings; a term
 // the index lacks has none.
 func (r *Reader) postings(term string) ([]posting, error) {
-	lo, hi := 0, len(r.table)/entrySize
+	lo, hi := 0, r.terms
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		t, _, err := r.entry(mid)
+		e, err := r.entry(mid)
+		if err != nil {
+			return nil, err
+		}
+		t, err := r.term(e)
 		if err != nil {
 			return nil, err
 		}
@@ -150,37 +182,56 @@ func (r *Reader) postings(term string) ([]posting, error) {
 		case c > 0:
 			hi = mid
 		default:
-			return r.read(mid)
+			return r.read(e)
 		}
 	}
 	return nil, nil
 }
 
-// entry returns term i and the whole of its stored bytes (term, then
-// postings), checked to lie inside the index.
-func (r *Reader) entry(i int) (term, whole []byte, err error) {
-	e := r.table[i*entrySize:]
-	off := binary.LittleEndian.Uint64(e)
-	tl := uint64(binary.LittleEndian.Uint32(e[8:]))
-	np := uint64(binary.LittleEndian.Uint32(e[12:]))
-	// off is checked first, so the sum cannot overflow.
-	if off > uint64(len(r.blob)) || off+tl+8*np > uint64(len(r.blob)) {
-		return nil, nil, fmt.Errorf("%w: term %d past the end", ErrDamaged, i)
-	}
-	whole = r.blob[off : off+tl+8*np]
-	return whole[:tl], whole, nil
+// tableEntry is where a term's bytes and postings lie, and their crc.
+type tableEntry struct {
+	off, termLen, postings uint64
+	crc                    uint32
 }
 
-// read checks term i's entry and decodes its postings.
-func (r *Reader) read(i int) ([]posting, error) {
-	t, whole, err := r.entry(i)
-	if err != nil {
-		return nil, err
+// entry reads table entry i, checked to point inside the index.
+func (r *Reader) entry(i int) (tableEntry, error) {
+	var b [entrySize]byte
+	if _, err := r.src.ReadAt(b[:], r.tableOff+int64(i)*entrySize); err != nil {
+		return tableEntry{}, fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
-	if crc32.ChecksumIEEE(whole) != binary.LittleEndian.Uint32(r.table[i*entrySize+16:]) {
-		return nil, fmt.Errorf("%w: postings of %q", ErrDamaged, t)
+	e := tableEntry{
+		off:      binary.LittleEndian.Uint64(b[:]),
+		termLen:  uint64(binary.LittleEndian.Uint32(b[8:])),
+		postings: uint64(binary.LittleEndian.Uint32(b[12:])),
+		crc:      binary.LittleEndian.Uint32(b[16:]),
 	}
-	raw := whole[len(t):]
+	// off is checked first, so the sum cannot overflow.
+	if e.off > r.blobLen || e.off+e.termLen+8*e.postings > r.blobLen {
+		return tableEntry{}, fmt.Errorf("%w: term %d past the end", ErrDamaged, i)
+	}
+	return e, nil
+}
+
+// term reads the bytes of an entry's term.
+func (r *Reader) term(e tableEntry) ([]byte, error) {
+	t := make([]byte, e.termLen)
+	if _, err := r.src.ReadAt(t, r.blobOff+int64(e.off)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return t, nil
+}
+
+// read checks an entry's term and postings and decodes the postings.
+func (r *Reader) read(e tableEntry) ([]posting, error) {
+	whole := make([]byte, e.termLen+8*e.postings)
+	if _, err := r.src.ReadAt(whole, r.blobOff+int64(e.off)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	if crc32.ChecksumIEEE(whole) != e.crc {
+		return nil, fmt.Errorf("%w: postings of %q", ErrDamaged, whole[:e.termLen])
+	}
+	raw := whole[e.termLen:]
 	ps := make([]posting, len(raw)/8)
 	for j := range ps {
 		p := posting{doc: binary.LittleEndian.Uint32(raw[8*j:]), tf: binary.LittleEndian.Uint32(raw[8*j+4:])}
@@ -196,7 +247,6 @@ type decoder struct {
 	b   []byte
 	err error
 }
-
 var errShort = errors.New("truncated")
 
 func (d *decoder) take(n uint64) []byte {

@@ -204,12 +204,16 @@ func Renumber(parts []*Reader, to func(part int, doc uint32) (uint32, bool)) (*I
 				x.docs++
 			}
 		}
-		for e := range len(r.table) / entrySize {
-			t, _, err := r.entry(e)
+		for e := range r.terms {
+			ent, err := r.entry(e)
 			if err != nil {
 				return nil, &PartError{Part: i, Err: err}
 			}
-			ps, err := r.read(e)
+			t, err := r.term(ent)
+			if err != nil {
+				return nil, &PartError{Part: i, Err: err}
+			}
+			ps, err := r.read(ent)
 			if err != nil {
 				return nil, &PartError{Part: i, Err: err}
 			}

@@ -52,18 +52,22 @@ func (s *Local) openSegments(dims int, skip map[string]bool) ([]*segment, error)
 		if skip[n] {
 			continue
 		}
-		data, release, err := mapFile(filepath.Join(s.dir, segmentsDir, n))
+		f, err := os.Open(filepath.Join(s.dir, segmentsDir, n))
 		if err != nil {
 			continue // gone (merged away) or unreadable: the objects serve it
 		}
-		g, err := openSegment(n, data)
+		var g *segment
+		info, err := f.Stat()
+		if err == nil {
+			g, err = openSegment(n, f, info.Size())
+		}
 		if err != nil || g.l.dims != dims {
-			if err := release(); err != nil {
+			if err := f.Close(); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		g.release = release
+		g.closer = f
 		segs = append(segs, g)
 	}
 	return segs, nil
@@ -173,7 +177,7 @@ func (s *Local) buildSegments(ctx context.Context, keys []string, dims int, rows
 		if write != nil {
 			return write(b)
 		}
-		g, err := openSegment("", b.encode())
+		g, err := openSegmentData("", b.encode())
 		if err != nil {
 			return err
 		}
@@ -564,8 +568,11 @@ func (s *Local) merge(ctx context.Context, segs []*segment) error {
 	w := newSegmentWriter(use[0].l.dims, objs, n, x.Append(nil))
 	for i, g := range use {
 		for r, nr := range newRow[i] {
-			if nr >= 0 && !w.copyRow(int(nr), g, r) {
-				return nil // damaged: not merged
+			if nr < 0 {
+				continue
+			}
+			if ok, err := w.copyRow(int(nr), g, r); err != nil || !ok {
+				return err // damaged: not merged, the objects serve it
 			}
 		}
 	}

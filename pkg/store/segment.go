@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -97,60 +98,70 @@ type segObject struct {
 	chunks int
 }
 
-// segment is a segment file mapped (or one built in memory, name "").
+// segment is a segment file open (or one built in memory, name ""). Its
+// header, table, checksums and scales are read at open; vector rows are
+// read as a search needs them, through src, into memory of the search's
+// own: a mapping would count whole large folios of the page cache as the
+// process's memory for every row touched.
 type segment struct {
-	name    string
-	data    []byte
-	release func() error
-	l       vectorLayout
-	objs    []segObject
-	lex     *lexical.Reader
+	name   string
+	src    io.ReaderAt
+	closer io.Closer
+	l      vectorLayout
+	objs   []segObject
+	lex    *lexical.Reader
+	rowCRC []byte // rows × u32
+	scales []byte // rows × float32
+	blocks []byte // blocks × u32
 	// live marks the rows this segment serves for the catalog in use: of
 	// contents the catalog names, not damaged, and not served by a newer
 	// segment (see cover).
 	live []bool
 }
 
-func (g *segment) float(i int) []float32 {
-	off := g.l.floats + int64(i)*int64(g.l.dims)*4
-	if nativeLittleEndian {
-		return unsafe.Slice((*float32)(unsafe.Pointer(&g.data[off])), g.l.dims)
-	}
+// float reads row i as float32, checked against its CRC.
+func (g *segment) float(i int) ([]float32, bool) {
 	v := make([]float32, g.l.dims)
-	for j := range v {
-		v[j] = math.Float32frombits(binary.LittleEndian.Uint32(g.data[off+4*int64(j):]))
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
+	if _, err := g.src.ReadAt(b, g.l.floats+int64(i)*int64(g.l.dims)*4); err != nil {
+		return nil, false
 	}
-	return v
-}
-
-func (g *segment) floatBytes(i int) []byte {
-	return g.data[g.l.floats+int64(i)*int64(g.l.dims)*4:][:g.l.dims*4]
-}
-
-func (g *segment) rowOK(i int) bool {
-	return crc32.ChecksumIEEE(g.floatBytes(i)) == binary.LittleEndian.Uint32(g.data[g.l.rowCRC+int64(i)*4:])
+	if crc32.ChecksumIEEE(b) != binary.LittleEndian.Uint32(g.rowCRC[4*i:]) {
+		return nil, false
+	}
+	if !nativeLittleEndian {
+		for j := range v {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+		}
+	}
+	return v, true
 }
 
 func (g *segment) scale(i int) float32 {
-	return math.Float32frombits(binary.LittleEndian.Uint32(g.data[g.l.scales+int64(i)*4:]))
+	return math.Float32frombits(binary.LittleEndian.Uint32(g.scales[4*i:]))
 }
 
-func (g *segment) int8Bytes(i int) []byte {
-	return g.data[g.l.int8s+int64(i)*int64(g.l.dims):][:g.l.dims]
+// blockRows returns the rows of block b.
+func (g *segment) blockRows(b int) (lo, hi int) {
+	return b * vectorBlock, min((b+1)*vectorBlock, g.l.n)
 }
 
-func (g *segment) int8Row(i int) []int8 {
-	b := g.int8Bytes(i)
-	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
-}
-
-// blockOK checks the CRC of block b's int8 rows and scales.
-func (g *segment) blockOK(b int) bool {
-	lo, hi := b*vectorBlock, min((b+1)*vectorBlock, g.l.n)
+// readBlock reads block b's int8 rows into buf (grown as needed), checked
+// with its scales against the block's CRC.
+func (g *segment) readBlock(b int, buf []byte) ([]byte, bool) {
+	lo, hi := g.blockRows(b)
+	n := (hi - lo) * g.l.dims
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := g.src.ReadAt(buf, g.l.int8s+int64(lo)*int64(g.l.dims)); err != nil {
+		return buf, false
+	}
 	h := crc32.NewIEEE()
-	_, _ = h.Write(g.data[g.l.int8s+int64(lo)*int64(g.l.dims) : g.l.int8s+int64(hi)*int64(g.l.dims)]) // a hash never fails
-	_, _ = h.Write(g.data[g.l.scales+int64(lo)*4 : g.l.scales+int64(hi)*4])
-	return h.Sum32() == binary.LittleEndian.Uint32(g.data[g.l.blockCRC+int64(b)*4:])
+	_, _ = h.Write(buf) // a hash never fails
+	_, _ = h.Write(g.scales[4*lo : 4*hi])
+	return buf, h.Sum32() == binary.LittleEndian.Uint32(g.blocks[4*b:])
 }
 
 // object returns the index of the content that holds row.
@@ -168,39 +179,50 @@ func (g *segment) object(row int) int {
 }
 
 func (g *segment) close() error {
-	if g.release != nil {
-		r := g.release
-		g.release = nil
-		return r()
+	if g.closer != nil {
+		c := g.closer
+		g.closer = nil
+		return c.Close()
 	}
 	return nil
 }
 
-// openSegment checks a segment's header and table and reads its keyword
-// index's header; the rest is checked where it is read.
-func openSegment(name string, data []byte) (*segment, error) {
+// openSegment reads and checks a segment's header, table, checksums and
+// scales, and its keyword index's header; rows are checked where read.
+func openSegment(name string, src io.ReaderAt, size int64) (*segment, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s: %s", errSegmentDamaged, name, why) }
-	if len(data) < segmentHeader || !bytes.Equal(data[:8], segmentMagic) {
+	head := make([]byte, segmentHeader)
+	if size < segmentHeader {
 		return nil, bad("not a segment")
 	}
-	if crc32.ChecksumIEEE(data[:56]) != binary.LittleEndian.Uint32(data[56:]) {
+	if _, err := src.ReadAt(head, 0); err != nil {
+		return nil, bad(err.Error())
+	}
+	if !bytes.Equal(head[:8], segmentMagic) {
+		return nil, bad("not a segment")
+	}
+	if crc32.ChecksumIEEE(head[:56]) != binary.LittleEndian.Uint32(head[56:]) {
 		return nil, bad("header checksum")
 	}
 	le := binary.LittleEndian
-	dims, rows, nobj, tableLen := int(le.Uint32(data[8:])), int(le.Uint32(data[12:])), int(le.Uint32(data[16:])), int64(le.Uint32(data[20:]))
-	vecOff, lexOff, lexLen, size := le.Uint64(data[24:]), le.Uint64(data[32:]), le.Uint64(data[40:]), le.Uint64(data[48:])
-	if size != uint64(len(data)) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 {
+	dims, rows, nobj, tableLen := int(le.Uint32(head[8:])), int(le.Uint32(head[12:])), int(le.Uint32(head[16:])), int64(le.Uint32(head[20:]))
+	vecOff, lexOff, lexLen, fileSize := le.Uint64(head[24:]), le.Uint64(head[32:]), le.Uint64(head[40:]), le.Uint64(head[48:])
+	if fileSize != uint64(size) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 {
 		return nil, bad("sizes")
 	}
 	l := layoutAt(int64(vecOff), dims, rows)
-	if uint64(l.end) != lexOff || lexOff > size || lexLen != size-lexOff {
+	if uint64(l.end) != lexOff || lexOff > fileSize || lexLen != fileSize-lexOff {
 		return nil, bad("sizes")
 	}
-	table := data[segmentHeader : segmentHeader+tableLen]
-	if crc32.ChecksumIEEE(table) != le.Uint32(data[segmentHeader+tableLen:]) {
+	table := make([]byte, tableLen+4)
+	if _, err := src.ReadAt(table, segmentHeader); err != nil {
+		return nil, bad(err.Error())
+	}
+	if crc32.ChecksumIEEE(table[:tableLen]) != le.Uint32(table[tableLen:]) {
 		return nil, bad("table checksum")
 	}
-	g := &segment{name: name, data: data, l: l, objs: make([]segObject, 0, nobj)}
+	table = table[:tableLen]
+	g := &segment{name: name, src: src, l: l, objs: make([]segObject, 0, nobj)}
 	next := 0
 	for range nobj {
 		if len(table) < 1 || len(table) < 1+int(table[0])+8 {
@@ -218,12 +240,28 @@ func openSegment(name string, data []byte) (*segment, error) {
 	if next != rows || len(table) != 0 {
 		return nil, bad("table")
 	}
-	lex, err := lexical.Open(data[lexOff:])
+	// The row checksums and scales lie together; the block checksums follow
+	// the int8 rows.
+	g.rowCRC = make([]byte, 8*rows)
+	if _, err := src.ReadAt(g.rowCRC, l.rowCRC); err != nil {
+		return nil, bad(err.Error())
+	}
+	g.rowCRC, g.scales = g.rowCRC[:4*rows], g.rowCRC[4*rows:]
+	g.blocks = make([]byte, l.end-l.blockCRC)
+	if _, err := src.ReadAt(g.blocks, l.blockCRC); err != nil {
+		return nil, bad(err.Error())
+	}
+	lex, err := lexical.OpenAt(io.NewSectionReader(src, int64(lexOff), int64(lexLen)), int64(lexLen))
 	if err != nil || lex.Docs() > rows {
 		return nil, bad("keyword index")
 	}
 	g.lex = lex
 	return g, nil
+}
+
+// openSegmentData opens a segment held in memory.
+func openSegmentData(name string, data []byte) (*segment, error) {
+	return openSegment(name, bytes.NewReader(data), int64(len(data)))
 }
 
 // segmentBuilder gathers the chunks of contents into a segment.
@@ -312,16 +350,22 @@ func (w *segmentWriter) putFloats(i int, v []float32) {
 	le.PutUint32(w.data[w.l.scales+int64(i)*4:], math.Float32bits(scale))
 }
 
-// copyRow copies row j of g, checked, as row i: merging re-quantizes nothing.
-func (w *segmentWriter) copyRow(i int, g *segment, j int) bool {
-	if !g.rowOK(j) {
-		return false
+// copyRow copies row j of g, checked, as row i: merging re-quantizes
+// nothing. ok is false when the row fails its checks.
+func (w *segmentWriter) copyRow(i int, g *segment, j int) (bool, error) {
+	fl := w.data[w.l.floats+int64(i)*int64(w.l.dims)*4:][:w.l.dims*4]
+	if _, err := g.src.ReadAt(fl, g.l.floats+int64(j)*int64(g.l.dims)*4); err != nil {
+		return false, err
 	}
-	copy(w.data[w.l.floats+int64(i)*int64(w.l.dims)*4:], g.floatBytes(j))
-	copy(w.data[w.l.rowCRC+int64(i)*4:][:4], g.data[g.l.rowCRC+int64(j)*4:])
-	copy(w.data[w.l.scales+int64(i)*4:][:4], g.data[g.l.scales+int64(j)*4:])
-	copy(w.data[w.l.int8s+int64(i)*int64(w.l.dims):], g.int8Bytes(j))
-	return true
+	if crc32.ChecksumIEEE(fl) != binary.LittleEndian.Uint32(g.rowCRC[4*j:]) {
+		return false, nil
+	}
+	if _, err := g.src.ReadAt(w.data[w.l.int8s+int64(i)*int64(w.l.dims):][:w.l.dims], g.l.int8s+int64(j)*int64(g.l.dims)); err != nil {
+		return false, err
+	}
+	copy(w.data[w.l.rowCRC+int64(i)*4:][:4], g.rowCRC[4*j:])
+	copy(w.data[w.l.scales+int64(i)*4:][:4], g.scales[4*j:])
+	return true, nil
 }
 
 // finish writes the block checksums and returns the file.

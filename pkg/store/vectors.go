@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/philippgille/chromem-go"
 )
@@ -69,6 +70,7 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 		go func() {
 			defer wg.Done()
 			h := &heaps[w]
+			var buf []byte // one block of int8 rows, reused
 			for bi := w; bi < len(blocks); bi += workers {
 				if err := ctx.Err(); err != nil {
 					errs[w] = err
@@ -76,11 +78,14 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 				}
 				g := v.segs[blocks[bi].seg]
 				b := blocks[bi].b
-				if !g.blockOK(b) {
+				var ok bool
+				if buf, ok = g.readBlock(b, buf); !ok {
 					errs[w] = &segmentError{seg: blocks[bi].seg, err: fmt.Errorf("%w: %s: block %d", errSegmentDamaged, g.name, b)}
 					return
 				}
-				for i := b * vectorBlock; i < min((b+1)*vectorBlock, g.l.n); i++ {
+				lo, hi := g.blockRows(b)
+				rows := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf))
+				for i := lo; i < hi; i++ {
 					if !g.live[i] {
 						continue
 					}
@@ -88,7 +93,7 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 					if sc == 0 {
 						continue
 					}
-					s := float32(dotInt8(g.int8Row(i), q)) * sc
+					s := float32(dotInt8(rows[(i-lo)*g.l.dims:(i-lo+1)*g.l.dims], q)) * sc
 					if h.Len() < c {
 						heap.Push(h, candidate{blocks[bi].seg, i, s})
 					} else if s > (*h)[0].score {
@@ -115,8 +120,7 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 }
 
 // searchVectors ranks over the segments: int8 candidates (many more than
-// k), then chromem-go's exact cosine over their float32 rows, used in
-// place. Hits come from the objects of the rows alone.
+// k), then chromem-go's exact cosine over their float32 rows, read alone. Hits come from the objects of the rows alone.
 func (s *Local) searchVectors(ctx context.Context, v *cacheView, vec []float32, k int) ([]Hit, error) {
 	q, _ := quantize(vec)
 	want := k
@@ -138,12 +142,13 @@ func (s *Local) searchVectors(ctx context.Context, v *cacheView, vec []float32, 
 		}
 		for _, cd := range cands {
 			g := v.segs[cd.seg]
-			if !g.rowOK(cd.row) {
+			row, ok := g.float(cd.row)
+			if !ok {
 				return nil, &segmentError{seg: cd.seg, err: fmt.Errorf("%w: %s: row %d", errSegmentDamaged, g.name, cd.row)}
 			}
 			// The stored rows are unit vectors: chromem-go keeps the slice as
-			// it is, without a copy.
-			if err := coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(cd.seg<<32 | cd.row), Embedding: g.float(cd.row)}); err != nil {
+			// it is, without another copy.
+			if err := coll.AddDocument(ctx, chromem.Document{ID: strconv.Itoa(cd.seg<<32 | cd.row), Embedding: row}); err != nil {
 				return nil, fmt.Errorf("vector search: %w", err)
 			}
 		}

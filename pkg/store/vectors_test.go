@@ -165,7 +165,7 @@ func TestSavedVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := openSegment("", good)
+	g, err := openSegmentData("", good)
 	if err != nil {
 		t.Fatal(err)
 	}
