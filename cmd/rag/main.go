@@ -34,6 +34,7 @@ func main() {
 	sp := startProf()
 	code := app.Run(ctx, os.Args[1:])
 	sp()
+	memStat()
 	stop()
 	os.Exit(code)
 }

@@ -247,6 +247,7 @@ type decoder struct {
 	b   []byte
 	err error
 }
+
 var errShort = errors.New("truncated")
 
 func (d *decoder) take(n uint64) []byte {
