@@ -240,3 +240,18 @@ func Renumber(parts []*Reader, to func(part int, doc uint32) (uint32, bool)) (*I
 
 // Docs is the number of document numbers r spans (added or not).
 func (r *Reader) Docs() int { return len(r.docLen) }
+
+// Verify reads and checks every entry of a saved index: what a writer does
+// to a changed cache segment before trusting it.
+func (r *Reader) Verify() error {
+	for e := range r.terms {
+		ent, err := r.entry(e)
+		if err != nil {
+			return err
+		}
+		if _, err := r.read(ent); err != nil {
+			return err
+		}
+	}
+	return nil
+}

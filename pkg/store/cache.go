@@ -11,7 +11,9 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/lexical"
 )
 
@@ -67,7 +69,7 @@ func (s *Local) openSegments(dims int, skip map[string]bool) ([]*segment, error)
 			}
 			continue
 		}
-		g.closer = f
+		g.closer, g.ctime = f, filestat.Of(info).CTime
 		segs = append(segs, g)
 	}
 	return segs, nil
@@ -464,6 +466,9 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 			err = errors.Join(err, g.close())
 		}
 	}()
+	if segs, err = s.checkSegments(ctx, segs); err != nil {
+		return err
+	}
 	need := s.needed(&m)
 	where, _ := cover(segs, need)
 	var missing []string
@@ -482,6 +487,54 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 		return fmt.Errorf("merge cache segments: %w", err)
 	}
 	return err
+}
+
+// segmentsChecked is a file whose modification time says until when changed
+// segments have passed checkSegments.
+const segmentsChecked = "checked"
+
+// checkSegments reads whole, and checks, the segments whose status changed
+// since the catalog was written or since they last passed (segments are
+// written once and never changed, so only damage, or the run that wrote
+// them, changes one): a damaged one is deleted, so that the contents it held
+// are served from their objects and written to a new segment. It returns
+// the segments left.
+func (s *Local) checkSegments(ctx context.Context, segs []*segment) ([]*segment, error) {
+	trusted := s.trustedUntil()
+	p := filepath.Join(s.dir, segmentsDir, segmentsChecked)
+	if info, err := os.Stat(p); err == nil {
+		trusted = max(trusted, info.ModTime().UnixNano())
+	}
+	kept := segs[:0]
+	var latest int64
+	for _, g := range segs {
+		if g.ctime != 0 && g.ctime < trusted {
+			kept = append(kept, g)
+			continue
+		}
+		err := g.verify(ctx)
+		switch {
+		case errors.Is(err, errSegmentDamaged):
+			if err := errors.Join(g.close(), os.Remove(filepath.Join(s.dir, segmentsDir, g.name))); err != nil {
+				return nil, fmt.Errorf("remove damaged cache segment: %w", err)
+			}
+			continue
+		case err != nil:
+			return nil, err
+		}
+		latest = max(latest, g.ctime)
+		kept = append(kept, g)
+	}
+	if latest > 0 {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return nil, fmt.Errorf("record checked segments: %w", err)
+		}
+		t := time.Unix(0, latest+1)
+		if err := os.Chtimes(p, t, t); err != nil {
+			return nil, fmt.Errorf("record checked segments: %w", err)
+		}
+	}
+	return kept, nil
 }
 
 // merge rewrites, into one segment, the live rows of segments that are

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -117,6 +118,32 @@ type segment struct {
 	// contents the catalog names, not damaged, and not served by a newer
 	// segment (see cover).
 	live []bool
+	// ctime is the file's status-change time (0 in memory or unknown).
+	ctime int64
+}
+
+// verify reads the whole segment and checks every part of it.
+func (g *segment) verify(ctx context.Context) error {
+	var buf []byte
+	for b := 0; b*vectorBlock < g.l.n; b++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ok bool
+		if buf, ok = g.readBlock(b, buf); !ok {
+			return fmt.Errorf("%w: %s: block %d", errSegmentDamaged, g.name, b)
+		}
+		lo, hi := g.blockRows(b)
+		for i := lo; i < hi; i++ {
+			if _, ok := g.float(i); !ok {
+				return fmt.Errorf("%w: %s: row %d", errSegmentDamaged, g.name, i)
+			}
+		}
+	}
+	if err := g.lex.Verify(); err != nil {
+		return fmt.Errorf("%w: %s: %w", errSegmentDamaged, g.name, err)
+	}
+	return nil
 }
 
 // float reads row i as float32, checked against its CRC.
