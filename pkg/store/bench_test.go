@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 )
 
 // fixture100k writes the index BenchmarkOpen100k describes and returns its
-// folder, with the keyword index saved unless RAG_BENCH_NO_KEYWORDS is set.
+// folder, with its cache segments unless RAG_BENCH_NO_CACHES is set.
 func fixture100k(b *testing.B) (dir string, chunks int) {
 	b.Helper()
 	ctx := context.Background()
@@ -64,11 +65,14 @@ func fixture100k(b *testing.B) (dir string, chunks int) {
 		b.Fatal(err)
 	}
 	saveStart := time.Now()
-	if os.Getenv("RAG_BENCH_NO_KEYWORDS") == "" { // as rag index does after a run
-		if err := s.SaveCaches(ctx); err != nil {
+	if err := s.SaveCaches(ctx); err != nil { // as rag index does after a run
+		b.Fatal(err)
+	}
+	b.Logf("SaveCaches: %v", time.Since(saveStart))
+	if os.Getenv("RAG_BENCH_NO_CACHES") != "" {
+		if err := os.RemoveAll(filepath.Join(dir, segmentsDir)); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("SaveCaches: %v", time.Since(saveStart))
 	}
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
@@ -78,13 +82,13 @@ func fixture100k(b *testing.B) (dir string, chunks int) {
 
 // BenchmarkOpen100k measures what a query pays before it can search an index
 // of 100,000 chunks of 768 dimensions (10,000 files of 10 chunks, each
-// chunk with ~1 KB of text): open the catalog, check every object's size,
-// read and checksum every object, load the vectors into chromem-go and
-// read the keyword index saved by the writer (RAG_BENCH_NO_KEYWORDS=1: build
-// it from the chunks instead, as when the saved one is stale). The texts are drawn from a vocabulary of 20,000
-// words with a Zipf spread, so the keyword index costs what real text does. It
-// reports the peak resident memory of doing so (Linux), measured from a
-// reset after the fixture is written.
+// chunk with ~1 KB of text): open the catalog and the cache segments and
+// decide which serves what (RAG_BENCH_NO_CACHES=1: with no segments, read
+// every object into segments in memory, as with an index written by an older
+// rag). The texts are drawn from a vocabulary of 20,000 words with a Zipf
+// spread, so the keyword index costs what real text does. It reports the
+// peak resident memory of doing so (Linux), measured from a reset after the
+// fixture is written.
 func BenchmarkOpen100k(b *testing.B) {
 	ctx := context.Background()
 	dir, chunks := fixture100k(b)
@@ -158,8 +162,8 @@ func peakRSS() int64 {
 }
 
 // BenchmarkSearchTextCold100k is a cold `rag search --mode lexical` over the
-// index of BenchmarkOpen100k: open the catalog, map the saved keyword
-// index, rank, read the objects of the 10 hits. No vector is loaded.
+// index of BenchmarkOpen100k: open the catalog and the segments, read the
+// query's postings, rank, read the objects of the 10 hits. No vector is read.
 func BenchmarkSearchTextCold100k(b *testing.B) {
 	ctx := context.Background()
 	dir, _ := fixture100k(b)
@@ -183,10 +187,10 @@ func BenchmarkSearchTextCold100k(b *testing.B) {
 }
 
 // BenchmarkSearchDenseCold100k is a cold `rag search --mode dense` over the
-// index of BenchmarkOpen100k: open the catalog, map the saved vectors, scan
-// their int8 rows for 100 candidates, rank those exactly with chromem-go on
-// their float32 rows, read the objects of the 10 hits. It reports Recall@10
-// against exact search (every vector loaded) over 20 queries.
+// index of BenchmarkOpen100k: open the catalog and the segments, scan their
+// int8 rows for 100 candidates, rank those exactly with chromem-go on their
+// float32 rows, read the objects of the 10 hits. It reports Recall@10
+// against exact search (brute force over every vector) over 20 queries.
 func BenchmarkSearchDenseCold100k(b *testing.B) {
 	ctx := context.Background()
 	dir, _ := fixture100k(b)
@@ -234,5 +238,46 @@ func BenchmarkSearchDenseCold100k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(found)/float64(total), "recall@10")
+	peak.report(b)
+}
+
+// BenchmarkEdit100k is what an edited file costs the store in an index of
+// BenchmarkOpen100k: its new chunks stored, the catalog committed, the caches
+// saved (a small segment written, its old rows left dead) and garbage
+// collected: no keyword index or vector file of the whole index is rebuilt.
+func BenchmarkEdit100k(b *testing.B) {
+	ctx := context.Background()
+	dir, _ := fixture100k(b)
+	r := rand.New(rand.NewPCG(5, 6))
+	peak := startPeak()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s, err := Open(ctx, dir, Options{Write: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := s.Manifest()
+		f := &m.Files[i%len(m.Files)]
+		chunks := make([]Chunk, 12)
+		for j := range chunks {
+			v := make([]float32, 768)
+			v[r.IntN(768)] = 1
+			chunks[j] = Chunk{StartLine: j + 1, EndLine: j + 1, Text: fmt.Sprintf("edit %d chunk %d w%dq", i, j, r.IntN(20_000)), Vector: v}
+		}
+		f.Key, f.Chunks = key(1_000_000+i), len(chunks)
+		if err := s.PutObject(ctx, f.Key, chunks); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Commit(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.SaveCaches(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		peak.sample()
+	}
 	peak.report(b)
 }
