@@ -93,7 +93,7 @@ done
 OLLAMA_HOST=127.0.0.1:$(head -1 "$run/fastfake.port")
 export OLLAMA_HOST
 
-# measure NAME CMD...: runs CMD under timeit, appending "SECONDS MB" to
+# measure NAME CMD...: runs CMD under timeit, appending "SECONDS MB CPU" to
 # $run/t/NAME; CMD's output goes to the log.
 measure() {
 	local name=$1
@@ -126,10 +126,16 @@ row() {
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# cpu_s PID: the CPU seconds (user and system) process PID has used so far.
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+
 note "full rag index of $corpus ($corpus_mb MB)"
+ff_before=$(cpu_s "$fastfake_pid")
 measure full "$bin/rag" index --embed-model fake-embed "$corpus"
+ff_cpu=$(awk -v a="$ff_before" -v b="$(cpu_s "$fastfake_pid")" 'BEGIN {printf "%.1f", b - a}')
 chunks=$("$bin/rag" status --json | jq -r .chunks)
 per_s=$(awk -v c="$chunks" -v s="$(median full 1)" 'BEGIN {printf "%d", c / s}')
+rag_cpu=$(median full 3)
 row "$chunks" "full \`rag index\` ($files files, $per_s chunks/s)" full — ""
 
 # rawscan's vector file, N = the index's chunks, cached like the corpus.
@@ -192,6 +198,7 @@ echo "|---:|---|---:|---|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "- corpus: $files files, $corpus_mb MB, $chunks chunks of $dim dimensions; medians of $runs runs (full index: one run)"
+echo "- full index CPU: rag $rag_cpu s ($(awk -v c="$rag_cpu" -v n="$chunks" 'BEGIN {printf "%.0f", c / n * 1e6}') µs a chunk), the stand-in $ff_cpu s ($(awk -v c="$ff_cpu" -v n="$chunks" 'BEGIN {printf "%.0f", c / n * 1e6}') µs a chunk), on $(nproc) cores"
 echo "- machine: $(nproc) cores ($cpu), $mem memory, $(uname -sr)"
 echo "- load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- $(go version)"

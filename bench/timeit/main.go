@@ -1,8 +1,9 @@
 //go:build linux
 
-// Command timeit runs a command and appends its wall time in seconds and its
-// peak resident set size in MiB (the kernel's rusage maxrss of the child) as
-// one line "SECONDS MB" to the file -o, for bench/cli.sh. It is
+// Command timeit runs a command and appends its wall time in seconds, its
+// peak resident set size in MiB (the kernel's rusage maxrss of the child)
+// and the CPU seconds it used (user and system) as one line
+// "SECONDS MB CPU" to the file -o, for bench/cli.sh. It is
 // /usr/bin/time -f '%e %M' with millisecond resolution, which the fast rows
 // (a few hundredths of a second at small sizes) need.
 //
@@ -22,7 +23,7 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "", "file to append \"SECONDS MB\" to (required)")
+	out := flag.String("o", "", "file to append \"SECONDS MB CPU\" to (required)")
 	flag.Parse()
 	if *out == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: timeit -o FILE -- COMMAND [ARG...]")
@@ -55,7 +56,8 @@ func run(out string, args []string) (int, error) {
 		return 0, err
 	}
 	// Linux reports maxrss in KiB.
-	if _, err := fmt.Fprintf(f, "%.3f %.0f\n", wall.Seconds(), float64(ru.Maxrss)/1024); err != nil {
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if _, err := fmt.Fprintf(f, "%.3f %.0f %.3f\n", wall.Seconds(), float64(ru.Maxrss)/1024, cpu.Seconds()); err != nil {
 		_ = f.Close() // the write error is the one to report
 		return 0, err
 	}
