@@ -400,7 +400,6 @@ func (s *Local) addToSegment(key string, chunks []Chunk) error {
 		return nil // nothing to search in it
 	}
 	s.segMu.Lock()
-	defer s.segMu.Unlock()
 	if s.seg != nil && s.seg.dims != dims {
 		// A model change within one run is refused elsewhere; never mix.
 		s.seg = nil
@@ -409,12 +408,12 @@ func (s *Local) addToSegment(key string, chunks []Chunk) error {
 		s.seg = newSegmentBuilder(dims)
 	}
 	s.seg.add(key, chunks)
-	if s.seg.rows < segmentRows {
-		return nil
+	var full *segmentBuilder
+	if s.seg.rows >= segmentRows {
+		full, s.seg = s.seg, nil
 	}
-	b := s.seg
-	s.seg = nil
-	return s.writeSegment(b)
+	s.segMu.Unlock()
+	return s.writeSegment(full)
 }
 
 // writeSegment writes a gathered segment to its file: not synced, since a
@@ -431,9 +430,16 @@ func (s *Local) writeSegmentData(data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write cache segment: %w", err)
 	}
-	if err := s.writeFileAtomic(filepath.Join(dir, newSegmentName()), data, "segment", false); err != nil {
+	name := newSegmentName()
+	if err := s.writeFileAtomic(filepath.Join(dir, name), data, "segment", false); err != nil {
 		return fmt.Errorf("write cache segment: %w", err)
 	}
+	s.segMu.Lock()
+	if s.wrote == nil {
+		s.wrote = map[string]bool{}
+	}
+	s.wrote[name] = true
+	s.segMu.Unlock()
 	return nil
 }
 
@@ -494,13 +500,14 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 const segmentsChecked = "checked"
 
 // checkSegments reads whole, and checks, the segments whose status changed
-// since the catalog was written or since they last passed (segments are
-// written once and never changed, so only damage, or the run that wrote
-// them, changes one): a damaged one is deleted, so that the contents it held
+// since the catalog this writer opened was written, or since they last
+// passed, other than those it wrote itself (segments are written once and
+// never changed, so only damage, or the run that wrote them, changes one):
+// a damaged one is deleted, so that the contents it held
 // are served from their objects and written to a new segment. It returns
 // the segments left.
 func (s *Local) checkSegments(ctx context.Context, segs []*segment) ([]*segment, error) {
-	trusted := s.trustedUntil()
+	trusted := s.trustAtOpen
 	p := filepath.Join(s.dir, segmentsDir, segmentsChecked)
 	if info, err := os.Stat(p); err == nil {
 		trusted = max(trusted, info.ModTime().UnixNano())
@@ -508,7 +515,7 @@ func (s *Local) checkSegments(ctx context.Context, segs []*segment) ([]*segment,
 	kept := segs[:0]
 	var latest int64
 	for _, g := range segs {
-		if g.ctime != 0 && g.ctime < trusted {
+		if s.wrote[g.name] || g.ctime != 0 && g.ctime < trusted {
 			kept = append(kept, g)
 			continue
 		}

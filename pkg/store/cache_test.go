@@ -233,7 +233,7 @@ func TestSparseSegmentRewritten(t *testing.T) {
 }
 
 // TestDamagedSegmentRepaired checks that the next writer finds a segment
-// changed since it was checked, reads it whole, and replaces a damaged one
+// changed since the catalog was written, reads it whole, and replaces a damaged one
 // from the objects, so that searches read no object again.
 func TestDamagedSegmentRepaired(t *testing.T) {
 	t.Parallel()
@@ -242,7 +242,9 @@ func TestDamagedSegmentRepaired(t *testing.T) {
 	commitFiles(t, s, files...)
 	saveCaches(t, s)
 	want := searches(t, dir)
-	saveCaches(t, s) // checks the segment written after the commit
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	names, err := segmentNames(dir)
 	if err != nil || len(names) != 1 {
 		t.Fatalf("segments: %v, %v", names, err)
@@ -260,6 +262,11 @@ func TestDamagedSegmentRepaired(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	s, err = Open(context.Background(), dir, Options{Write: true}) // the next run
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }() // the test's checks are above
 	saveCaches(t, s)
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Errorf("the damaged segment is still there: %v", err)

@@ -106,6 +106,10 @@ type Local struct {
 
 	segMu sync.Mutex
 	seg   *segmentBuilder // a writer's chunks not yet in a segment
+	wrote map[string]bool // segments this writer wrote
+	// trustAtOpen is trustedUntil when a writer opened the index, before
+	// its own commits: what changed after it may be damage (checkSegments).
+	trustAtOpen int64
 }
 
 // Open opens the index in dir. Read-only, a missing index is ErrNoIndex;
@@ -169,6 +173,7 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		if err := s.checkObjects(); err != nil {
 			return nil, err
 		}
+		s.trustAtOpen = s.trustedUntil()
 	}
 	s.ready = true
 	return s, nil
