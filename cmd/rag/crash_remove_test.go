@@ -28,7 +28,7 @@ func TestKillDuringRemove(t *testing.T) {
 		t.Fatalf("clean removal: %s", want[:min(len(want), 200)])
 	}
 
-	for _, point := range []string{"manifest-half-written:1", "manifest-written:1", "manifest-committed:1", "gc:1"} {
+	for _, point := range []string{"catalog-half-written:1", "catalog-written:1", "catalog-committed:1", "gc:1"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			p := newProc(t)

@@ -222,7 +222,7 @@ func checkClean(t *testing.T, index string) {
 			}
 			found++
 		case strings.HasSuffix(name, ".seg") && filepath.Base(filepath.Dir(p)) == "segments":
-		case name == "manifest.json" || name == "manifest.prev.json" || name == "lock" || name == "readers.lock" || name == "checked":
+		case name == "catalog" || name == "catalog.prev" || name == "lock" || name == "readers.lock" || name == "checked":
 		default:
 			t.Errorf("unexpected file %s", p)
 		}
@@ -280,17 +280,17 @@ func TestKillAnywhere(t *testing.T) {
 	want := cleanBuild(t, plain, docs)
 
 	points := []string{
-		"object-half-written:1",   // the first object, torn
-		"object-written:40",       // an object complete but not yet renamed
-		"manifest-half-written:1", // the first commit, torn
-		"manifest-written:2",      // the second commit, before its rename
-		"manifest-committed:2",    // just after the second commit
-		"manifest-half-written:3", // the final write, torn
-		"manifest-written:3",      // the final write, before its rename
-		"manifest-committed:3",    // the final write done, before cleanup
-		"mid-batch:request-10",    // killed from outside while Ollama embeds
-		"mid-batch:request-37",    // the last batch in flight
-		"gc:1",                    // removing garbage (second run, after edits)
+		"object-half-written:1",  // the first object, torn
+		"object-written:40",      // an object complete but not yet renamed
+		"catalog-half-written:1", // the first commit, torn
+		"catalog-written:2",      // the second commit, before its rename
+		"catalog-committed:2",    // just after the second commit
+		"catalog-half-written:3", // the final write, torn
+		"catalog-written:3",      // the final write, before its rename
+		"catalog-committed:3",    // the final write done, before cleanup
+		"mid-batch:request-10",   // killed from outside while Ollama embeds
+		"mid-batch:request-37",   // the last batch in flight
+		"gc:1",                   // removing garbage (second run, after edits)
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
@@ -370,6 +370,70 @@ func TestKillAnywhere(t *testing.T) {
 	}
 }
 
+// TestKillDuringMigration kills the first `rag index` on an index of
+// format version 4 (a JSON catalog, as that rag wrote it) at each point of
+// its one commit, which writes the binary catalog: the index is whole after
+// the kill, and the next run finishes the migration.
+func TestKillDuringMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	plain, fault := binaries(t)
+	docs := corpus(t, 150)
+	want := cleanBuild(t, plain, docs)
+
+	points := []string{
+		"previous catalog-written:1", // the JSON catalog kept as catalog.prev, before its rename
+		"catalog-half-written:1",     // the binary catalog, torn
+		"catalog-written:1",          // before its rename
+		"catalog-committed:1",        // both catalogs there
+		"legacy-removed:1",           // the JSON ones removed, not yet synced
+	}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			p := newProc(t)
+			args := []string{"index", "--embed-model", model, "--batch-size", "4", docs}
+			p.mustRun(plain, args...)
+			m, err := store.ReadManifest(p.index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.FormatVersion = 4
+			data, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(p.index, "manifest.json"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []string{"catalog", "catalog.prev"} {
+				if err := os.Remove(filepath.Join(p.index, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					t.Fatal(err)
+				}
+			}
+
+			_, stderr, code := p.run(fault, []string{"RAG_FAULT=" + point}, args...)
+			killed(t, code, stderr)
+			if got := p.contents(plain); got != want {
+				t.Errorf("after the kill the index differs from a clean build:\n%s", diff(got, want))
+			}
+			out := p.mustRun(plain, args...)
+			if !strings.HasPrefix(out, "Indexed 0 files") {
+				t.Errorf("the run after the kill did work: %s", out)
+			}
+			checkClean(t, p.index) // and no JSON catalog left
+			if m, err := store.ReadManifest(p.index); err != nil || m.FormatVersion != store.FormatVersion {
+				t.Errorf("not migrated: version %d, %v", m.FormatVersion, err)
+			}
+			if got := p.contents(plain); got != want {
+				t.Errorf("after the kill and a rerun the index differs from a clean build:\n%s", diff(got, want))
+			}
+		})
+	}
+}
+
 // TestKillDuringRebuild: a rebuild killed anywhere leaves the old index
 // serving searches whole; the next --rebuild finishes the job.
 func TestKillDuringRebuild(t *testing.T) {
@@ -381,7 +445,7 @@ func TestKillDuringRebuild(t *testing.T) {
 	docs := corpus(t, 150)
 	want := cleanBuild(t, plain, docs)
 
-	for _, point := range []string{"manifest-written:2", "manifest-committed:3", "published:1", "gc:1"} {
+	for _, point := range []string{"catalog-written:2", "catalog-committed:3", "published:1", "gc:1"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			p := newProc(t)

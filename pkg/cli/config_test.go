@@ -120,7 +120,7 @@ func TestConfigTakesEffect(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("index: exit %d: %s", r.code, r.stderr)
 	}
-	if _, err := os.Stat(filepath.Join(projDir, "ragidx", "manifest.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(projDir, "ragidx", "catalog")); err != nil {
 		t.Errorf("the index is not in the project file's folder: %v", err)
 	}
 	r = h.run(runOpt{dir: sub}, "search", "--json", "retry failed upload")

@@ -165,14 +165,14 @@ func TestRepairReport(t *testing.T) {
 	}
 }
 
-// TestDamagedCatalog damages manifest.json: with a previous catalog kept
+// TestDamagedCatalog damages the catalog: with a previous catalog kept
 // by the commit before, readers use it and say what may be missing, status
 // reports it with a hint that works, and rag index writes a new catalog;
 // without one (a single run so far), the hint names a rebuild with folders.
 func TestDamagedCatalog(t *testing.T) {
 	t.Parallel()
 	damage := func(h *harness) {
-		p := filepath.Join(h.index, "manifest.json")
+		p := filepath.Join(h.index, "catalog")
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -198,7 +198,7 @@ func TestDamagedCatalog(t *testing.T) {
 			t.Errorf("status --json: exit %d, %v, %s", r.code, err, r.stdout)
 		}
 		r = h.run(runOpt{}, "status")
-		if r.code != ExitIndex || !strings.Contains(r.stdout, "Catalog:      manifest.json is damaged") || !strings.Contains(r.stdout, "Contents:     4 files") ||
+		if r.code != ExitIndex || !strings.Contains(r.stdout, "Catalog:      damaged; shown is the previous catalog") || !strings.Contains(r.stdout, "Contents:     4 files") ||
 			!strings.Contains(r.stderr, "rag: hint: run `rag index` to write a new catalog") {
 			t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
@@ -217,7 +217,7 @@ func TestDamagedCatalog(t *testing.T) {
 		h := newHarness(t)
 		h.mustIndex()
 		// One commit so far: nothing before it to keep.
-		if _, err := os.Stat(filepath.Join(h.index, "manifest.prev.json")); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(h.index, "catalog.prev")); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("a previous catalog after the first run: %v", err)
 		}
 		damage(h)

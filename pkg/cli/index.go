@@ -341,20 +341,30 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 			failedBefore[filepath.Join(p.Root, filepath.FromSlash(p.Path))] = true
 		}
 	}
-	// Checked once a run (a watch's passes only embed what changed).
-	damaged, err := findDamage(ctx, opts, st)
-	if err != nil {
-		return err
+	// Checked once a run (a watch's passes only embed what changed), once
+	// the first folder is walked: the check's stats, begun by Open, overlap
+	// the walk.
+	var damaged map[string]bool
+	checked := false
+	damage := func() (map[string]bool, error) {
+		if !checked {
+			var err error
+			if damaged, err = findDamage(ctx, opts, st); err != nil {
+				return nil, err
+			}
+			checked = true
+		}
+		return damaged, nil
 	}
 	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout}
 	run := func(ctx context.Context, ts []target) (*indexReport, error) {
-		return indexPass(ctx, a, opts, st, emb, dir, ts, damaged)
+		return indexPass(ctx, a, opts, st, emb, dir, ts, damage)
 	}
 	if opts.Watch {
 		// A watch holds the index for hours: drop what each pass replaced.
 		run = func(ctx context.Context, ts []target) (*indexReport, error) {
-			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damaged)
-			damaged = nil
+			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damage)
+			damaged, checked = nil, true
 			if err == nil {
 				err = st.SaveCaches(ctx)
 			}
@@ -518,7 +528,7 @@ func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
 
 // indexPass runs the indexer over each target and sums up.
 // damaged names the objects whose files are embedded again.
-func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged map[string]bool) (*indexReport, error) {
+func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged func() (map[string]bool, error)) (*indexReport, error) {
 	rep := &indexReport{Index: dir, EmbedModel: emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
 	var runErr error
 	for _, t := range targets {

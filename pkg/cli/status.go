@@ -33,8 +33,8 @@ Health is ok, empty (nothing embedded yet: the index takes any model), or
 damaged. Status checks that every object file is present and whole by its
 size; --verify also reads every one and checks its checksum. Damage is named
 by the source files it affects; ` + "`rag index`" + ` embeds exactly those again. A
-damaged catalog (manifest.json) is read from the copy kept at the commit
-before (manifest.prev.json); status then shows that copy. Status exits with
+damaged catalog (the file catalog) is read from the copy kept at the commit
+before (catalog.prev); status then shows that copy. Status exits with
 code 7 when the index is damaged.`,
 		Example: `  rag status
   rag status --verify --json | jq .health`,
@@ -80,7 +80,7 @@ type statusReport struct {
 	// damaged (paths as citations show them): all of them with --verify,
 	// else those a size check finds.
 	DamagedFiles []string `json:"damaged_files"`
-	// CatalogRecovered is set when manifest.json is damaged and the
+	// CatalogRecovered is set when the catalog is damaged and the
 	// previous catalog is shown instead.
 	CatalogRecovered bool `json:"catalog_recovered"`
 	// Verified is set with --verify: chunks read back and damaged files.
@@ -219,7 +219,7 @@ func writeStatus(a *App, r *statusReport) error {
 	fmt.Fprintf(&b, "Index:        %s (format %d)\n", r.Index, r.FormatVersion)
 	fmt.Fprintf(&b, "Health:       %s\n", r.Health)
 	if r.CatalogRecovered {
-		b.WriteString("Catalog:      manifest.json is damaged; shown is the previous catalog (what the last run indexed may be missing)\n")
+		b.WriteString("Catalog:      damaged; shown is the previous catalog (what the last run indexed may be missing)\n")
 	}
 	if r.EmbedModel == "" {
 		b.WriteString("Model:        none yet (the first run that embeds something fixes it)\n")

@@ -1,6 +1,8 @@
 package filestat
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -54,5 +56,26 @@ func TestOf(t *testing.T) {
 		if got := stat(); got == first {
 			t.Errorf("%s: stat did not change: %+v", tt.name, got)
 		}
+	}
+}
+
+// TestPath: Path says what Of says of the same file, and a missing file
+// is fs.ErrNotExist.
+func TestPath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	if err := os.WriteFile(p, []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Path(p); err != nil || got != Of(info) {
+		t.Errorf("Path = %+v, %v; Of says %+v", got, err, Of(info))
+	}
+	if _, err := Path(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Path of a missing file: %v", err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,9 +64,11 @@ type Options struct {
 	Now         func() time.Time
 	// Progress, if set, is called as chunks are embedded.
 	Progress func(done, total int)
-	// Damaged names the objects (by key) found damaged: their files are
-	// embedded again even though they have not changed.
-	Damaged map[string]bool
+	// Damaged, if set, names the objects (by key) found damaged: their
+	// files are embedded again even though they have not changed. It is
+	// called once the folder is walked, so that finding them (a stat of
+	// every object) can overlap the walk.
+	Damaged func() (map[string]bool, error)
 	// IndexDir is the index being written (absolute): never indexed, like
 	// any other folder holding a rag index.
 	IndexDir string
@@ -132,8 +134,8 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	if opt.Chunk.Target <= 0 {
 		opt.Chunk = chunk.DefaultOptions
 	}
-	m := st.Manifest()
-	before := st.Manifest() // to skip a commit that would change nothing
+	m := st.Manifest() // its slices are replaced below, never changed in place
+	before := m        // to skip a commit that would change nothing
 	// The model and vector size are fixed by the first embedding that
 	// succeeds, not by a run that failed before it (an unknown model,
 	// Ollama down): until then the index takes any model.
@@ -147,11 +149,22 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		m.Generation = store.NewManifest().Generation
 	}
 	m.ChunkTarget, m.ChunkOverlap = opt.Chunk.Target, opt.Chunk.Overlap
+	// A catalog of an older format version is written again in this one's,
+	// even by a run that changes nothing else.
+	m.FormatVersion = store.FormatVersion
+	keys := newKeyer(m.Generation, opt)
 
 	walked := &ingest.Result{}
 	if !opt.Gone {
 		var err error
 		if walked, err = listFiles(ctx, opt); err != nil {
+			return nil, err
+		}
+	}
+	var damaged map[string]bool
+	if opt.Damaged != nil {
+		var err error
+		if damaged, err = opt.Damaged(); err != nil {
 			return nil, err
 		}
 	}
@@ -174,23 +187,42 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		}
 		inScope = func(p string) bool { return only[p] }
 	}
-	old := map[string]store.FileEntry{}
+	// old numbers the catalog's files of this root by path (in before.Files).
+	old := make(map[string]int, len(m.Files))
 	var keep []store.FileEntry // files of other roots, untouched
-	// stored maps the object keys the catalog names to their chunk counts:
-	// content stored under any name is reused, never embedded again.
-	stored := make(map[string]store.FileEntry, len(m.Files))
-	for _, f := range m.Files {
-		if !opt.Damaged[f.Key] {
-			stored[f.Key] = f
-		}
+	for i, f := range m.Files {
 		if f.Root == opt.Root && inScope(f.Path) {
-			old[f.Path] = f
+			old[f.Path] = i
 		} else {
 			keep = append(keep, f)
 		}
 	}
+	oldFile := func(p string) (store.FileEntry, bool) {
+		i, ok := old[p]
+		if !ok {
+			return store.FileEntry{}, false
+		}
+		return before.Files[i], true
+	}
 
-	current := map[string]store.FileEntry{}
+	// stored finds an object the catalog names by its key: content stored
+	// under any name is reused, never embedded again. Made when first
+	// needed: a run that reads no file needs none.
+	var byKey map[string]store.FileEntry
+	stored := func(key string) (store.FileEntry, bool) {
+		if byKey == nil {
+			byKey = make(map[string]store.FileEntry, len(m.Files))
+			for _, f := range before.Files {
+				if !damaged[f.Key] {
+					byKey[f.Key] = f
+				}
+			}
+		}
+		f, ok := byKey[key]
+		return f, ok
+	}
+	current := newFileSet(len(files))
+	untouched := 0 // files of current that are their catalog entry as it was
 	var todo []*pending
 	pendingPaths := map[string]bool{}
 	totalChunks := 0
@@ -200,16 +232,18 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		}
 		if opt.PruneOnly {
 			// Still there: keep it as it is, changed or not.
-			if prev, ok := old[f.Path]; ok {
-				current[f.Path] = prev
+			if prev, ok := oldFile(f.Path); ok {
+				current.set(prev)
+				untouched++
 				sum.Unchanged++
 			}
 			continue
 		}
-		prev, had := old[f.Path]
-		if had && !opt.Damaged[prev.Key] && statClean(prev.Seen, f.Stat) && prev.Key == objectKey(prev.Hash, f.Path, m.Generation, opt) {
+		prev, had := oldFile(f.Path)
+		if had && !damaged[prev.Key] && statClean(prev.Seen, f.Stat) && keys.is(prev.Key, prev.Hash, f.Path) {
 			// Its stat is as when it was read: unchanged, and not read again.
-			current[f.Path] = prev
+			current.set(prev)
+			untouched++
 			sum.Unchanged++
 			continue
 		}
@@ -226,22 +260,22 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		h := sha256.Sum256(data)
 		hash := hex.EncodeToString(h[:])
 		entry := store.FileEntry{
-			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, f.Path, m.Generation, opt),
+			Root: opt.Root, Path: f.Path, Hash: hash, Key: keys.key(hash, f.Path),
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
 			Seen: &store.Seen{Size: f.Stat.Size, MTime: f.Stat.MTime, CTime: f.Stat.CTime, Inode: f.Stat.Inode, ReadAt: readAt.UnixNano()},
 		}
-		repair := had && prev.Key == entry.Key && opt.Damaged[prev.Key]
+		repair := had && prev.Key == entry.Key && damaged[prev.Key]
 		if had && prev.Key == entry.Key && !repair {
 			// Unchanged; what it was seen as now lets the next run skip it.
 			prev.Seen = entry.Seen
-			current[f.Path] = prev
+			current.set(prev)
 			sum.Unchanged++
 			continue
 		}
-		if same, ok := stored[entry.Key]; ok {
+		if same, ok := stored(entry.Key); ok {
 			// Same content is stored already (a rename or a copy): reuse it.
 			entry.Chunks, entry.Format, entry.Meta = same.Chunks, same.Format, same.Meta
-			current[f.Path] = entry
+			current.set(entry)
 			sum.Reused++
 			sum.Chunks += same.Chunks
 			countNew(sum, had)
@@ -275,11 +309,11 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 
 	removed := 0
 	for p := range old {
-		if _, ok := current[p]; !ok && !pendingPaths[p] {
+		if !current.has(p) && !pendingPaths[p] {
 			removed++
 		}
 	}
-	if len(current) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
+	if len(current.entries) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
 		return nil, &EmptyFolderError{Root: opt.Root, Skipped: len(sum.Skipped)}
 	}
 	problems := m.Problems[:0:0]
@@ -306,34 +340,44 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		sources = append(sources, opt.Source)
 	}
 
-	// commit writes the catalog: kept files, current files, and (when the run
-	// completed) nothing of removed ones. Removed files are dropped only by
-	// a complete run; an interrupted one keeps them, as it has not finished
-	// looking.
-	commit := func(ctx context.Context, complete bool) error {
-		files := append([]store.FileEntry(nil), keep...)
-		for _, f := range current {
-			files = append(files, f)
+	// commitFiles are the files a commit writes: kept files, current
+	// files, and (when the run completed) nothing of removed ones. Removed
+	// files are dropped only by a complete run; an interrupted one keeps
+	// them, as it has not finished looking.
+	byPath := func(a, b store.FileEntry) int {
+		if c := strings.Compare(a.Root, b.Root); c != 0 {
+			return c
 		}
+		return strings.Compare(a.Path, b.Path)
+	}
+	commitFiles := func(complete bool) []store.FileEntry {
+		if complete && untouched == len(old) && len(current.entries) == len(old) && slices.IsSortedFunc(before.Files, byPath) {
+			// Every file is its catalog entry as it was (a no-op run): the
+			// catalog's files, not a copy of 7,750 of them.
+			return before.Files
+		}
+		files := make([]store.FileEntry, 0, len(keep)+len(current.entries)+len(old))
+		// Mostly in the walk's order, so that the sort finds them nearly
+		// sorted.
+		files = append(append(files, keep...), current.entries...)
 		if !complete {
-			for p, f := range old {
-				if _, ok := current[p]; !ok {
-					files = append(files, f)
+			for p, i := range old {
+				if !current.has(p) {
+					files = append(files, before.Files[i])
 				}
 			}
-		} else {
+		}
+		slices.SortFunc(files, byPath)
+		return files
+	}
+	commit := func(ctx context.Context, complete bool) error {
+		m.Files = commitFiles(complete)
+		if complete {
 			m.Problems, m.Sources = problems, sources
 			sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Path < m.Sources[j].Path })
 		}
-		sort.Slice(files, func(i, j int) bool {
-			if files[i].Root != files[j].Root {
-				return files[i].Root < files[j].Root
-			}
-			return files[i].Path < files[j].Path
-		})
-		m.Files = files
 		m.Updated = before.Updated
-		if complete && reflect.DeepEqual(m, before) {
+		if complete && m.Equal(&before) {
 			return nil // nothing changed: the catalog stays as it is
 		}
 		m.Updated = opt.Now().UTC()
@@ -344,7 +388,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 
 	err := embedAll(ctx, st, emb, opt, &m, todo, totalChunks, func(p *pending) error {
-		current[p.entry.Path] = p.entry
+		current.set(p.entry)
 		sum.Chunks += len(p.chunks)
 		sum.Embedded += len(p.chunks)
 		if p.repair {
@@ -354,7 +398,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		}
 		return nil
 	}, func(since int) (bool, error) {
-		if since < max(opt.CommitEvery, (len(keep)+len(current))/10) {
+		if since < max(opt.CommitEvery, (len(keep)+len(current.entries))/10) {
 			return false, nil
 		}
 		return true, commit(ctx, false)
@@ -371,6 +415,32 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		return nil, err
 	}
 	return sum, nil
+}
+
+// fileSet holds catalog entries by path, in the order they were first set
+// (the walk's): a run's files as they will be committed.
+type fileSet struct {
+	at      map[string]int
+	entries []store.FileEntry
+}
+
+func newFileSet(n int) *fileSet {
+	return &fileSet{at: make(map[string]int, n), entries: make([]store.FileEntry, 0, n)}
+}
+
+// set adds e, or replaces the entry of its path.
+func (s *fileSet) set(e store.FileEntry) {
+	if i, ok := s.at[e.Path]; ok {
+		s.entries[i] = e
+		return
+	}
+	s.at[e.Path] = len(s.entries)
+	s.entries = append(s.entries, e)
+}
+
+func (s *fileSet) has(path string) bool {
+	_, ok := s.at[path]
+	return ok
 }
 
 // racyWindow is how close to being read a file may have changed and still
@@ -394,16 +464,35 @@ func countNew(sum *Summary, had bool) {
 	}
 }
 
-// objectKey names the stored chunks of one content read as one format (its
+// keyer names the stored chunks of one content read as one format (its
 // extension decides the reader) under one model, chunking and index
 // generation, so that changing any of them never reuses stale chunks and a
-// rebuild never overwrites the objects it replaces.
-func objectKey(hash, name, generation string, opt Options) string {
-	ext := strings.ToLower(path.Ext(name))
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d\x00%d\x00%d.%d\x00%s",
-		hash, ext, opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, extract.Version, chunk.Version, generation)))
-	return hex.EncodeToString(h[:])
+// rebuild never overwrites the objects it replaces. The part made by the
+// run's settings is formatted once, not once a file, and checking a key
+// allocates nothing (a no-op run checks the key of every file).
+type keyer struct {
+	tail string
+	buf  []byte
+	hex  [2 * sha256.Size]byte
 }
+
+func newKeyer(generation string, opt Options) *keyer {
+	return &keyer{tail: fmt.Sprintf("\x00%s\x00%d\x00%d\x00%d.%d\x00%s",
+		opt.Model, opt.Chunk.Target, opt.Chunk.Overlap, extract.Version, chunk.Version, generation)}
+}
+
+func (k *keyer) sum(hash, name string) []byte {
+	k.buf = append(append(append(append(k.buf[:0], hash...), 0), strings.ToLower(path.Ext(name))...), k.tail...)
+	h := sha256.Sum256(k.buf)
+	hex.Encode(k.hex[:], h[:])
+	return k.hex[:]
+}
+
+// key is the object key of content hash read from a file named name.
+func (k *keyer) key(hash, name string) string { return string(k.sum(hash, name)) }
+
+// is reports whether key is that object key.
+func (k *keyer) is(key, hash, name string) bool { return string(k.sum(hash, name)) == key }
 
 func maxSize(opt Options) int64 {
 	if opt.MaxSize > 0 {

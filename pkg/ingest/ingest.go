@@ -158,7 +158,10 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 	if !w.opt.NoIgnoreFiles {
 		patterns = append(patterns[:len(patterns):len(patterns)], w.readIgnores(real, seenAs)...)
 	}
-	matcher := gitignore.NewMatcher(patterns)
+	var matcher gitignore.Matcher // none without patterns: no path split a file
+	if len(patterns) > 0 {
+		matcher = gitignore.NewMatcher(patterns)
+	}
 	for _, e := range ents {
 		name := e.Name()
 		p := join(seenAs, name)
@@ -209,7 +212,8 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 }
 
 // left reports (and counts or records) whether an entry is left out by
-// the hidden rule, the ignore files or the globs.
+// the hidden rule, the ignore files (m, nil when there are none) or the
+// globs.
 func (w *walker) left(p string, isDir bool, m gitignore.Matcher) bool {
 	if !isDir && slices.Contains(IgnoreFiles, path.Base(p)) {
 		return true // read, not indexed
@@ -220,7 +224,7 @@ func (w *walker) left(p string, isDir bool, m gitignore.Matcher) bool {
 		}
 		return true
 	}
-	if m.Match(strings.Split(p, "/"), isDir) {
+	if m != nil && m.Match(strings.Split(p, "/"), isDir) {
 		w.res.Ignored++
 		return true
 	}

@@ -49,6 +49,9 @@ func (s *Local) isDamaged(key string) bool {
 // are loaded, those that fail their checksum too; after CheckObjects or
 // Verify, all of them.
 func (s *Local) Damaged() []Damage {
+	if s.sized != nil {
+		<-s.sized // its error goes to CheckObjects or Close
+	}
 	m := s.Manifest()
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
@@ -107,6 +110,9 @@ func DamagedPaths(ds []Damage) []string {
 // that no write made (the disk's own) is found when the object is read, and
 // by `rag status --verify`, which reads every object.
 func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
+	if err := s.waitSizes(); err != nil {
+		return nil, err
+	}
 	m := s.Manifest()
 	trusted := s.trustedUntil()
 	want := map[string]FileEntry{}
@@ -167,8 +173,12 @@ func (s *Local) trustedUntil() int64 {
 	if s.recovered != nil {
 		return 0
 	}
+	cur, _ := currentName(s.dir)
 	var t int64
-	for _, name := range []string{manifestName, checkedName} {
+	for _, name := range []string{cur, checkedName} {
+		if name == "" {
+			continue
+		}
 		if info, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
 			t = max(t, info.ModTime().UnixNano())
 		}
@@ -247,12 +257,14 @@ func checkObject(data []byte, chunks, dims int) error {
 	return nil
 }
 
-// catalogNames are the files that make a folder a rag index.
-var catalogNames = []string{manifestName, prevName, stagingName}
+// catalogNames are the files that make a folder a rag index, the JSON
+// ones of format versions 3 and 4 too.
+var catalogNames = []string{catalogName, prevName, stagingName, legacyName, legacyPrevName, legacyStagingName}
 
 // indexNames are every name an index folder holds.
-var indexNames = map[string]bool{manifestName: true, prevName: true, stagingName: true, lockName: true,
-	readersName: true, "keywords.idx": true, "vectors.idx": true, checkedName: true, "objects": true, segmentsDir: true}
+var indexNames = map[string]bool{catalogName: true, prevName: true, stagingName: true, legacyName: true, legacyPrevName: true,
+	legacyStagingName: true, lockName: true, readersName: true, "keywords.idx": true, "vectors.idx": true, checkedName: true,
+	"objects": true, segmentsDir: true}
 
 // IsCatalogDir reports whether the folder dir of fsys, holding the entries
 // names, is a rag index: it holds a catalog (of any format version). The
@@ -260,7 +272,7 @@ var indexNames = map[string]bool{manifestName: true, prevName: true, stagingName
 func IsCatalogDir(fsys fs.FS, dir string, names []string) bool {
 	for _, n := range names {
 		if slices.Contains(catalogNames, n) {
-			if f, err := fsys.Open(path.Join(dir, n)); err == nil && startsCatalog(f) {
+			if f, err := fsys.Open(path.Join(dir, n)); err == nil && startsCatalog(f, n) {
 				return true
 			}
 		}
@@ -271,21 +283,26 @@ func IsCatalogDir(fsys fs.FS, dir string, names []string) bool {
 // HoldsCatalog reports whether the folder dir holds a rag catalog.
 func HoldsCatalog(dir string) bool {
 	for _, c := range catalogNames {
-		if f, err := os.Open(filepath.Join(dir, c)); err == nil && startsCatalog(f) {
+		if f, err := os.Open(filepath.Join(dir, c)); err == nil && startsCatalog(f, c) {
 			return true
 		}
 	}
 	return false
 }
 
-// startsCatalog reports whether f starts as a catalog of some version
-// does, and closes it: rag writes format_version first, so the first bytes
-// tell, also of a damaged catalog, without reading (or parsing) the rest.
-func startsCatalog(f fs.File) bool {
+// startsCatalog reports whether f, the catalog file name, starts as a
+// catalog of some version does, and closes it: the binary catalog starts
+// with its magic, and rag wrote format_version first in the JSON ones, so
+// the first bytes tell, also of a damaged catalog, without reading (or
+// parsing) the rest.
+func startsCatalog(f fs.File, name string) bool {
 	head := make([]byte, 64)
 	n, _ := io.ReadFull(f, head) // a short file is judged by what it has
 	if err := f.Close(); err != nil {
 		return false
+	}
+	if !isLegacy(name) {
+		return bytes.HasPrefix(head[:n], catalogMagic[:])
 	}
 	rest, ok := bytes.CutPrefix(bytes.TrimLeft(head[:n], " \t\r\n"), []byte("{"))
 	return ok && bytes.HasPrefix(bytes.TrimLeft(rest, " \t\r\n"), []byte(`"format_version"`))

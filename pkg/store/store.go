@@ -1,4 +1,4 @@
-// Package store keeps what rag has indexed: a manifest of indexed files and,
+// Package store keeps what rag has indexed: a catalog of indexed files and,
 // for each distinct file content, its chunks and their embeddings. Search
 // runs over the vectors in a chromem-go collection. The Store interface is
 // small on purpose so that a server-backed store (Weaviate) can stand in for
@@ -15,11 +15,13 @@ import (
 // FormatVersion is the version of the on-disk layout this code reads and
 // writes. Version 2 added sources, problems, generations and object sizes;
 // version 3 pages and heading paths of chunks, source walk options and file
-// metadata; version 4 what a file's stat was when it was read (Seen).
-const FormatVersion = 4
+// metadata; version 4 what a file's stat was when it was read (Seen);
+// version 5 made the catalog binary (catalog.go).
+const FormatVersion = 5
 
-// oldestReadable is the oldest format version Open still reads: version 3
-// differs only by lacking what version 4 added, which a run fills in.
+// oldestReadable is the oldest format version Open still reads: versions 3
+// and 4 (JSON catalogs) hold the same but for what version 4 added, which a
+// run fills in; their first commit writes the binary catalog.
 const oldestReadable = 3
 
 // Chunk is one embedded piece of a file.
@@ -155,7 +157,9 @@ type Hit struct {
 
 // Store is an index's storage.
 type Store interface {
-	// Manifest returns a copy of the current catalog.
+	// Manifest returns the current catalog. Its slices are shared: replace
+	// them, never change their elements in place (Clone makes a copy to
+	// change).
 	Manifest() Manifest
 	// PutObject stores the chunks of one file content under key. Stored
 	// chunks are invisible to Search until a Commit references them.
@@ -177,8 +181,7 @@ var ErrNoIndex = errors.New("no index")
 type CorruptError struct {
 	Path string
 	Err  error
-	// Catalog is true when the file is the catalog (manifest.json), not an
-	// object.
+	// Catalog is true when the file is a catalog, not an object.
 	Catalog bool
 }
 

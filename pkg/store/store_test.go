@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -14,6 +17,8 @@ import (
 	"testing"
 	"time"
 )
+
+var le = binary.LittleEndian
 
 func vec(dims int, hot ...int) []float32 {
 	v := make([]float32, dims)
@@ -138,27 +143,63 @@ func TestGarbageCollection(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	t.Parallel()
+	good, err := encodeCatalog(&Manifest{Generation: "g", Files: []FileEntry{{Root: "/r", Path: "a", Key: key(1), ObjectSize: 9}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// binary makes a catalog file of a whole one, changed by edit, with its
+	// checksum made right again when fix.
+	binary := func(edit func([]byte) []byte, fix bool) string {
+		b := edit(append([]byte(nil), good...))
+		if fix {
+			b = b[:len(b)-4]
+			b = le.AppendUint32(b, crc32.ChecksumIEEE(b))
+		}
+		return string(b)
+	}
+	setVersion := func(v uint32) func([]byte) []byte {
+		return func(b []byte) []byte { le.PutUint32(b[4:], v); return b }
+	}
+	corrupt := func(err error) bool { var c *CorruptError; return errors.As(err, &c) && c.Catalog }
 	tests := []struct {
 		name     string
 		manifest string
 		check    func(error) bool
+		binary   bool // the binary catalog, else the JSON one of versions 3 and 4
 	}{
-		{"missing", "", func(err error) bool { return errors.Is(err, ErrNoIndex) }},
-		{"truncated", `{"format_version": 3, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
-		{"bad key", `{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "../x", "object_size": 9}]}`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
-		{"version 2", `{"format_version": 2, "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
-		{"not json", "\x00\x01garbage", func(err error) bool { var c *CorruptError; return errors.As(err, &c) }},
-		{"future version", `{"format_version": 99}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
-		{"version 5", `{"format_version": 5, "generation": "g", "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }},
-		{"version 3 is read", `{"format_version": 3, "generation": "g", "files": []}`, func(err error) bool { return err == nil }},
-		{"version 4 with what a file was seen as", `{"format_version": 4, "generation": "g", "files": [{"root": "/r", "path": "a", "key": "` + key(1) + `", "chunks": 0, "object_size": 9, "seen": {"size": 3, "mtime": 5, "ctime": 6, "inode": 7, "read_at": 8}}]}`, func(err error) bool { return err == nil }},
+		{"missing", "", func(err error) bool { return errors.Is(err, ErrNoIndex) }, false},
+		{"binary", binary(func(b []byte) []byte { return b }, false), func(err error) bool { return err == nil }, true},
+		{"binary truncated", binary(func(b []byte) []byte { return b[:len(b)/2] }, false), corrupt, true},
+		{"binary flipped bit", binary(func(b []byte) []byte { b[20] ^= 4; return b }, false), corrupt, true},
+		{"binary empty", "", corrupt, true},
+		{"binary, not a catalog", "{\"format_version\": 5}", corrupt, true},
+		{"binary newer version", binary(setVersion(6), true), func(err error) bool { var v *VersionError; return errors.As(err, &v) && v.Got == 6 }, true},
+		{"binary newer version, damaged", binary(setVersion(6), false), corrupt, true},
+		{"binary version 4", binary(setVersion(4), true), corrupt, true},
+		{"binary bad key", binary(func(b []byte) []byte {
+			i := bytes.Index(b, []byte(key(1)))
+			b[i] = 'x'
+			return b
+		}, true), corrupt, true},
+		{"truncated", `{"format_version": 3, "files": [`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }, false},
+		{"bad key", `{"format_version": 3, "generation": "g", "files": [{"path": "a", "key": "../x", "object_size": 9}]}`, func(err error) bool { var c *CorruptError; return errors.As(err, &c) }, false},
+		{"version 2", `{"format_version": 2, "files": []}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }, false},
+		{"not json", "\x00\x01garbage", func(err error) bool { var c *CorruptError; return errors.As(err, &c) }, false},
+		{"future version", `{"format_version": 99}`, func(err error) bool { var v *VersionError; return errors.As(err, &v) }, false},
+		{"version 5 is not JSON", `{"format_version": 5, "generation": "g", "files": []}`, corrupt, false},
+		{"version 3 is read", `{"format_version": 3, "generation": "g", "files": []}`, func(err error) bool { return err == nil }, false},
+		{"version 4 with what a file was seen as", `{"format_version": 4, "generation": "g", "files": [{"root": "/r", "path": "a", "key": "` + key(1) + `", "chunks": 0, "object_size": 9, "seen": {"size": 3, "mtime": 5, "ctime": 6, "inode": 7, "read_at": 8}}]}`, func(err error) bool { return err == nil }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			if tt.manifest != "" {
-				if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(tt.manifest), 0o644); err != nil {
+			name := legacyName
+			if tt.binary {
+				name = catalogName
+			}
+			if tt.manifest != "" || tt.binary {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(tt.manifest), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -292,7 +333,7 @@ func TestRecoverCatalog(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(`{"format_version": 3, "files": [{"pa`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, catalogName), []byte("RAGM\x05\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := openRead(t, dir)
@@ -318,7 +359,7 @@ func TestRecoverCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The previous catalog is still the good one, not the damaged file.
-	if prev, err := readManifest(filepath.Join(dir, prevName)); err != nil || len(prev.Files) != 1 {
+	if prev, err := readCatalogFile(dir, prevName); err != nil || len(prev.Files) != 1 {
 		t.Fatalf("previous catalog = %+v, %v", prev, err)
 	}
 	r = openRead(t, dir)
@@ -330,7 +371,7 @@ func TestRecoverCatalog(t *testing.T) {
 	}
 
 	t.Run("a rebuild keeps the good previous catalog", func(t *testing.T) {
-		if err := os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, catalogName), []byte("RAGM"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		rb, err := Open(ctx, dir, Options{Write: true, Rebuild: true})
@@ -341,7 +382,7 @@ func TestRecoverCatalog(t *testing.T) {
 		if err := errors.Join(rb.Publish(ctx), rb.Close()); err != nil {
 			t.Fatal(err)
 		}
-		if prev, err := readManifest(filepath.Join(dir, prevName)); err != nil || len(prev.Files) != 1 {
+		if prev, err := readCatalogFile(dir, prevName); err != nil || len(prev.Files) != 1 {
 			t.Fatalf("previous catalog after the rebuild = %+v, %v", prev, err)
 		}
 	})
@@ -351,7 +392,7 @@ func TestRecoverCatalog(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, catalogName), []byte("RAGM"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		var c *CorruptError
@@ -370,21 +411,26 @@ func TestCheckDir(t *testing.T) {
 	docs := filepath.Join(root, "docs")
 	stopped := filepath.Join(root, "stopped") // a first run that stopped before its commit
 	hidden := filepath.Join(root, "hidden")
-	for _, d := range []string{docs, stopped, hidden} {
+	old := filepath.Join(root, "old") // an index of format version 4
+	for _, d := range []string{docs, stopped, hidden, old} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{file, filepath.Join(docs, "manifest.json"), filepath.Join(docs, "notes.md"), filepath.Join(stopped, lockName), filepath.Join(hidden, ".DS_Store")} {
+	for _, f := range []string{file, filepath.Join(docs, "manifest.json"), filepath.Join(docs, "catalog"), filepath.Join(docs, "notes.md"), filepath.Join(stopped, lockName), filepath.Join(hidden, ".DS_Store")} {
 		if err := os.WriteFile(f, []byte(`{"name": "app"}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(old, legacyName), []byte(`{"format_version":4,"embed_model":"m"}`), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name, dir string
 		file, bad bool
 	}{
 		{"index", index, false, false},
+		{"index of format version 4", old, false, false},
 		{"new", filepath.Join(root, "new"), false, false},
 		{"empty", t.TempDir(), false, false},
 		{"only index files", stopped, false, false},
@@ -401,7 +447,7 @@ func TestCheckDir(t *testing.T) {
 			}
 		})
 	}
-	if !HoldsCatalog(index) || HoldsCatalog(docs) {
+	if !HoldsCatalog(index) || !HoldsCatalog(old) || HoldsCatalog(docs) {
 		t.Error("HoldsCatalog is wrong")
 	}
 }
@@ -469,7 +515,7 @@ func FuzzReadManifest(f *testing.F) {
 	f.Add([]byte(`{"format_version": 3`))
 	f.Add([]byte(`{"format_version": 1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseManifest(manifestName, data) // must not panic, and never accept a bad key
+		m, err := parseManifest(legacyName, data) // must not panic, and never accept a bad key
 		if err == nil && m != nil {
 			for _, f := range m.Files {
 				if !validKey(f.Key) {

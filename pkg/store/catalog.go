@@ -1,0 +1,619 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// The catalog of format version 5 is a little-endian binary file, written
+// and read by hand as objects are (the JSON of versions 3 and 4 took 60 ms
+// of every no-op `rag index` at 7,750 files to decode):
+//
+//	"RAGM" | format version u32
+//	embed model | dims | chunk target | chunk overlap | generation | created | updated
+//	sources: count × ( path | flags (1 file, 2 hidden) | count × include glob | count × exclude glob )
+//	roots: count × root
+//	files: count × ( root number | path | hash | key | size | chunks | object size |
+//	                 indexed at | format | meta | seen? (0 or 1) [ size | mtime | ctime | inode | read at ] )
+//	problems: count × ( root number | path | reason | failed (0 or 1) )
+//	crc32-IEEE of all the above, u32
+//
+// Counts, string lengths, root numbers and inodes are uvarints; other
+// integers are zig-zag varints; a string is its length and its bytes; a
+// time is its seconds since 1970 (varint) and nanoseconds (uvarint), in UTC.
+// Every folder files are indexed under is stored once, in the roots table,
+// and named by its number. A file's metadata (front matter: any values) is
+// kept as JSON, empty for none, and decoded only when present. Later
+// versions keep the magic and version first and the CRC-32 of all before
+// it last, so that a rag tells a newer catalog (refused with a hint to
+// rebuild) from a damaged one (read from the previous catalog).
+var catalogMagic = [4]byte{'R', 'A', 'G', 'M'}
+
+// The catalog files of an index (see docs/index-format.md).
+const (
+	catalogName = "catalog"      // the current catalog: the one commit point
+	prevName    = "catalog.prev" // the catalog before the last commit
+	stagingName = "catalog.next" // the catalog of a rebuild in progress
+
+	// The JSON catalogs of format versions 3 and 4: read as before, and
+	// replaced by the binary ones at the first commit.
+	legacyName        = "manifest.json"
+	legacyPrevName    = "manifest.prev.json"
+	legacyStagingName = "manifest.next.json"
+)
+
+// isLegacy reports whether a catalog file name is one of the JSON ones.
+func isLegacy(name string) bool {
+	return name == legacyName || name == legacyPrevName || name == legacyStagingName
+}
+
+// encodeCatalog returns the catalog file of m.
+func encodeCatalog(m *Manifest) ([]byte, error) {
+	w := catWriter{b: make([]byte, 0, 64+len(m.Files)*256)}
+	w.b = append(w.b, catalogMagic[:]...)
+	w.b = binary.LittleEndian.AppendUint32(w.b, FormatVersion)
+	w.str(m.EmbedModel)
+	w.int(int64(m.Dims))
+	w.int(int64(m.ChunkTarget))
+	w.int(int64(m.ChunkOverlap))
+	w.str(m.Generation)
+	w.time(m.Created)
+	w.time(m.Updated)
+
+	w.count(len(m.Sources))
+	for _, s := range m.Sources {
+		w.str(s.Path)
+		var flags byte
+		if s.File {
+			flags |= 1
+		}
+		if s.Hidden {
+			flags |= 2
+		}
+		w.b = append(w.b, flags)
+		w.strs(s.Include)
+		w.strs(s.Exclude)
+	}
+
+	roots := map[string]int{}
+	var order []string
+	root := func(r string) int {
+		n, ok := roots[r]
+		if !ok {
+			n = len(order)
+			roots[r] = n
+			order = append(order, r)
+		}
+		return n
+	}
+	for _, f := range m.Files {
+		root(f.Root)
+	}
+	for _, p := range m.Problems {
+		root(p.Root)
+	}
+	w.strs(order)
+
+	w.count(len(m.Files))
+	for _, f := range m.Files {
+		w.count(roots[f.Root])
+		w.str(f.Path)
+		w.str(f.Hash)
+		w.str(f.Key)
+		w.int(f.Size)
+		w.int(int64(f.Chunks))
+		w.int(f.ObjectSize)
+		w.time(f.IndexedAt)
+		w.str(f.Format)
+		if len(f.Meta) == 0 {
+			w.str("")
+		} else {
+			meta, err := json.Marshal(f.Meta)
+			if err != nil {
+				return nil, fmt.Errorf("metadata of %s: %w", f.Path, err)
+			}
+			w.count(len(meta))
+			w.b = append(w.b, meta...)
+		}
+		if f.Seen == nil {
+			w.b = append(w.b, 0)
+			continue
+		}
+		w.b = append(w.b, 1)
+		w.int(f.Seen.Size)
+		w.int(f.Seen.MTime)
+		w.int(f.Seen.CTime)
+		w.b = binary.AppendUvarint(w.b, f.Seen.Inode)
+		w.int(f.Seen.ReadAt)
+	}
+
+	w.count(len(m.Problems))
+	for _, p := range m.Problems {
+		w.count(roots[p.Root])
+		w.str(p.Path)
+		w.str(p.Reason)
+		w.bool(p.Failed)
+	}
+	return binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b)), nil
+}
+
+type catWriter struct{ b []byte }
+
+func (w *catWriter) count(n int)  { w.b = binary.AppendUvarint(w.b, uint64(n)) }
+func (w *catWriter) int(v int64)  { w.b = binary.AppendVarint(w.b, v) }
+func (w *catWriter) str(s string) { w.count(len(s)); w.b = append(w.b, s...) }
+
+func (w *catWriter) strs(ss []string) {
+	w.count(len(ss))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+func (w *catWriter) bool(v bool) {
+	if v {
+		w.b = append(w.b, 1)
+	} else {
+		w.b = append(w.b, 0)
+	}
+}
+
+func (w *catWriter) time(t time.Time) {
+	w.int(t.Unix())
+	w.count(t.Nanosecond())
+}
+
+// decodeCatalog reads a catalog file (p names it in errors), which it keeps:
+// the catalog's strings are parts of data, which must not change after.
+// Damage is a CorruptError, a catalog of another format version a
+// VersionError.
+func decodeCatalog(p string, data []byte) (*Manifest, error) {
+	corrupt := func(err error) error { return &CorruptError{Path: p, Err: err, Catalog: true} }
+	if len(data) < 12 || !bytes.Equal(data[:4], catalogMagic[:]) {
+		return nil, corrupt(errors.New("not a rag catalog"))
+	}
+	body := data[:len(data)-4]
+	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return nil, corrupt(errors.New("checksum mismatch"))
+	}
+	// Whole, so the version is what was written: a newer rag's catalog may
+	// be laid out otherwise. Binary catalogs start at version 5.
+	if v := binary.LittleEndian.Uint32(data[4:]); v != FormatVersion {
+		if v > FormatVersion && v <= math.MaxInt32 {
+			return nil, &VersionError{Path: p, Got: int(v)}
+		}
+		return nil, corrupt(fmt.Errorf("format version %d", v))
+	}
+	// Every string of the catalog is a part of the file's bytes, which no
+	// one changes after (readCatalogFile's buffer is the decoder's alone):
+	// no copy of them, and none of each string. (The copy was 1.6 MB of
+	// fresh memory at 7,750 files, which costs as much as decoding.)
+	m, err := decodeCatalogBody(unsafe.String(unsafe.SliceData(body[8:]), len(body)-8))
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	return m, nil
+}
+
+// decodeCatalogBody decodes what follows the magic and version, and checks
+// it as checkManifest does. Every string is a part of b, which is the
+// file's one copy: no allocation a string.
+func decodeCatalogBody(b string) (*Manifest, error) {
+	r := catReader{b: b}
+	m := &Manifest{FormatVersion: FormatVersion}
+	m.EmbedModel = r.str()
+	m.Dims = r.int()
+	m.ChunkTarget = r.int()
+	m.ChunkOverlap = r.int()
+	m.Generation = r.str()
+	m.Created = r.time()
+	m.Updated = r.time()
+
+	if n := r.count(); n > 0 {
+		m.Sources = make([]Source, n)
+		for i := range m.Sources {
+			s := &m.Sources[i]
+			s.Path = r.str()
+			flags := r.byte()
+			s.File, s.Hidden = flags&1 != 0, flags&2 != 0
+			if flags&^3 != 0 {
+				r.fail(fmt.Errorf("source flags %#x", flags))
+			}
+			s.Include = r.strs()
+			s.Exclude = r.strs()
+		}
+	}
+	roots := r.strs()
+	root := func() string {
+		n := r.count()
+		if n >= len(roots) {
+			r.fail(fmt.Errorf("root %d of %d", n, len(roots)))
+			return ""
+		}
+		return roots[n]
+	}
+
+	if n := r.count(); n > 0 {
+		m.Files = make([]FileEntry, n)
+		seen := make([]Seen, n) // one allocation for all
+		for i := range m.Files {
+			if r.err != nil {
+				return nil, r.err
+			}
+			f := &m.Files[i]
+			f.Root = root()
+			f.Path = r.str()
+			f.Hash = r.str()
+			f.Key = r.str()
+			f.Size = r.int64()
+			f.Chunks = r.int()
+			f.ObjectSize = r.int64()
+			f.IndexedAt = r.time()
+			f.Format = r.str()
+			if meta := r.str(); meta != "" {
+				if err := json.Unmarshal([]byte(meta), &f.Meta); err != nil {
+					return nil, fmt.Errorf("metadata of %s: %w", f.Path, err)
+				}
+			}
+			if err := checkFile(f); r.err == nil && err != nil {
+				return nil, err
+			}
+			switch r.byte() {
+			case 0:
+			case 1:
+				s := &seen[i]
+				s.Size, s.MTime, s.CTime, s.Inode, s.ReadAt = r.int64(), r.int64(), r.int64(), r.uvarint(), r.int64()
+				f.Seen = s
+			default:
+				r.fail(errors.New("bad seen flag"))
+			}
+		}
+	}
+
+	if n := r.count(); n > 0 {
+		m.Problems = make([]Problem, n)
+		for i := range m.Problems {
+			p := &m.Problems[i]
+			p.Root = root()
+			p.Path = r.str()
+			p.Reason = r.str()
+			switch r.byte() {
+			case 0:
+			case 1:
+				p.Failed = true
+			default:
+				r.fail(errors.New("bad problem flag"))
+			}
+		}
+	}
+	if r.err == nil && r.off != len(r.b) {
+		r.fail(errors.New("trailing bytes"))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if m.Generation == "" || m.Dims < 0 {
+		return nil, errMissing
+	}
+	return m, nil
+}
+
+// catReader reads the catalog's fields from b, at off. The first error
+// sticks (and moves off to the end, so that every later read is short and
+// cheap); the caller checks err once in a while.
+type catReader struct {
+	b   string
+	off int
+	err error
+}
+
+func (r *catReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.off = len(r.b)
+}
+
+func (r *catReader) uvarint() uint64 {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 { // most numbers here are small
+		r.off++
+		return uint64(r.b[r.off-1])
+	}
+	var x uint64
+	var s uint
+	for i := r.off; i < len(r.b) && i-r.off < binary.MaxVarintLen64; i++ {
+		c := r.b[i]
+		if c < 0x80 {
+			if i-r.off == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflows 64 bits
+			}
+			r.off = i + 1
+			return x | uint64(c)<<s
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
+	r.fail(errShort)
+	return 0
+}
+
+func (r *catReader) int64() int64 {
+	u := r.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+func (r *catReader) int() int {
+	v := r.int64()
+	if int64(int(v)) != v {
+		r.fail(fmt.Errorf("number %d out of range", v))
+		return 0
+	}
+	return int(v)
+}
+
+// count reads a count or length: each counted thing takes at least a
+// byte, so one larger than what is left is damage (and no huge
+// allocation follows).
+func (r *catReader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)-r.off) {
+		r.fail(errShort)
+		return 0
+	}
+	return int(n)
+}
+
+func (r *catReader) str() string {
+	n := r.count()
+	r.off += n
+	return r.b[r.off-n : r.off]
+}
+
+func (r *catReader) strs() []string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.str()
+	}
+	return ss
+}
+
+func (r *catReader) byte() byte {
+	if r.off >= len(r.b) {
+		r.fail(errShort)
+		return 0
+	}
+	r.off++
+	return r.b[r.off-1]
+}
+
+func (r *catReader) time() time.Time {
+	sec := r.int64()
+	ns := r.uvarint()
+	if ns >= 1e9 {
+		r.fail(fmt.Errorf("%d nanoseconds", ns))
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(ns)).UTC()
+}
+
+// checkManifest checks what the rest of rag relies on: a generation, a
+// vector size and, for every file, an object key that is a file name and
+// counts that are not negative.
+func checkManifest(m *Manifest) error {
+	if m.Generation == "" || m.Dims < 0 {
+		return errMissing
+	}
+	for i := range m.Files {
+		if err := checkFile(&m.Files[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errMissing = errors.New("missing generation or bad vector size")
+
+func checkFile(f *FileEntry) error {
+	if !validKey(f.Key) || f.Chunks < 0 || f.ObjectSize <= 0 {
+		return fmt.Errorf("bad entry for %s", f.Path)
+	}
+	return nil
+}
+
+// readCatalogFile reads the catalog file dir/name, binary or (by its
+// name) JSON; it returns nil, nil when there is none.
+func readCatalogFile(dir, name string) (*Manifest, error) {
+	p := filepath.Join(dir, name)
+	data, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("open index: %w", err)
+	case isLegacy(name):
+		return parseManifest(p, data)
+	default:
+		return decodeCatalog(p, data)
+	}
+}
+
+// currentName is the name of dir's current catalog: the binary one, else
+// the JSON one of format versions 3 and 4 (an index that no rag of version
+// 5 has committed to yet); a reader finding both reads the binary one,
+// which the commit that writes it makes durable before it removes the
+// JSON files. The names are empty when dir holds neither.
+func currentName(dir string) (cur, prev string) {
+	if _, err := os.Lstat(filepath.Join(dir, catalogName)); err == nil {
+		return catalogName, prevName
+	}
+	if _, err := os.Lstat(filepath.Join(dir, legacyName)); err == nil {
+		return legacyName, legacyPrevName
+	}
+	return "", ""
+}
+
+// readCatalog reads the current catalog, or the previous one when the
+// current one is damaged; it then returns that damage too. Only damage
+// falls back: a catalog of another version is not the previous one's
+// fault. It returns nil when dir holds no catalog.
+func readCatalog(dir string) (*Manifest, *CorruptError, error) {
+	cur, prevName := currentName(dir)
+	if cur == "" {
+		return nil, nil, nil
+	}
+	m, err := readCatalogFile(dir, cur)
+	var c *CorruptError
+	if !errors.As(err, &c) {
+		return m, nil, err
+	}
+	prev, perr := readCatalogFile(dir, prevName)
+	if perr != nil || prev == nil {
+		return nil, nil, err
+	}
+	return prev, c, nil
+}
+
+// readStaging reads the catalog of an unfinished rebuild (nil if none):
+// the binary one, else one an older rag left.
+func readStaging(dir string) (*Manifest, error) {
+	m, err := readCatalogFile(dir, stagingName)
+	if m != nil || err != nil {
+		return m, err
+	}
+	return readCatalogFile(dir, legacyStagingName)
+}
+
+// parseManifest parses a JSON catalog of format version 3 or 4.
+func parseManifest(p string, data []byte) (*Manifest, error) {
+	// One strict decode; only when it fails or names another version is the
+	// version probed alone, to tell another version from damage.
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil || m.FormatVersion < oldestReadable || m.FormatVersion > lastJSONVersion {
+		var probe struct {
+			FormatVersion int `json:"format_version"`
+		}
+		if perr := json.Unmarshal(data, &probe); perr != nil {
+			return nil, &CorruptError{Path: p, Err: perr, Catalog: true}
+		}
+		if probe.FormatVersion < oldestReadable || probe.FormatVersion > FormatVersion {
+			return nil, &VersionError{Path: p, Got: probe.FormatVersion}
+		}
+		if probe.FormatVersion > lastJSONVersion {
+			err = fmt.Errorf("format version %d is not JSON", probe.FormatVersion)
+		}
+		return nil, &CorruptError{Path: p, Err: err, Catalog: true}
+	}
+	if err := checkManifest(&m); err != nil {
+		return nil, &CorruptError{Path: p, Err: err, Catalog: true}
+	}
+	return &m, nil
+}
+
+// lastJSONVersion is the last format version whose catalog is JSON.
+const lastJSONVersion = 4
+
+// writeCatalog writes m as the catalog file name, atomically and durably;
+// what names the write's points for the crash tests' hooks.
+func (s *Local) writeCatalog(name string, m *Manifest, what string) error {
+	data, err := encodeCatalog(m)
+	if err != nil {
+		return err
+	}
+	return s.writeFileAtomic(filepath.Join(s.dir, name), data, what, true)
+}
+
+// finishMigration, for a writer, notes whether the JSON catalog files of
+// format versions 3 and 4 are there (legacy: the next commit replaces
+// them), and removes those that a migration killed after its commit left
+// beside the whole binary catalog that replaced them (whole says it is).
+// An older rag's unfinished rebuild stays, unless a binary one replaced it.
+func (s *Local) finishMigration(whole bool) error {
+	there := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(s.dir, name))
+		return err == nil
+	}
+	s.legacy = there(legacyName) || there(legacyPrevName) || there(legacyStagingName)
+	if !s.legacy || !whole {
+		return nil
+	}
+	stale := []string{legacyName, legacyPrevName}
+	if there(stagingName) {
+		stale = append(stale, legacyStagingName)
+	}
+	if err := s.removeLegacy(stale...); err != nil {
+		return fmt.Errorf("open index: %w", err)
+	}
+	s.legacy = there(legacyStagingName)
+	return nil
+}
+
+// removeLegacy removes the JSON catalog files of names once the binary
+// catalog that replaces them is durable, and makes the removal durable.
+func (s *Local) removeLegacy(names ...string) error {
+	removed := false
+	for _, n := range names {
+		err := os.Remove(filepath.Join(s.dir, n))
+		switch {
+		case err == nil:
+			removed = true
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("remove the JSON catalog: %w", err)
+		}
+	}
+	if !removed {
+		return nil
+	}
+	s.hook("legacy-removed")
+	return syncDir(s.dir)
+}
+
+// Equal reports whether m and o are the same catalog, as written: `rag
+// index` writes none when nothing changed. (reflect.DeepEqual of 7,750
+// files took 10 ms of a no-op run.)
+func (m *Manifest) Equal(o *Manifest) bool {
+	if m.FormatVersion != o.FormatVersion || m.EmbedModel != o.EmbedModel || m.Dims != o.Dims ||
+		m.ChunkTarget != o.ChunkTarget || m.ChunkOverlap != o.ChunkOverlap || m.Generation != o.Generation ||
+		!m.Created.Equal(o.Created) || !m.Updated.Equal(o.Updated) ||
+		!slices.EqualFunc(m.Sources, o.Sources, sameSource) || !slices.Equal(m.Problems, o.Problems) {
+		return false
+	}
+	return slices.EqualFunc(m.Files, o.Files, sameFile)
+}
+
+func sameSource(a, b Source) bool {
+	return a.Path == b.Path && a.File == b.File && a.Hidden == b.Hidden &&
+		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude)
+}
+
+func sameFile(a, b FileEntry) bool {
+	if a.Root != b.Root || a.Path != b.Path || a.Hash != b.Hash || a.Key != b.Key || a.Size != b.Size ||
+		a.Chunks != b.Chunks || a.ObjectSize != b.ObjectSize || !a.IndexedAt.Equal(b.IndexedAt) || a.Format != b.Format {
+		return false
+	}
+	if (a.Seen == nil) != (b.Seen == nil) || a.Seen != nil && *a.Seen != *b.Seen {
+		return false
+	}
+	return len(a.Meta) == 0 && len(b.Meta) == 0 || reflect.DeepEqual(a.Meta, b.Meta)
+}
