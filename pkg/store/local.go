@@ -114,6 +114,11 @@ type Local struct {
 	segMu sync.Mutex
 	seg   *segmentBuilder // a writer's chunks not yet in a segment
 	wrote map[string]bool // segments this writer wrote
+	// listed is closed once the object files (listing, or listErr) have
+	// been listed, in the background from a writer's Open.
+	listed  chan struct{}
+	listing []string
+	listErr error
 	// trustAtOpen is trustedUntil when a writer opened the index, before
 	// its own commits: what changed after it may be damage (checkSegments).
 	trustAtOpen int64
@@ -200,9 +205,60 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 			s.sizeErr = s.checkObjects(files)
 		}()
 		s.trustAtOpen = s.trustedUntil()
+		// The object folders are listed for garbage collection now too, in
+		// the background, rather than at the end of the run (where reading
+		// 256 folders was a sixth of a no-op run).
+		s.listed = make(chan struct{})
+		go func() {
+			defer close(s.listed)
+			s.listing, s.listErr = listObjects(filepath.Join(s.dir, "objects"))
+		}()
 	}
 	s.ready = true
 	return s, nil
+}
+
+// listObjects returns the paths of the files under the objects folder.
+func listObjects(root string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// objectFiles returns the object files that may be garbage: those listed
+// when the writer opened the index (listed anew if it did not) and those it
+// has written since.
+func (s *Local) objectFiles() ([]string, error) {
+	var paths []string
+	if s.listed != nil {
+		<-s.listed
+		if s.listErr != nil {
+			return nil, s.listErr
+		}
+		paths = s.listing
+	} else {
+		var err error
+		if paths, err = listObjects(filepath.Join(s.dir, "objects")); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	for key := range s.sizes {
+		paths = append(paths, s.objectPath(key))
+	}
+	s.mu.Unlock()
+	return paths, nil
 }
 
 // CheckSizes finds missing and truncated objects by their size, one stat
@@ -625,29 +681,25 @@ func (s *Local) collectGarbage(ctx context.Context) (err error) {
 	if err := removeTemps(s.dir); err != nil {
 		return err
 	}
-	root := filepath.Join(s.dir, "objects")
+	paths, err := s.objectFiles()
+	if err != nil {
+		return fmt.Errorf("remove unused objects: %w", err)
+	}
 	first := true
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() || live[d.Name()] {
-			return nil
+	for _, p := range paths {
+		if live[filepath.Base(p)] {
+			continue
 		}
 		if err := os.Remove(p); err != nil {
-			return err
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed by an earlier collection of this writer
+			}
+			return fmt.Errorf("remove unused objects: %w", err)
 		}
 		if first {
 			first = false
 			s.hook("gc")
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("remove unused objects: %w", err)
 	}
 	m := s.Manifest()
 	if err := s.collectSegments([]*Manifest{&m, staged}); err != nil {
@@ -981,6 +1033,9 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 // its lock.
 func (s *Local) Close() error {
 	sizeErr := s.waitSizes() // no stat outlives the store
+	if s.listed != nil {
+		<-s.listed // nor the listing of the objects
+	}
 	s.mu.Lock()
 	s.base = nil
 	errs := []error{sizeErr, s.dropView()}
