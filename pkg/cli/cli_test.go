@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,6 +435,7 @@ func TestErrors(t *testing.T) {
 		{"unknown flag", nil, []string{"search", "--nope", "x"}, ExitUsage, "unknown flag: --nope", "rag --help", true},
 		{"no query", nil, []string{"search"}, ExitUsage, "no query on standard input", "", true},
 		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k: want a whole number of at least 1", "", true},
+		{"bad parallel", nil, []string{"index", "--parallel", "0", h.docs}, ExitUsage, "--parallel must be at least 1", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -465,10 +467,9 @@ func TestIndexInterrupted(t *testing.T) {
 			"note number "+strings.Repeat("word ", i+1)+"\n")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
+	var calls atomic.Int32
 	h.srv.OnEmbed(func() {
-		calls++
-		if calls == 3 {
+		if calls.Add(1) == 3 {
 			cancel()
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -240,10 +241,9 @@ func TestIndexInterruptedOnTerminal(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	calls := 0
+	var calls atomic.Int32
 	h.srv.OnEmbed(func() {
-		calls++
-		if calls == 3 {
+		if calls.Add(1) == 3 {
 			cancel()
 		}
 	})

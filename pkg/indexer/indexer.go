@@ -28,7 +28,9 @@ import (
 	"github.com/rag-cli/rag/pkg/store"
 )
 
-// Embedder turns texts into vectors, one per text, in order.
+// Embedder turns texts into vectors, one per text, in order. It is called
+// from several goroutines at once, and the vectors it returns are the
+// caller's own.
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
@@ -55,6 +57,9 @@ type Options struct {
 	Model     string
 	Chunk     chunk.Options
 	BatchSize int
+	// Requests is how many batches are at the embedder at once; 0 means
+	// DefaultRequests.
+	Requests int
 	MaxSize   int64
 	// CommitEvery is how many embedded files are committed at a time, at
 	// least (a tenth of the catalog when that is more, so that writing the
@@ -109,6 +114,10 @@ func (e *EmptyFolderError) Error() string {
 	}
 	return fmt.Sprintf("%s has no files", e.Root)
 }
+
+// DefaultRequests keeps one batch waiting at the server while it embeds
+// another: it never waits for rag between batches.
+const DefaultRequests = 2
 
 type pending struct {
 	entry  store.FileEntry
@@ -447,13 +456,37 @@ func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 // embedAll embeds the chunks of todo in batches that may span files, stores
 // each file's chunks once all are embedded, and offers commit the number of
 // files stored since its last commit after every batch.
+//
+// Up to opt.Requests batches are at the embedder at once, so that the
+// server always has the next batch while rag stores the answer to the
+// last one and sends the one after. Answers are stored in the order the
+// batches were made: a failure stores nothing after the batch that failed,
+// as if the batches had gone one at a time.
 func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m *store.Manifest,
 	todo []*pending, total int, stored func(*pending) error, commit func(since int) (bool, error)) error {
 	type slot struct {
 		p *pending
 		i int
 	}
-	var batch []slot
+	type request struct {
+		batch []slot
+		vecs  [][]float32
+		err   error
+		done  chan struct{}
+	}
+	requests := opt.Requests
+	if requests <= 0 {
+		requests = DefaultRequests
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	var sent []*request // in flight, oldest first
+	defer func() {
+		// A failure leaves requests in flight: stop them and wait.
+		cancel()
+		for _, r := range sent {
+			<-r.done
+		}
+	}()
 	done, sinceCommit := 0, 0
 	report := func() {
 		if opt.Progress != nil {
@@ -461,23 +494,31 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 		}
 	}
 	report()
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
+	send := func(batch []slot) {
+		r := &request{batch: batch, done: make(chan struct{})}
 		texts := make([]string, len(batch))
 		for i, s := range batch {
 			texts[i] = EmbedText(s.p.chunks[s.i])
 		}
-		vecs, err := emb.Embed(ctx, texts)
-		if err != nil {
-			return err
+		sent = append(sent, r)
+		go func() {
+			defer close(r.done)
+			r.vecs, r.err = emb.Embed(ectx, texts)
+		}()
+	}
+	// receive stores the answer to the oldest request.
+	receive := func() error {
+		r := sent[0]
+		<-r.done
+		sent = sent[1:]
+		if r.err != nil {
+			return r.err
 		}
-		if len(vecs) != len(batch) {
-			return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(batch))
+		if len(r.vecs) != len(r.batch) {
+			return fmt.Errorf("embedder returned %d vectors for %d texts", len(r.vecs), len(r.batch))
 		}
-		for i, s := range batch {
-			v := vecs[i]
+		for i, s := range r.batch {
+			v := r.vecs[i]
 			if m.Dims == 0 {
 				m.Dims, m.EmbedModel = len(v), opt.Model
 				if m.Created.IsZero() {
@@ -490,17 +531,19 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 			s.p.chunks[s.i].Vector = normalize(v)
 			s.p.done++
 			if s.p.done == len(s.p.chunks) {
-				if err := st.PutObject(ctx, s.p.entry.Key, s.p.chunks); err != nil {
+				// What was embedded is stored even if the run was just
+				// interrupted: the next run would embed it again.
+				if err := st.PutObject(context.WithoutCancel(ctx), s.p.entry.Key, s.p.chunks); err != nil {
 					return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
 				}
 				if err := stored(s.p); err != nil {
 					return err
 				}
+				s.p.chunks = nil // stored: its text and vectors are garbage now
 				sinceCommit++
 			}
 		}
-		done += len(batch)
-		batch = batch[:0]
+		done += len(r.batch)
 		report()
 		committed, err := commit(sinceCommit)
 		if committed {
@@ -508,22 +551,40 @@ func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m 
 		}
 		return err
 	}
+	var batch []slot
 	for _, p := range todo {
 		for i := range p.chunks {
 			batch = append(batch, slot{p, i})
-			if len(batch) == opt.BatchSize {
-				if err := flush(); err != nil {
+			if len(batch) < opt.BatchSize {
+				continue
+			}
+			if len(sent) == requests {
+				if err := receive(); err != nil {
 					return err
 				}
 			}
+			send(batch)
+			batch = nil
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	if len(batch) > 0 {
+		if len(sent) == requests {
+			if err := receive(); err != nil {
+				return err
+			}
+		}
+		send(batch)
+	}
+	for len(sent) > 0 {
+		if err := receive(); err != nil {
+			return err
+		}
 	}
 	return ctx.Err()
 }
 
+// normalize scales v to unit length in place (the embedder's vectors are
+// the indexer's to keep).
 func normalize(v []float32) []float32 {
 	var sum float64
 	for _, x := range v {
@@ -533,11 +594,10 @@ func normalize(v []float32) []float32 {
 		return v
 	}
 	n := float32(1 / math.Sqrt(sum))
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = x * n
+	for i := range v {
+		v[i] *= n
 	}
-	return out
+	return v
 }
 
 // Forget drops a source from the catalog because another source now covers
