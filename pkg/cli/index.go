@@ -30,7 +30,7 @@ type IndexOptions struct {
 	Paths     []string
 	BatchSize int
 	// Parallel is how many embedding requests are out at once.
-	Parallel int
+	Parallel  int
 	MaxSize   int64
 	Pull      bool
 	PruneOnly bool
@@ -533,14 +533,14 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			continue
 		}
 		prog := newProgress(a)
-		prog.start("embedding chunks")
+		prog.start("indexing")
 		if opts.walkFlagsSet {
 			t.src.Include, t.src.Exclude, t.src.Hidden = opts.Include, opts.Exclude, opts.Hidden
 		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
 			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
 			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
-			BatchSize: opts.BatchSize, Requests: opts.Parallel, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.set,
+			BatchSize: opts.BatchSize, Requests: opts.Parallel, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.setBytes,
 			Damaged: damaged, IndexDir: absDir(dir),
 		})
 		prog.done()

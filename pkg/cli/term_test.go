@@ -251,7 +251,7 @@ func TestIndexInterruptedOnTerminal(t *testing.T) {
 	if r.code != ExitInterrupted {
 		t.Fatalf("exit %d, want %d: %q", r.code, ExitInterrupted, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "embedding chunks") {
+	if !strings.Contains(r.stderr, "indexing") {
 		t.Fatalf("no progress bar was drawn: %q", r.stderr)
 	}
 	// The terminal echoes ^C where the cursor is, after the bar, before

@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/chunk"
@@ -60,15 +61,19 @@ type Options struct {
 	// Requests is how many batches are at the embedder at once; 0 means
 	// DefaultRequests.
 	Requests int
-	MaxSize   int64
+	MaxSize  int64
 	// CommitEvery is how many embedded files are committed at a time, at
 	// least (a tenth of the catalog when that is more, so that writing the
 	// catalog stays a small part of a large run), so an
 	// interrupted run keeps its work.
 	CommitEvery int
 	Now         func() time.Time
-	// Progress, if set, is called as chunks are embedded.
-	Progress func(done, total int)
+	// Progress, if set, is called as files are read and their chunks
+	// embedded: done of total bytes of the files to read (a file's bytes
+	// count as its chunks are embedded). The total is known before any
+	// file is read: files are read as the embedder takes their chunks,
+	// not all first.
+	Progress func(done, total int64)
 	// Damaged names the objects (by key) found damaged: their files are
 	// embedded again even though they have not changed.
 	Damaged map[string]bool
@@ -123,8 +128,9 @@ type pending struct {
 	entry  store.FileEntry
 	chunks []store.Chunk
 	isNew  bool
-	repair bool // unchanged, but its stored chunks are damaged
-	done   int  // chunks embedded so far
+	repair bool  // unchanged, but its stored chunks are damaged
+	done   int   // chunks embedded so far
+	size   int64 // of the file, as walked: its share of progress
 }
 
 // Run indexes opt.Root into st.
@@ -200,9 +206,12 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 
 	current := map[string]store.FileEntry{}
-	var todo []*pending
 	pendingPaths := map[string]bool{}
-	totalChunks := 0
+	// Files whose stat is as when they were read are not read again; the
+	// others are read below, a few ahead of the embedder: the run never
+	// holds the chunks of the whole folder.
+	var toRead []ingest.File
+	var total int64 // their bytes: what progress counts
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -222,20 +231,32 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			sum.Unchanged++
 			continue
 		}
+		toRead = append(toRead, f)
+		total += f.Size
+	}
+
+	// read reads a file and says what it is now. It runs in a goroutine of
+	// its own, a few files ahead of the embedder, and changes nothing the
+	// run shares.
+	generation := m.Generation
+	read := func(f ingest.File) outcome {
+		o := outcome{f: f}
+		prev, had := old[f.Path]
+		o.had = had
 		readAt := opt.Now()
 		data, err := ingest.Read(opt.FS, f.Path, maxSize(opt))
 		if err != nil {
-			sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
-			continue
+			o.failed = err.Error()
+			return o
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
-			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "empty"})
-			continue
+			o.skipped = "empty"
+			return o
 		}
 		h := sha256.Sum256(data)
 		hash := hex.EncodeToString(h[:])
 		entry := store.FileEntry{
-			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, f.Path, m.Generation, opt),
+			Root: opt.Root, Path: f.Path, Hash: hash, Key: objectKey(hash, f.Path, generation, opt),
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
 			Seen: &store.Seen{Size: f.Stat.Size, MTime: f.Stat.MTime, CTime: f.Stat.CTime, Inode: f.Stat.Inode, ReadAt: readAt.UnixNano()},
 		}
@@ -243,77 +264,44 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		if had && prev.Key == entry.Key && !repair {
 			// Unchanged; what it was seen as now lets the next run skip it.
 			prev.Seen = entry.Seen
-			current[f.Path] = prev
-			sum.Unchanged++
-			continue
+			o.entry, o.unchanged = prev, true
+			return o
 		}
 		if same, ok := stored[entry.Key]; ok {
 			// Same content is stored already (a rename or a copy): reuse it.
 			entry.Chunks, entry.Format, entry.Meta = same.Chunks, same.Format, same.Meta
-			current[f.Path] = entry
-			sum.Reused++
-			sum.Chunks += same.Chunks
-			countNew(sum, had)
-			continue
+			o.entry, o.reused = entry, true
+			return o
 		}
 		doc, err := extract.Extract(f.Path, data)
 		if err != nil {
 			var fe *extract.FormatError
 			if errors.As(err, &fe) {
-				sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
+				o.failed = err.Error()
 			} else {
-				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: err.Error()})
+				o.skipped = err.Error()
 			}
-			continue
+			return o
 		}
 		pieces := chunk.SplitDoc(doc, opt.Chunk)
 		if len(pieces) == 0 {
-			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "no text"})
-			continue
+			o.skipped = "no text"
+			return o
 		}
 		entry.Format, entry.Meta = doc.Format, doc.Meta
-		p := &pending{entry: entry, isNew: !had, repair: repair}
+		p := &pending{entry: entry, isNew: !had, repair: repair, size: f.Size}
+		p.chunks = make([]store.Chunk, 0, len(pieces))
 		for _, c := range pieces {
 			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text})
 		}
 		p.entry.Chunks = len(p.chunks)
-		totalChunks += len(p.chunks)
-		todo = append(todo, p)
-		pendingPaths[f.Path] = true
+		o.p = p
+		return o
 	}
 
-	removed := 0
-	for p := range old {
-		if _, ok := current[p]; !ok && !pendingPaths[p] {
-			removed++
-		}
-	}
-	if len(current) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
-		return nil, &EmptyFolderError{Root: opt.Root, Skipped: len(sum.Skipped)}
-	}
-	problems := m.Problems[:0:0]
-	for _, p := range m.Problems {
-		if p.Root != opt.Root || !inScope(p.Path) || opt.PruneOnly && !opt.Gone {
-			problems = append(problems, p)
-		}
-	}
-	if !opt.PruneOnly {
-		for _, sk := range sum.Skipped {
-			problems = append(problems, store.Problem{Root: opt.Root, Path: sk.Path, Reason: sk.Reason})
-		}
-		for _, f := range sum.Failed {
-			problems = append(problems, store.Problem{Root: opt.Root, Path: f.Path, Reason: f.Error, Failed: true})
-		}
-	}
-	sources := m.Sources[:0:0]
-	for _, src := range m.Sources {
-		if !src.Same(opt.Source) {
-			sources = append(sources, src)
-		}
-	}
-	if !opt.Gone && opt.Source.Path != "" {
-		sources = append(sources, opt.Source)
-	}
+	// Set once every file is read: a complete run's catalog.
+	var problems []store.Problem
+	var sources []store.Source
 
 	// commit writes the catalog: kept files, current files, and (when the run
 	// completed) nothing of removed ones. Removed files are dropped only by
@@ -352,28 +340,136 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		return nil
 	}
 
-	err := embedAll(ctx, st, emb, opt, &m, todo, totalChunks, func(p *pending) error {
-		current[p.entry.Path] = p.entry
-		sum.Chunks += len(p.chunks)
-		sum.Embedded += len(p.chunks)
-		if p.repair {
-			sum.Repaired++
-		} else {
-			countNew(sum, !p.isNew)
+	var done int64 // bytes of the files read and decided or embedded
+	report := func() {
+		if opt.Progress != nil {
+			opt.Progress(done, total)
 		}
-		return nil
-	}, func(since int) (bool, error) {
-		if since < max(opt.CommitEvery, (len(keep)+len(current))/10) {
-			return false, nil
+	}
+	pipe := &pipeline{st: st, emb: emb, opt: opt, m: &m,
+		embedded: func(p *pending) {
+			// A file's bytes count as its chunks are embedded.
+			n := int64(len(p.chunks))
+			done += p.size*int64(p.done)/n - p.size*int64(p.done-1)/n
+		},
+		stored: func(p *pending) {
+			current[p.entry.Path] = p.entry
+			sum.Chunks += len(p.chunks)
+			sum.Embedded += len(p.chunks)
+			if p.repair {
+				sum.Repaired++
+			} else {
+				countNew(sum, !p.isNew)
+			}
+		},
+		received: report,
+		commit: func(since int) (bool, error) {
+			if since < max(opt.CommitEvery, (len(keep)+len(current))/10) {
+				return false, nil
+			}
+			return true, commit(ctx, false)
+		},
+	}
+	pipe.start(ctx)
+	defer pipe.stop()
+	// Files are read (and chunked) a few ahead, while the main goroutine
+	// stores what comes back and sends what is read.
+	outcomes := make(chan outcome, readAhead)
+	rctx, stopReading := context.WithCancel(ctx)
+	var reading sync.WaitGroup
+	reading.Go(func() {
+		defer close(outcomes)
+		for _, f := range toRead {
+			if rctx.Err() != nil {
+				return
+			}
+			select {
+			case outcomes <- read(f):
+			case <-rctx.Done():
+				return
+			}
 		}
-		return true, commit(ctx, false)
 	})
+	defer func() {
+		stopReading()
+		reading.Wait()
+	}()
+	report()
+	err := func() error {
+		for o := range outcomes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			path := o.f.Path
+			switch {
+			case o.failed != "":
+				sum.Failed = append(sum.Failed, Failure{Path: path, Error: o.failed})
+			case o.skipped != "":
+				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: path, Reason: o.skipped})
+			case o.unchanged:
+				current[path] = o.entry
+				sum.Unchanged++
+			case o.reused:
+				current[path] = o.entry
+				sum.Reused++
+				sum.Chunks += o.entry.Chunks
+				countNew(sum, o.had)
+			}
+			if o.p == nil {
+				done += o.f.Size
+				report()
+				continue
+			}
+			pendingPaths[path] = true
+			if err := pipe.add(o.p); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err // not every file was read
+		}
+		return pipe.flush()
+	}()
 	if err != nil {
 		// Keep what was embedded: the next run resumes from there.
+		pipe.stop()
 		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
 			return nil, errors.Join(err, cerr)
 		}
 		return sum, err
+	}
+
+	removed := 0
+	for p := range old {
+		if _, ok := current[p]; !ok && !pendingPaths[p] {
+			removed++
+		}
+	}
+	if len(current) == 0 && len(pendingPaths) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
+		return nil, &EmptyFolderError{Root: opt.Root, Skipped: len(sum.Skipped)}
+	}
+	problems = m.Problems[:0:0]
+	for _, p := range m.Problems {
+		if p.Root != opt.Root || !inScope(p.Path) || opt.PruneOnly && !opt.Gone {
+			problems = append(problems, p)
+		}
+	}
+	if !opt.PruneOnly {
+		for _, sk := range sum.Skipped {
+			problems = append(problems, store.Problem{Root: opt.Root, Path: sk.Path, Reason: sk.Reason})
+		}
+		for _, f := range sum.Failed {
+			problems = append(problems, store.Problem{Root: opt.Root, Path: f.Path, Reason: f.Error, Failed: true})
+		}
+	}
+	sources = m.Sources[:0:0]
+	for _, src := range m.Sources {
+		if !src.Same(opt.Source) {
+			sources = append(sources, src)
+		}
+	}
+	if !opt.Gone && opt.Source.Path != "" {
+		sources = append(sources, opt.Source)
 	}
 	sum.Removed = removed
 	if err := commit(ctx, true); err != nil {
@@ -453,134 +549,178 @@ func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 	return res, nil
 }
 
-// embedAll embeds the chunks of todo in batches that may span files, stores
-// each file's chunks once all are embedded, and offers commit the number of
-// files stored since its last commit after every batch.
+// pipeline embeds the chunks of files in batches that may span files and
+// stores each file once all its chunks are embedded, offering commit the
+// number of files stored since its last commit after every batch.
 //
-// Up to opt.Requests batches are at the embedder at once, so that the
-// server always has the next batch while rag stores the answer to the
-// last one and sends the one after. Answers are stored in the order the
-// batches were made: a failure stores nothing after the batch that failed,
-// as if the batches had gone one at a time.
-func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m *store.Manifest,
-	todo []*pending, total int, stored func(*pending) error, commit func(since int) (bool, error)) error {
-	type slot struct {
-		p *pending
-		i int
-	}
-	type request struct {
-		batch []slot
-		vecs  [][]float32
-		err   error
-		done  chan struct{}
-	}
-	requests := opt.Requests
-	if requests <= 0 {
-		requests = DefaultRequests
-	}
-	ectx, cancel := context.WithCancel(ctx)
-	var sent []*request // in flight, oldest first
-	defer func() {
-		// A failure leaves requests in flight: stop them and wait.
-		cancel()
-		for _, r := range sent {
-			<-r.done
-		}
-	}()
-	done, sinceCommit := 0, 0
-	report := func() {
-		if opt.Progress != nil {
-			opt.Progress(done, total)
-		}
-	}
-	report()
-	send := func(batch []slot) {
-		r := &request{batch: batch, done: make(chan struct{})}
-		texts := make([]string, len(batch))
-		for i, s := range batch {
-			texts[i] = EmbedText(s.p.chunks[s.i])
-		}
-		sent = append(sent, r)
-		go func() {
-			defer close(r.done)
-			r.vecs, r.err = emb.Embed(ectx, texts)
-		}()
-	}
-	// receive stores the answer to the oldest request.
-	receive := func() error {
-		r := sent[0]
+// Up to opt.Requests batches are at the embedder at once, each in its own
+// goroutine, so that the server always has the next batch while rag
+// reads and chunks the next files and stores the answer to the last one.
+// Answers are stored in the order the batches were made: a failure stores
+// nothing after the batch that failed, as if the batches had gone one at
+// a time. Everything else happens in the caller's goroutine.
+type pipeline struct {
+	st  store.Store
+	emb Embedder
+	opt Options
+	m   *store.Manifest
+	// embedded is called as each chunk is embedded, stored as each file
+	// is stored, received after each batch is.
+	embedded func(*pending)
+	stored   func(*pending)
+	received func()
+	commit   func(since int) (bool, error)
+
+	ctx    context.Context // the run's
+	ectx   context.Context // the requests': cancelled by stop
+	cancel context.CancelFunc
+	batch  []slot
+	sent   []*request // out, oldest first
+	since  int        // files stored since the last commit
+}
+
+// outcome is what reading a file found: a reason it failed or was
+// skipped, the entry of a file unchanged or of content already stored
+// (reused), or chunks to embed.
+type outcome struct {
+	f                 ingest.File
+	failed, skipped   string
+	entry             store.FileEntry
+	had               bool // the catalog had the path
+	unchanged, reused bool
+	p                 *pending
+}
+
+// readAhead is how many files are read ahead of the embedder: enough that
+// one is always ready, few enough that memory does not grow with the
+// folder.
+const readAhead = 4
+
+// slot is one chunk of a batch.
+type slot struct {
+	p *pending
+	i int
+}
+
+// request is a batch at the embedder; done is closed when it answered.
+type request struct {
+	batch []slot
+	vecs  [][]float32
+	err   error
+	done  chan struct{}
+}
+
+func (pl *pipeline) start(ctx context.Context) {
+	pl.ctx = ctx
+	pl.ectx, pl.cancel = context.WithCancel(ctx)
+}
+
+// stop cancels the requests still out and waits for them.
+func (pl *pipeline) stop() {
+	pl.cancel()
+	for _, r := range pl.sent {
 		<-r.done
-		sent = sent[1:]
-		if r.err != nil {
-			return r.err
-		}
-		if len(r.vecs) != len(r.batch) {
-			return fmt.Errorf("embedder returned %d vectors for %d texts", len(r.vecs), len(r.batch))
-		}
-		for i, s := range r.batch {
-			v := r.vecs[i]
-			if m.Dims == 0 {
-				m.Dims, m.EmbedModel = len(v), opt.Model
-				if m.Created.IsZero() {
-					m.Created = opt.Now().UTC()
-				}
-			}
-			if len(v) != m.Dims {
-				return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}
-			}
-			s.p.chunks[s.i].Vector = normalize(v)
-			s.p.done++
-			if s.p.done == len(s.p.chunks) {
-				// What was embedded is stored even if the run was just
-				// interrupted: the next run would embed it again.
-				if err := st.PutObject(context.WithoutCancel(ctx), s.p.entry.Key, s.p.chunks); err != nil {
-					return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
-				}
-				if err := stored(s.p); err != nil {
-					return err
-				}
-				s.p.chunks = nil // stored: its text and vectors are garbage now
-				sinceCommit++
-			}
-		}
-		done += len(r.batch)
-		report()
-		committed, err := commit(sinceCommit)
-		if committed {
-			sinceCommit = 0
-		}
-		return err
 	}
-	var batch []slot
-	for _, p := range todo {
-		for i := range p.chunks {
-			batch = append(batch, slot{p, i})
-			if len(batch) < opt.BatchSize {
-				continue
-			}
-			if len(sent) == requests {
-				if err := receive(); err != nil {
-					return err
-				}
-			}
-			send(batch)
-			batch = nil
-		}
-	}
-	if len(batch) > 0 {
-		if len(sent) == requests {
-			if err := receive(); err != nil {
+	pl.sent = nil
+}
+
+// add queues a file's chunks, sending each batch they fill.
+func (pl *pipeline) add(p *pending) error {
+	for i := range p.chunks {
+		pl.batch = append(pl.batch, slot{p, i})
+		if len(pl.batch) == pl.opt.BatchSize {
+			if err := pl.send(); err != nil {
 				return err
 			}
 		}
-		send(batch)
 	}
-	for len(sent) > 0 {
-		if err := receive(); err != nil {
+	return nil
+}
+
+// flush sends what is queued and stores every answer.
+func (pl *pipeline) flush() error {
+	if len(pl.batch) > 0 {
+		if err := pl.send(); err != nil {
 			return err
 		}
 	}
-	return ctx.Err()
+	for len(pl.sent) > 0 {
+		if err := pl.receive(); err != nil {
+			return err
+		}
+	}
+	return pl.ctx.Err()
+}
+
+// send sends the queued batch, first storing the oldest answer when
+// opt.Requests are out.
+func (pl *pipeline) send() error {
+	requests := pl.opt.Requests
+	if requests <= 0 {
+		requests = DefaultRequests
+	}
+	if len(pl.sent) >= requests {
+		if err := pl.receive(); err != nil {
+			return err
+		}
+	}
+	r := &request{batch: pl.batch, done: make(chan struct{})}
+	pl.batch = nil
+	texts := make([]string, len(r.batch))
+	for i, s := range r.batch {
+		texts[i] = EmbedText(s.p.chunks[s.i])
+	}
+	pl.sent = append(pl.sent, r)
+	go func() {
+		defer close(r.done)
+		r.vecs, r.err = pl.emb.Embed(pl.ectx, texts)
+	}()
+	return nil
+}
+
+// receive stores the answer to the oldest request.
+func (pl *pipeline) receive() error {
+	r := pl.sent[0]
+	<-r.done
+	pl.sent = pl.sent[1:]
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.vecs) != len(r.batch) {
+		return fmt.Errorf("embedder returned %d vectors for %d texts", len(r.vecs), len(r.batch))
+	}
+	m, opt := pl.m, pl.opt
+	for i, s := range r.batch {
+		v := r.vecs[i]
+		if m.Dims == 0 {
+			m.Dims, m.EmbedModel = len(v), opt.Model
+			if m.Created.IsZero() {
+				m.Created = opt.Now().UTC()
+			}
+		}
+		if len(v) != m.Dims {
+			return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}
+		}
+		s.p.chunks[s.i].Vector = normalize(v)
+		s.p.done++
+		pl.embedded(s.p)
+		if s.p.done == len(s.p.chunks) {
+			// What was embedded is stored even if the run was just
+			// interrupted: the next run would embed it again.
+			if err := pl.st.PutObject(context.WithoutCancel(pl.ctx), s.p.entry.Key, s.p.chunks); err != nil {
+				return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
+			}
+			pl.stored(s.p)
+			s.p.chunks = nil // stored: its text and vectors are garbage now
+			pl.since++
+		}
+	}
+	pl.received()
+	committed, err := pl.commit(pl.since)
+	if committed {
+		pl.since = 0
+	}
+	return err
 }
 
 // normalize scales v to unit length in place (the embedder's vectors are

@@ -227,7 +227,7 @@ func TestRunRequestsInFlight(t *testing.T) {
 			emb := &overlapEmbedder{want: tt.want, full: make(chan struct{})}
 			var order []string
 			sum, err := Run(context.Background(), s, emb, Options{Root: "/r", FS: docs(8), Model: "m", BatchSize: 1, Requests: tt.requests,
-				Progress: func(done, _ int) { order = append(order, fmt.Sprint(done)) }})
+				Progress: func(done, total int64) { order = append(order, fmt.Sprintf("%d/%d", done, total)) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,11 +237,105 @@ func TestRunRequestsInFlight(t *testing.T) {
 			if emb.maxSeen != tt.want {
 				t.Errorf("at most %d requests at once, want %d", emb.maxSeen, tt.want)
 			}
-			if got := strings.Join(order, " "); got != "0 1 2 3 4 5 6 7 8" {
-				t.Errorf("progress %s", got)
+			// Bytes of the files, in order: file i has 5(i+1)+1.
+			if got, want := strings.Join(order, " "), "0/188 6/188 17/188 33/188 54/188 80/188 111/188 147/188 188/188"; got != want {
+				t.Errorf("progress %s, want %s", got, want)
 			}
 		})
 	}
+}
+
+// countingFS counts the documents opened.
+type countingFS struct {
+	fstest.MapFS
+	mu     sync.Mutex
+	opened int
+}
+
+func (c *countingFS) Open(name string) (fs.File, error) {
+	f, err := c.MapFS.Open(name)
+	if err == nil && strings.HasSuffix(name, ".md") {
+		c.mu.Lock()
+		c.opened++
+		c.mu.Unlock()
+	}
+	return f, err
+}
+
+// readingEmbedder notes, for each file's text, how many files had been
+// read when it was asked to embed it.
+type readingEmbedder struct {
+	fakeEmbedder
+	fsys   *countingFS
+	readAt map[string]int
+}
+
+func (r *readingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	r.fsys.mu.Lock()
+	opened := r.fsys.opened
+	r.fsys.mu.Unlock()
+	r.mu.Lock()
+	for _, t := range texts {
+		r.readAt[t] = opened
+	}
+	r.mu.Unlock()
+	return r.fakeEmbedder.Embed(ctx, texts)
+}
+
+// Files are read as the embedder takes their chunks, not all first: the
+// run never holds more than the batches out, the files read ahead and
+// the file being read.
+func TestRunStreams(t *testing.T) {
+	t.Parallel()
+	fsys := &countingFS{MapFS: docs(20)}
+	emb := &readingEmbedder{fsys: fsys, readAt: map[string]int{}}
+	if _, err := Run(context.Background(), open(t), emb, Options{Root: "/r", FS: fsys, Model: "m", BatchSize: 1, Requests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		// Asked for file i: files 0..i are read, and at most readAhead
+		// waiting, one more that took the place of file i, and one more
+		// being read.
+		if got := emb.readAt[chunkText(i)]; got < i+1 || got > min(20, i+3+readAhead) {
+			t.Errorf("file %d was embedded with %d files read, want %d to %d", i, got, i+1, min(20, i+3+readAhead))
+		}
+	}
+}
+
+// Progress counts the bytes of the files to read: a file's as its chunks
+// are embedded, at once for one that needs no embedding; files not read
+// at all (unchanged stat) are not in the total.
+func TestRunProgress(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	long := strings.Repeat("A sentence of several words to fill the chunk. ", 300) // several chunks
+	fsys := fstest.MapFS{
+		"a.md":     {Data: []byte(long)},
+		"b.md":     {Data: []byte("bee\n")},
+		"empty.md": {Data: []byte("  \n")},
+	}
+	check := func(name string, want int64, steps func([]int64) bool) {
+		t.Helper()
+		var got []int64
+		if _, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/r", FS: fsys, Model: "m", BatchSize: 1,
+			Progress: func(done, total int64) {
+				if total != want {
+					t.Errorf("%s: total %d, want %d", name, total, want)
+				}
+				got = append(got, done)
+			}}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSorted(got) || got[0] != 0 || got[len(got)-1] != want || !steps(got) {
+			t.Errorf("%s: progress %v", name, got)
+		}
+	}
+	size := int64(len(long) + 4 + 3)
+	check("first run", size, func(got []int64) bool { return len(got) > 4 }) // a.md in steps
+	// Unchanged by their stat: only the empty file (never cataloged) is
+	// read again.
+	check("second run", 3, func(got []int64) bool { return len(got) == 2 })
 }
 
 func TestEmptyFolder(t *testing.T) {
