@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadManifest -fuzztime $(FUZZTIME) ./pkg/store/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCatalog -fuzztime $(FUZZTIME) ./pkg/store/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeObject -fuzztime $(FUZZTIME) ./pkg/store/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeEmbed -fuzztime $(FUZZTIME) ./pkg/ollama/
 	$(GO) test -run '^$$' -fuzz FuzzTerms -fuzztime $(FUZZTIME) ./pkg/lexical/
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./pkg/lexical/
 	$(GO) test -run '^$$' -fuzz FuzzQuestions -fuzztime $(FUZZTIME) ./pkg/eval/

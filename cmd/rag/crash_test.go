@@ -505,12 +505,19 @@ func TestConcurrentProcesses(t *testing.T) {
 		t.Errorf("reader during a run: %s", out)
 	}
 
-	// A real SIGINT: the run stops with exit 130 and keeps its work.
+	// A real SIGINT: the run stops with exit 130 and keeps its work. The
+	// held request is let go only once rag has stopped (or, if the signal
+	// did not stop it, after a while, to fail below): let go at once, its
+	// answer could finish the run before the signal lands.
 	if err := first.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	close(gate)
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	timer := time.AfterFunc(10*time.Second, release)
 	err := first.Wait()
+	timer.Stop()
+	release()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.Contains(firstErr.String(), "rag: error: interrupted") {
 		t.Fatalf("SIGINT: %v, %q", err, firstErr.String())

@@ -56,9 +56,7 @@ type Chunk struct {
 // Wikipedia prose and 15% low on code.
 func EstimateTokens(s string) int {
 	var e estimator
-	for _, r := range s {
-		e.add(r)
-	}
+	e.addString(s)
 	return e.tokens()
 }
 
@@ -90,7 +88,94 @@ func (e *estimator) add(r rune) {
 	}
 }
 
-func (e *estimator) tokens() int { return (e.units*108/100 + 9) / 10 }
+// ascii classes the bytes below utf8.RuneSelf as add does.
+var ascii = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			t[c] = 'w' // word
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			t[c] = ' '
+		}
+	}
+	return t
+}()
+
+// addString is add of every character of s, ASCII without decoding.
+func (e *estimator) addString(s string) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			e.add(r)
+			i += n
+			continue
+		}
+		i++
+		switch ascii[c] {
+		case 'w':
+			if e.run == 0 || e.run == 8 {
+				e.units += 10
+				e.run = 0
+			}
+			e.run++
+			e.prev = 0
+		case ' ':
+			e.run, e.prev = 0, 0
+		default:
+			if rune(c) == e.prev {
+				e.units += 2
+			} else {
+				e.units += 6
+				e.prev = rune(c)
+			}
+			e.run = 0
+		}
+	}
+}
+
+func (e *estimator) tokens() int { return tokensOfUnits(e.units) }
+
+func tokensOfUnits(units int) int { return (units*108/100 + 9) / 10 }
+
+// doc is a document being split, with each line's estimate worked out
+// once: packing, overlap and merging ask for the same lines again and
+// again. A newline leaves the estimator as it starts, so the estimate of
+// lines joined is worked out from theirs (units adds up).
+type doc struct {
+	*extract.Doc
+	units []int // of each line, -1 until asked
+}
+
+func newDoc(d *extract.Doc) *doc {
+	units := make([]int, len(d.Lines))
+	for i := range units {
+		units[i] = -1
+	}
+	return &doc{Doc: d, units: units}
+}
+
+// lineUnits is EstimateTokens(d.Lines[i].Text) in tenths, before rounding.
+func (d *doc) lineUnits(i int) int {
+	if d.units[i] < 0 {
+		var e estimator
+		e.addString(d.Lines[i].Text)
+		d.units[i] = e.units
+	}
+	return d.units[i]
+}
+
+// lineTokens is EstimateTokens(d.Lines[i].Text).
+func (d *doc) lineTokens(i int) int { return tokensOfUnits(d.lineUnits(i)) }
+
+// textTokens is EstimateTokens of lines from..to joined by newlines.
+func (d *doc) textTokens(from, to int) int {
+	u := 0
+	for i := from; i < to; i++ {
+		u += d.lineUnits(i)
+	}
+	return tokensOfUnits(u)
+}
 
 // section is a heading and the blocks under it, up to the next heading, on
 // one page.
@@ -100,13 +185,14 @@ type section struct {
 }
 
 // SplitDoc chunks an extracted document.
-func SplitDoc(d *extract.Doc, opt Options) []Chunk {
+func SplitDoc(ed *extract.Doc, opt Options) []Chunk {
 	if opt.Target <= 0 {
 		opt = DefaultOptions
 	}
 	opt.Overlap = max(0, min(opt.Overlap, opt.Target/2))
+	d := newDoc(ed)
 	var out []Chunk
-	for _, s := range sections(d) {
+	for _, s := range sections(ed) {
 		out = append(out, splitSection(d, s, opt)...)
 	}
 	return mergeSmall(d, out, opt)
@@ -173,7 +259,7 @@ type unit struct {
 	part     string // set for a piece of one line
 }
 
-func splitSection(d *extract.Doc, s section, opt Options) []Chunk {
+func splitSection(d *doc, s section, opt Options) []Chunk {
 	var units []unit
 	for _, b := range s.blocks {
 		units = append(units, blockUnits(d, b, opt)...)
@@ -225,7 +311,7 @@ func splitSection(d *extract.Doc, s section, opt Options) []Chunk {
 
 // overlap is the tail of the previous chunk's lines, at most budget tokens,
 // that starts the next chunk.
-func overlap(d *extract.Doc, prev []unit, next int, budget int) []unit {
+func overlap(d *doc, prev []unit, next int, budget int) []unit {
 	if budget <= 0 {
 		return nil
 	}
@@ -236,7 +322,7 @@ func overlap(d *extract.Doc, prev []unit, next int, budget int) []unit {
 	from := last.to
 	used := 0
 	for from > prev[0].from {
-		t := EstimateTokens(d.Lines[from-1].Text) + 1
+		t := d.lineTokens(from-1) + 1
 		if used+t > budget {
 			break
 		}
@@ -254,7 +340,7 @@ func overlap(d *extract.Doc, prev []unit, next int, budget int) []unit {
 
 // blockUnits cuts a block that does not fit into one chunk: between lines,
 // and a line that does not fit between sentences.
-func blockUnits(d *extract.Doc, b extract.Block, opt Options) []unit {
+func blockUnits(d *doc, b extract.Block, opt Options) []unit {
 	total := tokensOf(d, b.Start, b.End)
 	if total <= opt.Target {
 		return []unit{{from: b.Start, to: b.End, tokens: total}}
@@ -262,7 +348,7 @@ func blockUnits(d *extract.Doc, b extract.Block, opt Options) []unit {
 	var out []unit
 	start, size := b.Start, 0
 	for i := b.Start; i < b.End; i++ {
-		t := EstimateTokens(d.Lines[i].Text) + 1
+		t := d.lineTokens(i) + 1
 		if t > opt.Target {
 			if i > start {
 				out = append(out, unit{from: start, to: i, tokens: size})
@@ -330,15 +416,15 @@ func splitLine(line string, target int) []string {
 	return out
 }
 
-func tokensOf(d *extract.Doc, from, to int) int {
+func tokensOf(d *doc, from, to int) int {
 	n := 0
 	for i := from; i < to; i++ {
-		n += EstimateTokens(d.Lines[i].Text) + 1 // +1: the newline
+		n += d.lineTokens(i) + 1 // +1: the newline
 	}
 	return n
 }
 
-func makeChunk(d *extract.Doc, heading string, us []unit) Chunk {
+func makeChunk(d *doc, heading string, us []unit) Chunk {
 	from, to := us[0].from, us[len(us)-1].to
 	c := Chunk{
 		StartLine: d.Lines[from].N, EndLine: d.Lines[to-1].N, Page: d.Lines[from].Page,
@@ -348,7 +434,12 @@ func makeChunk(d *extract.Doc, heading string, us []unit) Chunk {
 		c.Text, c.Part = us[0].part, true
 		return c
 	}
+	n := to - from - 1
+	for i := from; i < to; i++ {
+		n += len(d.Lines[i].Text)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for i := from; i < to; i++ {
 		if i > from {
 			b.WriteByte('\n')
@@ -362,14 +453,14 @@ func makeChunk(d *extract.Doc, heading string, us []unit) Chunk {
 // mergeSmall joins neighbouring chunks of small sibling sections (such as
 // a list of short FAQ entries) while they fit the target, under their
 // common heading, so that the index does not fill with fragments.
-func mergeSmall(d *extract.Doc, cs []Chunk, opt Options) []Chunk {
+func mergeSmall(d *doc, cs []Chunk, opt Options) []Chunk {
 	var out []Chunk
 	for _, c := range cs {
 		if len(out) > 0 {
 			p := &out[len(out)-1]
 			common := CommonHeading(p.Heading, c.Heading)
 			if !p.Part && !c.Part && p.Page == c.Page && p.To <= c.From && common != "" &&
-				EstimateTokens(p.Text)+tokensOf(d, p.To, c.To) <= opt.Target/2 {
+				d.textTokens(p.From, p.To)+tokensOf(d, p.To, c.To) <= opt.Target/2 {
 				next := makeChunk(d, common, []unit{{from: p.From, to: c.To}})
 				*p = next
 				continue

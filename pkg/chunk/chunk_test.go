@@ -180,7 +180,7 @@ func TestSizeAndOverlap(t *testing.T) {
 		}
 		if i > 0 && c.From < cs[i-1].To {
 			overlapping++
-			shared := tokensOf(d, c.From, cs[i-1].To)
+			shared := tokensOf(newDoc(d), c.From, cs[i-1].To)
 			if shared > DefaultOptions.Overlap+5 {
 				t.Errorf("chunks %d and %d share %d tokens, want at most %d", i-1, i, shared, DefaultOptions.Overlap)
 			}

@@ -3,9 +3,11 @@ package chunk
 import (
 	"bufio"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tiktoken-go/tokenizer"
 )
@@ -64,5 +66,40 @@ func TestEstimateAgainstTokenizer(t *testing.T) {
 		if b := bounds[kind]; ratio < b[0] || ratio > b[1] {
 			t.Errorf("%s: estimate/real = %.3f, outside [%.2f, %.2f]", kind, ratio, b[0], b[1])
 		}
+	}
+}
+
+// addString, which skips decoding ASCII, estimates as add does one
+// character at a time.
+func TestAddString(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune("aZ9 \n\t\r.,;==--__**##\x00\x7fé世界\u00a0\u2003Ω😀")
+	for range 20000 {
+		var b []byte
+		for range r.IntN(40) {
+			if r.IntN(20) == 0 {
+				b = append(b, byte(0x80+r.IntN(0x80))) // not UTF-8
+				continue
+			}
+			b = utf8.AppendRune(b, alphabet[r.IntN(len(alphabet))])
+		}
+		s := string(b)
+		var want, got estimator
+		for _, c := range s {
+			want.add(c)
+		}
+		got.addString(s)
+		if got != want {
+			t.Fatalf("addString(%q) = %+v, add gives %+v", s, got, want)
+		}
+	}
+}
+
+func BenchmarkEstimateTokens(b *testing.B) {
+	text := prose(500, 12)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		EstimateTokens(text)
 	}
 }

@@ -278,7 +278,7 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 	m := st.Manifest()
 	_, err = indexer.Run(ctx, st, &embed.Model{Client: client, Name: model}, indexer.Options{
 		Root: root, FS: fsys, Source: store.Source{Path: root}, Model: model,
-		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.set,
+		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.setBytes,
 	})
 	if err != nil {
 		return err

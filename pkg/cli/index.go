@@ -29,6 +29,8 @@ type IndexOptions struct {
 	*globalOptions
 	Paths     []string
 	BatchSize int
+	// Parallel is how many embedding requests are out at once.
+	Parallel  int
 	MaxSize   int64
 	Pull      bool
 	PruneOnly bool
@@ -115,6 +117,8 @@ fails at once, or waits with --wait.`,
 				return usagef("--chunk-tokens must be at least 16")
 			case opts.BatchSize < 1:
 				return usagef("--batch-size must be at least 1")
+			case opts.Parallel < 1:
+				return usagef("--parallel must be at least 1")
 			case opts.PruneOnly && (opts.Rebuild || opts.Watch):
 				return usagef("--prune-only cannot be combined with --rebuild or --watch")
 			case opts.Timeout < 0:
@@ -125,6 +129,7 @@ fails at once, or waits with --wait.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&opts.BatchSize, "batch-size", 16, "chunks embedded per Ollama request")
+	f.IntVar(&opts.Parallel, "parallel", indexer.DefaultRequests, "embedding requests sent to Ollama at once (one waits at the server while it embeds another; more help a server with OLLAMA_NUM_PARALLEL above 1)")
 	f.Int64Var(&opts.MaxSize, "max-size", ingest.DefaultMaxSize, "skip files larger than this many bytes")
 	f.StringArrayVar(&opts.Include, "include", nil, "index only files matching this glob (repeatable; ** for any depth, e.g. 'docs/**/*.md')")
 	f.StringArrayVar(&opts.Exclude, "exclude", nil, "leave out files and folders matching this glob (repeatable)")
@@ -538,14 +543,14 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			continue
 		}
 		prog := newProgress(a)
-		prog.start("embedding chunks")
+		prog.start("indexing")
 		if opts.walkFlagsSet {
 			t.src.Include, t.src.Exclude, t.src.Hidden = opts.Include, opts.Exclude, opts.Hidden
 		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
 			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
 			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
-			BatchSize: opts.BatchSize, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.set,
+			BatchSize: opts.BatchSize, Requests: opts.Parallel, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.setBytes,
 			Damaged: damaged, IndexDir: absDir(dir),
 		})
 		prog.done()

@@ -32,21 +32,36 @@ func (p *progress) set(done, total int) {
 		return
 	}
 	if p.bar == nil {
-		p.bar = progressbar.NewOptions(total,
-			progressbar.OptionSetWriter(p.a.IO.ErrOut),
-			progressbar.OptionSetDescription(p.what),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionThrottle(100_000_000),
-			// Redraw with erase-line rather than padding with spaces,
-			// and keep the bar within the terminal: a bar that wraps
-			// leaves its first rows behind when it is cleared.
-			progressbar.OptionUseANSICodes(true),
-			progressbar.OptionSetWidth(max(10, min(40, p.a.IO.TerminalWidth()-len(p.what)-40))),
-		)
+		p.bar = p.newBar(int64(total))
 	}
 	_ = p.bar.Set(done) // drawing progress is best effort
+}
+
+// setBytes is set for a count of bytes.
+func (p *progress) setBytes(done, total int64) {
+	if !p.a.IO.IsStderrTTY() || total == 0 {
+		return
+	}
+	if p.bar == nil {
+		p.bar = p.newBar(total, progressbar.OptionShowBytes(true))
+	}
+	_ = p.bar.Set64(done) // drawing progress is best effort
+}
+
+func (p *progress) newBar(total int64, opts ...progressbar.Option) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total, append([]progressbar.Option{
+		progressbar.OptionSetWriter(p.a.IO.ErrOut),
+		progressbar.OptionSetDescription(p.what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionThrottle(100_000_000),
+		// Redraw with erase-line rather than padding with spaces,
+		// and keep the bar within the terminal: a bar that wraps
+		// leaves its first rows behind when it is cleared.
+		progressbar.OptionUseANSICodes(true),
+		progressbar.OptionSetWidth(max(10, min(40, p.a.IO.TerminalWidth()-len(p.what)-40))),
+	}, opts...)...)
 }
 
 // done erases the bar, also when the run was interrupted, so that the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -240,10 +241,9 @@ func TestIndexInterruptedOnTerminal(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	calls := 0
+	var calls atomic.Int32
 	h.srv.OnEmbed(func() {
-		calls++
-		if calls == 3 {
+		if calls.Add(1) == 3 {
 			cancel()
 		}
 	})
@@ -251,7 +251,7 @@ func TestIndexInterruptedOnTerminal(t *testing.T) {
 	if r.code != ExitInterrupted {
 		t.Fatalf("exit %d, want %d: %q", r.code, ExitInterrupted, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "embedding chunks") {
+	if !strings.Contains(r.stderr, "indexing") {
 		t.Fatalf("no progress bar was drawn: %q", r.stderr)
 	}
 	// The terminal echoes ^C where the cursor is, after the bar, before

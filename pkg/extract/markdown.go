@@ -2,7 +2,9 @@ package extract
 
 import (
 	"bytes"
+	"cmp"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,13 +29,15 @@ func Markdown(src string) *Doc {
 	// others keep their line numbers).
 	doc.Lines = lines[body:]
 	// Parse the body alone, then shift its line numbers.
-	var b strings.Builder
+	n := 0
 	for i := body; i < len(lines); i++ {
-		b.WriteString(lines[i].Text)
-		b.WriteByte('\n')
+		n += len(lines[i].Text) + 1
 	}
-	source := []byte(b.String())
-	starts := lineStarts(source)
+	source := make([]byte, 0, n)
+	for i := body; i < len(lines); i++ {
+		source = append(append(source, lines[i].Text...), '\n')
+	}
+	starts := lineStarts(source, len(lines)-body)
 	lineOf := func(off int) int { // 0-based line in the body
 		return sort.Search(len(starts), func(i int) bool { return starts[i] > off }) - 1
 	}
@@ -53,7 +57,7 @@ func Markdown(src string) *Doc {
 		first, last int // 0-based body lines, inclusive
 		block       Block
 	}
-	var spans []span
+	spans := make([]span, 0, root.ChildCount())
 	for n := root.FirstChild(); n != nil; n = n.NextSibling() {
 		lo, hi, ok := extent(n, lineOf)
 		if !ok {
@@ -90,19 +94,21 @@ func Markdown(src string) *Doc {
 	}
 	// Lines no block claims (thematic breaks, HTML comments, link
 	// definitions) are kept as paragraphs of their own: no text is lost.
-	for _, g := range paragraphs(lines[body:], 0, bodyLen, Para) {
-		for i := g.Start; i < g.End; i++ {
-			if !covered[i] {
-				j := i
-				for j < g.End && !covered[j] {
-					j++
-				}
-				spans = append(spans, span{i, j - 1, Block{Kind: Para}})
-				i = j
-			}
+	// (Each run of non-blank lines no block covers.)
+	for i := 0; i < bodyLen; i++ {
+		if covered[i] || blank(lines[body+i].Text) {
+			continue
 		}
+		j := i
+		for j < bodyLen && !covered[j] && !blank(lines[body+j].Text) {
+			j++
+		}
+		spans = append(spans, span{i, j - 1, Block{Kind: Para}})
+		i = j
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].first < spans[j].first })
+	// Spans start on different lines: any sort orders them alike.
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.first, b.first) })
+	doc.Blocks = make([]Block, 0, len(spans))
 	for _, s := range spans {
 		s.block.Start, s.block.End = s.first, s.last+1
 		doc.Blocks = append(doc.Blocks, s.block)
@@ -110,37 +116,39 @@ func Markdown(src string) *Doc {
 	return doc
 }
 
-// extent is the first and last line a node's text is on.
+// extent is the first and last line a node's text is on: the lines of its
+// first and last byte (lineOf only grows with the offset).
 func extent(n ast.Node, lineOf func(int) int) (lo, hi int, ok bool) {
-	lo, hi = -1, -1
+	first, last := -1, -1 // byte offsets
+	add := func(s text.Segment) {
+		if s.Stop <= s.Start {
+			return
+		}
+		if first < 0 || s.Start < first {
+			first = s.Start
+		}
+		if s.Stop-1 > last {
+			last = s.Stop - 1
+		}
+	}
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
 			return ast.WalkContinue, nil
 		}
-		var segs []text.Segment
 		if c.Type() == ast.TypeBlock {
 			ls := c.Lines()
 			for i := 0; i < ls.Len(); i++ {
-				segs = append(segs, ls.At(i))
+				add(ls.At(i))
 			}
 		} else if t, isText := c.(*ast.Text); isText {
-			segs = append(segs, t.Segment)
-		}
-		for _, s := range segs {
-			if s.Stop <= s.Start {
-				continue
-			}
-			a, b := lineOf(s.Start), lineOf(s.Stop-1)
-			if lo < 0 || a < lo {
-				lo = a
-			}
-			if b > hi {
-				hi = b
-			}
+			add(t.Segment)
 		}
 		return ast.WalkContinue, nil
 	}) // the walker never fails
-	return lo, hi, lo >= 0
+	if first < 0 {
+		return -1, -1, false
+	}
+	return lineOf(first), lineOf(last), true
 }
 
 // plainText is a node's text without markup.
@@ -171,8 +179,12 @@ var (
 // cleanTitle turns a heading's source into its text: links to their text,
 // emphasis and code marks dropped, closing #s of ATX headings removed.
 func cleanTitle(s string) string {
-	s = mdLink.ReplaceAllString(s, "$1")
-	s = mdEmphasis.ReplaceAllString(s, "")
+	if strings.Contains(s, "](") { // no link without it
+		s = mdLink.ReplaceAllString(s, "$1")
+	}
+	if strings.ContainsAny(s, "*_`~") {
+		s = mdEmphasis.ReplaceAllString(s, "")
+	}
 	s = strings.TrimSpace(s)
 	if t := strings.TrimRight(s, "#"); t != s && (t == "" || strings.HasSuffix(t, " ")) {
 		s = strings.TrimSpace(t)
@@ -180,8 +192,9 @@ func cleanTitle(s string) string {
 	return s
 }
 
-func lineStarts(b []byte) []int {
-	starts := []int{0}
+// lineStarts are the offsets of the lines of b, which has about n.
+func lineStarts(b []byte, n int) []int {
+	starts := make([]int, 1, n+1)
 	for i, c := range b {
 		if c == '\n' {
 			starts = append(starts, i+1)

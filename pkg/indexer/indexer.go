@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/chunk"
@@ -28,7 +29,9 @@ import (
 	"github.com/rag-cli/rag/pkg/store"
 )
 
-// Embedder turns texts into vectors, one per text, in order.
+// Embedder turns texts into vectors, one per text, in order. It is called
+// from several goroutines at once, and the vectors it returns are the
+// caller's own.
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
@@ -55,15 +58,22 @@ type Options struct {
 	Model     string
 	Chunk     chunk.Options
 	BatchSize int
-	MaxSize   int64
+	// Requests is how many batches are at the embedder at once; 0 means
+	// DefaultRequests.
+	Requests int
+	MaxSize  int64
 	// CommitEvery is how many embedded files are committed at a time, at
 	// least (a tenth of the catalog when that is more, so that writing the
 	// catalog stays a small part of a large run), so an
 	// interrupted run keeps its work.
 	CommitEvery int
 	Now         func() time.Time
-	// Progress, if set, is called as chunks are embedded.
-	Progress func(done, total int)
+	// Progress, if set, is called as files are read and their chunks
+	// embedded: done of total bytes of the files to read (a file's bytes
+	// count as its chunks are embedded). The total is known before any
+	// file is read: files are read as the embedder takes their chunks,
+	// not all first.
+	Progress func(done, total int64)
 	// Damaged, if set, names the objects (by key) found damaged: their
 	// files are embedded again even though they have not changed. It is
 	// called once the folder is walked, so that finding them (a stat of
@@ -112,12 +122,17 @@ func (e *EmptyFolderError) Error() string {
 	return fmt.Sprintf("%s has no files", e.Root)
 }
 
+// DefaultRequests keeps one batch waiting at the server while it embeds
+// another: it never waits for rag between batches.
+const DefaultRequests = 2
+
 type pending struct {
 	entry  store.FileEntry
 	chunks []store.Chunk
 	isNew  bool
-	repair bool // unchanged, but its stored chunks are damaged
-	done   int  // chunks embedded so far
+	repair bool  // unchanged, but its stored chunks are damaged
+	done   int   // chunks embedded so far
+	size   int64 // of the file, as walked: its share of progress
 }
 
 // Run indexes opt.Root into st.
@@ -187,80 +202,84 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		}
 		inScope = func(p string) bool { return only[p] }
 	}
-	// old numbers the catalog's files of this root by path (in before.Files).
-	old := make(map[string]int, len(m.Files))
+	old := make(map[string]store.FileEntry, len(m.Files))
 	var keep []store.FileEntry // files of other roots, untouched
-	for i, f := range m.Files {
+	for _, f := range m.Files {
 		if f.Root == opt.Root && inScope(f.Path) {
-			old[f.Path] = i
+			old[f.Path] = f
 		} else {
 			keep = append(keep, f)
 		}
 	}
-	oldFile := func(p string) (store.FileEntry, bool) {
-		i, ok := old[p]
-		if !ok {
-			return store.FileEntry{}, false
-		}
-		return before.Files[i], true
-	}
 
-	// stored finds an object the catalog names by its key: content stored
-	// under any name is reused, never embedded again. Made when first
-	// needed: a run that reads no file needs none.
-	var byKey map[string]store.FileEntry
-	stored := func(key string) (store.FileEntry, bool) {
-		if byKey == nil {
-			byKey = make(map[string]store.FileEntry, len(m.Files))
-			for _, f := range before.Files {
-				if !damaged[f.Key] {
-					byKey[f.Key] = f
-				}
-			}
-		}
-		f, ok := byKey[key]
-		return f, ok
-	}
-	current := newFileSet(len(files))
+	current := make(map[string]store.FileEntry, len(files))
 	untouched := 0 // files of current that are their catalog entry as it was
-	var todo []*pending
 	pendingPaths := map[string]bool{}
-	totalChunks := 0
+	// Files whose stat is as when they were read are not read again; the
+	// others are read below, a few ahead of the embedder: the run never
+	// holds the chunks of the whole folder.
+	var toRead []ingest.File
+	var total int64 // their bytes: what progress counts
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if opt.PruneOnly {
 			// Still there: keep it as it is, changed or not.
-			if prev, ok := oldFile(f.Path); ok {
-				current.set(prev)
+			if prev, ok := old[f.Path]; ok {
+				current[f.Path] = prev
 				untouched++
 				sum.Unchanged++
 			}
 			continue
 		}
-		prev, had := oldFile(f.Path)
+		prev, had := old[f.Path]
 		if had && !damaged[prev.Key] && statClean(prev.Seen, f.Stat) && keys.is(prev.Key, prev.Hash, f.Path) {
 			// Its stat is as when it was read: unchanged, and not read again.
-			current.set(prev)
+			current[f.Path] = prev
 			untouched++
 			sum.Unchanged++
 			continue
 		}
+		toRead = append(toRead, f)
+		total += f.Size
+	}
+
+	// stored finds an object the catalog names by its key: content stored
+	// under any name is reused, never embedded again. Made only when a file
+	// is to be read: a no-op run needs none.
+	var stored map[string]store.FileEntry
+	if len(toRead) > 0 {
+		stored = make(map[string]store.FileEntry, len(m.Files))
+		for _, f := range m.Files {
+			if !damaged[f.Key] {
+				stored[f.Key] = f
+			}
+		}
+	}
+
+	// read reads a file and says what it is now. It runs in a goroutine of
+	// its own, a few files ahead of the embedder, and changes nothing the
+	// run shares (it has a keyer of its own).
+	rkeys := newKeyer(m.Generation, opt)
+	read := func(f ingest.File) outcome {
+		o := outcome{f: f}
+		prev, had := old[f.Path]
+		o.had = had
 		readAt := opt.Now()
 		data, err := ingest.Read(opt.FS, f.Path, maxSize(opt))
 		if err != nil {
-			sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
-			continue
+			o.failed = err.Error()
+			return o
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
-			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "empty"})
-			continue
+			o.skipped = "empty"
+			return o
 		}
 		h := sha256.Sum256(data)
 		hash := hex.EncodeToString(h[:])
 		entry := store.FileEntry{
-			Root: opt.Root, Path: f.Path, Hash: hash, Key: keys.key(hash, f.Path),
+			Root: opt.Root, Path: f.Path, Hash: hash, Key: rkeys.key(hash, f.Path),
 			Size: int64(len(data)), IndexedAt: opt.Now().UTC(),
 			Seen: &store.Seen{Size: f.Stat.Size, MTime: f.Stat.MTime, CTime: f.Stat.CTime, Inode: f.Stat.Inode, ReadAt: readAt.UnixNano()},
 		}
@@ -268,55 +287,206 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		if had && prev.Key == entry.Key && !repair {
 			// Unchanged; what it was seen as now lets the next run skip it.
 			prev.Seen = entry.Seen
-			current.set(prev)
-			sum.Unchanged++
-			continue
+			o.entry, o.unchanged = prev, true
+			return o
 		}
-		if same, ok := stored(entry.Key); ok {
+		if same, ok := stored[entry.Key]; ok {
 			// Same content is stored already (a rename or a copy): reuse it.
 			entry.Chunks, entry.Format, entry.Meta = same.Chunks, same.Format, same.Meta
-			current.set(entry)
-			sum.Reused++
-			sum.Chunks += same.Chunks
-			countNew(sum, had)
-			continue
+			o.entry, o.reused = entry, true
+			return o
 		}
 		doc, err := extract.Extract(f.Path, data)
 		if err != nil {
 			var fe *extract.FormatError
 			if errors.As(err, &fe) {
-				sum.Failed = append(sum.Failed, Failure{Path: f.Path, Error: err.Error()})
+				o.failed = err.Error()
 			} else {
-				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: err.Error()})
+				o.skipped = err.Error()
 			}
-			continue
+			return o
 		}
 		pieces := chunk.SplitDoc(doc, opt.Chunk)
 		if len(pieces) == 0 {
-			sum.Skipped = append(sum.Skipped, ingest.Skip{Path: f.Path, Reason: "no text"})
-			continue
+			o.skipped = "no text"
+			return o
 		}
 		entry.Format, entry.Meta = doc.Format, doc.Meta
-		p := &pending{entry: entry, isNew: !had, repair: repair}
+		p := &pending{entry: entry, isNew: !had, repair: repair, size: f.Size}
+		p.chunks = make([]store.Chunk, 0, len(pieces))
 		for _, c := range pieces {
 			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text})
 		}
 		p.entry.Chunks = len(p.chunks)
-		totalChunks += len(p.chunks)
-		todo = append(todo, p)
-		pendingPaths[f.Path] = true
+		o.p = p
+		return o
+	}
+
+	// Set once every file is read: a complete run's catalog.
+	var problems []store.Problem
+	var sources []store.Source
+
+	// commit writes the catalog: kept files, current files, and (when the run
+	// completed) nothing of removed ones. Removed files are dropped only by
+	// a complete run; an interrupted one keeps them, as it has not finished
+	// looking.
+	// commitCatalog commits m unless the run is complete and changed
+	// nothing.
+	commitCatalog := func(ctx context.Context, m, before *store.Manifest, complete bool) error {
+		m.Updated = before.Updated
+		if complete && m.Equal(before) {
+			return nil // nothing changed: the catalog stays as it is
+		}
+		m.Updated = opt.Now().UTC()
+		if err := st.Commit(ctx, *m); err != nil {
+			return fmt.Errorf("commit index: %w", err)
+		}
+		return nil
+	}
+	byPath := func(a, b store.FileEntry) int {
+		if c := strings.Compare(a.Root, b.Root); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Path, b.Path)
+	}
+	commit := func(ctx context.Context, complete bool) error {
+		if complete && untouched == len(old) && len(current) == len(old) && len(keep)+len(old) == len(before.Files) && slices.IsSortedFunc(before.Files, byPath) {
+			// Every file is its catalog entry as it was (a no-op run): the
+			// catalog's files, not a sorted copy of them.
+			m.Files, m.Problems, m.Sources = before.Files, problems, sources
+			sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Path < m.Sources[j].Path })
+			return commitCatalog(ctx, &m, &before, complete)
+		}
+		files := make([]store.FileEntry, 0, len(keep)+len(current)+len(old))
+		files = append(files, keep...)
+		for _, f := range current {
+			files = append(files, f)
+		}
+		if !complete {
+			for p, f := range old {
+				if _, ok := current[p]; !ok {
+					files = append(files, f)
+				}
+			}
+		} else {
+			m.Problems, m.Sources = problems, sources
+			sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Path < m.Sources[j].Path })
+		}
+		slices.SortFunc(files, byPath)
+		m.Files = files
+		return commitCatalog(ctx, &m, &before, complete)
+	}
+
+	var done int64 // bytes of the files read and decided or embedded
+	report := func() {
+		if opt.Progress != nil {
+			opt.Progress(done, total)
+		}
+	}
+	pipe := &pipeline{st: st, emb: emb, opt: opt, m: &m,
+		embedded: func(p *pending) {
+			// A file's bytes count as its chunks are embedded.
+			n := int64(len(p.chunks))
+			done += p.size*int64(p.done)/n - p.size*int64(p.done-1)/n
+		},
+		stored: func(p *pending) {
+			current[p.entry.Path] = p.entry
+			sum.Chunks += len(p.chunks)
+			sum.Embedded += len(p.chunks)
+			if p.repair {
+				sum.Repaired++
+			} else {
+				countNew(sum, !p.isNew)
+			}
+		},
+		received: report,
+		commit: func(since int) (bool, error) {
+			if since < max(opt.CommitEvery, (len(keep)+len(current))/10) {
+				return false, nil
+			}
+			return true, commit(ctx, false)
+		},
+	}
+	pipe.start(ctx)
+	defer pipe.stop()
+	// Files are read (and chunked) a few ahead, while the main goroutine
+	// stores what comes back and sends what is read.
+	outcomes := make(chan outcome, readAhead)
+	rctx, stopReading := context.WithCancel(ctx)
+	var reading sync.WaitGroup
+	reading.Go(func() {
+		defer close(outcomes)
+		for _, f := range toRead {
+			if rctx.Err() != nil {
+				return
+			}
+			select {
+			case outcomes <- read(f):
+			case <-rctx.Done():
+				return
+			}
+		}
+	})
+	defer func() {
+		stopReading()
+		reading.Wait()
+	}()
+	report()
+	err := func() error {
+		for o := range outcomes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			path := o.f.Path
+			switch {
+			case o.failed != "":
+				sum.Failed = append(sum.Failed, Failure{Path: path, Error: o.failed})
+			case o.skipped != "":
+				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: path, Reason: o.skipped})
+			case o.unchanged:
+				current[path] = o.entry
+				sum.Unchanged++
+			case o.reused:
+				current[path] = o.entry
+				sum.Reused++
+				sum.Chunks += o.entry.Chunks
+				countNew(sum, o.had)
+			}
+			if o.p == nil {
+				done += o.f.Size
+				report()
+				continue
+			}
+			pendingPaths[path] = true
+			if err := pipe.add(o.p); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err // not every file was read
+		}
+		return pipe.flush()
+	}()
+	if err != nil {
+		// Keep what was embedded: the next run resumes from there.
+		pipe.stop()
+		pipe.keep()
+		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
+			return nil, errors.Join(err, cerr)
+		}
+		return sum, err
 	}
 
 	removed := 0
 	for p := range old {
-		if !current.has(p) && !pendingPaths[p] {
+		if _, ok := current[p]; !ok && !pendingPaths[p] {
 			removed++
 		}
 	}
-	if len(current.entries) == 0 && len(todo) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
+	if len(current) == 0 && len(pendingPaths) == 0 && len(old) == 0 && len(sum.Failed) == 0 && opt.Only == nil && !opt.PruneOnly {
 		return nil, &EmptyFolderError{Root: opt.Root, Skipped: len(sum.Skipped)}
 	}
-	problems := m.Problems[:0:0]
+	problems = m.Problems[:0:0]
 	for _, p := range m.Problems {
 		if p.Root != opt.Root || !inScope(p.Path) || opt.PruneOnly && !opt.Gone {
 			problems = append(problems, p)
@@ -330,7 +500,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			problems = append(problems, store.Problem{Root: opt.Root, Path: f.Path, Reason: f.Error, Failed: true})
 		}
 	}
-	sources := m.Sources[:0:0]
+	sources = m.Sources[:0:0]
 	for _, src := range m.Sources {
 		if !src.Same(opt.Source) {
 			sources = append(sources, src)
@@ -339,108 +509,11 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	if !opt.Gone && opt.Source.Path != "" {
 		sources = append(sources, opt.Source)
 	}
-
-	// commitFiles are the files a commit writes: kept files, current
-	// files, and (when the run completed) nothing of removed ones. Removed
-	// files are dropped only by a complete run; an interrupted one keeps
-	// them, as it has not finished looking.
-	byPath := func(a, b store.FileEntry) int {
-		if c := strings.Compare(a.Root, b.Root); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Path, b.Path)
-	}
-	commitFiles := func(complete bool) []store.FileEntry {
-		if complete && untouched == len(old) && len(current.entries) == len(old) && slices.IsSortedFunc(before.Files, byPath) {
-			// Every file is its catalog entry as it was (a no-op run): the
-			// catalog's files, not a copy of 7,750 of them.
-			return before.Files
-		}
-		files := make([]store.FileEntry, 0, len(keep)+len(current.entries)+len(old))
-		// Mostly in the walk's order, so that the sort finds them nearly
-		// sorted.
-		files = append(append(files, keep...), current.entries...)
-		if !complete {
-			for p, i := range old {
-				if !current.has(p) {
-					files = append(files, before.Files[i])
-				}
-			}
-		}
-		slices.SortFunc(files, byPath)
-		return files
-	}
-	commit := func(ctx context.Context, complete bool) error {
-		m.Files = commitFiles(complete)
-		if complete {
-			m.Problems, m.Sources = problems, sources
-			sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Path < m.Sources[j].Path })
-		}
-		m.Updated = before.Updated
-		if complete && m.Equal(&before) {
-			return nil // nothing changed: the catalog stays as it is
-		}
-		m.Updated = opt.Now().UTC()
-		if err := st.Commit(ctx, m); err != nil {
-			return fmt.Errorf("commit index: %w", err)
-		}
-		return nil
-	}
-
-	err := embedAll(ctx, st, emb, opt, &m, todo, totalChunks, func(p *pending) error {
-		current.set(p.entry)
-		sum.Chunks += len(p.chunks)
-		sum.Embedded += len(p.chunks)
-		if p.repair {
-			sum.Repaired++
-		} else {
-			countNew(sum, !p.isNew)
-		}
-		return nil
-	}, func(since int) (bool, error) {
-		if since < max(opt.CommitEvery, (len(keep)+len(current.entries))/10) {
-			return false, nil
-		}
-		return true, commit(ctx, false)
-	})
-	if err != nil {
-		// Keep what was embedded: the next run resumes from there.
-		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
-			return nil, errors.Join(err, cerr)
-		}
-		return sum, err
-	}
 	sum.Removed = removed
 	if err := commit(ctx, true); err != nil {
 		return nil, err
 	}
 	return sum, nil
-}
-
-// fileSet holds catalog entries by path, in the order they were first set
-// (the walk's): a run's files as they will be committed.
-type fileSet struct {
-	at      map[string]int
-	entries []store.FileEntry
-}
-
-func newFileSet(n int) *fileSet {
-	return &fileSet{at: make(map[string]int, n), entries: make([]store.FileEntry, 0, n)}
-}
-
-// set adds e, or replaces the entry of its path.
-func (s *fileSet) set(e store.FileEntry) {
-	if i, ok := s.at[e.Path]; ok {
-		s.entries[i] = e
-		return
-	}
-	s.at[e.Path] = len(s.entries)
-	s.entries = append(s.entries, e)
-}
-
-func (s *fileSet) has(path string) bool {
-	_, ok := s.at[path]
-	return ok
 }
 
 // racyWindow is how close to being read a file may have changed and still
@@ -533,86 +606,201 @@ func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 	return res, nil
 }
 
-// embedAll embeds the chunks of todo in batches that may span files, stores
-// each file's chunks once all are embedded, and offers commit the number of
-// files stored since its last commit after every batch.
-func embedAll(ctx context.Context, st store.Store, emb Embedder, opt Options, m *store.Manifest,
-	todo []*pending, total int, stored func(*pending) error, commit func(since int) (bool, error)) error {
-	type slot struct {
-		p *pending
-		i int
-	}
-	var batch []slot
-	done, sinceCommit := 0, 0
-	report := func() {
-		if opt.Progress != nil {
-			opt.Progress(done, total)
-		}
-	}
-	report()
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		texts := make([]string, len(batch))
-		for i, s := range batch {
-			texts[i] = EmbedText(s.p.chunks[s.i])
-		}
-		vecs, err := emb.Embed(ctx, texts)
-		if err != nil {
-			return err
-		}
-		if len(vecs) != len(batch) {
-			return fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(batch))
-		}
-		for i, s := range batch {
-			v := vecs[i]
-			if m.Dims == 0 {
-				m.Dims, m.EmbedModel = len(v), opt.Model
-				if m.Created.IsZero() {
-					m.Created = opt.Now().UTC()
-				}
-			}
-			if len(v) != m.Dims {
-				return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}
-			}
-			s.p.chunks[s.i].Vector = normalize(v)
-			s.p.done++
-			if s.p.done == len(s.p.chunks) {
-				if err := st.PutObject(ctx, s.p.entry.Key, s.p.chunks); err != nil {
-					return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
-				}
-				if err := stored(s.p); err != nil {
-					return err
-				}
-				sinceCommit++
-			}
-		}
-		done += len(batch)
-		batch = batch[:0]
-		report()
-		committed, err := commit(sinceCommit)
-		if committed {
-			sinceCommit = 0
-		}
-		return err
-	}
-	for _, p := range todo {
-		for i := range p.chunks {
-			batch = append(batch, slot{p, i})
-			if len(batch) == opt.BatchSize {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	return ctx.Err()
+// pipeline embeds the chunks of files in batches that may span files and
+// stores each file once all its chunks are embedded, offering commit the
+// number of files stored since its last commit after every batch.
+//
+// Up to opt.Requests batches are at the embedder at once, each in its own
+// goroutine, so that the server always has the next batch while rag
+// reads and chunks the next files and stores the answer to the last one.
+// Answers are stored in the order the batches were made: a failure stores
+// nothing after the batch that failed, as if the batches had gone one at
+// a time. Everything else happens in the caller's goroutine.
+type pipeline struct {
+	st  store.Store
+	emb Embedder
+	opt Options
+	m   *store.Manifest
+	// embedded is called as each chunk is embedded, stored as each file
+	// is stored, received after each batch is.
+	embedded func(*pending)
+	stored   func(*pending)
+	received func()
+	commit   func(since int) (bool, error)
+
+	ctx    context.Context // the run's
+	ectx   context.Context // the requests': cancelled by stop
+	cancel context.CancelFunc
+	batch  []slot
+	sent   []*request // out, oldest first
+	since  int        // files stored since the last commit
+	// failed is set once an answer could not be stored: nothing after it
+	// may be, as if the batches had gone one at a time.
+	failed bool
 }
 
+// outcome is what reading a file found: a reason it failed or was
+// skipped, the entry of a file unchanged or of content already stored
+// (reused), or chunks to embed.
+type outcome struct {
+	f                 ingest.File
+	failed, skipped   string
+	entry             store.FileEntry
+	had               bool // the catalog had the path
+	unchanged, reused bool
+	p                 *pending
+}
+
+// readAhead is how many files are read ahead of the embedder: enough that
+// one is always ready, few enough that memory does not grow with the
+// folder.
+const readAhead = 4
+
+// slot is one chunk of a batch.
+type slot struct {
+	p *pending
+	i int
+}
+
+// request is a batch at the embedder; done is closed when it answered.
+type request struct {
+	batch []slot
+	vecs  [][]float32
+	err   error
+	done  chan struct{}
+}
+
+func (pl *pipeline) start(ctx context.Context) {
+	pl.ctx = ctx
+	pl.ectx, pl.cancel = context.WithCancel(ctx)
+}
+
+// stop cancels the requests still out and waits for them.
+func (pl *pipeline) stop() {
+	pl.cancel()
+	for _, r := range pl.sent {
+		<-r.done
+	}
+}
+
+// keep stores, in order, the answers that came back before the run
+// stopped, up to the first request that failed or was cancelled: an
+// interrupted run keeps everything the embedder gave it.
+func (pl *pipeline) keep() {
+	for len(pl.sent) > 0 && !pl.failed {
+		if pl.receive() != nil {
+			break
+		}
+	}
+	pl.sent = nil
+}
+
+// add queues a file's chunks, sending each batch they fill.
+func (pl *pipeline) add(p *pending) error {
+	for i := range p.chunks {
+		pl.batch = append(pl.batch, slot{p, i})
+		if len(pl.batch) == pl.opt.BatchSize {
+			if err := pl.send(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush sends what is queued and stores every answer.
+func (pl *pipeline) flush() error {
+	if len(pl.batch) > 0 {
+		if err := pl.send(); err != nil {
+			return err
+		}
+	}
+	for len(pl.sent) > 0 {
+		if err := pl.receive(); err != nil {
+			return err
+		}
+	}
+	return pl.ctx.Err()
+}
+
+// send sends the queued batch, first storing the oldest answer when
+// opt.Requests are out.
+func (pl *pipeline) send() error {
+	requests := pl.opt.Requests
+	if requests <= 0 {
+		requests = DefaultRequests
+	}
+	if len(pl.sent) >= requests {
+		if err := pl.receive(); err != nil {
+			return err
+		}
+	}
+	r := &request{batch: pl.batch, done: make(chan struct{})}
+	pl.batch = nil
+	texts := make([]string, len(r.batch))
+	for i, s := range r.batch {
+		texts[i] = EmbedText(s.p.chunks[s.i])
+	}
+	pl.sent = append(pl.sent, r)
+	go func() {
+		defer close(r.done)
+		r.vecs, r.err = pl.emb.Embed(pl.ectx, texts)
+	}()
+	return nil
+}
+
+// receive stores the answer to the oldest request.
+func (pl *pipeline) receive() (err error) {
+	defer func() {
+		if err != nil {
+			pl.failed = true
+		}
+	}()
+	r := pl.sent[0]
+	<-r.done
+	pl.sent = pl.sent[1:]
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.vecs) != len(r.batch) {
+		return fmt.Errorf("embedder returned %d vectors for %d texts", len(r.vecs), len(r.batch))
+	}
+	m, opt := pl.m, pl.opt
+	for i, s := range r.batch {
+		v := r.vecs[i]
+		if m.Dims == 0 {
+			m.Dims, m.EmbedModel = len(v), opt.Model
+			if m.Created.IsZero() {
+				m.Created = opt.Now().UTC()
+			}
+		}
+		if len(v) != m.Dims {
+			return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}
+		}
+		s.p.chunks[s.i].Vector = normalize(v)
+		s.p.done++
+		pl.embedded(s.p)
+		if s.p.done == len(s.p.chunks) {
+			// What was embedded is stored even if the run was just
+			// interrupted: the next run would embed it again.
+			if err := pl.st.PutObject(context.WithoutCancel(pl.ctx), s.p.entry.Key, s.p.chunks); err != nil {
+				return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
+			}
+			pl.stored(s.p)
+			s.p.chunks = nil // stored: its text and vectors are garbage now
+			pl.since++
+		}
+	}
+	pl.received()
+	committed, err := pl.commit(pl.since)
+	if committed {
+		pl.since = 0
+	}
+	return err
+}
+
+// normalize scales v to unit length in place (the embedder's vectors are
+// the indexer's to keep).
 func normalize(v []float32) []float32 {
 	var sum float64
 	for _, x := range v {
@@ -622,11 +810,10 @@ func normalize(v []float32) []float32 {
 		return v
 	}
 	n := float32(1 / math.Sqrt(sum))
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = x * n
+	for i := range v {
+		v[i] *= n
 	}
-	return out
+	return v
 }
 
 // Forget drops a source from the catalog because another source now covers

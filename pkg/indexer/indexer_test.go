@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -16,16 +18,19 @@ import (
 
 // fakeEmbedder embeds with the hashed bag of words and counts calls.
 type fakeEmbedder struct {
+	mu           sync.Mutex
 	calls, texts int
-	failAt       int // fail the call with this number (1-based); 0 never
+	failOn       string // fail a call with this text; "" never
 	dims         int
 }
 
 var errEmbed = errors.New("embed failed")
 
 func (f *fakeEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls++
-	if f.failAt == f.calls {
+	if f.failOn != "" && slices.Contains(texts, f.failOn) {
 		return nil, errEmbed
 	}
 	f.texts += len(texts)
@@ -53,10 +58,16 @@ func (b brokenFS) Open(name string) (fs.File, error) {
 	return b.MapFS.Open(name)
 }
 
+// text is the content of file i of docs.
+func text(i int) string { return chunkText(i) + "\n" }
+
+// chunkText is what is embedded for file i of docs.
+func chunkText(i int) string { return strings.Repeat("word ", i+1) }
+
 func docs(n int) fstest.MapFS {
 	m := fstest.MapFS{}
 	for i := 0; i < n; i++ {
-		m[string(rune('a'+i))+".md"] = &fstest.MapFile{Data: []byte(strings.Repeat("word ", i+1) + "\n")}
+		m[string(rune('a'+i))+".md"] = &fstest.MapFile{Data: []byte(text(i))}
 	}
 	return m
 }
@@ -87,7 +98,7 @@ func TestRun(t *testing.T) {
 	}{
 		{"all good", docs(5), &fakeEmbedder{}, nil, 0, 5},
 		{"unreadable file", brokenFS{docs(5), "c.md"}, &fakeEmbedder{}, nil, 1, 4},
-		{"embedder fails mid-run keeps earlier files", docs(5), &fakeEmbedder{failAt: 3}, errEmbed, 0, 2},
+		{"embedder fails mid-run keeps earlier files", docs(5), &fakeEmbedder{failOn: chunkText(2)}, errEmbed, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +122,7 @@ func TestRunResumesAndRefusesOtherModel(t *testing.T) {
 	t.Parallel()
 	s := open(t)
 	ctx := context.Background()
-	emb := &fakeEmbedder{failAt: 3}
+	emb := &fakeEmbedder{failOn: chunkText(2)}
 	if _, err := Run(ctx, s, emb, Options{Root: "/r", FS: docs(6), Model: "m", BatchSize: 1, CommitEvery: 1}); !errors.Is(err, errEmbed) {
 		t.Fatalf("err = %v", err)
 	}
@@ -141,7 +152,7 @@ func TestRunCancelled(t *testing.T) {
 	t.Parallel()
 	s := open(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	emb := &cancellingEmbedder{cancel: cancel, after: 2}
+	emb := &cancellingEmbedder{cancel: cancel, on: chunkText(2)}
 	sum, err := Run(ctx, s, emb, Options{Root: "/r", FS: docs(6), Model: "m", BatchSize: 1, CommitEvery: 100})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -154,15 +165,177 @@ func TestRunCancelled(t *testing.T) {
 type cancellingEmbedder struct {
 	fakeEmbedder
 	cancel func()
-	after  int
+	on     string // the text whose request is interrupted
 }
 
 func (c *cancellingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	if c.calls == c.after {
+	if slices.Contains(texts, c.on) {
 		c.cancel()
 		return nil, ctx.Err()
 	}
 	return c.fakeEmbedder.Embed(ctx, texts)
+}
+
+// overlapEmbedder holds every request until want are in flight at once
+// (the first time), and notes how many ever were.
+type overlapEmbedder struct {
+	fakeEmbedder
+	want         int
+	full         chan struct{}
+	now, maxSeen int
+}
+
+func (o *overlapEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	o.mu.Lock()
+	o.now++
+	o.maxSeen = max(o.maxSeen, o.now)
+	if o.now == o.want && o.full != nil {
+		close(o.full)
+		o.full = nil
+	}
+	full := o.full
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.now--
+		o.mu.Unlock()
+	}()
+	if full != nil {
+		select {
+		case <-full:
+		case <-time.After(10 * time.Second):
+			return nil, fmt.Errorf("never %d requests in flight", o.want)
+		}
+	}
+	return o.fakeEmbedder.Embed(ctx, texts)
+}
+
+// The next batch goes out while the answer to the last one is awaited,
+// never more than Requests at once, and answers that come back out of
+// order are stored in order.
+func TestRunRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		requests int
+		want     int
+	}{{"default", 0, DefaultRequests}, {"three", 3, 3}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			emb := &overlapEmbedder{want: tt.want, full: make(chan struct{})}
+			var order []string
+			sum, err := Run(context.Background(), s, emb, Options{Root: "/r", FS: docs(8), Model: "m", BatchSize: 1, Requests: tt.requests,
+				Progress: func(done, total int64) { order = append(order, fmt.Sprintf("%d/%d", done, total)) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.New != 8 || emb.texts != 8 {
+				t.Errorf("summary %+v, embedded %d", sum, emb.texts)
+			}
+			if emb.maxSeen != tt.want {
+				t.Errorf("at most %d requests at once, want %d", emb.maxSeen, tt.want)
+			}
+			// Bytes of the files, in order: file i has 5(i+1)+1.
+			if got, want := strings.Join(order, " "), "0/188 6/188 17/188 33/188 54/188 80/188 111/188 147/188 188/188"; got != want {
+				t.Errorf("progress %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// countingFS counts the documents opened.
+type countingFS struct {
+	fstest.MapFS
+	mu     sync.Mutex
+	opened int
+}
+
+func (c *countingFS) Open(name string) (fs.File, error) {
+	f, err := c.MapFS.Open(name)
+	if err == nil && strings.HasSuffix(name, ".md") {
+		c.mu.Lock()
+		c.opened++
+		c.mu.Unlock()
+	}
+	return f, err
+}
+
+// readingEmbedder notes, for each file's text, how many files had been
+// read when it was asked to embed it.
+type readingEmbedder struct {
+	fakeEmbedder
+	fsys   *countingFS
+	readAt map[string]int
+}
+
+func (r *readingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	r.fsys.mu.Lock()
+	opened := r.fsys.opened
+	r.fsys.mu.Unlock()
+	r.mu.Lock()
+	for _, t := range texts {
+		r.readAt[t] = opened
+	}
+	r.mu.Unlock()
+	return r.fakeEmbedder.Embed(ctx, texts)
+}
+
+// Files are read as the embedder takes their chunks, not all first: the
+// run never holds more than the batches out, the files read ahead and
+// the file being read.
+func TestRunStreams(t *testing.T) {
+	t.Parallel()
+	fsys := &countingFS{MapFS: docs(20)}
+	emb := &readingEmbedder{fsys: fsys, readAt: map[string]int{}}
+	if _, err := Run(context.Background(), open(t), emb, Options{Root: "/r", FS: fsys, Model: "m", BatchSize: 1, Requests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		// Asked for file i: files 0..i are read, and at most readAhead
+		// waiting, one more that took the place of file i, and one more
+		// being read.
+		if got := emb.readAt[chunkText(i)]; got < i+1 || got > min(20, i+3+readAhead) {
+			t.Errorf("file %d was embedded with %d files read, want %d to %d", i, got, i+1, min(20, i+3+readAhead))
+		}
+	}
+}
+
+// Progress counts the bytes of the files to read: a file's as its chunks
+// are embedded, at once for one that needs no embedding; files not read
+// at all (unchanged stat) are not in the total.
+func TestRunProgress(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	long := strings.Repeat("A sentence of several words to fill the chunk. ", 300) // several chunks
+	fsys := fstest.MapFS{
+		"a.md":     {Data: []byte(long)},
+		"b.md":     {Data: []byte("bee\n")},
+		"empty.md": {Data: []byte("  \n")},
+	}
+	check := func(name string, want int64, steps func([]int64) bool) {
+		t.Helper()
+		var got []int64
+		if _, err := Run(ctx, s, &fakeEmbedder{}, Options{Root: "/r", FS: fsys, Model: "m", BatchSize: 1,
+			Progress: func(done, total int64) {
+				if total != want {
+					t.Errorf("%s: total %d, want %d", name, total, want)
+				}
+				got = append(got, done)
+			}}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSorted(got) || got[0] != 0 || got[len(got)-1] != want || !steps(got) {
+			t.Errorf("%s: progress %v", name, got)
+		}
+	}
+	size := int64(len(long) + 4 + 3)
+	check("first run", size, func(got []int64) bool { return len(got) > 4 }) // a.md in steps
+	// Unchanged by their stat: only the empty file (never cataloged) is
+	// read again.
+	check("second run", 3, func(got []int64) bool { return len(got) == 2 })
 }
 
 func TestEmptyFolder(t *testing.T) {

@@ -352,7 +352,13 @@ func Read(fsys fs.FS, name string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	// Read into a buffer of the file's size (and one byte to see its end):
+	// growing one from nothing copied each file two or three times over.
+	buf := make([]byte, 0, 512)
+	if info, err := f.Stat(); err == nil && info.Size() > 0 && info.Size() <= max {
+		buf = make([]byte, 0, info.Size()+1)
+	}
+	data, err := readAll(io.LimitReader(f, max+1), buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -363,4 +369,21 @@ func Read(fsys fs.FS, name string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("larger than --max-size (%d bytes)", max)
 	}
 	return data, nil
+}
+
+// readAll is io.ReadAll into buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return buf, nil
+			}
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // room to grow
+		}
+	}
 }

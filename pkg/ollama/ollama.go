@@ -1,11 +1,13 @@
 // Package ollama is rag's only door to an Ollama server: it embeds batches of
 // text, streams chat answers, lists and pulls models through
-// github.com/ollama/ollama/api, and
+// github.com/ollama/ollama/api (reading the vectors of an embedding answer
+// with its own decoder, the one hot path), and
 // turns transport and API failures into typed errors (server unreachable,
 // model not pulled) that the CLI maps to hints and exit codes.
 package ollama
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/ollama/ollama/api"
@@ -56,10 +60,14 @@ func (e *ModelNotFoundError) Error() string {
 	return fmt.Sprintf("model %q is not available on the Ollama server", e.Model)
 }
 
-// Client talks to one Ollama server.
+// Client talks to one Ollama server. It is safe for concurrent use.
 type Client struct {
 	api  *api.Client
 	host *url.URL
+	http *http.Client
+	// bufs holds bodies of embedding answers and the numbers read from
+	// them, reused from one request to the next.
+	bufs sync.Pool
 }
 
 // New returns a client for the server at host using hc for transport.
@@ -67,24 +75,90 @@ func New(host *url.URL, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{api: api.NewClient(host, hc), host: host}
+	return &Client{api: api.NewClient(host, hc), host: host, http: hc}
 }
 
 // Host is the address the client talks to, for messages.
 func (c *Client) Host() string { return c.host.String() }
 
-// Embed returns one vector per input, in order.
+// Embed returns one vector per input, in order. The vectors are the
+// caller's own.
 func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
 	truncate := true
-	resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
+	// The library sends the request and reads any error as it does for
+	// every call; only the vectors of a successful answer are decoded by
+	// decodeEmbed, as they arrive, in the transport.
+	fast := &embedTransport{next: c.http.Transport, bufs: &c.bufs}
+	if fast.next == nil {
+		fast.next = http.DefaultTransport
+	}
+	hc := *c.http
+	hc.Transport = fast
+	resp, err := api.NewClient(c.host, &hc).Embed(ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
 	if err != nil {
 		return nil, c.classify(model, RoleEmbed, err)
 	}
-	if len(resp.Embeddings) != len(inputs) {
-		return nil, fmt.Errorf("ollama returned %d embeddings for %d inputs", len(resp.Embeddings), len(inputs))
+	vecs := resp.Embeddings
+	if fast.vecs != nil {
+		vecs = fast.vecs
 	}
-	return resp.Embeddings, nil
+	if len(vecs) != len(inputs) {
+		return nil, fmt.Errorf("ollama returned %d embeddings for %d inputs", len(vecs), len(inputs))
+	}
+	return vecs, nil
 }
+
+// embedTransport decodes the vectors of a successful /api/embed answer
+// and hands the library an empty object in its place; any other answer,
+// or one decodeEmbed does not know, reaches the library as it came.
+type embedTransport struct {
+	next http.RoundTripper
+	bufs *sync.Pool
+	vecs [][]float32
+}
+
+// embedBuffers are what one answer is read into.
+type embedBuffers struct {
+	body    bytes.Buffer
+	numbers []float32
+}
+
+func (t *embedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	b, _ := t.bufs.Get().(*embedBuffers)
+	if b == nil {
+		b = &embedBuffers{}
+	}
+	b.body.Reset()
+	_, rerr := b.body.ReadFrom(resp.Body)
+	if cerr := resp.Body.Close(); rerr == nil {
+		rerr = cerr
+	}
+	if rerr != nil {
+		// The library reads what came and then the same error.
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(bytes.Clone(b.body.Bytes())), errReader{rerr}))
+		t.bufs.Put(b)
+		return resp, nil
+	}
+	if vecs, ok := decodeEmbed(b.body.Bytes(), &b.numbers); ok {
+		t.vecs = vecs
+		resp.Body, resp.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
+		t.bufs.Put(b)
+		return resp, nil
+	}
+	// The library decodes it (and says what is wrong with it); the
+	// buffer is the body now and is not reused.
+	resp.Body, resp.ContentLength = io.NopCloser(&b.body), int64(b.body.Len())
+	return resp, nil
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // Message is one turn of a chat.
 type Message struct {
