@@ -386,34 +386,109 @@ func (s *Local) KeywordsSaved() bool { return s.CachesSaved() }
 // content, without loading objects.
 func (s *Local) VectorsSaved() bool { return s.CachesSaved() }
 
-// PutObject's segment: the chunks a writer stored, gathered until they fill
-// a segment or the run saves its caches.
+// segJob is a content for the writer's segment, or (flush set) a request
+// to write what is gathered and say how that went.
+type segJob struct {
+	key    string
+	chunks []Chunk
+	flush  chan error
+}
+
+// addToSegment hands the chunks PutObject stored to the segment worker:
+// analysing their text for the keyword index costs as much as the rest of
+// storing them, and would otherwise hold up the run's one goroutine that
+// stores answers while the embedder waits.
 func (s *Local) addToSegment(key string, chunks []Chunk) error {
-	dims := 0
-	for _, c := range chunks {
-		if len(c.Vector) > 0 {
-			dims = len(c.Vector)
-			break
+	s.segMu.Lock()
+	if err := s.segErr; err != nil {
+		s.segMu.Unlock()
+		return err
+	}
+	if s.segJobs == nil {
+		s.segJobs = make(chan segJob, 16)
+		s.segDone = make(chan struct{})
+		go s.segWorker(s.segJobs)
+	}
+	jobs := s.segJobs
+	s.segMu.Unlock() // the worker takes segMu too
+	jobs <- segJob{key: key, chunks: chunks}
+	return nil
+}
+
+// segWorker gathers the contents it is sent into a segment, writing it
+// every segmentRows chunks and when asked to flush. The first error is
+// kept: PutObject and SaveCaches return it.
+func (s *Local) segWorker(jobs chan segJob) {
+	defer close(s.segDone)
+	var b *segmentBuilder
+	var failed error
+	for j := range jobs {
+		if j.flush != nil {
+			if failed == nil {
+				failed = s.writeSegment(b)
+			}
+			b = nil
+			j.flush <- failed
+			continue
+		}
+		if failed != nil {
+			continue
+		}
+		dims := 0
+		for _, c := range j.chunks {
+			if len(c.Vector) > 0 {
+				dims = len(c.Vector)
+				break
+			}
+		}
+		if dims == 0 {
+			continue // nothing to search in it
+		}
+		if b != nil && b.dims != dims {
+			b = nil // a model change within one run is refused elsewhere; never mix
+		}
+		if b == nil {
+			b = newSegmentBuilder(dims)
+		}
+		b.add(j.key, j.chunks)
+		if b.rows >= segmentRows {
+			failed = s.writeSegment(b)
+			b = nil
+		}
+		if failed != nil {
+			s.segMu.Lock()
+			s.segErr = failed
+			s.segMu.Unlock()
 		}
 	}
-	if dims == 0 {
-		return nil // nothing to search in it
-	}
+}
+
+// flushSegment writes what the segment worker has gathered, and returns
+// its first error.
+func (s *Local) flushSegment() error {
 	s.segMu.Lock()
-	if s.seg != nil && s.seg.dims != dims {
-		// A model change within one run is refused elsewhere; never mix.
-		s.seg = nil
-	}
-	if s.seg == nil {
-		s.seg = newSegmentBuilder(dims)
-	}
-	s.seg.add(key, chunks)
-	var full *segmentBuilder
-	if s.seg.rows >= segmentRows {
-		full, s.seg = s.seg, nil
-	}
+	jobs := s.segJobs
 	s.segMu.Unlock()
-	return s.writeSegment(full)
+	if jobs == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	jobs <- segJob{flush: done}
+	return <-done
+}
+
+// stopSegments flushes and stops the segment worker.
+func (s *Local) stopSegments() error {
+	err := s.flushSegment()
+	s.segMu.Lock()
+	jobs := s.segJobs
+	s.segJobs = nil
+	s.segMu.Unlock()
+	if jobs != nil {
+		close(jobs)
+		<-s.segDone
+	}
+	return err
 }
 
 // writeSegment writes a gathered segment to its file: not synced, since a
@@ -452,11 +527,7 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 	if s.lock == nil {
 		return errors.New("save search caches: the index is not open for writing")
 	}
-	s.segMu.Lock()
-	b := s.seg
-	s.seg = nil
-	s.segMu.Unlock()
-	if err := s.writeSegment(b); err != nil {
+	if err := s.flushSegment(); err != nil {
 		return err
 	}
 	m := s.Manifest()

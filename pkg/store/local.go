@@ -111,9 +111,13 @@ type Local struct {
 	setAside  map[string]bool
 	keyChunks map[string]int // chunk count by content key, once computed
 
-	segMu sync.Mutex
-	seg   *segmentBuilder // a writer's chunks not yet in a segment
-	wrote map[string]bool // segments this writer wrote
+	// segJobs feeds the segment worker (segWorker) the contents a writer
+	// stores; segErr is its first error. Both and wrote are guarded by segMu.
+	segMu   sync.Mutex
+	segJobs chan segJob
+	segDone chan struct{}
+	segErr  error
+	wrote   map[string]bool // segments this writer wrote
 	// listed is closed once the object files (listing, or listErr) have
 	// been listed, in the background from a writer's Open.
 	listed  chan struct{}
@@ -1036,9 +1040,12 @@ func (s *Local) Close() error {
 	if s.listed != nil {
 		<-s.listed // nor the listing of the objects
 	}
+	// What an interrupted run gathered is written too: its contents are
+	// stored, and the next run's catalog may name them.
+	segErr := s.stopSegments()
 	s.mu.Lock()
 	s.base = nil
-	errs := []error{sizeErr, s.dropView()}
+	errs := []error{sizeErr, segErr, s.dropView()}
 	s.mu.Unlock()
 	if s.lock != nil {
 		if s.ready && !s.opt.Rebuild {
