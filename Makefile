@@ -45,10 +45,10 @@ bench-cli:
 
 # rag index beside the real Ollama's own embedding rate on the same chunks
 # (issue 11, target 6): the pinned server and the shipped tiny model, so
-# 3 files of about 22 chunks each, a few minutes.
+# 3 files of about 22 chunks each; BENCH_RUNS rounds (3), a few minutes each.
 bench-ollama: build
 	$(GO) run ./bench/corpus -n 3 -size 38000 -o $${TMPDIR:-/tmp}/rag-embedrate-docs >/dev/null
-	$(GO) run ./bench/embedrate -rag bin/rag -docs $${TMPDIR:-/tmp}/rag-embedrate-docs
+	$(GO) run ./bench/embedrate -rag bin/rag -docs $${TMPDIR:-/tmp}/rag-embedrate-docs -runs $${BENCH_RUNS:-3}
 
 # Fuzz each target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
