@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -502,6 +503,11 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 	}
 	p := s.objectPath(key)
 	var buf bytes.Buffer
+	size := 32 // the header and checksum
+	for _, c := range chunks {
+		size += 4*binary.MaxVarintLen32 + len(c.Heading) + len(c.Text) + 4*len(c.Vector)
+	}
+	buf.Grow(size) // grown once, not doubled as it fills
 	if err := encodeObject(&buf, chunks); err != nil {
 		return fmt.Errorf("encode object %s: %w", key, err)
 	}
