@@ -31,10 +31,7 @@ func main() {
 		Version: version,
 		Fault:   faultHook(os.Getenv),
 	}
-	sp := startProf()
 	code := app.Run(ctx, os.Args[1:])
-	sp()
-	memStat()
 	stop()
 	os.Exit(code)
 }
