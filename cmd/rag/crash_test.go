@@ -222,7 +222,7 @@ func checkClean(t *testing.T, index string) {
 			}
 			found++
 		case strings.HasSuffix(name, ".seg") && filepath.Base(filepath.Dir(p)) == "segments":
-		case name == "catalog" || name == "catalog.prev" || name == "lock" || name == "readers.lock" || name == "checked":
+		case name == "catalog" || name == "catalog.prev" || name == "lock" || name == "readers.lock" || name == "checked" || name == "collected":
 		default:
 			t.Errorf("unexpected file %s", p)
 		}

@@ -515,6 +515,9 @@ func (s *Local) writeSegmentData(data []byte) error {
 	}
 	s.wrote[name] = true
 	s.segMu.Unlock()
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
 	return nil
 }
 

@@ -238,3 +238,65 @@ func manifestOf(t *testing.T, dir string) Manifest {
 	}
 	return m
 }
+
+// TestGarbageAfterCleanCollection checks that a writer that writes nothing
+// skips the collection only while nothing changed since the last one: an
+// object and a segment left by a killed run are still removed by the next
+// run, even one that changes nothing.
+func TestGarbageAfterCleanCollection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := newStore(t)
+	commitFiles(t, s, put(t, s, key(1), "alpha"))
+	saveCaches(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopen := func() *Local {
+		t.Helper()
+		w, err := Open(ctx, dir, Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for i := range 2 { // the first collection creates its mark: a change
+		w := reopen()
+		if w.clean != (i == 1) {
+			t.Errorf("run %d: clean = %v", i, w.clean)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A killed run: an object and a segment no catalog names.
+	k := reopen()
+	put(t, k, key(2), "beta")
+	if err := k.flushSegment(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := k.objectPath(key(2))
+	k.clean, k.dirty = false, false // as if killed: no collection of its own
+	k.lock.Close()
+	k.lock = nil
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(orphan); err != nil {
+		t.Fatalf("the killed run's object: %v", err)
+	}
+	w := reopen()
+	if w.clean {
+		t.Error("clean after a run that left garbage")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the orphan object is still there: %v", err)
+	}
+	if st, err := openRead(t, dir).CacheStats(); err != nil || st.Unused != 0 {
+		t.Errorf("segments after the collection: %+v, %v", st, err)
+	}
+}

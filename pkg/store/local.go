@@ -124,6 +124,9 @@ type Local struct {
 	listed  chan struct{}
 	listing []string
 	listErr error
+	// clean is set when the index folder held no garbage at a writer's
+	// Open (collectedClean); dirty once the writer has written anything.
+	clean, dirty bool
 	// trustAtOpen is trustedUntil when a writer opened the index, before
 	// its own commits: what changed after it may be damage (checkSegments).
 	trustAtOpen int64
@@ -213,14 +216,62 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		// The object folders are listed for garbage collection now too, in
 		// the background, rather than at the end of the run (where reading
 		// 256 folders was a sixth of a no-op run).
-		s.listed = make(chan struct{})
-		go func() {
-			defer close(s.listed)
-			s.listing, s.listErr = listObjects(filepath.Join(s.dir, "objects"))
-		}()
+		// A folder left clean by the last collection (nothing written since)
+		// is not listed: a run that then writes nothing collects nothing.
+		if s.clean = s.collectedClean(); !s.clean {
+			s.listed = make(chan struct{})
+			go func() {
+				defer close(s.listed)
+				s.listing, s.listErr = listObjects(filepath.Join(s.dir, "objects"))
+			}()
+		}
 	}
 	s.ready = true
 	return s, nil
+}
+
+// collectedName is an empty file written when a garbage collection
+// finished: its time says until when the index folder held no garbage.
+const collectedName = "collected"
+
+// collectedClean reports whether nothing in the index folder changed since
+// the last garbage collection finished: no folder that could hold garbage
+// (the index folder, its segments, the objects and each of their folders)
+// was changed at or after the time of collectedName. Both times come from
+// the file system's own clock, and a change in the same tick counts.
+func (s *Local) collectedClean() bool {
+	info, err := os.Stat(filepath.Join(s.dir, collectedName))
+	if err != nil {
+		return false
+	}
+	mark := info.ModTime()
+	objects := filepath.Join(s.dir, "objects")
+	dirs := []string{s.dir, filepath.Join(s.dir, segmentsDir), objects}
+	ents, err := os.ReadDir(objects)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	for _, e := range ents {
+		dirs = append(dirs, filepath.Join(objects, e.Name()))
+	}
+	for _, d := range dirs {
+		info, err := os.Stat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil || !info.ModTime().Before(mark) {
+			return false
+		}
+	}
+	return true
+}
+
+// markCollected records that a collection finished with no garbage left.
+// The file is written, not given a time, so that its time comes from the
+// same clock as the folders' it is compared with; it is written in place
+// (created only the first time, which the next run sees as a change).
+func (s *Local) markCollected() error {
+	return os.WriteFile(filepath.Join(s.dir, collectedName), []byte("\n"), 0o644)
 }
 
 // listObjects returns the paths of the files under the objects folder.
@@ -521,6 +572,7 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 		return err
 	}
 	s.mu.Lock()
+	s.dirty = true
 	s.sizes[key] = int64(buf.Len())
 	s.unsynced = append(s.unsynced, p)
 	s.mu.Unlock()
@@ -606,7 +658,7 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 		}
 	}
 	s.mu.Lock()
-	s.manifest = m
+	s.manifest, s.dirty = m, true
 	if !s.opt.Rebuild {
 		s.recovered, s.badCatalog = nil, false
 	}
@@ -629,7 +681,7 @@ func (s *Local) Publish(ctx context.Context) error {
 		return fmt.Errorf("publish rebuilt index: keep previous catalog: %w", err)
 	}
 	s.mu.Lock()
-	s.recovered, s.badCatalog = nil, false
+	s.recovered, s.badCatalog, s.dirty = nil, false, true
 	s.mu.Unlock()
 	if err := os.Rename(filepath.Join(s.dir, stagingName), filepath.Join(s.dir, catalogName)); err != nil {
 		return fmt.Errorf("publish rebuilt index: %w", err)
@@ -660,6 +712,12 @@ func (s *Local) CollectGarbage(ctx context.Context) error {
 // catalog names, and temporary files left by a crash. Readers that are
 // loading hold the readers lock; garbage is then left for a later run.
 func (s *Local) collectGarbage(ctx context.Context) (err error) {
+	s.mu.Lock()
+	skip := s.clean && !s.dirty
+	s.mu.Unlock()
+	if skip {
+		return nil // nothing written since the last collection: no garbage
+	}
 	l := flock.New(filepath.Join(s.dir, readersName), flock.SetPermissions(0o644))
 	wctx, cancel := context.WithTimeout(ctx, s.gcWait)
 	ok, err := l.TryLockContext(wctx, 50*time.Millisecond)
@@ -714,6 +772,13 @@ func (s *Local) collectGarbage(ctx context.Context) (err error) {
 	m := s.Manifest()
 	if err := s.collectSegments([]*Manifest{&m, staged}); err != nil {
 		return fmt.Errorf("remove unused cache segments: %w", err)
+	}
+	if staged == nil {
+		// Clean until the next write (a rebuild's catalog keeps objects
+		// that the current one does not name: never clean then).
+		if err := s.markCollected(); err != nil {
+			return fmt.Errorf("record the collection: %w", err)
+		}
 	}
 	return nil
 }
