@@ -265,28 +265,37 @@ func (x *Index) Search(query string, k int) ([]Hit, error) {
 	})
 }
 
+// queryTerms returns the distinct terms of a query, in order.
+func queryTerms(query string) []string {
+	seen := map[string]bool{}
+	var out []string
+	words(query, func(w string, _, _ int) {
+		if t := stem(w); t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	})
+	return out
+}
+
 // search scores the documents of the query's terms, whose postings lookup
 // gives (nil for a term the index lacks), by BM25.
 func search(query string, k, docs int, totalLen uint64, docLen []uint32, lookup func(term string) ([]posting, error)) ([]Hit, error) {
 	if k <= 0 || docs == 0 {
 		return nil, nil
 	}
-	seen := map[string]bool{}
 	var lists [][]posting
-	var err error
-	words(query, func(w string, _, _ int) {
-		t := stem(w)
-		if t == "" || seen[t] || err != nil {
-			return
+	for _, t := range queryTerms(query) {
+		ps, err := lookup(t)
+		if err != nil {
+			return nil, err
 		}
-		seen[t] = true
-		var ps []posting
-		if ps, err = lookup(t); len(ps) > 0 {
+		if len(ps) > 0 {
 			lists = append(lists, ps)
 		}
-	})
-	if err != nil || len(lists) == 0 {
-		return nil, err
+	}
+	if len(lists) == 0 {
+		return nil, nil
 	}
 	n := float64(docs)
 	avg := float64(totalLen) / n

@@ -65,21 +65,13 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 		part int
 		ps   []posting
 	}
-	seen := map[string]bool{}
 	var terms [][]list
-	var err error
-	words(query, func(w string, _, _ int) {
-		t := stem(w)
-		if t == "" || seen[t] || err != nil {
-			return
-		}
-		seen[t] = true
+	for _, t := range queryTerms(query) {
 		var ls []list
 		for i, p := range parts {
-			ps, perr := p.R.postings(t)
-			if perr != nil {
-				err = &PartError{Part: i, Err: perr}
-				return
+			ps, err := p.R.postings(t)
+			if err != nil {
+				return nil, &PartError{Part: i, Err: err}
 			}
 			// Dead documents are dropped here, before the frequency counts.
 			kept := ps[:0]
@@ -95,9 +87,9 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 		if len(ls) > 0 {
 			terms = append(terms, ls)
 		}
-	})
-	if err != nil || len(terms) == 0 {
-		return nil, err
+	}
+	if len(terms) == 0 {
+		return nil, nil
 	}
 	n := float64(docs)
 	avg := float64(total) / n
