@@ -371,21 +371,6 @@ func (s *Local) CacheStats() (CacheStats, error) {
 	return st, errors.Join(errs...)
 }
 
-// CachesSaved reports whether the cache segments on disk serve every
-// content of the catalog, so that searches read no object but their hits'.
-func (s *Local) CachesSaved() bool {
-	st, err := s.CacheStats()
-	return err == nil && st.Covered
-}
-
-// KeywordsSaved reports whether keyword searches read saved indexes for
-// every content (CachesSaved: the segments hold both).
-func (s *Local) KeywordsSaved() bool { return s.CachesSaved() }
-
-// VectorsSaved reports whether dense searches read saved vectors for every
-// content, without loading objects.
-func (s *Local) VectorsSaved() bool { return s.CachesSaved() }
-
 // segJob is a content for the writer's segment, or (flush set) a request
 // to write what is gathered and say how that went.
 type segJob struct {
