@@ -260,9 +260,12 @@ func TestGarbageAfterCleanCollection(t *testing.T) {
 		}
 		return w
 	}
-	for i := range 2 { // the first collection creates its mark: a change
+	// The first collection created its mark, which changed the index folder
+	// in the same clock tick or an earlier one, so the next run may or may
+	// not collect again; the one after it must not.
+	for i := range 2 {
 		w := reopen()
-		if w.clean != (i == 1) {
+		if i == 1 && !w.clean {
 			t.Errorf("run %d: clean = %v", i, w.clean)
 		}
 		if err := w.Close(); err != nil {
