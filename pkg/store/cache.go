@@ -501,7 +501,7 @@ func (s *Local) writeSegmentData(data []byte) error {
 	s.wrote[name] = true
 	s.segMu.Unlock()
 	s.mu.Lock()
-	s.dirty = true
+	s.dirty, s.cachesSaved = true, false
 	s.mu.Unlock()
 	return nil
 }
@@ -520,6 +520,9 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 	}
 	m := s.Manifest()
 	if len(m.Files) == 0 || m.Dims == 0 || s.Staging() {
+		return nil
+	}
+	if s.cachesCurrent() {
 		return nil
 	}
 	segs, err := s.openSegments(m.Dims, nil)
@@ -551,7 +554,52 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 	if err := s.merge(ctx, segs); err != nil {
 		return fmt.Errorf("merge cache segments: %w", err)
 	}
+	s.mu.Lock()
+	s.cachesSaved = true
+	s.mu.Unlock()
 	return err
+}
+
+// cachesCurrent reports whether the caches are still as a finished
+// SaveCaches left them, so that a run that wrote nothing need not open
+// them: nothing in the index folder changed since the last collection,
+// which found them complete, and no segment file changed since it was last
+// trusted (damage in place changes a file, not its folder).
+func (s *Local) cachesCurrent() bool {
+	s.mu.Lock()
+	ok := s.clean && s.cachesAtMark && !s.dirty
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	trusted := s.segmentsTrusted()
+	names, err := segmentNames(s.dir)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		info, err := os.Stat(filepath.Join(s.dir, segmentsDir, n))
+		if err != nil {
+			return false
+		}
+		if c := filestat.Of(info).CTime; c == 0 || c >= trusted {
+			return false
+		}
+	}
+	s.mu.Lock()
+	s.cachesSaved = true
+	s.mu.Unlock()
+	return true
+}
+
+// segmentsTrusted is the time until which segment files are known good:
+// the catalog this writer opened, or the last checkSegments that passed.
+func (s *Local) segmentsTrusted() int64 {
+	trusted := s.trustAtOpen
+	if info, err := os.Stat(filepath.Join(s.dir, segmentsDir, segmentsChecked)); err == nil {
+		trusted = max(trusted, info.ModTime().UnixNano())
+	}
+	return trusted
 }
 
 // segmentsChecked is a file whose modification time says until when changed
@@ -566,11 +614,8 @@ const segmentsChecked = "checked"
 // are served from their objects and written to a new segment. It returns
 // the segments left.
 func (s *Local) checkSegments(ctx context.Context, segs []*segment) ([]*segment, error) {
-	trusted := s.trustAtOpen
+	trusted := s.segmentsTrusted()
 	p := filepath.Join(s.dir, segmentsDir, segmentsChecked)
-	if info, err := os.Stat(p); err == nil {
-		trusted = max(trusted, info.ModTime().UnixNano())
-	}
 	kept := segs[:0]
 	var latest int64
 	for _, g := range segs {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // words gives file f's chunk i a text of its own and words shared with
@@ -276,5 +278,121 @@ func TestDamagedSegmentRepaired(t *testing.T) {
 	}
 	if got := searches(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("after the repair\n%s\nbefore\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCleanRunSkipsCaches checks that a writer that writes nothing leaves
+// the caches unopened once a collection found them complete, and that
+// what could make them stale still makes it open them: damage in place
+// (a changed segment file in an unchanged folder), and a run that wrote
+// without saving the caches.
+func TestCleanRunSkipsCaches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := newStore(t)
+	files := putFiles(t, s, 1, 0, 1, 2, 3, 4, 5, 6, 7)
+	commitFiles(t, s, files...)
+	saveCaches(t, s)
+	want := searches(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopen := func() *Local {
+		t.Helper()
+		w, err := Open(ctx, dir, Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	// run opens a writer that writes nothing, as a no-op `rag index` does,
+	// and reports whether the caches needed no opening.
+	run := func() bool {
+		t.Helper()
+		w := reopen()
+		current := w.cachesCurrent()
+		saveCaches(t, w)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return current
+	}
+	// The segments written after the catalog are checked once, and the
+	// marks the first runs create change the folder: a few runs settle it.
+	settled := false
+	for range 5 {
+		if settled = run(); settled {
+			break
+		}
+	}
+	if !settled {
+		t.Fatal("no run skipped the caches of an unchanged index")
+	}
+	if !run() {
+		t.Error("a settled index: the next run opened the caches")
+	}
+
+	names, err := segmentNames(dir)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("segments: %v, %v", names, err)
+	}
+	p := filepath.Join(dir, segmentsDir, names[0])
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := openSegmentData("", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[g.l.floats+3] ^= 0x40
+	if err := os.WriteFile(p, data, 0o644); err != nil { // in place: the folder is unchanged
+		t.Fatal(err)
+	}
+	if run() {
+		t.Error("a segment damaged in place was not checked")
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("the damaged segment is still there: %v", err)
+	}
+	if got := searches(t, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the repair\n%s\nbefore\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A run that removes most files and stops before saving the caches
+	// (which would merge away the rows it left dead).
+	w := reopen()
+	commitFiles(t, w, files[0])
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Its changes came before its collection's mark, in an earlier tick
+	// of the clock: the folder is clean, and only the mark tells that the
+	// caches were left incomplete.
+	old := time.Now().Add(-time.Hour)
+	for _, d := range []string{dir, filepath.Join(dir, segmentsDir), filepath.Join(dir, "objects")} {
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := filepath.WalkDir(filepath.Join(dir, "objects"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// And every segment predates the catalog, as after a run that wrote
+	// none: nothing is left to check.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, catalogName), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if run() {
+		t.Error("the caches were skipped after a run that did not save them")
+	}
+	if st, err := openRead(t, dir).CacheStats(); err != nil || !st.Covered || 2*st.LiveRows < st.Rows {
+		t.Errorf("after the next run: %+v, %v", st, err)
 	}
 }

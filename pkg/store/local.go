@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -127,6 +128,10 @@ type Local struct {
 	// clean is set when the index folder held no garbage at a writer's
 	// Open (collectedClean); dirty once the writer has written anything.
 	clean, dirty bool
+	// cachesAtMark is set when the last collection also found the caches
+	// serving the whole catalog (SaveCaches, nothing written after it);
+	// cachesSaved is that state for this writer, as its collection records.
+	cachesAtMark, cachesSaved bool
 	// trustAtOpen is trustedUntil when a writer opened the index, before
 	// its own commits: what changed after it may be damage (checkSegments).
 	trustAtOpen int64
@@ -218,7 +223,7 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		// 256 folders was a sixth of a no-op run).
 		// A folder left clean by the last collection (nothing written since)
 		// is not listed: a run that then writes nothing collects nothing.
-		if s.clean = s.collectedClean(); !s.clean {
+		if s.clean, s.cachesAtMark = s.collectedClean(); !s.clean {
 			s.listed = make(chan struct{})
 			go func() {
 				defer close(s.listed)
@@ -230,26 +235,39 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 	return s, nil
 }
 
-// collectedName is an empty file written when a garbage collection
-// finished: its time says until when the index folder held no garbage.
+// collectedName is a small file written when a garbage collection
+// finished: its time says until when the index folder held no garbage, and
+// its text whether the caches then served the whole catalog
+// (collectedCaches) or not (a line of its own).
 const collectedName = "collected"
+
+// collectedCaches is the text of collectedName when SaveCaches had left
+// the caches complete and nothing was written after it.
+const collectedCaches = "caches\n"
 
 // collectedClean reports whether nothing in the index folder changed since
 // the last garbage collection finished: no folder that could hold garbage
 // (the index folder, its segments, the objects and each of their folders)
 // was changed at or after the time of collectedName. Both times come from
-// the file system's own clock, and a change in the same tick counts.
-func (s *Local) collectedClean() bool {
-	info, err := os.Stat(filepath.Join(s.dir, collectedName))
+// the file system's own clock, and a change in the same tick counts. It
+// also says whether the caches were complete at that collection.
+func (s *Local) collectedClean() (clean, caches bool) {
+	f, err := os.Open(filepath.Join(s.dir, collectedName))
 	if err != nil {
-		return false
+		return false, false
+	}
+	info, err := f.Stat()
+	var text [16]byte
+	n, rerr := f.Read(text[:])
+	if err := errors.Join(err, f.Close()); err != nil || rerr != nil && !errors.Is(rerr, io.EOF) {
+		return false, false
 	}
 	mark := info.ModTime()
 	objects := filepath.Join(s.dir, "objects")
 	dirs := []string{s.dir, filepath.Join(s.dir, segmentsDir), objects}
 	ents, err := os.ReadDir(objects)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false
+		return false, false
 	}
 	for _, e := range ents {
 		dirs = append(dirs, filepath.Join(objects, e.Name()))
@@ -260,18 +278,25 @@ func (s *Local) collectedClean() bool {
 			continue
 		}
 		if err != nil || !info.ModTime().Before(mark) {
-			return false
+			return false, false
 		}
 	}
-	return true
+	return true, string(text[:n]) == collectedCaches
 }
 
-// markCollected records that a collection finished with no garbage left.
-// The file is written, not given a time, so that its time comes from the
-// same clock as the folders' it is compared with; it is written in place
-// (created only the first time, which the next run sees as a change).
+// markCollected records that a collection finished with no garbage left,
+// and whether the caches were complete (cachesSaved). The file is written,
+// not given a time, so that its time comes from the same clock as the
+// folders' it is compared with; it is written in place (created only the
+// first time, which the next run sees as a change).
 func (s *Local) markCollected() error {
-	return os.WriteFile(filepath.Join(s.dir, collectedName), []byte("\n"), 0o644)
+	s.mu.Lock()
+	text := "\n"
+	if s.cachesSaved {
+		text = collectedCaches
+	}
+	s.mu.Unlock()
+	return os.WriteFile(filepath.Join(s.dir, collectedName), []byte(text), 0o644)
 }
 
 // listObjects returns the paths of the files under the objects folder.
@@ -572,7 +597,7 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 		return err
 	}
 	s.mu.Lock()
-	s.dirty = true
+	s.dirty, s.cachesSaved = true, false
 	s.sizes[key] = int64(buf.Len())
 	s.unsynced = append(s.unsynced, p)
 	s.mu.Unlock()
@@ -658,7 +683,7 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 		}
 	}
 	s.mu.Lock()
-	s.manifest, s.dirty = m, true
+	s.manifest, s.dirty, s.cachesSaved = m, true, false
 	if !s.opt.Rebuild {
 		s.recovered, s.badCatalog = nil, false
 	}
@@ -681,7 +706,7 @@ func (s *Local) Publish(ctx context.Context) error {
 		return fmt.Errorf("publish rebuilt index: keep previous catalog: %w", err)
 	}
 	s.mu.Lock()
-	s.recovered, s.badCatalog, s.dirty = nil, false, true
+	s.recovered, s.badCatalog, s.dirty, s.cachesSaved = nil, false, true, false
 	s.mu.Unlock()
 	if err := os.Rename(filepath.Join(s.dir, stagingName), filepath.Join(s.dir, catalogName)); err != nil {
 		return fmt.Errorf("publish rebuilt index: %w", err)
@@ -714,7 +739,15 @@ func (s *Local) CollectGarbage(ctx context.Context) error {
 func (s *Local) collectGarbage(ctx context.Context) (err error) {
 	s.mu.Lock()
 	skip := s.clean && !s.dirty
+	remark := skip && s.cachesSaved && !s.cachesAtMark
 	s.mu.Unlock()
+	if remark {
+		// Still no garbage, and now complete caches: say so in place (no
+		// folder changes), so that later runs need not open them.
+		if err := s.markCollected(); err != nil {
+			return fmt.Errorf("record the collection: %w", err)
+		}
+	}
 	if skip {
 		return nil // nothing written since the last collection: no garbage
 	}
