@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -206,9 +207,9 @@ func resolveTarget(p string, mayBeGone bool) (target, error) {
 func targetOf(src store.Source) target {
 	if src.File {
 		dir := filepath.Dir(src.Path)
-		return target{src: src, root: dir, fsys: os.DirFS(dir), only: []string{filepath.Base(src.Path)}}
+		return target{src: src, root: dir, fsys: filestat.DirFS(dir), only: []string{filepath.Base(src.Path)}}
 	}
-	return target{src: src, root: src.Path, fsys: os.DirFS(src.Path)}
+	return target{src: src, root: src.Path, fsys: filestat.DirFS(src.Path)}
 }
 
 // indexAround returns the folder holding a rag catalog that is p or holds

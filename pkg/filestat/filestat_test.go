@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -77,5 +78,105 @@ func TestPath(t *testing.T) {
 	}
 	if _, err := Path(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Path of a missing file: %v", err)
+	}
+}
+
+// TestDirFS: DirFS is a conforming fs.FS whose ReadDir entries say what
+// os.DirFS's say, for files, links, folders and a missing link target.
+func TestDirFS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for p, data := range map[string]string{"a.md": "alpha", "sub/b.txt": "beta", "sub/deeper/c.md": "gamma"} {
+		p = filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys := DirFS(dir)
+	if err := fstest.TestFS(fsys, "a.md", "sub/b.txt", "sub/deeper/c.md"); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" { // after TestFS, which opens every entry
+		for link, target := range map[string]string{"link.md": "a.md", "broken.md": "missing.md", "sublink": "sub"} {
+			if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, name := range []string{".", "sub", "sub/deeper"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := fs.ReadDir(fsys, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := fs.ReadDir(os.DirFS(dir), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d entries, want %d", len(got), len(want))
+			}
+			for i, g := range got {
+				w := want[i]
+				gi, gerr := g.Info()
+				wi, werr := w.Info()
+				if g.Name() != w.Name() || g.Type() != w.Type() || (gerr == nil) != (werr == nil) {
+					t.Fatalf("entry %d: %s %v %v, want %s %v %v", i, g.Name(), g.Type(), gerr, w.Name(), w.Type(), werr)
+				}
+				if gi.Name() != wi.Name() || gi.Size() != wi.Size() || gi.Mode() != wi.Mode() ||
+					!gi.ModTime().Equal(wi.ModTime()) || gi.IsDir() != wi.IsDir() || Of(gi) != Of(wi) {
+					t.Errorf("%s: info %v %d %v %v %+v, want %v %d %v %v %+v", g.Name(),
+						gi.Name(), gi.Size(), gi.Mode(), gi.ModTime(), Of(gi), wi.Name(), wi.Size(), wi.Mode(), wi.ModTime(), Of(wi))
+				}
+			}
+		})
+	}
+	if _, err := fs.ReadDir(fsys, "missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadDir of a missing folder: %v", err)
+	}
+	if _, err := fs.ReadDir(fsys, "../x"); err == nil {
+		t.Error("ReadDir of a path outside: no error")
+	}
+}
+
+// TestDirStat: Dir.Stat says what Path says, links followed, and a
+// missing file is fs.ErrNotExist.
+func TestDirStat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.chk")
+	if err := os.WriteFile(p, []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	want, err := Path(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Stat("f.chk"); err != nil || got != want {
+		t.Errorf("Stat = %+v, %v; Path says %+v", got, err, want)
+	}
+	if runtime.GOOS != "windows" {
+		if err := os.Symlink("f.chk", filepath.Join(dir, "l.chk")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.Stat("l.chk"); err != nil || got != want {
+			t.Errorf("Stat of a link = %+v, %v; want its target's %+v", got, err, want)
+		}
+	}
+	if _, err := d.Stat("missing.chk"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a missing file: %v", err)
 	}
 }

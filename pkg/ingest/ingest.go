@@ -17,9 +17,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
@@ -100,6 +102,60 @@ type walker struct {
 	// were indexed as, so that links never walk a folder twice or loop.
 	seen  map[string]string
 	links []link
+
+	// Folders about to be walked are read ahead, a few at once (see
+	// readAhead): reading a folder is mostly system calls (a stat of every
+	// file), which other cores can make meanwhile. ahead holds them by
+	// real path; slots bounds the reads at once; reads is waited for.
+	ahead map[string]*read
+	mu    sync.Mutex
+	slots chan struct{}
+	reads sync.WaitGroup
+}
+
+// read is a folder's entries read ahead; done is closed when they are.
+type read struct {
+	done chan struct{}
+	ents []fs.DirEntry
+	err  error
+}
+
+// readAhead starts reading the folders at real paths in the background,
+// at most as many at once as there are cores.
+func (w *walker) readAhead(paths []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range paths {
+		if _, ok := w.ahead[p]; ok {
+			continue
+		}
+		r := &read{done: make(chan struct{})}
+		w.ahead[p] = r
+		w.reads.Go(func() {
+			defer close(r.done)
+			select {
+			case w.slots <- struct{}{}:
+			case <-w.ctx.Done():
+				r.err = w.ctx.Err()
+				return
+			}
+			r.ents, r.err = fs.ReadDir(w.fsys, p)
+			<-w.slots
+		})
+	}
+}
+
+// readDir returns the entries of the folder at real path, read ahead or now.
+func (w *walker) readDir(real string) ([]fs.DirEntry, error) {
+	w.mu.Lock()
+	r, ok := w.ahead[real]
+	delete(w.ahead, real)
+	w.mu.Unlock()
+	if !ok {
+		return fs.ReadDir(w.fsys, real)
+	}
+	<-r.done
+	return r.ents, r.err
 }
 
 type link struct {
@@ -112,10 +168,16 @@ func Walk(ctx context.Context, fsys fs.FS, opt Options) (*Result, error) {
 	if opt.MaxSize <= 0 {
 		opt.MaxSize = DefaultMaxSize
 	}
-	w := &walker{ctx: ctx, fsys: fsys, opt: opt, seen: map[string]string{".": "."}}
-	if _, err := fs.ReadDir(fsys, "."); err != nil {
+	w := &walker{ctx: ctx, fsys: fsys, opt: opt, seen: map[string]string{".": "."},
+		ahead: map[string]*read{}, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	defer w.reads.Wait() // no read outlives the walk
+	ents, err := fs.ReadDir(fsys, ".")
+	if err != nil {
 		return nil, err
 	}
+	root := &read{done: make(chan struct{}), ents: ents}
+	close(root.done)
+	w.ahead["."] = root
 	if err := w.dir(".", ".", nil); err != nil {
 		return nil, err
 	}
@@ -140,8 +202,11 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	ents, err := fs.ReadDir(w.fsys, real)
+	ents, err := w.readDir(real)
 	if err != nil {
+		if cerr := w.ctx.Err(); cerr != nil {
+			return cerr
+		}
 		w.fail(seenAs, fmt.Sprintf("unreadable folder: %v", unwrapPath(err)))
 		return nil
 	}
@@ -162,7 +227,22 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 	if len(patterns) > 0 {
 		matcher = gitignore.NewMatcher(patterns)
 	}
-	for _, e := range ents {
+	// The folders walked are decided first, so that they can be read
+	// ahead, a few beyond the one being walked.
+	walked := make([]bool, len(ents))
+	var next []string
+	for i, e := range ents {
+		if e.Name() == ".git" || !e.IsDir() {
+			continue
+		}
+		if !w.left(join(seenAs, e.Name()), true, matcher) {
+			walked[i] = true
+			next = append(next, join(real, e.Name()))
+		}
+	}
+	ahead := 2 * cap(w.slots)
+	w.readAhead(next[:min(ahead, len(next))])
+	for i, e := range ents {
 		name := e.Name()
 		p := join(seenAs, name)
 		rp := join(real, name)
@@ -191,14 +271,19 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 			w.file(p, info)
 			continue
 		}
-		if w.left(p, isDir, matcher) {
-			continue
-		}
 		if isDir {
+			if !walked[i] {
+				continue
+			}
+			next = next[1:]
+			w.readAhead(next[:min(ahead, len(next))])
 			w.seen[rp] = p
 			if err := w.dir(p, rp, patterns); err != nil {
 				return err
 			}
+			continue
+		}
+		if w.left(p, false, matcher) {
 			continue
 		}
 		info, err := e.Info()

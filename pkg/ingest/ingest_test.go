@@ -2,12 +2,17 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
+
+	"github.com/rag-cli/rag/pkg/filestat"
 )
 
 func walkPaths(t *testing.T, fsys fs.FS, opt Options) (files, skips []string, ignored int) {
@@ -138,16 +143,60 @@ func TestWalkOS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, skips, _ := walkPaths(t, os.DirFS(dir), Options{})
-	want := []string{"a b.md", "line\nbreak.md", "real/x.md", "日本語/résumé.md"}
-	if strings.Join(files, "|") != strings.Join(want, "|") {
-		t.Errorf("files %q, want %q", files, want)
+	for name, fsys := range map[string]fs.FS{"os.DirFS": os.DirFS(dir), "filestat.DirFS": filestat.DirFS(dir)} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			files, skips, _ := walkPaths(t, fsys, Options{})
+			want := []string{"a b.md", "line\nbreak.md", "real/x.md", "日本語/résumé.md"}
+			if strings.Join(files, "|") != strings.Join(want, "|") {
+				t.Errorf("files %q, want %q", files, want)
+			}
+			joined := strings.Join(skips, "\n")
+			for _, s := range []string{"out: link to outside the folder", "link: link to a folder indexed as real", "real/loop: symbolic link loop", "self: symbolic link loop"} {
+				if !strings.Contains(joined, s) {
+					t.Errorf("no skip %q in:\n%s", s, joined)
+				}
+			}
+		})
 	}
-	joined := strings.Join(skips, "\n")
-	for _, s := range []string{"out: link to outside the folder", "link: link to a folder indexed as real", "real/loop: symbolic link loop", "self: symbolic link loop"} {
-		if !strings.Contains(joined, s) {
-			t.Errorf("no skip %q in:\n%s", s, joined)
+}
+
+// cancelFS cancels its walk's context at its n-th folder read.
+type cancelFS struct {
+	fs.FS
+	n      atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (c *cancelFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if c.n.Add(-1) == 0 {
+		c.cancel()
+	}
+	return fs.ReadDir(c.FS, name)
+}
+
+// TestWalkCancelled: a walk cancelled while folders are read ahead returns
+// the context's error, not a partial list, whichever folder it is at.
+func TestWalkCancelled(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{}
+	for d := range 20 {
+		for f := range 3 {
+			fsys[fmt.Sprintf("d%02d/e%d/f%d.md", d, f%2, f)] = file("text\n")
 		}
+	}
+	for _, at := range []int32{1, 2, 5, 17, 40} {
+		t.Run(fmt.Sprint(at), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := &cancelFS{FS: fsys, cancel: cancel}
+			c.n.Store(at)
+			res, err := Walk(ctx, c, Options{})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Walk = %v, %v; want context.Canceled", res, err)
+			}
+		})
 	}
 }
 
@@ -159,5 +208,36 @@ func TestRead(t *testing.T) {
 	}
 	if b, err := Read(fsys, "a", 5); err != nil || string(b) != "12345" {
 		t.Errorf("Read = %q, %v", b, err)
+	}
+}
+
+// BenchmarkWalk walks 100 folders of 100 files, as os.DirFS and as
+// filestat.DirFS (entries statted relative to their open folder), both
+// read ahead on every core.
+func BenchmarkWalk(b *testing.B) {
+	root := b.TempDir()
+	for d := range 100 {
+		dir := filepath.Join(root, fmt.Sprintf("d%02d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for f := range 100 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.md", f)), []byte("text"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		fsys fs.FS
+	}{{"os.DirFS", os.DirFS(root)}, {"filestat.DirFS", filestat.DirFS(root)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := Walk(context.Background(), bc.fsys, Options{})
+				if err != nil || len(res.Files) != 10_000 {
+					b.Fatalf("%d files, %v", len(res.Files), err)
+				}
+			}
+		})
 	}
 }

@@ -418,21 +418,45 @@ func (s *Local) checkObjects(files []FileEntry) error {
 		size, ctime int64
 		err         error
 	}
+	// By key, so that the objects of a folder are together: each is
+	// statted relative to its folder, opened once.
+	slices.SortFunc(objs, func(a, b int) int { return strings.Compare(files[a].Key, files[b].Key) })
 	res := make([]result, len(objs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(objs)/256))
+	closeErrs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Contiguous shares: the objects of a folder stay together.
+			var d *filestat.Dir
+			var derr error
+			prefix := ""
 			for i := w * len(objs) / workers; i < (w+1)*len(objs)/workers; i++ {
-				st, err := filestat.Path(s.objectPath(files[objs[i]].Key))
+				key := files[objs[i]].Key
+				if key[:2] != prefix {
+					if d != nil {
+						closeErrs[w] = errors.Join(closeErrs[w], d.Close())
+					}
+					prefix = key[:2]
+					d, derr = filestat.OpenDir(s.objects + prefix)
+				}
+				if derr != nil {
+					res[i] = result{err: derr} // a missing folder: its objects are missing
+					continue
+				}
+				st, err := d.Stat(key + ".chk")
 				res[i] = result{size: st.Size, ctime: st.CTime, err: err}
+			}
+			if d != nil {
+				closeErrs[w] = errors.Join(closeErrs[w], d.Close())
 			}
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(closeErrs...); err != nil {
+		return fmt.Errorf("open index: %w", err)
+	}
 	for i, fi := range objs {
 		f, r := &files[fi], res[i]
 		switch {
