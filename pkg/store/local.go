@@ -418,9 +418,22 @@ func (s *Local) checkObjects(files []FileEntry) error {
 		size, ctime int64
 		err         error
 	}
-	// By key, so that the objects of a folder are together: each is
-	// statted relative to its folder, opened once.
-	slices.SortFunc(objs, func(a, b int) int { return strings.Compare(files[a].Key, files[b].Key) })
+	// By folder (the key's first two digits, a counting sort), so that
+	// each folder is opened once and its objects statted relative to it.
+	var start [257]int
+	for _, i := range objs {
+		start[folderOf(files[i].Key)+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	byFolder := make([]int, len(objs))
+	for _, i := range objs {
+		b := folderOf(files[i].Key)
+		byFolder[start[b]] = i
+		start[b]++
+	}
+	objs = byFolder
 	res := make([]result, len(objs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(objs)/256))
 	closeErrs := make([]error, workers)
@@ -572,11 +585,29 @@ func validKey(key string) bool {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
-		if c := key[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if hexDigit[key[i]] == 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// hexDigit is 1 + the value of each lowercase hex digit, 0 for any other
+// byte: a table, as the catalog checks the key of every file it reads.
+var hexDigit = func() (t [256]byte) {
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i + 1)
+	}
+	return t
+}()
+
+// folderOf is the number of the objects folder of a key (0-255; 0 for
+// an invalid key, which the catalog never holds).
+func folderOf(key string) int {
+	if len(key) < 2 || hexDigit[key[0]] == 0 || hexDigit[key[1]] == 0 {
+		return 0
+	}
+	return int(hexDigit[key[0]]-1)<<4 | int(hexDigit[key[1]]-1)
 }
 
 func (s *Local) objectPath(key string) string {
