@@ -61,6 +61,14 @@ type FileEntry struct {
 	// Seen is the file's stat when it was last read, so that a later run
 	// can tell it unchanged without reading it; nil when not known.
 	Seen *Seen `json:"seen,omitempty"`
+	// Tenant is the namespace of the file's source ("" the default one):
+	// a search of one tenant never sees another's files or statistics.
+	Tenant string `json:"tenant,omitempty"`
+	// Access lists the principals who may see the file (public,
+	// user:NAME, group:NAME), as the last `rag index` resolved them from
+	// its front matter, its root's .ragaccess and its source's --allow;
+	// empty: nobody. It counts only when the catalog's AccessControl is on.
+	Access []string `json:"access,omitempty"`
 }
 
 // Seen is what the file system said of a file when rag read it, and when:
@@ -88,6 +96,11 @@ type Source struct {
 	Include []string `json:"include,omitempty"`
 	Exclude []string `json:"exclude,omitempty"`
 	Hidden  bool     `json:"hidden,omitempty"`
+	// Tenant is the namespace the source's files belong to (--tenant).
+	Tenant string `json:"tenant,omitempty"`
+	// Allow lists the principals who may see the source's files that no
+	// front matter or .ragaccess rule covers (--allow).
+	Allow []string `json:"allow,omitempty"`
 }
 
 // Same reports whether s and o are the same folder or file.
@@ -119,6 +132,11 @@ type Manifest struct {
 	Sources    []Source    `json:"sources"`
 	Files      []FileEntry `json:"files"`
 	Problems   []Problem   `json:"problems"`
+	// AccessControl is set once any source has an --allow, a .ragaccess
+	// file or front matter naming access, and stays set: from then on a
+	// file is visible only to the principals of its Access. Until then the
+	// index is a single user's, every file public.
+	AccessControl bool `json:"access_control,omitempty"`
 }
 
 // Chunks is the number of chunks the manifest's files hold.
