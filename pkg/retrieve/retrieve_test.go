@@ -140,11 +140,11 @@ type fakeStore struct {
 	dense, lexical []store.Hit
 }
 
-func (f *fakeStore) Search(_ context.Context, _ []float32, k int) ([]store.Hit, error) {
+func (f *fakeStore) Search(_ context.Context, _ store.View, _ []float32, k int) ([]store.Hit, error) {
 	return f.dense[:min(k, len(f.dense))], nil
 }
 
-func (f *fakeStore) SearchText(_ context.Context, _ string, k int) ([]store.Hit, error) {
+func (f *fakeStore) SearchText(_ context.Context, _ store.View, _ string, k int) ([]store.Hit, error) {
 	return f.lexical[:min(k, len(f.lexical))], nil
 }
 

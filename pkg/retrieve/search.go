@@ -70,6 +70,10 @@ const FusionDepth = 100
 
 // Options say how Search works.
 type Options struct {
+	// View is whose share of the index is searched (tenant and the
+	// principals of who asks): every ranking, the fusion and the
+	// re-ranker see only its chunks.
+	View   store.View
 	Mode   Mode
 	Fusion Fusion
 	// Candidates is how many of the best results the re-ranker judges; at
@@ -99,12 +103,12 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	var dense, lexical []store.Hit
 	var err error
 	if opt.Mode == Dense || opt.Mode == Hybrid {
-		if dense, err = searchDense(ctx, st, emb, query, pool); err != nil {
+		if dense, err = searchDense(ctx, st, opt.View, emb, query, pool); err != nil {
 			return nil, err
 		}
 	}
 	if opt.Mode == Lexical || opt.Mode == Hybrid {
-		if lexical, err = st.SearchText(ctx, query, pool); err != nil {
+		if lexical, err = st.SearchText(ctx, opt.View, query, pool); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +137,7 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	return results, nil
 }
 
-func searchDense(ctx context.Context, st store.Store, emb Embedder, query string, k int) ([]store.Hit, error) {
+func searchDense(ctx context.Context, st store.Store, view store.View, emb Embedder, query string, k int) ([]store.Hit, error) {
 	if emb == nil {
 		return nil, errors.New("dense search needs an embedding model")
 	}
@@ -144,7 +148,7 @@ func searchDense(ctx context.Context, st store.Store, emb Embedder, query string
 	if len(vecs) != 1 {
 		return nil, errors.New("embedder returned no vector for the query")
 	}
-	return st.Search(ctx, vecs[0], k)
+	return st.Search(ctx, view, vecs[0], k)
 }
 
 func fromHit(h store.Hit) Result {

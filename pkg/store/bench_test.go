@@ -174,7 +174,7 @@ func BenchmarkSearchTextCold100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		hits, err := s.SearchText(ctx, fmt.Sprintf("w%dq w%dq", 3+i%50, 100+i%500), 10)
+		hits, err := s.SearchText(ctx, View{}, fmt.Sprintf("w%dq w%dq", 3+i%50, 100+i%500), 10)
 		if err != nil || len(hits) != 10 {
 			b.Fatalf("%d hits, %v", len(hits), err)
 		}
@@ -228,7 +228,7 @@ func BenchmarkSearchDenseCold100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		hits, err := s.Search(ctx, query(), 10)
+		hits, err := s.Search(ctx, View{}, query(), 10)
 		if err != nil || len(hits) != 10 {
 			b.Fatalf("%d hits, %v", len(hits), err)
 		}

@@ -244,11 +244,14 @@ func (s *Local) chunksOf(key string) int {
 // rowHits makes row of segment seg into hits: one for every catalog file
 // of its content (files with the same content share it), read from the
 // object (kept in read for the query's other hits).
-func (s *Local) rowHits(ctx context.Context, v *cacheView, seg, row int, score float32, read map[string][]Chunk) ([]Hit, error) {
+func (s *Local) rowHits(ctx context.Context, v *cacheView, sc *scope, seg, row int, score float32, read map[string][]Chunk) ([]Hit, error) {
 	g := v.segs[seg]
 	o := g.objs[g.object(row)]
 	var hits []Hit
 	for _, fi := range v.files[o.key] {
+		if !sc.fileVisible(fi) {
+			continue // the same content in a file this view does not see
+		}
 		h, ok, err := s.lazyHit(ctx, s.bases()[fi]+row-o.first, score, read)
 		if err != nil {
 			return nil, err
@@ -261,15 +264,17 @@ func (s *Local) rowHits(ctx context.Context, v *cacheView, seg, row int, score f
 }
 
 // rowID is the chunk id of row of segment seg in the first catalog file of
-// its content: what orders equal scores, as in one index of the catalog.
-func (s *Local) rowID(v *cacheView, seg, row int) int {
+// its content the view sees: what orders equal scores, as in one index of
+// the visible catalog.
+func (s *Local) rowID(v *cacheView, sc *scope, seg, row int) int {
 	g := v.segs[seg]
 	o := g.objs[g.object(row)]
-	fs := v.files[o.key]
-	if len(fs) == 0 {
-		return math.MaxInt
+	for _, fi := range v.files[o.key] {
+		if sc.fileVisible(fi) {
+			return s.bases()[fi] + row - o.first
+		}
 	}
-	return s.bases()[fs[0]] + row - o.first
+	return math.MaxInt
 }
 
 // withView runs search on the catalog's view. A segment that fails a check

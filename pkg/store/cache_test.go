@@ -90,14 +90,14 @@ func searches(t *testing.T, dir string) []string {
 	}()
 	var all []Hit
 	for _, q := range []string{"common shared1", "file7 topic3", "chunk2 gen1", "file3 gen2"} {
-		hits, err := r.SearchText(context.Background(), q, 5)
+		hits, err := r.SearchText(context.Background(), View{}, q, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, hits...)
 	}
 	for i := range 4 {
-		hits, err := r.Search(context.Background(), angle(float64(i)), 5)
+		hits, err := r.Search(context.Background(), View{}, angle(float64(i)), 5)
 		if err != nil {
 			t.Fatal(err)
 		}

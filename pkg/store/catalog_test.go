@@ -241,7 +241,7 @@ func TestMigrateJSONCatalog(t *testing.T) {
 			if got := r.Manifest(); !reflect.DeepEqual(got, old) {
 				t.Fatalf("read\n%+v\nwant\n%+v", got, old)
 			}
-			if hits, err := r.SearchText(ctx, "bananas", 1); err != nil || len(hits) != 1 || hits[0].File.Meta["title"] != "Beta" {
+			if hits, err := r.SearchText(ctx, View{}, "bananas", 1); err != nil || len(hits) != 1 || hits[0].File.Meta["title"] != "Beta" {
 				t.Fatalf("SearchText = %+v, %v", hits, err)
 			}
 			if err := r.Close(); err != nil {
@@ -312,7 +312,7 @@ func TestMigrateJSONCatalog(t *testing.T) {
 				t.Fatalf("previous catalog = %+v, %v", prev, err)
 			}
 			r = openRead(t, dir)
-			if hits, err := r.Search(ctx, vec(4, 2), 1); err != nil || len(hits) != 1 || hits[0].File.Path != "2.md" {
+			if hits, err := r.Search(ctx, View{}, vec(4, 2), 1); err != nil || len(hits) != 1 || hits[0].File.Path != "2.md" {
 				t.Fatalf("Search after the migration = %+v, %v", hits, err)
 			}
 		})

@@ -1078,7 +1078,7 @@ func (s *Local) DiskUsage() (int64, error) {
 }
 
 // Search implements Store.
-func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error) {
+func (s *Local) Search(ctx context.Context, view View, vec []float32, k int) ([]Hit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if k <= 0 || s.manifest.Chunks() == 0 {
@@ -1088,10 +1088,11 @@ func (s *Local) Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
 		return nil, &ModelMismatchError{IndexModel: s.manifest.EmbedModel, IndexDims: s.manifest.Dims, Model: s.manifest.EmbedModel, Dims: len(vec)}
 	}
 	return s.withView(ctx, func(v *cacheView) ([]Hit, error) {
-		if v.liveRows == 0 {
+		sc := s.scopeOf(v, view)
+		if sc.n == 0 {
 			return nil, nil
 		}
-		return s.searchVectors(ctx, v, vec, k)
+		return s.searchVectors(ctx, v, &sc, vec, k)
 	})
 }
 
@@ -1111,32 +1112,38 @@ func sortHits(hits []Hit) {
 // the keyword indexes of the cache segments searched as one. It loads no
 // vector: it reads the index pages of the query's terms and the objects of
 // the hits alone, so a cold lexical search costs a small part of a load.
-func (s *Local) SearchText(ctx context.Context, query string, k int) ([]Hit, error) {
+func (s *Local) SearchText(ctx context.Context, view View, query string, k int) ([]Hit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if k <= 0 {
 		return nil, nil
 	}
-	return s.withView(ctx, func(v *cacheView) ([]Hit, error) { return s.searchText(ctx, v, query, k) })
+	return s.withView(ctx, func(v *cacheView) ([]Hit, error) {
+		sc := s.scopeOf(v, view)
+		if sc.n == 0 {
+			return nil, nil
+		}
+		return s.searchText(ctx, v, &sc, query, k)
+	})
 }
 
 // searchText ranks over the segments' keyword indexes and turns the best
 // rows into hits. Chunks of damaged objects are passed over, so it asks
 // for more until k are found or there are no more.
-func (s *Local) searchText(ctx context.Context, v *cacheView, query string, k int) ([]Hit, error) {
+func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query string, k int) ([]Hit, error) {
 	parts := make([]lexical.Part, len(v.segs))
 	for i, g := range v.segs {
-		parts[i] = lexical.Part{R: g.lex, Live: g.live}
+		parts[i] = lexical.Part{R: g.lex, Live: sc.live(v, i)}
 	}
 	read := map[string][]Chunk{} // objects read for this query
 	for n := k; ; n *= 2 {
-		found, err := lexical.SearchParts(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, part, int(doc)) })
+		found, err := lexical.SearchParts(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, sc, part, int(doc)) })
 		if err != nil {
 			return nil, err
 		}
 		var hits []Hit
 		for _, h := range found {
-			more, err := s.rowHits(ctx, v, h.Part, int(h.Doc), h.Score, read)
+			more, err := s.rowHits(ctx, v, sc, h.Part, int(h.Doc), h.Score, read)
 			if err != nil {
 				return nil, err
 			}

@@ -184,11 +184,13 @@ type Store interface {
 	PutObject(ctx context.Context, key string, chunks []Chunk) error
 	// Commit makes m the current catalog, atomically.
 	Commit(ctx context.Context, m Manifest) error
-	// Search returns the k chunks closest to vec, best first.
-	Search(ctx context.Context, vec []float32, k int) ([]Hit, error)
-	// SearchText returns the k chunks that best match query's words
-	// (BM25), best first; chunks sharing no word are never returned.
-	SearchText(ctx context.Context, query string, k int) ([]Hit, error)
+	// Search returns the k chunks closest to vec that view sees, best
+	// first.
+	Search(ctx context.Context, view View, vec []float32, k int) ([]Hit, error)
+	// SearchText returns the k chunks view sees that best match query's
+	// words (BM25 over what view sees), best first; chunks sharing no word
+	// are never returned.
+	SearchText(ctx context.Context, view View, query string, k int) ([]Hit, error)
 	Close() error
 }
 

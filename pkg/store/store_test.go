@@ -88,7 +88,7 @@ func TestRoundTripAndSearch(t *testing.T) {
 	}
 
 	s = openRead(t, dir)
-	hits, err := s.Search(ctx, vec(4, 1), 3)
+	hits, err := s.Search(ctx, View{}, vec(4, 1), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRoundTripAndSearch(t *testing.T) {
 	if hits[1].Text != "beta ünïcode" || hits[0].File.Path == hits[1].File.Path {
 		t.Errorf("the shared object is not found under both paths: %+v", hits)
 	}
-	if hits, err := s.Search(ctx, vec(4, 2), 100); err != nil || len(hits) != 5 || hits[0].File.Path != "c.md" {
+	if hits, err := s.Search(ctx, View{}, vec(4, 2), 100); err != nil || len(hits) != 5 || hits[0].File.Path != "c.md" {
 		t.Errorf("k larger than the index: %+v, %v", hits, err)
 	}
 }
@@ -107,7 +107,7 @@ func TestSearchEmptyIndex(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
 	commitFiles(t, s)
-	hits, err := s.Search(context.Background(), vec(8, 1), 3)
+	hits, err := s.Search(context.Background(), View{}, vec(8, 1), 3)
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("Search on an empty index = %v, %v", hits, err)
 	}
@@ -276,11 +276,11 @@ func TestCorruptObject(t *testing.T) {
 			if got := DamagedPaths(s2.Damaged()); tt.onOpen != (len(got) > 0) {
 				t.Errorf("damaged by size = %v, want found %v", got, tt.onOpen)
 			}
-			hits, err := s2.Search(ctx, vec(4, 3), 3)
+			hits, err := s2.Search(ctx, View{}, vec(4, 3), 3)
 			if err != nil || len(hits) != 1 || hits[0].File.Path != "b.md" {
 				t.Fatalf("Search = %+v, %v; want only b.md", hits, err)
 			}
-			hits, err = s2.SearchText(ctx, "some text", 3)
+			hits, err = s2.SearchText(ctx, View{}, "some text", 3)
 			if err != nil || len(hits) != 1 || hits[0].File.Path != "b.md" {
 				t.Fatalf("SearchText = %+v, %v; want only b.md", hits, err)
 			}
@@ -499,12 +499,12 @@ func BenchmarkSearch10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	q := random()
-	if _, err := s.Search(ctx, q, 5); err != nil {
+	if _, err := s.Search(ctx, View{}, q, 5); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.Search(ctx, q, 5); err != nil {
+		if _, err := s.Search(ctx, View{}, q, 5); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,7 +53,7 @@ func (h *candHeap) Pop() any {
 // candidates scans the live int8 rows of every segment for the c best
 // approximate scores, one worker a CPU over blocks of rows. A block that
 // fails its check is a segmentError.
-func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidate, error) {
+func (v *cacheView) candidates(ctx context.Context, sc *scope, q []int8, c int) ([]candidate, error) {
 	type block struct{ seg, b int }
 	var blocks []block
 	for i, g := range v.segs {
@@ -77,6 +77,7 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 					return
 				}
 				g := v.segs[blocks[bi].seg]
+				live := sc.live(v, blocks[bi].seg)
 				b := blocks[bi].b
 				var ok bool
 				if buf, ok = g.readBlock(b, buf); !ok {
@@ -86,7 +87,7 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 				lo, hi := g.blockRows(b)
 				rows := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf))
 				for i := lo; i < hi; i++ {
-					if !g.live[i] {
+					if !live[i] {
 						continue
 					}
 					sc := g.scale(i)
@@ -121,13 +122,13 @@ func (v *cacheView) candidates(ctx context.Context, q []int8, c int) ([]candidat
 
 // searchVectors ranks over the segments: int8 candidates (many more than
 // k), then chromem-go's exact cosine over their float32 rows, read alone. Hits come from the objects of the rows alone.
-func (s *Local) searchVectors(ctx context.Context, v *cacheView, vec []float32, k int) ([]Hit, error) {
+func (s *Local) searchVectors(ctx context.Context, v *cacheView, sc *scope, vec []float32, k int) ([]Hit, error) {
 	q, _ := quantize(vec)
 	want := k
 	read := map[string][]Chunk{}
 	for {
-		c := min(max(10*want, 100), v.liveRows)
-		cands, err := v.candidates(ctx, q, c)
+		c := min(max(10*want, 100), sc.n)
+		cands, err := v.candidates(ctx, sc, q, c)
 		if err != nil {
 			return nil, err
 		}
@@ -162,13 +163,13 @@ func (s *Local) searchVectors(ctx context.Context, v *cacheView, vec []float32, 
 			if err != nil {
 				return nil, fmt.Errorf("vector search returned unknown id %q", r.ID)
 			}
-			more, err := s.rowHits(ctx, v, n>>32, n&(1<<32-1), r.Similarity, read)
+			more, err := s.rowHits(ctx, v, sc, n>>32, n&(1<<32-1), r.Similarity, read)
 			if err != nil {
 				return nil, err
 			}
 			hits = append(hits, more...)
 		}
-		if len(hits) >= k || len(res) < want || want >= v.liveRows {
+		if len(hits) >= k || len(res) < want || want >= sc.n {
 			sortHits(hits)
 			return hits[:min(k, len(hits))], nil
 		}

@@ -104,7 +104,7 @@ func coldLoaded(t testing.TB, dir string, q []float32, k int) ([]Hit, bool) {
 		t.Fatal(err)
 	}
 	defer func() { _ = s.Close() }() // read-only
-	hits, err := s.Search(context.Background(), q, k)
+	hits, err := s.Search(context.Background(), View{}, q, k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,112 @@
+package store
+
+import "slices"
+
+// View is whose share of the index a search sees: one tenant's files, and
+// of those (once the catalog's AccessControl is on) only the files whose
+// Access names one of the principals of whoever asks. Searches filter by
+// it before they rank and before they cut to k, so an allowed principal
+// still gets k results and BM25's statistics are those of the visible
+// chunks alone: what one principal sees does not depend on what others
+// may see.
+type View struct {
+	// Tenant is the namespace searched; "" is the default one.
+	Tenant string
+	// Principals are who asks (a user or group, the user's groups, and
+	// public). The zero View names nobody: under access control it sees
+	// nothing (a caller that forgets to say who asks leaks nothing).
+	Principals []string
+}
+
+// Sees reports whether the view sees file f of catalog m.
+func (m *Manifest) Sees(v View, f *FileEntry) bool {
+	if f.Tenant != v.Tenant {
+		return false
+	}
+	if !m.AccessControl {
+		return true
+	}
+	for _, p := range f.Access {
+		if slices.Contains(v.Principals, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Visible returns which of m's files the view sees, by index, and how
+// many; nil when it sees them all.
+func (m *Manifest) Visible(v View) ([]bool, int) {
+	all := true
+	for i := range m.Files {
+		if !m.Sees(v, &m.Files[i]) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return nil, len(m.Files)
+	}
+	vis := make([]bool, len(m.Files))
+	n := 0
+	for i := range m.Files {
+		if vis[i] = m.Sees(v, &m.Files[i]); vis[i] {
+			n++
+		}
+	}
+	return vis, n
+}
+
+// scope is what one search sees of the cache view: which catalog files
+// may be hits (files; nil: all) and which rows of each segment count
+// (rows[seg]; nil: the segment's live rows), rows in all.
+type scope struct {
+	files []bool
+	rows  [][]bool
+	n     int
+}
+
+// fileVisible reports whether catalog file fi may be a hit.
+func (sc *scope) fileVisible(fi int) bool { return sc.files == nil || sc.files[fi] }
+
+// live is the row mask of segment seg.
+func (sc *scope) live(v *cacheView, seg int) []bool {
+	if sc.rows == nil || sc.rows[seg] == nil {
+		return v.segs[seg].live
+	}
+	return sc.rows[seg]
+}
+
+// scopeOf narrows the cache view to what view sees: a live row counts
+// when one of the files of its content is visible.
+func (s *Local) scopeOf(v *cacheView, view View) scope {
+	vis, _ := s.manifest.Visible(view)
+	if vis == nil {
+		return scope{n: v.liveRows}
+	}
+	sc := scope{files: vis, rows: make([][]bool, len(v.segs))}
+	seen := func(key string) bool {
+		for _, fi := range v.files[key] {
+			if vis[fi] {
+				return true
+			}
+		}
+		return false
+	}
+	for si, g := range v.segs {
+		rows := make([]bool, len(g.live))
+		for _, o := range g.objs {
+			if !seen(o.key) {
+				continue
+			}
+			for r := o.first; r < o.first+o.chunks; r++ {
+				if g.live[r] {
+					rows[r] = true
+					sc.n++
+				}
+			}
+		}
+		sc.rows[si] = rows
+	}
+	return sc
+}
