@@ -159,7 +159,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear() // before App.Run prints an error
 	// Opening may warn (a recovered catalog): before the status line shows.
-	q, err := openForQuery(ctx, a, opts.globalOptions)
+	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return err
 	}
 	st.clear() // a warning must not share the status line
-	damaged := warnDamaged(a, q.store)
+	damaged := warnDamaged(a, q)
 
 	style := render.Plain
 	if a.IO.RenderMarkdown() && !opts.JSON {

@@ -166,7 +166,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		local.IndexDir = dir
 		g = &local
 	}
-	q, err := openForQuery(ctx, a, g)
+	q, err := openForQuery(ctx, a, g, opts.View)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
 	}
 	var modes []eval.Mode
 	for _, name := range opts.Modes {
-		modes = append(modes, mode(name, retrieve.Options{Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion)}))
+		modes = append(modes, mode(name, retrieve.Options{View: q.view, Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion)}))
 	}
 	if opts.Rerank {
 		ropt, rr := opts.options(q)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/filestat"
 	"io/fs"
 	"os"
@@ -47,6 +48,12 @@ type IndexOptions struct {
 	Include, Exclude []string
 	Hidden           bool
 	walkFlagsSet     bool
+	// Allow and Tenant say who may see the files of each source of the
+	// run (--allow, repeatable; "" clears) and the tenant they belong to;
+	// unset, a source keeps what it was recorded with.
+	Allow               []string
+	Tenant              string
+	allowSet, tenantSet bool
 	// ChunkTokens and ChunkOverlap size chunks (0: the index's, or the
 	// defaults).
 	ChunkTokens, ChunkOverlap int
@@ -102,6 +109,23 @@ fails at once, or waits with --wait.`,
 			opts.Paths = args
 			fl := cmd.Flags()
 			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
+			opts.allowSet, opts.tenantSet = fl.Changed("allow"), fl.Changed("tenant")
+			var allow []string
+			for _, p := range opts.Allow {
+				if p == "" {
+					continue // --allow '' clears the list
+				}
+				if err := access.CheckPrincipal(p); err != nil {
+					return usagef("--allow: %v", err)
+				}
+				allow = append(allow, p)
+			}
+			opts.Allow = access.Normalize(allow)
+			if opts.Tenant != "" {
+				if err := access.CheckTenant(opts.Tenant); err != nil {
+					return usagef("--tenant: %v", err)
+				}
+			}
 			if len(opts.Remove) > 0 {
 				if len(args) > 0 || opts.Rebuild || opts.Watch || opts.PruneOnly || opts.walkFlagsSet {
 					return usagef("--remove takes its paths alone: no PATH, --rebuild, --watch, --prune-only, --include, --exclude or --hidden")
@@ -135,6 +159,8 @@ fails at once, or waits with --wait.`,
 	f.StringArrayVar(&opts.Include, "include", nil, "index only files matching this glob (repeatable; ** for any depth, e.g. 'docs/**/*.md')")
 	f.StringArrayVar(&opts.Exclude, "exclude", nil, "leave out files and folders matching this glob (repeatable)")
 	f.BoolVar(&opts.Hidden, "hidden", false, "include hidden files and folders (.git never)")
+	f.StringArrayVar(&opts.Allow, "allow", nil, "who may see the files no front matter or .ragaccess rule covers: user:NAME, group:NAME or public (repeatable; '' clears); recorded with each source of the run")
+	f.StringVar(&opts.Tenant, "tenant", "", "the tenant the run's sources belong to (default: the default tenant); recorded with each source")
 	f.IntVar(&opts.ChunkTokens, "chunk-tokens", 0, fmt.Sprintf("target chunk size in tokens (default: the index's, or %d); changing it re-embeds everything", chunk.DefaultOptions.Target))
 	f.IntVar(&opts.ChunkOverlap, "chunk-overlap", 0, fmt.Sprintf("overlap between chunks in tokens (default: the index's, or %d)", chunk.DefaultOptions.Overlap))
 	f.BoolVar(&opts.Pull, "pull", false, "pull the embedding model if the Ollama server does not have it, then go on")
@@ -548,6 +574,18 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		if opts.walkFlagsSet {
 			t.src.Include, t.src.Exclude, t.src.Hidden = opts.Include, opts.Exclude, opts.Hidden
 		}
+		// Who may see a source, and its tenant, stay as recorded unless
+		// this run says otherwise: forgetting --tenant must never move a
+		// folder into another tenant.
+		if rec, ok := recordedSource(st.Manifest(), t.src); ok {
+			t.src.Allow, t.src.Tenant = rec.Allow, rec.Tenant
+		}
+		if opts.allowSet {
+			t.src.Allow = opts.Allow
+		}
+		if opts.tenantSet {
+			t.src.Tenant = opts.Tenant
+		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
 			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
 			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
@@ -569,6 +607,16 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		rep.EmbedModel = m.EmbedModel
 	}
 	return rep, runErr
+}
+
+// recordedSource is the source of m that is src's folder or file.
+func recordedSource(m store.Manifest, src store.Source) (store.Source, bool) {
+	for _, r := range m.Sources {
+		if r.Same(src) {
+			return r, true
+		}
+	}
+	return store.Source{}, false
 }
 
 func absDir(dir string) string {

@@ -10,6 +10,8 @@ import (
 
 // RetrievalOptions are the retrieval flags of search, ask and eval.
 type RetrievalOptions struct {
+	// View says who asks, in which tenant (--as, --tenant).
+	View        ViewOptions
 	Mode        string
 	Fusion      string
 	Candidates  int
@@ -21,6 +23,7 @@ type RetrievalOptions struct {
 // (RAG_MODE, RAG_FUSION, RAG_RERANK, RAG_RERANK_MODEL or a config file), so
 // a user configures them once.
 func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) {
+	bindView(f, &o.View, cfg)
 	f.StringVar(&o.Mode, "mode", cfg.String(config.KeyMode), "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE or mode: in a config file sets the default")
 	bindSetting(f, "mode", config.KeyMode)
 	f.StringVar(&o.Fusion, "fusion", cfg.String(config.KeyFusion), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank); $RAG_FUSION or fusion: sets the default")
@@ -49,7 +52,7 @@ func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
 
 // options builds the retrieve options, with the re-ranker when asked for.
 func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Model) {
-	opt := retrieve.Options{Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), Candidates: o.Candidates}
+	opt := retrieve.Options{View: q.view, Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), Candidates: o.Candidates}
 	if !o.Rerank {
 		return opt, nil
 	}

@@ -81,13 +81,20 @@ empty index search says so and exits 0 without contacting Ollama.`,
 // queryDeps is what search and ask need: the index, the Ollama client and
 // the embedder of the index's model.
 type queryDeps struct {
+	// view is who asks: every search and count sees its share alone.
+	view   store.View
 	store  *store.Local
 	client *ollama.Client
 	embed  *embed.Model
 }
 
-// openForQuery opens an existing index and the embedder of its model.
-func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, error) {
+// openForQuery opens an existing index and the embedder of its model, for
+// the view vo names.
+func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) (*queryDeps, error) {
+	view, err := a.view(vo)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := a.indexDir(g)
 	if err != nil {
 		return nil, err
@@ -115,14 +122,14 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions) (*queryDeps, er
 	if man.Dims == 0 && g.EmbedModel != "" {
 		model = g.EmbedModel
 	}
-	return &queryDeps{store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+	return &queryDeps{view: view, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
 }
 
 // warnDamaged names on stderr the files a query could not read (their
 // stored chunks are damaged) and returns their paths, as citations show
 // them, for --json.
-func warnDamaged(a *App, st *store.Local) []string {
-	paths := store.DamagedPaths(st.Damaged())
+func warnDamaged(a *App, q *queryDeps) []string {
+	paths := store.DamagedPaths(q.visible(q.store.Damaged()))
 	if len(paths) > 0 {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again\n",
 			plural(len(paths), "file"), a.errText(strings.Join(paths, ", ")))
@@ -130,11 +137,36 @@ func warnDamaged(a *App, st *store.Local) []string {
 	return paths
 }
 
-// empty reports whether the index holds no chunks, from the catalog alone:
+// empty reports whether the view sees no chunk, from the catalog alone:
 // then there is nothing to search and no reason to contact Ollama.
 func (q *queryDeps) empty() bool {
 	m := q.store.Manifest()
-	return m.Chunks() == 0
+	for i := range m.Files {
+		if m.Files[i].Chunks > 0 && m.Sees(q.view, &m.Files[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// visible keeps, of damaged objects, the files the view sees: a warning
+// never names a file its reader may not see.
+func (q *queryDeps) visible(ds []store.Damage) []store.Damage {
+	m := q.store.Manifest()
+	var out []store.Damage
+	for _, d := range ds {
+		var files []store.FileEntry
+		for i := range d.Files {
+			if m.Sees(q.view, &d.Files[i]) {
+				files = append(files, d.Files[i])
+			}
+		}
+		if len(files) > 0 {
+			d.Files = files
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 type searchReport struct {
@@ -147,7 +179,7 @@ type searchReport struct {
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
-	q, err := openForQuery(ctx, a, opts.globalOptions)
+	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
 	if err != nil {
 		return err
 	}
@@ -162,7 +194,7 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	if results == nil {
 		results = []retrieve.Result{}
 	}
-	damaged := warnDamaged(a, q.store)
+	damaged := warnDamaged(a, q)
 	if opts.JSON {
 		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged}
 		if rr != nil {

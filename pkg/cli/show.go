@@ -27,6 +27,8 @@ type ShowOptions struct {
 	*globalOptions
 	// Target is a path or a citation as ask and search print it.
 	Target string
+	// View says who asks: a file it may not see is shown as not indexed.
+	View ViewOptions
 }
 
 func newShowCmd(a *App, g *globalOptions) *cobra.Command {
@@ -62,6 +64,7 @@ indexed. Show needs no Ollama.`,
 			return showRun(cmd.Context(), a, opts)
 		},
 	}
+	bindView(cmd.Flags(), &opts.View, a.cfg)
 	return cmd
 }
 
@@ -180,6 +183,10 @@ type showReport struct {
 }
 
 func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
+	view, err := a.view(opts.View)
+	if err != nil {
+		return err
+	}
 	dir, err := a.indexDir(opts.globalOptions)
 	if err != nil {
 		return err
@@ -190,6 +197,15 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	}
 	defer closeWith(&err, st)
 	m := st.Manifest()
+	// Only what the view sees can be named: another's file is "not in the
+	// index", exactly as one that is not.
+	seen := m.Files[:0:0]
+	for i := range m.Files {
+		if m.Sees(view, &m.Files[i]) {
+			seen = append(seen, m.Files[i])
+		}
+	}
+	m.Files = seen
 
 	refs := parseCitation(opts.Target)
 	var ref citeRef

@@ -18,6 +18,10 @@ import (
 type StatusOptions struct {
 	*globalOptions
 	Verify bool
+	// View says who asks: status counts and lists what it sees; All shows
+	// the whole index (whoever can read the index folder can anyway).
+	View ViewOptions
+	All  bool
 }
 
 func newStatusCmd(a *App, g *globalOptions) *cobra.Command {
@@ -44,6 +48,8 @@ code 7 when the index is damaged.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "read every stored chunk and check it")
+	bindView(cmd.Flags(), &opts.View, a.cfg)
+	cmd.Flags().BoolVar(&opts.All, "all", false, "show the whole index, every tenant and every file, whoever --as names")
 	return cmd
 }
 
@@ -85,6 +91,19 @@ type statusReport struct {
 	CatalogRecovered bool `json:"catalog_recovered"`
 	// Verified is set with --verify: chunks read back and damaged files.
 	Verified *verifyReport `json:"verified,omitempty"`
+	// Access says whether access control is on and whose view this is.
+	Access statusAccess `json:"access"`
+}
+
+// statusAccess is the view a status report shows. Whole is false when
+// the view does not see every file: the counts, sources, problems and
+// damage are then its share alone, and what only the whole index can say
+// (its size on disk, its caches) is left out (0).
+type statusAccess struct {
+	Control bool   `json:"control"`
+	Tenant  string `json:"tenant"`
+	As      string `json:"as"`
+	Whole   bool   `json:"whole"`
 }
 
 type verifyReport struct {
@@ -94,6 +113,10 @@ type verifyReport struct {
 }
 
 func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
+	view, err := a.view(opts.View)
+	if err != nil {
+		return err
+	}
 	dir, err := a.indexDir(opts.globalOptions)
 	if err != nil {
 		return err
@@ -138,6 +161,20 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		// A model is the index's only once something was embedded with it.
 		rep.EmbedModel = m.EmbedModel
 	}
+	rep.Access = statusAccess{Control: m.AccessControl, Tenant: opts.View.Tenant, As: cmpOr(opts.View.As, "public"), Whole: true}
+	var damageFilter func([]store.Damage) []store.Damage
+	if !opts.All {
+		if vm, filter := viewOf(m, view); len(vm.Files) < len(m.Files) || len(vm.Sources) < len(m.Sources) {
+			m, damageFilter = vm, filter
+			rep.Access.Whole = false
+			rep.Files, rep.Chunks, rep.Sources, rep.SizeBytes = len(m.Files), m.Chunks(), m.Sources, 0
+			rep.Caches = store.CacheStats{}
+			rep.KeywordsSaved, rep.VectorsSaved = false, false
+		}
+	}
+	if opts.All {
+		rep.Access.As = ""
+	}
 	if len(m.Files) == 0 {
 		rep.Health = "empty"
 	}
@@ -162,7 +199,12 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 			return err
 		}
 		damaged = all
-		rep.Verified = &verifyReport{Chunks: n, Damaged: store.DamagedPaths(all)}
+		if damageFilter != nil {
+			damaged, n = damageFilter(all), rep.Chunks
+		}
+		rep.Verified = &verifyReport{Chunks: n, Damaged: store.DamagedPaths(damaged)}
+	} else if damageFilter != nil {
+		damaged = damageFilter(damaged)
 	}
 	rep.DamagedFiles = store.DamagedPaths(damaged)
 	var damage error
@@ -226,7 +268,19 @@ func writeStatus(a *App, r *statusReport) error {
 	} else {
 		fmt.Fprintf(&b, "Model:        %s (%s)\n", r.EmbedModel, plural(r.Dims, "dimension"))
 	}
-	fmt.Fprintf(&b, "Contents:     %s, %s, %s on disk\n", plural(r.Files, "file"), plural(r.Chunks, "chunk"), humanBytes(r.SizeBytes))
+	if r.Access.Whole {
+		fmt.Fprintf(&b, "Contents:     %s, %s, %s on disk\n", plural(r.Files, "file"), plural(r.Chunks, "chunk"), humanBytes(r.SizeBytes))
+	} else {
+		fmt.Fprintf(&b, "Contents:     %s, %s (what %s sees in %s)\n", plural(r.Files, "file"), plural(r.Chunks, "chunk"), r.Access.As, tenantName(r.Access.Tenant))
+	}
+	switch {
+	case !r.Access.Control:
+		b.WriteString("Access:       off: every file is public (`rag index --allow` or a .ragaccess file turns it on)\n")
+	case r.Access.As == "":
+		b.WriteString("Access:       on; the whole index is shown (--all)\n")
+	default:
+		fmt.Fprintf(&b, "Access:       on; shown is what %s sees in %s (--as, --tenant; --all for everything)\n", r.Access.As, tenantName(r.Access.Tenant))
+	}
 	if r.Verified != nil {
 		fmt.Fprintf(&b, "Verified:     %s read back, %s\n", plural(r.Verified.Chunks, "chunk"), plural(len(r.Verified.Damaged), "damaged file"))
 	}
@@ -244,7 +298,7 @@ func writeStatus(a *App, r *statusReport) error {
 	if r.RebuildPending {
 		b.WriteString("Rebuild:      unfinished; run `rag index --rebuild` to complete it\n")
 	}
-	if r.Chunks > 0 && r.Dims > 0 {
+	if r.Chunks > 0 && r.Dims > 0 && r.Access.Whole {
 		c := r.Caches
 		fmt.Fprintf(&b, "Caches:       %s, %d of %d rows in use\n", plural(c.Segments, "segment"), c.LiveRows, c.Rows)
 		if !c.Covered {
@@ -256,6 +310,16 @@ func writeStatus(a *App, r *statusReport) error {
 		kind := "folder"
 		if s.File {
 			kind = "file"
+		}
+		var who []string
+		if s.Tenant != "" {
+			who = append(who, "tenant "+s.Tenant)
+		}
+		if len(s.Allow) > 0 {
+			who = append(who, "allow "+strings.Join(s.Allow, " "))
+		}
+		if len(who) > 0 {
+			kind += "; " + strings.Join(who, "; ")
 		}
 		fmt.Fprintf(&b, "  %s (%s)\n", s.Path, kind)
 	}
@@ -287,4 +351,73 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// tenantName is how status names a tenant.
+func tenantName(t string) string {
+	if t == "" {
+		return "the default tenant"
+	}
+	return "tenant " + t
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// viewOf narrows a catalog to what view sees: its files, the sources of
+// its tenant that hold one of them, and the problems of those sources; and
+// returns the filter that keeps the damage of visible files alone.
+func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Damage) []store.Damage) {
+	var files []store.FileEntry
+	roots := map[string]bool{}
+	for i := range m.Files {
+		if m.Sees(view, &m.Files[i]) {
+			files = append(files, m.Files[i])
+			roots[m.Files[i].Root] = true
+		}
+	}
+	var sources []store.Source
+	for _, s := range m.Sources {
+		root := s.Path
+		if s.File {
+			root = filepath.Dir(s.Path)
+		}
+		if s.Tenant == view.Tenant && roots[root] {
+			sources = append(sources, s)
+		}
+	}
+	// A skipped or failed file has no access decided: under access
+	// control its name is the whole index's alone.
+	var problems []store.Problem
+	for _, p := range m.Problems {
+		if roots[p.Root] && !m.AccessControl {
+			problems = append(problems, p)
+		}
+	}
+	out := m
+	out.Files, out.Sources, out.Problems = files, sources, problems
+	if out.Sources == nil {
+		out.Sources = []store.Source{}
+	}
+	filter := func(ds []store.Damage) []store.Damage {
+		var kept []store.Damage
+		for _, d := range ds {
+			var fs []store.FileEntry
+			for i := range d.Files {
+				if m.Sees(view, &d.Files[i]) {
+					fs = append(fs, d.Files[i])
+				}
+			}
+			if len(fs) > 0 {
+				d.Files = fs
+				kept = append(kept, d)
+			}
+		}
+		return kept
+	}
+	return out, filter
 }

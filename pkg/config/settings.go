@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rag-cli/rag/pkg/access"
 )
 
 // Key names a setting, as it is written in a config file.
@@ -26,6 +28,9 @@ const (
 	KeyAskK         Key = "ask_k"
 	KeyMinScore     Key = "min_score"
 	KeyMinRelevance Key = "min_relevance"
+	KeyAs           Key = "as"
+	KeyTenant       Key = "tenant"
+	KeyGroupsFile   Key = "groups_file"
 )
 
 // spec describes one setting: its environment variable, if any, and how
@@ -120,6 +125,23 @@ var specs = []spec{
 	{KeyAskK, "", "number", parsePositive},
 	{KeyMinScore, "", "number from -1 to 1", parseSimilarity},
 	{KeyMinRelevance, "", "number from 0 to 1", parseFraction},
+	{KeyAs, "RAG_AS", "principal", parsePrincipal},
+	{KeyTenant, "RAG_TENANT", "tenant name", parseTenant},
+	{KeyGroupsFile, "RAG_GROUPS_FILE", "path", parseString},
+}
+
+func parsePrincipal(s string) (any, error) {
+	if err := access.CheckPrincipal(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func parseTenant(s string) (any, error) {
+	if err := access.CheckTenant(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func specOf(k Key) (spec, bool) {
@@ -295,7 +317,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 			if !ok {
 				continue
 			}
-			if sp.key == KeyIndex {
+			if sp.key == KeyIndex || sp.key == KeyGroupsFile {
 				v = expandHome(v, env)
 			}
 			if err := s.Set(sp.key, v, Origin{Kind: FromFile, Name: f.Path, Line: f.Lines[sp.key]}); err != nil {

@@ -168,6 +168,13 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	// even by a run that changes nothing else.
 	m.FormatVersion = store.FormatVersion
 	keys := newKeyer(m.Generation, opt)
+	who, err := newDecider(opt)
+	if err != nil {
+		return nil, err
+	}
+	if who.control() {
+		m.AccessControl = true // and it stays on
+	}
 
 	walked := &ingest.Result{}
 	if !opt.Gone {
@@ -225,10 +232,13 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			return nil, err
 		}
 		if opt.PruneOnly {
-			// Still there: keep it as it is, changed or not.
+			// Still there: keep it as it is, changed or not (who may see
+			// it is decided again: that embeds nothing).
 			if prev, ok := old[f.Path]; ok {
+				if !who.decide(&prev, sum, &m) {
+					untouched++
+				}
 				current[f.Path] = prev
-				untouched++
 				sum.Unchanged++
 			}
 			continue
@@ -236,8 +246,10 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		prev, had := old[f.Path]
 		if had && !damaged[prev.Key] && statClean(prev.Seen, f.Stat) && keys.is(prev.Key, prev.Hash, f.Path) {
 			// Its stat is as when it was read: unchanged, and not read again.
+			if !who.decide(&prev, sum, &m) {
+				untouched++
+			}
 			current[f.Path] = prev
-			untouched++
 			sum.Unchanged++
 			continue
 		}
@@ -444,9 +456,11 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			case o.skipped != "":
 				sum.Skipped = append(sum.Skipped, ingest.Skip{Path: path, Reason: o.skipped})
 			case o.unchanged:
+				who.decide(&o.entry, sum, &m)
 				current[path] = o.entry
 				sum.Unchanged++
 			case o.reused:
+				who.decide(&o.entry, sum, &m)
 				current[path] = o.entry
 				sum.Reused++
 				sum.Chunks += o.entry.Chunks
@@ -457,6 +471,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 				report()
 				continue
 			}
+			who.decide(&o.p.entry, sum, &m)
 			pendingPaths[path] = true
 			if err := pipe.add(o.p); err != nil {
 				return err

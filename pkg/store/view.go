@@ -13,8 +13,9 @@ type View struct {
 	// Tenant is the namespace searched; "" is the default one.
 	Tenant string
 	// Principals are who asks (a user or group, the user's groups, and
-	// public). The zero View names nobody: under access control it sees
-	// nothing (a caller that forgets to say who asks leaks nothing).
+	// public). Public files are everybody's; the zero View, naming
+	// nobody, sees only them (a caller that forgets to say who asks leaks
+	// nothing).
 	Principals []string
 }
 
@@ -27,12 +28,15 @@ func (m *Manifest) Sees(v View, f *FileEntry) bool {
 		return true
 	}
 	for _, p := range f.Access {
-		if slices.Contains(v.Principals, p) {
+		if p == public || slices.Contains(v.Principals, p) {
 			return true
 		}
 	}
 	return false
 }
+
+// public is the principal everybody is.
+const public = "public"
 
 // Visible returns which of m's files the view sees, by index, and how
 // many; nil when it sees them all.

@@ -86,7 +86,7 @@ func TestViewFilters(t *testing.T) {
 		{"hr", true, View{Principals: []string{"group:hr", "public"}}, []int{0, 2}},
 		{"acme public", true, View{Tenant: "acme", Principals: []string{"public"}}, []int{4}},
 		{"acme eng", true, View{Tenant: "acme", Principals: []string{"group:eng", "public"}}, []int{4, 5}},
-		{"nobody named", true, View{}, nil},
+		{"nobody named", true, View{}, []int{0}},
 		{"other tenant", true, View{Tenant: "globex", Principals: []string{"group:eng", "public"}}, nil},
 		{"control off", false, View{Principals: []string{"public"}}, []int{0, 1, 2, 3, 6, 7}},
 		{"control off, acme", false, View{Tenant: "acme"}, []int{4, 5}},

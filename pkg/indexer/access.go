@@ -1,0 +1,89 @@
+package indexer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+
+	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// RulesError is a source's .ragaccess file that cannot be used: the run
+// stops before it changes anything, rather than decide access without it.
+type RulesError struct {
+	Path string
+	Err  error
+}
+
+func (e *RulesError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+func (e *RulesError) Unwrap() error { return e.Err }
+
+// decider decides, for every file of a run, its tenant and who may see it
+// (access.Resolve): from its front matter, else the source's .ragaccess,
+// else the source's --allow. Every run decides every file again, read or
+// not, so that a changed rule or --allow takes effect without embedding
+// anything.
+type decider struct {
+	tenant string
+	rules  *access.Rules
+	allow  []string // normalised once: most files get this very slice
+	root   string
+}
+
+func newDecider(opt Options) (*decider, error) {
+	d := &decider{tenant: opt.Source.Tenant, allow: access.Normalize(opt.Source.Allow), root: opt.Root}
+	for _, p := range d.allow {
+		if err := access.CheckPrincipal(p); err != nil {
+			return nil, fmt.Errorf("--allow: %w", err)
+		}
+	}
+	if opt.Gone || opt.FS == nil {
+		return d, nil
+	}
+	data, err := fs.ReadFile(opt.FS, access.RulesFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return d, nil
+	case err != nil:
+		return nil, &RulesError{Path: path.Join(opt.Root, access.RulesFile), Err: err}
+	}
+	if d.rules, err = access.ParseRules(bytes.NewReader(data)); err != nil {
+		return nil, &RulesError{Path: path.Join(opt.Root, access.RulesFile), Err: err}
+	}
+	return d, nil
+}
+
+// control reports whether the source asks for access control: an --allow
+// or a rules file (front matter turns it on file by file, in decide).
+func (d *decider) control() bool { return len(d.allow) > 0 || d.rules != nil }
+
+// decide sets e's tenant and access and reports whether either changed.
+// Access named in front matter turns the catalog's access control on. A
+// file whose front matter names access badly is visible to nobody and
+// reported as failed, never left to a wider rule.
+func (d *decider) decide(e *store.FileEntry, sum *Summary, m *store.Manifest) bool {
+	var acl []string
+	_, fromMeta := e.Meta[access.MetaKey]
+	switch {
+	case !fromMeta && d.rules == nil:
+		acl = d.allow
+	default:
+		var err error
+		if acl, _, err = access.Resolve(e.Meta, d.rules, e.Path, d.allow); err != nil {
+			acl = nil
+			sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: fmt.Sprintf("%v (visible to nobody until fixed)", err)})
+		}
+		if fromMeta {
+			m.AccessControl = true
+		}
+	}
+	if e.Tenant == d.tenant && slices.Equal(e.Access, acl) {
+		return false
+	}
+	e.Tenant, e.Access = d.tenant, acl
+	return true
+}
