@@ -1,0 +1,214 @@
+// Package access decides who may see a file, and who is asking. The indexer
+// resolves each file's principals with it (front matter, else the last
+// matching line of the source's .ragaccess file, else the source's --allow
+// list) and keeps them in the catalog; a query resolves who asks (--as, plus
+// the groups the membership file gives a user, plus public) with it; the
+// store keeps only the chunks whose principals meet the asker's. It is pure
+// logic: it reads only the io.Readers it is given, never the environment.
+//
+// A principal is "public", "user:NAME" or "group:NAME". NAME is 1-128 bytes
+// of ASCII letters, digits and . _ - @ + (so e-mail addresses work), and is
+// case-sensitive. ASCII only, so two spellings of one name (composed and
+// decomposed accents) can never be two principals.
+package access
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Public is the principal everyone has, asking or not.
+const Public = "public"
+
+// Prefixes of the named principals.
+const (
+	UserPrefix  = "user:"
+	GroupPrefix = "group:"
+)
+
+// MaxName is the longest NAME, in bytes.
+const MaxName = 128
+
+// Where Resolve found a file's principals (a .ragaccess match says
+// ".ragaccess line N").
+const (
+	FromFrontMatter = "front matter"
+	FromAllow       = "--allow"
+)
+
+// RulesFile is the rules file read at the root of an indexed folder.
+const RulesFile = ".ragaccess"
+
+// MetaKey is the front matter key naming who may see a document.
+const MetaKey = "access"
+
+const validForms = "want public, user:NAME or group:NAME"
+
+// PrincipalError is a string that is not a principal.
+type PrincipalError struct {
+	Principal string
+	// Reason says what is wrong with the NAME; empty when the form itself
+	// is wrong.
+	Reason string
+}
+
+func (e *PrincipalError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("bad principal %q: %s", e.Principal, validForms)
+	}
+	return fmt.Sprintf("bad principal %q: %s; %s", e.Principal, e.Reason, validForms)
+}
+
+// CheckPrincipal reports whether s is a principal; the error (a
+// *PrincipalError) says what is wrong and the valid forms.
+func CheckPrincipal(s string) error {
+	if s == Public {
+		return nil
+	}
+	name, ok := strings.CutPrefix(s, UserPrefix)
+	if !ok {
+		name, ok = strings.CutPrefix(s, GroupPrefix)
+	}
+	if !ok {
+		return &PrincipalError{Principal: s}
+	}
+	if reason := checkName(name); reason != "" {
+		return &PrincipalError{Principal: s, Reason: reason}
+	}
+	return nil
+}
+
+// checkName says what is wrong with a NAME, or "" when it is one.
+func checkName(name string) string {
+	if name == "" {
+		return "empty name"
+	}
+	if len(name) > MaxName {
+		return fmt.Sprintf("name longer than %d bytes", MaxName)
+	}
+	for i := 0; i < len(name); i++ {
+		if !nameByte(name[i]) {
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			return fmt.Sprintf("%q in the name (NAME takes letters, digits and . _ - @ +)", r)
+		}
+	}
+	return ""
+}
+
+func nameByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return c == '.' || c == '_' || c == '-' || c == '@' || c == '+'
+}
+
+// Normalize returns principals sorted and without duplicates, in a new
+// slice; nil (nobody) when there are none.
+func Normalize(principals []string) []string {
+	if len(principals) == 0 {
+		return nil
+	}
+	ps := slices.Clone(principals)
+	slices.Sort(ps)
+	return slices.Compact(ps)
+}
+
+// FromMeta reads who may see a document from its front matter, as the
+// catalog keeps it (decoded YAML, or JSON after a round trip): a list of
+// principals, or one string of them separated by commas ("group:a,
+// user:b"). ok is false when there is no access key; an explicit empty
+// list means nobody. The key is there (ok) but err is set for a value of
+// another shape or a bad principal: the document must not fall back to a
+// wider rule because of a typo.
+func FromMeta(meta map[string]any) (principals []string, ok bool, err error) {
+	v, ok := meta[MetaKey]
+	if !ok {
+		return nil, false, nil
+	}
+	var ps []string
+	switch v := v.(type) {
+	case string:
+		for _, s := range strings.Split(v, ",") {
+			ps = append(ps, strings.TrimSpace(s))
+		}
+	case []string:
+		for _, s := range v {
+			ps = append(ps, strings.TrimSpace(s))
+		}
+	case []any:
+		for i, e := range v {
+			s, isString := e.(string)
+			if !isString {
+				return nil, true, fmt.Errorf("%s: item %d: want a principal, not %s", MetaKey, i+1, describe(e))
+			}
+			ps = append(ps, strings.TrimSpace(s))
+		}
+	case nil:
+		return nil, true, fmt.Errorf("%s: empty; %s, a list of them, or [] for nobody", MetaKey, validForms)
+	default:
+		return nil, true, fmt.Errorf("%s: want a principal or a list of principals, not %s", MetaKey, describe(v))
+	}
+	for _, p := range ps {
+		if err := CheckPrincipal(p); err != nil {
+			return nil, true, fmt.Errorf("%s: %w", MetaKey, err)
+		}
+	}
+	return Normalize(ps), true, nil
+}
+
+// describe names a decoded YAML or JSON value for an error.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "nothing"
+	case []any, []string:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	case string:
+		return fmt.Sprintf("%q", v)
+	default:
+		return fmt.Sprintf("%T %v", v, v)
+	}
+}
+
+// Resolve decides who may see the file at path (slash-separated, relative
+// to the source's root), most specific first: its front matter, else the
+// last line of rules (nil when the source has no .ragaccess) matching it,
+// else the source's allow list. The principals are sorted and deduplicated;
+// nil means nobody. from says which of the three decided, for explanations:
+// FromFrontMatter, ".ragaccess line N" or FromAllow. A bad front matter
+// value is an error, not a fall back to a wider rule.
+func Resolve(meta map[string]any, rules *Rules, path string, allow []string) (principals []string, from string, err error) {
+	ps, ok, err := FromMeta(meta)
+	if err != nil {
+		return nil, FromFrontMatter, fmt.Errorf("front matter: %w", err)
+	}
+	if ok {
+		return ps, FromFrontMatter, nil
+	}
+	if r := rules.match(path); r != nil {
+		return slices.Clone(r.principals), fmt.Sprintf("%s line %d", RulesFile, r.line), nil
+	}
+	for _, p := range allow {
+		if err := CheckPrincipal(p); err != nil {
+			return nil, FromAllow, fmt.Errorf("%s: %w", FromAllow, err)
+		}
+	}
+	return Normalize(allow), FromAllow, nil
+}
+
+// Visible reports whether a file whose principals are acl is visible to
+// who: they have a principal in common, or the file is public (public is
+// everyone's, even when who leaves it out).
+func Visible(acl, who []string) bool {
+	for _, a := range acl {
+		if a == Public || slices.Contains(who, a) {
+			return true
+		}
+	}
+	return false
+}
