@@ -80,6 +80,15 @@ func CheckPrincipal(s string) error {
 	return nil
 }
 
+// CheckTenant reports whether s can name a tenant: a NAME as principals
+// have (1-128 bytes of letters, digits and . _ - @ +).
+func CheckTenant(s string) error {
+	if reason := checkName(s); reason != "" {
+		return fmt.Errorf("bad tenant %q: %s", s, reason)
+	}
+	return nil
+}
+
 // checkName says what is wrong with a NAME, or "" when it is one.
 func checkName(name string) string {
 	if name == "" {

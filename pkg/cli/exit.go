@@ -153,6 +153,7 @@ func classify(err error) (code int, hint string) {
 		cfgFile    *config.FileError
 		cfgEnv     *config.EnvError
 		pull       *ollama.PullError
+		rules      *indexer.RulesError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -174,6 +175,8 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; `rag help config` describes the settings", cfgFile.Path)
 	case errors.As(err, &cfgEnv):
 		return ExitUsage, fmt.Sprintf("fix or unset %s; `rag help config` describes the settings", cfgEnv.Var)
+	case errors.As(err, &rules):
+		return ExitUsage, fmt.Sprintf("fix that line of %s (PATTERN PRINCIPAL..., principals public, user:NAME or group:NAME; see README, \"Access control and tenants\"); its folder was left as it was", rules.Path)
 	case errors.As(err, &pull):
 		return ExitModel, fmt.Sprintf("check the name %q (ollama.com/library lists the models), and that the Ollama server can reach the registry", pull.Model)
 	case errors.As(err, &missing):

@@ -12,6 +12,10 @@ import (
 	"github.com/rag-cli/rag/pkg/store"
 )
 
+// frontMatterError is the metadata key pkg/extract sets for front matter
+// it could not parse.
+const frontMatterError = "front_matter_error"
+
 // RulesError is a source's .ragaccess file that cannot be used: the run
 // stops before it changes anything, rather than decide access without it.
 type RulesError struct {
@@ -68,7 +72,12 @@ func (d *decider) control() bool { return len(d.allow) > 0 || d.rules != nil }
 func (d *decider) decide(e *store.FileEntry, sum *Summary, m *store.Manifest) bool {
 	var acl []string
 	_, fromMeta := e.Meta[access.MetaKey]
+	_, badMeta := e.Meta[frontMatterError]
 	switch {
+	case badMeta && (m.AccessControl || d.control()):
+		// Its front matter, which may restrict it, could not be read: no
+		// wider rule may decide for it.
+		sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: "front matter unreadable: visible to nobody until fixed"})
 	case !fromMeta && d.rules == nil:
 		acl = d.allow
 	default:

@@ -444,7 +444,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		reading.Wait()
 	}()
 	report()
-	err := func() error {
+	err = func() error {
 		for o := range outcomes {
 			if err := ctx.Err(); err != nil {
 				return err

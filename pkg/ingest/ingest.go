@@ -37,6 +37,10 @@ const DefaultMaxSize = 64 << 20
 // re-include (!pattern) what .gitignore leaves out.
 var IgnoreFiles = []string{".gitignore", ".ragignore"}
 
+// RulesFile is the access rules file of a folder (pkg/access reads it):
+// never indexed as a document, even with --hidden.
+const RulesFile = ".ragaccess"
+
 // File is a candidate for indexing.
 type File struct {
 	// Path is slash-separated and relative to the walked root, as reached:
@@ -300,7 +304,7 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 // the hidden rule, the ignore files (m, nil when there are none) or the
 // globs.
 func (w *walker) left(p string, isDir bool, m gitignore.Matcher) bool {
-	if !isDir && slices.Contains(IgnoreFiles, path.Base(p)) {
+	if !isDir && (slices.Contains(IgnoreFiles, path.Base(p)) || path.Base(p) == RulesFile) {
 		return true // read, not indexed
 	}
 	if !w.opt.Hidden && strings.HasPrefix(path.Base(p), ".") {

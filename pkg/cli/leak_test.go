@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/rerank"
+	"github.com/rag-cli/rag/pkg/retrieve"
+	"github.com/rag-cli/rag/pkg/store"
+)
+
+// leakDoc is a document of TestAccessLeaks: where it is, its front matter
+// (if any), and who may see it, written out by hand from the rules the
+// test indexes with (not computed by the code under test).
+type leakDoc struct {
+	path   string // under the test's folder: eng/, acme/ or misc/
+	front  string // access: line of its front matter, or ""
+	tenant string
+	who    []string // principals that see it (public: everybody of its tenant)
+}
+
+var leakDocs = []leakDoc{
+	// eng: --allow group:eng, and a .ragaccess (see leakRules).
+	{"eng/a0.md", "", "", []string{"group:eng"}},
+	{"eng/a1.md", "", "", []string{"group:eng"}},
+	{"eng/sub/a2.md", "", "", []string{"group:eng"}},
+	{"eng/hr/h0.md", "", "", []string{"group:hr"}},
+	{"eng/hr/h1.md", "", "", []string{"group:hr"}},
+	{"eng/hr/deep/h2.md", "", "", []string{"group:hr"}},
+	{"eng/x.bob.md", "", "", []string{"user:bob"}},
+	{"eng/hr/y.bob.md", "", "", []string{"user:bob"}}, // the later line wins
+	{"eng/pub/p0.md", "", "", []string{"public"}},
+	{"eng/c.md", "access: [user:carol]", "", []string{"user:carol"}},
+	{"eng/hr/none.md", "access: []", "", nil},
+	// acme: tenant acme, --allow public.
+	{"acme/m0.md", "", "acme", []string{"public"}},
+	{"acme/m1.md", "", "acme", []string{"public"}},
+	{"acme/sub/m2.md", "", "acme", []string{"public"}},
+	{"acme/e.md", "access: group:eng", "acme", []string{"group:eng"}},
+	// misc: no --allow: nobody, but for front matter.
+	{"misc/n0.md", "", "", nil},
+	{"misc/n1.md", "", "", nil},
+	{"misc/s.md", "access: [group:sales, user:carol]", "", []string{"group:sales", "user:carol"}},
+}
+
+const leakRules = `# who may see what in eng/
+hr/          group:hr
+*.bob.md     user:bob
+/pub/        public
+`
+
+const leakGroups = `alice: [eng]
+bob: [hr, sales]
+carol: []
+dave: eng
+`
+
+// leakWords gives document i its own words (found in no other document)
+// and words every document shares, so that queries of shared words match
+// everything and queries of a document's own words match it alone.
+func leakWords(i int) string {
+	own := fmt.Sprintf("zq%dx kv%dy", i, i)
+	return fmt.Sprintf("Project plan and budget review. The %s notes cover %s in detail, with the quarterly report.", own, own)
+}
+
+// leakViews are who asks, in which tenant.
+var leakViews = []struct{ as, tenant string }{
+	{"", ""}, {"public", ""}, {"user:alice", ""}, {"user:bob", ""}, {"user:carol", ""}, {"user:dave", ""},
+	{"group:hr", ""}, {"user:eve", ""}, {"group:eng", "acme"}, {"user:alice", "acme"}, {"user:bob", "acme"}, {"", "acme"},
+	{"user:alice", "globex"},
+}
+
+// leakSees is the test's own answer: whether who (as, with the groups of
+// leakGroups) in tenant sees document d.
+func leakSees(d leakDoc, as, tenant string) bool {
+	if d.tenant != tenant {
+		return false
+	}
+	groups := map[string][]string{"user:alice": {"group:eng"}, "user:bob": {"group:hr", "group:sales"}, "user:dave": {"group:eng"}}
+	me := append([]string{as, "public"}, groups[as]...)
+	for _, w := range d.who {
+		if slices.Contains(me, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAccessLeaks indexes three sources of two tenants whose documents
+// share most words, with access from --allow, a .ragaccess file and front
+// matter, then searches as each principal in every mode, with and without
+// re-ranking, thousands of times: queries of shared words, of one
+// document's own words, and made only of words of documents the asker may
+// not see. No result may come from a document the asker may not see, and
+// an allowed asker gets a full k. Answers (sources), status counts and
+// show are checked the same way through the real command.
+func TestAccessLeaks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	root := t.TempDir()
+	for i, d := range leakDocs {
+		text := fmt.Sprintf("# Doc %d\n\n%s\n", i, leakWords(i))
+		if d.front != "" {
+			text = "---\n" + d.front + "\n---\n" + text
+		}
+		write(t, filepath.Join(root, filepath.FromSlash(d.path)), text)
+	}
+	write(t, filepath.Join(root, "eng", ".ragaccess"), leakRules)
+	groups := filepath.Join(t.TempDir(), "groups.yaml")
+	write(t, groups, leakGroups)
+	h.env["RAG_GROUPS_FILE"] = groups
+	for _, args := range [][]string{
+		{"--allow", "group:eng", filepath.Join(root, "eng")},
+		{"--tenant", "acme", "--allow", "public", filepath.Join(root, "acme")},
+		{filepath.Join(root, "misc")},
+	} {
+		if r := h.run(runOpt{}, append([]string{"index", "--embed-model", embedModel}, args...)...); r.code != 0 {
+			t.Fatalf("index %v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+
+	// The leak hunt: retrieval as the commands run it, the store opened once.
+	ctx := context.Background()
+	st, err := store.Open(ctx, h.index, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	host, err := url.Parse(h.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ollama.New(host, NewHTTPClient())
+	emb := &embed.Model{Client: client, Name: embedModel}
+	rr := &rerank.Model{Judge: client, Name: chatModel}
+	members, err := access.ParseMembership(strings.NewReader(leakGroups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathOf := func(res retrieve.Result) string {
+		rel, err := filepath.Rel(root, filepath.Join(res.Root, filepath.FromSlash(res.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.ToSlash(rel)
+	}
+	docOf := map[string]leakDoc{}
+	for _, d := range leakDocs {
+		docOf[d.path] = d
+	}
+	var queries []string
+	for i := range leakDocs {
+		queries = append(queries, fmt.Sprintf("zq%dx", i), fmt.Sprintf("kv%dy budget", i), fmt.Sprintf("zq%dx kv%dy", i, (i+5)%len(leakDocs)))
+	}
+	shared := []string{"project plan budget review", "quarterly report", "notes in detail"}
+	queries = append(queries, shared...)
+	searches := 0
+	for _, v := range leakViews {
+		as := v.as
+		if as == "" {
+			as = access.Public
+		}
+		who, err := members.Principals(as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		view := store.View{Tenant: v.tenant, Principals: who}
+		visible := 0
+		for _, d := range leakDocs {
+			if leakSees(d, as, v.tenant) {
+				visible++ // one chunk each
+			}
+		}
+		// Queries made only of words of documents this view may not see.
+		var forbidden []string
+		for i, d := range leakDocs {
+			if !leakSees(d, as, v.tenant) {
+				forbidden = append(forbidden, fmt.Sprintf("zq%dx kv%dy", i, i))
+			}
+		}
+		for _, mode := range retrieve.Modes {
+			for _, withRerank := range []bool{false, true} {
+				opt := retrieve.Options{View: view, Mode: mode, Fusion: retrieve.Weighted, Candidates: 10}
+				if withRerank {
+					opt.Rerank = rr
+				}
+				for _, q := range append(slices.Clone(queries), forbidden...) {
+					res, err := retrieve.Search(ctx, st, emb, q, 5, opt)
+					if err != nil {
+						t.Fatalf("%v %s %q: %v", v, mode, q, err)
+					}
+					searches++
+					for _, r := range res {
+						if p := pathOf(r); !leakSees(docOf[p], as, v.tenant) {
+							t.Errorf("LEAK: %s in tenant %q, %s (rerank %v), %q: result %s", as, v.tenant, mode, withRerank, q, p)
+						}
+					}
+					if slices.Contains(shared, q) && mode != retrieve.Lexical && len(res) != min(5, visible) {
+						t.Errorf("%s in tenant %q, %s, %q: %d results, want a full %d", as, v.tenant, mode, q, len(res), min(5, visible))
+					}
+					if slices.Contains(shared, q) && mode == retrieve.Lexical && len(res) != min(5, visible) {
+						t.Errorf("%s in tenant %q, lexical, %q: %d results, want a full %d", as, v.tenant, q, len(res), min(5, visible))
+					}
+					if slices.Contains(forbidden, q) && mode == retrieve.Lexical && len(res) != 0 {
+						t.Errorf("%s in tenant %q, lexical, %q (words of forbidden documents only): %d results", as, v.tenant, q, len(res))
+					}
+				}
+			}
+		}
+
+		// Through the real command: counts, answers and show.
+		args := []string{"--tenant", v.tenant}
+		if v.as != "" {
+			args = append(args, "--as", v.as)
+		}
+		if v.tenant == "" {
+			args = args[2:]
+		}
+		r := h.run(runOpt{}, append([]string{"status", "--json"}, args...)...)
+		var rep statusReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("status %v: %v (%s)", args, err, r.stderr)
+		}
+		if rep.Files != visible || rep.Chunks != visible {
+			t.Errorf("status %v: %d files, %d chunks; want %d", args, rep.Files, rep.Chunks, visible)
+		}
+		for _, q := range forbidden[:min(3, len(forbidden))] {
+			r := h.run(runOpt{}, append([]string{"ask", "--json", "--model", chatModel, "--mode", "lexical", q}, args...)...)
+			for _, p := range leakDocs {
+				if !leakSees(p, as, v.tenant) && strings.Contains(r.stdout, filepath.Base(p.path)) {
+					t.Errorf("LEAK: ask %v %q names %s: %s", args, q, p.path, r.stdout)
+				}
+			}
+		}
+		for _, d := range leakDocs {
+			if leakSees(d, as, v.tenant) {
+				continue
+			}
+			r := h.run(runOpt{}, append([]string{"show", filepath.Join(root, filepath.FromSlash(d.path))}, args...)...)
+			if r.code != ExitUsage || strings.Contains(r.stdout, "zq") {
+				t.Errorf("show %s %v: exit %d, %q", d.path, args, r.code, r.stdout)
+			}
+		}
+	}
+	if searches < 2000 {
+		t.Errorf("only %d searches", searches)
+	}
+	t.Logf("%d searches, %d views", searches, len(leakViews))
+}
+
