@@ -409,6 +409,9 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		runErr = forget(ctx, a, st, targets, superseded)
 	}
 	if runErr == nil {
+		warnNobody(a, st.Manifest(), targets)
+	}
+	if runErr == nil {
 		// Damage in sources this run did not walk (or --prune-only) is left.
 		if paths := store.DamagedPaths(st.Damaged()); len(paths) > 0 {
 			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s still damaged (not in this run): %s; `rag index` without paths embeds them again\n",
@@ -760,4 +763,26 @@ func writeJSON(a *App, v any) error {
 	// overrides raw; documents' text must not reach a terminal that way.
 	_, err := a.IO.Out.Write(render.EscapeJSON(buf.Bytes()))
 	return err
+}
+
+// warnNobody names, under access control, the folders of the run that
+// hold files nobody may see: files no --allow, .ragaccess line or front
+// matter gives to anyone, which is what a folder indexed without --allow
+// gets once access control is on.
+func warnNobody(a *App, m store.Manifest, targets []target) {
+	if !m.AccessControl {
+		return
+	}
+	for _, t := range targets {
+		n := 0
+		for i := range m.Files {
+			if f := &m.Files[i]; f.Root == t.root && len(f.Access) == 0 && (!t.src.File || f.Path == filepath.Base(t.src.Path)) {
+				n++
+			}
+		}
+		if n > 0 {
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: in %s, %s visible to nobody (no --allow, .ragaccess line or front matter names anyone); `rag index --allow PRINCIPAL %s` gives them to someone\n",
+				a.errText(t.src.Path), howMany(n, "file is", "files are"), shellQuote(t.src.Path))
+		}
+	}
 }
