@@ -22,6 +22,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/ollamatest"
 	"github.com/rag-cli/rag/pkg/store"
+	"github.com/rag-cli/rag/pkg/store/storetest"
 )
 
 // These tests run the built rag binary and kill it with SIGKILL at many
@@ -371,9 +372,10 @@ func TestKillAnywhere(t *testing.T) {
 }
 
 // TestKillDuringMigration kills the first `rag index` on an index of
-// format version 4 (a JSON catalog, as that rag wrote it) at each point of
-// its one commit, which writes the binary catalog: the index is whole after
-// the kill, and the next run finishes the migration.
+// format version 4 (a JSON catalog, as that rag wrote it) and of version 5
+// (the binary catalog before tenants and access) at each point of its one
+// commit, which writes the current catalog: the index is whole after the
+// kill, and the next run finishes the migration.
 func TestKillDuringMigration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -383,54 +385,76 @@ func TestKillDuringMigration(t *testing.T) {
 	docs := corpus(t, 150)
 	want := cleanBuild(t, plain, docs)
 
-	points := []string{
-		"previous catalog-written:1", // the JSON catalog kept as catalog.prev, before its rename
-		"catalog-half-written:1",     // the binary catalog, torn
-		"catalog-written:1",          // before its rename
-		"catalog-committed:1",        // both catalogs there
-		"legacy-removed:1",           // the JSON ones removed, not yet synced
+	// toJSON leaves the catalog as rag of version 4 wrote it.
+	toJSON := func(t *testing.T, index string) {
+		m, err := store.ReadManifest(index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.FormatVersion = 4
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(index, "manifest.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"catalog", "catalog.prev"} {
+			if err := os.Remove(filepath.Join(index, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
 	}
-	for _, point := range points {
-		t.Run(point, func(t *testing.T) {
-			t.Parallel()
-			p := newProc(t)
-			args := []string{"index", "--embed-model", model, "--batch-size", "4", docs}
-			p.mustRun(plain, args...)
-			m, err := store.ReadManifest(p.index)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.FormatVersion = 4
-			data, err := json.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(p.index, "manifest.json"), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for _, n := range []string{"catalog", "catalog.prev"} {
-				if err := os.Remove(filepath.Join(p.index, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					t.Fatal(err)
-				}
-			}
+	to5 := func(t *testing.T, index string) {
+		if _, err := storetest.ToFormat5(index); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		from   int
+		to     func(t *testing.T, index string)
+		points []string
+	}{
+		{4, toJSON, []string{
+			"previous catalog-written:1", // the JSON catalog kept as catalog.prev, before its rename
+			"catalog-half-written:1",     // the binary catalog, torn
+			"catalog-written:1",          // before its rename
+			"catalog-committed:1",        // both catalogs there
+			"legacy-removed:1",           // the JSON ones removed, not yet synced
+		}},
+		{5, to5, []string{
+			"catalog-half-written:1", // the new catalog, torn
+			"catalog-written:1",      // before its rename over the version 5 one
+			"catalog-committed:1",    // renamed, the version 5 one kept as catalog.prev
+		}},
+	}
+	for _, c := range cases {
+		for _, point := range c.points {
+			t.Run(fmt.Sprintf("version %d, %s", c.from, point), func(t *testing.T) {
+				t.Parallel()
+				p := newProc(t)
+				args := []string{"index", "--embed-model", model, "--batch-size", "4", docs}
+				p.mustRun(plain, args...)
+				c.to(t, p.index)
 
-			_, stderr, code := p.run(fault, []string{"RAG_FAULT=" + point}, args...)
-			killed(t, code, stderr)
-			if got := p.contents(plain); got != want {
-				t.Errorf("after the kill the index differs from a clean build:\n%s", diff(got, want))
-			}
-			out := p.mustRun(plain, args...)
-			if !strings.HasPrefix(out, "Indexed 0 files") {
-				t.Errorf("the run after the kill did work: %s", out)
-			}
-			checkClean(t, p.index) // and no JSON catalog left
-			if m, err := store.ReadManifest(p.index); err != nil || m.FormatVersion != store.FormatVersion {
-				t.Errorf("not migrated: version %d, %v", m.FormatVersion, err)
-			}
-			if got := p.contents(plain); got != want {
-				t.Errorf("after the kill and a rerun the index differs from a clean build:\n%s", diff(got, want))
-			}
-		})
+				_, stderr, code := p.run(fault, []string{"RAG_FAULT=" + point}, args...)
+				killed(t, code, stderr)
+				if got := p.contents(plain); got != want {
+					t.Errorf("after the kill the index differs from a clean build:\n%s", diff(got, want))
+				}
+				out := p.mustRun(plain, args...)
+				if !strings.HasPrefix(out, "Indexed 0 files") {
+					t.Errorf("the run after the kill did work: %s", out)
+				}
+				checkClean(t, p.index) // and no JSON catalog left
+				if m, err := store.ReadManifest(p.index); err != nil || m.FormatVersion != store.FormatVersion {
+					t.Errorf("not migrated: version %d, %v", m.FormatVersion, err)
+				}
+				if got := p.contents(plain); got != want {
+					t.Errorf("after the kill and a rerun the index differs from a clean build:\n%s", diff(got, want))
+				}
+			})
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/store"
+	"github.com/rag-cli/rag/pkg/store/storetest"
 )
 
 // toJSONIndex turns the index of h into one as rag of format version 4
@@ -98,6 +100,66 @@ func TestMigrateJSONIndex(t *testing.T) {
 	}
 }
 
+// TestMigrateIndex5: an index of format version 5 (the binary catalog
+// before tenants and access) is read and searched as before; the first
+// `rag index`, though it changes nothing else, writes the catalog of the
+// current version, keeping the old one as catalog.prev; the next writes
+// nothing.
+func TestMigrateIndex5(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	const q = "client retries a failed upload"
+	want := decodeSearch(t, h.run(runOpt{}, "search", "--json", q))
+	old, err := storetest.ToFormat5(h.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(h.index, "catalog")
+	v5, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if st := h.status(); st.FormatVersion != 5 || st.Files != 4 || st.Health != "ok" {
+		t.Fatalf("status of the version 5 index: %+v", st)
+	}
+	if got := decodeSearch(t, h.run(runOpt{}, "search", "--json", q)); !reflect.DeepEqual(got, want) {
+		t.Errorf("search of the version 5 index:\n%+v\nwant\n%+v", got, want)
+	}
+
+	before := h.srv.EmbeddedTexts()
+	rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json"))
+	if rep.Indexed != 0 || rep.Unchanged != 4 || rep.Removed != 0 || h.srv.EmbeddedTexts() != before {
+		t.Errorf("the migrating run did work: %+v, %d embedded", rep, h.srv.EmbeddedTexts()-before)
+	}
+	m, err := store.ReadManifest(h.index)
+	if err != nil || m.FormatVersion != store.FormatVersion {
+		t.Fatalf("after the run: version %d, %v", m.FormatVersion, err)
+	}
+	if len(m.Files) != len(old.Files) || !m.Files[0].IndexedAt.Equal(old.Files[0].IndexedAt) || *m.Files[0].Seen != *old.Files[0].Seen {
+		t.Errorf("files changed by the migration:\n%+v\nwant\n%+v", m.Files, old.Files)
+	}
+	if prev, err := os.ReadFile(filepath.Join(h.index, "catalog.prev")); err != nil || string(prev) != string(v5) {
+		t.Errorf("catalog.prev is not the version 5 catalog (%v)", err)
+	}
+	if st := h.status(); st.FormatVersion != store.FormatVersion || st.Files != 4 || st.Health != "ok" {
+		t.Errorf("status after the migration: %+v", st)
+	}
+	if got := decodeSearch(t, h.run(runOpt{}, "search", "--json", q)); !reflect.DeepEqual(got, want) {
+		t.Errorf("search after the migration:\n%+v\nwant\n%+v", got, want)
+	}
+
+	first, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustRun(runOpt{}, "index")
+	if again, err := os.ReadFile(p); err != nil || string(again) != string(first) {
+		t.Errorf("a run after the migration wrote the catalog again (%v)", err)
+	}
+}
+
 // TestNewerIndexRefused: a catalog of a later format version is refused
 // by every command with exit 7 and the hint to rebuild.
 func TestNewerIndexRefused(t *testing.T) {
@@ -114,7 +176,7 @@ func TestNewerIndexRefused(t *testing.T) {
 	write(t, p, string(binary.LittleEndian.AppendUint32(body, crc32.ChecksumIEEE(body))))
 	for _, args := range [][]string{{"search", "retry"}, {"status"}, {"index"}, {"index", h.docs}} {
 		r := h.run(runOpt{}, args...)
-		if r.code != ExitIndex || !strings.Contains(r.stderr, "format version 6") || !strings.Contains(hintLine(r.stderr), "rag index --rebuild DIR...") {
+		if r.code != ExitIndex || !strings.Contains(r.stderr, fmt.Sprintf("format version %d; this rag reads versions 3 to %d", store.FormatVersion+1, store.FormatVersion)) || !strings.Contains(hintLine(r.stderr), "rag index --rebuild DIR...") {
 			t.Errorf("rag %s: exit %d, %q", strings.Join(args, " "), r.code, r.stderr)
 		}
 	}

@@ -17,28 +17,37 @@ import (
 	"unsafe"
 )
 
-// The catalog of format version 5 is a little-endian binary file, written
+// The catalog of format version 6 is a little-endian binary file, written
 // and read by hand as objects are (the JSON of versions 3 and 4 took 60 ms
 // of every no-op `rag index` at 7,750 files to decode):
 //
 //	"RAGM" | format version u32
-//	embed model | dims | chunk target | chunk overlap | generation | created | updated
-//	sources: count × ( path | flags (1 file, 2 hidden) | count × include glob | count × exclude glob )
+//	embed model | dims | chunk target | chunk overlap | generation | created | updated | flags (1 access control)
+//	tenants: count × tenant
+//	access lists: principals in all | count × ( count × principal )
+//	sources: count × ( path | flags (1 file, 2 hidden) | count × include glob | count × exclude glob |
+//	                   tenant number | allow list number )
 //	roots: count × root
-//	files: count × ( root number | path | hash | key | size | chunks | object size |
-//	                 indexed at | format | meta | seen? (0 or 1) [ size | mtime | ctime | inode | read at ] )
+//	files: count × ( root number | tenant number | access list number | path | hash | key | size | chunks |
+//	                 object size | indexed at | format | meta | seen? (0 or 1) [ size | mtime | ctime | inode | read at ] )
 //	problems: count × ( root number | path | reason | failed (0 or 1) )
 //	crc32-IEEE of all the above, u32
 //
-// Counts, string lengths, root numbers and inodes are uvarints; other
+// Counts, string lengths, table numbers and inodes are uvarints; other
 // integers are zig-zag varints; a string is its length and its bytes; a
 // time is its seconds since 1970 (varint) and nanoseconds (uvarint), in UTC.
 // Every folder files are indexed under is stored once, in the roots table,
-// and named by its number. A file's metadata (front matter: any values) is
-// kept as JSON, empty for none, and decoded only when present. Later
-// versions keep the magic and version first and the CRC-32 of all before
-// it last, so that a rag tells a newer catalog (refused with a hint to
-// rebuild) from a damaged one (read from the previous catalog).
+// and named by its number. So are the tenants but the default one "" (tenant
+// number 0 is "", n the nth of the table) and the distinct lists of
+// principals, files' access and sources' --allow: most files share a handful
+// (list number 0 is no list, nil; n the nth of the table, which may be
+// empty). A file's metadata (front matter: any values) is kept as JSON,
+// empty for none, and decoded only when present. Format 5 is the same
+// without the flags, the tables of tenants and access lists and the tenant
+// and list numbers. Later versions keep the magic and version first and the
+// CRC-32 of all before it last, so that a rag tells a newer catalog (refused
+// with a hint to rebuild) from a damaged one (read from the previous
+// catalog).
 var catalogMagic = [4]byte{'R', 'A', 'G', 'M'}
 
 // The catalog files of an index (see docs/index-format.md).
@@ -59,7 +68,7 @@ func isLegacy(name string) bool {
 	return name == legacyName || name == legacyPrevName || name == legacyStagingName
 }
 
-// encodeCatalog returns the catalog file of m.
+// encodeCatalog returns the catalog file of m, of the current format version.
 func encodeCatalog(m *Manifest) ([]byte, error) {
 	w := catWriter{b: make([]byte, 0, 64+len(m.Files)*256)}
 	w.b = append(w.b, catalogMagic[:]...)
@@ -71,6 +80,27 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 	w.str(m.Generation)
 	w.time(m.Created)
 	w.time(m.Updated)
+	w.bool(m.AccessControl)
+
+	t := newCatTables()
+	for _, s := range m.Sources {
+		t.tenant(s.Tenant)
+		t.list(s.Allow)
+	}
+	for _, f := range m.Files {
+		t.tenant(f.Tenant)
+		t.list(f.Access)
+	}
+	w.strs(t.tenantOrder)
+	total := 0
+	for _, l := range t.listOrder {
+		total += len(l)
+	}
+	w.count(total)
+	w.count(len(t.listOrder))
+	for _, l := range t.listOrder {
+		w.strs(l)
+	}
 
 	w.count(len(m.Sources))
 	for _, s := range m.Sources {
@@ -85,6 +115,8 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		w.b = append(w.b, flags)
 		w.strs(s.Include)
 		w.strs(s.Exclude)
+		w.count(t.tenant(s.Tenant))
+		w.count(t.list(s.Allow))
 	}
 
 	roots := map[string]int{}
@@ -109,6 +141,8 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 	w.count(len(m.Files))
 	for _, f := range m.Files {
 		w.count(roots[f.Root])
+		w.count(t.tenant(f.Tenant))
+		w.count(t.list(f.Access))
 		w.str(f.Path)
 		w.str(f.Hash)
 		w.str(f.Key)
@@ -147,6 +181,61 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		w.bool(p.Failed)
 	}
 	return binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b)), nil
+}
+
+// catTables numbers the tenants and the distinct lists of principals of a
+// catalog being written, in the order they are first met.
+type catTables struct {
+	tenants     map[string]int
+	tenantOrder []string
+	lists       map[string]int // by key (each principal's length and bytes)
+	listOrder   [][]string
+	key         []byte
+	// last is the last list numbered: files in a row often share one.
+	last  []string
+	lastN int
+}
+
+func newCatTables() *catTables {
+	return &catTables{tenants: map[string]int{}, lists: map[string]int{}}
+}
+
+// tenant returns the number of tenant name: 0 for the default tenant "".
+func (t *catTables) tenant(name string) int {
+	if name == "" {
+		return 0
+	}
+	n, ok := t.tenants[name]
+	if !ok {
+		t.tenantOrder = append(t.tenantOrder, name)
+		n = len(t.tenantOrder)
+		t.tenants[name] = n
+	}
+	return n
+}
+
+// list returns the number of the list of principals l: 0 for nil, and the
+// same number for every list of the same principals in the same order.
+func (t *catTables) list(l []string) int {
+	if l == nil {
+		return 0
+	}
+	if t.lastN > 0 && len(l) == len(t.last) && (len(l) == 0 || &l[0] == &t.last[0]) {
+		return t.lastN
+	}
+	t.key = t.key[:0]
+	for _, p := range l {
+		t.key = binary.AppendUvarint(t.key, uint64(len(p)))
+		t.key = append(t.key, p...)
+	}
+	n, ok := t.lists[string(t.key)] // no allocation for the lookup
+	if !ok {
+		t.listOrder = append(t.listOrder, l)
+		n = len(t.listOrder)
+		t.lists[string(t.key)] = n
+	}
+	t.last, t.lastN = l, n
+	return n
 }
 
 type catWriter struct{ b []byte }
@@ -190,7 +279,8 @@ func decodeCatalog(p string, data []byte) (*Manifest, error) {
 	}
 	// Whole, so the version is what was written: a newer rag's catalog may
 	// be laid out otherwise. Binary catalogs start at version 5.
-	if v := binary.LittleEndian.Uint32(data[4:]); v != FormatVersion {
+	v := binary.LittleEndian.Uint32(data[4:])
+	if v < firstBinaryVersion || v > FormatVersion {
 		if v > FormatVersion && v <= math.MaxInt32 {
 			return nil, &VersionError{Path: p, Got: int(v)}
 		}
@@ -200,19 +290,23 @@ func decodeCatalog(p string, data []byte) (*Manifest, error) {
 	// one changes after (readCatalogFile's buffer is the decoder's alone):
 	// no copy of them, and none of each string. (The copy was 1.6 MB of
 	// fresh memory at 7,750 files, which costs as much as decoding.)
-	m, err := decodeCatalogBody(unsafe.String(unsafe.SliceData(body[8:]), len(body)-8))
+	m, err := decodeCatalogBody(unsafe.String(unsafe.SliceData(body[8:]), len(body)-8), int(v))
 	if err != nil {
 		return nil, corrupt(err)
 	}
 	return m, nil
 }
 
-// decodeCatalogBody decodes what follows the magic and version, and checks
-// it as checkManifest does. Every string is a part of b, which is the
-// file's one copy: no allocation a string.
-func decodeCatalogBody(b string) (*Manifest, error) {
+// firstBinaryVersion is the first format version whose catalog is binary.
+const firstBinaryVersion = 5
+
+// decodeCatalogBody decodes what follows the magic and version v (5 or
+// 6), and checks it as checkManifest does. Every string is a part of b,
+// which is the file's one copy: no allocation a string, nor a list of
+// principals (the lists of the table share one array).
+func decodeCatalogBody(b string, v int) (*Manifest, error) {
 	r := catReader{b: b}
-	m := &Manifest{FormatVersion: FormatVersion}
+	m := &Manifest{FormatVersion: v}
 	m.EmbedModel = r.str()
 	m.Dims = r.int()
 	m.ChunkTarget = r.int()
@@ -220,6 +314,41 @@ func decodeCatalogBody(b string) (*Manifest, error) {
 	m.Generation = r.str()
 	m.Created = r.time()
 	m.Updated = r.time()
+
+	// Version 5 has no tenants nor access: every number below is 0, the
+	// default tenant and no list.
+	v6 := v >= 6
+	var tenants []string
+	var lists [][]string
+	if v6 {
+		switch flags := r.byte(); flags {
+		case 0:
+		case 1:
+			m.AccessControl = true
+		default:
+			r.fail(fmt.Errorf("catalog flags %#x", flags))
+		}
+		tenants = r.strs()
+		lists = r.lists()
+	}
+	tenant := func() string {
+		if !v6 {
+			return ""
+		}
+		if n := r.number(len(tenants) + 1); n > 0 {
+			return tenants[n-1]
+		}
+		return ""
+	}
+	list := func() []string {
+		if !v6 {
+			return nil
+		}
+		if n := r.number(len(lists) + 1); n > 0 {
+			return lists[n-1]
+		}
+		return nil
+	}
 
 	if n := r.count(); n > 0 {
 		m.Sources = make([]Source, n)
@@ -233,16 +362,16 @@ func decodeCatalogBody(b string) (*Manifest, error) {
 			}
 			s.Include = r.strs()
 			s.Exclude = r.strs()
+			s.Tenant = tenant()
+			s.Allow = list()
 		}
 	}
 	roots := r.strs()
 	root := func() string {
-		n := r.count()
-		if n >= len(roots) {
-			r.fail(fmt.Errorf("root %d of %d", n, len(roots)))
-			return ""
+		if n := r.number(len(roots)); n >= 0 {
+			return roots[n]
 		}
-		return roots[n]
+		return ""
 	}
 
 	if n := r.count(); n > 0 {
@@ -254,6 +383,8 @@ func decodeCatalogBody(b string) (*Manifest, error) {
 			}
 			f := &m.Files[i]
 			f.Root = root()
+			f.Tenant = tenant()
+			f.Access = list()
 			f.Path = r.str()
 			f.Hash = r.str()
 			f.Key = r.str()
@@ -379,6 +510,18 @@ func (r *catReader) count() int {
 	return int(n)
 }
 
+// number reads the number of an entry of a table of n entries, -1 when
+// there is no such entry. (Not a count: a number may well be larger than
+// what is left of the file.)
+func (r *catReader) number(n int) int {
+	x := r.uvarint()
+	if x >= uint64(n) {
+		r.fail(fmt.Errorf("entry %d of a table of %d", x, n))
+		return -1
+	}
+	return int(x)
+}
+
 func (r *catReader) str() string {
 	n := r.count()
 	r.off += n
@@ -395,6 +538,40 @@ func (r *catReader) strs() []string {
 		ss[i] = r.str()
 	}
 	return ss
+}
+
+// lists reads the table of lists of principals: each list is a part of
+// one array, clipped (appending to one copies it), and an empty list is
+// not nil. Two allocations in all, none when the table is empty.
+func (r *catReader) lists() [][]string {
+	total, n := r.count(), r.count()
+	if n == 0 {
+		if total != 0 {
+			r.fail(errors.New("principals of no access list"))
+		}
+		return nil
+	}
+	all := make([]string, total) // not nil, even empty
+	lists := make([][]string, n)
+	k := 0
+	for i := range lists {
+		c := r.count()
+		if c > total-k {
+			r.fail(errors.New("access lists longer than said"))
+			return nil
+		}
+		l := all[k : k+c : k+c]
+		for j := range l {
+			l[j] = r.str()
+		}
+		lists[i] = l
+		k += c
+	}
+	if k != total {
+		r.fail(errors.New("access lists shorter than said"))
+		return nil
+	}
+	return lists
 }
 
 func (r *catReader) byte() byte {
@@ -459,8 +636,8 @@ func readCatalogFile(dir, name string) (*Manifest, error) {
 
 // currentName is the name of dir's current catalog: the binary one, else
 // the JSON one of format versions 3 and 4 (an index that no rag of version
-// 5 has committed to yet); a reader finding both reads the binary one,
-// which the commit that writes it makes durable before it removes the
+// 5 or later has committed to yet); a reader finding both reads the binary
+// one, which the commit that writes it makes durable before it removes the
 // JSON files. The names are empty when dir holds neither.
 func currentName(dir string) (cur, prev string) {
 	if _, err := os.Lstat(filepath.Join(dir, catalogName)); err == nil {
@@ -591,11 +768,12 @@ func (s *Local) removeLegacy(names ...string) error {
 
 // Equal reports whether m and o are the same catalog, as written: `rag
 // index` writes none when nothing changed. (reflect.DeepEqual of 7,750
-// files took 10 ms of a no-op run.)
+// files took 10 ms of a no-op run.) A list of principals and an empty one
+// differ, as the catalog keeps them apart.
 func (m *Manifest) Equal(o *Manifest) bool {
 	if m.FormatVersion != o.FormatVersion || m.EmbedModel != o.EmbedModel || m.Dims != o.Dims ||
 		m.ChunkTarget != o.ChunkTarget || m.ChunkOverlap != o.ChunkOverlap || m.Generation != o.Generation ||
-		!m.Created.Equal(o.Created) || !m.Updated.Equal(o.Updated) ||
+		!m.Created.Equal(o.Created) || !m.Updated.Equal(o.Updated) || m.AccessControl != o.AccessControl ||
 		!slices.EqualFunc(m.Sources, o.Sources, sameSource) || !slices.Equal(m.Problems, o.Problems) {
 		return false
 	}
@@ -604,16 +782,24 @@ func (m *Manifest) Equal(o *Manifest) bool {
 
 func sameSource(a, b Source) bool {
 	return a.Path == b.Path && a.File == b.File && a.Hidden == b.Hidden &&
-		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude)
+		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) &&
+		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow)
 }
 
 func sameFile(a, b FileEntry) bool {
 	if a.Root != b.Root || a.Path != b.Path || a.Hash != b.Hash || a.Key != b.Key || a.Size != b.Size ||
-		a.Chunks != b.Chunks || a.ObjectSize != b.ObjectSize || !a.IndexedAt.Equal(b.IndexedAt) || a.Format != b.Format {
+		a.Chunks != b.Chunks || a.ObjectSize != b.ObjectSize || !a.IndexedAt.Equal(b.IndexedAt) || a.Format != b.Format ||
+		a.Tenant != b.Tenant || !samePrincipals(a.Access, b.Access) {
 		return false
 	}
 	if (a.Seen == nil) != (b.Seen == nil) || a.Seen != nil && *a.Seen != *b.Seen {
 		return false
 	}
 	return len(a.Meta) == 0 && len(b.Meta) == 0 || reflect.DeepEqual(a.Meta, b.Meta)
+}
+
+// samePrincipals reports whether two lists of principals are the same, in
+// the same order; nil (no list) is not the same as an empty list.
+func samePrincipals(a, b []string) bool {
+	return (a == nil) == (b == nil) && slices.Equal(a, b)
 }

@@ -11,17 +11,35 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
 // fullManifest has every field of a catalog set, with files under two
-// roots, problems under a third and metadata of several JSON types.
+// roots, problems under a third, metadata of several JSON types, tenants
+// and lists of principals: nil, empty, and shared by files and sources.
 func fullManifest() Manifest {
+	m := fullManifest5()
+	m.FormatVersion, m.AccessControl = FormatVersion, true
+	eng := []string{"group:eng", "user:ann"}
+	m.Sources[0].Allow = eng
+	m.Sources[1].Tenant, m.Sources[1].Allow = "acme", []string{}
+	m.Sources[2].Tenant, m.Sources[2].Allow = "ünï corp", []string{"public"}
+	m.Files[0].Access = append([]string(nil), eng...) // the same list, another array
+	m.Files[1].Tenant, m.Files[1].Access = "ünï corp", []string{"public"}
+	m.Files[2].Access = []string{}
+	m.Files[3].Tenant, m.Files[3].Access = "acme", []string{"user:ann", "group:eng"}
+	return m
+}
+
+// fullManifest5 is fullManifest without what format version 6 added: the
+// catalog of testdata/catalog-v5, which rag of format version 5 wrote.
+func fullManifest5() Manifest {
 	at := time.Date(2026, 11, 29, 13, 15, 45, 910413303, time.UTC)
 	m := Manifest{
-		FormatVersion: FormatVersion, EmbedModel: "nomic-embed-text", Dims: 768, ChunkTarget: 500, ChunkOverlap: 75,
+		FormatVersion: 5, EmbedModel: "nomic-embed-text", Dims: 768, ChunkTarget: 500, ChunkOverlap: 75,
 		Generation: "95b72727d459f4d7", Created: at, Updated: at.Add(time.Hour),
 		Sources: []Source{
 			{Path: "/docs"},
@@ -53,15 +71,66 @@ func fullManifest() Manifest {
 	return m
 }
 
+// accessFiles is a catalog of n files under one root whose tenant and
+// access file i gets from tenant(i) and access(i).
+func accessFiles(n int, tenant func(int) string, access func(int) []string) Manifest {
+	m := Manifest{FormatVersion: FormatVersion, Generation: "g", AccessControl: true}
+	for i := range n {
+		m.Files = append(m.Files, FileEntry{Root: "/r", Path: fmt.Sprintf("%d.md", i), Key: key(i), ObjectSize: 1,
+			Tenant: tenant(i), Access: access(i)})
+	}
+	return m
+}
+
 func TestCatalogRoundTrip(t *testing.T) {
 	t.Parallel()
+	noTenant := func(int) string { return "" }
+	// Every list a new array, as a run that resolves each file's access
+	// makes them: the catalog shares equal lists all the same.
+	cycle := func(lists ...[]string) func(int) []string {
+		return func(i int) []string {
+			l := lists[i%len(lists)]
+			if l == nil {
+				return nil
+			}
+			return append([]string{}, l...)
+		}
+	}
+	manyRoots := Manifest{FormatVersion: FormatVersion, Generation: "g"}
+	for i := range 300 {
+		manyRoots.Files = append(manyRoots.Files, FileEntry{Root: fmt.Sprintf("/r%03d/", i), Path: "a", Key: key(i), ObjectSize: 1})
+	}
+	// Its number is larger than what follows it in the file.
+	manyRoots.Problems = []Problem{{Root: "/r299/", Path: "x", Reason: "y"}}
+	withSources := func(m Manifest, sources ...Source) Manifest { m.Sources = sources; return m }
+
 	tests := []struct {
 		name string
 		m    Manifest
 	}{
 		{"every field", fullManifest()},
+		{"what format 5 holds", func() Manifest { m := fullManifest5(); m.FormatVersion = FormatVersion; return m }()},
 		{"empty index", NewManifest()},
 		{"zero times", Manifest{FormatVersion: FormatVersion, Generation: "g", Files: []FileEntry{{Root: "/r", Path: "a", Key: key(1), ObjectSize: 1}}}},
+		{"nil and empty access", accessFiles(4, noTenant, cycle(nil, []string{}, []string{"public"}, []string{}))},
+		{"nil and empty allow", withSources(accessFiles(1, noTenant, cycle(nil)),
+			Source{Path: "/a"}, Source{Path: "/b", Allow: []string{}}, Source{Path: "/c", Allow: []string{"group:eng"}})},
+		{"many files share a few lists", accessFiles(1000, func(i int) string { return []string{"", "acme", "globex"}[i%3] },
+			cycle([]string{"group:eng"}, []string{"group:eng", "user:ann"}, []string{"public"}, nil, []string{}))},
+		{"same principals, another order", accessFiles(2, noTenant, cycle([]string{"user:a", "user:b"}, []string{"user:b", "user:a"}))},
+		{"a list repeats a principal", accessFiles(1, noTenant, cycle([]string{"user:a", "user:a"}))},
+		{"access kept while access control is off", func() Manifest {
+			m := accessFiles(2, noTenant, cycle([]string{"public"}))
+			m.AccessControl = false
+			return m
+		}()},
+		{"tenants only", withSources(accessFiles(3, func(i int) string { return fmt.Sprint("t", i%2) }, cycle(nil)),
+			Source{Path: "/r", Tenant: "t0"}, Source{Path: "/s", Tenant: "t1"})},
+		{"odd principals", accessFiles(3, func(i int) string { return []string{"", "\x00", strings.Repeat("t", 300)}[i] },
+			cycle([]string{""}, []string{"user:\x00\xff", strings.Repeat("g", 200)}, []string{"", ""}))},
+		{"tables past one byte numbers", accessFiles(300, func(i int) string { return fmt.Sprint("tenant", i) },
+			func(i int) []string { return []string{fmt.Sprint("user:", i)} })},
+		{"many roots, a problem under the last", manyRoots},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,8 +143,20 @@ func TestCatalogRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(*got, tt.m) || !got.Equal(&tt.m) {
+			// DeepEqual also tells a nil list from an empty one.
+			if !reflect.DeepEqual(*got, tt.m) || !got.Equal(&tt.m) || !tt.m.Equal(got) {
 				t.Errorf("decoded\n%+v\nwant\n%+v", *got, tt.m)
+			}
+			// The lists share an array: appending to one must not change another.
+			for i, f := range got.Files {
+				if cap(f.Access) != len(f.Access) {
+					t.Fatalf("file %d: access list of capacity %d, length %d", i, cap(f.Access), len(f.Access))
+				}
+			}
+			for i, s := range got.Sources {
+				if cap(s.Allow) != len(s.Allow) {
+					t.Fatalf("source %d: allow list of capacity %d, length %d", i, cap(s.Allow), len(s.Allow))
+				}
 			}
 			// Every root is stored once (sources aside, which name some).
 			noSources := tt.m
@@ -90,6 +171,75 @@ func TestCatalogRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCatalogTables: tenants and lists of principals are stored once each,
+// however many files name them: a file pays two bytes for them.
+func TestCatalogTables(t *testing.T) {
+	t.Parallel()
+	lists := [][]string{{"group:engineering"}, {"group:engineering", "user:annabelle"}, {"public"}, {"group:support", "user:bartholomew"}}
+	tenants := []string{"", "acme-corporation", "globex-corporation"}
+	const n = 5000
+	m := accessFiles(n, func(i int) string { return tenants[i%len(tenants)] },
+		func(i int) []string { return append([]string(nil), lists[i%len(lists)]...) })
+	plain := m
+	plain.Files = slices.Clone(m.Files)
+	for i := range plain.Files {
+		plain.Files[i].Tenant, plain.Files[i].Access = "", nil
+	}
+	data, err := encodeCatalog(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := encodeCatalog(&plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if extra := len(data) - len(without); extra > 2*n+200 {
+		t.Errorf("tenants and access took %d bytes more for %d files", extra, n)
+	}
+	for _, s := range []string{"acme-corporation", "globex-corporation", "user:annabelle", "group:support", "public"} {
+		if c := bytes.Count(data, []byte(s)); c != 1 {
+			t.Errorf("%s stored %d times", s, c)
+		}
+	}
+	if c := bytes.Count(data, []byte("group:engineering")); c != 2 { // in two lists
+		t.Errorf("group:engineering stored %d times, want 2", c)
+	}
+}
+
+// TestReadCatalogVersion5 reads the catalog that rag of format version 5
+// wrote (testdata/catalog-v5): all it holds, with no tenant, access or
+// access control, and its version, so that the next run writes it again.
+func TestReadCatalogVersion5(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("testdata", "catalog-v5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeCatalog("catalog", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fullManifest5(); !reflect.DeepEqual(*got, want) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", *got, want)
+	}
+	if cur := fullManifest(); got.Equal(&cur) {
+		t.Error("the version 5 catalog is equal to the current one: a run would not write it again")
+	}
+	// Its layout is version 5's: read as version 6, or version 6 read as
+	// 5, it is damage (what a version field and the checksum guard).
+	if _, err := decodeCatalogBody(string(data[8:len(data)-4]), 6); err == nil {
+		t.Error("a version 5 body read as version 6")
+	}
+	m := fullManifest()
+	cur, err := encodeCatalog(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeCatalogBody(string(cur[8:len(cur)-4]), 5); err == nil {
+		t.Error("a version 6 body read as version 5")
 	}
 }
 
@@ -132,6 +282,19 @@ func TestManifestEqual(t *testing.T) {
 		"meta":         func(m *Manifest) { m.Files[1].Meta = map[string]any{"title": "Other"} },
 		"indexed at":   func(m *Manifest) { m.Files[4].IndexedAt = time.Time{} },
 		"file dropped": func(m *Manifest) { m.Files = m.Files[1:] },
+		// A run that changes only access or tenants must commit.
+		"access control":         func(m *Manifest) { m.AccessControl = false },
+		"file tenant":            func(m *Manifest) { m.Files[3].Tenant = "globex" },
+		"file tenant to default": func(m *Manifest) { m.Files[1].Tenant = "" },
+		"file access":            func(m *Manifest) { m.Files[0].Access = []string{"group:eng"} },
+		"file access order":      func(m *Manifest) { m.Files[0].Access = []string{"user:ann", "group:eng"} },
+		"file access to empty":   func(m *Manifest) { m.Files[4].Access = []string{} },
+		"file access to nil":     func(m *Manifest) { m.Files[2].Access = nil },
+		"file access added":      func(m *Manifest) { m.Files[4].Access = []string{"public"} },
+		"source tenant":          func(m *Manifest) { m.Sources[0].Tenant = "acme" },
+		"source allow":           func(m *Manifest) { m.Sources[2].Allow = []string{"public", "group:eng"} },
+		"source allow to nil":    func(m *Manifest) { m.Sources[1].Allow = nil },
+		"source allow dropped":   func(m *Manifest) { m.Sources[0].Allow = nil },
 	}
 	a := fullManifest()
 	if b := fullManifest(); !a.Equal(&b) {
@@ -152,7 +315,7 @@ func TestManifestEqual(t *testing.T) {
 // the Manifest. The previous catalog lacks the last file.
 func writeJSONIndex(t *testing.T, dir string, v int) Manifest {
 	t.Helper()
-	m := fullManifest()
+	m := fullManifest5()
 	m.FormatVersion, m.Dims = v, 4
 	m.Files = nil
 	for i, text := range []string{"alpha apples", "beta bananas", "gamma grapes"} {
@@ -451,6 +614,18 @@ func FuzzDecodeCatalog(f *testing.F) {
 	f.Add(data)
 	f.Add(data[:len(data)-4]) // no checksum
 	f.Add([]byte("RAGM\x05\x00\x00\x00"))
+	f.Add([]byte("RAGM\x06\x00\x00\x00"))
+	v5, err := os.ReadFile(filepath.Join("testdata", "catalog-v5"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v5)
+	shared := accessFiles(20, func(i int) string { return fmt.Sprint("t", i%3) },
+		func(i int) []string { return [][]string{nil, {}, {"public"}, {"group:eng", "user:ann"}}[i%4] })
+	if data, err = encodeCatalog(&shared); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Must not panic, whatever the bytes; what it accepts is whole.
 		if m, err := decodeCatalog("catalog", data); err == nil {
@@ -458,16 +633,21 @@ func FuzzDecodeCatalog(f *testing.F) {
 				t.Fatalf("accepted: %v", err)
 			}
 		}
-		// The body alone, past the checksum, as damage the checksum missed.
+		// The body alone, past the checksum, as damage the checksum
+		// missed, in the layout of each binary version.
 		if len(data) > 0 {
-			_, _ = decodeCatalogBody(string(data))
+			for v := firstBinaryVersion; v <= FormatVersion; v++ {
+				_, _ = decodeCatalogBody(string(data), v)
+			}
 		}
 	})
 }
 
 // BenchmarkDecodeCatalog decodes a catalog of 7,750 files (issue 11's
-// corpus), as every command that opens an index does: the binary catalog,
-// and the JSON one of format version 4 it replaced.
+// corpus), as every command that opens an index does: the binary catalog
+// of a single user's index (no tenants or access), of an index with access
+// control (three tenants, six lists of principals), and the JSON one of
+// format version 4 the binary one replaced.
 func BenchmarkDecodeCatalog(b *testing.B) {
 	m := Manifest{FormatVersion: FormatVersion, EmbedModel: "m", Dims: 768, Generation: "95b72727d459f4d7", Sources: []Source{{Path: "/corpus"}}}
 	for i := range 7750 {
@@ -475,18 +655,31 @@ func BenchmarkDecodeCatalog(b *testing.B) {
 			Hash: key(i + 1e6), Key: key(i), Size: 38890, Chunks: 22, ObjectSize: 113053, IndexedAt: time.Now().UTC(), Format: "markdown",
 			Seen: &Seen{Size: 38890, MTime: 1795958145724689382, CTime: 1795958145724689382, Inode: 10225971, ReadAt: 1795958158224114356}})
 	}
-	data, err := encodeCatalog(&m)
-	if err != nil {
-		b.Fatal(err)
+	access := m
+	access.AccessControl = true
+	access.Files = slices.Clone(m.Files)
+	lists := [][]string{{"group:eng"}, {"group:eng", "user:ann"}, {"public"}, {"group:support"}, {"group:eng", "group:support"}, {}}
+	for i := range access.Files {
+		access.Files[i].Tenant = []string{"", "acme", "globex"}[i%3]
+		access.Files[i].Access = append([]string(nil), lists[i%len(lists)]...)
 	}
-	b.Run("binary", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			if _, err := decodeCatalog("catalog", data); err != nil {
-				b.Fatal(err)
-			}
+	for _, c := range []struct {
+		name string
+		m    *Manifest
+	}{{"binary", &m}, {"binary with access", &access}} {
+		data, err := encodeCatalog(c.m)
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := decodeCatalog("catalog", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	m.FormatVersion = 4
 	js, err := json.Marshal(m)
 	if err != nil {

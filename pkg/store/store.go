@@ -16,12 +16,16 @@ import (
 // writes. Version 2 added sources, problems, generations and object sizes;
 // version 3 pages and heading paths of chunks, source walk options and file
 // metadata; version 4 what a file's stat was when it was read (Seen);
-// version 5 made the catalog binary (catalog.go).
-const FormatVersion = 5
+// version 5 made the catalog binary (catalog.go); version 6 added tenants
+// and access control (FileEntry.Tenant and Access, Source.Tenant and Allow,
+// Manifest.AccessControl).
+const FormatVersion = 6
 
 // oldestReadable is the oldest format version Open still reads: versions 3
-// and 4 (JSON catalogs) hold the same but for what version 4 added, which a
-// run fills in; their first commit writes the binary catalog.
+// and 4 (JSON catalogs) and 5 (binary) hold the same but for what the later
+// versions added, read as empty (a version 3 file unseen, every file of the
+// default tenant, no access control) and filled in by a run; the first
+// commit writes the current version.
 const oldestReadable = 3
 
 // Chunk is one embedded piece of a file.

@@ -161,6 +161,10 @@ func TestOpenErrors(t *testing.T) {
 		return func(b []byte) []byte { le.PutUint32(b[4:], v); return b }
 	}
 	corrupt := func(err error) bool { var c *CorruptError; return errors.As(err, &c) && c.Catalog }
+	catalog5, err := os.ReadFile(filepath.Join("testdata", "catalog-v5"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		manifest string
@@ -173,9 +177,14 @@ func TestOpenErrors(t *testing.T) {
 		{"binary flipped bit", binary(func(b []byte) []byte { b[20] ^= 4; return b }, false), corrupt, true},
 		{"binary empty", "", corrupt, true},
 		{"binary, not a catalog", "{\"format_version\": 5}", corrupt, true},
-		{"binary newer version", binary(setVersion(6), true), func(err error) bool { var v *VersionError; return errors.As(err, &v) && v.Got == 6 }, true},
-		{"binary newer version, damaged", binary(setVersion(6), false), corrupt, true},
+		{"binary newer version", binary(setVersion(FormatVersion+1), true), func(err error) bool {
+			var v *VersionError
+			return errors.As(err, &v) && v.Got == FormatVersion+1 && strings.Contains(v.Error(), "reads versions 3 to 6")
+		}, true},
+		{"binary newer version, damaged", binary(setVersion(FormatVersion+1), false), corrupt, true},
 		{"binary version 4", binary(setVersion(4), true), corrupt, true},
+		{"binary version 5, as rag of that version wrote it", string(catalog5), func(err error) bool { return err == nil }, true},
+		{"binary version 5 in version 6's layout", binary(setVersion(5), true), corrupt, true},
 		{"binary bad key", binary(func(b []byte) []byte {
 			i := bytes.Index(b, []byte(key(1)))
 			b[i] = 'x'
