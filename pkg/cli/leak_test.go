@@ -260,4 +260,3 @@ func TestAccessLeaks(t *testing.T) {
 	}
 	t.Logf("%d searches, %d views", searches, len(leakViews))
 }
-

@@ -40,6 +40,9 @@ type Server struct {
 	judges    int
 	failEmbed int // fail this many embed requests
 	fault     Fault
+	// failFrom, if above 0, fails every embed request from the one that
+	// arrives as number failFrom (1-based), with fault.
+	failFrom, arrivals int
 	onEmbed   func()
 	respond   func(system, user string) string
 	lastChat  []map[string]string
@@ -164,6 +167,16 @@ func (s *Server) FailEmbedsWith(n int, f Fault) {
 	s.failEmbed, s.fault = n, f
 }
 
+// FailEmbedsFrom fails every embed request from the n-th to arrive on
+// (counting all so far; 0 stops), with f. Requests are numbered as they
+// arrive, under the server's lock, so one that arrived before the n-th
+// never fails, however the handlers interleave.
+func (s *Server) FailEmbedsFrom(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failFrom, s.fault = n, f
+}
+
 // OnEmbed sets a hook run at the start of every embed request (to block
 // or cancel mid-run in tests).
 func (s *Server) OnEmbed(f func()) {
@@ -216,6 +229,8 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	hook := s.onEmbed
+	s.arrivals++
+	failing := s.failFrom > 0 && s.arrivals >= s.failFrom
 	s.mu.Unlock()
 	if hook != nil {
 		hook()
@@ -232,8 +247,10 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.embedReqs++
-	if s.failEmbed > 0 {
-		s.failEmbed--
+	if failing || s.failEmbed > 0 {
+		if !failing {
+			s.failEmbed--
+		}
 		fault := s.fault
 		s.mu.Unlock()
 		switch fault {

@@ -264,7 +264,7 @@ var catalogNames = []string{catalogName, prevName, stagingName, legacyName, lega
 // indexNames are every name an index folder holds.
 var indexNames = map[string]bool{catalogName: true, prevName: true, stagingName: true, legacyName: true, legacyPrevName: true,
 	legacyStagingName: true, lockName: true, readersName: true, "keywords.idx": true, "vectors.idx": true, checkedName: true,
-	"objects": true, segmentsDir: true, collectedName: true}
+	"objects": true, segmentsDir: true, collectedName: true, accessMarkName: true}
 
 // IsCatalogDir reports whether the folder dir of fsys, holding the entries
 // names, is a rag index: it holds a catalog (of any format version). The

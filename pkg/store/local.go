@@ -204,6 +204,7 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		return s, nil
 	}
 	s.manifest = *m
+	s.keepAccessControl()
 	// A writer checks sizes (and takes the times CheckObjects needs) from
 	// now on, in the background: `rag index` walks its folders meanwhile
 	// (the stats and the walk were a third of a no-op run each), and
@@ -715,6 +716,11 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 	}
 	if err := s.syncObjects(); err != nil {
 		return fmt.Errorf("commit: sync objects: %w", err)
+	}
+	if m.AccessControl {
+		if err := s.markAccessControl(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
 	}
 	name := catalogName
 	if s.opt.Rebuild {

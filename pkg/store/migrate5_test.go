@@ -148,7 +148,7 @@ func TestMigrateCatalog5(t *testing.T) {
 	if !reflect.DeepEqual(got, old) || got.FormatVersion != 5 || got.AccessControl || got.Files[0].Access != nil || got.Files[0].Tenant != "" {
 		t.Errorf("read\n%+v\nwant\n%+v", got, old)
 	}
-	hits, err := r.SearchText(ctx, "bananas", 1)
+	hits, err := r.SearchText(ctx, store.View{}, "bananas", 1)
 	if err := errors.Join(err, r.Close()); err != nil || len(hits) != 1 || hits[0].File.Meta["title"] != "Beta" {
 		t.Fatalf("SearchText = %+v, %v", hits, err)
 	}
@@ -217,7 +217,7 @@ func TestMigrateCatalog5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hits, err = r.Search(ctx, []float32{0, 0, 1, 0}, 1)
+	hits, err = r.Search(ctx, store.View{Tenant: "acme"}, []float32{0, 0, 1, 0}, 1)
 	if err := errors.Join(err, r.Close()); err != nil || len(hits) != 1 || hits[0].File.Path != "2.md" ||
 		hits[0].File.Tenant != "acme" || !reflect.DeepEqual(hits[0].File.Access, []string{"public"}) {
 		t.Fatalf("Search after the migration = %+v, %v", hits, err)

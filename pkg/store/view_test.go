@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -201,4 +203,42 @@ func scoreLines(hits []Hit) string {
 		fmt.Fprintf(&b, "%s:%d %.6f\n", h.File.Path, h.StartLine, h.Score)
 	}
 	return b.String()
+}
+
+// TestAccessControlSurvivesRecovery: once an index has had access control,
+// a catalog read from its previous copy, older than access control, keeps
+// it on: files that copy gives to nobody stay hidden rather than public.
+func TestAccessControlSurvivesRecovery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := newStore(t)
+	f := put(t, s, key(1), "alpha words")
+	commitFiles(t, s, f) // access control off: public
+	m := s.Manifest()
+	m.AccessControl = true
+	m.Files = []FileEntry{f}
+	m.Files[0].Access = []string{"group:eng"}
+	if err := s.Commit(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The current catalog damaged: readers fall back to the one before.
+	p := filepath.Join(dir, catalogName)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := openRead(t, dir)
+	if r.Recovered() == nil {
+		t.Fatal("the damaged catalog was not recovered from its previous copy")
+	}
+	if hits, err := r.SearchText(ctx, View{Principals: []string{"public"}}, "alpha", 5); err != nil || len(hits) != 0 {
+		t.Errorf("public sees %d hits of the recovered catalog (%v): its file is nobody's now", len(hits), err)
+	}
 }
