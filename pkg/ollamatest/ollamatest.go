@@ -43,9 +43,9 @@ type Server struct {
 	// failFrom, if above 0, fails every embed request from the one that
 	// arrives as number failFrom (1-based), with fault.
 	failFrom, arrivals int
-	onEmbed   func()
-	respond   func(system, user string) string
-	lastChat  []map[string]string
+	onEmbed            func()
+	respond            func(system, user string) string
+	lastChat           []map[string]string
 	// firstDelay and tokenDelay pace the chat stream like a real model:
 	// prompt evaluation before the first token, then one token at a time.
 	firstDelay, tokenDelay time.Duration
