@@ -41,22 +41,40 @@ const public = "public"
 // Visible returns which of m's files the view sees, by index, and how
 // many; nil when it sees them all.
 func (m *Manifest) Visible(v View) ([]bool, int) {
-	all := true
-	for i := range m.Files {
-		if !m.Sees(v, &m.Files[i]) {
-			all = false
-			break
-		}
+	// Most files share a few access lists (the catalog keeps one copy of
+	// each): decide each list once.
+	type list struct {
+		first *string
+		n     int
 	}
-	if all {
-		return nil, len(m.Files)
+	lists := map[list]bool{}
+	sees := func(f *FileEntry) bool {
+		if f.Tenant != v.Tenant {
+			return false
+		}
+		if !m.AccessControl {
+			return true
+		}
+		if len(f.Access) == 0 {
+			return false
+		}
+		k := list{&f.Access[0], len(f.Access)}
+		ok, known := lists[k]
+		if !known {
+			ok = m.Sees(v, f)
+			lists[k] = ok
+		}
+		return ok
 	}
 	vis := make([]bool, len(m.Files))
 	n := 0
 	for i := range m.Files {
-		if vis[i] = m.Sees(v, &m.Files[i]); vis[i] {
+		if vis[i] = sees(&m.Files[i]); vis[i] {
 			n++
 		}
+	}
+	if n == len(m.Files) {
+		return nil, n
 	}
 	return vis, n
 }
