@@ -247,24 +247,11 @@ func TestDamagedSegmentRepaired(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	names, err := segmentNames(dir)
-	if err != nil || len(names) != 1 {
+	if names, err := segmentNames(dir); err != nil || len(names) != 1 {
 		t.Fatalf("segments: %v, %v", names, err)
 	}
-	p := filepath.Join(dir, segmentsDir, names[0])
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := openSegmentData("", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[g.l.floats+7] ^= 0xff // the first float row: the table and header stay intact
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(context.Background(), dir, Options{Write: true}) // the next run
+	p := damageSegment(t, dir)
+	s, err := Open(context.Background(), dir, Options{Write: true}) // the next run
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,23 +319,7 @@ func TestCleanRunSkipsCaches(t *testing.T) {
 		t.Error("a settled index: the next run opened the caches")
 	}
 
-	names, err := segmentNames(dir)
-	if err != nil || len(names) == 0 {
-		t.Fatalf("segments: %v, %v", names, err)
-	}
-	p := filepath.Join(dir, segmentsDir, names[0])
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := openSegmentData("", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[g.l.floats+3] ^= 0x40
-	if err := os.WriteFile(p, data, 0o644); err != nil { // in place: the folder is unchanged
-		t.Fatal(err)
-	}
+	p := damageSegment(t, dir)
 	if run() {
 		t.Error("a segment damaged in place was not checked")
 	}
@@ -395,4 +366,29 @@ func TestCleanRunSkipsCaches(t *testing.T) {
 	if st, err := openRead(t, dir).CacheStats(); err != nil || !st.Covered || 2*st.LiveRows < st.Rows {
 		t.Errorf("after the next run: %+v, %v", st, err)
 	}
+}
+
+// damageSegment flips a byte of the first float row of the newest segment
+// of dir, in place (the folder is unchanged; the segment's table and header
+// stay intact), and returns the segment's path.
+func damageSegment(t *testing.T, dir string) string {
+	t.Helper()
+	names, err := segmentNames(dir)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("segments: %v, %v", names, err)
+	}
+	p := filepath.Join(dir, segmentsDir, names[0])
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := openSegmentData("", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[g.l.floats+7] ^= 0xff
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
