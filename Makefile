@@ -1,7 +1,7 @@
 # rag's developer tasks. `make check` is what a change must pass.
 GO ?= go
 
-.PHONY: build test check fmt vet lint tidy e2e bench bench-cli fuzz demo
+.PHONY: build test check fmt vet lint tidy e2e bench bench-cli eval-abstain fuzz demo
 
 build:
 	$(GO) build -buildvcs=auto -o bin/rag ./cmd/rag
@@ -42,6 +42,11 @@ bench:
 # docs/performance.md). BENCH_FILES=1000 for a quick run.
 bench-cli:
 	bash bench/cli.sh
+
+# rag's abstention floor on SQuAD 2.0: off-corpus questions refused before any
+# model is asked, answerable ones refused wrongly (README, "When rag abstains").
+eval-abstain:
+	bash bench/abstain.sh
 
 # rag index beside the real Ollama's own embedding rate on the same chunks
 # (issue 11, target 6): the pinned server and the shipped tiny model, so

@@ -19,15 +19,14 @@ import (
 type AskOptions struct {
 	*globalOptions
 	RetrievalOptions
-	Question     string
-	K            int
-	Model        string
-	MinScore     float32
-	MinRelevance float32
-	NumCtx       int
-	MaxTokens    int
-	Temperature  float64
-	Pull         bool
+	Question string
+	K        int
+	Model    string
+	Thresholds
+	NumCtx      int
+	MaxTokens   int
+	Temperature float64
+	Pull        bool
 }
 
 func newAskCmd(a *App, g *globalOptions) *cobra.Command {
@@ -76,7 +75,7 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 	bindSetting(f, "k", config.KeyAskK)
 	f.StringVar(&opts.Model, "model", a.cfg.String(config.KeyModel), "Ollama chat model; $RAG_MODEL or model: in a config file sets the default")
 	bindSetting(f, "model", config.KeyModel)
-	bindThresholds(f, &opts.MinScore, &opts.MinRelevance, a.cfg)
+	bindThresholds(f, &opts.Thresholds, a.cfg)
 	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
 	f.BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
@@ -169,7 +168,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, rr := opts.options(q)
-	p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: retrieve.Floor{MinDense: opts.MinScore, MinRerank: opts.MinRelevance}, chat: newChatter(q, opts)}
+	p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts)}
 	evidence, err := p.context(ctx, opts.Question)
 	if err != nil {
 		return err

@@ -98,7 +98,7 @@ eval a gate: below any of them it exits with code 9.`,
 	f.StringVar(&opts.Model, "model", "", "Ollama chat model; when set, answers are measured too")
 	f.IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeyAskK), "chunks given to the model per question; ask_k: in a config file sets the default")
 	bindSetting(f, "k", config.KeyAskK)
-	bindThresholds(f, &opts.MinScore, &opts.MinRelevance, a.cfg)
+	bindThresholds(f, &opts.Thresholds, a.cfg)
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 256, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
@@ -188,7 +188,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	}
 	if opts.Model != "" {
 		ropt, _ := opts.options(q)
-		p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: retrieve.Floor{MinDense: opts.MinScore, MinRerank: opts.MinRelevance}, chat: newChatter(q, &opts.AskOptions)}
+		p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, &opts.AskOptions)}
 		prog.start("answers")
 		rep.Answers, err = eval.RunAnswers(ctx, qs, p, a.Now, prog.set)
 		prog.done()
@@ -221,9 +221,12 @@ func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
 	// 20 chunks: documents split into several chunks still fill the 10
 	// ranks the metrics read.
 	const k = 20
+	floor := opts.floor()
 	mode := func(name string, ropt retrieve.Options) eval.Mode {
 		return eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
 			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
+		}, Refuses: func(query string, results []retrieve.Result) bool {
+			return len(retrieve.Evidence(query, results, floor)) == 0
 		}}
 	}
 	var modes []eval.Mode
@@ -327,6 +330,19 @@ func writeEvalTable(a *App, rep *evalReport) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if rep.Retrieval != nil && rep.Retrieval[0].Abstention != nil {
+		b.WriteString("\nRefused from the retrieved chunks alone, before any model is asked:\n\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "mode\tunanswerable\trefused\tanswerable\twrongly refused\t")
+		for _, r := range rep.Retrieval {
+			if ab := r.Abstention; ab != nil {
+				fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%.3f\t\n", r.Mode, ab.Unanswerable, ab.Refused, ab.Answerable, ab.WrongRefusals)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if ans := rep.Answers; ans != nil {
 		fmt.Fprintf(&b, "\nAnswers by %s (%s retrieval): %d answerable, %d unanswerable\n\n", ans.Model, ans.Mode, ans.Answerable, ans.Unanswerable)

@@ -61,8 +61,22 @@ func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Mode
 	return opt, rr
 }
 
-// bindThresholds adds --min-score and --min-relevance of ask and eval.
-func bindThresholds(f *pflag.FlagSet, minScore, minRelevance *float32, cfg *config.Settings) {
+// Thresholds are the relevance floor of ask and eval.
+type Thresholds struct {
+	MinScore, MinRelevance, MinCoverage float32
+}
+
+// floor is the retrieve floor of the thresholds.
+func (t Thresholds) floor() retrieve.Floor {
+	return retrieve.Floor{MinDense: t.MinScore, MinRerank: t.MinRelevance, MinCoverage: t.MinCoverage}
+}
+
+// bindThresholds adds --min-score, --min-relevance and --min-coverage of
+// ask and eval.
+func bindThresholds(f *pflag.FlagSet, t *Thresholds, cfg *config.Settings) {
+	minScore, minRelevance := &t.MinScore, &t.MinRelevance
+	f.Float32Var(&t.MinCoverage, "min-coverage", float32(cfg.Float(config.KeyMinCoverage)), "with keyword ranking (lexical, hybrid): the share of the question's attainable BM25 the best chunk must reach, else rag says the documents do not answer it; min_coverage: sets the default")
+	bindSetting(f, "min-coverage", config.KeyMinCoverage)
 	f.Float32Var(minScore, "min-score", float32(cfg.Float(config.KeyMinScore)), "embedding similarity below which a chunk is not evidence; min_score: in a config file sets the default")
 	bindSetting(f, "min-score", config.KeyMinScore)
 	f.Float32Var(minRelevance, "min-relevance", float32(cfg.Float(config.KeyMinRelevance)), "with --rerank: judged probability of relevance below which a chunk is not evidence; min_relevance: sets the default")

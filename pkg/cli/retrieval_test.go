@@ -127,7 +127,8 @@ func TestRerank(t *testing.T) {
 		if h.srv.ChatRequests() != chats {
 			t.Error("the chat model was called below the floor")
 		}
-		r = h.run(runOpt{}, "ask", "--json", "--model", chatModel, "--rerank", "--rerank-model", chatModel, "--min-relevance", "0.2", "upload quota billing")
+		// Only the re-ranker's floor lowered: the keyword coverage floor off.
+		r = h.run(runOpt{}, "ask", "--json", "--model", chatModel, "--rerank", "--rerank-model", chatModel, "--min-relevance", "0.2", "--min-coverage", "0", "upload quota billing")
 		if r.code != 0 {
 			t.Errorf("with a lower floor: exit %d: %s", r.code, r.stderr)
 		}

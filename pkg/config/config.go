@@ -34,7 +34,11 @@ const (
 	// DefaultMinRelevance is the re-ranker's probability of relevance
 	// below which a chunk is not evidence.
 	DefaultMinRelevance = 0.5
-	DefaultOllama       = "http://127.0.0.1:11434"
+	// DefaultMinCoverage is the share of a query's attainable BM25 the
+	// best chunk must reach: calibrated on SQuAD 2.0 (see README, "When rag
+	// abstains") so that at most 5% of answerable questions are refused.
+	DefaultMinCoverage = 0.23
+	DefaultOllama      = "http://127.0.0.1:11434"
 )
 
 // Env looks up an environment variable.

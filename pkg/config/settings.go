@@ -28,6 +28,7 @@ const (
 	KeyAskK         Key = "ask_k"
 	KeyMinScore     Key = "min_score"
 	KeyMinRelevance Key = "min_relevance"
+	KeyMinCoverage  Key = "min_coverage"
 	KeyAs           Key = "as"
 	KeyTenant       Key = "tenant"
 	KeyGroupsFile   Key = "groups_file"
@@ -125,6 +126,7 @@ var specs = []spec{
 	{KeyAskK, "", "number", parsePositive},
 	{KeyMinScore, "", "number from -1 to 1", parseSimilarity},
 	{KeyMinRelevance, "", "number from 0 to 1", parseFraction},
+	{KeyMinCoverage, "", "number from 0 to 1", parseFraction},
 	{KeyAs, "RAG_AS", "principal", parsePrincipal},
 	{KeyTenant, "RAG_TENANT", "tenant name", parseTenant},
 	{KeyGroupsFile, "RAG_GROUPS_FILE", "path", parseString},
@@ -291,6 +293,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 		KeyAskK:         strconv.Itoa(DefaultAskK),
 		KeyMinScore:     strconv.FormatFloat(DefaultMinScore, 'g', -1, 64),
 		KeyMinRelevance: strconv.FormatFloat(DefaultMinRelevance, 'g', -1, 64),
+		KeyMinCoverage:  strconv.FormatFloat(DefaultMinCoverage, 'g', -1, 64),
 	}
 	for _, sp := range specs {
 		v := defaults[sp.key]

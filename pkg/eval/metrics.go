@@ -126,6 +126,21 @@ type Retrieval struct {
 	LatencyP95 float64 `json:"latency_p95_ms"`
 	// RerankCalls is the mean number of model judgements per query.
 	RerankCalls float64 `json:"rerank_calls_per_query,omitempty"`
+	// Abstention is how the relevance floor decided, before any model
+	// would be asked: set when the questions include unanswerable ones.
+	Abstention *Abstention `json:"abstention,omitempty"`
+}
+
+// Abstention counts the questions the relevance floor refuses from the
+// retrieved chunks alone, before a chat model is called: rightly (the
+// documents do not hold the answer) and wrongly (they do).
+type Abstention struct {
+	Unanswerable int `json:"unanswerable"`
+	// Refused is the share of unanswerable questions refused.
+	Refused    float64 `json:"refused"`
+	Answerable int     `json:"answerable"`
+	// WrongRefusals is the share of answerable questions refused.
+	WrongRefusals float64 `json:"wrong_refusals"`
 }
 
 // add accumulates one question.

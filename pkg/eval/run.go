@@ -33,6 +33,9 @@ type Mode struct {
 	Search func(ctx context.Context, query string) ([]retrieve.Result, error)
 	// Calls, if set, counts the re-ranker's judgements so far.
 	Calls func() int64
+	// Refuses, if set, says whether rag would refuse the question from its
+	// results, before any chat: the relevance floor.
+	Refuses func(query string, results []retrieve.Result) bool
 }
 
 // Progress reports how many of total steps are done.
@@ -41,14 +44,20 @@ type Progress func(done, total int)
 // RunRetrieval scores every mode on the questions that name relevant
 // places; modes run one after another so their latencies do not mix.
 func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time.Time, progress Progress) ([]Retrieval, error) {
-	var judged []Query
+	var judged, unanswerable []Query
 	for _, q := range qs {
 		if len(q.Relevant) > 0 {
 			judged = append(judged, q)
 		}
+		if q.Unanswerable {
+			unanswerable = append(unanswerable, q)
+		}
 	}
 	out := make([]Retrieval, len(modes))
 	total := len(judged) * len(modes)
+	if len(unanswerable) > 0 {
+		total += len(unanswerable) * len(modes)
+	}
 	for mi, m := range modes {
 		r := Retrieval{Mode: m.Name}
 		lat := make([]time.Duration, 0, len(judged))
@@ -66,10 +75,50 @@ func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time
 				return nil, err
 			}
 			lat = append(lat, now().Sub(start))
+			if len(unanswerable) > 0 && m.Refuses != nil {
+				if r.Abstention == nil {
+					r.Abstention = &Abstention{}
+				}
+				r.Abstention.Answerable++
+				if m.Refuses(q.Text, results) {
+					r.Abstention.WrongRefusals++
+				}
+			}
 			results = Unique(q, results)
 			r.add(Score(Found(q, results), len(q.Relevant)))
 			if progress != nil {
 				progress(mi*len(judged)+qi+1, total)
+			}
+		}
+		// Unanswerable questions count toward the floor's figures alone.
+		for qi, q := range unanswerable {
+			if m.Refuses == nil {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			results, err := m.Search(ctx, q.Text)
+			if err != nil {
+				return nil, err
+			}
+			if r.Abstention == nil {
+				r.Abstention = &Abstention{}
+			}
+			r.Abstention.Unanswerable++
+			if m.Refuses(q.Text, results) {
+				r.Abstention.Refused++
+			}
+			if progress != nil {
+				progress(len(modes)*len(judged)+mi*len(unanswerable)+qi+1, total)
+			}
+		}
+		if a := r.Abstention; a != nil {
+			if a.Answerable > 0 {
+				a.WrongRefusals /= float64(a.Answerable)
+			}
+			if a.Unanswerable > 0 {
+				a.Refused /= float64(a.Unanswerable)
 			}
 		}
 		var calls int64

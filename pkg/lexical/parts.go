@@ -45,8 +45,20 @@ func (e *PartError) Unwrap() error { return e.Err }
 // of all parts together, so scores are those one index of them would give:
 // a dead or duplicate document changes no score.
 func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32) int) ([]PartHit, error) {
+	hits, _, err := SearchPartsAttainable(query, k, parts, id)
+	return hits, err
+}
+
+// SearchPartsAttainable is SearchParts, and also the score the query could
+// attain at most over these documents: each of its terms' IDF (a term no
+// live document holds counts as one held by none, the highest IDF there
+// is) times K1+1, what a document reaches as its count of the term grows.
+// A hit's score over it says how much of what the query asks about, weighed
+// by rarity, the document holds: a question about something the documents
+// never mention attains a small share, however common its other words are.
+func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, doc uint32) int) ([]PartHit, float32, error) {
 	if k <= 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	var docs int
 	var total uint64
@@ -59,19 +71,22 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 		}
 	}
 	if docs == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	type list struct {
 		part int
 		ps   []posting
 	}
 	var terms [][]list
+	n := float64(docs)
+	var attainable float64
 	for _, t := range queryTerms(query) {
 		var ls []list
+		df := 0
 		for i, p := range parts {
 			ps, err := p.R.postings(t)
 			if err != nil {
-				return nil, &PartError{Part: i, Err: err}
+				return nil, 0, &PartError{Part: i, Err: err}
 			}
 			// Dead documents are dropped here, before the frequency counts.
 			kept := ps[:0]
@@ -82,16 +97,17 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 			}
 			if len(kept) > 0 {
 				ls = append(ls, list{part: i, ps: kept})
+				df += len(kept)
 			}
 		}
+		attainable += math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
 		if len(ls) > 0 {
 			terms = append(terms, ls)
 		}
 	}
 	if len(terms) == 0 {
-		return nil, nil
+		return nil, float32(attainable), nil
 	}
-	n := float64(docs)
 	avg := float64(total) / n
 	scores := make([][]float32, len(parts))
 	type touch struct {
@@ -136,7 +152,7 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(h).(PartHit)
 	}
-	return out, nil
+	return out, float32(attainable), nil
 }
 
 // partTop is a min-heap of hits: the worst kept on top.

@@ -19,6 +19,10 @@ type Floor struct {
 	// MinRerank is the lowest probability of relevance a re-ranked result
 	// may have.
 	MinRerank float32
+	// MinCoverage is the share of the query's attainable BM25 (Coverage)
+	// the best result must reach for any of them to be evidence; it applies
+	// when the results were ranked by keywords too (lexical, hybrid).
+	MinCoverage float32
 }
 
 // Evidence keeps the results that can support an answer. Every result must
@@ -28,6 +32,9 @@ type Floor struct {
 // the re-ranker judged must pass its floor; one only the dense ranking found
 // must pass the similarity floor (a keyword match is evidence of its own).
 func Evidence(query string, results []Result, f Floor) []Result {
+	if f.MinCoverage > 0 && !Covered(results, f.MinCoverage) {
+		return nil // the documents do not hold what the question is about
+	}
 	q := contentTerms(query)
 	var out []Result
 	for _, r := range results {
@@ -157,4 +164,22 @@ func commonHeading(a, b string) string {
 		out = append(out, as[i])
 	}
 	return strings.Join(out, " > ")
+}
+
+// Covered reports whether the results can speak to the query at all: the
+// best keyword coverage among them reaches min. Results with no lexical
+// part (a dense-only search) are taken as covered: their floor is the
+// similarity's.
+func Covered(results []Result, min float32) bool {
+	var best float32
+	lexical := false
+	for _, r := range results {
+		if r.Lexical != nil {
+			lexical = true
+		}
+		if r.Coverage != nil {
+			best = max(best, *r.Coverage)
+		}
+	}
+	return !lexical || best >= min
 }

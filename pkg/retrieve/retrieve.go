@@ -32,7 +32,10 @@ type Result struct {
 	Dense   *float32 `json:"dense_score,omitempty"`
 	Lexical *float32 `json:"lexical_score,omitempty"`
 	Rerank  *float32 `json:"rerank_score,omitempty"`
-	Text    string   `json:"text"`
+	// Coverage, with a lexical score, is the share of the query's
+	// attainable BM25 the chunk reaches (store.Hit.Coverage).
+	Coverage *float32 `json:"coverage,omitempty"`
+	Text     string   `json:"text"`
 }
 
 // Location says where a result is, the way a reader finds it:

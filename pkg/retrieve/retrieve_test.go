@@ -49,6 +49,38 @@ func TestEvidence(t *testing.T) {
 	}
 }
 
+// TestEvidenceCoverage: with keyword ranking, no result is evidence when
+// the best one reaches too small a share of what the query could attain;
+// dense-only results keep their own floor.
+func TestEvidenceCoverage(t *testing.T) {
+	t.Parallel()
+	lex := func(path string, coverage float32) Result {
+		return Result{Path: path, Score: 1, Lexical: ptr(1), Coverage: ptr(coverage), Text: "the boiling point of water"}
+	}
+	dense := Result{Path: "dense.md", Score: 0.8, Dense: ptr(0.8), Text: "the boiling point of water"}
+	tests := []struct {
+		name    string
+		results []Result
+		floor   float32
+		want    int
+	}{
+		{"best reaches the floor", []Result{lex("a.md", 0.1), lex("b.md", 0.5)}, 0.23, 2},
+		{"none reaches it", []Result{lex("a.md", 0.1), lex("b.md", 0.2)}, 0.23, 0},
+		{"no coverage known is none", []Result{{Path: "c.md", Lexical: ptr(1), Text: "boiling point"}}, 0.23, 0},
+		{"floor off", []Result{lex("a.md", 0.1)}, 0, 1},
+		{"dense only: its own floor", []Result{dense}, 0.23, 1},
+		{"hybrid: the keyword part decides", []Result{dense, lex("a.md", 0.1)}, 0.23, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Evidence("boiling point of tungsten", tt.results, Floor{MinCoverage: tt.floor}); len(got) != tt.want {
+				t.Errorf("%d results are evidence, want %d", len(got), tt.want)
+			}
+		})
+	}
+}
+
 func TestContext(t *testing.T) {
 	t.Parallel()
 	a := Result{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 4, Text: "l1\nl2\nl3\nl4", Score: 0.9}

@@ -163,8 +163,17 @@ func fromHits(hits []store.Hit, part func(*Result, float32)) []Result {
 	for i, h := range hits {
 		out[i] = fromHit(h)
 		part(&out[i], h.Score)
+		setCoverage(&out[i], h)
 	}
 	return out
+}
+
+// setCoverage records a lexical hit's coverage of the query.
+func setCoverage(r *Result, h store.Hit) {
+	if h.Coverage > 0 {
+		c := h.Coverage
+		r.Coverage = &c
+	}
 }
 
 // Fuse merges a dense and a lexical ranking into one, best first.
@@ -182,6 +191,7 @@ func Fuse(dense, lexical []store.Hit, f Fusion) []Result {
 				order = append(order, h.ID)
 			}
 			part(r, h.Score)
+			setCoverage(r, h)
 			r.Score += score(rank, h.Score)
 		}
 	}

@@ -1143,7 +1143,7 @@ func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query s
 	}
 	read := map[string][]Chunk{} // objects read for this query
 	for n := k; ; n *= 2 {
-		found, err := lexical.SearchParts(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, sc, part, int(doc)) })
+		found, attainable, err := lexical.SearchPartsAttainable(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, sc, part, int(doc)) })
 		if err != nil {
 			return nil, err
 		}
@@ -1152,6 +1152,11 @@ func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query s
 			more, err := s.rowHits(ctx, v, sc, h.Part, int(h.Doc), h.Score, read)
 			if err != nil {
 				return nil, err
+			}
+			if attainable > 0 {
+				for i := range more {
+					more[i].Coverage = min(more[i].Score/attainable, 1)
+				}
 			}
 			hits = append(hits, more...)
 		}

@@ -175,6 +175,11 @@ type Hit struct {
 	// Score is the cosine similarity of the query and the chunk (Search),
 	// or its BM25 score (SearchText).
 	Score float32
+	// Coverage (SearchText) is the share of the BM25 score the query could
+	// attain over the searched chunks that this one reaches (0 to 1): low
+	// when the chunk lacks the query's rarest words, or when no chunk has
+	// them. rag's abstention floor reads it.
+	Coverage float32
 }
 
 // Store is an index's storage.
