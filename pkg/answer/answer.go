@@ -59,7 +59,13 @@ type Result struct {
 	Sources   []Source `json:"sources"`
 	// InvalidCitations are numbers the answer cites that name no source;
 	// never nil, so that --json always has the list (README lists it).
+	// They are removed from Answer (and from what was streamed).
 	InvalidCitations []int `json:"invalid_citations"`
+	// Uncited is set for an answer (not a refusal) that cites no source:
+	// nothing in it can be traced to the documents.
+	Uncited bool `json:"uncited"`
+	// NotCited are the numbers of the sources sent but never cited.
+	NotCited []int `json:"not_cited"`
 }
 
 // Messages builds the chat for a question and its sources.
@@ -89,7 +95,7 @@ func ClosedBook(ctx context.Context, chat Chatter, question string) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []int{}}
+	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []int{}, NotCited: []int{}}
 	res.Abstained = abstained(res.Answer)
 	return res, nil
 }
@@ -110,31 +116,152 @@ func Number(results []retrieve.Result) []Source {
 
 // Abstain is the result when no source is evidence: the model is not asked.
 func Abstain() *Result {
-	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}, InvalidCitations: []int{}}
+	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}, InvalidCitations: []int{}, NotCited: []int{}}
 }
 
 // Ask streams the model's answer to question from sources, calling onText
 // with each piece as it arrives.
 func Ask(ctx context.Context, chat Chatter, question string, sources []Source, onText func(string) error) (*Result, error) {
-	var b strings.Builder
-	err := chat.Chat(ctx, Messages(question, sources), func(s string) error {
-		b.WriteString(s)
-		if onText != nil {
+	var raw, clean strings.Builder
+	f := &citeFilter{n: len(sources)}
+	emit := func(s string) error {
+		clean.WriteString(s)
+		if onText != nil && s != "" {
 			return onText(s)
 		}
 		return nil
+	}
+	err := chat.Chat(ctx, Messages(question, sources), func(s string) error {
+		raw.WriteString(s)
+		return emit(f.write(s))
 	})
+	if err == nil {
+		err = emit(f.flush())
+	}
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: sources}
+	res := &Result{Answer: strings.TrimSpace(clean.String()), Sources: sources, NotCited: []int{}}
 	res.Abstained = abstained(res.Answer)
-	cited, invalid := Citations(res.Answer, len(sources))
+	cited, invalid := Citations(raw.String(), len(sources))
 	for i := range res.Sources {
 		res.Sources[i].Cited = cited[res.Sources[i].N]
+		if !res.Sources[i].Cited {
+			res.NotCited = append(res.NotCited, res.Sources[i].N)
+		}
 	}
 	res.InvalidCitations = invalid
+	res.Uncited = !res.Abstained && len(cited) == 0
 	return res, nil
+}
+
+// citeFilter passes a streamed answer through, holding back what may be
+// the start of a citation marker until it is whole, and dropping markers
+// that name no source ([n] with n outside 1..n): an invalid citation is
+// never shown, not even for a moment on a terminal. Spaces are held too,
+// so that "text [9]." loses the space before the dropped marker as well.
+type citeFilter struct {
+	n       int
+	ws      strings.Builder // spaces not yet written
+	hold    strings.Builder // "[" and the digits after it, not yet decided
+	dropped bool            // a marker was dropped just before
+	// open is set while what was written as text since the last "[" is
+	// digits alone (in digits): text around a dropped marker must not close
+	// into a marker of its own ("[[9]1]" shows "[1", not a citation).
+	open   bool
+	digits string
+}
+
+// valid reports whether "[" + digits + "]" names a source.
+func (f *citeFilter) valid(digits string) bool {
+	v, err := strconv.Atoi(digits)
+	return err != nil || v >= 1 && v <= f.n
+}
+
+// emit writes the bytes of s that are shown.
+func (f *citeFilter) emit(out *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '[':
+			f.open, f.digits = true, ""
+		case c >= '0' && c <= '9' && f.open:
+			f.digits += c2s(c)
+		case c == ']' && f.open:
+			if f.digits != "" {
+				continue // it would make a marker the answer did not write
+			}
+			f.open = false
+		default:
+			f.open = false
+		}
+		out.WriteByte(c)
+	}
+}
+
+func c2s(c byte) string { return string([]byte{c}) }
+
+func (f *citeFilter) write(s string) string {
+	var out strings.Builder
+	// Byte by byte: every byte it decides on is ASCII, and a piece may end
+	// inside a character of several bytes.
+	for i := 0; i < len(s); i++ {
+		r := s[i]
+		if f.hold.Len() > 0 {
+			switch {
+			case r >= '0' && r <= '9':
+				f.hold.WriteByte(r)
+				continue
+			case r == ']' && f.hold.Len() > 1:
+				f.dropped = !f.valid(f.hold.String()[1:])
+				if !f.dropped {
+					f.emit(&out, f.ws.String())
+					out.WriteString(f.hold.String() + "]") // a citation, as written
+					f.open = false
+					f.ws.Reset()
+				}
+				f.hold.Reset()
+				continue
+			}
+			f.emit(&out, f.ws.String()+f.hold.String())
+			f.ws.Reset()
+			f.hold.Reset()
+			f.dropped = false
+		}
+		switch {
+		case r == ' ' || r == '\t':
+			if f.dropped {
+				f.dropped = false
+				if f.ws.Len() > 0 {
+					continue // one space where the marker was
+				}
+			}
+			f.ws.WriteByte(r)
+		case r == '[':
+			f.hold.WriteByte(r)
+		case f.dropped && strings.IndexByte(".,;:!?)\n", r) >= 0:
+			f.ws.Reset() // no space before what followed the dropped marker
+			f.emit(&out, c2s(r))
+			f.dropped = false
+		default:
+			f.emit(&out, f.ws.String()+c2s(r))
+			f.ws.Reset()
+			f.dropped = false
+		}
+	}
+	return out.String()
+}
+
+// flush returns what is held at the end of the answer.
+func (f *citeFilter) flush() string {
+	if f.dropped {
+		f.ws.Reset()
+	}
+	var out strings.Builder
+	f.emit(&out, f.ws.String()+f.hold.String())
+	f.ws.Reset()
+	f.hold.Reset()
+	return out.String()
 }
 
 var citeRE = regexp.MustCompile(`\[(\d+)\]`)

@@ -3,6 +3,7 @@ package answer
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,10 +66,14 @@ func TestAsk(t *testing.T) {
 		reply     string
 		abstained bool
 		cited     []bool
+		want      string // shown and kept ("": the reply)
+		uncited   bool
+		invalid   []int
 	}{
-		{"cites second", "C is a function [2].", false, []bool{false, true}},
-		{"abstains", NoAnswer, true, []bool{false, false}},
-		{"bad citation", "Alpha [3].", false, []bool{false, false}},
+		{"cites second", "C is a function [2].", false, []bool{false, true}, "", false, []int{}},
+		{"abstains", NoAnswer, true, []bool{false, false}, "", false, []int{}},
+		{"bad citation", "Alpha [3].", false, []bool{false, false}, "Alpha.", true, []int{3}},
+		{"no citation", "C is a function.", false, []bool{false, false}, "", true, []int{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,8 +87,22 @@ func TestAsk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if streamed.String() != tt.reply || res.Answer != tt.reply || res.Abstained != tt.abstained {
+			want := tt.want
+			if want == "" {
+				want = tt.reply
+			}
+			if streamed.String() != want || res.Answer != want || res.Abstained != tt.abstained || res.Uncited != tt.uncited ||
+				!slices.Equal(res.InvalidCitations, tt.invalid) {
 				t.Errorf("result = %+v, streamed %q", res, streamed.String())
+			}
+			var notCited []int
+			for i, c := range tt.cited {
+				if !c {
+					notCited = append(notCited, i+1)
+				}
+			}
+			if !tt.abstained && !slices.Equal(res.NotCited, notCited) {
+				t.Errorf("not cited %v, want %v", res.NotCited, notCited)
 			}
 			for i, want := range tt.cited {
 				if res.Sources[i].Cited != want {
@@ -101,4 +120,73 @@ func TestAsk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCiteFilter: markers that name no source are dropped from the stream
+// with the space before them, whatever the pieces the model sends; valid
+// ones and other brackets pass unchanged.
+func TestCiteFilter(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"valid", "A fact [1]. Another [2][1].", "A fact [1]. Another [2][1]."},
+		{"invalid dropped with its space", "A fact [3]. Another [0], and [12] more.", "A fact. Another, and more."},
+		{"mixed", "Both [1][7] say so [2].", "Both [1] say so [2]."},
+		{"not markers", "Use a[i] or [x] or [ 1] or [] or [1a].", "Use a[i] or [x] or [ 1] or [] or [1a]."},
+		{"at the end", "Ends here [5]", "Ends here"},
+		{"unclosed at the end", "Ends with [1", "Ends with [1"},
+		{"newline after", "Line [4]\nNext [1]\n", "Line\nNext [1]\n"},
+		{"spaces kept", "a  b\tc [1] d", "a  b\tc [1] d"},
+		{"other scripts kept", "Ünïcode [1] 日本 [5]. \u009b", "Ünïcode [1] 日本. \u009b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, size := range []int{1, 2, 3, 100} { // the pieces the model streams
+				f := &citeFilter{n: 2}
+				var out strings.Builder
+				for i := 0; i < len(tt.in); i += size {
+					out.WriteString(f.write(tt.in[i:min(i+size, len(tt.in))]))
+				}
+				out.WriteString(f.flush())
+				if out.String() != tt.want {
+					t.Errorf("pieces of %d: %q, want %q", size, out.String(), tt.want)
+				}
+			}
+		})
+	}
+}
+
+// FuzzCiteFilter: whatever the model streams, in whatever pieces, no marker
+// naming no source is shown, every valid one is, and the pieces do not
+// change the result.
+func FuzzCiteFilter(f *testing.F) {
+	for _, s := range []string{"A [1] b [3].", "[[1]] [2 [10]", "x[0]y [1][2][99]\n", "[", "]"} {
+		f.Add(s, uint8(2), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in string, n, size uint8) {
+		run := func(size int) string {
+			c := &citeFilter{n: int(n % 8)}
+			var out strings.Builder
+			for i := 0; i < len(in); i += size {
+				out.WriteString(c.write(in[i:min(i+size, len(in))]))
+			}
+			out.WriteString(c.flush())
+			return out.String()
+		}
+		whole := run(len(in) + 1)
+		if !strings.Contains(in, "[") && whole != in {
+			t.Fatalf("%q without any marker came out as %q", in, whole)
+		}
+		if got := run(int(size%7) + 1); got != whole {
+			t.Fatalf("in pieces %q, whole %q", got, whole)
+		}
+		cited, invalid := Citations(whole, int(n%8))
+		if len(invalid) > 0 {
+			t.Fatalf("%q shows invalid citations %v", whole, invalid)
+		}
+		want, _ := Citations(in, int(n%8))
+		if len(cited) != len(want) {
+			t.Fatalf("%q cites %v, the answer cited %v", whole, cited, want)
+		}
+	})
 }

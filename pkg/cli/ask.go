@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,8 @@ type AskOptions struct {
 	MaxTokens   int
 	Temperature float64
 	Pull        bool
+	// Strict makes an answer that cites no source exit ExitUncited.
+	Strict bool
 }
 
 func newAskCmd(a *App, g *globalOptions) *cobra.Command {
@@ -78,6 +81,7 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 	bindThresholds(f, &opts.Thresholds, a.cfg)
 	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
 	f.BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
+	f.BoolVar(&opts.Strict, "strict", false, "exit 10 when the answer cites no source (it is still printed)")
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
@@ -231,6 +235,13 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 				}
 			}
 		}
+		if len(res.InvalidCitations) > 0 {
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cited %s that no source has; removed: %s\n",
+				howMany(len(res.InvalidCitations), "number", "numbers"), intList(res.InvalidCitations))
+		}
+		if res.Uncited {
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cites no source: nothing in it is traced to the documents; check it against the sources\n")
+		}
 	}
 	if opts.JSON {
 		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, Result: res}
@@ -244,7 +255,22 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	if res.Abstained {
 		return &silentError{code: ExitNoAnswer}
 	}
+	if res.Uncited && opts.Strict {
+		return &silentError{code: ExitUncited}
+	}
 	return nil
+}
+
+// intList is "1, 7 and 9".
+func intList(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	if len(s) == 1 {
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // answerStream shows an answer as the model writes it.
@@ -272,20 +298,47 @@ func writeAnswerText(a *App, style render.Style, text string) error {
 	return err
 }
 
+// writeSources lists the sources the answer cites, then apart those it
+// was given but did not cite.
 func writeSources(a *App, style render.Style, sources []answer.Source) error {
+	var cited, unused []answer.Source
+	for _, s := range sources {
+		if s.Cited {
+			cited = append(cited, s)
+		} else {
+			unused = append(unused, s)
+		}
+	}
 	if style == render.Plain {
 		var b strings.Builder
-		b.WriteString("\nSources:\n")
-		for _, s := range sources {
-			fmt.Fprintf(&b, "[%d] %s\n", s.N, s.Cite())
+		for _, sec := range []struct {
+			title string
+			list  []answer.Source
+		}{{"Sources:", cited}, {"Also given, not cited:", unused}} {
+			if len(sec.list) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s\n", sec.title)
+			for _, s := range sec.list {
+				fmt.Fprintf(&b, "[%d] %s\n", s.N, s.Cite())
+			}
 		}
 		_, err := fmt.Fprint(a.IO.Out, b.String())
 		return err
 	}
 	var md strings.Builder
-	md.WriteString("**Sources**\n\n")
-	for _, s := range sources {
-		fmt.Fprintf(&md, "- **[%d]** `%s`\n", s.N, s.Cite())
+	for _, sec := range []struct {
+		title string
+		list  []answer.Source
+	}{{"**Sources**", cited}, {"**Also given, not cited**", unused}} {
+		if len(sec.list) == 0 {
+			continue
+		}
+		fmt.Fprintf(&md, "%s\n\n", sec.title)
+		for _, s := range sec.list {
+			fmt.Fprintf(&md, "- **[%d]** `%s`\n", s.N, s.Cite())
+		}
+		md.WriteString("\n")
 	}
 	return writeAnswerText(a, style, md.String())
 }

@@ -347,10 +347,10 @@ func writeEvalTable(a *App, rep *evalReport) error {
 	if ans := rep.Answers; ans != nil {
 		fmt.Fprintf(&b, "\nAnswers by %s (%s retrieval): %d answerable, %d unanswerable\n\n", ans.Model, ans.Mode, ans.Answerable, ans.Unanswerable)
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "\tEM\tF1\tNoAns acc\twrong refusals\tvalid citations\tp50 ms\tp95 ms\t")
-		fmt.Fprintf(tw, "with documents\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.0f\t%.0f\t\n", ans.ExactMatch, ans.F1, ans.NoAnsAccuracy, ans.WrongRefusals, ans.CitationValidity, ans.LatencyP50, ans.LatencyP95)
+		fmt.Fprintln(tw, "\tEM\tF1\tNoAns acc\twrong refusals\tvalid citations\tuncited\tp50 ms\tp95 ms\t")
+		fmt.Fprintf(tw, "with documents\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.0f\t%.0f\t\n", ans.ExactMatch, ans.F1, ans.NoAnsAccuracy, ans.WrongRefusals, ans.CitationValidity, ans.Uncited, ans.LatencyP50, ans.LatencyP95)
 		cb := ans.ClosedBook
-		fmt.Fprintf(tw, "closed book\t%.3f\t%.3f\t%.3f\t%.3f\t-\t-\t-\t\n", cb.ExactMatch, cb.F1, cb.NoAnsAccuracy, cb.WrongRefusals)
+		fmt.Fprintf(tw, "closed book\t%.3f\t%.3f\t%.3f\t%.3f\t-\t-\t-\t-\t\n", cb.ExactMatch, cb.F1, cb.NoAnsAccuracy, cb.WrongRefusals)
 		if err := tw.Flush(); err != nil {
 			return err
 		}

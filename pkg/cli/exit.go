@@ -26,6 +26,7 @@ const (
 	ExitIndex       = 7
 	ExitBusy        = 8
 	ExitBelow       = 9
+	ExitUncited     = 10
 	ExitInterrupted = 130
 )
 
@@ -47,6 +48,7 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        index), or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
+  10   rag ask --strict: the answer cites no source (it was printed)
   130  interrupted (Ctrl-C or SIGTERM); rag index keeps the work it
        finished, the hint says what each command kept
 `

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -189,5 +190,78 @@ func TestCachesSaved(t *testing.T) {
 	h.run(runOpt{}, "index")
 	if r := h.run(runOpt{}, "status", "--json"); !strings.Contains(r.stdout, `"vectors_saved": true`) {
 		t.Errorf("a no-op rag index did not save it again: %s", r.stdout)
+	}
+}
+
+// TestAskCitations: a citation of no source is removed from the answer,
+// shown and --json, and named in a warning; an answer that cites nothing is
+// flagged, a warning on stderr, and exits 10 with --strict; sources given
+// but not cited are listed apart.
+func TestAskCitations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	tests := []struct {
+		name, reply, want string
+		uncited           bool
+		invalid           []int
+	}{
+		{"valid", "Retries back off [1].", "Retries back off [1].", false, []int{}},
+		{"invalid removed", "Retries back off [1][9]. And more [12].", "Retries back off [1]. And more.", false, []int{9, 12}},
+		{"uncited", "Retries back off.", "Retries back off.", true, []int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := h.with(t, nil)
+			h.srv.SetResponder(func(_, _ string) string { return tt.reply })
+			for _, strict := range []bool{false, true} {
+				args := []string{"ask", "--model", chatModel, "retry policy backoff"}
+				if strict {
+					args = append(args, "--strict")
+				}
+				r := h.run(runOpt{}, args...)
+				wantCode := 0
+				if strict && tt.uncited {
+					wantCode = ExitUncited
+				}
+				if r.code != wantCode {
+					t.Errorf("strict %v: exit %d, want %d: %s", strict, r.code, wantCode, r.stderr)
+				}
+				if !strings.HasPrefix(r.stdout, tt.want+"\n") {
+					t.Errorf("shown %q, want %q first", r.stdout, tt.want)
+				}
+				if got := strings.Contains(r.stderr, "cites no source"); got != tt.uncited {
+					t.Errorf("uncited warning %v: %s", got, r.stderr)
+				}
+				if got := strings.Contains(r.stderr, "removed:"); got != (len(tt.invalid) > 0) {
+					t.Errorf("invalid citation warning %v: %s", got, r.stderr)
+				}
+				if tt.name == "valid" && !strings.Contains(r.stdout, "\nAlso given, not cited:\n") && strings.Count(r.stdout, "\n[") > 1 {
+					t.Errorf("sources not cited are not listed apart: %s", r.stdout)
+				}
+			}
+			r := h.run(runOpt{}, "ask", "--json", "--model", chatModel, "retry policy backoff")
+			var rep struct {
+				Answer           string `json:"answer"`
+				Uncited          bool   `json:"uncited"`
+				InvalidCitations []int  `json:"invalid_citations"`
+				NotCited         []int  `json:"not_cited"`
+				Sources          []struct {
+					N     int  `json:"n"`
+					Cited bool `json:"cited"`
+				} `json:"sources"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("%v: %s", err, r.stdout)
+			}
+			if rep.Answer != tt.want || rep.Uncited != tt.uncited || !slices.Equal(rep.InvalidCitations, tt.invalid) {
+				t.Errorf("json %+v", rep)
+			}
+			for _, s := range rep.Sources {
+				if s.Cited == slices.Contains(rep.NotCited, s.N) {
+					t.Errorf("source %d cited %v, not_cited %v", s.N, s.Cited, rep.NotCited)
+				}
+			}
+		})
 	}
 }

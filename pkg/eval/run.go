@@ -90,6 +90,11 @@ func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time
 				progress(mi*len(judged)+qi+1, total)
 			}
 		}
+		// Re-ranker calls are per judged question, as the latencies are.
+		var calls int64
+		if m.Calls != nil {
+			calls = m.Calls() - calls0
+		}
 		// Unanswerable questions count toward the floor's figures alone.
 		for qi, q := range unanswerable {
 			if m.Refuses == nil {
@@ -121,10 +126,6 @@ func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time
 				a.Refused /= float64(a.Unanswerable)
 			}
 		}
-		var calls int64
-		if m.Calls != nil {
-			calls = m.Calls() - calls0
-		}
 		r.finish(lat, calls)
 		out[mi] = r
 	}
@@ -153,10 +154,12 @@ type Answers struct {
 	AnswerScores
 	// CitationValidity is the share of given answers that cite at least
 	// one source and only numbers of sources they were given.
-	CitationValidity float64      `json:"citation_validity"`
-	ClosedBook       AnswerScores `json:"closed_book"`
-	LatencyP50       float64      `json:"latency_p50_ms"`
-	LatencyP95       float64      `json:"latency_p95_ms"`
+	CitationValidity float64 `json:"citation_validity"`
+	// Uncited is the share of given answers that cite no source at all.
+	Uncited    float64      `json:"uncited"`
+	ClosedBook AnswerScores `json:"closed_book"`
+	LatencyP50 float64      `json:"latency_p50_ms"`
+	LatencyP95 float64      `json:"latency_p95_ms"`
 }
 
 // Asker answers questions the way `rag ask` does, and closed book.
@@ -176,7 +179,7 @@ func RunAnswers(ctx context.Context, qs []Query, asker Asker, now func() time.Ti
 	}
 	out := &Answers{}
 	var lat []time.Duration
-	given, cited := 0, 0
+	given, cited, uncited := 0, 0, 0
 	var open, closed sums
 	for i, q := range asked {
 		if err := ctx.Err(); err != nil {
@@ -199,6 +202,9 @@ func RunAnswers(ctx context.Context, qs []Query, asker Asker, now func() time.Ti
 			if valid && anyCited {
 				cited++
 			}
+			if res.Uncited {
+				uncited++
+			}
 		}
 		cb, err := asker.ClosedBook(ctx, q.Text)
 		if err != nil {
@@ -214,6 +220,7 @@ func RunAnswers(ctx context.Context, qs []Query, asker Asker, now func() time.Ti
 	out.ClosedBook = closed.scores()
 	if given > 0 {
 		out.CitationValidity = float64(cited) / float64(given)
+		out.Uncited = float64(uncited) / float64(given)
 	}
 	out.LatencyP50 = percentile(lat, 0.5)
 	out.LatencyP95 = percentile(lat, 0.95)
