@@ -44,11 +44,17 @@ answer and ends it with the numbered sources it was given (cited as [1], [2], ..
 Overlapping chunks of a file are merged and copies dropped before they are
 counted.
 
-When no chunk is relevant (no word in common with the question, similarity
-below --min-score, or with --rerank a judged relevance below --min-relevance),
-rag says the documents do not answer the question,
-does not call the chat model, and exits with code 4. Use - (or pipe the
-question) to read it from stdin.
+When no chunk is relevant (the best one holds too small a share of what the
+question asks about, --min-coverage; no word in common with the question;
+similarity below --min-score; or with --rerank a judged relevance below
+--min-relevance), rag says the documents do not answer the question, does not
+call the chat model, and exits with code 4. Use - (or pipe the question) to
+read it from stdin.
+
+Citations are checked: a [n] naming no source given is removed from the
+answer as it streams and named in a warning; an answer that cites nothing is
+flagged with a warning (--json: "uncited": true), and exits 10 with --strict.
+The sources the answer cites are listed first, those given but not cited apart.
 
 On a terminal, stderr shows what rag waits for until the answer starts, and
 the answer is rendered as markdown and redrawn as it streams; control
