@@ -275,7 +275,6 @@ func TestDamagedSegmentRepaired(t *testing.T) {
 // without saving the caches.
 func TestCleanRunSkipsCaches(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s, dir := newStore(t)
 	files := putFiles(t, s, 1, 0, 1, 2, 3, 4, 5, 6, 7)
 	commitFiles(t, s, files...)
@@ -284,14 +283,7 @@ func TestCleanRunSkipsCaches(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	reopen := func() *Local {
-		t.Helper()
-		w, err := Open(ctx, dir, Options{Write: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
+	reopen := func() *Local { return openWrite(t, dir) }
 	// run opens a writer that writes nothing, as a no-op `rag index` does,
 	// and reports whether the caches needed no opening.
 	run := func() bool {

@@ -245,21 +245,13 @@ func manifestOf(t *testing.T, dir string) Manifest {
 // run, even one that changes nothing.
 func TestGarbageAfterCleanCollection(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s, dir := newStore(t)
 	commitFiles(t, s, put(t, s, key(1), "alpha"))
 	saveCaches(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	reopen := func() *Local {
-		t.Helper()
-		w, err := Open(ctx, dir, Options{Write: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
+	reopen := func() *Local { return openWrite(t, dir) }
 	// The first collection created its mark, which changed the index folder
 	// in the same clock tick or an earlier one, so the next run may or may
 	// not collect again; the one after it must not.
@@ -302,4 +294,14 @@ func TestGarbageAfterCleanCollection(t *testing.T) {
 	if st, err := openRead(t, dir).CacheStats(); err != nil || st.Unused != 0 {
 		t.Errorf("segments after the collection: %+v, %v", st, err)
 	}
+}
+
+// openWrite opens the index in dir for writing, as the next `rag index`.
+func openWrite(t *testing.T, dir string) *Local {
+	t.Helper()
+	w, err := Open(context.Background(), dir, Options{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
