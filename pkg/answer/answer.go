@@ -68,18 +68,55 @@ type Result struct {
 	NotCited []int `json:"not_cited"`
 }
 
-// Messages builds the chat for a question and its sources.
-func Messages(question string, sources []Source) []Message {
+// Prompt is what the model is told besides the question and its sources:
+// the system prompt and a few-shot block of example turns (user, then
+// assistant) that show it the rules at work. Users may replace both.
+type Prompt struct {
+	System   string
+	Examples []Message
+}
+
+// DefaultPrompt is rag's own prompt: SystemPrompt and DefaultExamples.
+func DefaultPrompt() Prompt { return Prompt{System: SystemPrompt, Examples: DefaultExamples} }
+
+// DefaultExamples show a model, small ones above all, the two things it
+// must do: cite every claim by number, and refuse with the fixed sentence
+// when the sources do not answer, even when it knows the answer.
+var DefaultExamples = []Message{
+	{Role: "user", Content: UserMessage("How long is the trial, and can it be extended?", []Source{
+		{N: 1, Result: retrieve.Result{Path: "billing.md", StartLine: 3, EndLine: 6, Text: "Every new account starts with a 14-day trial. Trials end at midnight UTC."}},
+		{N: 2, Result: retrieve.Result{Path: "faq.md", StartLine: 10, EndLine: 12, Text: "Support can extend a trial once, by 7 days."}},
+	})},
+	{Role: "assistant", Content: "The trial lasts 14 days [1]. Support can extend it once, by 7 days [2]."},
+	{Role: "user", Content: UserMessage("What is the capital of France?", []Source{
+		{N: 1, Result: retrieve.Result{Path: "billing.md", StartLine: 3, EndLine: 6, Text: "Every new account starts with a 14-day trial. Trials end at midnight UTC."}},
+	})},
+	{Role: "assistant", Content: NoAnswer},
+}
+
+// UserMessage is the user turn of a question and its sources.
+func UserMessage(question string, sources []Source) string {
 	var b strings.Builder
 	b.WriteString("Sources:\n")
 	for _, s := range sources {
 		fmt.Fprintf(&b, "\n[%d] %s\n%s\n", s.N, s.Cite(), s.Text)
 	}
 	fmt.Fprintf(&b, "\nQuestion: %s\n", strings.TrimSpace(question))
-	return []Message{
-		{Role: "system", Content: SystemPrompt},
-		{Role: "user", Content: b.String()},
-	}
+	return b.String()
+}
+
+// Messages builds the chat for a question and its sources with rag's own
+// prompt.
+func Messages(question string, sources []Source) []Message {
+	return DefaultPrompt().Messages(question, sources)
+}
+
+// Messages builds the chat for a question and its sources: the system
+// prompt, the examples, then the question.
+func (p Prompt) Messages(question string, sources []Source) []Message {
+	msgs := []Message{{Role: "system", Content: p.System}}
+	msgs = append(msgs, p.Examples...)
+	return append(msgs, Message{Role: "user", Content: UserMessage(question, sources)})
 }
 
 // ClosedBook asks the model with no sources at all.
@@ -122,6 +159,11 @@ func Abstain() *Result {
 // Ask streams the model's answer to question from sources, calling onText
 // with each piece as it arrives.
 func Ask(ctx context.Context, chat Chatter, question string, sources []Source, onText func(string) error) (*Result, error) {
+	return DefaultPrompt().Ask(ctx, chat, question, sources, onText)
+}
+
+// Ask is the package's Ask with this prompt.
+func (p Prompt) Ask(ctx context.Context, chat Chatter, question string, sources []Source, onText func(string) error) (*Result, error) {
 	var raw, clean strings.Builder
 	f := &citeFilter{n: len(sources)}
 	emit := func(s string) error {
@@ -131,7 +173,7 @@ func Ask(ctx context.Context, chat Chatter, question string, sources []Source, o
 		}
 		return nil
 	}
-	err := chat.Chat(ctx, Messages(question, sources), func(s string) error {
+	err := chat.Chat(ctx, p.Messages(question, sources), func(s string) error {
 		raw.WriteString(s)
 		return emit(f.write(s))
 	})

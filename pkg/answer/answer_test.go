@@ -2,6 +2,7 @@ package answer
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -112,7 +113,11 @@ func TestAsk(t *testing.T) {
 			if chat.got[0].Role != "system" || chat.got[0].Content != SystemPrompt {
 				t.Error("first message is not the system prompt")
 			}
-			user := chat.got[1].Content
+			// The system prompt, the few-shot block, then the question.
+			if len(chat.got) != 2+len(DefaultExamples) || !slices.Equal(chat.got[1:1+len(DefaultExamples)], DefaultExamples) {
+				t.Errorf("messages %v: want the system prompt, the examples and the question", chat.got)
+			}
+			user := chat.got[len(chat.got)-1].Content
 			for _, want := range []string{"[1] a.md:1-4\nAlpha text.", "[2] b/c.go:10-20\nfunc C() {}", "Question: What is C?"} {
 				if !strings.Contains(user, want) {
 					t.Errorf("user message lacks %q:\n%s", want, user)
@@ -189,4 +194,107 @@ func FuzzCiteFilter(f *testing.F) {
 			t.Fatalf("%q cites %v, the answer cited %v", whole, cited, want)
 		}
 	})
+}
+
+func TestParseExamples(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		turns    int
+		err      string
+	}{
+		{"two turns", "- role: user\n  content: Q?\n- role: assistant\n  content: A [1].\n", 2, ""},
+		{"empty file: no examples", "\n", 0, ""},
+		{"assistant first", "- role: assistant\n  content: A\n- role: user\n  content: Q\n", 0, `turn 1: role "assistant", want user`},
+		{"ends with a user", "- role: user\n  content: Q\n", 0, "the last turn is a user's"},
+		{"empty content", "- role: user\n  content: ''\n- role: assistant\n  content: A\n", 0, "turn 1: empty content"},
+		{"unknown field", "- role: user\n  text: Q\n", 0, "field text not found"},
+		{"not a list", "role: user\n", 0, "want a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseExamples(strings.NewReader(tt.in))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || len(got) != tt.turns {
+				t.Fatalf("%d turns, %v; want %d", len(got), err, tt.turns)
+			}
+		})
+	}
+}
+
+// TestFit: sources are dropped whole, the lowest ranked first, until the
+// messages fit; the kept ones keep their numbers 1..n.
+func TestFit(t *testing.T) {
+	t.Parallel()
+	var sources []Source
+	for i := range 5 {
+		sources = append(sources, Source{N: i + 1, Result: retrieve.Result{Path: fmt.Sprintf("s%d.md", i+1), Text: strings.Repeat("word ", 100)}})
+	}
+	p := Prompt{System: "Answer from the sources."}
+	words := func(s string) int { return len(strings.Fields(s)) }
+	all := 0
+	for _, m := range p.Messages("q?", sources) {
+		all += words(m.Content) + 4
+	}
+	tests := []struct {
+		name   string
+		budget int
+		kept   int
+	}{
+		{"all fit", all, 5},
+		{"one too many", all - 1, 4},
+		{"room for two", all - 3*102, 2},
+		{"none fits", 10, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			kept, dropped := p.Fit("q?", sources, tt.budget, words)
+			if len(kept) != tt.kept || len(kept)+len(dropped) != 5 {
+				t.Fatalf("kept %d, dropped %d; want %d kept", len(kept), len(dropped), tt.kept)
+			}
+			for i, s := range kept {
+				if s.N != i+1 {
+					t.Errorf("kept source %d numbered %d", i+1, s.N)
+				}
+			}
+			for i, s := range dropped {
+				if s.N != tt.kept+i+1 {
+					t.Errorf("dropped %v, want the lowest ranked", dropped)
+				}
+			}
+		})
+	}
+}
+
+// TestDefaultPrompt holds rag's own prompt to what it promises: the rules
+// that keep a model to the sources, and examples that follow them.
+func TestDefaultPrompt(t *testing.T) {
+	t.Parallel()
+	p := DefaultPrompt()
+	for _, want := range []string{"only facts stated in the sources", "cite its source number in square brackets", NoAnswer, "Never add facts from your own knowledge"} {
+		if !strings.Contains(p.System, want) {
+			t.Errorf("the system prompt lacks %q", want)
+		}
+	}
+	if len(p.Examples)%2 != 0 || len(p.Examples) == 0 {
+		t.Fatalf("%d example turns", len(p.Examples))
+	}
+	for i := 0; i < len(p.Examples); i += 2 {
+		q, a := p.Examples[i], p.Examples[i+1]
+		if q.Role != "user" || a.Role != "assistant" {
+			t.Errorf("turns %d and %d are %s and %s", i+1, i+2, q.Role, a.Role)
+		}
+		n := strings.Count(q.Content, "\n[")
+		cited, invalid := Citations(a.Content, n)
+		if len(invalid) > 0 || len(cited) == 0 && !abstained(a.Content) {
+			t.Errorf("example answer %q neither cites its %d sources nor refuses", a.Content, n)
+		}
+	}
 }

@@ -30,6 +30,12 @@ type AskOptions struct {
 	Pull        bool
 	// Strict makes an answer that cites no source exit ExitUncited.
 	Strict bool
+	// SystemPrompt and Examples are files replacing rag's system prompt
+	// and few-shot block ("" rag's own; Examples "none": no examples).
+	SystemPrompt, Examples string
+	// ShowPrompt prints the messages sent to stderr; DryRun prints them to
+	// stdout and sends nothing.
+	ShowPrompt, DryRun bool
 }
 
 func newAskCmd(a *App, g *globalOptions) *cobra.Command {
@@ -88,6 +94,12 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
 	f.BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
 	f.BoolVar(&opts.Strict, "strict", false, "exit 10 when the answer cites no source (it is still printed)")
+	f.StringVar(&opts.SystemPrompt, "system-prompt", a.cfg.String(config.KeySystemPrompt), "file whose text replaces rag's system prompt; system_prompt: in a config file sets the default")
+	bindSetting(f, "system-prompt", config.KeySystemPrompt)
+	f.StringVar(&opts.Examples, "examples", a.cfg.String(config.KeyExamples), "YAML file of example turns (role: user/assistant, content) replacing rag's few-shot block; none for no examples; examples: sets the default")
+	bindSetting(f, "examples", config.KeyExamples)
+	f.BoolVar(&opts.ShowPrompt, "show-prompt", false, "print the exact messages sent to the model on stderr")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print the exact messages that would be sent on stdout, and send nothing to the chat model")
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
@@ -117,11 +129,25 @@ func newChatter(q *queryDeps, opts *AskOptions) *chatter {
 
 // askPipeline is what `rag ask` does with a question, shared with eval.
 type askPipeline struct {
-	q     *queryDeps
-	ropt  retrieve.Options
-	k     int
-	floor retrieve.Floor
-	chat  *chatter
+	q         *queryDeps
+	ropt      retrieve.Options
+	k         int
+	floor     retrieve.Floor
+	chat      *chatter
+	prompt    answer.Prompt
+	numCtx    int
+	maxTokens int
+}
+
+// newAskPipeline is the pipeline of opts: its retrieval, floor, model and
+// prompt.
+func newAskPipeline(q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
+	pr, err := opts.prompt()
+	if err != nil {
+		return nil, err
+	}
+	return &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts),
+		prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
 }
 
 // context retrieves the chunks the model gets: evidence only, overlaps
@@ -146,7 +172,11 @@ func (p *askPipeline) Ask(ctx context.Context, question string) (*answer.Result,
 	if len(evidence) == 0 {
 		return answer.Abstain(), nil
 	}
-	return answer.Ask(ctx, p.chat, question, answer.Number(evidence), nil)
+	sources, _, err := p.fit(ctx, question, answer.Number(evidence))
+	if err != nil {
+		return nil, err
+	}
+	return p.prompt.Ask(ctx, p.chat, question, sources, nil)
 }
 
 // ClosedBook answers with the same model and no documents.
@@ -161,7 +191,24 @@ type askReport struct {
 	RerankModel string `json:"rerank_model,omitempty"`
 	// DamagedFiles were left out: their stored chunks are damaged.
 	DamagedFiles []string `json:"damaged_files"`
+	// DroppedSources were evidence but did not fit in the model's context
+	// (the lowest ranked go first, whole).
+	DroppedSources []answer.Source `json:"dropped_sources"`
 	*answer.Result
+}
+
+// dryRunReport is the --json document of `rag ask --dry-run`.
+type dryRunReport struct {
+	Question       string          `json:"question"`
+	Model          string          `json:"model"`
+	Messages       []promptMessage `json:"messages"`
+	DroppedSources []answer.Source `json:"dropped_sources"`
+	Sources        []answer.Source `json:"sources"`
+}
+
+type promptMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
 }
 
 func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
@@ -178,7 +225,10 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, rr := opts.options(q)
-	p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts)}
+	p, err := newAskPipeline(q, ropt, opts)
+	if err != nil {
+		return err
+	}
 	evidence, err := p.context(ctx, opts.Question)
 	if err != nil {
 		return err
@@ -195,6 +245,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	}
 
 	var res *answer.Result
+	dropped := []answer.Source{}
 	if len(evidence) == 0 {
 		st.clear()
 		res = answer.Abstain()
@@ -204,6 +255,28 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			}
 		}
 	} else {
+		sources, left, err := p.fit(ctx, opts.Question, answer.Number(evidence))
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			dropped = left
+			var names []string
+			for _, s := range left {
+				names = append(names, s.Cite())
+			}
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s did not fit in the model's context and %s left out (the lowest ranked): %s\n",
+				howMany(len(left), "source", "sources"), map[bool]string{true: "was", false: "were"}[len(left) == 1], a.errText(strings.Join(names, ", ")))
+		}
+		msgs := p.prompt.Messages(opts.Question, sources)
+		if opts.DryRun {
+			return writeDryRun(a, opts, msgs, sources, dropped)
+		}
+		if opts.ShowPrompt {
+			var b strings.Builder
+			writePrompt(&b, msgs)
+			fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
+		}
 		st.set(fmt.Sprintf("waiting for %s…", opts.Model))
 		var stream answerStream
 		var onText func(string) error
@@ -216,7 +289,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 				return stream.Write(piece)
 			}
 		}
-		res, err = answer.Ask(ctx, p.chat, opts.Question, answer.Number(evidence), onText)
+		res, err = p.prompt.Ask(ctx, p.chat, opts.Question, sources, onText)
 		st.clear()
 		if err != nil {
 			if stream != nil {
@@ -250,7 +323,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, Result: res}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Result: res}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}
@@ -347,4 +420,23 @@ func writeSources(a *App, style render.Style, sources []answer.Source) error {
 		md.WriteString("\n")
 	}
 	return writeAnswerText(a, style, md.String())
+}
+
+// writeDryRun prints the messages an ask would send, and sends nothing.
+func writeDryRun(a *App, opts *AskOptions, msgs []answer.Message, sources, dropped []answer.Source) error {
+	if opts.JSON {
+		rep := dryRunReport{Question: opts.Question, Model: opts.Model, Sources: sources, DroppedSources: dropped}
+		for _, m := range msgs {
+			rep.Messages = append(rep.Messages, promptMessage{Role: m.Role, Content: m.Content})
+		}
+		return writeJSON(a, rep)
+	}
+	var b strings.Builder
+	writePrompt(&b, msgs)
+	out := b.String()
+	if a.IO.EscapeUntrusted() {
+		out = render.Escape(out) // the sources are documents' text
+	}
+	_, err := fmt.Fprint(a.IO.Out, out)
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollamatest"
 	"github.com/rag-cli/rag/pkg/render/termtest"
@@ -292,7 +293,8 @@ func TestAsk(t *testing.T) {
 		}
 		golden(t, "ask-plain", r.stdout)
 		msgs := h.srv.LastChat()
-		if len(msgs) != 2 || msgs[0]["role"] != "system" || !strings.Contains(msgs[1]["content"], "[1] retry.txt:1-4") {
+		last := msgs[len(msgs)-1]
+		if len(msgs) != 2+len(answer.DefaultExamples) || msgs[0]["role"] != "system" || last["role"] != "user" || !strings.Contains(last["content"], "[1] retry.txt:1-4") {
 			t.Errorf("chat messages = %v", msgs)
 		}
 	})

@@ -99,6 +99,10 @@ eval a gate: below any of them it exits with code 9.`,
 	f.IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeyAskK), "chunks given to the model per question; ask_k: in a config file sets the default")
 	bindSetting(f, "k", config.KeyAskK)
 	bindThresholds(f, &opts.Thresholds, a.cfg)
+	f.StringVar(&opts.SystemPrompt, "system-prompt", a.cfg.String(config.KeySystemPrompt), "with --model: file whose text replaces rag's system prompt (measure your own)")
+	bindSetting(f, "system-prompt", config.KeySystemPrompt)
+	f.StringVar(&opts.Examples, "examples", a.cfg.String(config.KeyExamples), "with --model: YAML file of example turns replacing rag's few-shot block; none for none")
+	bindSetting(f, "examples", config.KeyExamples)
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 256, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
@@ -188,7 +192,10 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	}
 	if opts.Model != "" {
 		ropt, _ := opts.options(q)
-		p := &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, &opts.AskOptions)}
+		p, err := newAskPipeline(q, ropt, &opts.AskOptions)
+		if err != nil {
+			return err
+		}
 		prog.start("answers")
 		rep.Answers, err = eval.RunAnswers(ctx, qs, p, a.Now, prog.set)
 		prog.done()

@@ -32,6 +32,8 @@ const (
 	KeyAs           Key = "as"
 	KeyTenant       Key = "tenant"
 	KeyGroupsFile   Key = "groups_file"
+	KeySystemPrompt Key = "system_prompt"
+	KeyExamples     Key = "examples"
 )
 
 // spec describes one setting: its environment variable, if any, and how
@@ -130,6 +132,8 @@ var specs = []spec{
 	{KeyAs, "RAG_AS", "principal", parsePrincipal},
 	{KeyTenant, "RAG_TENANT", "tenant name", parseTenant},
 	{KeyGroupsFile, "RAG_GROUPS_FILE", "path", parseString},
+	{KeySystemPrompt, "RAG_SYSTEM_PROMPT", "path", parseString},
+	{KeyExamples, "RAG_EXAMPLES", "path", parseString},
 }
 
 func parsePrincipal(s string) (any, error) {
@@ -320,7 +324,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 			if !ok {
 				continue
 			}
-			if sp.key == KeyIndex || sp.key == KeyGroupsFile {
+			if sp.key == KeyIndex || sp.key == KeyGroupsFile || sp.key == KeySystemPrompt || sp.key == KeyExamples {
 				v = expandHome(v, env)
 			}
 			if err := s.Set(sp.key, v, Origin{Kind: FromFile, Name: f.Path, Line: f.Lines[sp.key]}); err != nil {

@@ -310,6 +310,24 @@ func (c *Client) Has(ctx context.Context, model string) (bool, error) {
 	return false, nil
 }
 
+// ContextLength is the context length the model was trained with, as
+// /api/show reports it (model_info's ARCH.context_length); 0 when the
+// server does not say.
+func (c *Client) ContextLength(ctx context.Context, model string) (int, error) {
+	resp, err := c.api.Show(ctx, &api.ShowRequest{Model: model})
+	if err != nil {
+		return 0, c.classify(model, RoleChat, err)
+	}
+	arch, _ := resp.ModelInfo["general.architecture"].(string)
+	switch v := resp.ModelInfo[arch+".context_length"].(type) {
+	case float64:
+		return int(v), nil
+	case int:
+		return v, nil
+	}
+	return 0, nil
+}
+
 // PullProgress is one step of a pull as Ollama reports it: a status such as
 // "pulling manifest" or "pulling <digest>", and for a layer its size and
 // how much of it is done.

@@ -43,6 +43,7 @@ type Server struct {
 	// failFrom, if above 0, fails every embed request from the one that
 	// arrives as number failFrom (1-based), with fault.
 	failFrom, arrivals int
+	ctxLen             int // /api/show's context length; 0: 8192
 	onEmbed            func()
 	respond            func(system, user string) string
 	lastChat           []map[string]string
@@ -175,6 +176,23 @@ func (s *Server) FailEmbedsFrom(n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failFrom, s.fault = n, f
+}
+
+// SetContextLength sets the context length /api/show reports for every
+// model (8192 until set).
+func (s *Server) SetContextLength(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ctxLen = n
+}
+
+func (s *Server) contextLength() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctxLen == 0 {
+		return 8192
+	}
+	return s.ctxLen
 }
 
 // OnEmbed sets a hook run at the start of every embed request (to block
@@ -484,7 +502,7 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, map[string]any{
 		"modelfile": "FROM " + req.Model + "\n", "parameters": "", "template": "{{ .Prompt }}", "details": details(),
-		"model_info": map[string]any{"general.architecture": "llama"}, "capabilities": []string{"completion", "embedding"},
+		"model_info": map[string]any{"general.architecture": "llama", "llama.context_length": s.contextLength()}, "capabilities": []string{"completion", "embedding"},
 		"modified_at": modified,
 	})
 }
