@@ -14,14 +14,14 @@ import (
 // role (user or assistant) and its content, users and assistants in turn,
 // from a user's to an assistant's, e.g.
 //
-//	- role: user
-//	  content: |
-//	    Sources:
-//	    [1] guide.md:1-3
-//	    Install with make install.
-//	    Question: How do I install it?
-//	- role: assistant
-//	  content: Run make install [1].
+//   - role: user
+//     content: |
+//     Sources:
+//     [1] guide.md:1-3
+//     Install with make install.
+//     Question: How do I install it?
+//   - role: assistant
+//     content: Run make install [1].
 //
 // An empty file is no examples at all.
 func ParseExamples(r io.Reader) ([]Message, error) {
