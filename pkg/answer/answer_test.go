@@ -291,7 +291,7 @@ func TestDefaultPrompt(t *testing.T) {
 		if q.Role != "user" || a.Role != "assistant" {
 			t.Errorf("turns %d and %d are %s and %s", i+1, i+2, q.Role, a.Role)
 		}
-		n := strings.Count(q.Content, "\n[")
+		n := strings.Count(q.Content, "<<<source ")
 		cited, invalid := Citations(a.Content, n)
 		if len(invalid) > 0 || len(cited) == 0 && !abstained(a.Content) {
 			t.Errorf("example answer %q neither cites its %d sources nor refuses", a.Content, n)

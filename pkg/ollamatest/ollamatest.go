@@ -439,9 +439,11 @@ func words(text string) []string {
 func DefaultAnswer(_, user string) string {
 	lines := strings.Split(user, "\n")
 	for i, l := range lines {
-		if strings.HasPrefix(l, "[1]") {
+		// rag fences each source: "<<<source 1 ID>>> [1] path", its text,
+		// "<<<end 1 ID>>>".
+		if strings.HasPrefix(l, "[1]") || strings.HasPrefix(l, "<<<source 1 ") {
 			for _, next := range lines[i+1:] {
-				if t := strings.TrimSpace(next); t != "" && !strings.HasPrefix(t, "#") {
+				if t := strings.TrimSpace(next); t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "<<<end ") {
 					return fmt.Sprintf("According to the documents, %s [1].", strings.TrimSuffix(t, "."))
 				}
 			}
