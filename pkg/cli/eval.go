@@ -33,6 +33,9 @@ type EvalOptions struct {
 	MinMRR      float64
 	MinF1       float64
 	MinNoAns    float64
+	// Tune reports the fusion weight and coverage floor that would have
+	// done best on these questions.
+	Tune bool
 }
 
 func newEvalCmd(a *App, g *globalOptions) *cobra.Command {
@@ -86,6 +89,7 @@ eval a gate: below any of them it exits with code 9.`,
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&opts.Tune, "tune", false, "also find the fusion weight and the coverage floor that would have done best on these questions, and say how to set them")
 	f.StringSliceVar(&opts.Modes, "modes", []string{"dense", "lexical", "hybrid"}, "retrieval modes to compare (--rerank adds MODE+rerank for --mode)")
 	f.IntVar(&opts.Limit, "limit", 0, "run a random sample of this many questions (0: all)")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the --limit sample")
@@ -120,6 +124,7 @@ type evalReport struct {
 	RerankModel string           `json:"rerank_model,omitempty"`
 	Retrieval   []eval.Retrieval `json:"retrieval"`
 	Answers     *eval.Answers    `json:"answers,omitempty"`
+	Tune        *eval.Tuning     `json:"tune,omitempty"`
 	Failed      []string         `json:"failed_thresholds"`
 }
 
@@ -190,6 +195,25 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	if opts.Rerank {
 		rep.RerankModel = opts.RerankModel
 	}
+	if opts.Tune {
+		ch := func(ctx context.Context, query string) (dense, lexical []store.Hit, err error) {
+			vecs, err := q.embed.Embed(ctx, []string{query})
+			if err != nil {
+				return nil, nil, err
+			}
+			if dense, err = q.store.Search(ctx, q.view, vecs[0], retrieve.FusionDepth); err != nil {
+				return nil, nil, err
+			}
+			lexical, err = q.store.SearchText(ctx, q.view, query, retrieve.FusionDepth)
+			return dense, lexical, err
+		}
+		prog.start("tuning")
+		rep.Tune, err = eval.Tune(ctx, qs, ch, opts.FusionWeight, opts.floor())
+		prog.done()
+		if err != nil {
+			return err
+		}
+	}
 	if opts.Model != "" {
 		ropt, _ := opts.options(q)
 		p, err := newAskPipeline(q, ropt, &opts.AskOptions)
@@ -238,7 +262,7 @@ func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
 	}
 	var modes []eval.Mode
 	for _, name := range opts.Modes {
-		modes = append(modes, mode(name, retrieve.Options{View: q.view, Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion)}))
+		modes = append(modes, mode(name, retrieve.Options{View: q.view, Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), DenseWeight: float32(opts.FusionWeight)}))
 	}
 	if opts.Rerank {
 		ropt, rr := opts.options(q)
@@ -349,6 +373,21 @@ func writeEvalTable(a *App, rep *evalReport) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+	}
+	if t := rep.Tune; t != nil {
+		fw := t.FusionWeight
+		fmt.Fprintf(&b, "\nTuned on these questions (hybrid, weighted fusion):\n\n")
+		fmt.Fprintf(&b, "  fusion_weight  best %.1f (nDCG@10 %.3f); in use %.2f (%.3f)\n", fw.Best, fw.BestNDCG, fw.Current, fw.CurrentNDCG)
+		set := []string{fmt.Sprintf("fusion_weight: %.1f", fw.Best)}
+		if mc := t.MinCoverage; mc != nil {
+			fmt.Fprintf(&b, "  min_coverage   best %.2f (refuses %.1f%% of unanswerable questions, %.1f%% of answerable ones); in use %.2f (%.1f%%, %.1f%%)\n",
+				mc.Best, 100*mc.Refused, 100*mc.WrongRefusals, mc.Current, 100*mc.CurrentRefused, 100*mc.CurrentWrongRefusals)
+			set = append(set, fmt.Sprintf("min_coverage: %.2f", mc.Best))
+		}
+		fmt.Fprintf(&b, "\nTo use them, put these lines in a config file (`rag config path` shows where):\n\n")
+		for _, l := range set {
+			fmt.Fprintf(&b, "  %s\n", l)
 		}
 	}
 	if ans := rep.Answers; ans != nil {

@@ -11,12 +11,14 @@ import (
 // RetrievalOptions are the retrieval flags of search, ask and eval.
 type RetrievalOptions struct {
 	// View says who asks, in which tenant (--as, --tenant).
-	View        ViewOptions
-	Mode        string
-	Fusion      string
-	Candidates  int
-	Rerank      bool
-	RerankModel string
+	View   ViewOptions
+	Mode   string
+	Fusion string
+	// FusionWeight is the dense share of a weighted fusion.
+	FusionWeight float64
+	Candidates   int
+	Rerank       bool
+	RerankModel  string
 }
 
 // bindRetrieval adds the retrieval flags; their defaults are the settings
@@ -28,6 +30,8 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) 
 	bindSetting(f, "mode", config.KeyMode)
 	f.StringVar(&o.Fusion, "fusion", cfg.String(config.KeyFusion), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank); $RAG_FUSION or fusion: sets the default")
 	bindSetting(f, "fusion", config.KeyFusion)
+	f.Float64Var(&o.FusionWeight, "fusion-weight", cfg.Float(config.KeyFusionWeight), "with weighted fusion: the dense ranking's share, above 0 and at most 1 (rag eval --tune finds the best); fusion_weight: sets the default")
+	bindSetting(f, "fusion-weight", config.KeyFusionWeight)
 	f.IntVar(&o.Candidates, "candidates", retrieve.DefaultCandidates, "with --rerank: how many of the best results the model judges")
 	f.BoolVar(&o.Rerank, "rerank", cfg.Bool(config.KeyRerank), "re-rank the candidates with an Ollama model's yes/no judgement; $RAG_RERANK=1 or rerank: true sets the default")
 	bindSetting(f, "rerank", config.KeyRerank)
@@ -47,12 +51,15 @@ func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
 	if o.Candidates < 1 {
 		return "", usagef("--candidates must be at least 1")
 	}
+	if o.FusionWeight <= 0 || o.FusionWeight > 1 {
+		return "", usagef("--fusion-weight must be above 0 and at most 1")
+	}
 	return m, nil
 }
 
 // options builds the retrieve options, with the re-ranker when asked for.
 func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Model) {
-	opt := retrieve.Options{View: q.view, Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), Candidates: o.Candidates}
+	opt := retrieve.Options{View: q.view, Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), DenseWeight: float32(o.FusionWeight), Candidates: o.Candidates}
 	if !o.Rerank {
 		return opt, nil
 	}

@@ -34,6 +34,7 @@ const (
 	KeyGroupsFile   Key = "groups_file"
 	KeySystemPrompt Key = "system_prompt"
 	KeyExamples     Key = "examples"
+	KeyFusionWeight Key = "fusion_weight"
 )
 
 // spec describes one setting: its environment variable, if any, and how
@@ -101,6 +102,14 @@ func parseSimilarity(s string) (any, error) {
 	return f, nil
 }
 
+func parseWeight(s string) (any, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || f > 1 {
+		return nil, fmt.Errorf("want a number above 0 and at most 1, not %q", s)
+	}
+	return f, nil
+}
+
 func parseHost(s string) (any, error) {
 	if _, err := OllamaHost(s); err != nil {
 		return nil, err
@@ -134,6 +143,7 @@ var specs = []spec{
 	{KeyGroupsFile, "RAG_GROUPS_FILE", "path", parseString},
 	{KeySystemPrompt, "RAG_SYSTEM_PROMPT", "path", parseString},
 	{KeyExamples, "RAG_EXAMPLES", "path", parseString},
+	{KeyFusionWeight, "", "number above 0, at most 1", parseWeight},
 }
 
 func parsePrincipal(s string) (any, error) {
@@ -298,6 +308,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 		KeyMinScore:     strconv.FormatFloat(DefaultMinScore, 'g', -1, 64),
 		KeyMinRelevance: strconv.FormatFloat(DefaultMinRelevance, 'g', -1, 64),
 		KeyMinCoverage:  strconv.FormatFloat(DefaultMinCoverage, 'g', -1, 64),
+		KeyFusionWeight: "0.5",
 	}
 	for _, sp := range specs {
 		v := defaults[sp.key]

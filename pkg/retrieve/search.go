@@ -76,6 +76,9 @@ type Options struct {
 	View   store.View
 	Mode   Mode
 	Fusion Fusion
+	// DenseWeight is the dense share of a weighted fusion, above 0 and at
+	// most 1 (0: DefaultDenseWeight).
+	DenseWeight float32
 	// Candidates is how many of the best results the re-ranker judges; at
 	// least k.
 	Candidates int
@@ -119,7 +122,7 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	case Lexical:
 		results = fromHits(lexical, setLexical)
 	case Hybrid:
-		results = Fuse(dense, lexical, opt.Fusion)
+		results = FuseWeighted(dense, lexical, opt.Fusion, opt.DenseWeight)
 	default:
 		return nil, fmt.Errorf("unknown mode %q", opt.Mode)
 	}
@@ -178,6 +181,15 @@ func setCoverage(r *Result, h store.Hit) {
 
 // Fuse merges a dense and a lexical ranking into one, best first.
 func Fuse(dense, lexical []store.Hit, f Fusion) []Result {
+	return FuseWeighted(dense, lexical, f, DefaultDenseWeight)
+}
+
+// FuseWeighted is Fuse with w the dense share of a weighted fusion (0:
+// DefaultDenseWeight).
+func FuseWeighted(dense, lexical []store.Hit, f Fusion, w float32) []Result {
+	if w <= 0 {
+		w = DefaultDenseWeight
+	}
 	byID := map[int]*Result{}
 	var order []int
 	add := func(hits []store.Hit, part func(*Result, float32), score func(rank int, s float32) float32) {
@@ -205,8 +217,8 @@ func Fuse(dense, lexical []store.Hit, f Fusion) []Result {
 		for _, h := range lexical {
 			top = max(top, h.Score)
 		}
-		add(dense, setDense, func(_ int, s float32) float32 { return denseWeight * max(s, 0) })
-		add(lexical, setLexical, func(_ int, s float32) float32 { return (1 - denseWeight) * s / top })
+		add(dense, setDense, func(_ int, s float32) float32 { return w * max(s, 0) })
+		add(lexical, setLexical, func(_ int, s float32) float32 { return (1 - w) * s / top })
 	} else {
 		rrf := func(rank int, _ float32) float32 { return 1 / float32(rrfK+rank+1) }
 		add(dense, setDense, rrf)
@@ -221,10 +233,11 @@ func Fuse(dense, lexical []store.Hit, f Fusion) []Result {
 	return out
 }
 
-// denseWeight is the dense share of a weighted fusion. On the SQuAD subset
-// with the hashed bag-of-words test embedder 0.5 scored best (0.3 and 0.7
-// less), so the two rankings count equally.
-const denseWeight = 0.5
+// DefaultDenseWeight is the dense share of a weighted fusion. On the SQuAD
+// subset with the hashed bag-of-words test embedder 0.5 scored best (0.3
+// and 0.7 less), so the two rankings count equally; `rag eval --tune` finds
+// the best for one's own questions and model.
+const DefaultDenseWeight = 0.5
 
 func setDense(r *Result, s float32)   { r.Dense = &s }
 func setLexical(r *Result, s float32) { r.Lexical = &s }
