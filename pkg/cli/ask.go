@@ -265,8 +265,8 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			for _, s := range left {
 				names = append(names, s.Cite())
 			}
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s did not fit in the model's context and %s left out (the lowest ranked): %s\n",
-				howMany(len(left), "source", "sources"), map[bool]string{true: "was", false: "were"}[len(left) == 1], a.errText(strings.Join(names, ", ")))
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: left out, as they did not fit in the model's context (the lowest ranked first): %s\n",
+				a.errText(strings.Join(names, ", ")))
 		}
 		msgs := p.prompt.Messages(opts.Question, sources)
 		if opts.DryRun {

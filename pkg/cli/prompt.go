@@ -41,7 +41,7 @@ func (o *AskOptions) prompt() (answer.Prompt, error) {
 	return p, nil
 }
 
-// errNoRoom is a question whose best source alone does not fit in the
+// noRoomError is a question whose best source alone does not fit in the
 // model's context.
 type noRoomError struct{ budget int }
 

@@ -129,7 +129,8 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 // stored chunks are damaged) and returns their paths, as citations show
 // them, for --json.
 func warnDamaged(a *App, q *queryDeps) []string {
-	paths := store.DamagedPaths(q.visible(q.store.Damaged()))
+	m := q.store.Manifest()
+	paths := store.DamagedPaths(m.SeenDamage(q.view, q.store.Damaged()))
 	if len(paths) > 0 {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again\n",
 			plural(len(paths), "file"), a.errText(strings.Join(paths, ", ")))
@@ -147,26 +148,6 @@ func (q *queryDeps) empty() bool {
 		}
 	}
 	return true
-}
-
-// visible keeps, of damaged objects, the files the view sees: a warning
-// never names a file its reader may not see.
-func (q *queryDeps) visible(ds []store.Damage) []store.Damage {
-	m := q.store.Manifest()
-	var out []store.Damage
-	for _, d := range ds {
-		var files []store.FileEntry
-		for i := range d.Files {
-			if m.Sees(q.view, &d.Files[i]) {
-				files = append(files, d.Files[i])
-			}
-		}
-		if len(files) > 0 {
-			d.Files = files
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 type searchReport struct {

@@ -403,21 +403,6 @@ func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Dam
 	if out.Sources == nil {
 		out.Sources = []store.Source{}
 	}
-	filter := func(ds []store.Damage) []store.Damage {
-		var kept []store.Damage
-		for _, d := range ds {
-			var fs []store.FileEntry
-			for i := range d.Files {
-				if m.Sees(view, &d.Files[i]) {
-					fs = append(fs, d.Files[i])
-				}
-			}
-			if len(fs) > 0 {
-				d.Files = fs
-				kept = append(kept, d)
-			}
-		}
-		return kept
-	}
+	filter := func(ds []store.Damage) []store.Damage { return m.SeenDamage(view, ds) }
 	return out, filter
 }

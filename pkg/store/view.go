@@ -1,6 +1,10 @@
 package store
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/rag-cli/rag/pkg/access"
+)
 
 // View is whose share of the index a search sees: one tenant's files, and
 // of those (once the catalog's AccessControl is on) only the files whose
@@ -28,15 +32,31 @@ func (m *Manifest) Sees(v View, f *FileEntry) bool {
 		return true
 	}
 	for _, p := range f.Access {
-		if p == public || slices.Contains(v.Principals, p) {
+		if p == access.Public || slices.Contains(v.Principals, p) {
 			return true
 		}
 	}
 	return false
 }
 
-// public is the principal everybody is.
-const public = "public"
+// SeenDamage keeps, of damaged objects, the files the view sees: a
+// warning or a report never names a file its reader may not see.
+func (m *Manifest) SeenDamage(v View, ds []Damage) []Damage {
+	var out []Damage
+	for _, d := range ds {
+		var files []FileEntry
+		for i := range d.Files {
+			if m.Sees(v, &d.Files[i]) {
+				files = append(files, d.Files[i])
+			}
+		}
+		if len(files) > 0 {
+			d.Files = files
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // Visible returns which of m's files the view sees, by index, and how
 // many; nil when it sees them all.
