@@ -134,6 +134,7 @@ type askPipeline struct {
 	k         int
 	floor     retrieve.Floor
 	chat      *chatter
+	expand    *expander
 	prompt    answer.Prompt
 	numCtx    int
 	maxTokens int
@@ -141,31 +142,37 @@ type askPipeline struct {
 
 // newAskPipeline is the pipeline of opts: its retrieval, floor, model and
 // prompt.
-func newAskPipeline(q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
+func newAskPipeline(a *App, q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
 	pr, err := opts.prompt()
 	if err != nil {
 		return nil, err
 	}
 	return &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts),
-		prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
+		expand: opts.expander(a, q, opts.Model), prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
 }
 
 // context retrieves the chunks the model gets: evidence only, overlaps
-// merged, at most k.
-func (p *askPipeline) context(ctx context.Context, question string) ([]retrieve.Result, error) {
+// merged, at most k. With --expand it also returns what was searched
+// beside the question.
+func (p *askPipeline) context(ctx context.Context, question string) ([]retrieve.Result, *retrieve.Expansion, error) {
+	ropt := p.ropt
+	var err error
+	if ropt.Expansion, err = p.expand.expand(ctx, question); err != nil {
+		return nil, nil, err
+	}
 	// More results than k: merging overlaps and dropping what is not
 	// evidence must still leave k.
-	results, err := retrieve.Search(ctx, p.q.store, p.q.embed, question, max(3*p.k, 10), p.ropt)
+	results, err := retrieve.Search(ctx, p.q.store, p.q.embed, question, max(3*p.k, 10), ropt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return retrieve.Context(retrieve.Evidence(question, results, p.floor), p.k), nil
+	return retrieve.Context(retrieve.Evidence(retrieve.EvidenceQuery(question, ropt.Expansion), results, p.floor), p.k), ropt.Expansion, nil
 }
 
 // Ask answers without streaming; with no evidence it abstains without
 // calling the model.
 func (p *askPipeline) Ask(ctx context.Context, question string) (*answer.Result, error) {
-	evidence, err := p.context(ctx, question)
+	evidence, _, err := p.context(ctx, question)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +201,8 @@ type askReport struct {
 	// DroppedSources were evidence but did not fit in the model's context
 	// (the lowest ranked go first, whole).
 	DroppedSources []answer.Source `json:"dropped_sources"`
+	// Expansion is what was searched beside the question (--expand).
+	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
 	*answer.Result
 }
 
@@ -204,6 +213,8 @@ type dryRunReport struct {
 	Messages       []promptMessage `json:"messages"`
 	DroppedSources []answer.Source `json:"dropped_sources"`
 	Sources        []answer.Source `json:"sources"`
+	// Expansion is what was searched beside the question (--expand).
+	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
 }
 
 type promptMessage struct {
@@ -225,11 +236,11 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, rr := opts.options(q)
-	p, err := newAskPipeline(q, ropt, opts)
+	p, err := newAskPipeline(a, q, ropt, opts)
 	if err != nil {
 		return err
 	}
-	evidence, err := p.context(ctx, opts.Question)
+	evidence, expansion, err := p.context(ctx, opts.Question)
 	if err != nil {
 		return err
 	}
@@ -270,10 +281,11 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 		msgs := p.prompt.Messages(opts.Question, sources)
 		if opts.DryRun {
-			return writeDryRun(a, opts, msgs, sources, dropped)
+			return writeDryRun(a, opts, msgs, sources, dropped, expansion)
 		}
 		if opts.ShowPrompt {
 			var b strings.Builder
+			writeExpansion(&b, expansion)
 			writePrompt(&b, msgs)
 			fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
 		}
@@ -323,7 +335,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Result: res}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Expansion: expansion, Result: res}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}
@@ -423,15 +435,16 @@ func writeSources(a *App, style render.Style, sources []answer.Source) error {
 }
 
 // writeDryRun prints the messages an ask would send, and sends nothing.
-func writeDryRun(a *App, opts *AskOptions, msgs []answer.Message, sources, dropped []answer.Source) error {
+func writeDryRun(a *App, opts *AskOptions, msgs []answer.Message, sources, dropped []answer.Source, x *retrieve.Expansion) error {
 	if opts.JSON {
-		rep := dryRunReport{Question: opts.Question, Model: opts.Model, Sources: sources, DroppedSources: dropped}
+		rep := dryRunReport{Question: opts.Question, Model: opts.Model, Sources: sources, DroppedSources: dropped, Expansion: x}
 		for _, m := range msgs {
 			rep.Messages = append(rep.Messages, promptMessage{Role: m.Role, Content: m.Content})
 		}
 		return writeJSON(a, rep)
 	}
 	var b strings.Builder
+	writeExpansion(&b, x)
 	writePrompt(&b, msgs)
 	out := b.String()
 	if a.IO.EscapeUntrusted() {
@@ -439,4 +452,19 @@ func writeDryRun(a *App, opts *AskOptions, msgs []answer.Message, sources, dropp
 	}
 	_, err := fmt.Fprint(a.IO.Out, out)
 	return err
+}
+
+// writeExpansion says what was searched beside the question, before the
+// messages --show-prompt and --dry-run print.
+func writeExpansion(b *strings.Builder, x *retrieve.Expansion) {
+	if x == nil {
+		return
+	}
+	b.WriteString("--- searched beside the question (--expand) ---\n")
+	for _, p := range x.Phrasings {
+		fmt.Fprintf(b, "phrasing: %s\n", p)
+	}
+	if x.Passage != "" {
+		fmt.Fprintf(b, "passage: %s\n", x.Passage)
+	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -185,7 +186,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	qs := eval.Sample(ds.Queries, opts.Limit, opts.Seed)
 	rep.Questions = len(qs)
 	prog := newProgress(a)
-	modes := evalModes(q, opts)
+	modes := evalModes(a, q, opts)
 	prog.start("retrieval")
 	rep.Retrieval, err = eval.RunRetrieval(ctx, qs, modes, a.Now, prog.set)
 	prog.done()
@@ -216,7 +217,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	}
 	if opts.Model != "" {
 		ropt, _ := opts.options(q)
-		p, err := newAskPipeline(q, ropt, &opts.AskOptions)
+		p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
 		if err != nil {
 			return err
 		}
@@ -227,6 +228,9 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 			return err
 		}
 		rep.Answers.Mode, rep.Answers.Model = opts.Mode, opts.Model
+		if opts.Expand {
+			rep.Answers.Mode += "+expand"
+		}
 		if opts.Rerank {
 			rep.Answers.Mode += "+rerank"
 		}
@@ -246,27 +250,58 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	return nil
 }
 
-// evalModes are the searches to compare: each --modes entry, plus --mode
-// with re-ranking when --rerank is on.
-func evalModes(q *queryDeps, opts *EvalOptions) []eval.Mode {
+// evalModes are the searches to compare: each --modes entry, with --expand
+// each also expanded (MODE+expand), plus --mode with re-ranking when
+// --rerank is on.
+func evalModes(a *App, q *queryDeps, opts *EvalOptions) []eval.Mode {
 	// 20 chunks: documents split into several chunks still fill the 10
 	// ranks the metrics read.
 	const k = 20
 	floor := opts.floor()
-	mode := func(name string, ropt retrieve.Options) eval.Mode {
-		return eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
+	mode := func(name string, ropt retrieve.Options, x *expander) eval.Mode {
+		// The expansion of the latest search: RunRetrieval asks whether the
+		// floor refuses a question right after searching for it.
+		var last struct {
+			query string
+			x     *retrieve.Expansion
+		}
+		m := eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
+			ropt := ropt
+			var err error
+			if ropt.Expansion, err = x.expand(ctx, query); err != nil {
+				return nil, err
+			}
+			last.query, last.x = query, ropt.Expansion
 			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
 		}, Refuses: func(query string, results []retrieve.Result) bool {
-			return len(retrieve.Evidence(query, results, floor)) == 0
+			var x *retrieve.Expansion
+			if last.query == query {
+				x = last.x
+			}
+			return len(retrieve.Evidence(retrieve.EvidenceQuery(query, x), results, floor)) == 0
 		}}
+		if x != nil {
+			x.quiet = true // the table says how many replies were unusable
+			m.ExpandCalls, m.ExpandUnusable = x.Calls, x.Unusable
+		}
+		return m
 	}
 	var modes []eval.Mode
 	for _, name := range opts.Modes {
-		modes = append(modes, mode(name, retrieve.Options{View: q.view, Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), DenseWeight: float32(opts.FusionWeight)}))
+		ropt := retrieve.Options{View: q.view, Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), DenseWeight: float32(opts.FusionWeight)}
+		modes = append(modes, mode(name, ropt, nil))
+		if x := opts.expander(a, q, cmp.Or(opts.Model, a.cfg.String(config.KeyModel))); x != nil {
+			modes = append(modes, mode(name+"+expand", ropt, x))
+		}
 	}
 	if opts.Rerank {
 		ropt, rr := opts.options(q)
-		m := mode(opts.Mode+"+rerank", ropt)
+		name := opts.Mode + "+rerank"
+		x := opts.expander(a, q, cmp.Or(opts.Model, a.cfg.String(config.KeyModel)))
+		if x != nil {
+			name = opts.Mode + "+expand+rerank"
+		}
+		m := mode(name, ropt, x)
 		m.Calls = rr.Calls
 		modes = append(modes, m)
 	}
@@ -350,17 +385,22 @@ func writeEvalTable(a *App, rep *evalReport) error {
 	}
 	fmt.Fprintf(&b, "; embeddings %s\n\n", rep.EmbedModel)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tjudged\tnDCG@10\tR@1\tR@5\tR@10\tMRR@10\tp50 ms\tp95 ms\trerank calls/q\t")
+	fmt.Fprintln(tw, "mode\tjudged\tnDCG@10\tR@1\tR@5\tR@10\tMRR@10\tp50 ms\tp95 ms\tmodel calls/q\t")
 	for _, r := range rep.Retrieval {
 		calls := "-"
-		if r.RerankCalls > 0 {
-			calls = fmt.Sprintf("%.1f", r.RerankCalls)
+		if c := r.RerankCalls + r.ExpandCalls; c > 0 {
+			calls = fmt.Sprintf("%.1f", c)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.1f\t%.1f\t%s\t\n",
 			r.Mode, r.Questions, r.NDCG10, r.Recall1, r.Recall5, r.Recall10, r.MRR10, r.LatencyP50, r.LatencyP95, calls)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, r := range rep.Retrieval {
+		if r.ExpandUnusable > 0 {
+			fmt.Fprintf(&b, "\n%s: %.1f%% of the expansions were not usable (not the JSON asked for, or empty); those questions were searched alone.\n", r.Mode, 100*r.ExpandUnusable)
+		}
 	}
 	if rep.Retrieval != nil && rep.Retrieval[0].Abstention != nil {
 		b.WriteString("\nRefused from the retrieved chunks alone, before any model is asked:\n\n")

@@ -128,6 +128,8 @@ func missingModelHint(e *ollama.ModelNotFoundError) string {
 		return pull + ", or choose another chat model with --model"
 	case ollama.RoleJudge:
 		return pull + ", or choose another re-ranking model with --rerank-model (or $RAG_RERANK_MODEL)"
+	case ollama.RoleExpand:
+		return pull + ", or choose another query expansion model with --expand-model (or $RAG_EXPAND_MODEL)"
 	}
 	return pull + ", or choose another with --embed-model, --model or --rerank-model"
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,9 @@ func neededModels(a *App, g *globalOptions) []string {
 		embed = config.DefaultEmbedModel
 	}
 	models := []string{embed, a.cfg.String(config.KeyModel)}
+	if a.cfg.Bool(config.KeyExpand) {
+		models = append(models, cmp.Or(a.cfg.String(config.KeyExpandModel), a.cfg.String(config.KeyModel)))
+	}
 	if a.cfg.Bool(config.KeyRerank) {
 		models = append(models, a.cfg.String(config.KeyRerankModel))
 	}

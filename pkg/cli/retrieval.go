@@ -1,11 +1,20 @@
 package cli
 
 import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
 	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/rerank"
 	"github.com/rag-cli/rag/pkg/retrieve"
+	"github.com/rag-cli/rag/pkg/rewrite"
 )
 
 // RetrievalOptions are the retrieval flags of search, ask and eval.
@@ -19,6 +28,10 @@ type RetrievalOptions struct {
 	Candidates   int
 	Rerank       bool
 	RerankModel  string
+	// Expand asks the chat model ExpandModel for other phrasings of the
+	// query and a passage that would answer it, searched beside it.
+	Expand      bool
+	ExpandModel string
 }
 
 // bindRetrieval adds the retrieval flags; their defaults are the settings
@@ -37,6 +50,10 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) 
 	bindSetting(f, "rerank", config.KeyRerank)
 	f.StringVar(&o.RerankModel, "rerank-model", cfg.String(config.KeyRerankModel), "Ollama model that re-ranks; $RAG_RERANK_MODEL or rerank_model: sets the default")
 	bindSetting(f, "rerank-model", config.KeyRerankModel)
+	f.BoolVar(&o.Expand, "expand", cfg.Bool(config.KeyExpand), "query expansion: a chat model writes 3 other phrasings of the query (searched in every channel) and a passage that would answer it (dense channel); the query itself counts double; $RAG_EXPAND=1 or expand: true sets the default")
+	bindSetting(f, "expand", config.KeyExpand)
+	f.StringVar(&o.ExpandModel, "expand-model", cfg.String(config.KeyExpandModel), "Ollama chat model that expands queries (default: the chat model, --model or model:); $RAG_EXPAND_MODEL or expand_model: sets the default")
+	bindSetting(f, "expand-model", config.KeyExpandModel)
 }
 
 // validate checks the flags and returns the mode.
@@ -66,6 +83,76 @@ func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Mode
 	rr := &rerank.Model{Judge: q.client, Name: o.RerankModel}
 	opt.Rerank = rr
 	return opt, rr
+}
+
+// expander runs query expansion for a command, with --expand-model or
+// else chatModel; nil when it is off.
+func (o *RetrievalOptions) expander(a *App, q *queryDeps, chatModel string) *expander {
+	if !o.Expand {
+		return nil
+	}
+	return &expander{a: a, model: &completer{client: q.client, model: cmp.Or(o.ExpandModel, chatModel), role: ollama.RoleExpand,
+		options: map[string]any{"temperature": 0, "num_predict": 400}}}
+}
+
+// expander expands queries with a chat model, and counts its calls and
+// the replies it could not use.
+type expander struct {
+	a     *App
+	model rewrite.Completer
+	// quiet counts unusable replies without a warning for each (eval
+	// reports their share).
+	quiet           bool
+	calls, unusable atomic.Int64
+}
+
+// expand returns the expansion of query, or nil when e is nil or the
+// model's reply is not usable: then a warning says so, and the query is
+// searched alone.
+func (e *expander) expand(ctx context.Context, query string) (*retrieve.Expansion, error) {
+	if e == nil {
+		return nil, nil
+	}
+	e.calls.Add(1)
+	x, err := rewrite.Expand(ctx, e.model, query)
+	var unusable *rewrite.UnusableError
+	if errors.As(err, &unusable) {
+		e.unusable.Add(1)
+		if e.quiet {
+			return nil, nil
+		}
+		fmt.Fprintf(e.a.IO.ErrOut, "rag: warning: query expansion: %v; searched with the query alone\n", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("expand the query: %w", err)
+	}
+	return &x, nil
+}
+
+// Calls is how many expansions were asked for so far.
+func (e *expander) Calls() int64 { return e.calls.Load() }
+
+// Unusable is how many of them could not be used.
+func (e *expander) Unusable() int64 { return e.unusable.Load() }
+
+// completer adapts the Ollama client to rewrite.Completer.
+type completer struct {
+	client  *ollama.Client
+	model   string
+	role    ollama.Role
+	options map[string]any
+}
+
+func (c *completer) Complete(ctx context.Context, req rewrite.Request) (string, error) {
+	var b strings.Builder
+	err := c.client.Chat(ctx, ollama.ChatRequest{Model: c.model, Role: c.role, Options: c.options, Format: req.Format, Messages: []ollama.Message{
+		{Role: "system", Content: req.System}, {Role: "user", Content: req.User},
+	}}, func(s string) error {
+		b.WriteString(s)
+		return nil
+	})
+	return b.String(), err
 }
 
 // Thresholds are the relevance floor of ask and eval.

@@ -157,6 +157,8 @@ type searchReport struct {
 	Results     []retrieve.Result `json:"results"`
 	// DamagedFiles were left out: their stored chunks are damaged.
 	DamagedFiles []string `json:"damaged_files"`
+	// Expansion is what was searched beside the query (--expand).
+	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
@@ -168,6 +170,9 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	ropt, rr := opts.options(q)
 	var results []retrieve.Result
 	if !q.empty() { // nothing to search: Ollama is not needed
+		if ropt.Expansion, err = opts.expander(a, q, a.cfg.String(config.KeyModel)).expand(ctx, opts.Query); err != nil {
+			return err
+		}
 		if results, err = retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K, ropt); err != nil {
 			return err
 		}
@@ -177,7 +182,7 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	damaged := warnDamaged(a, q)
 	if opts.JSON {
-		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged}
+		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}

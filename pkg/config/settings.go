@@ -35,6 +35,8 @@ const (
 	KeySystemPrompt Key = "system_prompt"
 	KeyExamples     Key = "examples"
 	KeyFusionWeight Key = "fusion_weight"
+	KeyExpand       Key = "expand"
+	KeyExpandModel  Key = "expand_model"
 )
 
 // spec describes one setting: its environment variable, if any, and how
@@ -144,6 +146,8 @@ var specs = []spec{
 	{KeySystemPrompt, "RAG_SYSTEM_PROMPT", "path", parseString},
 	{KeyExamples, "RAG_EXAMPLES", "path", parseString},
 	{KeyFusionWeight, "", "number above 0, at most 1", parseWeight},
+	{KeyExpand, "RAG_EXPAND", "true or false", parseBool},
+	{KeyExpandModel, "RAG_EXPAND_MODEL", "model name", parseString},
 }
 
 func parsePrincipal(s string) (any, error) {
@@ -309,6 +313,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 		KeyMinRelevance: strconv.FormatFloat(DefaultMinRelevance, 'g', -1, 64),
 		KeyMinCoverage:  strconv.FormatFloat(DefaultMinCoverage, 'g', -1, 64),
 		KeyFusionWeight: "0.5",
+		KeyExpand:       "false",
 	}
 	for _, sp := range specs {
 		v := defaults[sp.key]

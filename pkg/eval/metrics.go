@@ -120,12 +120,17 @@ type Retrieval struct {
 	Recall5   float64 `json:"recall@5"`
 	Recall10  float64 `json:"recall@10"`
 	MRR10     float64 `json:"mrr@10"`
-	// LatencyP50 and LatencyP95 are per query, in milliseconds: embedding
-	// the query, searching and re-ranking.
+	// LatencyP50 and LatencyP95 are per query, in milliseconds: expanding
+	// and embedding the query, searching and re-ranking.
 	LatencyP50 float64 `json:"latency_p50_ms"`
 	LatencyP95 float64 `json:"latency_p95_ms"`
 	// RerankCalls is the mean number of model judgements per query.
 	RerankCalls float64 `json:"rerank_calls_per_query,omitempty"`
+	// ExpandCalls is the mean number of query expansions per query.
+	ExpandCalls float64 `json:"expand_calls_per_query,omitempty"`
+	// ExpandUnusable is the share of expansions whose reply could not be
+	// used (the query was searched alone).
+	ExpandUnusable float64 `json:"expand_unusable,omitempty"`
 	// Abstention is how the relevance floor decided, before any model
 	// would be asked: set when the questions include unanswerable ones.
 	Abstention *Abstention `json:"abstention,omitempty"`
@@ -154,7 +159,7 @@ func (r *Retrieval) add(s Scores) {
 }
 
 // finish turns sums into means and sets the latency percentiles.
-func (r *Retrieval) finish(lat []time.Duration, rerankCalls int64) {
+func (r *Retrieval) finish(lat []time.Duration, rerankCalls, expandCalls int64) {
 	if r.Questions > 0 {
 		n := float64(r.Questions)
 		r.NDCG10 /= n
@@ -163,6 +168,7 @@ func (r *Retrieval) finish(lat []time.Duration, rerankCalls int64) {
 		r.Recall10 /= n
 		r.MRR10 /= n
 		r.RerankCalls = float64(rerankCalls) / n
+		r.ExpandCalls = float64(expandCalls) / n
 	}
 	r.LatencyP50 = percentile(lat, 0.50)
 	r.LatencyP95 = percentile(lat, 0.95)

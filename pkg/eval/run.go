@@ -33,6 +33,9 @@ type Mode struct {
 	Search func(ctx context.Context, query string) ([]retrieve.Result, error)
 	// Calls, if set, counts the re-ranker's judgements so far.
 	Calls func() int64
+	// ExpandCalls, if set, counts the query expansions so far, and
+	// ExpandUnusable those whose reply could not be used.
+	ExpandCalls, ExpandUnusable func() int64
 	// Refuses, if set, says whether rag would refuse the question from its
 	// results, before any chat: the relevance floor.
 	Refuses func(query string, results []retrieve.Result) bool
@@ -61,10 +64,13 @@ func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time
 	for mi, m := range modes {
 		r := Retrieval{Mode: m.Name}
 		lat := make([]time.Duration, 0, len(judged))
-		var calls0 int64
-		if m.Calls != nil {
-			calls0 = m.Calls()
+		count := func(f func() int64) int64 {
+			if f == nil {
+				return 0
+			}
+			return f()
 		}
+		calls0, expands0, unusable0 := count(m.Calls), count(m.ExpandCalls), count(m.ExpandUnusable)
 		for qi, q := range judged {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -90,10 +96,10 @@ func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time
 				progress(mi*len(judged)+qi+1, total)
 			}
 		}
-		// Re-ranker calls are per judged question, as the latencies are.
-		var calls int64
-		if m.Calls != nil {
-			calls = m.Calls() - calls0
+		// Model calls are per judged question, as the latencies are.
+		calls, expands := count(m.Calls)-calls0, count(m.ExpandCalls)-expands0
+		if expands > 0 {
+			r.ExpandUnusable = float64(count(m.ExpandUnusable)-unusable0) / float64(expands)
 		}
 		// Unanswerable questions count toward the floor's figures alone.
 		for qi, q := range unanswerable {
@@ -126,7 +132,7 @@ func RunRetrieval(ctx context.Context, qs []Query, modes []Mode, now func() time
 				a.Refused /= float64(a.Unanswerable)
 			}
 		}
-		r.finish(lat, calls)
+		r.finish(lat, calls, expands)
 		out[mi] = r
 	}
 	return out, nil

@@ -8,7 +8,9 @@ package ollama
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,11 +45,12 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // chose the model that is missing.
 type Role string
 
-// The roles of models, one an endpoint rag calls.
+// The roles of models: mostly one an endpoint rag calls.
 const (
-	RoleEmbed Role = "embedding" // Embed
-	RoleChat  Role = "chat"      // Chat
-	RoleJudge Role = "judge"     // NextToken: re-ranking's yes/no judgement
+	RoleEmbed  Role = "embedding" // Embed
+	RoleChat   Role = "chat"      // Chat
+	RoleJudge  Role = "judge"     // NextToken: re-ranking's yes/no judgement
+	RoleExpand Role = "expansion" // Chat, asked to expand a query
 )
 
 // ModelNotFoundError means the server answered but does not have the model.
@@ -172,6 +175,11 @@ type ChatRequest struct {
 	Messages []Message
 	// Options are model parameters such as temperature and num_ctx.
 	Options map[string]any
+	// Format, if set, is a JSON schema the reply must follow (Ollama's
+	// structured outputs: the server constrains sampling to it).
+	Format json.RawMessage
+	// Role is what the model is asked to do, for errors ("": RoleChat).
+	Role Role
 }
 
 // Chat streams the model's answer, calling fn with each piece of text.
@@ -187,6 +195,7 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 		Messages: msgs,
 		Stream:   &stream,
 		Options:  req.Options,
+		Format:   req.Format,
 	}, func(r api.ChatResponse) error {
 		done = done || r.Done
 		if r.Message.Content == "" {
@@ -195,7 +204,7 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 		return fn(r.Message.Content)
 	})
 	if err != nil {
-		return c.classify(req.Model, RoleChat, err)
+		return c.classify(req.Model, cmp.Or(req.Role, RoleChat), err)
 	}
 	// The api client ends a stream whose body stopped (Ctrl-C, a dropped
 	// connection) as if it were complete; only Ollama's last message,

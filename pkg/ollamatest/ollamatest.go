@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/rag-cli/rag/pkg/rewrite"
 )
 
 // Server is a fake Ollama.
@@ -436,7 +438,29 @@ func words(text string) []string {
 }
 
 // DefaultAnswer answers with the first line of text of source [1] and cites it.
-func DefaultAnswer(_, user string) string {
+// Asked to expand a query (rewrite.ExpandPrompt), it phrases the question
+// without its question mark and guesses a passage that repeats it; asked
+// for a standalone question (rewrite.StandalonePrompt), it adds the words
+// of the previous question to the last message.
+func DefaultAnswer(system, user string) string {
+	switch system {
+	case rewrite.ExpandPrompt:
+		q := strings.TrimSpace(strings.TrimPrefix(user, "Question:"))
+		return marshal(map[string]any{
+			"phrasings": []string{strings.TrimSuffix(q, "?")}, "passage": strings.TrimSuffix(q, "?") + ".",
+		})
+	case rewrite.StandalonePrompt:
+		var prev, last string
+		for _, l := range strings.Split(user, "\n") {
+			if q, ok := strings.CutPrefix(l, "User: "); ok {
+				prev = q
+			}
+			if q, ok := strings.CutPrefix(l, "Last message: "); ok {
+				last = q
+			}
+		}
+		return marshal(map[string]string{"question": strings.TrimSpace(last + " " + strings.Join(words(prev), " "))})
+	}
 	lines := strings.Split(user, "\n")
 	for i, l := range lines {
 		// rag fences each source: "<<<source 1 ID>>> [1] path", its text,
@@ -450,6 +474,15 @@ func DefaultAnswer(_, user string) string {
 		}
 	}
 	return "The documents do not answer this question."
+}
+
+// marshal is v as JSON; v is always a map of strings and string slices.
+func marshal(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // unreachable for those types
+	}
+	return string(b)
 }
 
 // digest is a stable fake sha256 digest of a model's only layer.

@@ -27,7 +27,10 @@ type Result struct {
 	Heading string `json:"heading"`
 	// Score orders the results: the cosine similarity (dense), BM25
 	// (lexical), the fused score (hybrid) or the re-ranker's probability of
-	// relevance. The parts it was computed from follow, when known.
+	// relevance. The parts it was computed from follow, when known. With
+	// an expansion the dense and lexical scores are merged over the query
+	// and its expansion (mergeRankings), and Dense is the best similarity
+	// to the query or a phrasing, which the similarity floor judges.
 	Score   float32  `json:"score"`
 	Dense   *float32 `json:"dense_score,omitempty"`
 	Lexical *float32 `json:"lexical_score,omitempty"`

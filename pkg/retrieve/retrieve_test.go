@@ -2,7 +2,9 @@ package retrieve
 
 import (
 	"context"
+	"math"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/store"
@@ -217,5 +219,135 @@ func TestSearchModes(t *testing.T) {
 	}
 	if _, err := Search(context.Background(), st, nil, "q", 2, Options{Mode: Dense}); err == nil {
 		t.Error("dense search without an embedder did not fail")
+	}
+}
+
+// byQuery is a store whose rankings depend on the query: each text's
+// dense ranking is found by its vector (textVec numbers the texts).
+type byQuery struct {
+	store.Store
+	texts   []string
+	dense   map[string][]store.Hit
+	lexical map[string][]store.Hit
+	asked   []string
+}
+
+func (b *byQuery) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = []float32{float32(slices.Index(b.texts, t))}
+	}
+	return out, nil
+}
+
+func (b *byQuery) Search(_ context.Context, _ store.View, v []float32, k int) ([]store.Hit, error) {
+	t := b.texts[int(v[0])]
+	b.asked = append(b.asked, "dense:"+t)
+	return b.dense[t][:min(k, len(b.dense[t]))], nil
+}
+
+func (b *byQuery) SearchText(_ context.Context, _ store.View, q string, k int) ([]store.Hit, error) {
+	b.asked = append(b.asked, "lexical:"+q)
+	return b.lexical[q][:min(k, len(b.lexical[q]))], nil
+}
+
+func hit(id int, score, coverage float32) store.Hit {
+	return store.Hit{ID: id, Score: score, Coverage: coverage, File: store.FileEntry{Path: string(rune('a' + id))}}
+}
+
+// TestSearchExpansion: the query's own ranking counts twice as much as
+// each phrasing's; BM25 is normalised per ranking; the passage searches the
+// dense channel only; a chunk only a phrasing finds (the user's words are
+// not the documents') is found, with that phrasing's coverage.
+func TestSearchExpansion(t *testing.T) {
+	t.Parallel()
+	x := &Expansion{Phrasings: []string{"p1", "p2"}, Passage: "hypo"}
+	st := &byQuery{
+		texts: []string{"q", "p1", "p2", "hypo"},
+		dense: map[string][]store.Hit{
+			"q":    {hit(0, 0.8, 0), hit(1, 0.7, 0)},
+			"p1":   {hit(1, 0.9, 0)},
+			"p2":   {hit(1, 0.9, 0), hit(0, 0.1, 0)},
+			"hypo": {hit(2, 0.95, 0)},
+		},
+		lexical: map[string][]store.Hit{
+			"q":  {hit(0, 4, 0.3)},
+			"p1": {hit(3, 20, 0.9), hit(0, 10, 0.2)},
+			"p2": {},
+		},
+	}
+	tests := []struct {
+		name  string
+		mode  Mode
+		x     *Expansion
+		want  []string
+		score []float32
+		cover []float32
+		dense []float32
+		asked []string
+	}{
+		{
+			name: "lexical", mode: Lexical, x: x,
+			// a: (2·4/4 + 10/20)/4 = 0.625, d: (20/20)/4 = 0.25
+			want: []string{"a", "d"}, score: []float32{0.625, 0.25}, cover: []float32{0.3, 0.9},
+			asked: []string{"lexical:q", "lexical:p1", "lexical:p2"},
+		},
+		{
+			name: "dense", mode: Dense, x: x,
+			// b: (2·0.7 + 0.9 + 0.9)/5 = 0.64, a: (2·0.8 + 0.1)/5 = 0.34, c: 0.95/5 = 0.19
+			want: []string{"b", "a", "c"}, score: []float32{0.64, 0.34, 0.19}, cover: []float32{0, 0, 0},
+			// The floor judges the best similarity to the query or a
+			// phrasing; a chunk only the passage finds keeps its merged score.
+			dense: []float32{0.9, 0.8, 0.19},
+			asked: []string{"dense:q", "dense:p1", "dense:p2", "dense:hypo"},
+		},
+		{
+			name: "no expansion: the query alone, its own scores", mode: Lexical,
+			want: []string{"a"}, score: []float32{4}, cover: []float32{0.3}, asked: []string{"lexical:q"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := *st
+			st.asked = nil
+			rs, err := Search(context.Background(), &st, &st, "q", 5, Options{Mode: tt.mode, Expansion: tt.x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i, r := range rs {
+				got = append(got, r.Path)
+				if i < len(tt.score) && math.Abs(float64(r.Score-tt.score[i])) > 1e-6 {
+					t.Errorf("%s scores %v, want %v", r.Path, r.Score, tt.score[i])
+				}
+				var c float32
+				if r.Coverage != nil {
+					c = *r.Coverage
+				}
+				if i < len(tt.cover) && c != tt.cover[i] {
+					t.Errorf("%s covers %v, want %v", r.Path, c, tt.cover[i])
+				}
+				if i < len(tt.dense) && (r.Dense == nil || math.Abs(float64(*r.Dense-tt.dense[i])) > 1e-6) {
+					t.Errorf("%s dense score %v, want %v", r.Path, r.Dense, tt.dense[i])
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Search = %v, want %v", got, tt.want)
+			}
+			if !reflect.DeepEqual(st.asked, tt.asked) {
+				t.Errorf("searched %v, want %v", st.asked, tt.asked)
+			}
+		})
+	}
+}
+
+func TestEvidenceQuery(t *testing.T) {
+	t.Parallel()
+	x := &Expansion{Phrasings: []string{"kettle boils water"}, Passage: "tea leaves"}
+	rs := []Result{{Path: "k.md", Text: "The kettle heats."}, {Path: "t.md", Text: "Tea leaves."}}
+	got := Evidence(EvidenceQuery("how to warm liquid", x), rs, Floor{})
+	if len(got) != 1 || got[0].Path != "k.md" {
+		t.Errorf("evidence %+v: a phrasing's words count, the passage's never", got)
 	}
 }

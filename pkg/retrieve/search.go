@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -84,7 +85,29 @@ type Options struct {
 	Candidates int
 	// Rerank, if set, re-orders the best Candidates results.
 	Rerank Reranker
+	// Expansion, if set, adds other ways of asking the query to the
+	// rankings (query expansion, from rewrite.Expand).
+	Expansion *Expansion
 }
+
+// Expansion is more ways to ask a query, written by a chat model: its
+// phrasings search both channels, the passage (a guess at how an answer
+// would read) the dense one only. Each ranks on its own; the original query
+// counts twice as much as any of them.
+type Expansion struct {
+	Phrasings []string `json:"phrasings"`
+	Passage   string   `json:"passage,omitempty"`
+}
+
+// EvidenceQuery is what results are judged against as evidence (Evidence):
+// the query, and with an expansion its phrasings too, never the passage.
+func EvidenceQuery(query string, x *Expansion) string {
+	return strings.Join(lexicalQueries(query, x), "\n")
+}
+
+// OriginalWeight is the weight of the query a user asked, against 1 for
+// each text of its expansion.
+const OriginalWeight = 2
 
 // Search returns the k best chunks for query, best first. Lexical mode does
 // not call emb, so it works without Ollama; emb may then be nil.
@@ -104,25 +127,26 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 		pool = max(n, FusionDepth)
 	}
 	var dense, lexical []store.Hit
+	var best map[int]float32
 	var err error
 	if opt.Mode == Dense || opt.Mode == Hybrid {
-		if dense, err = searchDense(ctx, st, opt.View, emb, query, pool); err != nil {
+		if dense, best, err = searchDense(ctx, st, opt.View, emb, denseQueries(query, opt.Expansion), pool); err != nil {
 			return nil, err
 		}
 	}
 	if opt.Mode == Lexical || opt.Mode == Hybrid {
-		if lexical, err = st.SearchText(ctx, opt.View, query, pool); err != nil {
+		if lexical, err = searchLexical(ctx, st, opt.View, lexicalQueries(query, opt.Expansion), pool); err != nil {
 			return nil, err
 		}
 	}
 	var results []Result
 	switch opt.Mode {
 	case Dense:
-		results = fromHits(dense, setDense)
+		results = fromHits(dense, bestDense(best))
 	case Lexical:
 		results = fromHits(lexical, setLexical)
 	case Hybrid:
-		results = FuseWeighted(dense, lexical, opt.Fusion, opt.DenseWeight)
+		results = fuse(dense, lexical, opt.Fusion, opt.DenseWeight, best)
 	default:
 		return nil, fmt.Errorf("unknown mode %q", opt.Mode)
 	}
@@ -140,18 +164,124 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	return results, nil
 }
 
-func searchDense(ctx context.Context, st store.Store, view store.View, emb Embedder, query string, k int) ([]store.Hit, error) {
+// denseQueries are the texts the dense channel embeds: the query, then
+// its phrasings and passage.
+func denseQueries(query string, x *Expansion) []string {
+	qs := lexicalQueries(query, x)
+	if x != nil && strings.TrimSpace(x.Passage) != "" {
+		qs = append(qs, x.Passage)
+	}
+	return qs
+}
+
+// lexicalQueries are the query and its phrasings.
+func lexicalQueries(query string, x *Expansion) []string {
+	qs := []string{query}
+	if x != nil {
+		for _, p := range x.Phrasings {
+			if strings.TrimSpace(p) != "" {
+				qs = append(qs, p)
+			}
+		}
+	}
+	return qs
+}
+
+// searchDense ranks by the first of queries, or by all of them merged
+// (mergeRankings) when there are more: one embedding call for all. With
+// more, best holds each chunk's highest similarity to the query or a
+// phrasing, which the similarity floor judges.
+func searchDense(ctx context.Context, st store.Store, view store.View, emb Embedder, queries []string, k int) (hits []store.Hit, best map[int]float32, err error) {
 	if emb == nil {
-		return nil, errors.New("dense search needs an embedding model")
+		return nil, nil, errors.New("dense search needs an embedding model")
 	}
-	vecs, err := emb.Embed(ctx, []string{query})
+	vecs, err := emb.Embed(ctx, queries)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(vecs) != 1 {
-		return nil, errors.New("embedder returned no vector for the query")
+	if len(vecs) != len(queries) {
+		return nil, nil, fmt.Errorf("embedder returned %d vectors for %d queries", len(vecs), len(queries))
 	}
-	return st.Search(ctx, view, vecs[0], k)
+	lists := make([][]store.Hit, len(queries))
+	for i, v := range vecs {
+		if lists[i], err = st.Search(ctx, view, v, k); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(lists) > 1 {
+		best = map[int]float32{}
+		for _, hits := range lists[:len(lists)-1] { // the passage is a guess, not a question
+			for _, h := range hits {
+				if b, ok := best[h.ID]; !ok || h.Score > b {
+					best[h.ID] = h.Score
+				}
+			}
+		}
+	}
+	return mergeRankings(lists, k, false), best, nil
+}
+
+// searchLexical is searchDense's counterpart for BM25.
+func searchLexical(ctx context.Context, st store.Store, view store.View, queries []string, k int) ([]store.Hit, error) {
+	lists := make([][]store.Hit, len(queries))
+	for i, q := range queries {
+		var err error
+		if lists[i], err = st.SearchText(ctx, view, q, k); err != nil {
+			return nil, err
+		}
+	}
+	return mergeRankings(lists, k, true), nil
+}
+
+// mergeRankings merges the rankings of a query (first) and of its
+// expansion into one: a chunk scores the weighted mean of its scores in
+// each, 0 where it is missing, the query weighing OriginalWeight and each
+// other text 1. Cosine similarities are comparable across queries and are
+// averaged as they are; BM25 is not (it grows with the query's length and
+// rare words), so with normalize each ranking is divided by its best score
+// first. A chunk's coverage is the best any of the texts gives it: a
+// phrasing in the documents' own words is how expansion finds what the
+// user's words miss, and the phrasings of a question the documents do not
+// hold hit as little as the question (the passage, a model's guess at an
+// answer, searches the dense channel only, which has no coverage).
+func mergeRankings(lists [][]store.Hit, k int, normalize bool) []store.Hit {
+	if len(lists) == 1 {
+		return lists[0]
+	}
+	total := float32(OriginalWeight + len(lists) - 1)
+	byID := map[int]*store.Hit{}
+	var order []int
+	for i, hits := range lists {
+		w := float32(1)
+		if i == 0 {
+			w = OriginalWeight
+		}
+		top := float32(1)
+		if normalize && len(hits) > 0 && hits[0].Score > 0 {
+			top = hits[0].Score
+		}
+		for _, h := range hits {
+			m, ok := byID[h.ID]
+			if !ok {
+				c := h
+				c.Score, c.Coverage = 0, 0
+				m = &c
+				byID[h.ID] = m
+				order = append(order, h.ID)
+			}
+			m.Coverage = max(m.Coverage, h.Coverage)
+			m.Score += w * h.Score / top / total
+		}
+	}
+	out := make([]store.Hit, len(order))
+	for i, id := range order {
+		out[i] = *byID[id]
+	}
+	slices.SortStableFunc(out, func(a, b store.Hit) int { return cmp.Compare(b.Score, a.Score) })
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
 }
 
 func fromHit(h store.Hit) Result {
@@ -161,11 +291,11 @@ func fromHit(h store.Hit) Result {
 	}
 }
 
-func fromHits(hits []store.Hit, part func(*Result, float32)) []Result {
+func fromHits(hits []store.Hit, part func(*Result, store.Hit)) []Result {
 	out := make([]Result, len(hits))
 	for i, h := range hits {
 		out[i] = fromHit(h)
-		part(&out[i], h.Score)
+		part(&out[i], h)
 		setCoverage(&out[i], h)
 	}
 	return out
@@ -187,12 +317,28 @@ func Fuse(dense, lexical []store.Hit, f Fusion) []Result {
 // FuseWeighted is Fuse with w the dense share of a weighted fusion (0:
 // DefaultDenseWeight).
 func FuseWeighted(dense, lexical []store.Hit, f Fusion, w float32) []Result {
+	return fuse(dense, lexical, f, w, nil)
+}
+
+// bestDense records a dense hit's score, or its entry in best when there
+// is one: the similarity an expanded search's floor judges (searchDense).
+func bestDense(best map[int]float32) func(*Result, store.Hit) {
+	return func(r *Result, h store.Hit) {
+		s, ok := best[h.ID]
+		if !ok {
+			s = h.Score
+		}
+		r.Dense = &s
+	}
+}
+
+func fuse(dense, lexical []store.Hit, f Fusion, w float32, best map[int]float32) []Result {
 	if w <= 0 {
 		w = DefaultDenseWeight
 	}
 	byID := map[int]*Result{}
 	var order []int
-	add := func(hits []store.Hit, part func(*Result, float32), score func(rank int, s float32) float32) {
+	add := func(hits []store.Hit, part func(*Result, store.Hit), score func(rank int, s float32) float32) {
 		for rank, h := range hits {
 			r, ok := byID[h.ID]
 			if !ok {
@@ -202,7 +348,7 @@ func FuseWeighted(dense, lexical []store.Hit, f Fusion, w float32) []Result {
 				byID[h.ID] = r
 				order = append(order, h.ID)
 			}
-			part(r, h.Score)
+			part(r, h)
 			setCoverage(r, h)
 			r.Score += score(rank, h.Score)
 		}
@@ -217,11 +363,11 @@ func FuseWeighted(dense, lexical []store.Hit, f Fusion, w float32) []Result {
 		for _, h := range lexical {
 			top = max(top, h.Score)
 		}
-		add(dense, setDense, func(_ int, s float32) float32 { return w * max(s, 0) })
+		add(dense, bestDense(best), func(_ int, s float32) float32 { return w * max(s, 0) })
 		add(lexical, setLexical, func(_ int, s float32) float32 { return (1 - w) * s / top })
 	} else {
 		rrf := func(rank int, _ float32) float32 { return 1 / float32(rrfK+rank+1) }
-		add(dense, setDense, rrf)
+		add(dense, bestDense(best), rrf)
 		add(lexical, setLexical, rrf)
 	}
 	out := make([]Result, len(order))
@@ -239,8 +385,10 @@ func FuseWeighted(dense, lexical []store.Hit, f Fusion, w float32) []Result {
 // the best for one's own questions and model.
 const DefaultDenseWeight = 0.5
 
-func setDense(r *Result, s float32)   { r.Dense = &s }
-func setLexical(r *Result, s float32) { r.Lexical = &s }
+func setLexical(r *Result, h store.Hit) {
+	s := h.Score
+	r.Lexical = &s
+}
 
 // rerank orders results by the re-ranker's judgement; equal judgements keep
 // the first stage's order.
