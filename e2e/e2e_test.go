@@ -186,6 +186,64 @@ func TestRealOllama(t *testing.T) {
 			t.Fatalf("terminal answer not rendered: %q", buf.String())
 		}
 	})
+	t.Run("chat piped", func(t *testing.T) {
+		saved := filepath.Join(t.TempDir(), "chat.md")
+		in := "Where does the duck swim?\nand the ball?\n/sources 1\n/save " + saved + "\n"
+		r := e.run(t, in, nil, "chat", "--json", "--model", e.model, "--max-tokens", "40", "--min-score", "-1")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("want 2 turns and /sources as JSON lines: %s", r.stdout)
+		}
+		var turns [3]struct {
+			Turn      int    `json:"turn"`
+			Typed     string `json:"typed"`
+			Question  string `json:"question"`
+			Rewritten bool   `json:"rewritten"`
+			Answer    string `json:"answer"`
+			Sources   []struct {
+				Path string `json:"path"`
+			} `json:"sources"`
+		}
+		for i, l := range lines {
+			if err := json.Unmarshal([]byte(l), &turns[i]); err != nil {
+				t.Fatalf("line %d: %v: %s", i+1, err, l)
+			}
+		}
+		if turns[0].Turn != 1 || len(turns[0].Sources) == 0 || turns[1].Turn != 2 || turns[1].Typed != "and the ball?" || turns[2].Turn != 1 || len(turns[2].Sources) != len(turns[0].Sources) {
+			t.Fatalf("turns: %s", r.stdout)
+		}
+		// The follow-up was sent to the model to be rewritten: either its
+		// rewrite was searched, and shown, or it was set aside, and noted.
+		shown := strings.Contains(r.stderr, "rag: searching for: "+turns[1].Question)
+		noted := strings.Contains(r.stderr, "rag: note: the model's reply is not usable")
+		if shown == noted || shown != turns[1].Rewritten {
+			t.Fatalf("rewrite shown %v, noted %v, turn %+v: %s", shown, noted, turns[1], r.stderr)
+		}
+		md, err := os.ReadFile(saved)
+		if err != nil || !strings.Contains(string(md), "## 2. and the ball?") {
+			t.Fatalf("/save: %v: %s", err, md)
+		}
+		t.Logf("stderr:\n%s", r.stderr)
+
+		plain := e.run(t, "Where does the duck swim?\n", nil, "chat", "--model", e.model, "--max-tokens", "40", "--min-score", "-1")
+		if plain.code != 0 || !strings.HasPrefix(plain.stdout, "> Where does the duck swim?\n") || !strings.Contains(plain.stdout, "[1] ") {
+			t.Fatalf("plain: exit %d: %s %s", plain.code, plain.stdout, plain.stderr)
+		}
+	})
+	t.Run("search with query expansion", func(t *testing.T) {
+		// The server is asked for JSON to a schema (structured outputs); the
+		// story model's reply is used if it parses, else set aside.
+		r := e.run(t, "", nil, "search", "--json", "--expand", "--expand-model", e.model, "duck in the pond")
+		if r.code != 0 || !strings.Contains(r.stdout, `"path": "garden.md"`) {
+			t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		if r.stderr != "" && !strings.Contains(r.stderr, "rag: warning: query expansion: the model's reply is not usable") {
+			t.Fatalf("stderr: %s", r.stderr)
+		}
+	})
 	t.Run("abstains when nothing is relevant", func(t *testing.T) {
 		r := e.run(t, "", nil, "ask", "--model", e.model, "--json", "Quantum chromodynamics lattice renormalization?")
 		if r.code != 4 || !strings.Contains(r.stdout, `"abstained": true`) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
@@ -86,6 +87,15 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 		},
 	}
 	f := cmd.Flags()
+	bindAnswer(f, a, opts)
+	f.BoolVar(&opts.Strict, "strict", false, "exit 10 when the answer cites no source (it is still printed)")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print the exact messages that would be sent on stdout, and send nothing to the chat model")
+	return cmd
+}
+
+// bindAnswer adds the flags of commands that answer questions (ask, chat):
+// retrieval, the floor, the model and its prompt.
+func bindAnswer(f *pflag.FlagSet, a *App, opts *AskOptions) {
 	f.IntVarP(&opts.K, "k", "k", a.cfg.Int(config.KeyAskK), "number of chunks given to the model; ask_k: in a config file sets the default")
 	bindSetting(f, "k", config.KeyAskK)
 	f.StringVar(&opts.Model, "model", a.cfg.String(config.KeyModel), "Ollama chat model; $RAG_MODEL or model: in a config file sets the default")
@@ -93,17 +103,14 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 	bindThresholds(f, &opts.Thresholds, a.cfg)
 	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
 	f.BoolVar(&opts.Pull, "pull", false, "pull a model the Ollama server does not have, then go on")
-	f.BoolVar(&opts.Strict, "strict", false, "exit 10 when the answer cites no source (it is still printed)")
 	f.StringVar(&opts.SystemPrompt, "system-prompt", a.cfg.String(config.KeySystemPrompt), "file whose text replaces rag's system prompt; system_prompt: in a config file sets the default")
 	bindSetting(f, "system-prompt", config.KeySystemPrompt)
 	f.StringVar(&opts.Examples, "examples", a.cfg.String(config.KeyExamples), "YAML file of example turns (role: user/assistant, content) replacing rag's few-shot block; none for no examples; examples: sets the default")
 	bindSetting(f, "examples", config.KeyExamples)
 	f.BoolVar(&opts.ShowPrompt, "show-prompt", false, "print the exact messages sent to the model on stderr")
-	f.BoolVar(&opts.DryRun, "dry-run", false, "print the exact messages that would be sent on stdout, and send nothing to the chat model")
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
-	return cmd
 }
 
 // chatter adapts the Ollama client to answer.Chatter.
@@ -247,13 +254,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	st.clear() // a warning must not share the status line
 	damaged := warnDamaged(a, q)
 
-	style := render.Plain
-	if a.IO.RenderMarkdown() && !opts.JSON {
-		style = render.Unstyled
-		if a.IO.ColorEnabled() {
-			style = render.Styled
-		}
-	}
+	style := answerStyle(a, opts.JSON)
 
 	var res *answer.Result
 	dropped := []answer.Source{}
@@ -266,18 +267,12 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			}
 		}
 	} else {
-		sources, left, err := p.fit(ctx, opts.Question, answer.Number(evidence))
+		sources, left, err := p.fitNoted(ctx, a, opts.Question, evidence)
 		if err != nil {
 			return err
 		}
 		if len(left) > 0 {
 			dropped = left
-			var names []string
-			for _, s := range left {
-				names = append(names, s.Cite())
-			}
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: left out, as they did not fit in the model's context (the lowest ranked first): %s\n",
-				a.errText(strings.Join(names, ", ")))
 		}
 		msgs := p.prompt.Messages(opts.Question, sources)
 		if opts.DryRun {
@@ -289,49 +284,8 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 			writePrompt(&b, msgs)
 			fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
 		}
-		st.set(fmt.Sprintf("waiting for %s…", opts.Model))
-		var stream answerStream
-		var onText func(string) error
-		if !opts.JSON {
-			if stream, err = newAnswerStream(a, style); err != nil {
-				return err
-			}
-			onText = func(piece string) error {
-				st.clear() // the answer replaces the status line
-				return stream.Write(piece)
-			}
-		}
-		res, err = p.prompt.Ask(ctx, p.chat, opts.Question, sources, onText)
-		st.clear()
-		if err != nil {
-			if stream != nil {
-				// Keep what arrived and end its line, so that the error
-				// starts on a clean one.
-				return errors.Join(err, stream.Close())
-			}
+		if res, err = p.stream(ctx, a, st, style, opts.Question, sources, opts.JSON); err != nil {
 			return err
-		}
-		if stream != nil {
-			if err := stream.Close(); err != nil {
-				return err
-			}
-			if style == render.Plain && !strings.HasSuffix(res.Answer, "\n") {
-				if _, err := fmt.Fprintln(a.IO.Out); err != nil {
-					return err
-				}
-			}
-			if !res.Abstained {
-				if err := writeSources(a, style, res.Sources); err != nil {
-					return err
-				}
-			}
-		}
-		if len(res.InvalidCitations) > 0 {
-			fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cited %s that no source has; removed: %s\n",
-				howMany(len(res.InvalidCitations), "number", "numbers"), intList(res.InvalidCitations))
-		}
-		if res.Uncited {
-			fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cites no source: nothing in it is traced to the documents; check it against the sources\n")
 		}
 	}
 	if opts.JSON {
@@ -350,6 +304,88 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return &silentError{code: ExitUncited}
 	}
 	return nil
+}
+
+// answerStyle is how answers are shown: markdown on a terminal (styled
+// when colour is on), plain text piped or with --json.
+func answerStyle(a *App, jsonOut bool) render.Style {
+	if !a.IO.RenderMarkdown() || jsonOut {
+		return render.Plain
+	}
+	if a.IO.ColorEnabled() {
+		return render.Styled
+	}
+	return render.Unstyled
+}
+
+// fitNoted numbers the evidence and keeps the sources that fit in the
+// model's context; a note names those left out.
+func (p *askPipeline) fitNoted(ctx context.Context, a *App, question string, evidence []retrieve.Result) (sources, dropped []answer.Source, err error) {
+	sources, dropped, err = p.fit(ctx, question, answer.Number(evidence))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(dropped) > 0 {
+		var names []string
+		for _, s := range dropped {
+			names = append(names, s.Cite())
+		}
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: left out, as they did not fit in the model's context (the lowest ranked first): %s\n",
+			a.errText(strings.Join(names, ", ")))
+	}
+	return sources, dropped, nil
+}
+
+// stream asks the model about question from sources, and shows the answer
+// as it arrives (unless quiet: --json), then its sources and the warnings
+// about its citations.
+func (p *askPipeline) stream(ctx context.Context, a *App, st *status, style render.Style, question string, sources []answer.Source, quiet bool) (*answer.Result, error) {
+	st.set(fmt.Sprintf("waiting for %s…", p.chat.model))
+	var stream answerStream
+	var onText func(string) error
+	if !quiet {
+		var err error
+		if stream, err = newAnswerStream(a, style); err != nil {
+			return nil, err
+		}
+		onText = func(piece string) error {
+			st.clear() // the answer replaces the status line
+			return stream.Write(piece)
+		}
+	}
+	res, err := p.prompt.Ask(ctx, p.chat, question, sources, onText)
+	st.clear()
+	if err != nil {
+		if stream != nil {
+			// Keep what arrived and end its line, so that the error
+			// starts on a clean one.
+			return nil, errors.Join(err, stream.Close())
+		}
+		return nil, err
+	}
+	if stream != nil {
+		if err := stream.Close(); err != nil {
+			return nil, err
+		}
+		if style == render.Plain && !strings.HasSuffix(res.Answer, "\n") {
+			if _, err := fmt.Fprintln(a.IO.Out); err != nil {
+				return nil, err
+			}
+		}
+		if !res.Abstained {
+			if err := writeSources(a, style, res.Sources); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(res.InvalidCitations) > 0 {
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cited %s that no source has; removed: %s\n",
+			howMany(len(res.InvalidCitations), "number", "numbers"), intList(res.InvalidCitations))
+	}
+	if res.Uncited {
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cites no source: nothing in it is traced to the documents; check it against the sources\n")
+	}
+	return res, nil
 }
 
 // intList is "1, 7 and 9".

@@ -28,6 +28,7 @@ func registerCompletions(a *App, root *cobra.Command) {
 			"fusion":       words(config.Fusions...),
 			"model":        models,
 			"rerank-model": models,
+			"expand-model": models,
 		} {
 			if c.LocalNonPersistentFlags().Lookup(flag) != nil {
 				// Registering twice is the only error, and each flag is

@@ -131,7 +131,7 @@ func missingModelHint(e *ollama.ModelNotFoundError) string {
 	case ollama.RoleExpand:
 		return pull + ", or choose another query expansion model with --expand-model (or $RAG_EXPAND_MODEL)"
 	}
-	return pull + ", or choose another with --embed-model, --model or --rerank-model"
+	return pull + ", or choose another with --embed-model, --model, --rerank-model or --expand-model"
 }
 
 // classify is the one place that maps an error to an exit code and a hint.

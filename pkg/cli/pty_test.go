@@ -238,3 +238,10 @@ func BenchmarkFirstTokenToScreen(b *testing.B) {
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-first-token-to-screen")
 	b.ReportMetric(float64(worst.Microseconds())/1000, "ms-worst")
 }
+
+// output is what rag has drawn so far.
+func (s *ptySession) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}

@@ -1,6 +1,13 @@
 package iostreams
 
-import "testing"
+import (
+	"bufio"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestColorWanted(t *testing.T) {
 	t.Parallel()
@@ -75,4 +82,48 @@ func TestTerminalAbilities(t *testing.T) {
 	if s.TerminalWidth() != 100 || s.TerminalHeight() != 40 {
 		t.Errorf("size = %dx%d", s.TerminalWidth(), s.TerminalHeight())
 	}
+}
+
+func TestLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in   string
+		tty        bool
+		want       []string
+		wantPrompt string
+	}{
+		{name: "piped", in: "one\r\ntwo\n\nthree", want: []string{"one", "two", "", "three"}},
+		{name: "terminal prompts on stderr", in: "one\n", tty: true, want: []string{"one"}, wantPrompt: "> > "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, in, _, errOut := Test()
+			s.SetTTY(tt.tty, tt.tty, tt.tty, func(string) string { return "" })
+			in.WriteString(tt.in)
+			lines := s.Lines("> ")
+			var got []string
+			for {
+				l, err := lines.ReadLine()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, l)
+			}
+			if !slices.Equal(got, tt.want) || errOut.String() != tt.wantPrompt {
+				t.Errorf("lines %q, prompts %q", got, errOut.String())
+			}
+		})
+	}
+	t.Run("a line too long", func(t *testing.T) {
+		t.Parallel()
+		s, in, _, _ := Test()
+		in.WriteString(strings.Repeat("x", maxLine+1))
+		if _, err := s.Lines("").ReadLine(); !errors.Is(err, bufio.ErrTooLong) {
+			t.Errorf("err = %v", err)
+		}
+	})
 }

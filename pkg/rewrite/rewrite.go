@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -82,13 +83,13 @@ func ParseExpansion(question, reply string) (retrieve.Expansion, error) {
 		return retrieve.Expansion{}, &UnusableError{Reply: reply, Reason: "not the JSON asked for"}
 	}
 	x := retrieve.Expansion{Phrasings: []string{}, Passage: clip(oneLine(got.Passage), maxPassage)}
-	seen := map[string]bool{strings.ToLower(oneLine(question)): true}
+	q := oneLine(question)
 	for _, p := range got.Phrasings {
 		p = clip(oneLine(p), maxPhrasing)
-		if p == "" || seen[strings.ToLower(p)] || len(x.Phrasings) == Phrasings {
+		if p == "" || strings.EqualFold(p, q) || len(x.Phrasings) == Phrasings ||
+			slices.ContainsFunc(x.Phrasings, func(k string) bool { return strings.EqualFold(k, p) }) {
 			continue
 		}
-		seen[strings.ToLower(p)] = true
 		x.Phrasings = append(x.Phrasings, p)
 	}
 	if len(x.Phrasings) == 0 && x.Passage == "" {

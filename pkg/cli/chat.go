@@ -1,0 +1,412 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rag-cli/rag/pkg/answer"
+	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/pkg/retrieve"
+	"github.com/rag-cli/rag/pkg/rewrite"
+)
+
+// ChatOptions are the settings of `rag chat`: those of ask.
+type ChatOptions struct {
+	AskOptions
+}
+
+func newChatCmd(a *App, g *globalOptions) *cobra.Command {
+	opts := &ChatOptions{AskOptions: AskOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "chat",
+		Short: "Ask questions in turn, follow-ups included, each answered from the documents",
+		Long: `Chat reads questions a line at a time, on a terminal with line editing and
+history, or from stdin when it is piped, and answers each the way rag ask does:
+from the retrieved chunks only, with numbered sources, refusing when the
+documents do not hold the answer.
+
+From the second question on, the chat model first rewrites the question into
+one that stands on its own ("and how long does it take?" becomes "How long
+does the kettle take to boil water?"), using the last turns; the rewrite is
+shown before the search and is what is searched and answered. A rewrite that
+is not drawn from the conversation is not used: the question is searched as
+typed. Answers are made from each turn's own sources, never from earlier
+answers, so every claim stays traceable to a document.
+
+Commands:
+  /sources [N]   the sources of the last answer (or of turn N), with their text
+  /save FILE     write the conversation to FILE: Markdown, or JSON for *.json
+  /clear         forget the conversation: the next question is not rewritten
+  /help          this list
+  /exit, /quit   end the chat (as do Ctrl-D and, on a terminal, Ctrl-C)
+
+Piped, each turn's answer and sources follow a "> QUESTION" line on stdout,
+and rewrites are noted on stderr; --json writes one JSON object per turn and
+line (turn, typed, question, rewritten, answer, sources, ...), and /sources
+one with turn and sources. A failure
+(Ollama down, a missing model) ends the chat with its exit code; a refusal
+does not. The chat ends with 0 when its input does.`,
+		Example: `  rag chat
+  printf 'What is the retry policy?\nand how many times?\n' | rag chat
+  rag chat --json --model qwen2.5:7b < questions.txt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.K < 1 {
+				return usagef("-k must be at least 1")
+			}
+			if _, err := opts.validate(); err != nil {
+				return err
+			}
+			return a.withPull(cmd.Context(), opts.Pull, func() error { return chatRun(cmd.Context(), a, opts) })
+		},
+	}
+	bindAnswer(cmd.Flags(), a, &opts.AskOptions)
+	return cmd
+}
+
+// chatTurn is one question and its answer, as --json, /save and /sources
+// show it.
+type chatTurn struct {
+	Turn int `json:"turn"`
+	// Typed is the line as the user wrote it; Question what was searched
+	// and answered: the standalone rewrite when Rewritten.
+	Typed          string              `json:"typed"`
+	Question       string              `json:"question"`
+	Rewritten      bool                `json:"rewritten"`
+	Expansion      *retrieve.Expansion `json:"expansion,omitempty"`
+	DroppedSources []answer.Source     `json:"dropped_sources"`
+	*answer.Result
+}
+
+// chatSession is a chat's state: the pipeline, the turns so far and the
+// conversation a follow-up is rewritten against.
+type chatSession struct {
+	a           *App
+	opts        *ChatOptions
+	p           *askPipeline
+	rewriter    rewrite.Completer
+	st          *status
+	style       render.Style
+	interactive bool
+	turns       []chatTurn
+	history     []rewrite.Turn
+}
+
+func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
+	st := newStatus(a)
+	defer st.clear()
+	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, q.store)
+	if q.empty() {
+		return errEmptyIndex
+	}
+	ropt, _ := opts.options(q)
+	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
+	if err != nil {
+		return err
+	}
+	s := &chatSession{
+		a: a, opts: opts, p: p, st: st, style: answerStyle(a, opts.JSON), interactive: a.IO.IsStdinTTY(),
+		rewriter: &completer{client: q.client, model: opts.Model, role: ollama.RoleChat,
+			options: map[string]any{"temperature": 0, "num_predict": 128, "num_ctx": opts.NumCtx}},
+	}
+	if s.interactive {
+		m := q.store.Manifest()
+		fmt.Fprintf(a.IO.ErrOut, "rag chat: %s answers from %s in %s. /help lists the commands; Ctrl-D ends.\n",
+			opts.Model, plural(len(m.Files), "file"), a.errText(q.store.Dir()))
+	}
+	lines := a.IO.Lines("> ")
+	for {
+		line, err := lines.ReadLine()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read a question: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if name, arg, ok := chatCommand(line); ok {
+			done, err := s.command(name, arg)
+			if err != nil || done {
+				return err
+			}
+			continue
+		}
+		if err := s.turn(ctx, line); err != nil {
+			return err
+		}
+	}
+}
+
+// chatCommands are the commands a line may start with.
+var chatCommands = []string{"sources", "save", "clear", "help", "exit", "quit"}
+
+// chatCommand splits a line that is a command ("/save notes.md") into its
+// name and argument. A line whose first word names a path ("/etc/hosts:
+// what is it for?") is a question; any other "/word" is a command, known
+// or not, so that a mistyped one is not sent off as a question.
+func chatCommand(line string) (name, arg string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "/")
+	if !ok {
+		return "", "", false
+	}
+	name, arg, _ = strings.Cut(rest, " ")
+	if name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return name, strings.TrimSpace(arg), true
+}
+
+// command runs a chat command; done ends the chat.
+func (s *chatSession) command(name, arg string) (done bool, err error) {
+	a := s.a
+	switch name {
+	case "exit", "quit":
+		return true, nil
+	case "help":
+		_, err := fmt.Fprint(a.IO.ErrOut, `Ask a question, or:
+  /sources [N]   the sources of the last answer (or of turn N), with their text
+  /save FILE     write the conversation to FILE: Markdown, or JSON for *.json
+  /clear         forget the conversation: the next question is not rewritten
+  /exit, /quit   end the chat (as does Ctrl-D)
+`)
+		return false, err
+	case "clear":
+		s.history = nil
+		fmt.Fprintln(a.IO.ErrOut, "rag: the conversation is forgotten; the next question is taken as it stands")
+		return false, nil
+	case "sources":
+		return false, s.sources(arg)
+	case "save":
+		if arg == "" {
+			fmt.Fprintln(a.IO.ErrOut, "rag: /save needs a file name: /save FILE")
+			return false, nil
+		}
+		if err := s.save(arg); err != nil {
+			// A bad path must not end the conversation.
+			fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", a.errText(err.Error()))
+			return false, nil
+		}
+		fmt.Fprintf(a.IO.ErrOut, "rag: saved %s to %s\n", plural(len(s.turns), "turn"), a.errText(arg))
+		return false, nil
+	}
+	fmt.Fprintf(a.IO.ErrOut, "rag: unknown command /%s; /help lists them (%s)\n", a.errText(name), "/"+strings.Join(chatCommands, ", /"))
+	return false, nil
+}
+
+// turn answers one question.
+func (s *chatSession) turn(ctx context.Context, typed string) error {
+	a, opts := s.a, s.opts
+	t := chatTurn{Turn: len(s.turns) + 1, Typed: typed, Question: typed, DroppedSources: []answer.Source{}}
+	if !s.interactive && !opts.JSON {
+		// The transcript on stdout says which question each answer is for.
+		if _, err := fmt.Fprintf(a.IO.Out, "> %s\n", typed); err != nil {
+			return err
+		}
+	}
+	if len(s.history) > 0 {
+		s.st.set("rewriting the question…")
+		q, err := rewrite.Standalone(ctx, s.rewriter, s.history, typed)
+		s.st.clear()
+		var unusable *rewrite.UnusableError
+		switch {
+		case errors.As(err, &unusable):
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %v; searching for the question as typed\n", err)
+		case err != nil:
+			return fmt.Errorf("rewrite the question: %w", err)
+		case q != typed:
+			t.Question, t.Rewritten = q, true
+			fmt.Fprintf(a.IO.ErrOut, "rag: searching for: %s\n", a.errText(q))
+		}
+	}
+	s.st.set("retrieving…")
+	evidence, x, err := s.p.context(ctx, t.Question)
+	s.st.clear()
+	if err != nil {
+		return err
+	}
+	t.Expansion = x
+	if len(evidence) == 0 {
+		t.Result = answer.Abstain()
+		if !opts.JSON {
+			if err := writeAnswerText(a, s.style, t.Result.Answer); err != nil {
+				return err
+			}
+		}
+	} else {
+		sources, dropped, err := s.p.fitNoted(ctx, a, t.Question, evidence)
+		if err != nil {
+			return err
+		}
+		if len(dropped) > 0 {
+			t.DroppedSources = dropped
+		}
+		if opts.ShowPrompt {
+			var b strings.Builder
+			writeExpansion(&b, x)
+			writePrompt(&b, s.p.prompt.Messages(t.Question, sources))
+			fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
+		}
+		if t.Result, err = s.p.stream(ctx, a, s.st, s.style, t.Question, sources, opts.JSON); err != nil {
+			return err
+		}
+	}
+	s.turns = append(s.turns, t)
+	s.history = append(s.history, rewrite.Turn{Question: t.Question, Answer: t.Result.Answer})
+	if opts.JSON {
+		return writeJSONLine(a, t)
+	}
+	_, err = fmt.Fprintln(a.IO.Out) // a blank line between turns
+	return err
+}
+
+// writeJSONLine writes v as one line of JSON (JSON Lines), escaped as
+// writeJSON escapes.
+func writeJSONLine(a *App, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = a.IO.Out.Write(render.EscapeJSON(append(b, '\n')))
+	return err
+}
+
+// sources shows the sources of turn arg (default: the last) with their
+// text: what the model read.
+func (s *chatSession) sources(arg string) error {
+	a := s.a
+	if len(s.turns) == 0 {
+		fmt.Fprintln(a.IO.ErrOut, "rag: no answer yet")
+		return nil
+	}
+	n := len(s.turns)
+	if arg != "" {
+		v, err := strconv.Atoi(arg)
+		if err != nil || v < 1 || v > len(s.turns) {
+			fmt.Fprintf(a.IO.ErrOut, "rag: /sources takes a turn number from 1 to %d\n", len(s.turns))
+			return nil
+		}
+		n = v
+	}
+	t := s.turns[n-1]
+	if s.opts.JSON {
+		return writeJSONLine(a, struct {
+			Turn    int             `json:"turn"`
+			Sources []answer.Source `json:"sources"`
+		}{t.Turn, t.Sources})
+	}
+	var b strings.Builder
+	if len(t.Sources) == 0 {
+		fmt.Fprintf(&b, "Turn %d had no sources: the documents did not answer it.\n", n)
+	}
+	for _, src := range t.Sources {
+		cited := "not cited"
+		if src.Cited {
+			cited = "cited"
+		}
+		fmt.Fprintf(&b, "[%d] %s (%s)\n", src.N, src.Cite(), cited)
+		for _, l := range strings.Split(strings.TrimRight(src.Text, "\n"), "\n") {
+			if l == "" {
+				b.WriteString("\n") // no trailing spaces
+				continue
+			}
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	out := b.String()
+	if a.IO.EscapeUntrusted() {
+		out = render.Escape(out) // the documents' text
+	}
+	_, err := fmt.Fprint(a.IO.Out, out)
+	return err
+}
+
+// save writes the conversation to path, whole or not at all: JSON (an
+// array of turns) for a .json name, else Markdown.
+func (s *chatSession) save(path string) error {
+	var data []byte
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		turns := s.turns
+		if turns == nil {
+			turns = []chatTurn{}
+		}
+		b, err := json.MarshalIndent(turns, "", "  ")
+		if err != nil {
+			return err
+		}
+		data = append(b, '\n')
+	} else {
+		data = []byte(s.markdown())
+	}
+	return writeFileAtomic(path, data)
+}
+
+// markdown is the conversation as a Markdown document.
+func (s *chatSession) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# rag chat\n\n%s, %s; model %s.\n", s.a.Now().UTC().Format("2006-01-02 15:04 UTC"), s.p.q.store.Dir(), s.opts.Model)
+	for _, t := range s.turns {
+		fmt.Fprintf(&b, "\n## %d. %s\n\n", t.Turn, t.Typed)
+		if t.Rewritten {
+			fmt.Fprintf(&b, "*Searched for:* %s\n\n", t.Question)
+		}
+		fmt.Fprintf(&b, "%s\n", strings.TrimSpace(t.Result.Answer))
+		if len(t.Sources) > 0 {
+			b.WriteString("\nSources:\n\n")
+			for _, src := range t.Sources {
+				note := ""
+				if !src.Cited {
+					note = " (given, not cited)"
+				}
+				fmt.Fprintf(&b, "- [%d] `%s`%s\n", src.N, src.Cite(), note)
+			}
+		}
+	}
+	return b.String()
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it
+// and renames it over path: a crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(f.Name()) // best effort: err is what matters
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err = f.Sync(); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
