@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/answer"
+	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -128,16 +129,15 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 		fmt.Fprintf(a.IO.ErrOut, "rag chat: %s answers from %s in %s. /help lists the commands; Ctrl-D ends.\n",
 			opts.Model, plural(len(m.Files), "file"), a.errText(q.store.Dir()))
 	}
-	lines := a.IO.Lines("> ")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the pipe reader's goroutine
+	next := readLines(ctx, a.IO.Lines("> "), s.interactive)
 	for {
-		line, err := lines.ReadLine()
+		line, err := next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read a question: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
 			return err
 		}
 		line = strings.TrimSpace(line)
@@ -153,6 +153,60 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 		}
 		if err := s.turn(ctx, line); err != nil {
 			return err
+		}
+	}
+}
+
+// readLines returns a function that reads the next line, or the reason
+// there is none: io.EOF at the end of input, ctx's error once it is
+// cancelled. A pipe is read ahead by one line in a goroutine, so that
+// SIGTERM ends a chat that waits for its writer; a terminal is read in
+// place, as it is in raw mode while a line is read and must be restored
+// before rag exits (Ctrl-C there is a key that ends the input).
+func readLines(ctx context.Context, lines iostreams.LineReader, terminal bool) func() (string, error) {
+	read := func() (string, error) {
+		l, err := lines.ReadLine()
+		if err != nil && !errors.Is(err, io.EOF) {
+			err = fmt.Errorf("read a question: %w", err)
+		}
+		return l, err
+	}
+	if terminal {
+		return func() (string, error) {
+			l, err := read()
+			if err == nil {
+				err = ctx.Err()
+			}
+			return l, err
+		}
+	}
+	type line struct {
+		text string
+		err  error
+	}
+	ch := make(chan line)
+	go func() {
+		for {
+			l, err := read()
+			select {
+			case ch <- line{l, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() (string, error) {
+		select {
+		case l := <-ch:
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+			return l.text, l.err
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
 	}
 }

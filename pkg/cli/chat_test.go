@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +239,28 @@ func TestChatOnTerminal(t *testing.T) {
 	}
 	if code, out := s.wait(); code != 0 {
 		t.Errorf("Ctrl-D: exit %d: %q", code, out)
+	}
+}
+
+// TestChatCancelledWhileWaiting: SIGTERM (the root context cancelled) ends
+// a chat that waits for its pipe's next line, with 130.
+func TestChatCancelledWhileWaiting(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { _ = pw.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.WriteString(pw, "How many times does the client retry a failed upload?\n")
+		for h.srv.ChatRequests() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		cancel() // rag waits for the next line
+	}()
+	r := h.run(runOpt{ctx: ctx, setup: func(a *App) { a.IO.In = pr }}, "chat", "--model", chatModel)
+	if r.code != ExitInterrupted || !strings.Contains(r.stdout, "Retry policy [1]") {
+		t.Errorf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 }

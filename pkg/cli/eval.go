@@ -221,6 +221,9 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		if err != nil {
 			return err
 		}
+		if p.expand != nil {
+			p.expand.quiet = true // the retrieval table says how many were unusable
+		}
 		prog.start("answers")
 		rep.Answers, err = eval.RunAnswers(ctx, qs, p, a.Now, prog.set)
 		prog.done()
