@@ -120,19 +120,25 @@ func unit(r *rand.Rand, dims int) []float32 {
 // searching, not Ollama.
 type fixedEmbedder struct{ v []float32 }
 
-func (e fixedEmbedder) Embed(context.Context, []string) ([][]float32, error) {
-	return [][]float32{e.v}, nil
+func (e fixedEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i := range out {
+		out[i] = e.v
+	}
+	return out, nil
 }
 
 // BenchmarkQuery is the latency of one query (top 10) by mode, at 10,000
-// and 100,000 chunks of 768 dimensions, index already loaded.
+// and 100,000 chunks of 768 dimensions, index already loaded; +expand adds
+// an expansion of 3 phrasings and a passage (the chat call aside).
 func BenchmarkQuery(b *testing.B) {
 	// Each index is built on first use by a sub-benchmark that runs, and
 	// shared by the modes; it lives in this benchmark's folder.
 	indexes := map[int]*fixture{}
 	for _, n := range []int{10_000, 100_000} {
-		for _, mode := range Modes {
-			b.Run(fmt.Sprintf("%dk/%s", n/1000, mode), func(sub *testing.B) {
+		for _, m := range []string{"dense", "lexical", "hybrid", "dense+expand", "lexical+expand", "hybrid+expand"} {
+			mode, expand := Mode(strings.TrimSuffix(m, "+expand")), strings.HasSuffix(m, "+expand")
+			b.Run(fmt.Sprintf("%dk/%s", n/1000, m), func(sub *testing.B) {
 				fx, ok := indexes[n]
 				if !ok {
 					fx = benchIndex(b, b.TempDir(), n)
@@ -140,10 +146,14 @@ func BenchmarkQuery(b *testing.B) {
 				}
 				b := sub
 				emb := fixedEmbedder{v: unit(rand.New(rand.NewPCG(7, 8)), fx.dims)}
-				opt := Options{Mode: mode, Fusion: Weighted}
 				ctx := context.Background()
 				i := 0
 				for b.Loop() {
+					opt := Options{Mode: mode, Fusion: Weighted}
+					if expand {
+						q := func(j int) string { return fx.queries[(i+j)%len(fx.queries)] }
+						opt.Expansion = &Expansion{Phrasings: []string{q(1), q(2), q(3)}, Passage: q(4) + " " + q(5)}
+					}
 					if _, err := Search(ctx, fx.st, emb, fx.queries[i%len(fx.queries)], 10, opt); err != nil {
 						b.Fatal(err)
 					}
