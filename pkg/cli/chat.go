@@ -42,7 +42,9 @@ does the kettle take to boil water?"), using the last turns; the rewrite is
 shown before the search and is what is searched and answered. A rewrite that
 is not drawn from the conversation is not used: the question is searched as
 typed. Answers are made from each turn's own sources, never from earlier
-answers, so every claim stays traceable to a document.
+answers, so every claim stays traceable to a document. When rag index has
+changed the index since the last question, the next is answered from the
+index as it is now.
 
 Commands:
   /sources [N]   the sources of the last answer (or of turn N), with their text
@@ -110,7 +112,8 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, q.store)
+	// A closure: refresh replaces q.store with the index as it is now.
+	defer func() { closeWith(&err, q.store) }()
 	if q.empty() {
 		return errEmptyIndex
 	}
@@ -291,6 +294,10 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 			t.Question, t.Rewritten = q, true
 			fmt.Fprintf(a.IO.ErrOut, "rag: searching for: %s\n", a.errText(q))
 		}
+	}
+	// What `rag index` changed since the last turn is answered from.
+	if err := s.p.q.refresh(ctx, a, opts.globalOptions); err != nil {
+		return err
 	}
 	s.st.set("retrieving…")
 	evidence, x, err := s.p.context(ctx, t.Question)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -262,5 +263,85 @@ func TestChatCancelledWhileWaiting(t *testing.T) {
 	r := h.run(runOpt{ctx: ctx, setup: func(a *App) { a.IO.In = pr }}, "chat", "--model", chatModel)
 	if r.code != ExitInterrupted || !strings.Contains(r.stdout, "Retry policy [1]") {
 		t.Errorf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestChatSeesReindex: a file `rag index` adds while a chat runs answers
+// the chat's next question, and one it removes is no longer cited: the
+// chat opens the index again after a commit.
+func TestChatSeesReindex(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if err := os.WriteFile(filepath.Join(h.docs, "kettle.txt"), []byte("Kettle\n\nThe kettle boils water in two minutes.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustIndex()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { _ = pw.Close() })
+	errs := make(chan error, 1)
+	go func() {
+		errs <- func() error {
+			if _, err := io.WriteString(pw, "How many times does the client retry a failed upload?\n"); err != nil {
+				return err
+			}
+			// Once the first turn has asked the model, its sources are
+			// searched: the documents change.
+			for h.srv.ChatRequests() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			if err := os.WriteFile(filepath.Join(h.docs, "descale.txt"), []byte("Descaling\n\nDescale the kettle with vinegar: fill it, boil, wait an hour.\n"), 0o644); err != nil {
+				return err
+			}
+			if err := os.Remove(filepath.Join(h.docs, "kettle.txt")); err != nil {
+				return err
+			}
+			if r := h.run(runOpt{}, "index", h.docs); r.code != 0 {
+				return fmt.Errorf("index exit %d: %s", r.code, r.stderr)
+			}
+			// /clear: each question is searched as typed.
+			if _, err := io.WriteString(pw, "/clear\nHow do I descale the kettle with vinegar?\n/clear\nHow long does the kettle take to boil water?\n"); err != nil {
+				return err
+			}
+			return pw.Close()
+		}()
+	}()
+	r := h.run(runOpt{setup: func(a *App) { a.IO.In = pr }}, "chat", "--json", "--model", chatModel)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	type turn struct {
+		Sources []struct {
+			Path string `json:"path"`
+		} `json:"sources"`
+	}
+	var turns []turn
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var turn turn
+		if err := json.Unmarshal([]byte(l), &turn); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		turns = append(turns, turn)
+	}
+	paths := func(i int) string {
+		var ps []string
+		for _, s := range turns[i].Sources {
+			ps = append(ps, s.Path)
+		}
+		return strings.Join(ps, ",")
+	}
+	if len(turns) != 3 {
+		t.Fatalf("%d turns, want 3:\n%s", len(turns), r.stdout)
+	}
+	if got := paths(0); !strings.Contains(got, "retry.txt") {
+		t.Errorf("turn 1 has sources %q", got)
+	}
+	if got := paths(1); !strings.Contains(got, "descale.txt") {
+		t.Errorf("turn 2 (after rag index added descale.txt) has sources %q", got)
+	}
+	if got := paths(2); strings.Contains(got, "kettle.txt") {
+		t.Errorf("turn 3 (after rag index removed kettle.txt) cites it: %q", got)
 	}
 }

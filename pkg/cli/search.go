@@ -95,21 +95,31 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := a.indexDir(g)
+	m, model, err := openIndex(ctx, a, g)
 	if err != nil {
 		return nil, err
-	}
-	m, err := store.Open(ctx, dir, store.Options{})
-	if err != nil {
-		return nil, err
-	}
-	man := m.Manifest()
-	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
-		return nil, errors.Join(&store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}, m.Close())
 	}
 	client, err := a.ollama()
 	if err != nil {
 		return nil, errors.Join(err, m.Close())
+	}
+	return &queryDeps{view: view, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+}
+
+// openIndex opens the index read-only and names the embedding model its
+// queries need.
+func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, string, error) {
+	dir, err := a.indexDir(g)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	man := m.Manifest()
+	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
+		return nil, "", errors.Join(&store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}, m.Close())
 	}
 	if c := m.Recovered(); c != nil {
 		updated := "never"
@@ -122,7 +132,23 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if man.Dims == 0 && g.EmbedModel != "" {
 		model = g.EmbedModel
 	}
-	return &queryDeps{view: view, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+	return m, model, nil
+}
+
+// refresh opens the index again when `rag index` has committed since it
+// was opened (store.Local.Stale): a long-lived command (rag chat) then
+// answers its next question from the documents as they are now.
+func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions) error {
+	if !q.store.Stale() {
+		return nil
+	}
+	m, model, err := openIndex(ctx, a, g)
+	if err != nil {
+		return err
+	}
+	old := q.store
+	q.store, q.embed = m, &embed.Model{Client: q.client, Name: model}
+	return old.Close()
 }
 
 // warnDamaged names on stderr the files a query could not read (their

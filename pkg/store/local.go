@@ -135,6 +135,9 @@ type Local struct {
 	// trustAtOpen is trustedUntil when a writer opened the index, before
 	// its own commits: what changed after it may be damage (checkSegments).
 	trustAtOpen int64
+	// opened is the catalog file as a reader's Open found it, before
+	// reading it (Stale).
+	opened os.FileInfo
 }
 
 // Open opens the index in dir. Read-only, a missing index is ErrNoIndex;
@@ -183,6 +186,13 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		}
 		s.ready = true
 		return s, nil
+	}
+	if !opt.Write {
+		// Before the read: a commit in between makes Stale report a change
+		// that was already read, never miss one.
+		if cur, _ := currentName(dir); cur != "" {
+			s.opened, _ = os.Stat(filepath.Join(dir, cur)) // nil: Stale says changed
+		}
 	}
 	m, recovered, err := readCatalog(dir)
 	if err != nil {
@@ -1304,6 +1314,22 @@ func (s *Local) writeFileAtomic(path string, data []byte, what string, durable b
 		return nil
 	}
 	return syncDir(dir)
+}
+
+// Stale reports whether a commit has replaced the catalog this reader
+// opened: a long-lived reader (rag chat, rag mcp) opens the index again
+// then, so that its next query sees what `rag index` changed. Every commit
+// renames a new file over the catalog, so the file is another one.
+func (s *Local) Stale() bool {
+	if s.opt.Write || s.opt.Rebuild {
+		return false // a writer's catalog is the one it commits
+	}
+	cur, _ := currentName(s.dir)
+	if cur == "" || s.opened == nil {
+		return true
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, cur))
+	return err != nil || !os.SameFile(fi, s.opened) || !fi.ModTime().Equal(s.opened.ModTime()) || fi.Size() != s.opened.Size()
 }
 
 func syncDir(dir string) error {

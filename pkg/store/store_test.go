@@ -605,3 +605,29 @@ func TestCheckObjectsReadsOnlyChanged(t *testing.T) {
 		t.Fatalf("after it passed: %d read, damage %v", n, d)
 	}
 }
+
+// TestStale: a reader learns that a commit replaced the catalog it opened,
+// and only then; a writer never calls its own catalog stale.
+func TestStale(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, dir := newStore(t)
+	if err := w.PutObject(ctx, key(1), []Chunk{{StartLine: 1, EndLine: 1, Text: "alpha", Vector: vec(4, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	commitFiles(t, w, FileEntry{Root: "/r", Path: "a.md", Key: key(1), Chunks: 1})
+	r := openRead(t, dir)
+	if r.Stale() || w.Stale() {
+		t.Fatalf("stale right after opening: reader %v, writer %v", r.Stale(), w.Stale())
+	}
+	commitFiles(t, w, FileEntry{Root: "/r", Path: "a.md", Key: key(1), Chunks: 1}, FileEntry{Root: "/r", Path: "b.md", Key: key(1), Chunks: 1})
+	if !r.Stale() {
+		t.Error("a commit went unnoticed")
+	}
+	if w.Stale() {
+		t.Error("the writer calls its own commit stale")
+	}
+	if r2 := openRead(t, dir); r2.Stale() || len(r2.Manifest().Files) != 2 {
+		t.Errorf("reopened: stale %v, %d files", r2.Stale(), len(r2.Manifest().Files))
+	}
+}
