@@ -196,6 +196,53 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, st)
+	rep, err := lookup(ctx, st, view, opts.Target, "rag show")
+	if err != nil {
+		return err
+	}
+	switch rep.OnDisk {
+	case "changed":
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s changed since it was indexed; this is the indexed text (`rag index` refreshes it)\n", a.errText(rep.Path))
+	case "missing":
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s no longer exists; this is the indexed text\n", a.errText(rep.Path))
+	}
+	if opts.JSON {
+		return writeJSON(a, rep)
+	}
+	// Document text is untrusted: a terminal gets it escaped (render.Escape).
+	untrusted := func(s string) string { return s }
+	if a.IO.EscapeUntrusted() {
+		untrusted = render.Escape
+	}
+	_, err = fmt.Fprint(a.IO.Out, rep.text(untrusted, a.IO.ColorEnabled()))
+	return err
+}
+
+// text lays out the sections: each under its citation (bold when asked),
+// the document's text passed through untrusted.
+func (rep *showReport) text(untrusted func(string) string, bold bool) string {
+	var b strings.Builder
+	for i, s := range rep.Sections {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		head := untrusted(retrieve.Result{Path: rep.Path, StartLine: s.StartLine, EndLine: s.EndLine, Page: s.Page, Heading: s.Heading}.Cite())
+		if bold {
+			head = "\x1b[1m" + head + "\x1b[0m"
+		}
+		b.WriteString(head + "\n")
+		b.WriteString(untrusted(s.Text))
+		if !strings.HasSuffix(s.Text, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// lookup finds what target (a path or a citation) names among the files
+// view sees, and reads its text from st. An error names the fix with cmd
+// (how a user runs show).
+func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd string) (*showReport, error) {
 	m := st.Manifest()
 	// Only what the view sees can be named: another's file is "not in the
 	// index", exactly as one that is not.
@@ -207,7 +254,7 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	}
 	m.Files = seen
 
-	refs := parseCitation(opts.Target)
+	refs := parseCitation(target)
 	var ref citeRef
 	var files []store.FileEntry
 	for _, r := range refs {
@@ -218,59 +265,29 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	}
 	switch {
 	case len(files) == 0:
-		return notIndexed(refs[0].path)
+		return nil, notIndexed(refs[0].path)
 	case len(files) > 1:
 		var cands []string
 		for _, f := range files {
 			cands = append(cands, filepath.Join(f.Root, filepath.FromSlash(f.Path)))
 		}
-		return &hintedError{
+		return nil, &hintedError{
 			err:  usagef("%s is in the index under %d folders: %s", ref.path, len(files), strings.Join(cands, ", ")),
-			hint: fmt.Sprintf("name one by its absolute path, e.g. rag show %s", shellQuote(cands[0]+strings.TrimPrefix(opts.Target, ref.path))),
+			hint: fmt.Sprintf("name one by its absolute path, e.g. %s %s", cmd, shellQuote(cands[0]+strings.TrimPrefix(target, ref.path))),
 		}
 	}
 	f := files[0]
 	chunks, err := st.FileChunks(ctx, f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sections, err := selectSections(f, chunks, ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rep := showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format, Sections: sections}
+	rep := &showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format, Sections: sections}
 	rep.OnDisk = onDisk(rep.File, f.Hash)
-	switch rep.OnDisk {
-	case "changed":
-		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s changed since it was indexed; this is the indexed text (`rag index` refreshes it)\n", a.errText(f.Path))
-	case "missing":
-		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s no longer exists; this is the indexed text\n", a.errText(f.Path))
-	}
-	if opts.JSON {
-		return writeJSON(a, rep)
-	}
-	// Document text is untrusted: a terminal gets it escaped (render.Escape).
-	untrusted := func(s string) string { return s }
-	if a.IO.EscapeUntrusted() {
-		untrusted = render.Escape
-	}
-	var b strings.Builder
-	for i, s := range sections {
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		head := untrusted(retrieve.Result{Path: f.Path, StartLine: s.StartLine, EndLine: s.EndLine, Page: s.Page, Heading: s.Heading}.Cite())
-		if a.IO.ColorEnabled() {
-			head = "\x1b[1m" + head + "\x1b[0m"
-		}
-		b.WriteString(head + "\n")
-		b.WriteString(untrusted(s.Text))
-		if !strings.HasSuffix(s.Text, "\n") {
-			b.WriteString("\n")
-		}
-	}
-	_, err = fmt.Fprint(a.IO.Out, b.String())
-	return err
+	return rep, nil
 }
 
 func notIndexed(p string) error {
