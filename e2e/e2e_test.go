@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 type env struct {
@@ -232,6 +234,48 @@ func TestRealOllama(t *testing.T) {
 		if plain.code != 0 || !strings.HasPrefix(plain.stdout, "> Where does the duck swim?\n") || !strings.Contains(plain.stdout, "[1] ") {
 			t.Fatalf("plain: exit %d: %s %s", plain.code, plain.stdout, plain.stderr)
 		}
+	})
+	t.Run("mcp", func(t *testing.T) {
+		// A real MCP client starts rag mcp as assistants do, and calls its
+		// tools; ask goes to the real chat model.
+		c := e.cmd(nil, "mcp", "--model", e.model, "--max-tokens", "40", "--min-score", "-1")
+		var se bytes.Buffer
+		c.Stderr = &se
+		client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
+		ctx := context.Background()
+		cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: c}, nil)
+		if err != nil {
+			t.Fatalf("connect: %v: %s", err, se.String())
+		}
+		call := func(name string, args map[string]any) (string, map[string]any) {
+			t.Helper()
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+			if err != nil || res.IsError {
+				t.Fatalf("%s: %v %+v: %s", name, err, res, se.String())
+			}
+			var text string
+			for _, ct := range res.Content {
+				if tc, ok := ct.(*mcp.TextContent); ok {
+					text += tc.Text
+				}
+			}
+			m, _ := res.StructuredContent.(map[string]any)
+			return text, m
+		}
+		if text, _ := call("search", map[string]any{"query": "duck in the pond", "k": 2}); !strings.Contains(text, "garden.md") {
+			t.Fatalf("search: %s", text)
+		}
+		if text, _ := call("get", map[string]any{"citation": "cat.txt:1"}); !strings.Contains(text, "a cat named Tom") {
+			t.Fatalf("get: %s", text)
+		}
+		text, ask := call("ask", map[string]any{"question": "Where does the duck swim?"})
+		if srcs, _ := ask["sources"].([]any); len(srcs) == 0 || !strings.Contains(text, "Sources:") {
+			t.Fatalf("ask: %s %v", text, ask)
+		}
+		if err := cs.Close(); err != nil {
+			t.Fatalf("close: %v: %s", err, se.String())
+		}
+		t.Logf("ask: %s", text)
 	})
 	t.Run("search with query expansion", func(t *testing.T) {
 		// The server is asked for JSON to a schema (structured outputs); the

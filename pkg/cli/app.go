@@ -259,7 +259,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	bindSetting(pf, "embed-model", config.KeyEmbedModel)
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr: the settings used, timings, skipped files")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
 		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{
 			Use:         "exit-codes",
 			Short:       "What rag's exit codes mean",

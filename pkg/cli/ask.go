@@ -179,18 +179,29 @@ func (p *askPipeline) context(ctx context.Context, question string) ([]retrieve.
 // Ask answers without streaming; with no evidence it abstains without
 // calling the model.
 func (p *askPipeline) Ask(ctx context.Context, question string) (*answer.Result, error) {
-	evidence, _, err := p.context(ctx, question)
+	res, _, _, err := p.answer(ctx, question)
+	return res, err
+}
+
+// answer is Ask with what was searched beside the question and the
+// evidence that did not fit in the model's context (never nil).
+func (p *askPipeline) answer(ctx context.Context, question string) (_ *answer.Result, _ *retrieve.Expansion, dropped []answer.Source, err error) {
+	evidence, x, err := p.context(ctx, question)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if len(evidence) == 0 {
-		return answer.Abstain(), nil
+		return answer.Abstain(), x, []answer.Source{}, nil
 	}
-	sources, _, err := p.fit(ctx, question, answer.Number(evidence))
+	sources, dropped, err := p.fit(ctx, question, answer.Number(evidence))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return p.prompt.Ask(ctx, p.chat, question, sources, nil)
+	if dropped == nil {
+		dropped = []answer.Source{}
+	}
+	res, err := p.prompt.Ask(ctx, p.chat, question, sources, nil)
+	return res, x, dropped, err
 }
 
 // ClosedBook answers with the same model and no documents.

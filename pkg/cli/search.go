@@ -155,8 +155,7 @@ func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions) error
 // stored chunks are damaged) and returns their paths, as citations show
 // them, for --json.
 func warnDamaged(a *App, q *queryDeps) []string {
-	m := q.store.Manifest()
-	paths := store.DamagedPaths(m.SeenDamage(q.view, q.store.Damaged()))
+	paths := damagedPaths(q)
 	if len(paths) > 0 {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again\n",
 			plural(len(paths), "file"), a.errText(strings.Join(paths, ", ")))

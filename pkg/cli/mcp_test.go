@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// mcpSession runs `rag mcp args…` as the real command, its stdin and
+// stdout joined to an MCP client; stop ends the client (stdin closes) and
+// returns the command's result.
+func mcpSession(t *testing.T, h *harness, args ...string) (cs *mcp.ClientSession, stop func() result) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan result, 1)
+	go func() {
+		r := h.run(runOpt{setup: func(a *App) { a.IO.In, a.IO.Out = inR, outW }}, append([]string{"mcp"}, args...)...)
+		_ = outW.Close() // the client sees the end
+		done <- r
+	}()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
+	if err != nil {
+		_ = inW.Close()
+		r := <-done
+		t.Fatalf("connect: %v; exit %d: %s", err, r.code, r.stderr)
+	}
+	var stopped *result
+	stop = func() result {
+		if stopped == nil {
+			if err := cs.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+			r := <-done
+			stopped = &r
+		}
+		return *stopped
+	}
+	t.Cleanup(func() { stop() })
+	return cs, stop
+}
+
+// callTool calls a tool; out, if not nil, receives its structured result.
+func callTool(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any, out any) (text string, isError bool) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	if out != nil && !res.IsError {
+		data, err := json.Marshal(res.StructuredContent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s: %v: %s", name, err, data)
+		}
+	}
+	return b.String(), res.IsError
+}
+
+type mcpSearchOut struct {
+	Mode    string `json:"mode"`
+	Results []struct {
+		Path      string `json:"path"`
+		StartLine int    `json:"start_line"`
+		Text      string `json:"text"`
+	} `json:"results"`
+}
+
+func (o mcpSearchOut) paths() string {
+	var ps []string
+	for _, r := range o.Results {
+		ps = append(ps, r.Path)
+	}
+	return strings.Join(ps, ",")
+}
+
+// TestMCP runs every tool through a real MCP client against `rag mcp`.
+func TestMCP(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	cs, stop := mcpSession(t, h, "--model", chatModel)
+
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range tools.Tools {
+		names = append(names, tl.Name)
+	}
+	if got := strings.Join(names, ","); got != "ask,get,search,status" {
+		t.Errorf("tools %s", got)
+	}
+
+	t.Run("search", func(t *testing.T) {
+		var out mcpSearchOut
+		text, isErr := callTool(t, cs, "search", map[string]any{"query": "retry failed upload", "k": 2}, &out)
+		if isErr || len(out.Results) != 2 || out.Results[0].Path != "retry.txt" || out.Mode != "hybrid" {
+			t.Fatalf("error %v, %+v", isErr, out)
+		}
+		if !strings.HasPrefix(text, "1. retry.txt:1-4 (score ") || !strings.Contains(text, "The client retries a failed upload three times.") {
+			t.Errorf("text:\n%s", text)
+		}
+	})
+	t.Run("search lexical", func(t *testing.T) {
+		var out mcpSearchOut
+		if _, isErr := callTool(t, cs, "search", map[string]any{"query": "retries", "mode": "lexical"}, &out); isErr || out.Mode != "lexical" || out.paths() != "retry.txt" {
+			t.Errorf("error %v, %+v", isErr, out)
+		}
+	})
+	t.Run("search errors", func(t *testing.T) {
+		for _, args := range []map[string]any{
+			{"query": "retry", "mode": "fuzzy"},
+			{"query": "retry", "k": 51},
+			{"query": " "},
+		} {
+			if text, isErr := callTool(t, cs, "search", args, nil); !isErr || text == "" {
+				t.Errorf("%v: error %v, %q", args, isErr, text)
+			}
+		}
+	})
+	t.Run("get", func(t *testing.T) {
+		var out struct {
+			Path     string `json:"path"`
+			OnDisk   string `json:"on_disk"`
+			Sections []struct {
+				Text string `json:"text"`
+			} `json:"sections"`
+		}
+		text, isErr := callTool(t, cs, "get", map[string]any{"citation": "retry.txt:1-2"}, &out)
+		if isErr || out.Path != "retry.txt" || out.OnDisk != "unchanged" || len(out.Sections) != 1 {
+			t.Fatalf("error %v, %+v", isErr, out)
+		}
+		if text != "retry.txt:1-2\nRetry policy\n" {
+			t.Errorf("text %q", text)
+		}
+	})
+	t.Run("get missing", func(t *testing.T) {
+		text, isErr := callTool(t, cs, "get", map[string]any{"citation": "nope.md"}, nil)
+		if !isErr || !strings.Contains(text, "nope.md is not in the index") || !strings.Contains(text, "(hint: index it with `rag index nope.md`") {
+			t.Errorf("error %v, %q", isErr, text)
+		}
+	})
+	t.Run("ask", func(t *testing.T) {
+		var out struct {
+			Answer    string `json:"answer"`
+			Abstained bool   `json:"abstained"`
+			Sources   []struct {
+				N     int    `json:"n"`
+				Path  string `json:"path"`
+				Cited bool   `json:"cited"`
+			} `json:"sources"`
+		}
+		text, isErr := callTool(t, cs, "ask", map[string]any{"question": "How many times does the client retry a failed upload?"}, &out)
+		if isErr || out.Abstained || len(out.Sources) == 0 || out.Sources[0].Path != "retry.txt" || !out.Sources[0].Cited {
+			t.Fatalf("error %v, %+v", isErr, out)
+		}
+		if !strings.Contains(text, "[1]") || !strings.Contains(text, "\nSources:\n[1] retry.txt:1-4\n") {
+			t.Errorf("text:\n%s", text)
+		}
+	})
+	t.Run("ask refuses", func(t *testing.T) {
+		before := h.srv.ChatRequests()
+		var out struct {
+			Abstained bool `json:"abstained"`
+		}
+		text, isErr := callTool(t, cs, "ask", map[string]any{"question": "What is the boiling point of tungsten?"}, &out)
+		if isErr || !out.Abstained || !strings.Contains(text, "do not") {
+			t.Errorf("error %v, %+v, %q", isErr, out, text)
+		}
+		if h.srv.ChatRequests() != before {
+			t.Error("the chat model was asked a question the documents do not hold")
+		}
+	})
+	t.Run("status", func(t *testing.T) {
+		var out struct {
+			Files      int    `json:"files"`
+			EmbedModel string `json:"embed_model"`
+		}
+		text, isErr := callTool(t, cs, "status", map[string]any{}, &out)
+		if isErr || out.Files == 0 || out.EmbedModel != embedModel || !strings.Contains(text, fmt.Sprintf("%d files", out.Files)) {
+			t.Errorf("error %v, %+v, %q", isErr, out, text)
+		}
+	})
+	t.Run("fresh", func(t *testing.T) {
+		// A file rag index adds while the server runs is found by the next call.
+		if err := os.WriteFile(filepath.Join(h.docs, "descale.txt"), []byte("Descaling\n\nDescale the kettle with vinegar.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := h.run(runOpt{}, "index", h.docs); r.code != 0 {
+			t.Fatalf("index exit %d: %s", r.code, r.stderr)
+		}
+		var out mcpSearchOut
+		if _, isErr := callTool(t, cs, "search", map[string]any{"query": "descale vinegar", "k": 1}, &out); isErr || out.paths() != "descale.txt" {
+			t.Errorf("error %v, %+v", isErr, out)
+		}
+	})
+	if r := stop(); r.code != 0 || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestMCPAccess: the server's --as decides what every tool sees.
+func TestMCPAccess(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if err := os.WriteFile(filepath.Join(h.docs, "salaries.md"), []byte("---\naccess: [user:alice]\n---\n# Salaries\n\nThe quarterly bonus pool is nine percent.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustIndex()
+	for _, tc := range []struct {
+		as   string
+		sees bool
+	}{{"public", false}, {"user:bob", false}, {"user:alice", true}} {
+		t.Run(tc.as, func(t *testing.T) {
+			cs, _ := mcpSession(t, h, "--model", chatModel, "--as", tc.as)
+			var out mcpSearchOut
+			if _, isErr := callTool(t, cs, "search", map[string]any{"query": "quarterly bonus pool salaries", "k": 10}, &out); isErr {
+				t.Fatal("search failed")
+			}
+			if got := strings.Contains(out.paths(), "salaries.md"); got != tc.sees {
+				t.Errorf("search sees salaries.md: %v, want %v (%s)", got, tc.sees, out.paths())
+			}
+			text, isErr := callTool(t, cs, "get", map[string]any{"citation": "salaries.md"}, nil)
+			if isErr == tc.sees || strings.Contains(text, "nine percent") != tc.sees {
+				t.Errorf("get: error %v, %q", isErr, text)
+			}
+			var st struct {
+				Files int `json:"files"`
+			}
+			callTool(t, cs, "status", map[string]any{}, &st)
+			var ask struct {
+				Sources []struct {
+					Path string `json:"path"`
+				} `json:"sources"`
+			}
+			callTool(t, cs, "ask", map[string]any{"question": "How big is the quarterly bonus pool?"}, &ask)
+			for _, s := range ask.Sources {
+				if s.Path == "salaries.md" && !tc.sees {
+					t.Errorf("ask as %s cites salaries.md", tc.as)
+				}
+			}
+		})
+	}
+}
+
+// TestMCPPiped: requests piped in a batch (stdin ends at once) are all
+// answered before the server ends, in order of their ids or not, and
+// stdout holds JSON-RPC only.
+func TestMCPPiped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	reqs := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search","arguments":{"query":"retry upload","k":1}}}`,
+		`{"jsonrpc":"2.0","id":"three","method":"tools/call","params":{"name":"ask","arguments":{"question":"How many times does the client retry a failed upload?"}}}`,
+		`{"jsonrpc":"2.0","id":4.0,"method":"tools/call","params":{"name":"get","arguments":{"citation":"retry.txt"}}}`,
+	}
+	r := h.run(runOpt{stdin: strings.Join(reqs, "\n") + "\n"}, "mcp", "--model", chatModel)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	answered := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m struct {
+			ID     any             `json:"id"`
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("stdout is not JSON-RPC: %v: %s", err, l)
+		}
+		answered[fmt.Sprint(m.ID)] = string(m.Result)
+	}
+	for id, want := range map[string]string{"1": `"serverInfo"`, "2": "retry.txt", "three": "retries a failed upload", "4": "Retry policy"} {
+		if !strings.Contains(answered[id], want) {
+			t.Errorf("request %s: answer %q lacks %q", id, answered[id], want)
+		}
+	}
+}
