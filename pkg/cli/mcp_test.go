@@ -296,3 +296,22 @@ func TestMCPPiped(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPCancelled: SIGTERM (the root context cancelled) ends a server
+// that waits for its client, with 130.
+func TestMCPCancelled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { _ = inW.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.WriteString(inW, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}`+"\n")
+		cancel()
+	}()
+	r := h.run(runOpt{ctx: ctx, setup: func(a *App) { a.IO.In = inR }}, "mcp", "--model", chatModel)
+	if r.code != ExitInterrupted {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}
