@@ -272,7 +272,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	// Created now rather than when run, so its flags are registered and it
 	// writes to the streams set above.
 	root.InitDefaultCompletionCmd()
-	registerCompletions(a, root)
+	registerCompletions(a, root, g)
 	root.SetVersionTemplate("rag {{.Version}}\n")
 	return root, g
 }

@@ -2,18 +2,21 @@ package cli
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // registerCompletions offers values for the flags that take one of a few
-// words, and the server's models for the model flags. Cobra's own
-// `rag completion bash|zsh|fish|powershell` prints the shell scripts.
-func registerCompletions(a *App, root *cobra.Command) {
+// words, the server's models for the model flags and the index's
+// collections for --collection. Cobra's own `rag completion
+// bash|zsh|fish|powershell` prints the shell scripts.
+func registerCompletions(a *App, root *cobra.Command, g *globalOptions) {
 	words := func(ws ...string) cobra.CompletionFunc {
 		return cobra.FixedCompletions(ws, cobra.ShellCompDirectiveNoFileComp)
 	}
@@ -29,6 +32,9 @@ func registerCompletions(a *App, root *cobra.Command) {
 			"model":        models,
 			"rerank-model": models,
 			"expand-model": models,
+			"collection": func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return a.collectionNames(g), cobra.ShellCompDirectiveNoFileComp
+			},
 		} {
 			if c.LocalNonPersistentFlags().Lookup(flag) != nil {
 				// Registering twice is the only error, and each flag is
@@ -46,6 +52,27 @@ func registerCompletions(a *App, root *cobra.Command) {
 	if err := root.RegisterFlagCompletionFunc("embed-model", models); err != nil {
 		panic(err)
 	}
+}
+
+// collectionNames lists the collections of the index's sources; without
+// a readable index there is nothing to offer.
+func (a *App) collectionNames(g *globalOptions) []cobra.Completion {
+	dir, err := a.indexDir(g)
+	if err != nil {
+		return nil
+	}
+	m, err := store.ReadManifest(dir)
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, s := range m.Sources {
+		if n := s.Name(); !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // modelNames lists the server's models that start with prefix; when the

@@ -54,6 +54,10 @@ type IndexOptions struct {
 	Allow               []string
 	Tenant              string
 	allowSet, tenantSet bool
+	// Collection names the collection of each source of the run
+	// (--collection; "" the folder's name); unset, a source keeps its own.
+	Collection    string
+	collectionSet bool
 	// ChunkTokens and ChunkOverlap size chunks (0: the index's, or the
 	// defaults).
 	ChunkTokens, ChunkOverlap int
@@ -109,7 +113,12 @@ fails at once, or waits with --wait.`,
 			opts.Paths = args
 			fl := cmd.Flags()
 			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
-			opts.allowSet, opts.tenantSet = fl.Changed("allow"), fl.Changed("tenant")
+			opts.allowSet, opts.tenantSet, opts.collectionSet = fl.Changed("allow"), fl.Changed("tenant"), fl.Changed("collection")
+			if opts.Collection != "" {
+				if err := checkCollection(opts.Collection); err != nil {
+					return usagef("--collection: %v", err)
+				}
+			}
 			var allow []string
 			for _, p := range opts.Allow {
 				if p == "" {
@@ -161,6 +170,7 @@ fails at once, or waits with --wait.`,
 	f.BoolVar(&opts.Hidden, "hidden", false, "include hidden files and folders (.git never)")
 	f.StringArrayVar(&opts.Allow, "allow", nil, "who may see the files no front matter or .ragaccess rule covers: user:NAME, group:NAME or public (repeatable; '' clears); recorded with each source of the run")
 	f.StringVar(&opts.Tenant, "tenant", "", "the tenant the run's sources belong to (default: the default tenant); recorded with each source")
+	f.StringVarP(&opts.Collection, "collection", "c", "", "the collection the run's sources belong to, which --collection searches (default: each folder's name; '' resets it); recorded with each source")
 	f.IntVar(&opts.ChunkTokens, "chunk-tokens", 0, fmt.Sprintf("target chunk size in tokens (default: the index's, or %d); changing it re-embeds everything", chunk.DefaultOptions.Target))
 	f.IntVar(&opts.ChunkOverlap, "chunk-overlap", 0, fmt.Sprintf("overlap between chunks in tokens (default: the index's, or %d)", chunk.DefaultOptions.Overlap))
 	f.BoolVar(&opts.Pull, "pull", false, "pull the embedding model if the Ollama server does not have it, then go on")
@@ -581,7 +591,10 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		// this run says otherwise: forgetting --tenant must never move a
 		// folder into another tenant.
 		if rec, ok := recordedSource(st.Manifest(), t.src); ok {
-			t.src.Allow, t.src.Tenant = rec.Allow, rec.Tenant
+			t.src.Allow, t.src.Tenant, t.src.Collection = rec.Allow, rec.Tenant, rec.Collection
+		}
+		if opts.collectionSet {
+			t.src.Collection = opts.Collection
 		}
 		if opts.allowSet {
 			t.src.Allow = opts.Allow

@@ -156,6 +156,8 @@ type mcpSearchIn struct {
 	Query string `json:"query" jsonschema:"what to look for: words, a name, an error message or a question"`
 	K     int    `json:"k,omitempty" jsonschema:"how many results, 1 to 50 (default: the server's, 5 unless set)"`
 	Mode  string `json:"mode,omitempty" jsonschema:"hybrid (keywords and meaning), lexical (keywords) or dense (meaning); default: the server's"`
+	// Collection narrows the call to collections, as --collection does.
+	Collection string `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several; status lists them); default: the server's"`
 }
 
 func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSearchIn) (*mcp.CallToolResult, searchReport, error) {
@@ -172,6 +174,10 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 			return errors.New("the query is empty")
 		}
 		ropt, rr := s.opts.options(s.q)
+		var err error
+		if ropt.View, err = s.view(in.Collection); err != nil {
+			return err
+		}
 		if in.Mode != "" {
 			m, err := retrieve.ParseMode(in.Mode)
 			if err != nil {
@@ -186,7 +192,6 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		if s.q.empty() {
 			return nil
 		}
-		var err error
 		if ropt.Expansion, err = s.p.expand.expand(ctx, in.Query); err != nil {
 			return err
 		}
@@ -215,7 +220,8 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 }
 
 type mcpGetIn struct {
-	Citation string `json:"citation" jsonschema:"a path or a citation as search and ask give them: guide.md, guide.md:12-30, 'manual.pdf p.3'"`
+	Citation   string `json:"citation" jsonschema:"a path or a citation as search and ask give them: guide.md, guide.md:12-30, 'manual.pdf p.3'"`
+	Collection string `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
 }
 
 func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn) (*mcp.CallToolResult, *showReport, error) {
@@ -225,8 +231,11 @@ func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn
 		if target == "" {
 			return errors.New("no path or citation given")
 		}
-		var err error
-		rep, err = lookup(ctx, s.q.store, s.q.view, target, "get")
+		v, err := s.view(in.Collection)
+		if err != nil {
+			return err
+		}
+		rep, err = lookup(ctx, s.q.store, v, target, "get")
 		return err
 	})
 	if err != nil {
@@ -243,7 +252,8 @@ func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn
 }
 
 type mcpAskIn struct {
-	Question string `json:"question" jsonschema:"the question, in the user's words"`
+	Question   string `json:"question" jsonschema:"the question, in the user's words"`
+	Collection string `json:"collection,omitempty" jsonschema:"answer from the files of this collection only (comma-separated for several); default: the server's"`
 }
 
 func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn) (*mcp.CallToolResult, *askReport, error) {
@@ -256,7 +266,13 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 		if s.q.empty() {
 			return errEmptyIndex
 		}
-		res, x, dropped, err := s.p.answer(ctx, q)
+		v, err := s.view(in.Collection)
+		if err != nil {
+			return err
+		}
+		p := *s.p // this call's view
+		p.ropt.View = v
+		res, x, dropped, err := p.answer(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -283,22 +299,31 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 // mcpStatus is the status tool's answer: the share of the index the
 // server's view sees.
 type mcpStatus struct {
-	Index      string    `json:"index"`
-	EmbedModel string    `json:"embed_model"`
-	ChatModel  string    `json:"chat_model"`
-	Mode       string    `json:"mode"`
-	Files      int       `json:"files"`
-	Chunks     int       `json:"chunks"`
-	Roots      []string  `json:"roots"`
-	Updated    time.Time `json:"updated"`
+	Index      string   `json:"index"`
+	EmbedModel string   `json:"embed_model"`
+	ChatModel  string   `json:"chat_model"`
+	Mode       string   `json:"mode"`
+	Files      int      `json:"files"`
+	Chunks     int      `json:"chunks"`
+	Roots      []string `json:"roots"`
+	// Collections are the collections of the files seen, each with its
+	// count: what search's collection takes.
+	Collections []mcpCollection `json:"collections"`
+	Updated     time.Time       `json:"updated"`
+}
+
+type mcpCollection struct {
+	Name  string `json:"name"`
+	Files int    `json:"files"`
 }
 
 func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, mcpStatus, error) {
 	var st mcpStatus
 	err := s.call(ctx, func() error {
 		m := s.q.store.Manifest()
-		st = mcpStatus{Index: s.q.store.Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Updated: m.Updated}
+		st = mcpStatus{Index: s.q.store.Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Collections: []mcpCollection{}, Updated: m.Updated}
 		roots := map[string]bool{}
+		cols := map[string]int{} // index in st.Collections
 		for i := range m.Files {
 			f := &m.Files[i]
 			if !m.Sees(s.q.view, f) {
@@ -310,15 +335,43 @@ func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct
 				roots[f.Root] = true
 				st.Roots = append(st.Roots, f.Root)
 			}
+			c := m.CollectionOf(f)
+			i, ok := cols[c]
+			if !ok {
+				i = len(st.Collections)
+				cols[c] = i
+				st.Collections = append(st.Collections, mcpCollection{Name: c})
+			}
+			st.Collections[i].Files++
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, st, err
 	}
-	text := fmt.Sprintf("%s, %s in %s (folders: %s); embedding model %s, chat model %s, %s retrieval; updated %s.\n",
-		plural(st.Files, "file"), plural(st.Chunks, "chunk"), st.Index, strings.Join(st.Roots, ", "), st.EmbedModel, st.ChatModel, st.Mode, st.Updated.UTC().Format(time.RFC3339))
+	var cols []string
+	for _, c := range st.Collections {
+		cols = append(cols, fmt.Sprintf("%s (%s)", c.Name, plural(c.Files, "file")))
+	}
+	text := fmt.Sprintf("%s, %s in %s (folders: %s; collections: %s); embedding model %s, chat model %s, %s retrieval; updated %s.\n",
+		plural(st.Files, "file"), plural(st.Chunks, "chunk"), st.Index, strings.Join(st.Roots, ", "), strings.Join(cols, ", "), st.EmbedModel, st.ChatModel, st.Mode, st.Updated.UTC().Format(time.RFC3339))
 	return textResult(text), st, nil
+}
+
+// view is the server's view, narrowed to the collections a call names
+// (comma-separated), which must exist.
+func (s *mcpServer) view(collections string) (store.View, error) {
+	v := s.q.view
+	if strings.TrimSpace(collections) == "" {
+		return v, nil
+	}
+	v.Collections = nil
+	for _, c := range strings.Split(collections, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			v.Collections = append(v.Collections, c)
+		}
+	}
+	return v, checkCollections(s.q.store.Manifest(), v)
 }
 
 func textResult(text string) *mcp.CallToolResult {

@@ -99,6 +99,9 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCollections(m.Manifest(), view); err != nil {
+		return nil, errors.Join(err, m.Close())
+	}
 	client, err := a.ollama()
 	if err != nil {
 		return nil, errors.Join(err, m.Close())

@@ -196,6 +196,9 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, st)
+	if err := checkCollections(st.Manifest(), view); err != nil {
+		return err
+	}
 	rep, err := lookup(ctx, st, view, opts.Target, "rag show")
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,6 +144,11 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	}
 	defer closeWith(&err, st)
 	m := st.Manifest()
+	if !opts.All {
+		if err := checkCollections(m, view); err != nil {
+			return err
+		}
+	}
 	size, err := st.DiskUsage()
 	if err != nil {
 		return fmt.Errorf("measure index: %w", err)
@@ -180,6 +186,11 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	}
 	if rep.Sources == nil {
 		rep.Sources = []store.Source{}
+	}
+	// Each source with the collection it is in, named or not.
+	rep.Sources = slices.Clone(rep.Sources)
+	for i := range rep.Sources {
+		rep.Sources[i].Collection = rep.Sources[i].Name()
 	}
 	for _, p := range m.Problems {
 		sp := statusProblem{Path: filepath.Join(p.Root, filepath.FromSlash(p.Path)), Reason: p.Reason}
@@ -311,7 +322,7 @@ func writeStatus(a *App, r *statusReport) error {
 		if s.File {
 			kind = "file"
 		}
-		var who []string
+		who := []string{"collection " + s.Collection}
 		if s.Tenant != "" {
 			who = append(who, "tenant "+s.Tenant)
 		}
@@ -386,7 +397,7 @@ func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Dam
 		if s.File {
 			root = filepath.Dir(s.Path)
 		}
-		if s.Tenant == view.Tenant && roots[root] {
+		if s.Tenant == view.Tenant && roots[root] && (len(view.Collections) == 0 || slices.Contains(view.Collections, s.Name())) {
 			sources = append(sources, s)
 		}
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/spf13/pflag"
 
@@ -19,6 +22,9 @@ import (
 type ViewOptions struct {
 	As     string
 	Tenant string
+	// Collections narrow it to the files of those collections (all when
+	// empty).
+	Collections []string
 }
 
 // bindView adds --as and --tenant; their defaults are the settings (RAG_AS,
@@ -28,6 +34,7 @@ func bindView(f *pflag.FlagSet, o *ViewOptions, cfg *config.Settings) {
 	bindSetting(f, "as", config.KeyAs)
 	f.StringVar(&o.Tenant, "tenant", cfg.String(config.KeyTenant), "the tenant searched (default: the default tenant); $RAG_TENANT or tenant: sets the default")
 	bindSetting(f, "tenant", config.KeyTenant)
+	f.StringSliceVarP(&o.Collections, "collection", "c", nil, "only the files of this collection (repeatable, or comma-separated; rag status lists them): a folder's name, or what rag index --collection named it")
 }
 
 // errNoGroups is a groups file that cannot be read.
@@ -64,5 +71,56 @@ func (a *App) view(o ViewOptions) (store.View, error) {
 	if err != nil {
 		return store.View{}, usagef("--as: %v", err)
 	}
-	return store.View{Tenant: o.Tenant, Principals: who}, nil
+	var cols []string
+	for _, c := range o.Collections {
+		if c = strings.TrimSpace(c); c != "" && !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	return store.View{Tenant: o.Tenant, Principals: who, Collections: cols}, nil
+}
+
+// checkCollection checks a name for --collection: a word a shell and a
+// comma-separated list keep whole.
+func checkCollection(name string) error {
+	switch {
+	case len(name) > 100:
+		return errors.New("a collection name is at most 100 bytes")
+	case strings.ContainsFunc(name, func(r rune) bool { return r == ',' || r == '/' || unicode.IsControl(r) || unicode.IsSpace(r) }):
+		return fmt.Errorf("%q: a collection name has no commas, slashes, spaces or control characters", name)
+	}
+	return nil
+}
+
+// checkCollections refuses a view of a collection the asker sees no file
+// of, naming those it does: a typo must not read as "the
+// documents do not answer".
+func checkCollections(m store.Manifest, v store.View) error {
+	if len(v.Collections) == 0 {
+		return nil
+	}
+	// Only the collections of files the asker sees are named.
+	all := v
+	all.Collections = nil
+	var have []string
+	for i := range m.Files {
+		f := &m.Files[i]
+		if !m.Sees(all, f) {
+			continue
+		}
+		if c := m.CollectionOf(f); !slices.Contains(have, c) {
+			have = append(have, c)
+		}
+	}
+	for _, c := range v.Collections {
+		if !slices.Contains(have, c) {
+			slices.Sort(have)
+			hint := "the index has no collection yet: `rag index --collection NAME DIR` names one"
+			if len(have) > 0 {
+				hint = "the index has " + strings.Join(have, ", ") + " (rag status lists them with their folders)"
+			}
+			return &hintedError{err: usagef("no collection %q in the index", c), hint: hint}
+		}
+	}
+	return nil
 }

@@ -17,7 +17,7 @@ import (
 	"unsafe"
 )
 
-// The catalog of format version 6 is a little-endian binary file, written
+// The catalog of format version 7 is a little-endian binary file, written
 // and read by hand as objects are (the JSON of versions 3 and 4 took 60 ms
 // of every no-op `rag index` at 7,750 files to decode):
 //
@@ -25,8 +25,8 @@ import (
 //	embed model | dims | chunk target | chunk overlap | generation | created | updated | flags (1 access control)
 //	tenants: count × tenant
 //	access lists: principals in all | count × ( count × principal )
-//	sources: count × ( path | flags (1 file, 2 hidden) | count × include glob | count × exclude glob |
-//	                   tenant number | allow list number )
+//	sources: count × ( path | flags (1 file, 2 hidden, 4 collection) | [ collection ] | count × include glob |
+//	                   count × exclude glob | tenant number | allow list number )
 //	roots: count × root
 //	files: count × ( root number | tenant number | access list number | path | hash | key | size | chunks |
 //	                 object size | indexed at | format | meta | seen? (0 or 1) [ size | mtime | ctime | inode | read at ] )
@@ -44,7 +44,8 @@ import (
 // empty). A file's metadata (front matter: any values) is kept as JSON,
 // empty for none, and decoded only when present. Format 5 is the same
 // without the flags, the tables of tenants and access lists and the tenant
-// and list numbers. Later versions keep the magic and version first and the
+// and list numbers; format 6 without collections (flag 4 of a source). Later
+// versions keep the magic and version first and the
 // CRC-32 of all before it last, so that a rag tells a newer catalog (refused
 // with a hint to rebuild) from a damaged one (read from the previous
 // catalog).
@@ -112,7 +113,13 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		if s.Hidden {
 			flags |= 2
 		}
+		if s.Collection != "" {
+			flags |= 4
+		}
 		w.b = append(w.b, flags)
+		if s.Collection != "" {
+			w.str(s.Collection)
+		}
 		w.strs(s.Include)
 		w.strs(s.Exclude)
 		w.count(t.tenant(s.Tenant))
@@ -300,8 +307,8 @@ func decodeCatalog(p string, data []byte) (*Manifest, error) {
 // firstBinaryVersion is the first format version whose catalog is binary.
 const firstBinaryVersion = 5
 
-// decodeCatalogBody decodes what follows the magic and version v (5 or
-// 6), and checks it as checkManifest does. Every string is a part of b,
+// decodeCatalogBody decodes what follows the magic and version v (5 to
+// 7), and checks it as checkManifest does. Every string is a part of b,
 // which is the file's one copy: no allocation a string, nor a list of
 // principals (the lists of the table share one array).
 func decodeCatalogBody(b string, v int) (*Manifest, error) {
@@ -357,8 +364,15 @@ func decodeCatalogBody(b string, v int) (*Manifest, error) {
 			s.Path = r.str()
 			flags := r.byte()
 			s.File, s.Hidden = flags&1 != 0, flags&2 != 0
-			if flags&^3 != 0 {
+			known := byte(3)
+			if v >= 7 {
+				known = 7 // collections
+			}
+			if flags&^known != 0 {
 				r.fail(fmt.Errorf("source flags %#x", flags))
+			}
+			if flags&4 != 0 {
+				s.Collection = r.str()
 			}
 			s.Include = r.strs()
 			s.Exclude = r.strs()
@@ -783,7 +797,7 @@ func (m *Manifest) Equal(o *Manifest) bool {
 func sameSource(a, b Source) bool {
 	return a.Path == b.Path && a.File == b.File && a.Hidden == b.Hidden &&
 		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) &&
-		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow)
+		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection
 }
 
 func sameFile(a, b FileEntry) bool {

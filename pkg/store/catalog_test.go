@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +22,18 @@ import (
 // roots, problems under a third, metadata of several JSON types, tenants
 // and lists of principals: nil, empty, and shared by files and sources.
 func fullManifest() Manifest {
+	m := fullManifest6()
+	m.FormatVersion = FormatVersion
+	m.Sources[0].Collection = "handbook"
+	m.Sources[2].Collection = "ünï code"
+	return m
+}
+
+// fullManifest6 is fullManifest without what format version 7 added: the
+// catalog of testdata/catalog-v6, which rag of format version 6 wrote.
+func fullManifest6() Manifest {
 	m := fullManifest5()
-	m.FormatVersion, m.AccessControl = FormatVersion, true
+	m.FormatVersion, m.AccessControl = 6, true
 	eng := []string{"group:eng", "user:ann"}
 	m.Sources[0].Allow = eng
 	m.Sources[1].Tenant, m.Sources[1].Allow = "acme", []string{}
@@ -110,6 +121,7 @@ func TestCatalogRoundTrip(t *testing.T) {
 	}{
 		{"every field", fullManifest()},
 		{"what format 5 holds", func() Manifest { m := fullManifest5(); m.FormatVersion = FormatVersion; return m }()},
+		{"what format 6 holds", func() Manifest { m := fullManifest6(); m.FormatVersion = FormatVersion; return m }()},
 		{"empty index", NewManifest()},
 		{"zero times", Manifest{FormatVersion: FormatVersion, Generation: "g", Files: []FileEntry{{Root: "/r", Path: "a", Key: key(1), ObjectSize: 1}}}},
 		{"nil and empty access", accessFiles(4, noTenant, cycle(nil, []string{}, []string{"public"}, []string{}))},
@@ -693,4 +705,38 @@ func BenchmarkDecodeCatalog(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCatalog6Readable: a catalog rag of format version 6 wrote
+// (testdata/catalog-v6) reads as it was, with no collection named.
+func TestCatalog6Readable(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("testdata", "catalog-v6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, catalogName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullManifest6()
+	if !got.Equal(&want) {
+		t.Errorf("read %+v\nwant %+v", got, want)
+	}
+	// A source flag of version 7 in a version 6 catalog is damage.
+	m := fullManifest()
+	b, err := encodeCatalog(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(b[4:], 6)
+	body := b[:len(b)-4]
+	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.ChecksumIEEE(body))
+	if _, err := decodeCatalog("catalog", b); err == nil {
+		t.Error("a version 6 catalog with collections was read")
+	}
 }

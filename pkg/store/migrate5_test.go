@@ -177,7 +177,7 @@ func TestMigrateCatalog5(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for point, want := range map[string]int{"catalog-half-written": 5, "catalog-written": 5, "catalog-committed": 6} {
+	for point, want := range map[string]int{"catalog-half-written": 5, "catalog-written": 5, "catalog-committed": store.FormatVersion} {
 		snap, ok := crashes[point]
 		if !ok {
 			t.Fatalf("no %s", point)
@@ -206,7 +206,7 @@ func TestMigrateCatalog5(t *testing.T) {
 	}
 	// A rag of version 5 reads the version before all else and refuses a
 	// later one as such (VersionError: exit 7, the hint to rebuild).
-	if v := binary.LittleEndian.Uint32(data[4:]); v != 6 {
+	if v := binary.LittleEndian.Uint32(data[4:]); v != store.FormatVersion {
 		t.Errorf("catalog of version %d", v)
 	}
 	if prev, err := os.ReadFile(filepath.Join(dir, "catalog.prev")); err != nil || !bytes.Equal(prev, v5) {

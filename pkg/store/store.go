@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -18,8 +19,8 @@ import (
 // metadata; version 4 what a file's stat was when it was read (Seen);
 // version 5 made the catalog binary (catalog.go); version 6 added tenants
 // and access control (FileEntry.Tenant and Access, Source.Tenant and Allow,
-// Manifest.AccessControl).
-const FormatVersion = 6
+// Manifest.AccessControl); version 7 named collections (Source.Collection).
+const FormatVersion = 7
 
 // oldestReadable is the oldest format version Open still reads: versions 3
 // and 4 (JSON catalogs) and 5 (binary) hold the same but for what the later
@@ -105,6 +106,18 @@ type Source struct {
 	// Allow lists the principals who may see the source's files that no
 	// front matter or .ragaccess rule covers (--allow).
 	Allow []string `json:"allow,omitempty"`
+	// Collection names the collection the source's files belong to
+	// (--collection); "" for the one named after the folder (Name).
+	Collection string `json:"collection,omitempty"`
+}
+
+// Name is the collection of the source: as --collection named it, else
+// the folder's (or file's) base name.
+func (s Source) Name() string {
+	if s.Collection != "" {
+		return s.Collection
+	}
+	return filepath.Base(s.Path)
 }
 
 // Same reports whether s and o are the same folder or file.

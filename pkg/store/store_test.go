@@ -179,7 +179,7 @@ func TestOpenErrors(t *testing.T) {
 		{"binary, not a catalog", "{\"format_version\": 5}", corrupt, true},
 		{"binary newer version", binary(setVersion(FormatVersion+1), true), func(err error) bool {
 			var v *VersionError
-			return errors.As(err, &v) && v.Got == FormatVersion+1 && strings.Contains(v.Error(), "reads versions 3 to 6")
+			return errors.As(err, &v) && v.Got == FormatVersion+1 && strings.Contains(v.Error(), fmt.Sprintf("reads versions 3 to %d", FormatVersion))
 		}, true},
 		{"binary newer version, damaged", binary(setVersion(FormatVersion+1), false), corrupt, true},
 		{"binary version 4", binary(setVersion(4), true), corrupt, true},

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"path/filepath"
 	"slices"
 
 	"github.com/rag-cli/rag/pkg/access"
@@ -21,11 +22,17 @@ type View struct {
 	// nobody, sees only them (a caller that forgets to say who asks leaks
 	// nothing).
 	Principals []string
+	// Collections, if any, narrow the view to the files of sources of
+	// those collections (Source.Name).
+	Collections []string
 }
 
 // Sees reports whether the view sees file f of catalog m.
 func (m *Manifest) Sees(v View, f *FileEntry) bool {
 	if f.Tenant != v.Tenant {
+		return false
+	}
+	if len(v.Collections) > 0 && !slices.Contains(v.Collections, m.CollectionOf(f)) {
 		return false
 	}
 	if !m.AccessControl {
@@ -68,8 +75,9 @@ func (m *Manifest) Visible(v View) ([]bool, int) {
 		n     int
 	}
 	lists := map[list]bool{}
+	in := m.collections(v.Collections)
 	sees := func(f *FileEntry) bool {
-		if f.Tenant != v.Tenant {
+		if f.Tenant != v.Tenant || !in(f) {
 			return false
 		}
 		if !m.AccessControl {
@@ -97,6 +105,53 @@ func (m *Manifest) Visible(v View) ([]bool, int) {
 		return nil, n
 	}
 	return vis, n
+}
+
+// CollectionOf is the collection of f: the name of the source that holds
+// it (Source.Name), a file source before the folder it is in; for a file
+// no source records, its folder's name.
+func (m *Manifest) CollectionOf(f *FileEntry) string {
+	for _, s := range m.Sources {
+		if s.File && filepath.Dir(s.Path) == f.Root && filepath.Base(s.Path) == f.Path {
+			return s.Name()
+		}
+	}
+	for _, s := range m.Sources {
+		if !s.File && s.Path == f.Root {
+			return s.Name()
+		}
+	}
+	return filepath.Base(f.Root)
+}
+
+// collections returns whether a file is in one of names (all files when
+// names is empty): CollectionOf with the sources looked up once.
+func (m *Manifest) collections(names []string) func(*FileEntry) bool {
+	if len(names) == 0 {
+		return func(*FileEntry) bool { return true }
+	}
+	folders := map[string]bool{} // root: in names
+	files := map[string]bool{}   // root and path of a file source: in names
+	for _, s := range m.Sources {
+		in := slices.Contains(names, s.Name())
+		if s.File {
+			files[filepath.Dir(s.Path)+"\x00"+filepath.Base(s.Path)] = in
+		} else {
+			folders[s.Path] = in
+		}
+	}
+	return func(f *FileEntry) bool {
+		if len(files) > 0 {
+			if in, ok := files[f.Root+"\x00"+f.Path]; ok {
+				return in
+			}
+		}
+		in, ok := folders[f.Root]
+		if !ok {
+			return slices.Contains(names, filepath.Base(f.Root))
+		}
+		return in
+	}
 }
 
 // scope is what one search sees of the cache view: which catalog files

@@ -242,3 +242,62 @@ func TestAccessControlSurvivesRecovery(t *testing.T) {
 		t.Errorf("public sees %d hits of the recovered catalog (%v): its file is nobody's now", len(hits), err)
 	}
 }
+
+// TestCollections: a file's collection is its source's name (--collection,
+// else the folder's or file's base name), a file source before the folder
+// it lies in, and Visible and Sees agree on what a view of collections sees.
+func TestCollections(t *testing.T) {
+	t.Parallel()
+	m := Manifest{
+		Sources: []Source{
+			{Path: "/home/me/docs", Collection: "handbook"},
+			{Path: "/srv/wiki"},
+			{Path: "/home/me/docs/extra.md", File: true, Collection: "extra"},
+			{Path: "/tmp/notes.txt", File: true},
+		},
+		Files: []FileEntry{
+			{Root: "/home/me/docs", Path: "guide.md"},
+			{Root: "/home/me/docs", Path: "sub/deep.md"},
+			{Root: "/srv/wiki", Path: "index.md"},
+			{Root: "/home/me/docs", Path: "extra.md"},
+			{Root: "/tmp", Path: "notes.txt"},
+			{Root: "/gone/folder", Path: "x.md"}, // no source recorded
+		},
+	}
+	want := []string{"handbook", "handbook", "wiki", "extra", "notes.txt", "folder"}
+	for i := range m.Files {
+		if got := m.CollectionOf(&m.Files[i]); got != want[i] {
+			t.Errorf("file %d: collection %q, want %q", i, got, want[i])
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		names []string
+		sees  string // the files seen, by index
+	}{
+		{"all", nil, "012345"},
+		{"named", []string{"handbook"}, "01"},
+		{"by folder name", []string{"wiki"}, "2"},
+		{"a file source", []string{"extra", "notes.txt"}, "34"},
+		{"unrecorded", []string{"folder"}, "5"},
+		{"the folder's name when renamed", []string{"docs"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := View{Collections: tc.names}
+			vis, n := m.Visible(v)
+			var got strings.Builder
+			for i := range m.Files {
+				sees := m.Sees(v, &m.Files[i])
+				if (vis == nil || vis[i]) != sees {
+					t.Errorf("file %d: Visible %v, Sees %v", i, vis == nil || vis[i], sees)
+				}
+				if sees {
+					fmt.Fprint(&got, i)
+				}
+			}
+			if got.String() != tc.sees || n != len(tc.sees) {
+				t.Errorf("sees %q (%d), want %q", got.String(), n, tc.sees)
+			}
+		})
+	}
+}
