@@ -40,13 +40,13 @@ Cursor, Zed, any MCP client) over the Model Context Protocol, on stdin and
 stdout: the client starts rag mcp and talks JSON-RPC with it. Its tools:
 
   search   the chunks that best match a query, with their citations, as
-           rag search finds them (query, k, mode)
+           rag search finds them (query, k, mode, collection)
   get      what the index holds for a file or a citation's lines, as
-           rag show prints it (citation)
+           rag show prints it (citation, collection)
   ask      an answer written by the Ollama chat model from the documents
            only, with numbered sources, or a refusal, as rag ask gives it
-           (question)
-  status   what the index holds: files, chunks, models, sources
+           (question, collection)
+  status   what the index holds: files, chunks, collections, models
 
 Every tool sees what --as and --tenant let it see, and nothing else. The
 index is opened again when rag index has changed it, so the next call
@@ -127,7 +127,7 @@ func (s *mcpServer) server() *mcp.Server {
 		"guide.md, guide.md:12-30, 'manual.pdf p.3', 'report.docx ¶4-7'."}, s.get)
 	mcp.AddTool(srv, &mcp.Tool{Name: "ask", Description: "Have rag's local model answer a question from the user's documents only, with numbered sources [n] and their citations. " +
 		"It refuses, saying the documents do not answer, rather than guess: abstained is then true."}, s.ask)
-	mcp.AddTool(srv, &mcp.Tool{Name: "status", Description: "What the index holds: files and chunks (those this server may see), the embedding model, the folders indexed and when."}, s.status)
+	mcp.AddTool(srv, &mcp.Tool{Name: "status", Description: "What the index holds: files and chunks (those this server may see), its collections (which search, get and ask can be narrowed to), the embedding model, the folders indexed and when."}, s.status)
 	return srv
 }
 
