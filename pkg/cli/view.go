@@ -27,8 +27,8 @@ type ViewOptions struct {
 	Collections []string
 }
 
-// bindView adds --as and --tenant; their defaults are the settings (RAG_AS,
-// RAG_TENANT or a config file).
+// bindView adds --as, --tenant and --collection; the first two default to
+// the settings (RAG_AS, RAG_TENANT or a config file).
 func bindView(f *pflag.FlagSet, o *ViewOptions, cfg *config.Settings) {
 	f.StringVar(&o.As, "as", cfg.String(config.KeyAs), "who asks: user:NAME, group:NAME or public (the default); only the documents it may see are searched; $RAG_AS or as: sets the default")
 	bindSetting(f, "as", config.KeyAs)
