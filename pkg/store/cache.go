@@ -244,7 +244,7 @@ func (s *Local) chunksOf(key string) int {
 // rowHits makes row of segment seg into hits: one for every catalog file
 // of its content (files with the same content share it), read from the
 // object (kept in read for the query's other hits).
-func (s *Local) rowHits(ctx context.Context, v *cacheView, sc *scope, seg, row int, score float32, read map[string][]Chunk) ([]Hit, error) {
+func (s *Local) rowHits(ctx context.Context, v *cacheView, sc *scope, seg, row int, score float32, read map[string]objectText) ([]Hit, error) {
 	g := v.segs[seg]
 	o := g.objs[g.object(row)]
 	var hits []Hit

@@ -677,19 +677,30 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 }
 
 func (s *Local) readObject(key string) ([]Chunk, error) {
-	p := s.objectPath(key)
+	return readObjectAs(s.objectPath(key), decodeObject)
+}
+
+// readObjectText reads an object's chunks without their vectors.
+func (s *Local) readObjectText(key string) (objectText, error) {
+	return readObjectAs(s.objectPath(key), decodeObjectText)
+}
+
+// readObjectAs reads the object file at p with decode; a missing or
+// undecodable file is a CorruptError.
+func readObjectAs[T any](p string, decode func([]byte) (T, error)) (T, error) {
+	var zero T
 	data, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &CorruptError{Path: p, Err: errors.New("missing")}
+			return zero, &CorruptError{Path: p, Err: errors.New("missing")}
 		}
-		return nil, err
+		return zero, err
 	}
-	chunks, err := decodeObject(data)
+	v, err := decode(data)
 	if err != nil {
-		return nil, &CorruptError{Path: p, Err: err}
+		return zero, &CorruptError{Path: p, Err: err}
 	}
-	return chunks, nil
+	return v, nil
 }
 
 // Commit implements Store. It fills in object sizes and writes the catalog
@@ -1151,7 +1162,7 @@ func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query s
 	for i, g := range v.segs {
 		parts[i] = lexical.Part{R: g.lex, Live: sc.live(v, i)}
 	}
-	read := map[string][]Chunk{} // objects read for this query
+	read := map[string]objectText{} // objects read for this query
 	for n := k; ; n *= 2 {
 		found, attainable, err := lexical.SearchPartsAttainable(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, sc, part, int(doc)) })
 		if err != nil {
@@ -1181,7 +1192,7 @@ func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query s
 // reading its object (kept in read for the query's other hits). ok is false
 // for a chunk that cannot be read (its object is damaged, which is noted)
 // or that holds no vector.
-func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[string][]Chunk) (Hit, bool, error) {
+func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[string]objectText) (Hit, bool, error) {
 	h := lexical.Hit{ID: id, Score: score}
 	if err := ctx.Err(); err != nil {
 		return Hit{}, false, err
@@ -1195,10 +1206,10 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 	if s.isDamaged(f.Key) {
 		return Hit{}, false, nil
 	}
-	chunks, ok := read[f.Key]
+	obj, ok := read[f.Key]
 	if !ok {
 		var err error
-		chunks, err = s.readObject(f.Key)
+		obj, err = s.readObjectText(f.Key)
 		var c *CorruptError
 		switch {
 		case errors.As(err, &c):
@@ -1206,14 +1217,15 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 			return Hit{}, false, nil
 		case err != nil:
 			return Hit{}, false, err
-		case len(chunks) != f.Chunks:
-			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), f.Chunks)})
+		case len(obj.chunks) != f.Chunks:
+			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(obj.chunks), f.Chunks)})
 			return Hit{}, false, nil
 		}
-		read[f.Key] = chunks
+		read[f.Key] = obj
 	}
-	c := chunks[h.ID-base[fi]]
-	if len(c.Vector) != s.manifest.Dims || zero(c.Vector) {
+	i := h.ID - base[fi]
+	c := obj.chunks[i]
+	if obj.dims != s.manifest.Dims || !obj.usable[i] {
 		return Hit{}, false, nil
 	}
 	return Hit{ID: h.ID, File: f, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text, Score: h.Score}, true, nil

@@ -79,23 +79,45 @@ func encodeObject(w io.Writer, chunks []Chunk) error {
 var errShort = errors.New("truncated")
 
 func decodeObject(data []byte) ([]Chunk, error) {
+	chunks, _, _, err := parseObject(data, true)
+	return chunks, err
+}
+
+// objectText is what a search needs of an object: its chunks without their
+// vectors (converting every float was a fifth of a hybrid query's CPU),
+// whether each has a usable vector (not all zero or NaN: zero), and their
+// size.
+type objectText struct {
+	chunks []Chunk
+	usable []bool
+	dims   int
+}
+
+func decodeObjectText(data []byte) (objectText, error) {
+	chunks, usable, dims, err := parseObject(data, false)
+	return objectText{chunks: chunks, usable: usable, dims: dims}, err
+}
+
+// parseObject checks and decodes an object file: with vectors, each
+// chunk's Vector; without, which chunks have a usable one.
+func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims int, err error) {
 	if len(data) < 18 {
-		return nil, errShort
+		return nil, nil, 0, errShort
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if !bytes.Equal(body[:4], objectMagic[:]) {
-		return nil, errors.New("not a rag object file")
+		return nil, nil, 0, errors.New("not a rag object file")
 	}
 	if v := binary.LittleEndian.Uint16(body[4:]); v != objectVersion {
-		return nil, fmt.Errorf("object version %d, want %d", v, objectVersion)
+		return nil, nil, 0, fmt.Errorf("object version %d, want %d", v, objectVersion)
 	}
 	if crc32.ChecksumIEEE(body) != sum {
-		return nil, errors.New("checksum mismatch")
+		return nil, nil, 0, errors.New("checksum mismatch")
 	}
-	dims := int(binary.LittleEndian.Uint32(body[6:]))
+	dims = int(binary.LittleEndian.Uint32(body[6:]))
 	count := int(binary.LittleEndian.Uint32(body[10:]))
 	r := body[14:]
-	chunks := make([]Chunk, 0, min(count, len(r)))
+	chunks = make([]Chunk, 0, min(count, len(r)))
 	uvarint := func() (int, error) {
 		v, n := binary.Uvarint(r)
 		if n <= 0 || v > math.MaxInt32 {
@@ -105,48 +127,69 @@ func decodeObject(data []byte) ([]Chunk, error) {
 		return int(v), nil
 	}
 	// One backing array for all vectors: fewer, larger allocations.
-	floats := make([]float32, 0, min(count*dims, len(r)/4))
+	var floats []float32
+	if vectors {
+		floats = make([]float32, 0, min(count*dims, len(r)/4))
+	} else {
+		usable = make([]bool, 0, min(count, len(r)))
+	}
 	for i := 0; i < count; i++ {
 		start, err := uvarint()
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		end, err := uvarint()
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		page, err := uvarint()
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		hn, err := uvarint()
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		if len(r) < hn {
-			return nil, errShort
+			return nil, nil, 0, errShort
 		}
 		heading := string(r[:hn])
 		r = r[hn:]
 		n, err := uvarint()
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
 		if len(r) < n+4*dims {
-			return nil, errShort
+			return nil, nil, 0, errShort
 		}
 		c := Chunk{StartLine: start, EndLine: end, Page: page, Heading: heading, Text: string(r[:n])}
 		r = r[n:]
-		at := len(floats)
-		for j := 0; j < dims; j++ {
-			floats = append(floats, math.Float32frombits(binary.LittleEndian.Uint32(r[4*j:])))
+		if vectors {
+			at := len(floats)
+			for j := 0; j < dims; j++ {
+				floats = append(floats, math.Float32frombits(binary.LittleEndian.Uint32(r[4*j:])))
+			}
+			c.Vector = floats[at:len(floats):len(floats)]
+		} else {
+			usable = append(usable, !zeroBits(r[:4*dims]))
 		}
-		c.Vector = floats[at:len(floats):len(floats)]
 		r = r[4*dims:]
 		chunks = append(chunks, c)
 	}
 	if len(r) != 0 {
-		return nil, errors.New("trailing bytes")
+		return nil, nil, 0, errors.New("trailing bytes")
 	}
-	return chunks, nil
+	return chunks, usable, dims, nil
+}
+
+// zeroBits is zero for little-endian float32 bits: true when every value
+// is 0, -0 or NaN.
+func zeroBits(b []byte) bool {
+	for i := 0; i+4 <= len(b); i += 4 {
+		w := binary.LittleEndian.Uint32(b[i:])
+		if w&0x7fffffff != 0 && !(w&0x7f800000 == 0x7f800000 && w&0x007fffff != 0) {
+			return false
+		}
+	}
+	return true
 }

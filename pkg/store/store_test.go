@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -467,9 +468,32 @@ func FuzzDecodeObject(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add([]byte(b.String()))
+	b.Reset()
+	nan := float32(math.NaN())
+	if err := encodeObject(&b, []Chunk{{Text: "zero", Vector: []float32{0, float32(math.Copysign(0, -1))}}, {Text: "nan", Vector: []float32{nan, 0}}, {Text: "tiny", Vector: []float32{0, 1e-45}}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(b.String()))
 	f.Add([]byte("RAGC"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = decodeObject(data) // must not panic, whatever the bytes
+		// Must not panic, whatever the bytes; the text-only decoding
+		// searches use agrees with the whole one.
+		chunks, err := decodeObject(data)
+		text, terr := decodeObjectText(data)
+		if (err == nil) != (terr == nil) {
+			t.Fatalf("decodeObject: %v, decodeObjectText: %v", err, terr)
+		}
+		if err != nil {
+			return
+		}
+		if len(text.chunks) != len(chunks) || len(text.usable) != len(chunks) {
+			t.Fatalf("%d chunks, %d without vectors, %d usable flags", len(chunks), len(text.chunks), len(text.usable))
+		}
+		for i, c := range chunks {
+			if text.usable[i] == zero(c.Vector) || len(c.Vector) != text.dims || text.chunks[i].Text != c.Text || text.chunks[i].Vector != nil {
+				t.Fatalf("chunk %d: usable %v, vector %v (dims %d)", i, text.usable[i], c.Vector, text.dims)
+			}
+		}
 	})
 }
 

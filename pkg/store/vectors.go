@@ -125,7 +125,7 @@ func (v *cacheView) candidates(ctx context.Context, sc *scope, q []int8, c int) 
 func (s *Local) searchVectors(ctx context.Context, v *cacheView, sc *scope, vec []float32, k int) ([]Hit, error) {
 	q, _ := quantize(vec)
 	want := k
-	read := map[string][]Chunk{}
+	read := map[string]objectText{}
 	for {
 		c := min(max(10*want, 100), sc.n)
 		cands, err := v.candidates(ctx, sc, q, c)
