@@ -34,8 +34,9 @@ type ShowOptions struct {
 func newShowCmd(a *App, g *globalOptions) *cobra.Command {
 	opts := &ShowOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "show PATH[:START-END]",
-		Short: "Print what the index holds for a file or a citation's lines",
+		Use:     "show PATH[:START-END]",
+		Aliases: []string{"get"}, // qmd's name, and the MCP tool's
+		Short:   "Print what the index holds for a file or a citation's lines",
 		Long: `Show prints the text the index holds for a file, or for the lines of a
 citation, so that a source of rag ask or rag search can be read in full. It
 takes every form a citation has, also pasted whole with its heading:
