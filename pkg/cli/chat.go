@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/answer"
+	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/render"
@@ -21,9 +23,12 @@ import (
 	"github.com/rag-cli/rag/pkg/rewrite"
 )
 
-// ChatOptions are the settings of `rag chat`: those of ask.
+// ChatOptions are the settings of `rag chat`: those of ask, and the
+// session a conversation is kept under.
 type ChatOptions struct {
 	AskOptions
+	// Session names a conversation kept between runs ("" none).
+	Session string
 }
 
 func newChatCmd(a *App, g *globalOptions) *cobra.Command {
@@ -53,6 +58,11 @@ Commands:
   /help          this list
   /exit, /quit   end the chat (as do Ctrl-D and, on a terminal, Ctrl-C)
 
+With --session NAME the conversation is kept (in $XDG_STATE_HOME/rag/chats,
+else ~/.local/state/rag/chats) after every turn, and the next rag chat
+--session NAME goes on from it: follow-ups are understood, /sources and
+/save reach the earlier turns.
+
 Piped, each turn's answer and sources follow a "> QUESTION" line on stdout,
 and rewrites are noted on stderr; --json writes one JSON object per turn and
 line (turn, typed, question, rewritten, answer, sources, ...), and /sources
@@ -61,7 +71,8 @@ one with turn and sources. A failure
 does not. The chat ends with 0 when its input does.`,
 		Example: `  rag chat
   printf 'What is the retry policy?\nand how many times?\n' | rag chat
-  rag chat --json --model qwen2.5:7b < questions.txt`,
+  rag chat --json --model qwen2.5:7b < questions.txt
+  rag chat --session onboarding`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.K < 1 {
@@ -70,10 +81,19 @@ does not. The chat ends with 0 when its input does.`,
 			if _, err := opts.validate(); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("session") {
+				if opts.Session == "" {
+					return usagef("--session: a name is needed")
+				}
+				if err := checkName(opts.Session); err != nil {
+					return usagef("--session: %v", err)
+				}
+			}
 			return a.withPull(cmd.Context(), opts.Pull, func() error { return chatRun(cmd.Context(), a, opts) })
 		},
 	}
 	bindAnswer(cmd.Flags(), a, &opts.AskOptions)
+	cmd.Flags().StringVar(&opts.Session, "session", "", "keep the conversation under this name and go on from it next time")
 	return cmd
 }
 
@@ -103,6 +123,8 @@ type chatSession struct {
 	interactive bool
 	turns       []chatTurn
 	history     []rewrite.Turn
+	// session is the file the conversation is kept in ("" none).
+	session string
 }
 
 func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
@@ -126,6 +148,11 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 		a: a, opts: opts, p: p, st: st, style: answerStyle(a, opts.JSON), interactive: a.IO.IsStdinTTY(),
 		rewriter: &completer{client: q.client, model: opts.Model, role: ollama.RoleChat,
 			options: map[string]any{"temperature": 0, "num_predict": 128, "num_ctx": opts.NumCtx}},
+	}
+	if opts.Session != "" {
+		if err := s.openSession(opts.Session); err != nil {
+			return err
+		}
 	}
 	if s.interactive {
 		m := q.store.Manifest()
@@ -250,7 +277,7 @@ func (s *chatSession) command(name, arg string) (done bool, err error) {
 	case "clear":
 		s.history = nil
 		fmt.Fprintln(a.IO.ErrOut, "rag: the conversation is forgotten; the next question is taken as it stands")
-		return false, nil
+		return false, s.saveSession()
 	case "sources":
 		return false, s.sources(arg)
 	case "save":
@@ -333,6 +360,9 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 	}
 	s.turns = append(s.turns, t)
 	s.history = append(s.history, rewrite.Turn{Question: t.Question, Answer: t.Result.Answer})
+	if err := s.saveSession(); err != nil {
+		return err
+	}
 	if opts.JSON {
 		return writeJSONLine(a, t)
 	}
@@ -443,6 +473,77 @@ func (s *chatSession) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// sessionVersion is the format of a session file.
+const sessionVersion = 1
+
+// sessionFile is a chat session on disk: its turns, and from which of them
+// the conversation a follow-up is rewritten against starts (after /clear).
+type sessionFile struct {
+	Version     int        `json:"version"`
+	Turns       []chatTurn `json:"turns"`
+	ContextFrom int        `json:"context_from"`
+}
+
+// openSession reads the session name, when there is one, and goes on from
+// it.
+func (s *chatSession) openSession(name string) error {
+	dir := config.StateDir(s.a.Env)
+	if dir == "" {
+		return &hintedError{err: errors.New("no place to keep chat sessions"), hint: "set HOME or XDG_STATE_HOME, or chat without --session"}
+	}
+	s.session = filepath.Join(dir, "chats", name+".json")
+	data, err := os.ReadFile(s.session)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a new session
+	}
+	if err != nil {
+		return err
+	}
+	var f sessionFile
+	if err := json.Unmarshal(data, &f); err != nil || f.Version != sessionVersion || f.ContextFrom < 0 || f.ContextFrom > len(f.Turns) {
+		if err == nil {
+			err = fmt.Errorf("version %d, context from turn %d of %d", f.Version, f.ContextFrom, len(f.Turns))
+		}
+		return &hintedError{err: fmt.Errorf("chat session %s: %w", s.session, err),
+			hint: "move the file away, or chat under another --session name"}
+	}
+	for i, t := range f.Turns {
+		if t.Result == nil || t.Turn != i+1 {
+			return &hintedError{err: fmt.Errorf("chat session %s: turn %d is damaged", s.session, i+1),
+				hint: "move the file away, or chat under another --session name"}
+		}
+	}
+	s.turns = f.Turns
+	for _, t := range f.Turns[f.ContextFrom:] {
+		s.history = append(s.history, rewrite.Turn{Question: t.Question, Answer: t.Result.Answer})
+	}
+	fmt.Fprintf(s.a.IO.ErrOut, "rag: going on with chat session %s (%s so far)\n", s.a.errText(name), plural(len(s.turns), "turn"))
+	return nil
+}
+
+// saveSession keeps the conversation in its session file, whole or not
+// at all, after every turn.
+func (s *chatSession) saveSession() error {
+	if s.session == "" {
+		return nil
+	}
+	turns := s.turns
+	if turns == nil {
+		turns = []chatTurn{}
+	}
+	data, err := json.Marshal(sessionFile{Version: sessionVersion, Turns: turns, ContextFrom: len(s.turns) - len(s.history)})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.session), 0o700); err != nil {
+		return fmt.Errorf("keep the chat session: %w", err)
+	}
+	if err := writeFileAtomic(s.session, append(data, '\n')); err != nil {
+		return fmt.Errorf("keep the chat session: %w", err)
+	}
+	return nil
 }
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it

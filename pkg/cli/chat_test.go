@@ -345,3 +345,60 @@ func TestChatSeesReindex(t *testing.T) {
 		t.Errorf("turn 3 (after rag index removed kettle.txt) cites it: %q", got)
 	}
 }
+
+// TestChatSession: --session keeps a conversation between runs: the next
+// run's follow-up is rewritten against it, /sources reaches its turns, and
+// /clear is kept too; a damaged session file is an error with a hint.
+func TestChatSession(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	h := newHarness(t).with(t, map[string]string{"XDG_STATE_HOME": state})
+	h.mustIndex()
+	file := filepath.Join(state, "rag", "chats", "work.json")
+
+	r := h.run(runOpt{stdin: "How many times does the client retry a failed upload?\n"}, "chat", "--session", "work", "--model", chatModel)
+	if r.code != 0 || strings.Contains(r.stderr, "going on") {
+		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)
+	}
+	r = h.run(runOpt{stdin: "and the wait between them?\n/sources 1\n"}, "chat", "--session", "work", "--model", chatModel)
+	if r.code != 0 {
+		t.Fatalf("second run: exit %d: %s", r.code, r.stderr)
+	}
+	for _, s := range []string{
+		"rag: going on with chat session work (1 turn so far)\n",
+		"rag: searching for: and the wait between them? many times client retry failed upload\n",
+	} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, "[1] retry.txt:1-4 (cited)") {
+		t.Errorf("/sources 1 does not reach the first run's turn:\n%s", r.stdout)
+	}
+	var f sessionFile
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 || len(f.Turns) != 2 || f.Turns[1].Typed != "and the wait between them?" || !f.Turns[1].Rewritten {
+		t.Fatalf("session file: %v: %s", err, data)
+	}
+
+	// /clear is kept: the next run takes its question as it stands.
+	h.mustRun(runOpt{stdin: "/clear\n"}, "chat", "--session", "work", "--model", chatModel)
+	r = h.run(runOpt{stdin: "How do I install on Linux?\n"}, "chat", "--session", "work", "--model", chatModel)
+	if r.code != 0 || strings.Contains(r.stderr, "searching for:") {
+		t.Errorf("after /clear the question was rewritten: exit %d: %s", r.code, r.stderr)
+	}
+
+	if err := os.WriteFile(file, []byte(`{"version": 9, "turns": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run(runOpt{stdin: "hello\n"}, "chat", "--session", "work", "--model", chatModel)
+	if r.code != ExitError || !strings.Contains(r.stderr, "rag: hint: move the file away, or chat under another --session name") {
+		t.Errorf("damaged session: exit %d: %s", r.code, r.stderr)
+	}
+	if r := h.run(runOpt{stdin: "hello\n"}, "chat", "--session", "../x"); r.code != ExitUsage {
+		t.Errorf("a session name with a slash: exit %d: %s", r.code, r.stderr)
+	}
+}

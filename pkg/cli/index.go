@@ -115,7 +115,7 @@ fails at once, or waits with --wait.`,
 			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
 			opts.allowSet, opts.tenantSet, opts.collectionSet = fl.Changed("allow"), fl.Changed("tenant"), fl.Changed("collection")
 			if opts.Collection != "" {
-				if err := checkCollection(opts.Collection); err != nil {
+				if err := checkName(opts.Collection); err != nil {
 					return usagef("--collection: %v", err)
 				}
 			}

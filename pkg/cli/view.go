@@ -80,14 +80,14 @@ func (a *App) view(o ViewOptions) (store.View, error) {
 	return store.View{Tenant: o.Tenant, Principals: who, Collections: cols}, nil
 }
 
-// checkCollection checks a name for --collection: a word a shell and a
-// comma-separated list keep whole.
-func checkCollection(name string) error {
+// checkName checks a name for --collection or --session: a word a shell,
+// a comma-separated list and a file name keep whole.
+func checkName(name string) error {
 	switch {
 	case len(name) > 100:
-		return errors.New("a collection name is at most 100 bytes")
+		return errors.New("a name is at most 100 bytes")
 	case strings.ContainsFunc(name, func(r rune) bool { return r == ',' || r == '/' || unicode.IsControl(r) || unicode.IsSpace(r) }):
-		return fmt.Errorf("%q: a collection name has no commas, slashes, spaces or control characters", name)
+		return fmt.Errorf("%q: a name has no commas, slashes, spaces or control characters", name)
 	}
 	return nil
 }

@@ -56,6 +56,19 @@ func IndexDir(env Env) string {
 	return ""
 }
 
+// StateDir is where rag keeps what it carries from one run to the next
+// (chat sessions): $XDG_STATE_HOME/rag, else ~/.local/state/rag; "" when
+// neither variable is set.
+func StateDir(env Env) string {
+	if v := env("XDG_STATE_HOME"); v != "" {
+		return filepath.Join(v, "rag")
+	}
+	if home := env("HOME"); home != "" {
+		return filepath.Join(home, ".local", "state", "rag")
+	}
+	return ""
+}
+
 // ErrNoIndexDir means no index folder was set and none could be derived.
 var ErrNoIndexDir = errors.New("no index location: set --index, RAG_INDEX, index: in a config file, or HOME")
 
