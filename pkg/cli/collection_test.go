@@ -171,3 +171,27 @@ func TestCollections(t *testing.T) {
 		}
 	})
 }
+
+// TestRebuildKeepsSourceSettings: `rag index --rebuild DIR` keeps what DIR
+// was recorded with: its tenant, who may see it, its collection. Before,
+// the new catalog did not know them yet, and the folder moved into the
+// default tenant, open to its askers.
+func TestRebuildKeepsSourceSettings(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--tenant", "acme", "--allow", "group:eng", "-c", "handbook", h.docs)
+	h.mustRun(runOpt{}, "index", "--rebuild", h.docs)
+	var rep statusReport
+	if err := json.Unmarshal([]byte(h.mustRun(runOpt{}, "status", "--json", "--all").stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Sources) != 1 || rep.Sources[0].Tenant != "acme" || strings.Join(rep.Sources[0].Allow, ",") != "group:eng" || rep.Sources[0].Collection != "handbook" {
+		t.Fatalf("after the rebuild: %+v", rep.Sources)
+	}
+	if r := h.mustRun(runOpt{}, "search", "--json", "--mode", "lexical", "retries"); len(searchPaths(t, r)) != 0 {
+		t.Errorf("the default tenant sees the rebuilt folder: %s", r.stdout)
+	}
+	if r := h.mustRun(runOpt{}, "search", "--json", "--mode", "lexical", "--tenant", "acme", "--as", "group:eng", "retries"); strings.Join(searchPaths(t, r), ",") != "retry.txt" {
+		t.Errorf("acme's engineers lost it: %s", r.stdout)
+	}
+}

@@ -400,12 +400,12 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout}
 	run := func(ctx context.Context, ts []target) (*indexReport, error) {
-		return indexPass(ctx, a, opts, st, emb, dir, ts, damage)
+		return indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources)
 	}
 	if opts.Watch {
 		// A watch holds the index for hours: drop what each pass replaced.
 		run = func(ctx context.Context, ts []target) (*indexReport, error) {
-			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damage)
+			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources)
 			damaged, checked = nil, true
 			if err == nil {
 				err = st.SaveCaches(ctx)
@@ -572,8 +572,9 @@ func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
 }
 
 // indexPass runs the indexer over each target and sums up.
-// damaged names the objects whose files are embedded again.
-func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged func() (map[string]bool, error)) (*indexReport, error) {
+// damaged names the objects whose files are embedded again; replaced are
+// the sources of the catalog a rebuild replaces (nil otherwise).
+func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged func() (map[string]bool, error), replaced []store.Source) (*indexReport, error) {
 	rep := &indexReport{Index: dir, EmbedModel: emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
 	var runErr error
 	for _, t := range targets {
@@ -590,7 +591,14 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		// Who may see a source, and its tenant, stay as recorded unless
 		// this run says otherwise: forgetting --tenant must never move a
 		// folder into another tenant.
-		if rec, ok := recordedSource(st.Manifest(), t.src); ok {
+		// A rebuild's new catalog has not recorded them yet: the one it
+		// replaces has (`rag index --rebuild DIR` must not move DIR into
+		// the default tenant, nor open it to everyone).
+		rec, ok := recordedSource(st.Manifest().Sources, t.src)
+		if !ok {
+			rec, ok = recordedSource(replaced, t.src)
+		}
+		if ok {
 			t.src.Allow, t.src.Tenant, t.src.Collection = rec.Allow, rec.Tenant, rec.Collection
 		}
 		if opts.collectionSet {
@@ -626,8 +634,8 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 }
 
 // recordedSource is the source of m that is src's folder or file.
-func recordedSource(m store.Manifest, src store.Source) (store.Source, bool) {
-	for _, r := range m.Sources {
+func recordedSource(sources []store.Source, src store.Source) (store.Source, bool) {
+	for _, r := range sources {
 		if r.Same(src) {
 			return r, true
 		}
