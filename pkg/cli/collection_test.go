@@ -148,6 +148,20 @@ func TestCollections(t *testing.T) {
 			t.Errorf("status: %+v, %q", st, text)
 		}
 	})
+	t.Run("mcp started with a collection", func(t *testing.T) {
+		cs, stop := mcpSession(t, h, "--model", chatModel, "-c", "wiki")
+		defer stop()
+		var out mcpSearchOut
+		if _, isErr := callTool(t, cs, "search", map[string]any{"query": "retries failed upload", "k": 20, "mode": "dense"}, &out); isErr || strings.Contains(out.paths(), "retry.txt") {
+			t.Errorf("the server's collection is not kept: error %v, %s", isErr, out.paths())
+		}
+		if text, isErr := callTool(t, cs, "search", map[string]any{"query": "retries", "collection": "handbook"}, nil); !isErr || !strings.Contains(text, `collection "handbook" is not served here`) {
+			t.Errorf("a call widened the server's collections: error %v, %q", isErr, text)
+		}
+		if _, isErr := callTool(t, cs, "get", map[string]any{"citation": "retry.txt", "collection": "wiki,handbook"}, nil); !isErr {
+			t.Error("get widened the server's collections")
+		}
+	})
 	t.Run("completion", func(t *testing.T) {
 		r := h.mustRun(runOpt{}, "__complete", "search", "--collection", "")
 		if r.stdout != "handbook\nwiki\n:4\n" {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -359,17 +360,24 @@ func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct
 }
 
 // view is the server's view, narrowed to the collections a call names
-// (comma-separated), which must exist.
+// (comma-separated), which must exist and, when the server was started
+// with --collection, be among those it serves: a client narrows, never
+// widens.
 func (s *mcpServer) view(collections string) (store.View, error) {
 	v := s.q.view
 	if strings.TrimSpace(collections) == "" {
 		return v, nil
 	}
+	served := v.Collections
 	v.Collections = nil
 	for _, c := range strings.Split(collections, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			v.Collections = append(v.Collections, c)
+		if c = strings.TrimSpace(c); c == "" {
+			continue
 		}
+		if len(served) > 0 && !slices.Contains(served, c) {
+			return v, fmt.Errorf("collection %q is not served here (rag mcp --collection %s)", c, strings.Join(served, ","))
+		}
+		v.Collections = append(v.Collections, c)
 	}
 	return v, checkCollections(s.q.store.Manifest(), v)
 }
