@@ -481,9 +481,18 @@ const sessionVersion = 1
 // sessionFile is a chat session on disk: its turns, and from which of them
 // the conversation a follow-up is rewritten against starts (after /clear).
 type sessionFile struct {
-	Version     int        `json:"version"`
+	Version int `json:"version"`
+	// As and Tenant are whose conversation it is: its sources are what
+	// they may see, so nobody else goes on with it.
+	As          string     `json:"as"`
+	Tenant      string     `json:"tenant,omitempty"`
 	Turns       []chatTurn `json:"turns"`
 	ContextFrom int        `json:"context_from"`
+}
+
+// asker is who asks, as a session records it.
+func (o *ChatOptions) asker() (as, tenant string) {
+	return cmpOr(o.View.As, "public"), o.View.Tenant
 }
 
 // openSession reads the session name, when there is one, and goes on from
@@ -509,6 +518,10 @@ func (s *chatSession) openSession(name string) error {
 		return &hintedError{err: fmt.Errorf("chat session %s: %w", s.session, err),
 			hint: "move the file away, or chat under another --session name"}
 	}
+	if as, tenant := s.opts.asker(); f.As != as || f.Tenant != tenant {
+		return &hintedError{err: fmt.Errorf("chat session %s is %s's (tenant %q), not %s's", name, f.As, f.Tenant, as),
+			hint: "its sources are what they may see: chat under another --session name"}
+	}
 	for i, t := range f.Turns {
 		if t.Result == nil || t.Turn != i+1 {
 			return &hintedError{err: fmt.Errorf("chat session %s: turn %d is damaged", s.session, i+1),
@@ -533,7 +546,8 @@ func (s *chatSession) saveSession() error {
 	if turns == nil {
 		turns = []chatTurn{}
 	}
-	data, err := json.Marshal(sessionFile{Version: sessionVersion, Turns: turns, ContextFrom: len(s.turns) - len(s.history)})
+	as, tenant := s.opts.asker()
+	data, err := json.Marshal(sessionFile{Version: sessionVersion, As: as, Tenant: tenant, Turns: turns, ContextFrom: len(s.turns) - len(s.history)})
 	if err != nil {
 		return err
 	}

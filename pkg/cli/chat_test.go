@@ -384,6 +384,12 @@ func TestChatSession(t *testing.T) {
 		t.Fatalf("session file: %v: %s", err, data)
 	}
 
+	// Another asker does not go on with it: its sources are the first's.
+	if r := h.run(runOpt{stdin: "and the wait?\n"}, "chat", "--session", "work", "--as", "user:bob", "--model", chatModel); r.code != ExitError ||
+		!strings.Contains(r.stderr, "rag: error: chat session work is public's") {
+		t.Errorf("another asker: exit %d: %s", r.code, r.stderr)
+	}
+
 	// /clear is kept: the next run takes its question as it stands.
 	h.mustRun(runOpt{stdin: "/clear\n"}, "chat", "--session", "work", "--model", chatModel)
 	r = h.run(runOpt{stdin: "How do I install on Linux?\n"}, "chat", "--session", "work", "--model", chatModel)
