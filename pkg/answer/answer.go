@@ -105,14 +105,28 @@ var DefaultExamples = []Message{
 // as another source; chat-template tokens in a document are broken up so
 // that no template reads them as a turn of its own.
 func UserMessage(question string, sources []Source) string {
-	id := fenceID(question, sources)
 	var b strings.Builder
 	b.WriteString("Sources:\n")
-	for _, s := range sources {
-		fmt.Fprintf(&b, "\n<<<source %d %s>>> [%d] %s\n%s\n<<<end %d %s>>>\n", s.N, id, s.N, oneLine(s.Cite()), Defuse(s.Text), s.N, id)
-	}
+	writeFenced(&b, question, sources, func(s Source) string { return "" })
 	fmt.Fprintf(&b, "\nQuestion: %s\n", strings.TrimSpace(Defuse(question)))
 	return b.String()
+}
+
+// Fenced is sources fenced as UserMessage fences them, each after a blank
+// line with note(s) at the end of its fence's line: for a reader that is a
+// model (rag mcp's tools), documents stay quoted data. key is what asked
+// for them (a query), which the fences' code is made from too.
+func Fenced(key string, sources []Source, note func(Source) string) string {
+	var b strings.Builder
+	writeFenced(&b, key, sources, note)
+	return b.String()
+}
+
+func writeFenced(b *strings.Builder, key string, sources []Source, note func(Source) string) {
+	id := fenceID(key, sources)
+	for _, s := range sources {
+		fmt.Fprintf(b, "\n<<<source %d %s>>> [%d] %s%s\n%s\n<<<end %d %s>>>\n", s.N, id, s.N, oneLine(s.Cite()), oneLine(note(s)), Defuse(s.Text), s.N, id)
+	}
 }
 
 // fenceID is the code of a question's fences.
