@@ -323,9 +323,10 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 		}
 	}
 	// What `rag index` changed since the last turn is answered from.
-	if err := s.p.q.refresh(ctx, a, opts.globalOptions); err != nil {
+	if err := s.p.q.refresh(ctx, a, opts.globalOptions, opts.View); err != nil {
 		return err
 	}
+	s.p.ropt.View = s.p.q.view
 	s.st.set("retrieving…")
 	evidence, x, err := s.p.context(ctx, t.Question)
 	s.st.clear()

@@ -141,7 +141,7 @@ const mcpInstructions = `rag searches the user's own documents, indexed on their
 func (s *mcpServer) call(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.q.refresh(ctx, s.a, s.opts.globalOptions)
+	err := s.q.refresh(ctx, s.a, s.opts.globalOptions, s.opts.View)
 	if err == nil {
 		err = fn()
 	}

@@ -347,3 +347,36 @@ func TestMCPFencesDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPMembershipChanges: a running server resolves who asks at every
+// call, so taking a user out of a group takes effect at once, as it does
+// for a new run.
+func TestMCPMembershipChanges(t *testing.T) {
+	t.Parallel()
+	groups := filepath.Join(t.TempDir(), "groups.yaml")
+	if err := os.WriteFile(groups, []byte("alice: [eng]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t).with(t, map[string]string{"RAG_GROUPS_FILE": groups})
+	if err := os.WriteFile(filepath.Join(h.docs, "design.md"), []byte("---\naccess: [group:eng]\n---\n# Design\n\nThe wombat service shards by tenant.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustIndex()
+	cs, _ := mcpSession(t, h, "--model", chatModel, "--as", "user:alice")
+	search := func() string {
+		var out mcpSearchOut
+		if _, isErr := callTool(t, cs, "search", map[string]any{"query": "wombat service shards", "k": 3, "mode": "lexical"}, &out); isErr {
+			t.Fatal("search failed")
+		}
+		return out.paths()
+	}
+	if got := search(); got != "design.md" {
+		t.Fatalf("alice in eng: %q", got)
+	}
+	if err := os.WriteFile(groups, []byte("alice: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := search(); strings.Contains(got, "design.md") {
+		t.Errorf("alice, out of eng, still sees design.md: %q", got)
+	}
+}

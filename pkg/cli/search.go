@@ -138,10 +138,17 @@ func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, str
 	return m, model, nil
 }
 
-// refresh opens the index again when `rag index` has committed since it
-// was opened (store.Local.Stale): a long-lived command (rag chat) then
-// answers its next question from the documents as they are now.
-func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions) error {
+// refresh makes a long-lived command (rag chat, rag mcp) answer its next
+// question as a new run would: who asks is resolved again (a groups file
+// changed meanwhile takes effect at once, as for other commands), and the
+// index is opened again when `rag index` has committed since it was
+// opened (store.Local.Stale).
+func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) error {
+	view, err := a.view(vo)
+	if err != nil {
+		return err
+	}
+	q.view = view
 	if !q.store.Stale() {
 		return nil
 	}
