@@ -50,9 +50,11 @@ stdout: the client starts rag mcp and talks JSON-RPC with it. Its tools:
            (question, collection)
   status   what the index holds: files, chunks, collections, models
 
-Every tool sees what --as and --tenant let it see, and nothing else. The
-index is opened again when rag index has changed it, so the next call
-answers from the documents as they are. The flags are ask's and set how
+Every tool sees what --as, --tenant and --collection let it see, and
+nothing else; a call's collection narrows it further, never wider. Each
+call resolves who asks again (a changed groups file counts at once) and
+opens the index again when rag index has changed it, so it answers from
+the documents and rules as they are. The flags are ask's and set how
 every call retrieves; a call's own k and mode replace -k and --mode for
 that search. Calls are served one at a time. Nothing but the protocol is
 written to stdout; errors go to stderr. The server ends when its client
