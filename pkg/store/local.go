@@ -110,6 +110,7 @@ type Local struct {
 	// cache is what searches of the catalog read (segments mapped, or built
 	// from objects); setAside names segments found damaged while reading.
 	cache     *cacheView
+	texts     *textCache // objects' texts searches read lately
 	setAside  map[string]bool
 	keyChunks map[string]int // chunk count by content key, once computed
 
@@ -147,7 +148,7 @@ type Local struct {
 // and recorded (see Damaged): readers leave them out, `rag index` embeds
 // their files again.
 func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
-	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 2 * time.Second, damaged: map[string]*CorruptError{},
+	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 2 * time.Second, damaged: map[string]*CorruptError{}, texts: newTextCache(),
 		objects: filepath.Join(dir, "objects") + string(filepath.Separator)}
 	defer func() {
 		if err != nil {
@@ -1208,6 +1209,9 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 	}
 	obj, ok := read[f.Key]
 	if !ok {
+		obj, ok = s.texts.get(f.Key)
+	}
+	if !ok {
 		var err error
 		obj, err = s.readObjectText(f.Key)
 		var c *CorruptError
@@ -1221,8 +1225,9 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(obj.chunks), f.Chunks)})
 			return Hit{}, false, nil
 		}
-		read[f.Key] = obj
+		s.texts.put(f.Key, obj)
 	}
+	read[f.Key] = obj
 	i := h.ID - base[fi]
 	c := obj.chunks[i]
 	if obj.dims != s.manifest.Dims || !obj.usable[i] {

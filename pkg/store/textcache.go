@@ -1,0 +1,56 @@
+package store
+
+import (
+	"container/list"
+	"sync"
+)
+
+// textCacheSize bounds how many objects' texts a store keeps: about 20 KB
+// each (10 chunks of text, no vectors), a few MB in all.
+const textCacheSize = 256
+
+// textCache keeps the texts of the objects searches read lately, most
+// recent first. Objects never change (a key names one content), so what it
+// holds is never stale. A query that searches several times (hybrid's two
+// channels, an expansion's phrasings) and a long-lived reader (rag chat,
+// rag mcp) read each object's file once.
+type textCache struct {
+	mu    sync.Mutex
+	order *list.List // of *textEntry, most recent first
+	byKey map[string]*list.Element
+}
+
+type textEntry struct {
+	key string
+	obj objectText
+}
+
+func newTextCache() *textCache {
+	return &textCache{order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+func (c *textCache) get(key string) (objectText, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[key]
+	if !ok {
+		return objectText{}, false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*textEntry).obj, true
+}
+
+func (c *textCache) put(key string, obj objectText) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[key]; ok {
+		c.order.MoveToFront(e)
+		return
+	}
+	c.byKey[key] = c.order.PushFront(&textEntry{key: key, obj: obj})
+	if c.order.Len() > textCacheSize {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.byKey, last.Value.(*textEntry).key)
+	}
+}
