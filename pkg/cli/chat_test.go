@@ -272,9 +272,7 @@ func TestChatCancelledWhileWaiting(t *testing.T) {
 func TestChatSeesReindex(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	if err := os.WriteFile(filepath.Join(h.docs, "kettle.txt"), []byte("Kettle\n\nThe kettle boils water in two minutes.\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	write(t, filepath.Join(h.docs, "kettle.txt"), "Kettle\n\nThe kettle boils water in two minutes.\n")
 	h.mustIndex()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
@@ -397,9 +395,7 @@ func TestChatSession(t *testing.T) {
 		t.Errorf("after /clear the question was rewritten: exit %d: %s", r.code, r.stderr)
 	}
 
-	if err := os.WriteFile(file, []byte(`{"version": 9, "turns": []}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	write(t, file, `{"version": 9, "turns": []}`)
 	r = h.run(runOpt{stdin: "hello\n"}, "chat", "--session", "work", "--model", chatModel)
 	if r.code != ExitError || !strings.Contains(r.stderr, "rag: hint: move the file away, or chat under another --session name") {
 		t.Errorf("damaged session: exit %d: %s", r.code, r.stderr)

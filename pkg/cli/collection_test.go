@@ -22,9 +22,7 @@ func collectionHarness(t *testing.T) (h *harness, wiki string) {
 		"uploads.md": "# Uploads\n\nLarge uploads are split into parts; a failed part is sent again.\n",
 		"kettle.md":  "# Kettle\n\nThe kettle boils water in two minutes.\n",
 	} {
-		if err := os.WriteFile(filepath.Join(wiki, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		write(t, filepath.Join(wiki, name), text)
 	}
 	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--collection", "handbook", h.docs)
 	h.mustRun(runOpt{}, "index", wiki)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,9 +20,7 @@ func expandHarness(t *testing.T) *harness {
 		"garden.md": "# Garden\n\nRoses need sun, rain and a little patience.\n",
 		"taxes.md":  "# Taxes\n\nThe tax return is due at the end of April.\n",
 	} {
-		if err := os.WriteFile(filepath.Join(h.docs, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		write(t, filepath.Join(h.docs, name), text)
 	}
 	h.mustIndex()
 	// A model that knows kettles: it phrases the question in the
