@@ -1336,7 +1336,8 @@ func (s *Local) writeFileAtomic(path string, data []byte, what string, durable b
 // Stale reports whether a commit has replaced the catalog this reader
 // opened: a long-lived reader (rag chat, rag mcp) opens the index again
 // then, so that its next query sees what `rag index` changed. Every commit
-// renames a new file over the catalog, so the file is another one.
+// renames a new file over the catalog, so the file is another one; its
+// time and size tell it apart should it reuse the old file's inode.
 func (s *Local) Stale() bool {
 	if s.opt.Write || s.opt.Rebuild {
 		return false // a writer's catalog is the one it commits

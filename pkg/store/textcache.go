@@ -10,8 +10,9 @@ import (
 const textCacheSize = 256
 
 // textCache keeps the texts of the objects searches read lately, most
-// recent first. Objects never change (a key names one content), so what it
-// holds is never stale. A query that searches several times (hybrid's two
+// recent first. Objects never change (a key names one content chunked one
+// way, indexer's keyer), so what it holds is never stale, and an object
+// from it has the chunk count every catalog entry of its key records. A query that searches several times (hybrid's two
 // channels, an expansion's phrasings) and a long-lived reader (rag chat,
 // rag mcp) read each object's file once.
 type textCache struct {
