@@ -47,7 +47,43 @@ type App struct {
 	watchReady func()
 	// cfg are the settings of this run, before flags.
 	cfg *config.Settings
+	// wroteJSON and wroteJSONLines record that this run wrote a JSON
+	// document, or JSON Lines, on stdout: an error after a whole document
+	// is reported in it already (a partial index, an eval below its
+	// threshold), one after lines gets a line of its own.
+	wroteJSON, wroteJSONLines bool
 }
+
+// jsonError is what --json writes on stdout when a command fails, so that
+// a script reading stdout sees why: the exit code, the message and the hint
+// that stderr shows.
+type jsonError struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Hint    string `json:"hint,omitempty"`
+	} `json:"error"`
+}
+
+// writeErrorJSON writes the error object unless stdout carries a protocol
+// (rag mcp) or a whole JSON document already; writing is best effort, as
+// the error itself is what is being reported.
+func (a *App) writeErrorJSON(cmd *cobra.Command, code int, msg, hint string) {
+	if a.wroteJSON || cmd != nil && cmd.Annotations[stdoutProtocol] != "" {
+		return
+	}
+	var e jsonError
+	e.Error.Code, e.Error.Message, e.Error.Hint = code, msg, hint
+	if a.wroteJSONLines {
+		_ = writeJSONLine(a, e)
+		return
+	}
+	_ = writeJSON(a, e)
+}
+
+// stdoutProtocol marks a command whose stdout carries a protocol (rag mcp):
+// nothing else may be written there.
+const stdoutProtocol = "rag-stdout-protocol"
 
 // NewHTTPClient is the client rag uses for Ollama: a short connect timeout
 // so that a server that is down is reported at once, and no overall timeout
@@ -65,16 +101,17 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	start := time.Now()
 	root, g := newRootCmd(a)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	code := a.report(ctx, err)
+	cmd, err := root.ExecuteContextC(ctx)
+	code := a.report(ctx, cmd, g, err)
 	if g.Verbose {
 		fmt.Fprintf(a.IO.ErrOut, "rag: took %s\n", time.Since(start).Round(time.Millisecond))
 	}
 	return code
 }
 
-// report prints err, if any, and returns the exit code for it.
-func (a *App) report(ctx context.Context, err error) int {
+// report prints err, if any, and returns the exit code for it. cmd is the
+// command that ran (or failed to parse), so that a usage hint names its help.
+func (a *App) report(ctx context.Context, cmd *cobra.Command, g *globalOptions, err error) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -86,9 +123,15 @@ func (a *App) report(ctx context.Context, err error) int {
 	if errors.As(err, &silent) {
 		return code
 	}
+	if hint == hintUsage && cmd != nil {
+		hint = fmt.Sprintf("run `%s --help` for usage", cmd.CommandPath())
+	}
 	msg := err.Error()
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted"
+	}
+	if g.JSON {
+		a.writeErrorJSON(cmd, code, msg, hint)
 	}
 	msg, hint = a.errText(msg), a.errText(hint)
 	fmt.Fprintf(a.IO.ErrOut, "rag: error: %s\n", msg)
@@ -225,7 +268,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		SilenceUsage:  true,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q", args[0])
+				return unknownCommand(cmd, args[0])
 			}
 			return nil
 		},
@@ -249,7 +292,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &usageError{err: err}
+		return &usageError{err: flagError(err)}
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.IndexDir, "index", cfg.String(config.KeyIndex), "index folder; $RAG_INDEX or index: in a config file sets the default")

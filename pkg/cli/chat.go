@@ -378,6 +378,7 @@ func writeJSONLine(a *App, v any) error {
 	if err != nil {
 		return err
 	}
+	a.wroteJSONLines = true
 	_, err = a.IO.Out.Write(render.EscapeJSON(append(b, '\n')))
 	return err
 }

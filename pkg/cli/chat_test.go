@@ -238,8 +238,13 @@ func TestChatOnTerminal(t *testing.T) {
 	if _, err := s.tty.WriteString("\x04"); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := s.wait(); code != 0 {
+	code, out := s.wait()
+	if code != 0 {
 		t.Errorf("Ctrl-D: exit %d: %q", code, out)
+	}
+	// The prompt's line is ended, so the shell's prompt starts its own.
+	if !strings.HasSuffix(out, "> \r\n") {
+		t.Errorf("Ctrl-D left the prompt's line open: ends %q", out[max(0, len(out)-20):])
 	}
 }
 

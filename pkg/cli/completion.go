@@ -17,6 +17,7 @@ import (
 // collections for --collection. Cobra's own `rag completion
 // bash|zsh|fish|powershell` prints the shell scripts.
 func registerCompletions(a *App, root *cobra.Command, g *globalOptions) {
+	strictCompletionCmd(root)
 	words := func(ws ...string) cobra.CompletionFunc {
 		return cobra.FixedCompletions(ws, cobra.ShellCompDirectiveNoFileComp)
 	}
@@ -102,4 +103,27 @@ func (a *App) modelNames(ctx context.Context, prefix string) []cobra.Completion 
 		}
 	}
 	return out
+}
+
+// strictCompletionCmd makes `rag completion SHELL` of a shell rag has no
+// script for a usage error: cobra's command prints its help and exits 0,
+// which a setup script would take for success.
+func strictCompletionCmd(root *cobra.Command) {
+	c, _, err := root.Find([]string{"completion"})
+	if err != nil || c == root {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		var shells []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				shells = append(shells, sub.Name())
+			}
+		}
+		return usagef("no completion script for %q: rag writes them for %s", args[0], strings.Join(shells, ", "))
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 }

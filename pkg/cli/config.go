@@ -33,16 +33,15 @@ the defaults. A config file holds "key: value" lines:
   min_score: 0.3
   min_relevance: 0.5
 
-The environment variables are RAG_INDEX, OLLAMA_HOST, RAG_EMBED_MODEL,
-RAG_MODEL, RAG_MODE, RAG_FUSION, RAG_RERANK and RAG_RERANK_MODEL. A key rag
-does not know is an error naming the file and line, so a typo is never
-silently ignored.`
+A key rag does not know is an error naming the file and line, so a typo is
+never silently ignored. The environment variables are:
+`
 
 func newConfigCmd(a *App, g *globalOptions, files config.Files, cfgErr error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show the settings in effect and where each comes from",
-		Long:  configHelp,
+		Long:  configHelp + wrapList(config.EnvVars(), 76, "  "),
 		Example: `  rag config
   rag config --json | jq -r .settings.model.value
   rag config path`,
@@ -154,4 +153,25 @@ func configPathRun(a *App, g *globalOptions, files config.Files, cfgErr error) e
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// wrapList joins words with ", " into lines of at most width columns, each
+// starting with indent.
+func wrapList(words []string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for i, w := range words {
+		if i < len(words)-1 {
+			w += ","
+		}
+		if line != indent && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	return b.String() + line
 }

@@ -134,6 +134,10 @@ func missingModelHint(e *ollama.ModelNotFoundError) string {
 	return pull + ", or choose another with --embed-model, --model, --rerank-model or --expand-model"
 }
 
+// hintUsage is the hint of a usage error; report names the help of the
+// command that failed in its place.
+const hintUsage = "run `rag --help` for usage"
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
@@ -223,7 +227,7 @@ func classify(err error) (code int, hint string) {
 		code, _ := classify(hinted.err)
 		return code, hinted.hint
 	case errors.As(err, &usage):
-		return ExitUsage, "run `rag --help` for usage"
+		return ExitUsage, hintUsage
 	default:
 		return ExitError, ""
 	}

@@ -78,8 +78,10 @@ them in the index. Files matched by .gitignore or .ragignore files, --exclude
 or not by --include are left out; hidden files and folders (without --hidden;
 .git always), binary files and files over --max-size are skipped and counted.
 
-Run it again at any time: unchanged files cost nothing (files are compared by
-content hash), changed files are embedded again, renamed files reuse their
+Run it again at any time: unchanged files cost nothing (a file whose size,
+times and inode are as recorded is not read again, as in git; any other is
+hashed, so a file touched but not changed is not embedded again), changed
+files are embedded again, renamed files reuse their
 embeddings, and files that are gone are removed from the index. Without a
 PATH, every folder and file indexed before is refreshed.
 
@@ -753,7 +755,7 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 	if opts.JSON {
 		if opts.Watch {
 			// One compact document per line, so each pass can be read as it comes.
-			return json.NewEncoder(a.IO.Out).Encode(rep)
+			return writeJSONLine(a, rep)
 		}
 		return writeJSON(a, rep)
 	}
@@ -782,6 +784,7 @@ func writeJSON(a *App, v any) error {
 	}
 	// encoding/json leaves DEL, C1 controls (U+009B is CSI) and bidi
 	// overrides raw; documents' text must not reach a terminal that way.
+	a.wroteJSON = true
 	_, err := a.IO.Out.Write(render.EscapeJSON(buf.Bytes()))
 	return err
 }

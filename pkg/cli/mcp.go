@@ -66,7 +66,8 @@ A client's configuration names the command, for example:
 		Example: `  rag mcp
   rag mcp --mode lexical          # no embedding model needed
   claude mcp add docs -- rag mcp --as user:alice`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{stdoutProtocol: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.K < 1 || opts.SearchK < 1 {
 				return usagef("-k and --search-k must be at least 1")

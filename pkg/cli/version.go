@@ -11,10 +11,12 @@ import (
 // versionInfo is what `rag version` prints: the module version and the
 // commit it was built from, as the Go toolchain records them.
 type versionInfo struct {
-	Version   string `json:"version"`
-	Revision  string `json:"revision,omitempty"`
-	Time      string `json:"time,omitempty"`
-	Modified  bool   `json:"modified"`
+	Version  string `json:"version"`
+	Revision string `json:"revision,omitempty"`
+	Time     string `json:"time,omitempty"`
+	// Modified is nil when the build recorded no VCS state (go build
+	// -buildvcs=false, or not built from a checkout): unknown, not false.
+	Modified  *bool  `json:"modified"`
 	GoVersion string `json:"go_version,omitempty"`
 }
 
@@ -27,7 +29,7 @@ func (v versionInfo) String() string {
 	if v.Time != "" {
 		extra = append(extra, v.Time)
 	}
-	if v.Modified {
+	if v.Modified != nil && *v.Modified {
 		extra = append(extra, "modified")
 	}
 	if len(extra) == 0 {
@@ -63,7 +65,8 @@ func (a *App) versionInfo() versionInfo {
 			case "vcs.time":
 				v.Time = s.Value
 			case "vcs.modified":
-				v.Modified = s.Value == "true"
+				modified := s.Value == "true"
+				v.Modified = &modified
 			}
 		}
 	}
@@ -79,7 +82,9 @@ func newVersionCmd(a *App, g *globalOptions) *cobra.Command {
 		Short: "Print rag's version and the commit it was built from",
 		Long: `Version prints the module version of rag and, when it was built from a git
 checkout, the commit, its time and whether the checkout had uncommitted changes.
-rag --version prints the same line.`,
+rag --version prints the same line. With --json, "modified" is null when the
+build recorded no version control state (built outside a checkout or with
+-buildvcs=false): unknown, not false.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{noConfig: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -187,6 +187,19 @@ func Keys() []string {
 	return out
 }
 
+// EnvVars are the environment variables of the settings, in the order
+// `rag config` shows them; help text lists them from here so that a new
+// setting is never missing from it.
+func EnvVars() []string {
+	var out []string
+	for _, s := range specs {
+		if s.env != "" {
+			out = append(out, s.env)
+		}
+	}
+	return out
+}
+
 // EnvVar is the environment variable of a setting, or "".
 func EnvVar(k Key) string {
 	s, _ := specOf(k)

@@ -33,7 +33,7 @@ func (s *IOStreams) Lines(prompt string) LineReader {
 			io.Reader
 			io.Writer
 		}{f, s.ErrOut}, prompt)
-		return &termLines{fd: int(f.Fd()), t: t}
+		return &termLines{fd: int(f.Fd()), t: t, w: s.ErrOut}
 	}
 	sc := bufio.NewScanner(s.In)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
@@ -47,6 +47,7 @@ func (s *IOStreams) Lines(prompt string) LineReader {
 type termLines struct {
 	fd int
 	t  *term.Terminal
+	w  io.Writer
 }
 
 func (l *termLines) ReadLine() (line string, err error) {
@@ -64,7 +65,21 @@ func (l *termLines) ReadLine() (line string, err error) {
 			err = fmt.Errorf("restore the terminal: %w", rerr)
 		}
 	}()
-	return l.t.ReadLine()
+	line, err = l.t.ReadLine()
+	if errors.Is(err, io.EOF) {
+		err = endPromptLine(l.w)
+	}
+	return line, err
+}
+
+// endPromptLine ends the line of a prompt that input's end left open, so
+// that what follows (the shell's prompt) starts a line of its own; in raw
+// mode a line ends with CR LF. It returns io.EOF, or the write's error.
+func endPromptLine(w io.Writer) error {
+	if _, err := io.WriteString(w, "\r\n"); err != nil {
+		return err
+	}
+	return io.EOF
 }
 
 type pipeLines struct {
@@ -87,6 +102,9 @@ func (l *pipeLines) ReadLine() (string, error) {
 			return "", fmt.Errorf("a line of input is longer than %d bytes: %w", maxLine, err)
 		}
 		return "", err
+	}
+	if l.prompt != "" {
+		return "", endPromptLine(l.w)
 	}
 	return "", io.EOF
 }
