@@ -253,6 +253,7 @@ them with a local Ollama model, citing the file and lines of every source.
   rag ask "question"               a cited answer from the documents
   rag show guide.md:12-30          what the index holds for a file or a citation
   rag status                       what the index holds, and its health
+  rag ls                           the indexed files, by collection
   rag eval SET                     measure retrieval and answers on a question set
   rag pull                         pull the models the index and settings need
   rag config                       the settings in effect, and where each comes from
@@ -302,7 +303,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	bindSetting(pf, "embed-model", config.KeyEmbedModel)
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr: the settings used, timings, skipped files")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newEvalCmd(a, g),
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newLsCmd(a, g), newEvalCmd(a, g),
 		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{
 			Use:         "exit-codes",
 			Short:       "What rag's exit codes mean",
