@@ -52,6 +52,8 @@ type App struct {
 	// is reported in it already (a partial index, an eval below its
 	// threshold), one after lines gets a line of its own.
 	wroteJSON, wroteJSONLines bool
+	// quiet is --quiet: no progress lines on a stderr that is not a terminal.
+	quiet bool
 }
 
 // jsonError is what --json writes on stdout when a command fails, so that
@@ -157,6 +159,9 @@ type globalOptions struct {
 	JSON       bool
 	EmbedModel string
 	Verbose    bool
+	// Quiet turns off the progress lines written when stderr is not a
+	// terminal (a terminal's bar is redrawn in place and stays).
+	Quiet bool
 }
 
 // indexDir is the index folder, refused when it is a file or a folder of
@@ -274,6 +279,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 			return nil
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			a.quiet = g.Quiet
 			if !needsConfig(cmd) {
 				return nil
 			}
@@ -302,6 +308,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf.StringVar(&g.EmbedModel, "embed-model", cfg.String(config.KeyEmbedModel), "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index); $RAG_EMBED_MODEL or embed_model: in a config file sets it")
 	bindSetting(pf, "embed-model", config.KeyEmbedModel)
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr: the settings used, timings, skipped files")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress lines on stderr when it is not a terminal (a log)")
 
 	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newLsCmd(a, g), newEvalCmd(a, g),
 		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,19 +17,52 @@ import (
 // it: also what the terminal echoed there (^C) past the end of a bar.
 const clearLine = "\r\x1b[2K"
 
-// progress draws a bar on stderr, only when stderr is a terminal.
+// progress draws a bar on stderr when stderr is a terminal; elsewhere (a
+// CI log, a file) it writes a line every progressEvery, unless --quiet.
 type progress struct {
 	a    *App
 	what string
 	bar  *progressbar.ProgressBar
+	// last is when a line was last written (or the first count came).
+	mu   sync.Mutex
+	last time.Time
 }
+
+// progressEvery is how often a log gets a progress line: often enough to
+// show a long run is alive, rarely enough not to flood it.
+const progressEvery = 5 * time.Second
 
 func newProgress(a *App) *progress { return &progress{a: a} }
 
 func (p *progress) start(what string) { p.what = what }
 
+// logLine writes "rag: WHAT: DONE of TOTAL (N%)" when stderr is not a
+// terminal and progressEvery has passed since the last line (by the
+// App's clock, so tests control it).
+func (p *progress) logLine(done, total int64, count func(int64) string) {
+	if p.a.quiet || total <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.a.Now()
+	if p.last.IsZero() {
+		p.last = now
+		return
+	}
+	if now.Sub(p.last) < progressEvery {
+		return
+	}
+	p.last = now
+	fmt.Fprintf(p.a.IO.ErrOut, "rag: %s: %s of %s (%d%%)\n", p.what, count(done), count(total), done*100/total)
+}
+
 func (p *progress) set(done, total int) {
-	if !p.a.IO.IsStderrTTY() || total == 0 {
+	if !p.a.IO.IsStderrTTY() {
+		p.logLine(int64(done), int64(total), func(n int64) string { return strconv.FormatInt(n, 10) })
+		return
+	}
+	if total == 0 {
 		return
 	}
 	if p.bar == nil {
@@ -39,7 +73,11 @@ func (p *progress) set(done, total int) {
 
 // setBytes is set for a count of bytes.
 func (p *progress) setBytes(done, total int64) {
-	if !p.a.IO.IsStderrTTY() || total == 0 {
+	if !p.a.IO.IsStderrTTY() {
+		p.logLine(done, total, humanBytes)
+		return
+	}
+	if total == 0 {
 		return
 	}
 	if p.bar == nil {
