@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/ollama/ollama/api"
 
@@ -46,25 +47,35 @@ func main() {
 	flag.StringVar(&o.install, "install", ".ci/install-ollama", "the script that installs the pinned Ollama")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
+	start := time.Now()
+	sum, err := run(ctx, o)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo: error: %v\n", err)
+		fmt.Fprintf(os.Stderr, "demo: FAILED after %s\n", time.Since(start).Round(time.Second))
 		os.Exit(1)
 	}
+	fmt.Fprintf(os.Stderr, "demo: OK in %s: rag indexed %s with %s and answered with %s, citing the sources above; %s\n",
+		time.Since(start).Round(time.Second), o.docs, sum.embedModel, sum.chatModel, sum.cleanup)
+}
+
+// summary is what the demo used, for its last line.
+type summary struct {
+	embedModel, chatModel, cleanup string
 }
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...) }
 
-func run(ctx context.Context, o options) (err error) {
+func run(ctx context.Context, o options) (sum summary, err error) {
 	host, err := config.OllamaHost(os.Getenv("OLLAMA_HOST"))
 	if err != nil {
-		return err
+		return sum, err
 	}
 	work, err := os.MkdirTemp("", "rag-demo-")
 	if err != nil {
-		return err
+		return sum, err
 	}
+	sum.cleanup = "its throwaway index is removed"
 	defer func() { err = errors.Join(err, os.RemoveAll(work)) }()
 
 	client := api.NewClient(host, http.DefaultClient)
@@ -75,8 +86,9 @@ func run(ctx context.Context, o options) (err error) {
 			logf("it lacks %s or %s: using the tiny shipped model instead (answers are children's stories, not facts;", embedModel, chatModel)
 			logf("`ollama pull %s && ollama pull %s` for real answers)", embedModel, chatModel)
 			if err := ollamaserver.CreateTiny(ctx, client, o.gguf, tinyModel); err != nil {
-				return err
+				return sum, err
 			}
+			sum.cleanup += ", and the tiny model deleted from your server"
 			defer func() {
 				err = errors.Join(err, client.Delete(context.WithoutCancel(ctx), &api.DeleteRequest{Model: tinyModel}))
 			}()
@@ -86,12 +98,13 @@ func run(ctx context.Context, o options) (err error) {
 		logf("no Ollama answers at %s: starting the pinned one", host)
 		srv, err := ollamaserver.Start(ctx, o.install, work, logf)
 		if err != nil {
-			return err
+			return sum, err
 		}
 		defer func() { err = errors.Join(err, srv.Stop()) }()
+		sum.cleanup += ", and the Ollama it started stopped (the built binary is kept for next time)"
 		host, client = srv.Host, api.NewClient(srv.Host, http.DefaultClient)
 		if err := ollamaserver.CreateTiny(ctx, client, o.gguf, tinyModel); err != nil {
-			return err
+			return sum, err
 		}
 		embedModel, chatModel = tinyModel, tinyModel
 	}
@@ -99,14 +112,15 @@ func run(ctx context.Context, o options) (err error) {
 	env := append(os.Environ(), "OLLAMA_HOST="+host.String(), "RAG_INDEX="+filepath.Join(work, "index"))
 	logf("$ rag index --embed-model %s %s", embedModel, o.docs)
 	if err := rag(ctx, env, o.rag, os.Stderr, "index", "--embed-model", embedModel, o.docs); err != nil {
-		return err
+		return sum, err
 	}
 	logf("$ rag ask --model %s %q", chatModel, o.question)
 	args := []string{"ask", "--model", chatModel, o.question}
 	if chatModel == tinyModel {
 		args = append(args[:3], "--max-tokens", "60", o.question)
 	}
-	return rag(ctx, env, o.rag, os.Stdout, args...)
+	sum.embedModel, sum.chatModel = embedModel, chatModel
+	return sum, rag(ctx, env, o.rag, os.Stdout, args...)
 }
 
 func envOr(key, def string) string {
