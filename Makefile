@@ -14,8 +14,16 @@ demo: build
 test:
 	$(GO) test ./...
 
-check: fmt vet lint tidy
-	$(GO) test -race ./...
+# The tests print each package as it finishes, so pkg/cli's long run (its
+# scripts build and run the real command) is the last line for a while; the
+# last line says whether everything passed and how long it took.
+check:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory fmt vet lint tidy && $(GO) test -race ./...; \
+	status=$$?; took=$$(( $$(date +%s) - start )); \
+	if [ $$status -eq 0 ]; then echo "make check: OK (gofmt, vet, staticcheck, go mod tidy, go test -race ./...) in $${took}s"; \
+	else echo "make check: FAILED (exit $$status) after $${took}s: see the first FAIL above"; fi; \
+	exit $$status
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
