@@ -78,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME) ./pkg/config/
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./pkg/render/
 	$(GO) test -run '^$$' -fuzz FuzzParseCitation -fuzztime $(FUZZTIME) ./pkg/cli/
+	$(GO) test -run '^$$' -fuzz FuzzMCPFraming -fuzztime $(FUZZTIME) ./pkg/mcpstdio/
 	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzParseMembership -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzCiteFilter -fuzztime $(FUZZTIME) ./pkg/answer/

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/mcpstdio"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -57,8 +56,14 @@ opens the index again when rag index has changed it, so it answers from
 the documents and rules as they are. The flags are ask's and set how
 every call retrieves; a call's own k and mode replace -k and --mode for
 that search. Calls are served one at a time. Nothing but the protocol is
-written to stdout; errors go to stderr. The server ends when its client
-closes stdin (exit 0), or on SIGINT/SIGTERM (exit 130).
+written to stdout; errors go to stderr. Each line of stdin is one
+JSON-RPC message of at most 4 MiB; a line that is not one (not JSON, not
+UTF-8, nested over 64 levels, longer, a batch, no "jsonrpc": "2.0", an id
+neither a string nor a number) is answered with JSON-RPC's -32700 (parse
+error) or -32600 (invalid request), id null when it has no usable one, and
+the server goes on. Ids come back exactly as sent. The server ends when
+its client closes stdin, once every request read has been answered
+(exit 0), or on SIGINT/SIGTERM (exit 130).
 
 A client's configuration names the command, for example:
 
@@ -108,11 +113,11 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 	}
 	s := &mcpServer{a: a, opts: opts, q: q, p: p}
 	srv := s.server()
-	// The connection closes stdin when the client is gone or ctx ends, so
-	// that its reader returns. End of input waits for the answers to what
-	// was asked before it (printf requests | rag mcp).
-	out := newOutstanding()
-	t := &mcp.IOTransport{Reader: &drainReader{ReadCloser: readCloser(a.IO.In), ctx: ctx, o: out}, Writer: &answerWriter{w: a.IO.Out, o: out}}
+	// The transport answers lines that are not JSON-RPC messages itself,
+	// echoes ids as sent, closes stdin when the session ends (so that its
+	// reader returns) and, at the end of input, waits for the answers to
+	// what was asked before it (printf requests | rag mcp).
+	t := &mcpstdio.Transport{In: a.IO.In, Out: a.IO.Out}
 	if err := srv.Run(ctx, t); err != nil && !errors.Is(err, io.EOF) {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -401,148 +406,3 @@ func damagedPaths(q *queryDeps) []string {
 	m := q.store.Manifest()
 	return store.DamagedPaths(m.SeenDamage(q.view, q.store.Damaged()))
 }
-
-// readCloser closes r when it can be closed (stdin), so that closing the
-// connection ends a read that waits on it.
-func readCloser(r io.Reader) io.ReadCloser {
-	if rc, ok := r.(io.ReadCloser); ok {
-		return rc
-	}
-	return io.NopCloser(r)
-}
-
-// outstanding are the ids of the requests a client sent that have not
-// been answered (nor cancelled): the connection's end waits for them, as
-// the SDK would drop their answers.
-type outstanding struct {
-	mu   sync.Mutex
-	ids  map[string]bool
-	idle chan struct{} // closed while ids is empty
-}
-
-func newOutstanding() *outstanding {
-	o := &outstanding{ids: map[string]bool{}, idle: make(chan struct{})}
-	close(o.idle)
-	return o
-}
-
-// rpcMessage is what a JSON-RPC message says of its request: a request
-// has a method and an id, a notification a method only, a response an id
-// only.
-type rpcMessage struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params struct {
-		RequestID json.RawMessage `json:"requestId"` // notifications/cancelled
-	} `json:"params"`
-}
-
-// note records one line of the client's (in) or the server's.
-func (o *outstanding) note(line []byte, in bool) {
-	var m rpcMessage
-	if json.Unmarshal(line, &m) != nil {
-		return // not ours to judge: the SDK answers it
-	}
-	id, cancelled := canonicalID(m.ID), canonicalID(m.Params.RequestID)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	was := len(o.ids)
-	switch {
-	case in && m.Method != "" && id != "":
-		o.ids[id] = true
-	case in && m.Method == "notifications/cancelled":
-		delete(o.ids, cancelled)
-	case !in && m.Method == "" && id != "":
-		delete(o.ids, id)
-	}
-	switch {
-	case was == 0 && len(o.ids) > 0:
-		o.idle = make(chan struct{})
-	case was > 0 && len(o.ids) == 0:
-		close(o.idle)
-	}
-}
-
-// canonicalID is a JSON-RPC id as one string however it was spelled
-// (1, 1.0, "a"); "" for none.
-func canonicalID(raw json.RawMessage) string {
-	var v any
-	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil || v == nil {
-		return ""
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
-
-func (o *outstanding) wait() <-chan struct{} {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.idle
-}
-
-// lines calls fn with each whole line written through it.
-type lines struct {
-	buf []byte
-	fn  func([]byte)
-}
-
-func (l *lines) add(p []byte) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return
-		}
-		l.fn(l.buf[:i])
-		l.buf = l.buf[i+1:]
-	}
-}
-
-// drainReader is the client's input: at its end it waits until every
-// request read has been answered, or ctx ends.
-type drainReader struct {
-	io.ReadCloser
-	ctx   context.Context
-	o     *outstanding
-	lines *lines
-}
-
-func (r *drainReader) Read(p []byte) (int, error) {
-	if r.lines == nil {
-		r.lines = &lines{fn: func(l []byte) { r.o.note(l, true) }}
-	}
-	n, err := r.ReadCloser.Read(p)
-	r.lines.add(p[:n])
-	if errors.Is(err, io.EOF) && n == 0 {
-		select {
-		case <-r.o.wait():
-		case <-r.ctx.Done():
-		}
-	}
-	return n, err
-}
-
-// answerWriter is the server's output, left open at the end: rag owns
-// stdout, not the connection.
-type answerWriter struct {
-	w     io.Writer
-	o     *outstanding
-	mu    sync.Mutex
-	lines *lines
-}
-
-func (w *answerWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n, err := w.w.Write(p)
-	if w.lines == nil {
-		w.lines = &lines{fn: func(l []byte) { w.o.note(l, false) }}
-	}
-	w.lines.add(p[:n])
-	return n, err
-}
-
-func (w *answerWriter) Close() error { return nil }
