@@ -96,6 +96,13 @@ embedding model, or to repair a damaged index); searches keep using the old
 index until the new one is complete. With PATHs, the rebuilt index holds
 exactly those; without, every folder and file the index held.
 
+Folders and files inside an indexed folder are held once, by the outermost
+folder, and keep the settings given for them (--allow, --tenant,
+--collection, --include, --exclude, --hidden), as .ragaccess lines do: each
+file takes the settings of the most specific folder or file indexed that
+holds it, and what was not given for a path comes from the folder around it.
+Indexing a path inside an indexed folder refreshes that folder.
+
 --remove PATH drops a folder or file from the index without embedding
 anything or touching the files. A folder or file inside an indexed folder is
 recorded as an --exclude of that folder, so refreshing it leaves it out.
