@@ -68,7 +68,7 @@ func (a *App) collectionNames(g *globalOptions) []cobra.Completion {
 	}
 	var out []cobra.Completion
 	for _, s := range m.Sources {
-		if n := s.Name(); !slices.Contains(out, n) {
+		if n := store.Effective(m.Sources, s).Name(); !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +97,13 @@ do. --rebuild re-embeds everything into a fresh index (after changing the
 embedding model, or to repair a damaged index); searches keep using the old
 index until the new one is complete. With PATHs, the rebuilt index holds
 exactly those; without, every folder and file the index held.
+
+Folders and files inside an indexed folder are held once, by the outermost
+folder, and keep the settings given for them (--allow, --tenant,
+--collection, --include, --exclude, --hidden), as .ragaccess lines do: each
+file takes the settings of the most specific folder or file indexed that
+holds it, and what was not given for a path comes from the folder around it.
+Indexing a path inside an indexed folder refreshes that folder.
 
 --remove PATH drops a folder or file from the index without embedding
 anything or touching the files. A folder or file inside an indexed folder is
@@ -218,6 +226,11 @@ type target struct {
 	fsys fs.FS
 	only []string
 	gone bool // the source no longer exists
+	// given is set when the run's settings (--allow, --tenant,
+	// --collection, walk options) are for this source: it was named, or
+	// the run names none. A folder refreshed because a path inside it was
+	// named keeps its own.
+	given bool
 }
 
 func resolveTarget(p string, mayBeGone bool) (target, error) {
@@ -265,11 +278,16 @@ func indexAround(p string) string {
 	}
 }
 
-// recordedTargets are the sources an index holds, for a run without PATHs.
+// recordedTargets are the sources an index holds, for a run without PATHs:
+// those inside none other (a folder holds the sources inside it).
 func recordedTargets(m store.Manifest) []target {
 	var ts []target
 	for _, src := range m.Sources {
+		if _, held := store.Holder(m.Sources, src.Path); held {
+			continue
+		}
 		t := targetOf(src)
+		t.given = true
 		if _, err := os.Stat(src.Path); errors.Is(err, fs.ErrNotExist) {
 			t.gone, t.fsys = true, nil
 		}
@@ -338,16 +356,16 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 			st.Reset() // an unfinished rebuild for another model
 		}
 	}
-	var superseded []store.Source
+	// Sources inside the folders of the run that the run gives settings
+	// for: recorded with those folders.
+	var inner []store.Source
 	if len(targets) > 0 {
-		var recorded []store.Source
-		if !opts.Rebuild {
-			recorded = current.Sources
-		} else if !sourcesIn(st.Manifest().Sources, targets) {
+		recorded := current.Sources
+		if opts.Rebuild && !sourcesIn(st.Manifest().Sources, targets) {
 			st.Reset() // an unfinished rebuild of other paths
 		}
 		var notes []string
-		targets, superseded, notes = planTargets(targets, recorded)
+		targets, inner, notes = planTargets(targets, recorded, opts.given())
 		for _, n := range notes {
 			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(n))
 		}
@@ -402,12 +420,12 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout}
 	run := func(ctx context.Context, ts []target) (*indexReport, error) {
-		return indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources)
+		return indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources, inner)
 	}
 	if opts.Watch {
 		// A watch holds the index for hours: drop what each pass replaced.
 		run = func(ctx context.Context, ts []target) (*indexReport, error) {
-			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources)
+			rep, err := indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources, inner)
 			damaged, checked = nil, true
 			if err == nil {
 				err = st.SaveCaches(ctx)
@@ -417,9 +435,6 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 
 	rep, runErr := run(ctx, targets)
-	if runErr == nil {
-		runErr = forget(ctx, a, st, targets, superseded)
-	}
 	if runErr == nil {
 		warnNobody(a, st.Manifest(), targets)
 	}
@@ -456,12 +471,32 @@ func within(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
 }
 
-// planTargets keeps one copy of every file in the index when folders nest.
-// A target inside a folder that is indexed too (given now or recorded) is
-// replaced by that folder; a recorded source inside a folder given now is
-// superseded by it, to be forgotten once the folder is indexed (its
-// embeddings are reused, not redone).
-func planTargets(explicit []target, recorded []store.Source) (run []target, superseded []store.Source, notes []string) {
+// given is the set of settings the run gives (store.Settings names them).
+func (o *IndexOptions) given() store.Settings {
+	var set store.Settings
+	if o.tenantSet {
+		set |= store.InheritTenant
+	}
+	if o.allowSet {
+		set |= store.InheritAllow
+	}
+	if o.collectionSet {
+		set |= store.InheritCollection
+	}
+	if o.walkFlagsSet {
+		set |= store.InheritWalk
+	}
+	return set
+}
+
+// planTargets keeps one copy of every file in the index when folders
+// nest, and the settings given for a path to that path. A target inside a
+// folder that is indexed too (given now or recorded) is replaced by the
+// outermost such folder, which holds its files; the settings the run gives
+// (set) are recorded for the target alone, as a source inside that folder
+// (inner) that inherits the others, and the folder keeps its own. A
+// recorded source inside a folder given now stays, with its own settings.
+func planTargets(explicit []target, recorded []store.Source, set store.Settings) (run []target, inner []store.Source, notes []string) {
 	var folders []store.Source
 	for _, src := range recorded {
 		if !src.File {
@@ -473,59 +508,95 @@ func planTargets(explicit []target, recorded []store.Source) (run []target, supe
 			folders = append(folders, t.src)
 		}
 	}
-	for _, t := range explicit {
-		outer := t.src
-		for _, f := range folders {
-			if !f.Same(outer) && within(outer.Path, f.Path) && len(f.Path) < len(outer.Path) {
-				outer = f
+	add := func(t target) {
+		for i := range run {
+			if run[i].src.Same(t.src) {
+				run[i].given = run[i].given || t.given
+				return
 			}
 		}
-		if !outer.Same(t.src) {
-			if !hasSource(explicit, outer) {
-				notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s", t.src.Path, outer.Path, outer.Path))
-			}
-			t = targetOf(outer)
-		}
-		if !hasSource(run, t.src) {
-			run = append(run, t)
-		}
+		run = append(run, t)
 	}
-	for _, src := range recorded {
-		if hasSource(run, src) {
+	for _, t := range explicit {
+		outer, nested := store.Holder(folders, t.src.Path)
+		if !nested {
+			t.given = true
+			add(t)
 			continue
 		}
-		for _, t := range run {
-			if !t.src.File && within(src.Path, t.src.Path) {
-				superseded = append(superseded, src)
-				break
+		rec, known := recordedSource(recorded, t.src)
+		switch {
+		case set&^walkOf(t.src) != 0:
+			src := rec
+			if !known {
+				src = store.Source{Path: t.src.Path, File: t.src.File, Inherit: store.InheritTenant | store.InheritAllow | store.InheritCollection | store.InheritWalk}
+			}
+			inner = slices.DeleteFunc(inner, src.Same)
+			inner = append(inner, src) // settings: set in indexPass
+			if !hasSource(explicit, outer) {
+				notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s; the settings given are for %s alone", t.src.Path, outer.Path, outer.Path, t.src.Path))
+			}
+		case !hasSource(explicit, outer) && known:
+			notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s (%s keeps its own settings)", t.src.Path, outer.Path, outer.Path, t.src.Path))
+		case !hasSource(explicit, outer):
+			notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s", t.src.Path, outer.Path, outer.Path))
+		}
+		add(targetOf(outer))
+	}
+	// A folder given with settings: the sources inside it keep theirs.
+	for _, t := range run {
+		if !t.given || set == 0 || t.src.File {
+			continue
+		}
+		for _, src := range recorded {
+			if src.Path != t.src.Path && store.Within(src.Path, t.src.Path) && src.Inherit&set != set && !hasSource(explicit, src) {
+				notes = append(notes, fmt.Sprintf("%s is inside %s and keeps its own settings: %s", src.Path, t.src.Path, ownSettings(src, set)))
 			}
 		}
 	}
-	return run, superseded, notes
+	return run, inner, notes
 }
 
-// forget drops superseded sources once the folders covering them are
-// indexed.
-func forget(ctx context.Context, a *App, st *store.Local, run []target, superseded []store.Source) error {
-	for _, src := range superseded {
-		// A single file directly in a covering folder shares its entry.
-		entries := true
-		for _, t := range run {
-			if src.File && !t.src.File && filepath.Dir(src.Path) == t.src.Path {
-				entries = false
-			}
-		}
-		if err := indexer.Forget(ctx, st, src, entries, a.Now()); err != nil {
-			return err
-		}
+// walkOf is the walk options setting for src, which a file has none of.
+func walkOf(src store.Source) store.Settings {
+	if src.File {
+		return store.InheritWalk
 	}
-	return nil
+	return 0
 }
 
-// sourcesIn reports whether every source of srcs is among the targets.
+// ownSettings describes the settings of set that src has of its own.
+func ownSettings(src store.Source, set store.Settings) string {
+	var parts []string
+	own := set &^ src.Inherit
+	if own&store.InheritTenant != 0 {
+		parts = append(parts, tenantName(src.Tenant))
+	}
+	if own&store.InheritAllow != 0 {
+		parts = append(parts, "allow "+allowText(src.Allow))
+	}
+	if own&store.InheritCollection != 0 {
+		parts = append(parts, "collection "+src.Name())
+	}
+	if own&store.InheritWalk != 0 && !src.File {
+		parts = append(parts, "its walk options")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// allowText is how a list of principals reads: "nobody" when empty.
+func allowText(allow []string) string {
+	if len(allow) == 0 {
+		return "nobody"
+	}
+	return strings.Join(allow, " ")
+}
+
+// sourcesIn reports whether every source of srcs (but those inside
+// another, which their folder holds) is among the targets.
 func sourcesIn(srcs []store.Source, ts []target) bool {
 	for _, s := range srcs {
-		if !hasSource(ts, s) {
+		if _, held := store.Holder(srcs, s.Path); !held && !hasSource(ts, s) {
 			return false
 		}
 	}
@@ -575,8 +646,9 @@ func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
 
 // indexPass runs the indexer over each target and sums up.
 // damaged names the objects whose files are embedded again; replaced are
-// the sources of the catalog a rebuild replaces (nil otherwise).
-func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged func() (map[string]bool, error), replaced []store.Source) (*indexReport, error) {
+// the sources of the catalog a rebuild replaces (nil otherwise); inner are
+// the sources inside the targets the run gives settings for.
+func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local, emb *embed.Model, dir string, targets []target, damaged func() (map[string]bool, error), replaced, inner []store.Source) (*indexReport, error) {
 	rep := &indexReport{Index: dir, EmbedModel: emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
 	var runErr error
 	for _, t := range targets {
@@ -587,33 +659,13 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		}
 		prog := newProgress(a)
 		prog.start("indexing")
-		if opts.walkFlagsSet {
-			t.src.Include, t.src.Exclude, t.src.Hidden = opts.Include, opts.Exclude, opts.Hidden
-		}
-		// Who may see a source, and its tenant, stay as recorded unless
-		// this run says otherwise: forgetting --tenant must never move a
-		// folder into another tenant.
-		// A rebuild's new catalog has not recorded them yet: the one it
-		// replaces has (`rag index --rebuild DIR` must not move DIR into
-		// the default tenant, nor open it to everyone).
-		rec, ok := recordedSource(st.Manifest().Sources, t.src)
-		if !ok {
-			rec, ok = recordedSource(replaced, t.src)
-		}
-		if ok {
-			t.src.Allow, t.src.Tenant, t.src.Collection = rec.Allow, rec.Tenant, rec.Collection
-		}
-		if opts.collectionSet {
-			t.src.Collection = opts.Collection
-		}
-		if opts.allowSet {
-			t.src.Allow = opts.Allow
-		}
-		if opts.tenantSet {
-			t.src.Tenant = opts.Tenant
+		t.src = runSettings(opts, t.src, t.given, st.Manifest().Sources, replaced)
+		var nested []store.Source
+		if !t.src.File {
+			nested = nestedSources(opts, t.src.Path, inner, st.Manifest().Sources, replaced)
 		}
 		sum, err := indexer.Run(ctx, st, emb, indexer.Options{
-			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, PruneOnly: opts.PruneOnly, Gone: t.gone,
+			Root: t.root, FS: t.fsys, Only: t.only, Source: t.src, Nested: nested, PruneOnly: opts.PruneOnly, Gone: t.gone,
 			Model: emb.Name, Chunk: chunkOptions(opts, st.Manifest()),
 			BatchSize: opts.BatchSize, Requests: opts.Parallel, MaxSize: opts.MaxSize, Now: a.Now, Progress: prog.setBytes,
 			Damaged: damaged, IndexDir: absDir(dir),
@@ -633,6 +685,66 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		rep.EmbedModel = m.EmbedModel
 	}
 	return rep, runErr
+}
+
+// runSettings is src with its recorded settings, and those of the run
+// where the run gives them for it (given). Who may see a source, its
+// tenant and collection stay as recorded unless this run says otherwise:
+// forgetting --tenant must never move a folder into another tenant. A
+// rebuild's new catalog has not recorded them yet: the one it replaces has
+// (`rag index --rebuild DIR` must not move DIR into the default tenant,
+// nor open it to everyone).
+func runSettings(opts *IndexOptions, src store.Source, given bool, recorded, replaced []store.Source) store.Source {
+	rec, ok := recordedSource(recorded, src)
+	if !ok {
+		rec, ok = recordedSource(replaced, src)
+	}
+	if ok {
+		src.Allow, src.Tenant, src.Collection, src.Inherit = rec.Allow, rec.Tenant, rec.Collection, rec.Inherit
+		if !given || !opts.walkFlagsSet {
+			src.Include, src.Exclude, src.Hidden = rec.Include, rec.Exclude, rec.Hidden
+		}
+	}
+	if !given {
+		return src
+	}
+	if opts.walkFlagsSet && !src.File {
+		src.Include, src.Exclude, src.Hidden = opts.Include, opts.Exclude, opts.Hidden
+	}
+	if opts.collectionSet {
+		src.Collection = opts.Collection
+	}
+	if opts.allowSet {
+		src.Allow = opts.Allow
+	}
+	if opts.tenantSet {
+		src.Tenant = opts.Tenant
+	}
+	src.Inherit &^= opts.given() &^ walkOf(src)
+	return src
+}
+
+// nestedSources are the sources inside the folder at root: those recorded
+// (by the current catalog, else by the one a rebuild replaces), and those
+// the run gives settings for (inner), with them.
+func nestedSources(opts *IndexOptions, root string, inner, recorded, replaced []store.Source) []store.Source {
+	var out []store.Source
+	in := func(src store.Source) bool {
+		return src.Path != root && store.Within(src.Path, root) && !slices.ContainsFunc(out, src.Same)
+	}
+	for _, src := range inner {
+		if in(src) {
+			out = append(out, runSettings(opts, src, true, recorded, replaced))
+		}
+	}
+	for _, list := range [][]store.Source{recorded, replaced} {
+		for _, src := range list {
+			if in(src) {
+				out = append(out, src)
+			}
+		}
+	}
+	return out
 }
 
 // recordedSource is the source of m that is src's folder or file.
@@ -695,7 +807,9 @@ func watchRun(ctx context.Context, a *App, opts *IndexOptions, targets []target,
 	err := watch.Run(ctx, wts, watch.Options{Quiet: opts.Quiet, Ready: a.watchReady}, func(ctx context.Context, changed []int) error {
 		var ts []target
 		for _, i := range changed {
-			ts = append(ts, targetOf(live[i].src))
+			t := targetOf(live[i].src)
+			t.given = live[i].given
+			ts = append(ts, t)
 		}
 		rep, err := run(ctx, ts)
 		if ctx.Err() != nil {

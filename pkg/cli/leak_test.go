@@ -260,3 +260,153 @@ func TestAccessLeaks(t *testing.T) {
 	}
 	t.Logf("%d searches, %d views", searches, len(leakViews))
 }
+
+// nestDoc is a document of TestNestedSettingsLeaks, under the test's
+// shared/ folder.
+var nestDocs = []string{"s.md", "hr/h.md", "hr/h2.md", "hr/deep/h3.md"}
+
+// nestWant is where a document of nestDocs must be after a scenario: its
+// tenant, who sees it and its collection, written out by hand.
+type nestWant struct {
+	tenant, collection string
+	who                []string
+}
+
+// TestNestedSettingsLeaks: settings given for a path inside an indexed
+// folder (or for a folder around an indexed path) apply to that path
+// alone, whichever is indexed first: the most specific source decides a
+// file's tenant, access and collection, a setting not given for a nested
+// path follows the folder around it, and a plain refresh or a rebuild
+// changes none of it. Each scenario is checked through the real search
+// as every asker in every tenant and collection, before and after a
+// refresh, and through status.
+func TestNestedSettingsLeaks(t *testing.T) {
+	t.Parallel()
+	bob := func(c string) nestWant { return nestWant{"", c, []string{"user:bob"}} }
+	for _, tc := range []struct {
+		name  string
+		runs  [][]string // index runs, paths relative to the folder around shared/
+		want  map[string]nestWant
+		note  string   // a note the last run prints, "" for none checked
+		shown []string // lines status --all must show (paths relative too)
+	}{{
+		name: "a file made public inside a folder of bob's",
+		runs: [][]string{{"--allow", "user:bob", "shared"}, {"--allow", "public", "shared/hr/h.md"}},
+		want: map[string]nestWant{"s.md": bob("shared"), "hr/h.md": {"", "shared", []string{"public"}}, "hr/h2.md": bob("shared"), "hr/deep/h3.md": bob("shared")},
+		note: "shared/hr/h.md is inside shared, which is indexed: refreshing shared; the settings given are for shared/hr/h.md alone",
+		shown: []string{"shared (folder; collection shared; allow user:bob)",
+			"shared/hr/h.md (file inside shared; collection shared (inherited); the default tenant (inherited); allow public)"},
+	}, {
+		name: "a subfolder of alice's, then the folder for bob",
+		runs: [][]string{{"--allow", "user:alice", "shared/hr"}, {"--allow", "user:bob", "shared"}},
+		want: map[string]nestWant{"s.md": bob("shared"), "hr/h.md": {"", "hr", []string{"user:alice"}}, "hr/h2.md": {"", "hr", []string{"user:alice"}}, "hr/deep/h3.md": {"", "hr", []string{"user:alice"}}},
+		note: "shared/hr is inside shared and keeps its own settings: allow user:alice",
+		shown: []string{"shared (folder; collection shared; allow user:bob)",
+			"shared/hr (folder inside shared; collection hr; the default tenant; allow user:alice; walk options of its own)"},
+	}, {
+		name: "the folder for bob, then a subfolder for alice",
+		runs: [][]string{{"--allow", "user:bob", "shared"}, {"--allow", "user:alice", "shared/hr"}},
+		want: map[string]nestWant{"s.md": bob("shared"), "hr/h.md": {"", "shared", []string{"user:alice"}}, "hr/h2.md": {"", "shared", []string{"user:alice"}}, "hr/deep/h3.md": {"", "shared", []string{"user:alice"}}},
+	}, {
+		name: "a subfolder moved into another tenant",
+		runs: [][]string{{"--allow", "user:bob", "shared"}, {"--tenant", "tb", "--allow", "user:dave", "shared/hr"}},
+		want: map[string]nestWant{"s.md": bob("shared"), "hr/h.md": {"tb", "shared", []string{"user:dave"}}, "hr/h2.md": {"tb", "shared", []string{"user:dave"}}, "hr/deep/h3.md": {"tb", "shared", []string{"user:dave"}}},
+		shown: []string{"shared (folder; collection shared; allow user:bob)",
+			"shared/hr (folder inside shared; collection shared (inherited); tenant tb; allow user:dave)"},
+	}, {
+		name: "the folder moved into another tenant takes what inherits its tenant",
+		runs: [][]string{{"--allow", "user:bob", "shared"}, {"--allow", "public", "shared/hr/h.md"}, {"--allow", "user:alice", "--tenant", "", "shared/hr/deep"}, {"--tenant", "tb", "shared"}},
+		want: map[string]nestWant{"s.md": {"tb", "shared", []string{"user:bob"}}, "hr/h.md": {"tb", "shared", []string{"public"}}, "hr/h2.md": {"tb", "shared", []string{"user:bob"}}, "hr/deep/h3.md": {"", "shared", []string{"user:alice"}}},
+		note: "shared/hr/deep is inside shared and keeps its own settings: the default tenant",
+	}, {
+		name: "a subfolder in a collection of its own",
+		runs: [][]string{{"--collection", "c1", "--allow", "user:bob", "shared"}, {"--collection", "c2", "shared/hr"}},
+		want: map[string]nestWant{"s.md": bob("c1"), "hr/h.md": bob("c2"), "hr/h2.md": bob("c2"), "hr/deep/h3.md": bob("c2")},
+	}, {
+		name: "a file of alice's, then its folder for bob, then the parent for the public",
+		runs: [][]string{{"--allow", "user:alice", "shared/hr/h.md"}, {"--allow", "user:bob", "shared/hr"}, {"--allow", "public", "shared"}},
+		want: map[string]nestWant{"s.md": {"", "shared", []string{"public"}}, "hr/h.md": {"", "h.md", []string{"user:alice"}}, "hr/h2.md": {"", "hr", []string{"user:bob"}}, "hr/deep/h3.md": {"", "hr", []string{"user:bob"}}},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			top := t.TempDir()
+			for i, d := range nestDocs {
+				write(t, filepath.Join(top, "shared", filepath.FromSlash(d)), fmt.Sprintf("# Doc %d\n\n%s\n", i, leakWords(i)))
+			}
+			var last result
+			for i, args := range tc.runs {
+				args = slices.Clone(args)
+				args[len(args)-1] = filepath.Join(top, filepath.FromSlash(args[len(args)-1]))
+				if i == 0 {
+					args = append([]string{"--embed-model", embedModel}, args...)
+				}
+				if last = h.run(runOpt{}, append([]string{"index"}, args...)...); last.code != 0 {
+					t.Fatalf("index %v: exit %d: %s", args, last.code, last.stderr)
+				}
+			}
+			rel := func(s string) string { return strings.ReplaceAll(s, top+string(filepath.Separator), "") }
+			if tc.note != "" && !strings.Contains(rel(last.stderr), "rag: note: "+tc.note) {
+				t.Errorf("last run's notes: %q, want %q", rel(last.stderr), tc.note)
+			}
+			check := func(when string) {
+				t.Helper()
+				checkNested(t, h, top, tc.want, when)
+				r := h.mustRun(runOpt{}, "status", "--all")
+				for _, line := range tc.shown {
+					if !strings.Contains(rel(r.stdout), "  "+line+"\n") {
+						t.Errorf("%s: status does not show %q:\n%s", when, line, rel(r.stdout))
+					}
+				}
+			}
+			check("after the runs")
+			h.mustRun(runOpt{}, "index")
+			check("after a refresh")
+			h.mustRun(runOpt{}, "index", "--rebuild")
+			check("after a rebuild")
+		})
+	}
+}
+
+// checkNested searches as every asker in every tenant, in every collection
+// and in none, and compares the files found with want.
+func checkNested(t *testing.T, h *harness, top string, want map[string]nestWant, when string) {
+	t.Helper()
+	var collections []string
+	for _, w := range want {
+		if !slices.Contains(collections, w.collection) {
+			collections = append(collections, w.collection)
+		}
+	}
+	for _, as := range []string{"public", "user:alice", "user:bob", "user:dave"} {
+		for _, tenant := range []string{"", "tb"} {
+			for _, c := range append([]string{""}, collections...) {
+				var wantFiles []string
+				for _, d := range nestDocs {
+					w := want[d]
+					sees := slices.Contains(w.who, "public") || slices.Contains(w.who, as)
+					if w.tenant == tenant && sees && (c == "" || w.collection == c) {
+						wantFiles = append(wantFiles, filepath.Join(top, "shared", filepath.FromSlash(d)))
+					}
+				}
+				args := []string{"search", "--files", "--mode", "lexical", "-k", "20", "--as", as}
+				if tenant != "" {
+					args = append(args, "--tenant", tenant)
+				}
+				if c != "" {
+					if len(wantFiles) == 0 {
+						continue // the collection is not this asker's: an error says so
+					}
+					args = append(args, "-c", c)
+				}
+				r := h.run(runOpt{}, append(args, "project plan budget review")...)
+				got := strings.Fields(r.stdout)
+				slices.Sort(got)
+				slices.Sort(wantFiles)
+				if !slices.Equal(got, wantFiles) {
+					t.Errorf("%s: %s in tenant %q, collection %q finds %v (exit %d, %s), want %v", when, as, tenant, c, got, r.code, r.stderr, wantFiles)
+				}
+			}
+		}
+	}
+}

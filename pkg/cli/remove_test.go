@@ -86,7 +86,7 @@ func TestIndexRemove(t *testing.T) {
 					t.Errorf("after refresh the index holds %v (embedded %d)", held, h.srv.EmbeddedTexts()-before)
 				}
 				st := h.status()
-				if i := slices.IndexFunc(st.Sources, func(s store.Source) bool { return s.Path == h.docs }); i < 0 || !slices.Equal(st.Sources[i].Exclude, []string{"notes/cooking.md", "src"}) {
+				if i := slices.IndexFunc(st.Sources, func(s statusSource) bool { return s.Path == h.docs }); i < 0 || !slices.Equal(st.Sources[i].Exclude, []string{"notes/cooking.md", "src"}) {
 					t.Errorf("sources = %+v", st.Sources)
 				}
 				if r := h.mustRun(runOpt{}, "search", "--mode", "lexical", "spaghetti garlic"); strings.Contains(r.stdout, "cooking.md") {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +53,28 @@ code 7 when the index is damaged.`,
 	return cmd
 }
 
+// statusSource is a source as status shows it: with the settings it has
+// (store.Effective: those it inherits, which Inherit names, filled in, and
+// its collection named) and, for a source inside another, the folder
+// that holds its files.
+type statusSource struct {
+	store.Source
+	Inside string `json:"inside,omitempty"`
+}
+
+// statusSources are srcs as status shows them; all are the catalog's.
+func statusSources(srcs, all []store.Source) []statusSource {
+	out := make([]statusSource, 0, len(srcs))
+	for _, s := range srcs {
+		ss := statusSource{Source: store.Effective(all, s)}
+		if h, ok := store.Holder(all, s.Path); ok {
+			ss.Inside = h.Path
+		}
+		out = append(out, ss)
+	}
+	return out
+}
+
 type statusProblem struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
@@ -71,7 +92,7 @@ type statusReport struct {
 	SizeBytes     int64           `json:"size_bytes"`
 	Created       time.Time       `json:"created"`
 	Updated       time.Time       `json:"updated"`
-	Sources       []store.Source  `json:"sources"`
+	Sources       []statusSource  `json:"sources"`
 	Skipped       []statusProblem `json:"skipped"`
 	Failed        []statusProblem `json:"failed"`
 	// RebuildPending is set when `rag index --rebuild` was interrupted.
@@ -126,7 +147,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	var corrupt *store.CorruptError
 	if errors.As(err, &corrupt) && corrupt.Catalog {
 		// Nothing to show but that: say so in the report too.
-		rep := statusReport{Index: dir, Health: "damaged", Sources: []store.Source{}, Skipped: []statusProblem{},
+		rep := statusReport{Index: dir, Health: "damaged", Sources: []statusSource{}, Skipped: []statusProblem{},
 			Failed: []statusProblem{}, DamagedFiles: []string{}}
 		if opts.JSON {
 			if werr := writeJSON(a, rep); werr != nil {
@@ -156,7 +177,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	rep := statusReport{
 		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, Dims: m.Dims,
 		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
-		Sources: m.Sources, Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
+		Sources: statusSources(m.Sources, m.Sources), Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
 		CatalogRecovered: st.Recovered() != nil,
 	}
 	if rep.Caches, err = st.CacheStats(); err != nil {
@@ -173,7 +194,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		if vm, filter := viewOf(m, view); len(vm.Files) < len(m.Files) || len(vm.Sources) < len(m.Sources) {
 			m, damageFilter = vm, filter
 			rep.Access.Whole = false
-			rep.Files, rep.Chunks, rep.Sources, rep.SizeBytes = len(m.Files), m.Chunks(), m.Sources, 0
+			rep.Files, rep.Chunks, rep.Sources, rep.SizeBytes = len(m.Files), m.Chunks(), statusSources(vm.Sources, st.Manifest().Sources), 0
 			rep.Caches = store.CacheStats{}
 			rep.KeywordsSaved, rep.VectorsSaved = false, false
 		}
@@ -183,14 +204,6 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	}
 	if len(m.Files) == 0 {
 		rep.Health = "empty"
-	}
-	if rep.Sources == nil {
-		rep.Sources = []store.Source{}
-	}
-	// Each source with the collection it is in, named or not.
-	rep.Sources = slices.Clone(rep.Sources)
-	for i := range rep.Sources {
-		rep.Sources[i].Collection = rep.Sources[i].Name()
 	}
 	for _, p := range m.Problems {
 		sp := statusProblem{Path: filepath.Join(p.Root, filepath.FromSlash(p.Path)), Reason: p.Reason}
@@ -318,21 +331,7 @@ func writeStatus(a *App, r *statusReport) error {
 	}
 	fmt.Fprintf(&b, "Sources:      %d\n", len(r.Sources))
 	for _, s := range r.Sources {
-		kind := "folder"
-		if s.File {
-			kind = "file"
-		}
-		who := []string{"collection " + s.Collection}
-		if s.Tenant != "" {
-			who = append(who, "tenant "+s.Tenant)
-		}
-		if len(s.Allow) > 0 {
-			who = append(who, "allow "+strings.Join(s.Allow, " "))
-		}
-		if len(who) > 0 {
-			kind += "; " + strings.Join(who, "; ")
-		}
-		fmt.Fprintf(&b, "  %s (%s)\n", s.Path, kind)
+		fmt.Fprintf(&b, "  %s (%s)\n", s.Path, sourceText(s))
 	}
 	for _, sec := range []struct {
 		name string
@@ -349,6 +348,37 @@ func writeStatus(a *App, r *statusReport) error {
 	}
 	_, err := fmt.Fprint(a.IO.Out, out)
 	return err
+}
+
+// sourceText describes a source's settings for status: its kind, where
+// it is held, and its collection, tenant and --allow, each marked when
+// inherited from the folder around it.
+func sourceText(s statusSource) string {
+	kind := "folder"
+	if s.File {
+		kind = "file"
+	}
+	parts := []string{kind}
+	if s.Inside != "" {
+		parts[0] += " inside " + s.Inside
+	}
+	from := func(set store.Settings, text string) string {
+		if s.Inherit&set != 0 {
+			return text + " (inherited)"
+		}
+		return text
+	}
+	parts = append(parts, from(store.InheritCollection, "collection "+s.Collection))
+	if s.Tenant != "" || s.Inside != "" {
+		parts = append(parts, from(store.InheritTenant, tenantName(s.Tenant)))
+	}
+	if len(s.Allow) > 0 || s.Inside != "" {
+		parts = append(parts, from(store.InheritAllow, "allow "+allowText(s.Allow)))
+	}
+	if s.Inside != "" && !s.File && s.Inherit&store.InheritWalk == 0 {
+		parts = append(parts, "walk options of its own")
+	}
+	return strings.Join(parts, "; ")
 }
 
 func humanBytes(n int64) string {
@@ -391,13 +421,18 @@ func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Dam
 			roots[m.Files[i].Root] = true
 		}
 	}
+	// The sources that decide the settings of a file it sees: a folder
+	// whose files it sees none of is not named, even when a source inside
+	// it gives some of them to the view.
+	owners := map[string]bool{}
+	for i := range files {
+		if src, ok := m.SourceOf(&files[i]); ok {
+			owners[src.Path] = true
+		}
+	}
 	var sources []store.Source
 	for _, s := range m.Sources {
-		root := s.Path
-		if s.File {
-			root = filepath.Dir(s.Path)
-		}
-		if s.Tenant == view.Tenant && roots[root] && (len(view.Collections) == 0 || slices.Contains(view.Collections, s.Name())) {
+		if owners[s.Path] {
 			sources = append(sources, s)
 		}
 	}

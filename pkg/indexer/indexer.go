@@ -48,6 +48,14 @@ type Options struct {
 	// Source is recorded in the catalog so that a later run without
 	// arguments refreshes it.
 	Source store.Source
+	// Nested are the sources inside Source (a folder), recorded with it:
+	// the catalog's sources inside it are replaced by these. Their files
+	// are held by Source, under Root, but each decides the settings of the
+	// files it holds (the most specific one), and one that does not
+	// inherit its walk options (store.InheritWalk) chooses its files with
+	// its own. A file source among them is indexed even if the walk
+	// leaves it out, as a file given alone is; one that is gone goes.
+	Nested []store.Source
 	// PruneOnly removes files that no longer exist (or are now skipped)
 	// without reading or embedding anything.
 	PruneOnly bool
@@ -176,10 +184,11 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		m.AccessControl = true // and it stays on
 	}
 
+	nested := nestedOf(opt)
 	walked := &ingest.Result{}
 	if !opt.Gone {
 		var err error
-		if walked, err = listFiles(ctx, opt); err != nil {
+		if walked, err = listFiles(ctx, opt, nested); err != nil {
 			return nil, err
 		}
 	}
@@ -211,11 +220,33 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	old := make(map[string]store.FileEntry, len(m.Files))
 	var keep []store.FileEntry // files of other roots, untouched
+	// Files recorded under a folder inside the root, by a source there
+	// that was indexed alone before the root was: the root holds them now,
+	// under its own paths. Until the run completes they stay as they were.
+	var held []store.FileEntry
 	for _, f := range m.Files {
-		if f.Root == opt.Root && inScope(f.Path) {
+		switch {
+		case f.Root == opt.Root && inScope(f.Path):
 			old[f.Path] = f
-		} else {
+		case opt.Only == nil && store.Within(f.Root, opt.Root):
+			held = append(held, f)
+		default:
 			keep = append(keep, f)
+		}
+	}
+	heldAs := make([]string, len(held)) // their paths under the root
+	moved := map[string]bool{}
+	for i, f := range held {
+		// Its stat, key and access carry over: an unchanged file is not
+		// read again.
+		rel, err := filepath.Rel(opt.Root, f.Root)
+		if err != nil {
+			return nil, err
+		}
+		heldAs[i] = path.Join(filepath.ToSlash(rel), f.Path)
+		if _, ok := old[heldAs[i]]; !ok {
+			f.Root, f.Path = opt.Root, heldAs[i]
+			old[heldAs[i]], moved[heldAs[i]] = f, true
 		}
 	}
 
@@ -362,21 +393,26 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		return strings.Compare(a.Path, b.Path)
 	}
 	commit := func(ctx context.Context, complete bool) error {
-		if complete && untouched == len(old) && len(current) == len(old) && len(keep)+len(old) == len(before.Files) && slices.IsSortedFunc(before.Files, byPath) {
+		if complete && len(held) == 0 && untouched == len(old) && len(current) == len(old) && len(keep)+len(old) == len(before.Files) && slices.IsSortedFunc(before.Files, byPath) {
 			// Every file is its catalog entry as it was (a no-op run): the
 			// catalog's files, not a sorted copy of them.
 			m.Files, m.Problems, m.Sources = before.Files, problems, sources
 			sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Path < m.Sources[j].Path })
 			return commitCatalog(ctx, &m, &before, complete)
 		}
-		files := make([]store.FileEntry, 0, len(keep)+len(current)+len(old))
+		files := make([]store.FileEntry, 0, len(keep)+len(current)+len(old)+len(held))
 		files = append(files, keep...)
 		for _, f := range current {
 			files = append(files, f)
 		}
 		if !complete {
 			for p, f := range old {
-				if _, ok := current[p]; !ok {
+				if _, ok := current[p]; !ok && !moved[p] {
+					files = append(files, f)
+				}
+			}
+			for i, f := range held {
+				if _, ok := current[heldAs[i]]; !ok {
 					files = append(files, f)
 				}
 			}
@@ -503,6 +539,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	problems = m.Problems[:0:0]
 	for _, p := range m.Problems {
+		if opt.Only == nil && p.Root != opt.Root && store.Within(p.Root, opt.Root) {
+			continue // a source inside the root, indexed alone before: held now
+		}
 		if p.Root != opt.Root || !inScope(p.Path) || opt.PruneOnly && !opt.Gone {
 			problems = append(problems, p)
 		}
@@ -517,12 +556,18 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	sources = m.Sources[:0:0]
 	for _, src := range m.Sources {
-		if !src.Same(opt.Source) {
+		// The sources inside a folder are those of the run (Nested).
+		if !src.Same(opt.Source) && (opt.Source.File || opt.Source.Path == "" || !store.Within(src.Path, opt.Source.Path)) {
 			sources = append(sources, src)
 		}
 	}
 	if !opt.Gone && opt.Source.Path != "" {
 		sources = append(sources, opt.Source)
+		for _, n := range nested {
+			if !n.gone {
+				sources = append(sources, n.src)
+			}
+		}
 	}
 	sum.Removed = removed
 	if err := commit(ctx, true); err != nil {
@@ -589,15 +634,9 @@ func maxSize(opt Options) int64 {
 	return ingest.DefaultMaxSize
 }
 
-func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
+func listFiles(ctx context.Context, opt Options, nested []nestedSource) (*ingest.Result, error) {
 	if opt.Only == nil {
-		return ingest.Walk(ctx, opt.FS, ingest.Options{
-			MaxSize: opt.MaxSize, Include: opt.Source.Include, Exclude: opt.Source.Exclude, Hidden: opt.Source.Hidden,
-			SkipDir: func(dir string, names []string) bool {
-				return opt.IndexDir != "" && filepath.Join(opt.Root, filepath.FromSlash(dir)) == opt.IndexDir ||
-					store.IsCatalogDir(opt.FS, dir, names)
-			},
-		})
+		return walkNested(ctx, opt, nested)
 	}
 	res := &ingest.Result{}
 	for _, p := range opt.Only {
@@ -618,6 +657,109 @@ func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 			res.Files = append(res.Files, ingest.File{Path: path.Clean(p), Size: info.Size(), Stat: filestat.Of(info)})
 		}
 	}
+	return res, nil
+}
+
+// nestedSource is a source inside the run's folder: where it is,
+// relative to the root, and whether it is there still.
+type nestedSource struct {
+	src  store.Source
+	rel  string
+	gone bool
+}
+
+// nestedOf places opt.Nested under the root; a source that is gone (or
+// is no longer a folder, or a file) is marked so, to be dropped.
+func nestedOf(opt Options) []nestedSource {
+	var out []nestedSource
+	for _, src := range opt.Nested {
+		rel, err := filepath.Rel(opt.Root, src.Path)
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+			continue // not inside: newDecider reports it
+		}
+		n := nestedSource{src: src, rel: filepath.ToSlash(rel)}
+		if opt.Gone || opt.FS == nil {
+			n.gone = true
+		} else if info, err := fs.Stat(opt.FS, n.rel); err != nil || info.IsDir() == src.File {
+			n.gone = true
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// walkNested walks the root with the source's walk options, leaving out
+// the folders of sources inside it that have walk options of their own
+// (walked with those, their files under their path), and adds the files
+// given as sources inside it that the walks left out.
+func walkNested(ctx context.Context, opt Options, nested []nestedSource) (*ingest.Result, error) {
+	own := map[string]bool{}
+	for _, n := range nested {
+		if !n.src.File && !n.gone && n.src.Inherit&store.InheritWalk == 0 {
+			own[n.rel] = true
+		}
+	}
+	walk := func(fsys fs.FS, prefix string, src store.Source) (*ingest.Result, error) {
+		return ingest.Walk(ctx, fsys, ingest.Options{
+			MaxSize: opt.MaxSize, Include: src.Include, Exclude: src.Exclude, Hidden: src.Hidden,
+			SkipDir: func(dir string, names []string) bool {
+				return opt.IndexDir != "" && filepath.Join(opt.Root, filepath.FromSlash(path.Join(prefix, dir))) == opt.IndexDir ||
+					store.IsCatalogDir(fsys, dir, names)
+			},
+			Leave: func(dir string) bool { return len(own) > 0 && own[path.Join(prefix, dir)] },
+		})
+	}
+	res, err := walk(opt.FS, "", opt.Source)
+	if err != nil || len(nested) == 0 {
+		return res, err
+	}
+	for _, n := range nested {
+		if !own[n.rel] {
+			continue
+		}
+		sub, err := fs.Sub(opt.FS, n.rel)
+		if err != nil {
+			return nil, err
+		}
+		r, err := walk(sub, n.rel, n.src)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.src.Path, err)
+		}
+		for _, f := range r.Files {
+			f.Path = path.Join(n.rel, f.Path)
+			res.Files = append(res.Files, f)
+		}
+		for _, sk := range r.Skips {
+			sk.Path = path.Join(n.rel, sk.Path)
+			res.Skips = append(res.Skips, sk)
+		}
+		res.Ignored += r.Ignored
+	}
+	// A file given is indexed, whatever the walks chose.
+	have := make(map[string]bool, len(res.Files))
+	for _, f := range res.Files {
+		have[f.Path] = true
+	}
+	for _, sk := range res.Skips {
+		have[sk.Path] = true
+	}
+	var only []string
+	for _, n := range nested {
+		if n.src.File && !n.gone && !have[n.rel] {
+			only = append(only, n.rel)
+		}
+	}
+	if len(only) > 0 {
+		o := opt
+		o.Only = only
+		r, err := listFiles(ctx, o, nil)
+		if err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, r.Files...)
+		res.Skips = append(res.Skips, r.Skips...)
+	}
+	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
 	return res, nil
 }
 
@@ -829,32 +971,6 @@ func normalize(v []float32) []float32 {
 		v[i] *= n
 	}
 	return v
-}
-
-// Forget drops a source from the catalog because another source now covers
-// it (a folder around it was indexed). With entries, its files and problems
-// go too; without, only the record of the source does (a single file in the
-// covering folder's own root shares its catalog entry).
-func Forget(ctx context.Context, st store.Store, src store.Source, entries bool, now time.Time) error {
-	m := st.Manifest()
-	root, inScope := src.Path, func(string) bool { return true }
-	if src.File {
-		root = filepath.Dir(src.Path)
-		base := filepath.ToSlash(filepath.Base(src.Path))
-		inScope = func(p string) bool { return p == base }
-	}
-	dropEntries(&m, func(r, p string) bool { return entries && r == root && inScope(p) })
-	sources := m.Sources[:0:0]
-	for _, s := range m.Sources {
-		if !s.Same(src) {
-			sources = append(sources, s)
-		}
-	}
-	m.Sources, m.Updated = sources, now.UTC()
-	if err := st.Commit(ctx, m); err != nil {
-		return fmt.Errorf("commit index: %w", err)
-	}
-	return nil
 }
 
 // EmbedText is what is embedded for a chunk: its heading path, then its

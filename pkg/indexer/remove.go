@@ -26,18 +26,17 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 			// The source itself, or one inside the folder removed.
 			found = true
 		case !src.File && within(abs, src.Path):
-			// Inside a recorded folder: keep the folder, leave this out of it.
+			// Inside a recorded folder: keep the folder, leave this out of
+			// it, and out of every source inside it that chooses its files
+			// with walk options of its own (the folder leaves those to it).
 			rel := filepath.ToSlash(strings.TrimPrefix(abs, src.Path+string(filepath.Separator)))
 			pattern := globEscape(rel)
-			inside := false
-			for _, f := range m.Files {
-				if f.Root == src.Path && (f.Path == rel || strings.HasPrefix(f.Path, rel+"/")) {
-					inside = true
-				}
-			}
+			inside := slices.ContainsFunc(m.Files, func(f store.FileEntry) bool { return drop(f.Root, f.Path) })
 			if inside {
 				found = true
-				src.Exclude = append(append([]string(nil), src.Exclude...), pattern)
+				if src.Inherit&store.InheritWalk == 0 {
+					src.Exclude = append(append([]string(nil), src.Exclude...), pattern)
+				}
 			}
 			sources = append(sources, src)
 		default:

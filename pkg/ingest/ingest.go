@@ -77,6 +77,10 @@ type Options struct {
 	// path as reached, and the names it holds); true leaves it out as a
 	// skip. rag uses it so that an index folder is never indexed.
 	SkipDir func(dir string, names []string) bool
+	// Leave, if set, is asked about every folder below the root (its path
+	// as reached); true leaves it out silently: another walk takes it (a
+	// source inside the one walked, with walk options of its own).
+	Leave func(dir string) bool
 }
 
 // Result is what a walk found.
@@ -236,7 +240,7 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 	walked := make([]bool, len(ents))
 	var next []string
 	for i, e := range ents {
-		if e.Name() == ".git" || !e.IsDir() {
+		if e.Name() == ".git" || !e.IsDir() || w.leave(join(seenAs, e.Name())) {
 			continue
 		}
 		if !w.left(join(seenAs, e.Name()), true, matcher) {
@@ -262,7 +266,7 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 				continue
 			}
 			if info.IsDir() {
-				if !w.left(p, true, matcher) {
+				if !w.leave(p) && !w.left(p, true, matcher) {
 					// Followed after everything else, so that a folder is
 					// indexed under its own path when it can be.
 					w.links = append(w.links, link{p, target, patterns})
@@ -299,6 +303,9 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 	}
 	return nil
 }
+
+// leave reports whether the folder reached as p is left to another walk.
+func (w *walker) leave(p string) bool { return w.opt.Leave != nil && w.opt.Leave(p) }
 
 // left reports (and counts or records) whether an entry is left out by
 // the hidden rule, the ignore files (m, nil when there are none) or the

@@ -17,7 +17,7 @@ import (
 	"unsafe"
 )
 
-// The catalog of format version 7 is a little-endian binary file, written
+// The catalog of format version 8 is a little-endian binary file, written
 // and read by hand as objects are (the JSON of versions 3 and 4 took 60 ms
 // of every no-op `rag index` at 7,750 files to decode):
 //
@@ -25,7 +25,8 @@ import (
 //	embed model | dims | chunk target | chunk overlap | generation | created | updated | flags (1 access control)
 //	tenants: count × tenant
 //	access lists: principals in all | count × ( count × principal )
-//	sources: count × ( path | flags (1 file, 2 hidden, 4 collection) | [ collection ] | count × include glob |
+//	sources: count × ( path | flags (1 file, 2 hidden, 4 collection, 8 inherits tenant, 16 allow, 32 collection,
+//	                   64 walk) | [ collection ] | count × include glob |
 //	                   count × exclude glob | tenant number | allow list number )
 //	roots: count × root
 //	files: count × ( root number | tenant number | access list number | path | hash | key | size | chunks |
@@ -44,7 +45,10 @@ import (
 // empty). A file's metadata (front matter: any values) is kept as JSON,
 // empty for none, and decoded only when present. Format 5 is the same
 // without the flags, the tables of tenants and access lists and the tenant
-// and list numbers; format 6 without collections (flag 4 of a source). Later
+// and list numbers; format 6 without collections (flag 4 of a source);
+// format 7 without what a source inherits (flags 8 to 64): its sources
+// never nested (a folder took over the sources inside it), so each has
+// settings of its own, which is what it reads as. Later
 // versions keep the magic and version first and the
 // CRC-32 of all before it last, so that a rag tells a newer catalog (refused
 // with a hint to rebuild) from a damaged one (read from the previous
@@ -116,6 +120,7 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		if s.Collection != "" {
 			flags |= 4
 		}
+		flags |= byte(s.Inherit&inheritAll) << 3
 		w.b = append(w.b, flags)
 		if s.Collection != "" {
 			w.str(s.Collection)
@@ -308,7 +313,7 @@ func decodeCatalog(p string, data []byte) (*Manifest, error) {
 const firstBinaryVersion = 5
 
 // decodeCatalogBody decodes what follows the magic and version v (5 to
-// 7), and checks it as checkManifest does. Every string is a part of b,
+// 8), and checks it as checkManifest does. Every string is a part of b,
 // which is the file's one copy: no allocation a string, nor a list of
 // principals (the lists of the table share one array).
 func decodeCatalogBody(b string, v int) (*Manifest, error) {
@@ -365,12 +370,16 @@ func decodeCatalogBody(b string, v int) (*Manifest, error) {
 			flags := r.byte()
 			s.File, s.Hidden = flags&1 != 0, flags&2 != 0
 			known := byte(3)
-			if v >= 7 {
+			switch {
+			case v >= 8:
+				known = 0x7f // and what it inherits
+			case v == 7:
 				known = 7 // collections
 			}
 			if flags&^known != 0 {
 				r.fail(fmt.Errorf("source flags %#x", flags))
 			}
+			s.Inherit = Settings(flags>>3) & inheritAll
 			if flags&4 != 0 {
 				s.Collection = r.str()
 			}
@@ -797,7 +806,7 @@ func (m *Manifest) Equal(o *Manifest) bool {
 func sameSource(a, b Source) bool {
 	return a.Path == b.Path && a.File == b.File && a.Hidden == b.Hidden &&
 		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) &&
-		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection
+		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection && a.Inherit == b.Inherit
 }
 
 func sameFile(a, b FileEntry) bool {

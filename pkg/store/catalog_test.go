@@ -20,10 +20,23 @@ import (
 
 // fullManifest has every field of a catalog set, with files under two
 // roots, problems under a third, metadata of several JSON types, tenants
-// and lists of principals: nil, empty, and shared by files and sources.
+// and lists of principals: nil, empty, and shared by files and sources,
+// and sources inside another that inherit some of their settings.
 func fullManifest() Manifest {
-	m := fullManifest6()
+	m := fullManifest7()
 	m.FormatVersion = FormatVersion
+	m.Sources = append(m.Sources,
+		Source{Path: "/docs/api", Allow: []string{"user:bob"}, Inherit: InheritTenant | InheritCollection | InheritWalk},
+		Source{Path: "/docs/api/x.md", File: true, Tenant: "acme", Inherit: InheritAllow | InheritCollection | InheritWalk},
+		Source{Path: "/src/internal", Tenant: "ünï corp", Collection: "inner", Exclude: []string{"*.tmp"}, Inherit: InheritAllow})
+	return m
+}
+
+// fullManifest7 is fullManifest without what format version 8 added: the
+// catalog of testdata/catalog-v7, which rag of format version 7 wrote.
+func fullManifest7() Manifest {
+	m := fullManifest6()
+	m.FormatVersion = 7
 	m.Sources[0].Collection = "handbook"
 	m.Sources[2].Collection = "ünï code"
 	return m
@@ -307,6 +320,8 @@ func TestManifestEqual(t *testing.T) {
 		"source allow":           func(m *Manifest) { m.Sources[2].Allow = []string{"public", "group:eng"} },
 		"source allow to nil":    func(m *Manifest) { m.Sources[1].Allow = nil },
 		"source allow dropped":   func(m *Manifest) { m.Sources[0].Allow = nil },
+		"source inherits":        func(m *Manifest) { m.Sources[3].Inherit &^= InheritTenant },
+		"source inherits none":   func(m *Manifest) { m.Sources[5].Inherit = 0 },
 	}
 	a := fullManifest()
 	if b := fullManifest(); !a.Equal(&b) {
@@ -738,5 +753,41 @@ func TestCatalog6Readable(t *testing.T) {
 	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.ChecksumIEEE(body))
 	if _, err := decodeCatalog("catalog", b); err == nil {
 		t.Error("a version 6 catalog with collections was read")
+	}
+}
+
+// TestCatalog7Readable: a catalog rag of format version 7 wrote
+// (testdata/catalog-v7) reads as it was: its sources never nested, so each
+// has settings of its own and inherits none. What version 8 added is damage
+// in a version 7 catalog.
+func TestCatalog7Readable(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("testdata", "catalog-v7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeCatalog("catalog", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullManifest7()
+	if !got.Equal(&want) {
+		t.Errorf("read %+v\nwant %+v", got, want)
+	}
+	for _, s := range got.Sources {
+		if s.Inherit != 0 {
+			t.Errorf("%s inherits %v", s.Path, s.Inherit.Names())
+		}
+	}
+	m := fullManifest()
+	b, err := encodeCatalog(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(b[4:], 7)
+	body := b[:len(b)-4]
+	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.ChecksumIEEE(body))
+	if _, err := decodeCatalog("catalog", b); err == nil {
+		t.Error("a version 7 catalog with inherited settings was read")
 	}
 }

@@ -19,8 +19,10 @@ import (
 // metadata; version 4 what a file's stat was when it was read (Seen);
 // version 5 made the catalog binary (catalog.go); version 6 added tenants
 // and access control (FileEntry.Tenant and Access, Source.Tenant and Allow,
-// Manifest.AccessControl); version 7 named collections (Source.Collection).
-const FormatVersion = 7
+// Manifest.AccessControl); version 7 named collections (Source.Collection);
+// version 8 sources inside other sources, each with its own settings
+// (Source.Inherit: which of them it takes from the folder around it).
+const FormatVersion = 8
 
 // oldestReadable is the oldest format version Open still reads: versions 3
 // and 4 (JSON catalogs) and 5 (binary) hold the same but for what the later
@@ -109,7 +111,24 @@ type Source struct {
 	// Collection names the collection the source's files belong to
 	// (--collection); "" for the one named after the folder (Name).
 	Collection string `json:"collection,omitempty"`
+	// Inherit, for a source inside another folder source, names the
+	// settings it takes from the source around it (Effective), the ones
+	// no run gave for it; the others are its own, which the folder around
+	// it never changes. Its files are held once, by the outermost folder.
+	Inherit Settings `json:"inherit,omitempty"`
 }
+
+// Settings is a set of a source's settings.
+type Settings uint8
+
+// The settings a source inside another may inherit.
+const (
+	InheritTenant     Settings = 1 << iota // Tenant
+	InheritAllow                           // Allow
+	InheritCollection                      // Collection
+	InheritWalk                            // Include, Exclude and Hidden
+	inheritAll        = InheritTenant | InheritAllow | InheritCollection | InheritWalk
+)
 
 // Name is the collection of the source: as --collection named it, else
 // the folder's (or file's) base name.

@@ -107,51 +107,25 @@ func (m *Manifest) Visible(v View) ([]bool, int) {
 	return vis, n
 }
 
-// CollectionOf is the collection of f: the name of the source that holds
-// it (Source.Name), a file source before the folder it is in; for a file
-// no source records, its folder's name.
+// CollectionOf is the collection of f: that of the source that decides
+// its settings (SourceOf: a file source, else the most specific folder
+// holding it), inherited from the folders around it when no run named
+// it; for a file no source holds, its root's name.
 func (m *Manifest) CollectionOf(f *FileEntry) string {
-	for _, s := range m.Sources {
-		if s.File && filepath.Dir(s.Path) == f.Root && filepath.Base(s.Path) == f.Path {
-			return s.Name()
-		}
-	}
-	for _, s := range m.Sources {
-		if !s.File && s.Path == f.Root {
-			return s.Name()
-		}
+	if s, ok := m.SourceOf(f); ok {
+		return Effective(m.Sources, s).Name()
 	}
 	return filepath.Base(f.Root)
 }
 
 // collections returns whether a file is in one of names (all files when
-// names is empty): CollectionOf with the sources looked up once.
+// names is empty): CollectionOf with the sources looked up once a folder.
 func (m *Manifest) collections(names []string) func(*FileEntry) bool {
 	if len(names) == 0 {
 		return func(*FileEntry) bool { return true }
 	}
-	folders := map[string]bool{} // root: in names
-	files := map[string]bool{}   // root and path of a file source: in names
-	for _, s := range m.Sources {
-		in := slices.Contains(names, s.Name())
-		if s.File {
-			files[filepath.Dir(s.Path)+"\x00"+filepath.Base(s.Path)] = in
-		} else {
-			folders[s.Path] = in
-		}
-	}
-	return func(f *FileEntry) bool {
-		if len(files) > 0 {
-			if in, ok := files[f.Root+"\x00"+f.Path]; ok {
-				return in
-			}
-		}
-		in, ok := folders[f.Root]
-		if !ok {
-			return slices.Contains(names, filepath.Base(f.Root))
-		}
-		return in
-	}
+	of := m.collectionResolver()
+	return func(f *FileEntry) bool { return slices.Contains(names, of(f)) }
 }
 
 // scope is what one search sees of the cache view: which catalog files
