@@ -125,8 +125,15 @@ func Fenced(key string, sources []Source, note func(Source) string) string {
 func writeFenced(b *strings.Builder, key string, sources []Source, note func(Source) string) {
 	id := fenceID(key, sources)
 	for _, s := range sources {
-		fmt.Fprintf(b, "\n<<<source %d %s>>> [%d] %s%s\n%s\n<<<end %d %s>>>\n", s.N, id, s.N, oneLine(s.Cite()), oneLine(note(s)), Defuse(s.Text), s.N, id)
+		writeSource(b, id, s, note(s))
 	}
+}
+
+// writeSource writes one source fenced with code id. It starts with a
+// newline and ends with one: a count that starts afresh at a line counts
+// the sources one by one as it counts them together (Prompt.Fit).
+func writeSource(b *strings.Builder, id string, s Source, note string) {
+	fmt.Fprintf(b, "\n<<<source %d %s>>> [%d] %s%s\n%s\n<<<end %d %s>>>\n", s.N, id, s.N, oneLine(s.Cite()), oneLine(note), Defuse(s.Text), s.N, id)
 }
 
 // fenceID is the code of a question's fences.
