@@ -10,6 +10,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -40,7 +41,9 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
-       retries a failed request 3 times; finished work is kept)
+       retries a failed request 3 times; finished work is kept), did not
+       answer within --timeout, closed the connection mid-answer, or sent
+       a reply longer than it can be
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
   7    index problem: no index yet, an empty index (rag ask), built with
@@ -158,6 +161,9 @@ func classify(err error) (code int, hint string) {
 		cfgEnv     *config.EnvError
 		pull       *ollama.PullError
 		rules      *indexer.RulesError
+		tooLarge   *ollama.ReplyTooLargeError
+		timeout    *ollama.TimeoutError
+		dropped    *ollama.DroppedError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -168,6 +174,14 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, hintInterruptedNothing
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
+	case errors.As(err, &tooLarge):
+		return ExitOllama, fmt.Sprintf("check that OLLAMA_HOST (%s) is an Ollama server and that nothing between rag and it (a proxy) changes its replies; its log may say why", tooLarge.Host)
+	case errors.As(err, &timeout):
+		return ExitOllama, fmt.Sprintf("the model server is stuck or too slow (its log says why): raise --timeout (it was %s), or use a smaller model; rag search --mode lexical needs no model server", timeout.After)
+	case errors.Is(err, retrieve.ErrNoDenseSignal):
+		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too"
+	case errors.As(err, &dropped):
+		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up (rag index goes on from what it embedded)"
 	case errors.As(err, &retries):
 		if errors.Is(err, embed.ErrTimeout) {
 			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
