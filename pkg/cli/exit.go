@@ -137,6 +137,11 @@ func missingModelHint(e *ollama.ModelNotFoundError) string {
 	return pull + ", or choose another with --embed-model, --model, --rerank-model or --expand-model"
 }
 
+// tooLargeHint is the hint for a reply longer than it can be.
+func tooLargeHint(e *ollama.ReplyTooLargeError) string {
+	return fmt.Sprintf("check that OLLAMA_HOST (%s) is an Ollama server and that nothing between rag and it (a proxy) changes its replies; its log may say why", e.Host)
+}
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
@@ -174,19 +179,22 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, hintInterruptedNothing
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
+	case errors.As(err, &retries):
+		if errors.Is(err, embed.ErrTimeout) {
+			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
+		}
+		if errors.As(err, &tooLarge) {
+			return ExitOllama, tooLargeHint(tooLarge) + "; what was embedded is kept"
+		}
+		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
 	case errors.As(err, &tooLarge):
-		return ExitOllama, fmt.Sprintf("check that OLLAMA_HOST (%s) is an Ollama server and that nothing between rag and it (a proxy) changes its replies; its log may say why", tooLarge.Host)
+		return ExitOllama, tooLargeHint(tooLarge)
 	case errors.As(err, &timeout):
 		return ExitOllama, fmt.Sprintf("the model server is stuck or too slow (its log says why): raise --timeout (it was %s), or use a smaller model; rag search --mode lexical needs no model server", timeout.After)
 	case errors.Is(err, retrieve.ErrNoDenseSignal):
 		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too"
 	case errors.As(err, &dropped):
-		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up (rag index goes on from what it embedded)"
-	case errors.As(err, &retries):
-		if errors.Is(err, embed.ErrTimeout) {
-			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
-		}
-		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
+		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up"
 	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
 	case errors.As(err, &cfgFile):
