@@ -28,7 +28,6 @@ func mergeInto(kept []Result, r Result) bool {
 	return false
 }
 
-
 // contextOneByOne is Context as it was, quadratic.
 func contextOneByOne(results []Result, n int) []Result {
 	var out []Result
