@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -44,10 +45,16 @@ type Message struct {
 	Content string
 }
 
-// Chatter streams a chat model's reply.
+// Chatter streams a chat model's reply. A reply cut off at its length
+// limit ends with an error that is ErrCutOff: what was streamed is the
+// reply.
 type Chatter interface {
 	Chat(ctx context.Context, msgs []Message, fn func(string) error) error
 }
+
+// ErrCutOff is a reply that reached the longest a chat model may write
+// (rag ask --max-tokens): the model was stopped mid-answer.
+var ErrCutOff = errors.New("the answer was cut off at its length limit")
 
 // Source is a chunk given to the model, numbered from 1.
 type Source struct {
@@ -70,6 +77,9 @@ type Result struct {
 	Uncited bool `json:"uncited"`
 	// NotCited are the numbers of the sources sent but never cited.
 	NotCited []int `json:"not_cited"`
+	// Truncated is set for an answer cut off at its length limit
+	// (ErrCutOff): it may end mid-sentence and miss what came after.
+	Truncated bool `json:"truncated"`
 }
 
 // Prompt is what the model is told besides the question and its sources:
@@ -125,8 +135,15 @@ func Fenced(key string, sources []Source, note func(Source) string) string {
 func writeFenced(b *strings.Builder, key string, sources []Source, note func(Source) string) {
 	id := fenceID(key, sources)
 	for _, s := range sources {
-		fmt.Fprintf(b, "\n<<<source %d %s>>> [%d] %s%s\n%s\n<<<end %d %s>>>\n", s.N, id, s.N, oneLine(s.Cite()), oneLine(note(s)), Defuse(s.Text), s.N, id)
+		writeSource(b, id, s, note(s))
 	}
+}
+
+// writeSource writes one source fenced with code id. It starts with a
+// newline and ends with one: a count that starts afresh at a line counts
+// the sources one by one as it counts them together (Prompt.Fit).
+func writeSource(b *strings.Builder, id string, s Source, note string) {
+	fmt.Fprintf(b, "\n<<<source %d %s>>> [%d] %s%s\n%s\n<<<end %d %s>>>\n", s.N, id, s.N, oneLine(s.Cite()), oneLine(note), Defuse(s.Text), s.N, id)
 }
 
 // fenceID is the code of a question's fences.
@@ -187,10 +204,11 @@ func ClosedBook(ctx context.Context, chat Chatter, question string) (*Result, er
 		b.WriteString(s)
 		return nil
 	})
-	if err != nil {
+	cut := errors.Is(err, ErrCutOff)
+	if err != nil && !cut {
 		return nil, err
 	}
-	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []int{}, NotCited: []int{}}
+	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []int{}, NotCited: []int{}, Truncated: cut}
 	res.Abstained = abstained(res.Answer)
 	return res, nil
 }
@@ -235,13 +253,14 @@ func (p Prompt) Ask(ctx context.Context, chat Chatter, question string, sources 
 		raw.WriteString(s)
 		return emit(f.write(s))
 	})
-	if err == nil {
+	cut := errors.Is(err, ErrCutOff)
+	if err == nil || cut {
 		err = emit(f.flush())
 	}
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Answer: strings.TrimSpace(clean.String()), Sources: sources, NotCited: []int{}}
+	res := &Result{Answer: strings.TrimSpace(clean.String()), Sources: sources, NotCited: []int{}, Truncated: cut}
 	res.Abstained = abstained(res.Answer)
 	cited, invalid := Citations(raw.String(), len(sources))
 	for i := range res.Sources {

@@ -3,11 +3,13 @@ package answer
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -296,5 +298,48 @@ func TestDefaultPrompt(t *testing.T) {
 		if len(invalid) > 0 || len(cited) == 0 && !abstained(a.Content) {
 			t.Errorf("example answer %q neither cites its %d sources nor refuses", a.Content, n)
 		}
+	}
+}
+
+// TestFitAsOneByOne: Fit keeps exactly what dropping the lowest ranked
+// source one at a time until the prompt fits keeps (what it did before it
+// was made linear), for counts that add up over lines and counts that do
+// not.
+func TestFitAsOneByOne(t *testing.T) {
+	t.Parallel()
+	var sources []Source
+	for i := range 40 {
+		text := strings.Repeat(fmt.Sprintf("word%d ", i), 1+i*7%23) + strings.Repeat("x", i%5)
+		sources = append(sources, Source{N: i + 1, Result: retrieve.Result{Path: fmt.Sprintf("s%d.md", i+1), Text: text}})
+	}
+	p := DefaultPrompt()
+	counts := map[string]func(string) int{
+		"estimate": chunk.EstimateTokens,
+		"words":    func(s string) int { return len(strings.Fields(s)) },
+		"bytes/7":  func(s string) int { return (len(s) + 6) / 7 },
+		"sqrt":     func(s string) int { return int(math.Sqrt(float64(len(s))) * 10) },
+	}
+	for name, count := range counts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			total := func(kept []Source) int {
+				n := 0
+				for _, m := range p.Messages("q?", kept) {
+					n += count(m.Content) + 4
+				}
+				return n
+			}
+			all := total(sources)
+			for budget := total(nil) - 3; budget <= all+3; budget += max(1, (all-total(nil))/97) {
+				want := sources
+				for len(want) > 0 && total(want) > budget {
+					want = want[:len(want)-1]
+				}
+				kept, dropped := p.Fit("q?", sources, budget, count)
+				if len(kept) != len(want) || len(kept)+len(dropped) != len(sources) {
+					t.Fatalf("budget %d: kept %d, dropped %d; want %d kept", budget, len(kept), len(dropped), len(want))
+				}
+			}
+		})
 	}
 }

@@ -176,12 +176,21 @@ func (a *App) indexDir(g *globalOptions) (string, error) {
 	return g.IndexDir, nil
 }
 
+// defaultModelTimeout is how long rag waits for the model server's reply
+// (for a streamed one, its next message) where no --timeout says: long
+// enough for Ollama to load a large model.
+const defaultModelTimeout = 5 * time.Minute
+
+// ollama is the client of the model server, with defaultModelTimeout;
+// commands with --timeout set theirs.
 func (a *App) ollama() (*ollama.Client, error) {
 	host, err := config.OllamaHost(a.cfg.String(config.KeyOllamaHost))
 	if err != nil {
 		return nil, &hintedError{err: &usageError{err: err}, hint: "set OLLAMA_HOST to host:port, e.g. 127.0.0.1:11434"}
 	}
-	return ollama.New(host, a.HTTP), nil
+	c := ollama.New(host, a.HTTP)
+	c.Timeout = defaultModelTimeout
+	return c, nil
 }
 
 // loadSettings finds and reads the config files and resolves the settings

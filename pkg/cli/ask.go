@@ -115,22 +115,27 @@ func bindAnswer(f *pflag.FlagSet, a *App, opts *AskOptions) {
 
 // chatter adapts the Ollama client to answer.Chatter.
 type chatter struct {
-	client  *ollama.Client
-	model   string
-	options map[string]any
+	client    *ollama.Client
+	model     string
+	maxTokens int
+	options   map[string]any
 }
 
 func (c *chatter) Chat(ctx context.Context, msgs []answer.Message, fn func(string) error) error {
-	req := ollama.ChatRequest{Model: c.model, Options: c.options}
+	req := ollama.ChatRequest{Model: c.model, Options: c.options, MaxTokens: c.maxTokens}
 	for _, m := range msgs {
 		req.Messages = append(req.Messages, ollama.Message{Role: m.Role, Content: m.Content})
 	}
-	return c.client.Chat(ctx, req, fn)
+	err := c.client.Chat(ctx, req, fn)
+	if errors.Is(err, ollama.ErrCutOff) {
+		return answer.ErrCutOff
+	}
+	return err
 }
 
 func newChatter(q *queryDeps, opts *AskOptions) *chatter {
-	return &chatter{client: q.client, model: opts.Model, options: map[string]any{
-		"temperature": opts.Temperature, "num_ctx": opts.NumCtx, "num_predict": opts.MaxTokens,
+	return &chatter{client: q.client, model: opts.Model, maxTokens: opts.MaxTokens, options: map[string]any{
+		"temperature": opts.Temperature, "num_ctx": opts.NumCtx,
 	}}
 }
 
@@ -221,6 +226,8 @@ type askReport struct {
 	DroppedSources []answer.Source `json:"dropped_sources"`
 	// Expansion is what was searched beside the question (--expand).
 	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
+	// NoDenseSignal: see searchReport.
+	NoDenseSignal bool `json:"no_dense_signal"`
 	*answer.Result
 }
 
@@ -244,7 +251,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear() // before App.Run prints an error
 	// Opening may warn (a recovered catalog): before the status line shows.
-	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
+	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
 	if err != nil {
 		return err
 	}
@@ -254,6 +261,8 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, rr := opts.options(q)
+	var noDense bool
+	ropt.Degraded = noDenseSignal(a, &noDense)
 	p, err := newAskPipeline(a, q, ropt, opts)
 	if err != nil {
 		return err
@@ -300,7 +309,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Expansion: expansion, Result: res}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Expansion: expansion, NoDenseSignal: noDense, Result: res}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}
@@ -395,6 +404,9 @@ func (p *askPipeline) stream(ctx context.Context, a *App, st *status, style rend
 	}
 	if res.Uncited {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cites no source: nothing in it is traced to the documents; check it against the sources\n")
+	}
+	if res.Truncated {
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer was cut off at --max-tokens %d: it may end mid-sentence; raise --max-tokens for the rest\n", p.chat.maxTokens)
 	}
 	return res, nil
 }

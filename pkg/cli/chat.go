@@ -130,7 +130,7 @@ type chatSession struct {
 func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear()
-	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
+	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
 	if err != nil {
 		return err
 	}
@@ -140,14 +140,16 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, _ := opts.options(q)
+	var noDense bool
+	ropt.Degraded = noDenseSignal(a, &noDense)
 	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
 	}
 	s := &chatSession{
 		a: a, opts: opts, p: p, st: st, style: answerStyle(a, opts.JSON), interactive: a.IO.IsStdinTTY(),
-		rewriter: &completer{client: q.client, model: opts.Model, role: ollama.RoleChat,
-			options: map[string]any{"temperature": 0, "num_predict": 128, "num_ctx": opts.NumCtx}},
+		rewriter: &completer{client: q.client, model: opts.Model, role: ollama.RoleChat, maxTokens: 128,
+			options: map[string]any{"temperature": 0, "num_ctx": opts.NumCtx}},
 	}
 	if opts.Session != "" {
 		if err := s.openSession(opts.Session); err != nil {

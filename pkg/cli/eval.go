@@ -176,7 +176,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		local.IndexDir = dir
 		g = &local
 	}
-	q, err := openForQuery(ctx, a, g, opts.View)
+	q, err := openForQuery(ctx, a, g, &opts.RetrievalOptions)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -40,7 +41,9 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
-       retries a failed request 3 times; finished work is kept)
+       retries a failed request 3 times; finished work is kept), did not
+       answer within --timeout, closed the connection mid-answer, or sent
+       a reply longer than it can be
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
   7    index problem: no index yet, an empty index (rag ask), built with
@@ -138,6 +141,11 @@ func missingModelHint(e *ollama.ModelNotFoundError) string {
 // command that failed in its place.
 const hintUsage = "run `rag --help` for usage"
 
+// tooLargeHint is the hint for a reply longer than it can be.
+func tooLargeHint(e *ollama.ReplyTooLargeError) string {
+	return fmt.Sprintf("check that OLLAMA_HOST (%s) is an Ollama server and that nothing between rag and it (a proxy) changes its replies; its log may say why", e.Host)
+}
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
@@ -162,6 +170,9 @@ func classify(err error) (code int, hint string) {
 		cfgEnv     *config.EnvError
 		pull       *ollama.PullError
 		rules      *indexer.RulesError
+		tooLarge   *ollama.ReplyTooLargeError
+		timeout    *ollama.TimeoutError
+		dropped    *ollama.DroppedError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -176,7 +187,18 @@ func classify(err error) (code int, hint string) {
 		if errors.Is(err, embed.ErrTimeout) {
 			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
 		}
+		if errors.As(err, &tooLarge) {
+			return ExitOllama, tooLargeHint(tooLarge) + "; what was embedded is kept"
+		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
+	case errors.As(err, &tooLarge):
+		return ExitOllama, tooLargeHint(tooLarge)
+	case errors.As(err, &timeout):
+		return ExitOllama, fmt.Sprintf("the model server is stuck or too slow (its log says why): raise --timeout (it was %s), or use a smaller model; rag search --mode lexical needs no model server", timeout.After)
+	case errors.Is(err, retrieve.ErrNoDenseSignal):
+		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too"
+	case errors.As(err, &dropped):
+		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up"
 	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
 	case errors.As(err, &cfgFile):

@@ -393,6 +393,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	client.Timeout = opts.Timeout
 	if c := st.Recovered(); c != nil {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the catalog is damaged (%v); continuing from the previous one: what the last run indexed is indexed again\n", c.Err)
 	}

@@ -100,7 +100,7 @@ type mcpServer struct {
 }
 
 func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
-	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
+	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
 	if err != nil {
 		return err
 	}
@@ -206,6 +206,7 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 			return err
 		}
 		rep.Expansion = ropt.Expansion
+		ropt.Degraded = func(error) { rep.NoDenseSignal = true }
 		results, err := retrieve.Search(ctx, s.q.store, s.q.embed, in.Query, k, ropt)
 		if err != nil {
 			return err
@@ -223,6 +224,9 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		return textResult("No results: no indexed passage matches the query.\n"), rep, nil
 	}
 	text := answer.Fenced(in.Query, answer.Number(rep.Results), func(s answer.Source) string { return fmt.Sprintf(" (score %.3f)", s.Score) })
+	if rep.NoDenseSignal {
+		text = "(The query's embedding had no direction, a broken embedding model: ranked by keywords alone.)\n" + text
+	}
 	return textResult(mcpQuoted + text), rep, nil
 }
 
@@ -287,11 +291,13 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 		}
 		p := *s.p // this call's view
 		p.ropt.View = v
+		noDense := false
+		p.ropt.Degraded = func(error) { noDense = true }
 		res, x, dropped, err := p.answer(ctx, q)
 		if err != nil {
 			return err
 		}
-		rep = &askReport{Question: q, Model: s.opts.Model, Mode: s.opts.Mode, DamagedFiles: damagedPaths(s.q), DroppedSources: dropped, Expansion: x, Result: res}
+		rep = &askReport{Question: q, Model: s.opts.Model, Mode: s.opts.Mode, DamagedFiles: damagedPaths(s.q), DroppedSources: dropped, Expansion: x, NoDenseSignal: noDense, Result: res}
 		if s.opts.Rerank {
 			rep.RerankModel = s.opts.RerankModel
 		}

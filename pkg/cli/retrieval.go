@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -32,6 +33,9 @@ type RetrievalOptions struct {
 	// query and a passage that would answer it, searched beside it.
 	Expand      bool
 	ExpandModel string
+	// Timeout bounds each call to the model server: the whole reply, or
+	// for an answer the wait for each next piece; 0 means none.
+	Timeout time.Duration
 }
 
 // bindRetrieval adds the retrieval flags; their defaults are the settings
@@ -54,6 +58,7 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) 
 	bindSetting(f, "expand", config.KeyExpand)
 	f.StringVar(&o.ExpandModel, "expand-model", cfg.String(config.KeyExpandModel), "Ollama chat model that expands queries (default: the chat model, --model or model:); $RAG_EXPAND_MODEL or expand_model: sets the default")
 	bindSetting(f, "expand-model", config.KeyExpandModel)
+	f.DurationVar(&o.Timeout, "timeout", defaultModelTimeout, "give up on the model server when a reply takes longer (for an answer: when its next piece does); 0 waits for ever")
 }
 
 // validate checks the flags and returns the mode.
@@ -70,6 +75,9 @@ func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
 	}
 	if o.FusionWeight <= 0 || o.FusionWeight > 1 {
 		return "", usagef("--fusion-weight must be above 0 and at most 1")
+	}
+	if o.Timeout < 0 {
+		return "", usagef("--timeout must not be negative")
 	}
 	return m, nil
 }
@@ -92,7 +100,7 @@ func (o *RetrievalOptions) expander(a *App, q *queryDeps, chatModel string) *exp
 		return nil
 	}
 	return &expander{a: a, model: &completer{client: q.client, model: cmp.Or(o.ExpandModel, chatModel), role: ollama.RoleExpand,
-		options: map[string]any{"temperature": 0, "num_predict": 400}}}
+		maxTokens: 400, options: map[string]any{"temperature": 0}}}
 }
 
 // expander expands queries with a chat model, and counts its calls and
@@ -138,20 +146,24 @@ func (e *expander) Unusable() int64 { return e.unusable.Load() }
 
 // completer adapts the Ollama client to rewrite.Completer.
 type completer struct {
-	client  *ollama.Client
-	model   string
-	role    ollama.Role
-	options map[string]any
+	client    *ollama.Client
+	model     string
+	role      ollama.Role
+	maxTokens int
+	options   map[string]any
 }
 
 func (c *completer) Complete(ctx context.Context, req rewrite.Request) (string, error) {
 	var b strings.Builder
-	err := c.client.Chat(ctx, ollama.ChatRequest{Model: c.model, Role: c.role, Options: c.options, Format: req.Format, Messages: []ollama.Message{
+	err := c.client.Chat(ctx, ollama.ChatRequest{Model: c.model, Role: c.role, Options: c.options, MaxTokens: c.maxTokens, Format: req.Format, Messages: []ollama.Message{
 		{Role: "system", Content: req.System}, {Role: "user", Content: req.User},
 	}}, func(s string) error {
 		b.WriteString(s)
 		return nil
 	})
+	if errors.Is(err, ollama.ErrCutOff) {
+		return b.String(), nil // a reply cut short is judged as any other
+	}
 	return b.String(), err
 }
 

@@ -89,9 +89,9 @@ type queryDeps struct {
 }
 
 // openForQuery opens an existing index and the embedder of its model, for
-// the view vo names.
-func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) (*queryDeps, error) {
-	view, err := a.view(vo)
+// the view ro names, with its model server timeout.
+func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions) (*queryDeps, error) {
+	view, err := a.view(ro.View)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +106,7 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
+	client.Timeout = ro.Timeout
 	return &queryDeps{view: view, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
 }
 
@@ -194,15 +195,31 @@ type searchReport struct {
 	DamagedFiles []string `json:"damaged_files"`
 	// Expansion is what was searched beside the query (--expand).
 	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
+	// NoDenseSignal is set when the query's embedding had no direction
+	// and hybrid search ranked by keywords alone.
+	NoDenseSignal bool `json:"no_dense_signal"`
+}
+
+// noDenseSignal is retrieve.Options.Degraded for a command: a warning on
+// stderr, once, and *seen set for --json.
+func noDenseSignal(a *App, seen *bool) func(error) {
+	return func(err error) {
+		if !*seen {
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %v; ranked by keywords alone (check the embedding model)\n", err)
+		}
+		*seen = true
+	}
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
-	q, err := openForQuery(ctx, a, opts.globalOptions, opts.View)
+	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, q.store)
 	ropt, rr := opts.options(q)
+	var noDense bool
+	ropt.Degraded = noDenseSignal(a, &noDense)
 	var results []retrieve.Result
 	if !q.empty() { // nothing to search: Ollama is not needed
 		if ropt.Expansion, err = opts.expander(a, q, a.cfg.String(config.KeyModel)).expand(ctx, opts.Query); err != nil {
@@ -217,7 +234,7 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	damaged := warnDamaged(a, q)
 	if opts.JSON {
-		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion}
+		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion, NoDenseSignal: noDense}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}

@@ -65,7 +65,7 @@ func TestEmbedAsLibrary(t *testing.T) {
 			// The library's own reading of the same answer.
 			truncate := true
 			var want [][]float32
-			resp, wantErr := c.api.Embed(ctx, &api.EmbedRequest{Model: "m", Input: []string{"a", "b"}, Truncate: &truncate})
+			resp, wantErr := api.NewClient(u, http.DefaultClient).Embed(ctx, &api.EmbedRequest{Model: "m", Input: []string{"a", "b"}, Truncate: &truncate})
 			if wantErr != nil {
 				wantErr = c.classify("m", RoleEmbed, wantErr)
 			} else if len(resp.Embeddings) != 2 {

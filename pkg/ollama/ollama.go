@@ -14,12 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/ollama/ollama/api"
 )
@@ -64,8 +66,17 @@ func (e *ModelNotFoundError) Error() string {
 }
 
 // Client talks to one Ollama server. It is safe for concurrent use.
+//
+// Every reply is read only as far as it can legitimately reach (see
+// MaxDims, ChatRequest.MaxTokens): a longer one is a ReplyTooLargeError.
 type Client struct {
-	api  *api.Client
+	// Timeout, if above 0, bounds every call: the whole of one that
+	// returns a reply (reading it included), and for a streamed one (an
+	// answer, a pull) the wait for each next message. A call it stops is
+	// a TimeoutError. A caller's earlier deadline is kept. Set it before
+	// the first call.
+	Timeout time.Duration
+
 	host *url.URL
 	http *http.Client
 	// bufs holds bodies of embedding answers and the numbers read from
@@ -78,7 +89,7 @@ func New(host *url.URL, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{api: api.NewClient(host, hc), host: host, http: hc}
+	return &Client{host: host, http: hc}
 }
 
 // Host is the address the client talks to, for messages.
@@ -88,17 +99,14 @@ func (c *Client) Host() string { return c.host.String() }
 // caller's own.
 func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
 	truncate := true
+	k, hc := c.start(ctx, embedReplyLimit(len(inputs)), false)
 	// The library sends the request and reads any error as it does for
 	// every call; only the vectors of a successful answer are decoded by
 	// decodeEmbed, as they arrive, in the transport.
-	fast := &embedTransport{next: c.http.Transport, bufs: &c.bufs}
-	if fast.next == nil {
-		fast.next = http.DefaultTransport
-	}
-	hc := *c.http
+	fast := &embedTransport{next: hc.Transport, bufs: &c.bufs}
 	hc.Transport = fast
-	resp, err := api.NewClient(c.host, &hc).Embed(ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
-	if err != nil {
+	resp, err := api.NewClient(c.host, hc).Embed(k.ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
+	if err = k.end(c.host.String(), err); err != nil {
 		return nil, c.classify(model, RoleEmbed, err)
 	}
 	vecs := resp.Embeddings
@@ -107,6 +115,11 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 	}
 	if len(vecs) != len(inputs) {
 		return nil, fmt.Errorf("ollama returned %d embeddings for %d inputs", len(vecs), len(inputs))
+	}
+	for i, v := range vecs {
+		if len(v) > MaxDims {
+			return nil, fmt.Errorf("ollama returned a vector of %d numbers for input %d, more than any embedding model writes (%d)", len(v), i+1, MaxDims)
+		}
 	}
 	return vecs, nil
 }
@@ -139,6 +152,10 @@ func (t *embedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	_, rerr := b.body.ReadFrom(resp.Body)
 	if cerr := resp.Body.Close(); rerr == nil {
 		rerr = cerr
+	}
+	var tooLarge *ReplyTooLargeError
+	if errors.As(rerr, &tooLarge) {
+		return nil, rerr // what came is of no use: not copied for the library
 	}
 	if rerr != nil {
 		// The library reads what came and then the same error.
@@ -180,30 +197,78 @@ type ChatRequest struct {
 	Format json.RawMessage
 	// Role is what the model is asked to do, for errors ("": RoleChat).
 	Role Role
+	// MaxTokens is the longest answer (Ollama's num_predict), 0 for
+	// DefaultMaxTokens. The stream is read no further: an answer cut
+	// there, by the server or by the client, ends with ErrCutOff.
+	MaxTokens int
 }
 
+// ErrCutOff ends an answer that reached its MaxTokens: what was streamed
+// is the answer, cut off.
+var ErrCutOff = errors.New("the answer reached its token limit and was cut off")
+
+// errStop ends a stream the client stops reading.
+var errStop = errors.New("stop reading")
+
 // Chat streams the model's answer, calling fn with each piece of text.
+// An answer that reaches req.MaxTokens ends with ErrCutOff, the pieces
+// before it delivered: the server says so (done_reason "length"), or it
+// sends more than that many tokens and the client stops reading.
 func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) error) error {
+	maxTokens := cmp.Or(req.MaxTokens, DefaultMaxTokens)
+	opts := map[string]any{}
+	for k, v := range req.Options {
+		opts[k] = v
+	}
+	opts["num_predict"] = maxTokens
 	msgs := make([]api.Message, len(req.Messages))
 	for i, m := range req.Messages {
 		msgs[i] = api.Message{Role: m.Role, Content: m.Content}
 	}
 	stream := true
-	done := false
-	err := c.api.Chat(ctx, &api.ChatRequest{
+	done, cut := false, false
+	k, hc := c.start(ctx, chatReplyLimit(maxTokens), true)
+	var messages, pieces, size int
+	err := api.NewClient(c.host, hc).Chat(k.ctx, &api.ChatRequest{
 		Model:    req.Model,
 		Messages: msgs,
 		Stream:   &stream,
-		Options:  req.Options,
+		Options:  opts,
 		Format:   req.Format,
 	}, func(r api.ChatResponse) error {
+		k.progress()
+		if messages++; messages > chatMessages(maxTokens) {
+			cut = true
+			return errStop
+		}
 		done = done || r.Done
-		if r.Message.Content == "" {
+		cut = cut || r.Done && r.DoneReason == "length"
+		text := r.Message.Content
+		if text == "" {
 			return nil
 		}
-		return fn(r.Message.Content)
+		// Ollama sends a token a message (or fewer, holding back part of
+		// a character): more messages than tokens asked for, or more
+		// text than they can hold, is a server that does not stop.
+		if pieces++; pieces > maxTokens {
+			cut = true
+			return errStop
+		}
+		if room := maxTokens*tokenBytes - size; len(text) > room {
+			cut = true
+			text = strings.ToValidUTF8(text[:room], "")
+			if err := fn(text); err != nil {
+				return err
+			}
+			return errStop
+		}
+		size += len(text)
+		return fn(text)
 	})
-	if err != nil {
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	if err = k.end(c.host.String(), err); err != nil {
 		return c.classify(req.Model, cmp.Or(req.Role, RoleChat), err)
 	}
 	// The api client ends a stream whose body stopped (Ctrl-C, a dropped
@@ -212,15 +277,19 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !done {
-		return fmt.Errorf("ollama closed the connection mid-answer: %w", io.ErrUnexpectedEOF)
+	switch {
+	case cut:
+		return ErrCutOff
+	case !done:
+		return &DroppedError{Host: c.host.String(), Answer: true, Err: io.ErrUnexpectedEOF}
 	}
 	return nil
 }
 
 // classify turns transport and API errors into the typed errors above.
 func (c *Client) classify(model string, role Role, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var tooLarge *ReplyTooLargeError
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &tooLarge) {
 		return err
 	}
 	var status api.StatusError
@@ -239,7 +308,7 @@ func (c *Client) classify(model string, role Role, err error) error {
 		return &UnreachableError{Host: c.host.String(), Err: err}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-		return fmt.Errorf("ollama closed the connection mid-request: %w", err)
+		return &DroppedError{Host: c.host.String(), Answer: role == RoleChat || role == RoleExpand, Err: err}
 	}
 	return fmt.Errorf("ollama: %w", err)
 }
@@ -264,7 +333,8 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 	}
 	stream := false
 	var out []TokenProb
-	err := c.api.Chat(ctx, &api.ChatRequest{
+	k, hc := c.start(ctx, replyBytes, false)
+	err := api.NewClient(c.host, hc).Chat(k.ctx, &api.ChatRequest{
 		Model:       req.Model,
 		Messages:    msgs,
 		Stream:      &stream,
@@ -284,7 +354,7 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 		}
 		return nil
 	})
-	if err != nil {
+	if err = k.end(c.host.String(), err); err != nil {
 		return nil, c.classify(req.Model, RoleJudge, err)
 	}
 	if len(out) == 0 {
@@ -295,8 +365,9 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 
 // Models lists the names of the models the server has ("name:tag").
 func (c *Client) Models(ctx context.Context) ([]string, error) {
-	resp, err := c.api.List(ctx)
-	if err != nil {
+	k, hc := c.start(ctx, replyBytes, false)
+	resp, err := api.NewClient(c.host, hc).List(k.ctx)
+	if err = k.end(c.host.String(), err); err != nil {
 		return nil, c.classify("", "", err)
 	}
 	names := make([]string, 0, len(resp.Models))
@@ -308,7 +379,7 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 
 // Has reports whether the server has the model, asking /api/show.
 func (c *Client) Has(ctx context.Context, model string) (bool, error) {
-	_, err := c.api.Show(ctx, &api.ShowRequest{Model: model})
+	_, err := c.show(ctx, model)
 	if err == nil {
 		return true, nil
 	}
@@ -323,7 +394,7 @@ func (c *Client) Has(ctx context.Context, model string) (bool, error) {
 // /api/show reports it (model_info's ARCH.context_length); 0 when the
 // server does not say.
 func (c *Client) ContextLength(ctx context.Context, model string) (int, error) {
-	resp, err := c.api.Show(ctx, &api.ShowRequest{Model: model})
+	resp, err := c.show(ctx, model)
 	if err != nil {
 		return 0, c.classify(model, RoleChat, err)
 	}
@@ -335,6 +406,13 @@ func (c *Client) ContextLength(ctx context.Context, model string) (int, error) {
 		return v, nil
 	}
 	return 0, nil
+}
+
+// show asks /api/show about a model.
+func (c *Client) show(ctx context.Context, model string) (*api.ShowResponse, error) {
+	k, hc := c.start(ctx, replyBytes, false)
+	resp, err := api.NewClient(c.host, hc).Show(k.ctx, &api.ShowRequest{Model: model})
+	return resp, k.end(c.host.String(), err)
 }
 
 // PullProgress is one step of a pull as Ollama reports it: a status such as
@@ -349,17 +427,25 @@ type PullProgress struct {
 // Pull downloads a model to the server, calling fn with each progress step.
 func (c *Client) Pull(ctx context.Context, model string, fn func(PullProgress)) error {
 	stream := true
-	err := c.api.Pull(ctx, &api.PullRequest{Model: model, Stream: &stream}, func(p api.ProgressResponse) error {
+	// A pull's messages are progress, not kept: the stream has no length
+	// limit, only a line's (the library's) and the wait for the next.
+	k, hc := c.start(ctx, math.MaxInt64, true)
+	err := api.NewClient(c.host, hc).Pull(k.ctx, &api.PullRequest{Model: model, Stream: &stream}, func(p api.ProgressResponse) error {
+		k.progress()
 		if fn != nil {
 			fn(PullProgress{Status: p.Status, Digest: p.Digest, Total: p.Total, Completed: p.Completed})
 		}
 		return nil
 	})
-	if err == nil {
+	if err = k.end(c.host.String(), err); err == nil {
+		if err := ctx.Err(); err != nil {
+			return err // the library ends a stream cut short as if whole
+		}
 		return nil
 	}
 	var unreach *UnreachableError
-	if cerr := c.classify(model, "", err); errors.As(cerr, &unreach) || errors.Is(cerr, context.Canceled) || errors.Is(cerr, context.DeadlineExceeded) {
+	var tooLarge *ReplyTooLargeError
+	if cerr := c.classify(model, "", err); errors.As(cerr, &unreach) || errors.As(cerr, &tooLarge) || errors.Is(cerr, context.Canceled) || errors.Is(cerr, context.DeadlineExceeded) {
 		return cerr
 	}
 	// Ollama reports a name the registry does not have, or a registry it

@@ -312,6 +312,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		Model    string              `json:"model"`
 		Messages []map[string]string `json:"messages"`
 		Logprobs bool                `json:"logprobs"`
+		Options  struct {
+			NumPredict int `json:"num_predict"`
+		} `json:"options"`
 	}
 	if !s.decode(w, r, &req, &req.Model) {
 		return
@@ -346,8 +349,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush() // the headers, as Ollama sends them before the first token
 	}
-	// Stream word by word, as a model would.
-	for i, piece := range strings.SplitAfter(answer, " ") {
+	// Stream word by word, as a model would, a word a token, and stop at
+	// num_predict as Ollama does.
+	pieces, reason := strings.SplitAfter(answer, " "), "stop"
+	if n := req.Options.NumPredict; n > 0 && len(pieces) > n {
+		pieces, reason = pieces[:n], "length"
+	}
+	for i, piece := range pieces {
 		delay := between
 		if i == 0 {
 			delay = first
@@ -375,7 +383,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		s.lastSent = now
 		s.mu.Unlock()
 	}
-	_ = enc.Encode(map[string]any{"model": req.Model, "message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": "stop"})
+	_ = enc.Encode(map[string]any{"model": req.Model, "message": map[string]string{"role": "assistant", "content": ""}, "done": true, "done_reason": reason})
 }
 
 // judge answers a re-ranking request: one token, "yes" or "no", with top

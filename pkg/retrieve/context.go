@@ -1,6 +1,7 @@
 package retrieve
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -88,48 +89,84 @@ func sharesTerm(q map[string]bool, text string) bool {
 // would otherwise show the model the same lines twice.
 func Context(results []Result, n int) []Result {
 	var out []Result
+	// Where to look, so that each result is checked against the kept ones
+	// it may merge with, not all of them (k=10,000 took 15 s): the kept
+	// results by their text and by their file, in order.
+	byText := map[string][]int{}
+	type file struct {
+		root, path string
+		page       int
+	}
+	byFile := map[file][]int{}
 	for _, r := range results {
-		if merged := mergeInto(out, r); merged {
+		f := file{r.Root, r.Path, r.Page}
+		i, dup := first(byText[strings.TrimSpace(r.Text)], byFile[f], out, r)
+		if i >= 0 {
+			if !dup {
+				k := &out[i]
+				old := strings.TrimSpace(k.Text)
+				merge(k, r)
+				if t := strings.TrimSpace(k.Text); t != old {
+					byText[old] = slices.DeleteFunc(byText[old], func(j int) bool { return j == i })
+					byText[t] = insertSorted(byText[t], i)
+				}
+			}
 			continue
 		}
 		if len(out) == n {
 			continue // later results may still merge into the kept ones
 		}
 		out = append(out, r)
+		t := strings.TrimSpace(r.Text)
+		byText[t] = append(byText[t], len(out)-1)
+		byFile[f] = append(byFile[f], len(out)-1)
 	}
 	return out
 }
 
-// mergeInto merges r into the kept result it duplicates or overlaps, and
-// reports whether it did.
-func mergeInto(kept []Result, r Result) bool {
-	for i := range kept {
-		k := &kept[i]
-		if strings.TrimSpace(k.Text) == strings.TrimSpace(r.Text) {
-			return true
+// first is the first kept result r merges into, as a walk of kept in
+// order would find it: one of the same text (dup: r is dropped), or the
+// first of its file it overlaps or touches. -1 when there is none.
+func first(sameText, sameFile []int, kept []Result, r Result) (i int, dup bool) {
+	i = -1
+	if len(sameText) > 0 {
+		i, dup = sameText[0], true
+	}
+	for _, j := range sameFile {
+		if i >= 0 && j >= i {
+			break
 		}
-		if k.Root != r.Root || k.Path != r.Path || k.Page != r.Page {
-			continue
-		}
+		k := kept[j]
 		if r.StartLine > k.EndLine+1 || k.StartLine > r.EndLine+1 {
 			continue
 		}
-		first, second := *k, r
-		if r.StartLine < k.StartLine {
-			first, second = r, *k
-		}
-		if r.StartLine >= k.StartLine && r.EndLine <= k.EndLine && strings.Contains(k.Text, strings.TrimSpace(r.Text)) {
-			return true // inside the kept chunk
-		}
-		k.Text = joinOverlap(first.Text, second.Text)
-		k.StartLine = min(k.StartLine, r.StartLine)
-		k.EndLine = max(k.EndLine, r.EndLine)
-		if k.Heading != r.Heading {
-			k.Heading = commonHeading(k.Heading, r.Heading)
-		}
-		return true
+		return j, false
 	}
-	return false
+	return i, dup
+}
+
+// insertSorted adds i to the sorted list is.
+func insertSorted(is []int, i int) []int {
+	at, _ := slices.BinarySearch(is, i)
+	return slices.Insert(is, at, i)
+}
+
+// merge merges r into k, a kept result of the same file that it overlaps
+// or touches.
+func merge(k *Result, r Result) {
+	first, second := *k, r
+	if r.StartLine < k.StartLine {
+		first, second = r, *k
+	}
+	if r.StartLine >= k.StartLine && r.EndLine <= k.EndLine && strings.Contains(k.Text, strings.TrimSpace(r.Text)) {
+		return // inside the kept chunk
+	}
+	k.Text = joinOverlap(first.Text, second.Text)
+	k.StartLine = min(k.StartLine, r.StartLine)
+	k.EndLine = max(k.EndLine, r.EndLine)
+	if k.Heading != r.Heading {
+		k.Heading = commonHeading(k.Heading, r.Heading)
+	}
 }
 
 // joinOverlap joins two texts of which the second continues the first,

@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"context"
+	"errors"
 	"math"
 	"reflect"
 	"slices"
@@ -223,7 +224,7 @@ func TestSearchModes(t *testing.T) {
 }
 
 // byQuery is a store whose rankings depend on the query: each text's
-// dense ranking is found by its vector (textVec numbers the texts).
+// dense ranking is found by its vector (its number in texts, from 1).
 type byQuery struct {
 	store.Store
 	texts   []string
@@ -235,13 +236,13 @@ type byQuery struct {
 func (b *byQuery) Embed(_ context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	for i, t := range texts {
-		out[i] = []float32{float32(slices.Index(b.texts, t))}
+		out[i] = []float32{float32(slices.Index(b.texts, t) + 1)} // never 0: a zero vector ranks nothing
 	}
 	return out, nil
 }
 
 func (b *byQuery) Search(_ context.Context, _ store.View, v []float32, k int) ([]store.Hit, error) {
-	t := b.texts[int(v[0])]
+	t := b.texts[int(v[0])-1]
 	b.asked = append(b.asked, "dense:"+t)
 	return b.dense[t][:min(k, len(b.dense[t]))], nil
 }
@@ -349,5 +350,52 @@ func TestEvidenceQuery(t *testing.T) {
 	got := Evidence(EvidenceQuery("how to warm liquid", x), rs, Floor{})
 	if len(got) != 1 || got[0].Path != "k.md" {
 		t.Errorf("evidence %+v: a phrasing's words count, the passage's never", got)
+	}
+}
+
+// vecOf embeds every text as v.
+type vecOf []float32
+
+func (v vecOf) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i := range out {
+		out[i] = v
+	}
+	return out, nil
+}
+
+// TestNoDenseSignal: a query embedding with no direction ranks nothing
+// (the store is not asked: its similarities would be NaN); hybrid ranks
+// by keywords and says so, dense fails with ErrNoDenseSignal.
+func TestNoDenseSignal(t *testing.T) {
+	t.Parallel()
+	// A store whose dense hits score NaN, as chromem-go's cosine of a zero
+	// query did.
+	nan := float32(math.NaN())
+	st := &fakeStore{dense: hits(nan, nan, nan), lexical: []store.Hit{hits(0, 0, 5)[2], hits(0, 2)[1]}}
+	for name, v := range map[string]vecOf{
+		"zero": {0, 0, 0}, "NaN": {1, nan, 0}, "infinity": {float32(math.Inf(1)), 0, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var told []error
+			rs, err := Search(context.Background(), st, v, "q", 3, Options{Mode: Hybrid, Fusion: Weighted, Degraded: func(err error) { told = append(told, err) }})
+			if err != nil || len(told) != 1 || !errors.Is(told[0], ErrNoDenseSignal) {
+				t.Fatalf("hybrid: %v, told %v", err, told)
+			}
+			var got []string
+			for _, r := range rs {
+				if math.IsNaN(float64(r.Score)) || r.Dense != nil {
+					t.Errorf("%s scored %v (dense %v)", r.Path, r.Score, r.Dense)
+				}
+				got = append(got, r.Path)
+			}
+			if !reflect.DeepEqual(got, []string{"c", "b"}) {
+				t.Errorf("hybrid = %v, want the keyword ranking c, b", got)
+			}
+			if _, err := Search(context.Background(), st, v, "q", 3, Options{Mode: Dense}); !errors.Is(err, ErrNoDenseSignal) {
+				t.Errorf("dense: %v", err)
+			}
+		})
 	}
 }

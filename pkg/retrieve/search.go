@@ -88,7 +88,17 @@ type Options struct {
 	// Expansion, if set, adds other ways of asking the query to the
 	// rankings (query expansion, from rewrite.Expand).
 	Expansion *Expansion
+	// Degraded, if set, is told of a channel that could not rank when
+	// the search went on without it: ErrNoDenseSignal in hybrid mode,
+	// which then ranks by keywords alone.
+	Degraded func(error)
 }
+
+// ErrNoDenseSignal is a query whose embedding has no direction (every
+// number zero, or one NaN or infinite: a broken embedding model): it ranks
+// nothing by similarity. Dense mode fails with it; hybrid mode ranks by
+// keywords alone and tells Options.Degraded.
+var ErrNoDenseSignal = errors.New("the embedding model gave the query a vector with no direction (all zeros, NaN or infinity): it has no dense signal")
 
 // Expansion is more ways to ask a query, written by a chat model: its
 // phrasings search both channels, the passage (a guess at how an answer
@@ -130,7 +140,13 @@ func Search(ctx context.Context, st store.Store, emb Embedder, query string, k i
 	var best map[int]float32
 	var err error
 	if opt.Mode == Dense || opt.Mode == Hybrid {
-		if dense, best, err = searchDense(ctx, st, opt.View, emb, denseQueries(query, opt.Expansion), pool); err != nil {
+		dense, best, err = searchDense(ctx, st, opt.View, emb, denseQueries(query, opt.Expansion), pool)
+		switch {
+		case errors.Is(err, ErrNoDenseSignal) && opt.Mode == Hybrid:
+			if opt.Degraded != nil {
+				opt.Degraded(err)
+			}
+		case err != nil:
 			return nil, err
 		}
 	}
@@ -203,10 +219,18 @@ func searchDense(ctx context.Context, st store.Store, view store.View, emb Embed
 		return nil, nil, fmt.Errorf("embedder returned %d vectors for %d queries", len(vecs), len(queries))
 	}
 	lists := make([][]store.Hit, len(queries))
+	signal := false
 	for i, v := range vecs {
+		if !store.HasDirection(v) {
+			continue // it ranks nothing; the other texts still may
+		}
+		signal = true
 		if lists[i], err = st.Search(ctx, view, v, k); err != nil {
 			return nil, nil, err
 		}
+	}
+	if !signal {
+		return nil, nil, ErrNoDenseSignal
 	}
 	if len(lists) > 1 {
 		best = map[int]float32{}

@@ -1015,13 +1015,41 @@ feed:
 	return ctx.Err()
 }
 
-func zero(v []float32) bool {
+// zero reports whether v has no direction (HasDirection): it is no
+// vector at all to search.
+func zero(v []float32) bool { return !HasDirection(v) }
+
+// unit is v scaled to length 1, worked out in float64 (chromem-go's own
+// float32 sum of squares of a tiny vector is 0, and its quotients NaN);
+// ok is false when v has no direction.
+func unit(v []float32) ([]float32, bool) {
+	if !HasDirection(v) {
+		return nil, false
+	}
+	var sum float64
 	for _, x := range v {
-		if x != 0 && !math.IsNaN(float64(x)) {
+		sum += float64(x) * float64(x)
+	}
+	n := 1 / math.Sqrt(sum)
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(float64(x) * n)
+	}
+	return out, HasDirection(out)
+}
+
+// HasDirection reports whether v can be compared by cosine similarity:
+// every number finite, not all of them zero. An embedding without one (a
+// broken model's) ranks nothing: its similarities would be NaN.
+func HasDirection(v []float32) bool {
+	some := false
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return false
 		}
+		some = some || x != 0
 	}
-	return true
+	return some
 }
 
 // FileChunks reads the chunks stored for one file of the catalog, in
@@ -1114,6 +1142,10 @@ func (s *Local) Search(ctx context.Context, view View, vec []float32, k int) ([]
 	}
 	if len(vec) != s.manifest.Dims {
 		return nil, &ModelMismatchError{IndexModel: s.manifest.EmbedModel, IndexDims: s.manifest.Dims, Model: s.manifest.EmbedModel, Dims: len(vec)}
+	}
+	vec, ok := unit(vec)
+	if !ok {
+		return nil, nil // every similarity would be NaN
 	}
 	return s.withView(ctx, func(v *cacheView) ([]Hit, error) {
 		sc := s.scopeOf(v, view)

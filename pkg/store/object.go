@@ -85,7 +85,7 @@ func decodeObject(data []byte) ([]Chunk, error) {
 
 // objectText is what a search needs of an object: its chunks without their
 // vectors (converting every float was a fifth of a hybrid query's CPU),
-// whether each has a usable vector (not all zero or NaN: zero), and their
+// whether each has a usable vector (one with a direction: zero), and their
 // size.
 type objectText struct {
 	chunks []Chunk
@@ -182,14 +182,16 @@ func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims
 	return chunks, usable, dims, nil
 }
 
-// zeroBits is zero for little-endian float32 bits: true when every value
-// is 0, -0 or NaN.
+// zeroBits is zero for little-endian float32 bits: true when a value is
+// NaN or infinite, or every value is 0 or -0.
 func zeroBits(b []byte) bool {
+	some := false
 	for i := 0; i+4 <= len(b); i += 4 {
 		w := binary.LittleEndian.Uint32(b[i:])
-		if w&0x7fffffff != 0 && !(w&0x7f800000 == 0x7f800000 && w&0x007fffff != 0) {
-			return false
+		if w&0x7f800000 == 0x7f800000 {
+			return true // NaN or infinity
 		}
+		some = some || w&0x7fffffff != 0
 	}
-	return true
+	return !some
 }

@@ -414,7 +414,7 @@ func quantizeInto(q []byte, v []float32) float32 {
 	for _, x := range v {
 		maxAbs = max(maxAbs, float32(math.Abs(float64(x))))
 	}
-	if maxAbs == 0 || math.IsNaN(float64(maxAbs)) {
+	if maxAbs == 0 || math.IsNaN(float64(maxAbs)) || math.IsInf(float64(maxAbs), 0) {
 		clear(q)
 		return 0
 	}

@@ -470,7 +470,8 @@ func FuzzDecodeObject(f *testing.F) {
 	f.Add([]byte(b.String()))
 	b.Reset()
 	nan := float32(math.NaN())
-	if err := encodeObject(&b, []Chunk{{Text: "zero", Vector: []float32{0, float32(math.Copysign(0, -1))}}, {Text: "nan", Vector: []float32{nan, 0}}, {Text: "tiny", Vector: []float32{0, 1e-45}}}); err != nil {
+	if err := encodeObject(&b, []Chunk{{Text: "zero", Vector: []float32{0, float32(math.Copysign(0, -1))}}, {Text: "nan", Vector: []float32{nan, 0}}, {Text: "tiny", Vector: []float32{0, 1e-45}},
+		{Text: "nan and one", Vector: []float32{nan, 1}}, {Text: "inf", Vector: []float32{float32(math.Inf(-1)), 1}}}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add([]byte(b.String()))
@@ -653,5 +654,59 @@ func TestStale(t *testing.T) {
 	}
 	if r2 := openRead(t, dir); r2.Stale() || len(r2.Manifest().Files) != 2 {
 		t.Errorf("reopened: stale %v, %d files", r2.Stale(), len(r2.Manifest().Files))
+	}
+}
+
+// TestVectorsWithoutDirection: a stored vector with no direction (all
+// zeros, or with a NaN or an infinity) is never a dense hit, and a query
+// vector without one finds nothing; a tiny query (whose float32 sum of
+// squares is 0) is scaled in float64. No score is ever NaN.
+func TestVectorsWithoutDirection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := newStore(t)
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	chunks := []Chunk{
+		{StartLine: 1, EndLine: 1, Text: "good", Vector: []float32{1, 1, 0, 0}},
+		{StartLine: 2, EndLine: 2, Text: "zero", Vector: []float32{0, 0, 0, 0}},
+		{StartLine: 3, EndLine: 3, Text: "nan", Vector: []float32{1, nan, 0, 0}},
+		{StartLine: 4, EndLine: 4, Text: "inf", Vector: []float32{1, inf, 0, 0}},
+	}
+	if err := s.PutObject(ctx, key(1), chunks); err != nil {
+		t.Fatal(err)
+	}
+	commitFiles(t, s, FileEntry{Root: "/r", Path: "a.md", Key: key(1), Chunks: len(chunks)})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openRead(t, dir)
+	tests := []struct {
+		name  string
+		query []float32
+		want  string
+	}{
+		{"a query", []float32{1, 0, 0, 0}, "good"},
+		{"a tiny query", []float32{1e-44, 1e-44, 0, 0}, "good"},
+		{"a zero query", []float32{0, 0, 0, 0}, ""},
+		{"a NaN query", []float32{nan, 1, 0, 0}, ""},
+		{"an infinite query", []float32{inf, 1, 0, 0}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hits, err := s.Search(ctx, View{}, tt.query, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range hits {
+				if math.IsNaN(float64(h.Score)) || math.IsInf(float64(h.Score), 0) {
+					t.Errorf("%s scored %v", h.Text, h.Score)
+				}
+				got = append(got, h.Text)
+			}
+			if strings.Join(got, ",") != tt.want {
+				t.Errorf("hits %v, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"sync"
@@ -159,6 +160,9 @@ func (s *Local) searchVectors(ctx context.Context, v *cacheView, sc *scope, vec 
 		}
 		var hits []Hit
 		for _, r := range res {
+			if math.IsNaN(float64(r.Similarity)) || math.IsInf(float64(r.Similarity), 0) {
+				continue // no row that ranks may score NaN: never a hit
+			}
 			n, err := strconv.Atoi(r.ID)
 			if err != nil {
 				return nil, fmt.Errorf("vector search returned unknown id %q", r.ID)

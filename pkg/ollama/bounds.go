@@ -1,0 +1,261 @@
+package ollama
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// A reply is read only as far as it can legitimately reach: a server that
+// announces or streams more (a bug, a proxy gone wrong, a hostile host
+// behind OLLAMA_HOST) is an error at once, not memory grown without end.
+const (
+	// MaxDims is the longest vector an embedding reply may hold per
+	// input: four times the widest embedding models (4,096).
+	MaxDims = 16384
+	// numberBytes is room for one number of a vector as JSON text: Go
+	// writes a float32 in at most 15 characters ("-1.2345678e-05"), and a
+	// comma and spaces follow.
+	numberBytes = 32
+	// replyBytes bounds a reply that carries no vectors or answer
+	// (/api/show with a long license, /api/tags with many models, a
+	// re-ranking judgement), and the rest of those that do.
+	replyBytes = 8 << 20
+	// errorBytes bounds the body of an error reply ({"error": "..."}).
+	errorBytes = 1 << 20
+	// tokenBytes is the most text one token of an answer is taken to
+	// carry (a run of spaces or dashes is one token; most are 4 bytes).
+	tokenBytes = 64
+	// messageBytes is the most one streamed message may take beside its
+	// text: the model's name, times, and the statistics of the last.
+	messageBytes = 4 << 10
+	// DefaultMaxTokens bounds an answer when the request names no limit.
+	DefaultMaxTokens = 8192
+)
+
+// embedReplyLimit is the most an /api/embed reply for n inputs may hold.
+func embedReplyLimit(n int) int64 {
+	return replyBytes + int64(n)*MaxDims*numberBytes
+}
+
+// chatMessages is the most messages a stream of an answer of maxTokens
+// may hold: one a token (of the answer or of the model's thinking), and
+// a few more.
+func chatMessages(maxTokens int) int { return 2*maxTokens + 64 }
+
+// chatReplyLimit is the most a stream of chatMessages may hold.
+func chatReplyLimit(maxTokens int) int64 {
+	return replyBytes + int64(chatMessages(maxTokens))*messageBytes
+}
+
+// ReplyTooLargeError is a reply longer than it can legitimately be.
+type ReplyTooLargeError struct {
+	Host  string
+	Path  string // the endpoint, /api/embed
+	Limit int64
+	// Announced is the size the server announced (Content-Length), or
+	// -1 when it sent more than Limit without announcing it.
+	Announced int64
+}
+
+func (e *ReplyTooLargeError) Error() string {
+	if e.Announced >= 0 {
+		return fmt.Sprintf("the model server at %s announced a reply of %s to %s, more than it can hold (at most %s): not read",
+			e.Host, byteSize(e.Announced), e.Path, byteSize(e.Limit))
+	}
+	return fmt.Sprintf("the model server at %s sent a reply to %s longer than it can hold (at most %s): stopped reading", e.Host, e.Path, byteSize(e.Limit))
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// TimeoutError is a call the server did not finish within the client's
+// Timeout: a reply that never came or came too slowly, or a stream that
+// stopped moving. It is a context.DeadlineExceeded: retrying it as soon
+// does not help.
+type TimeoutError struct {
+	Host  string
+	After time.Duration
+	// Stream is set when a streamed reply (an answer, a pull) went
+	// silent for After; otherwise the whole call took longer.
+	Stream bool
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Stream {
+		return fmt.Sprintf("the model server at %s sent nothing more for %s", e.Host, e.After)
+	}
+	return fmt.Sprintf("the model server at %s did not answer within %s", e.Host, e.After)
+}
+
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// DroppedError is a connection the server closed (or lost) before its
+// reply was whole: Ollama crashed, ran out of memory or was restarted.
+type DroppedError struct {
+	Host string
+	// Answer is set when it was an answer being streamed.
+	Answer bool
+	Err    error
+}
+
+func (e *DroppedError) Error() string {
+	what := "request"
+	if e.Answer {
+		what = "answer"
+	}
+	return fmt.Sprintf("the model server at %s closed the connection mid-%s: %v", e.Host, what, e.Err)
+}
+
+func (e *DroppedError) Unwrap() error { return e.Err }
+
+// errTimedOut is the cause of a call's context that ran out of Timeout.
+var errTimedOut = errors.New("the model server took too long")
+
+// call is one request's bounds: its context (with the client's deadline,
+// or for a stream a deadline that progress pushes back) and the transport
+// that stops reading at the limit.
+type call struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // streams: fires when no progress came for idle
+	idle   time.Duration
+
+	mu       sync.Mutex
+	tooLarge *ReplyTooLargeError
+}
+
+// start bounds a call to limit bytes of reply and the client's Timeout:
+// the whole call, or with stream the wait for each next message.
+func (c *Client) start(ctx context.Context, limit int64, stream bool) (*call, *http.Client) {
+	k := &call{}
+	k.ctx, k.cancel = context.WithCancelCause(ctx)
+	if c.Timeout > 0 {
+		k.idle = c.Timeout
+		if stream {
+			k.timer = time.AfterFunc(c.Timeout, func() { k.cancel(errTimedOut) })
+		} else {
+			var stop context.CancelFunc
+			k.ctx, stop = context.WithTimeoutCause(k.ctx, c.Timeout, errTimedOut)
+			cancel := k.cancel
+			k.cancel = func(err error) { stop(); cancel(err) }
+		}
+	}
+	next := c.http.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc := *c.http
+	hc.Transport = &boundTransport{next: next, limit: limit, call: k, host: c.host.String()}
+	return k, &hc
+}
+
+// progress pushes a stream's deadline back: a message arrived.
+func (k *call) progress() {
+	if k.timer != nil {
+		k.timer.Reset(k.idle)
+	}
+}
+
+// end releases the call and turns what stopped it into its error: the
+// reply was too long, or the time ran out. Otherwise err is returned as
+// it is (nil for a call that went well).
+func (k *call) end(host string, err error) error {
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	timedOut := errors.Is(context.Cause(k.ctx), errTimedOut)
+	k.cancel(context.Canceled)
+	k.mu.Lock()
+	tooLarge := k.tooLarge
+	k.mu.Unlock()
+	switch {
+	case tooLarge != nil:
+		return tooLarge
+	case timedOut:
+		return &TimeoutError{Host: host, After: k.idle, Stream: k.timer != nil}
+	}
+	return err
+}
+
+func (k *call) fail(e *ReplyTooLargeError) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.tooLarge == nil {
+		k.tooLarge = e
+	}
+	return k.tooLarge
+}
+
+// boundTransport refuses a reply that announces more than limit bytes
+// and ends one that sends more. The error is noted in the call too: the
+// api library ends a stream at the first read error as if it were whole.
+type boundTransport struct {
+	next  http.RoundTripper
+	limit int64
+	call  *call
+	host  string
+}
+
+func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	limit := t.limit
+	if resp.StatusCode != http.StatusOK {
+		limit = min(limit, errorBytes)
+	}
+	if resp.ContentLength > limit {
+		e := &ReplyTooLargeError{Host: t.host, Path: req.URL.Path, Limit: limit, Announced: resp.ContentLength}
+		if cerr := resp.Body.Close(); cerr != nil {
+			return nil, errors.Join(t.call.fail(e), cerr)
+		}
+		return nil, t.call.fail(e)
+	}
+	resp.Body = &boundBody{rc: resp.Body, limit: limit, fail: func() error {
+		return t.call.fail(&ReplyTooLargeError{Host: t.host, Path: req.URL.Path, Limit: limit, Announced: -1})
+	}}
+	return resp, nil
+}
+
+// boundBody reads up to limit bytes; a byte more is an error.
+type boundBody struct {
+	rc    io.ReadCloser
+	limit int64
+	n     int64
+	fail  func() error
+}
+
+func (b *boundBody) Read(p []byte) (int, error) {
+	left := b.limit - b.n
+	if left <= 0 {
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, b.fail()
+		}
+		return 0, err
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *boundBody) Close() error { return b.rc.Close() }
