@@ -282,6 +282,12 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	}
 	f := files[0]
 	chunks, err := st.FileChunks(ctx, f)
+	var corrupt *store.CorruptError
+	if errors.As(err, &corrupt) && !corrupt.Catalog {
+		// Named by the file it holds, as status names damage, not by the
+		// object's path.
+		return nil, damageError(nil, []store.Damage{{Key: f.Key, Files: []store.FileEntry{f}, Err: corrupt}})
+	}
 	if err != nil {
 		return nil, err
 	}
