@@ -81,6 +81,9 @@ does not. The chat ends with 0 when its input does.`,
 			if _, err := opts.validate(); err != nil {
 				return err
 			}
+			if err := opts.checkModel(); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("session") {
 				if opts.Session == "" {
 					return usagef("--session: a name is needed")

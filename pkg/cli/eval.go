@@ -86,6 +86,17 @@ eval a gate: below any of them it exits with code 9.`,
 			if opts.Limit < 0 {
 				return usagef("--limit must not be negative")
 			}
+			if err := opts.checkModel(); err != nil {
+				return err
+			}
+			for _, m := range []struct {
+				flag string
+				v    float64
+			}{{"--min-ndcg", opts.MinNDCG}, {"--min-recall", opts.MinRecall}, {"--min-mrr", opts.MinMRR}, {"--min-f1", opts.MinF1}, {"--min-noans", opts.MinNoAns}} {
+				if !(m.v >= 0 && m.v <= 1) {
+					return usagef("%s must be from 0 to 1", m.flag)
+				}
+			}
 			return evalRun(cmd.Context(), a, opts)
 		},
 	}

@@ -157,6 +157,11 @@ fails at once, or waits with --wait.`,
 				return usagef("--prune-only cannot be combined with --rebuild or --watch")
 			case opts.Timeout < 0:
 				return usagef("--timeout must not be negative")
+			case opts.MaxSize < 1:
+				// 0 and below read as the default, 64 MiB, without a word.
+				return usagef("--max-size must be at least 1 (bytes)")
+			case opts.Quiet < 0:
+				return usagef("--watch-delay must not be negative")
 			}
 			return onInterrupt(a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) }), hintInterruptedIndex)
 		},
