@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -420,10 +420,10 @@ func (p *askPipeline) stream(ctx context.Context, a *App, st *status, style rend
 }
 
 // intList is "1, 7 and 9".
-func intList(ns []int) string {
+func intList(ns []json.Number) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
+		s[i] = n.String()
 	}
 	if len(s) == 1 {
 		return s[0]
