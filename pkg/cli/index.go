@@ -248,7 +248,7 @@ func resolveTarget(p string, mayBeGone bool) (target, error) {
 func targetOf(src store.Source) target {
 	if src.File {
 		dir := filepath.Dir(src.Path)
-		return target{src: src, root: dir, fsys: filestat.DirFS(dir), only: []string{filepath.Base(src.Path)}}
+		return target{src: src, root: dir, fsys: filestat.DirFS(dir), only: []string{filestat.EscapeName(filepath.Base(src.Path))}}
 	}
 	return target{src: src, root: src.Path, fsys: filestat.DirFS(src.Path)}
 }

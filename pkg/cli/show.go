@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
@@ -139,9 +140,14 @@ func unquotePath(p string) string {
 // relative to the working directory, or a path relative to an indexed
 // folder as citations show it (which may name files under several roots).
 func matchFiles(m store.Manifest, p string) []store.FileEntry {
-	full := func(f store.FileEntry) string { return filepath.Join(f.Root, filepath.FromSlash(f.Path)) }
+	// Compared escaped: a name that is not UTF-8 is recorded so
+	// (filestat.EscapeName), and may be given either way.
+	full := func(f store.FileEntry) string {
+		return filestat.EscapePath(filepath.Join(f.Root, filepath.FromSlash(f.Path)))
+	}
 	var out []store.FileEntry
 	if abs, err := filepath.Abs(p); err == nil {
+		abs = filestat.EscapePath(abs)
 		for _, f := range m.Files {
 			if full(f) == abs {
 				return []store.FileEntry{f}
@@ -151,7 +157,7 @@ func matchFiles(m store.Manifest, p string) []store.FileEntry {
 	if filepath.IsAbs(p) {
 		return nil
 	}
-	rel := filepath.ToSlash(filepath.Clean(p))
+	rel := filepath.ToSlash(filestat.EscapePath(filepath.Clean(p)))
 	for _, f := range m.Files {
 		if f.Path == rel {
 			out = append(out, f)
@@ -296,7 +302,7 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 		return nil, err
 	}
 	rep := &showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format, Sections: sections}
-	rep.OnDisk = onDisk(rep.File, f.Hash)
+	rep.OnDisk = onDisk(filestat.HostPath(f.Root, f.Path), f.Hash)
 	return rep, nil
 }
 

@@ -840,7 +840,7 @@ func Forget(ctx context.Context, st store.Store, src store.Source, entries bool,
 	root, inScope := src.Path, func(string) bool { return true }
 	if src.File {
 		root = filepath.Dir(src.Path)
-		base := filepath.ToSlash(filepath.Base(src.Path))
+		base := filestat.EscapeName(filepath.Base(src.Path))
 		inScope = func(p string) bool { return p == base }
 	}
 	dropEntries(&m, func(r, p string) bool { return entries && r == root && inScope(p) })

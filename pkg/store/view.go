@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/filestat"
 )
 
 // View is whose share of the index a search sees: one tenant's files, and
@@ -112,7 +113,7 @@ func (m *Manifest) Visible(v View) ([]bool, int) {
 // no source records, its folder's name.
 func (m *Manifest) CollectionOf(f *FileEntry) string {
 	for _, s := range m.Sources {
-		if s.File && filepath.Dir(s.Path) == f.Root && filepath.Base(s.Path) == f.Path {
+		if s.File && filepath.Dir(s.Path) == f.Root && filestat.EscapeName(filepath.Base(s.Path)) == f.Path {
 			return s.Name()
 		}
 	}
@@ -135,7 +136,7 @@ func (m *Manifest) collections(names []string) func(*FileEntry) bool {
 	for _, s := range m.Sources {
 		in := slices.Contains(names, s.Name())
 		if s.File {
-			files[filepath.Dir(s.Path)+"\x00"+filepath.Base(s.Path)] = in
+			files[filepath.Dir(s.Path)+"\x00"+filestat.EscapeName(filepath.Base(s.Path))] = in
 		} else {
 			folders[s.Path] = in
 		}
