@@ -206,7 +206,7 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	if err := checkCollections(st.Manifest(), view); err != nil {
 		return err
 	}
-	rep, err := lookup(ctx, st, view, opts.Target, "rag show")
+	rep, err := lookup(ctx, st, view, opts.Target, showCmd)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	}
 	switch {
 	case len(files) == 0:
-		return nil, notIndexed(refs[0].path)
+		return nil, notIndexed(refs[0].path, cmd == showCmd)
 	case len(files) > 1:
 		var cands []string
 		for _, f := range files {
@@ -306,8 +306,19 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	return rep, nil
 }
 
-func notIndexed(p string) error {
+// showCmd is how rag show is run on the host's command line.
+const showCmd = "rag show"
+
+// notIndexed is the error for a path the asker sees nothing of. Only on
+// the host's command line (host), whose user can list its folders anyway,
+// does it say that the path is a folder: to an MCP client a host folder,
+// a host file and a missing path are all "not in the index", so that it
+// learns nothing of what exists on the host.
+func notIndexed(p string, host bool) error {
 	hint := fmt.Sprintf("index it with `rag index %s`; `rag status` lists what the index holds", shellQuote(p))
+	if !host {
+		return &hintedError{err: usagef("%s is not in the index", p), hint: hint}
+	}
 	if info, err := os.Stat(p); err == nil && info.IsDir() {
 		return &hintedError{err: usagef("%s is a folder: rag show takes a file or a citation", p), hint: "name a file in it, e.g. rag show " + shellQuote(filepath.Join(p, "README.md"))}
 	}
