@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"encoding/json"
 	"fmt"
+	"math/big"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,10 +70,12 @@ type Result struct {
 	Answer    string   `json:"answer"`
 	Abstained bool     `json:"abstained"`
 	Sources   []Source `json:"sources"`
-	// InvalidCitations are numbers the answer cites that name no source;
-	// never nil, so that --json always has the list (README lists it).
-	// They are removed from Answer (and from what was streamed).
-	InvalidCitations []int `json:"invalid_citations"`
+	// InvalidCitations are numbers the answer cites that name no source
+	// (0, negative, beyond the sources, or beyond any int: json.Number
+	// keeps them as written, less leading zeros); never nil, so that
+	// --json always has the list (README lists it). They are removed from
+	// Answer (and from what was streamed).
+	InvalidCitations []json.Number `json:"invalid_citations"`
 	// Uncited is set for an answer (not a refusal) that cites no source:
 	// nothing in it can be traced to the documents.
 	Uncited bool `json:"uncited"`
@@ -208,7 +212,7 @@ func ClosedBook(ctx context.Context, chat Chatter, question string) (*Result, er
 	if err != nil && !cut {
 		return nil, err
 	}
-	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []int{}, NotCited: []int{}, Truncated: cut}
+	res := &Result{Answer: strings.TrimSpace(b.String()), Sources: []Source{}, InvalidCitations: []json.Number{}, NotCited: []int{}, Truncated: cut}
 	res.Abstained = abstained(res.Answer)
 	return res, nil
 }
@@ -229,7 +233,7 @@ func Number(results []retrieve.Result) []Source {
 
 // Abstain is the result when no source is evidence: the model is not asked.
 func Abstain() *Result {
-	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}, InvalidCitations: []int{}, NotCited: []int{}}
+	return &Result{Answer: NoAnswer, Abstained: true, Sources: []Source{}, InvalidCitations: []json.Number{}, NotCited: []int{}}
 }
 
 // Ask streams the model's answer to question from sources, calling onText
@@ -293,8 +297,16 @@ type citeFilter struct {
 
 // valid reports whether "[" + digits + "]" names a source.
 func (f *citeFilter) valid(digits string) bool {
+	_, ok := source(digits, f.n)
+	return ok
+}
+
+// source is the source a marker's number (digits, maybe after a minus)
+// names, if any of 1..n: one too large for an int names none, as 0 and a
+// negative one do (Atoi's error let them through as text before).
+func source(digits string, n int) (int, bool) {
 	v, err := strconv.Atoi(digits)
-	return err != nil || v >= 1 && v <= f.n
+	return v, err == nil && v >= 1 && v <= n
 }
 
 // emit writes the bytes of s that are shown.
@@ -304,10 +316,12 @@ func (f *citeFilter) emit(out *strings.Builder, s string) {
 		switch {
 		case c == '[':
 			f.open, f.digits = true, ""
+		case c == '-' && f.open && f.digits == "":
+			f.digits = "-"
 		case c >= '0' && c <= '9' && f.open:
 			f.digits += c2s(c)
 		case c == ']' && f.open:
-			if f.digits != "" {
+			if f.digits != "" && f.digits != "-" {
 				continue // it would make a marker the answer did not write
 			}
 			f.open = false
@@ -328,10 +342,10 @@ func (f *citeFilter) write(s string) string {
 		r := s[i]
 		if f.hold.Len() > 0 {
 			switch {
-			case r >= '0' && r <= '9':
+			case r >= '0' && r <= '9', r == '-' && f.hold.Len() == 1:
 				f.hold.WriteByte(r)
 				continue
-			case r == ']' && f.hold.Len() > 1:
+			case r == ']' && f.hold.Len() > 1 && f.hold.String() != "[-":
 				f.dropped = !f.valid(f.hold.String()[1:])
 				if !f.dropped {
 					f.emit(&out, f.ws.String())
@@ -383,28 +397,28 @@ func (f *citeFilter) flush() string {
 	return out.String()
 }
 
-var citeRE = regexp.MustCompile(`\[(\d+)\]`)
+var citeRE = regexp.MustCompile(`\[(-?\d+)\]`)
 
 // Citations finds the [n] markers in text: which of 1..n are cited, and
-// which cited numbers are out of range.
-func Citations(text string, n int) (map[int]bool, []int) {
+// which cited numbers name no source ([0], [-1], [12] of 3 sources, and
+// numbers too large for an int), in order and each once.
+func Citations(text string, n int) (map[int]bool, []json.Number) {
 	cited := map[int]bool{}
-	bad := map[int]bool{}
+	var bad []*big.Int
 	for _, m := range citeRE.FindAllStringSubmatch(text, -1) {
-		v, err := strconv.Atoi(m[1])
-		if err != nil {
+		if v, ok := source(m[1], n); ok {
+			cited[v] = true
 			continue
 		}
-		if v >= 1 && v <= n {
-			cited[v] = true
-		} else {
-			bad[v] = true
+		v, _ := new(big.Int).SetString(m[1], 10) // digits: always a number
+		if !slices.ContainsFunc(bad, func(b *big.Int) bool { return b.Cmp(v) == 0 }) {
+			bad = append(bad, v)
 		}
 	}
-	invalid := []int{}
-	for v := range bad {
-		invalid = append(invalid, v)
+	slices.SortFunc(bad, (*big.Int).Cmp)
+	invalid := make([]json.Number, len(bad))
+	for i, v := range bad {
+		invalid[i] = json.Number(v.String())
 	}
-	sort.Ints(invalid)
 	return cited, invalid
 }

@@ -2,6 +2,7 @@ package answer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -19,12 +20,16 @@ func TestCitations(t *testing.T) {
 		text    string
 		n       int
 		cited   []int
-		invalid []int
+		invalid []json.Number
 	}{
-		{"No citations.", 3, nil, []int{}},
-		{"A [1]. B [2][3].", 3, []int{1, 2, 3}, []int{}},
-		{"A [1] and [7], [0].", 2, []int{1}, []int{0, 7}},
-		{"Array a[1] counts too [2].", 2, []int{1, 2}, []int{}},
+		{"No citations.", 3, nil, []json.Number{}},
+		{"A [1]. B [2][3].", 3, []int{1, 2, 3}, []json.Number{}},
+		{"A [1] and [7], [0].", 2, []int{1}, []json.Number{"0", "7"}},
+		{"Array a[1] counts too [2].", 2, []int{1, 2}, []json.Number{}},
+		{"None [-1], [0], [1000000000000000000000] or [-99999999999999999999] and [3][03][-1].", 2, nil,
+			[]json.Number{"-99999999999999999999", "-1", "0", "3", "1000000000000000000000"}},
+		{"Leading zeros [01] name [2] too.", 2, []int{1, 2}, []json.Number{}},
+		{"Not markers: [--1] [-] [1-] [+1] [- 1].", 2, nil, []json.Number{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -71,12 +76,14 @@ func TestAsk(t *testing.T) {
 		cited     []bool
 		want      string // shown and kept ("": the reply)
 		uncited   bool
-		invalid   []int
+		invalid   []json.Number
 	}{
-		{"cites second", "C is a function [2].", false, []bool{false, true}, "", false, []int{}},
-		{"abstains", NoAnswer, true, []bool{false, false}, "", false, []int{}},
-		{"bad citation", "Alpha [3].", false, []bool{false, false}, "Alpha.", true, []int{3}},
-		{"no citation", "C is a function.", false, []bool{false, false}, "", true, []int{}},
+		{"cites second", "C is a function [2].", false, []bool{false, true}, "", false, []json.Number{}},
+		{"abstains", NoAnswer, true, []bool{false, false}, "", false, []json.Number{}},
+		{"bad citation", "Alpha [3].", false, []bool{false, false}, "Alpha.", true, []json.Number{"3"}},
+		{"no citation", "C is a function.", false, []bool{false, false}, "", true, []json.Number{}},
+		{"citations of no source", "Alpha [-1], beta [0] and gamma [1000000000000000000000] [2].", false, []bool{false, true},
+			"Alpha, beta and gamma [2].", false, []json.Number{"-1", "0", "1000000000000000000000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +151,9 @@ func TestCiteFilter(t *testing.T) {
 		{"newline after", "Line [4]\nNext [1]\n", "Line\nNext [1]\n"},
 		{"spaces kept", "a  b\tc [1] d", "a  b\tc [1] d"},
 		{"other scripts kept", "Ünïcode [1] 日本 [5]. \u009b", "Ünïcode [1] 日本. \u009b"},
+		{"negative, zero, huge", "A [-1]. B [0], C [1000000000000000000000] D [-0] [2].", "A. B, C D [2]."},
+		{"minus not a marker", "a [-] b [--1] c [1-] d [-x] [-", "a [-] b [--1] c [1-] d [-x] [-"},
+		{"text around a dropped one", "[-[9]1] [[-1]2]", "[-1 [2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +177,7 @@ func TestCiteFilter(t *testing.T) {
 // naming no source is shown, every valid one is, and the pieces do not
 // change the result.
 func FuzzCiteFilter(f *testing.F) {
-	for _, s := range []string{"A [1] b [3].", "[[1]] [2 [10]", "x[0]y [1][2][99]\n", "[", "]"} {
+	for _, s := range []string{"A [1] b [3].", "[[1]] [2 [10]", "x[0]y [1][2][99]\n", "[", "]", "[-1] [-[2]1] [1000000000000000000000]", "[-0][-01]"} {
 		f.Add(s, uint8(2), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, in string, n, size uint8) {

@@ -351,25 +351,42 @@ func orDash(s string) string {
 	return s
 }
 
+// maxQuery is the longest question or query rag takes, in bytes: more is
+// a document, not a question.
+const maxQuery = 1 << 20
+
 // readQuery takes a query from the arguments, or from stdin when it is "-"
-// or missing while stdin is not a terminal.
+// or missing while stdin is not a terminal. One longer than maxQuery is
+// refused whole rather than cut (mid-word, silently, it was).
 func (a *App) readQuery(args []string, what string) (string, error) {
 	fromStdin := len(args) == 1 && args[0] == "-" || len(args) == 0 && !a.IO.IsStdinTTY()
 	if !fromStdin {
 		if len(args) == 0 {
 			return "", usagef("no %s given", what)
 		}
-		return strings.Join(args, " "), nil
+		q := strings.Join(args, " ")
+		if len(q) > maxQuery {
+			return "", tooLong(what, "")
+		}
+		return q, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(a.IO.In, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(a.IO.In, maxQuery+1))
 	if err != nil {
 		return "", fmt.Errorf("read %s from standard input: %w", what, err)
+	}
+	if len(data) > maxQuery {
+		return "", tooLong(what, " on standard input")
 	}
 	q := strings.TrimSpace(string(data))
 	if q == "" {
 		return "", usagef("no %s on standard input", what)
 	}
 	return q, nil
+}
+
+func tooLong(what, where string) error {
+	return &hintedError{err: usagef("the %s%s is longer than 1 MiB, the most rag takes", what, where),
+		hint: "ask a shorter " + what + "; to search or ask about a long text, index it with `rag index FILE`"}
 }
 
 // closeWith closes c and keeps its error if nothing failed before.

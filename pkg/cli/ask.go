@@ -2,9 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -83,6 +84,9 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 			if _, err := opts.validate(); err != nil {
 				return err
 			}
+			if err := opts.checkModel(); err != nil {
+				return err
+			}
 			return a.withPull(cmd.Context(), opts.Pull, func() error { return askRun(cmd.Context(), a, opts) })
 		},
 	}
@@ -111,6 +115,22 @@ func bindAnswer(f *pflag.FlagSet, a *App, opts *AskOptions) {
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
+}
+
+// checkModel checks the flags of the chat model's request: a context
+// window with room for an answer, an answer of at least a token and a
+// temperature that is a number (NaN made the request unsendable).
+func (o *AskOptions) checkModel() error {
+	switch {
+	case o.MaxTokens < 1:
+		return usagef("--max-tokens must be at least 1 (it is %d)", o.MaxTokens)
+	case o.NumCtx <= o.MaxTokens:
+		return &hintedError{err: usagef("--num-ctx %d leaves no room for the sources: it must be larger than --max-tokens (%d)", o.NumCtx, o.MaxTokens),
+			hint: "--num-ctx is the model's whole context window (question, sources and answer); the default is 8192"}
+	case math.IsNaN(o.Temperature) || math.IsInf(o.Temperature, 0) || o.Temperature < 0:
+		return usagef("--temperature must be a number of at least 0")
+	}
+	return o.Thresholds.check()
 }
 
 // chatter adapts the Ollama client to answer.Chatter.
@@ -412,10 +432,10 @@ func (p *askPipeline) stream(ctx context.Context, a *App, st *status, style rend
 }
 
 // intList is "1, 7 and 9".
-func intList(ns []int) string {
+func intList(ns []json.Number) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
+		s[i] = n.String()
 	}
 	if len(s) == 1 {
 		return s[0]

@@ -81,6 +81,9 @@ does not. The chat ends with 0 when its input does.`,
 			if _, err := opts.validate(); err != nil {
 				return err
 			}
+			if err := opts.checkModel(); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("session") {
 				if opts.Session == "" {
 					return usagef("--session: a name is needed")
@@ -523,8 +526,9 @@ func (s *chatSession) openSession(name string) error {
 			hint: "move the file away, or chat under another --session name"}
 	}
 	if as, tenant := s.opts.asker(); f.As != as || f.Tenant != tenant {
-		return &hintedError{err: fmt.Errorf("chat session %s is %s's (tenant %q), not %s's", name, f.As, f.Tenant, as),
-			hint: "its sources are what they may see: chat under another --session name"}
+		// Whose it is is theirs to know: neither principal nor tenant is named.
+		return &hintedError{err: fmt.Errorf("chat session %s belongs to someone else", name),
+			hint: "its sources are what its asker may see: chat under another --session name"}
 	}
 	for i, t := range f.Turns {
 		if t.Result == nil || t.Turn != i+1 {

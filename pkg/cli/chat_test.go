@@ -388,9 +388,12 @@ func TestChatSession(t *testing.T) {
 	}
 
 	// Another asker does not go on with it: its sources are the first's.
-	if r := h.run(runOpt{stdin: "and the wait?\n"}, "chat", "--session", "work", "--as", "user:bob", "--model", chatModel); r.code != ExitError ||
-		!strings.Contains(r.stderr, "rag: error: chat session work is public's") {
-		t.Errorf("another asker: exit %d: %s", r.code, r.stderr)
+	for _, args := range [][]string{{"--as", "user:bob"}, {"--as", "group:eng"}} {
+		r := h.run(runOpt{stdin: "and the wait?\n"}, append([]string{"chat", "--session", "work", "--model", chatModel}, args...)...)
+		if r.code != ExitError || r.stderr != "rag: error: chat session work belongs to someone else\n"+
+			"rag: hint: its sources are what its asker may see: chat under another --session name\n" {
+			t.Errorf("another asker %v: exit %d: %s", args, r.code, r.stderr)
+		}
 	}
 
 	// /clear is kept: the next run takes its question as it stands.

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,8 +32,8 @@ func registerCompletions(a *App, root *cobra.Command, g *globalOptions) {
 			"model":        models,
 			"rerank-model": models,
 			"expand-model": models,
-			"collection": func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
-				return a.collectionNames(g), cobra.ShellCompDirectiveNoFileComp
+			"collection": func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return a.collectionNames(cmd, g), cobra.ShellCompDirectiveNoFileComp
 			},
 		} {
 			if c.LocalNonPersistentFlags().Lookup(flag) != nil {
@@ -55,10 +54,23 @@ func registerCompletions(a *App, root *cobra.Command, g *globalOptions) {
 	}
 }
 
-// collectionNames lists the collections of the index's sources; without
-// a readable index there is nothing to offer.
-func (a *App) collectionNames(g *globalOptions) []cobra.Completion {
+// collectionNames lists the collections of the files the asker sees (the
+// command's --as and --tenant, else the settings'), as the hint of a
+// mistyped --collection does: a completion names no other's collection.
+// Without a readable index or a valid asker there is nothing to offer.
+func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Completion {
 	dir, err := a.indexDir(g)
+	if err != nil {
+		return nil
+	}
+	o := ViewOptions{As: a.cfg.String(config.KeyAs), Tenant: a.cfg.String(config.KeyTenant)}
+	if f := cmd.Flags().Lookup("as"); f != nil {
+		o.As = f.Value.String()
+	}
+	if f := cmd.Flags().Lookup("tenant"); f != nil {
+		o.Tenant = f.Value.String()
+	}
+	v, err := a.view(o)
 	if err != nil {
 		return nil
 	}
@@ -66,14 +78,7 @@ func (a *App) collectionNames(g *globalOptions) []cobra.Completion {
 	if err != nil {
 		return nil
 	}
-	var out []cobra.Completion
-	for _, s := range m.Sources {
-		if n := store.Effective(m.Sources, s).Name(); !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return visibleCollections(m, v)
 }
 
 // modelNames lists the server's models that start with prefix; when the

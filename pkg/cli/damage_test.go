@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -242,4 +244,41 @@ func TestDamagedCatalog(t *testing.T) {
 			t.Errorf("after rebuild: %+v", st)
 		}
 	})
+}
+
+// TestCraftedObjectHeader: an object whose header claims more dimensions
+// and chunks than its file can hold, its checksum made to match, is
+// damage (exit 7 with the repair hint), never a panic: count × dims
+// overflowed into a negative capacity.
+func TestCraftedObjectHeader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		dims, count uint32
+	}{
+		{"both huge: count*dims overflows", 0xffffffff, 0xffffffff},
+		{"huge dimensions", 0x40000000, 3},
+		{"huge count", 8, 0x7fffffff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.mustIndex()
+			p := h.objectOf("retry.txt")
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			binary.LittleEndian.PutUint32(data[6:], tc.dims)
+			binary.LittleEndian.PutUint32(data[10:], tc.count)
+			binary.LittleEndian.PutUint32(data[len(data)-4:], crc32.ChecksumIEEE(data[:len(data)-4]))
+			write(t, p, string(data))
+			for _, args := range [][]string{{"status", "--verify"}, {"show", "retry.txt"}} {
+				r := h.run(runOpt{}, args...)
+				if r.code != ExitIndex || !strings.Contains(r.stderr, "retry.txt") || !strings.Contains(r.stderr, "rag: hint: run `rag index`") {
+					t.Errorf("rag %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+				}
+			}
+		})
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -85,6 +87,19 @@ eval a gate: below any of them it exits with code 9.`,
 			}
 			if opts.Limit < 0 {
 				return usagef("--limit must not be negative")
+			}
+			if err := opts.checkModel(); err != nil {
+				return err
+			}
+			for _, m := range []struct {
+				flag string
+				v    float64
+			}{{"--min-ndcg", opts.MinNDCG}, {"--min-recall", opts.MinRecall}, {"--min-mrr", opts.MinMRR}, {"--min-f1", opts.MinF1}, {"--min-noans", opts.MinNoAns}} {
+				// Above 1 fails on purpose (a script's check of exit 9);
+				// NaN compared false with every metric: it never failed.
+				if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
+					return usagef("%s must be a number", m.flag)
+				}
 			}
 			return evalRun(cmd.Context(), a, opts)
 		},
@@ -169,7 +184,11 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 			}()
 			dir = tmp
 		}
-		if err := indexCorpus(ctx, a, g, dir, abs, ds.Docs); err != nil {
+		view, err := a.view(opts.View)
+		if err != nil {
+			return err
+		}
+		if err := indexCorpus(ctx, a, g, dir, abs, ds.Docs, view); err != nil {
 			return err
 		}
 		local := *g
@@ -314,7 +333,7 @@ func evalModes(a *App, q *queryDeps, opts *EvalOptions) []eval.Mode {
 // indexCorpus indexes a dataset's documents, one file each, under root
 // (the dataset's path), into the index at dir. An index that already holds
 // them is only checked: unchanged documents are not embedded again.
-func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc) (err error) {
+func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc, view store.View) (err error) {
 	fsys := eval.CorpusFS(docs)
 	if err := store.CheckDir(dir); err != nil {
 		return err
@@ -327,11 +346,16 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 	// Never mix a corpus into an index of other documents (a user's own
 	// index given as --corpus-index by mistake): later refreshes would walk
 	// the dataset's folder as documents.
-	for _, src := range st.Manifest().Sources {
-		if src.Path != root {
-			return &hintedError{err: usagef("%s holds other documents (%s), not only this corpus", dir, src.Path),
-				hint: "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"}
+	m := st.Manifest()
+	if slices.ContainsFunc(m.Sources, func(s store.Source) bool { return s.Path != root }) {
+		// A folder is named only if the asker sees it: not another's.
+		what := "other documents"
+		seen, _ := viewOf(m, view)
+		if i := slices.IndexFunc(seen.Sources, func(s store.Source) bool { return s.Path != root }); i >= 0 {
+			what = fmt.Sprintf("other documents (%s)", seen.Sources[i].Path)
 		}
+		return &hintedError{err: usagef("%s holds %s, not only this corpus", dir, what),
+			hint: "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"}
 	}
 	model := g.EmbedModel
 	if model == "" {
@@ -347,7 +371,6 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 	prog := newProgress(a)
 	prog.start("indexing corpus")
 	defer prog.done()
-	m := st.Manifest()
 	_, err = indexer.Run(ctx, st, &embed.Model{Client: client, Name: model}, indexer.Options{
 		Root: root, FS: fsys, Source: store.Source{Path: root}, Model: model,
 		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.setBytes,

@@ -228,7 +228,7 @@ func classify(err error) (code int, hint string) {
 	case errors.As(err, &notIndex):
 		return ExitUsage, "rag writes its index into its own folder: point --index (or RAG_INDEX) at an existing index, or at a new or empty folder"
 	case errors.As(err, &readOnly):
-		return ExitIndex, fmt.Sprintf("rag index must write to the index folder %s: make it writable (chmod -R u+w), or build an index elsewhere with --index DIR; search, ask and status only read it", readOnly.Dir)
+		return ExitIndex, fmt.Sprintf("rag index must write to the index folder %s: make it writable (chmod -R u+w, or chattr -i when lsattr shows it immutable), or build an index elsewhere with --index DIR; search, ask and status only read it", readOnly.Dir)
 	case errors.As(err, &version):
 		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
 	case errors.As(err, &locked):

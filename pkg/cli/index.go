@@ -167,6 +167,11 @@ fails at once, or waits with --wait.`,
 				return usagef("--prune-only cannot be combined with --rebuild or --watch")
 			case opts.Timeout < 0:
 				return usagef("--timeout must not be negative")
+			case opts.MaxSize < 1:
+				// 0 and below read as the default, 64 MiB, without a word.
+				return usagef("--max-size must be at least 1 (bytes)")
+			case opts.Quiet < 0:
+				return usagef("--watch-delay must not be negative")
 			}
 			return onInterrupt(a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) }), hintInterruptedIndex)
 		},
@@ -258,7 +263,7 @@ func resolveTarget(p string, mayBeGone bool) (target, error) {
 func targetOf(src store.Source) target {
 	if src.File {
 		dir := filepath.Dir(src.Path)
-		return target{src: src, root: dir, fsys: filestat.DirFS(dir), only: []string{filepath.Base(src.Path)}}
+		return target{src: src, root: dir, fsys: filestat.DirFS(dir), only: []string{filestat.EscapeName(filepath.Base(src.Path))}}
 	}
 	return target{src: src, root: src.Path, fsys: filestat.DirFS(src.Path)}
 }

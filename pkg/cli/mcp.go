@@ -342,7 +342,7 @@ func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct
 	var st mcpStatus
 	err := s.call(ctx, func() error {
 		m := s.q.store.Manifest()
-		st = mcpStatus{Index: s.q.store.Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Collections: []mcpCollection{}, Updated: m.Updated}
+		st = mcpStatus{Index: s.q.store.Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Collections: []mcpCollection{}, Updated: latestIndexed(m, s.q.view)}
 		roots := map[string]bool{}
 		cols := map[string]int{} // index in st.Collections
 		for i := range m.Files {

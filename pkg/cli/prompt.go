@@ -62,6 +62,12 @@ func (p *askPipeline) fit(ctx context.Context, question string, sources []answer
 	}
 	p.chat.options["num_ctx"] = numCtx
 	budget := numCtx - p.maxTokens
+	if budget <= 0 {
+		// --num-ctx was checked against --max-tokens: the server's own
+		// context length is the smaller.
+		return nil, nil, &hintedError{err: fmt.Errorf("--max-tokens %d leaves no room for the sources: %s's context holds %d tokens", p.maxTokens, p.chat.model, numCtx),
+			hint: fmt.Sprintf("lower --max-tokens below %d", numCtx)}
+	}
 	kept, dropped = p.prompt.Fit(question, sources, budget, chunk.EstimateTokens)
 	if len(kept) == 0 && len(sources) > 0 {
 		return nil, nil, &hintedError{err: &noRoomError{budget: budget}, hint: "raise --num-ctx (if the model allows it) or lower --max-tokens or --chunk-tokens"}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -73,7 +74,7 @@ func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
 	if o.Candidates < 1 {
 		return "", usagef("--candidates must be at least 1")
 	}
-	if o.FusionWeight <= 0 || o.FusionWeight > 1 {
+	if !(o.FusionWeight > 0 && o.FusionWeight <= 1) { // NaN too
 		return "", usagef("--fusion-weight must be above 0 and at most 1")
 	}
 	if o.Timeout < 0 {
@@ -175,6 +176,20 @@ type Thresholds struct {
 // floor is the retrieve floor of the thresholds.
 func (t Thresholds) floor() retrieve.Floor {
 	return retrieve.Floor{MinDense: t.MinScore, MinRerank: t.MinRelevance, MinCoverage: t.MinCoverage}
+}
+
+// check refuses a floor that is not a number: NaN compares false with
+// every score, so it let everything through.
+func (t Thresholds) check() error {
+	for _, f := range []struct {
+		flag string
+		v    float32
+	}{{"--min-score", t.MinScore}, {"--min-relevance", t.MinRelevance}, {"--min-coverage", t.MinCoverage}} {
+		if math.IsNaN(float64(f.v)) || math.IsInf(float64(f.v), 0) {
+			return usagef("%s must be a number", f.flag)
+		}
+	}
+	return nil
 }
 
 // bindThresholds adds --min-score, --min-relevance and --min-coverage of

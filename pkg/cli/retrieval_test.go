@@ -204,11 +204,13 @@ func TestAskCitations(t *testing.T) {
 	tests := []struct {
 		name, reply, want string
 		uncited           bool
-		invalid           []int
+		invalid           []json.Number
 	}{
-		{"valid", "Retries back off [1].", "Retries back off [1].", false, []int{}},
-		{"invalid removed", "Retries back off [1][9]. And more [12].", "Retries back off [1]. And more.", false, []int{9, 12}},
-		{"uncited", "Retries back off.", "Retries back off.", true, []int{}},
+		{"valid", "Retries back off [1].", "Retries back off [1].", false, []json.Number{}},
+		{"invalid removed", "Retries back off [1][9]. And more [12].", "Retries back off [1]. And more.", false, []json.Number{"9", "12"}},
+		{"uncited", "Retries back off.", "Retries back off.", true, []json.Number{}},
+		{"zero, negative and huge removed", "Retries [-1] back off [0] at once [1000000000000000000000] [1].", "Retries back off at once [1].", false,
+			[]json.Number{"-1", "0", "1000000000000000000000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,10 +244,10 @@ func TestAskCitations(t *testing.T) {
 			}
 			r := h.run(runOpt{}, "ask", "--json", "--model", chatModel, "retry policy backoff")
 			var rep struct {
-				Answer           string `json:"answer"`
-				Uncited          bool   `json:"uncited"`
-				InvalidCitations []int  `json:"invalid_citations"`
-				NotCited         []int  `json:"not_cited"`
+				Answer           string        `json:"answer"`
+				Uncited          bool          `json:"uncited"`
+				InvalidCitations []json.Number `json:"invalid_citations"`
+				NotCited         []int         `json:"not_cited"`
 				Sources          []struct {
 					N     int  `json:"n"`
 					Cited bool `json:"cited"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -302,7 +302,8 @@ func writeFiles(a *App, results []retrieve.Result) error {
 	for _, r := range results {
 		p := r.Path
 		if r.Root != "" {
-			p = filepath.Join(r.Root, filepath.FromSlash(r.Path))
+			// The file on disk: a name that is not UTF-8 as it is there.
+			p = filestat.HostPath(r.Root, r.Path)
 		}
 		if seen[p] {
 			continue

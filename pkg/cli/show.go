@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
@@ -139,9 +140,14 @@ func unquotePath(p string) string {
 // relative to the working directory, or a path relative to an indexed
 // folder as citations show it (which may name files under several roots).
 func matchFiles(m store.Manifest, p string) []store.FileEntry {
-	full := func(f store.FileEntry) string { return filepath.Join(f.Root, filepath.FromSlash(f.Path)) }
+	// Compared escaped: a name that is not UTF-8 is recorded so
+	// (filestat.EscapeName), and may be given either way.
+	full := func(f store.FileEntry) string {
+		return filestat.EscapePath(filepath.Join(f.Root, filepath.FromSlash(f.Path)))
+	}
 	var out []store.FileEntry
 	if abs, err := filepath.Abs(p); err == nil {
+		abs = filestat.EscapePath(abs)
 		for _, f := range m.Files {
 			if full(f) == abs {
 				return []store.FileEntry{f}
@@ -151,7 +157,7 @@ func matchFiles(m store.Manifest, p string) []store.FileEntry {
 	if filepath.IsAbs(p) {
 		return nil
 	}
-	rel := filepath.ToSlash(filepath.Clean(p))
+	rel := filepath.ToSlash(filestat.EscapePath(filepath.Clean(p)))
 	for _, f := range m.Files {
 		if f.Path == rel {
 			out = append(out, f)
@@ -200,7 +206,7 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	if err := checkCollections(st.Manifest(), view); err != nil {
 		return err
 	}
-	rep, err := lookup(ctx, st, view, opts.Target, "rag show")
+	rep, err := lookup(ctx, st, view, opts.Target, showCmd)
 	if err != nil {
 		return err
 	}
@@ -269,7 +275,7 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	}
 	switch {
 	case len(files) == 0:
-		return nil, notIndexed(refs[0].path)
+		return nil, notIndexed(refs[0].path, cmd == showCmd)
 	case len(files) > 1:
 		var cands []string
 		for _, f := range files {
@@ -282,6 +288,12 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	}
 	f := files[0]
 	chunks, err := st.FileChunks(ctx, f)
+	var corrupt *store.CorruptError
+	if errors.As(err, &corrupt) && !corrupt.Catalog {
+		// Named by the file it holds, as status names damage, not by the
+		// object's path.
+		return nil, damageError(nil, []store.Damage{{Key: f.Key, Files: []store.FileEntry{f}, Err: corrupt}})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -290,12 +302,23 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 		return nil, err
 	}
 	rep := &showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format, Sections: sections}
-	rep.OnDisk = onDisk(rep.File, f.Hash)
+	rep.OnDisk = onDisk(filestat.HostPath(f.Root, f.Path), f.Hash)
 	return rep, nil
 }
 
-func notIndexed(p string) error {
+// showCmd is how rag show is run on the host's command line.
+const showCmd = "rag show"
+
+// notIndexed is the error for a path the asker sees nothing of. Only on
+// the host's command line (host), whose user can list its folders anyway,
+// does it say that the path is a folder: to an MCP client a host folder,
+// a host file and a missing path are all "not in the index", so that it
+// learns nothing of what exists on the host.
+func notIndexed(p string, host bool) error {
 	hint := fmt.Sprintf("index it with `rag index %s`; `rag status` lists what the index holds", shellQuote(p))
+	if !host {
+		return &hintedError{err: usagef("%s is not in the index", p), hint: hint}
+	}
 	if info, err := os.Stat(p); err == nil && info.IsDir() {
 		return &hintedError{err: usagef("%s is a folder: rag show takes a file or a citation", p), hint: "name a file in it, e.g. rag show " + shellQuote(filepath.Join(p, "README.md"))}
 	}

@@ -192,6 +192,8 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	var damageFilter func([]store.Damage) []store.Damage
 	if !opts.All {
 		if vm, filter := viewOf(m, view); len(vm.Files) < len(m.Files) || len(vm.Sources) < len(m.Sources) {
+			// The index's own time says when anyone's files were indexed.
+			rep.Updated = latestIndexed(m, view)
 			m, damageFilter = vm, filter
 			rep.Access.Whole = false
 			rep.Files, rep.Chunks, rep.Sources, rep.SizeBytes = len(m.Files), m.Chunks(), statusSources(vm.Sources, st.Manifest().Sources), 0
@@ -407,6 +409,20 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// latestIndexed is when the last of the files view sees was indexed
+// (zero: none): what status and the MCP status tool show as updated to one
+// who does not see the whole index, since the catalog's own time tells
+// when another tenant's or user's folder was indexed.
+func latestIndexed(m store.Manifest, view store.View) time.Time {
+	var t time.Time
+	for i := range m.Files {
+		if f := &m.Files[i]; f.IndexedAt.After(t) && m.Sees(view, f) {
+			t = f.IndexedAt
+		}
+	}
+	return t
 }
 
 // viewOf narrows a catalog to what view sees: its files, the sources of

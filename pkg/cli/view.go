@@ -80,6 +80,24 @@ func (a *App) view(o ViewOptions) (store.View, error) {
 	return store.View{Tenant: o.Tenant, Principals: who, Collections: cols}, nil
 }
 
+// visibleCollections are the collections of the files v sees (whatever
+// collections v names), sorted: the only ones a hint or a completion names.
+func visibleCollections(m store.Manifest, v store.View) []string {
+	v.Collections = nil
+	var have []string
+	for i := range m.Files {
+		f := &m.Files[i]
+		if !m.Sees(v, f) {
+			continue
+		}
+		if c := m.CollectionOf(f); !slices.Contains(have, c) {
+			have = append(have, c)
+		}
+	}
+	slices.Sort(have)
+	return have
+}
+
 // checkName checks a name for --collection or --session: a word a shell,
 // a comma-separated list and a file name keep whole.
 func checkName(name string) error {
@@ -99,22 +117,9 @@ func checkCollections(m store.Manifest, v store.View) error {
 	if len(v.Collections) == 0 {
 		return nil
 	}
-	// Only the collections of files the asker sees are named.
-	all := v
-	all.Collections = nil
-	var have []string
-	for i := range m.Files {
-		f := &m.Files[i]
-		if !m.Sees(all, f) {
-			continue
-		}
-		if c := m.CollectionOf(f); !slices.Contains(have, c) {
-			have = append(have, c)
-		}
-	}
+	have := visibleCollections(m, v)
 	for _, c := range v.Collections {
 		if !slices.Contains(have, c) {
-			slices.Sort(have)
 			hint := "the index has no collection yet: `rag index --collection NAME DIR` names one"
 			if len(have) > 0 {
 				hint = "the index has " + strings.Join(have, ", ") + " (rag status lists them with their folders)"

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -178,5 +180,108 @@ func TestDirStat(t *testing.T) {
 	}
 	if _, err := d.Stat("missing.chk"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of a missing file: %v", err)
+	}
+}
+
+func TestEscapeName(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ raw, esc string }{
+		{"plain.md", "plain.md"},
+		{"100%.md", "100%.md"},     // UTF-8: itself
+		{"caf%E9.md", "caf%E9.md"}, // itself, though it reads as an escape: DirFS tells
+		{"caf\xe9.md", "caf%E9.md"},
+		{"50%\xff", "50%25%FF"},
+		{"日本\xe6\x97.txt", "日本%E6%97.txt"}, // a character cut short
+		{"\x80", "%80"},
+	} {
+		if got := EscapeName(tt.raw); got != tt.esc {
+			t.Errorf("EscapeName(%q) = %q, want %q", tt.raw, got, tt.esc)
+		}
+		if raw, ok := unescapeName(tt.esc); tt.raw != tt.esc && (!ok || raw != tt.raw) {
+			t.Errorf("unescapeName(%q) = %q, %v", tt.esc, raw, ok)
+		}
+	}
+	// Not escapes: what EscapeName never writes.
+	for _, s := range []string{"caf%e9.md", "a%2F..%FF", "%2E%2E", "%GG", "%", "a%F"} {
+		if raw, ok := unescapeName(s); ok {
+			t.Errorf("unescapeName(%q) = %q", s, raw)
+		}
+	}
+}
+
+// TestDirFSNotUTF8: names that are not UTF-8 are listed and opened under
+// their escapes, in folders of such names too; a file named as another's
+// escape keeps its name, and the other says why it cannot be read.
+func TestDirFSNotUTF8(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		t.Skip("the file system keeps names in UTF-8")
+	}
+	dir := t.TempDir()
+	for p, data := range map[string]string{"caf\xe9.md": "coffee", "d\xff/x.md": "in a folder", "100%.md": "percent",
+		"dup\xe9.md": "raw", "dup%E9.md": "literal"} {
+		p = filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("caf\xe9.md", filepath.Join(dir, "link.md")); err != nil {
+		t.Fatal(err)
+	}
+	fsys := DirFS(dir)
+	ents, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+		info, err := e.Info()
+		switch {
+		case e.Name() == "dup%E9.md" && err != nil && strings.Contains(err.Error(), "escaped name dup%E9.md is another file's"):
+			// the raw one, refused
+		case err != nil:
+			t.Errorf("%s: %v", e.Name(), err)
+		case info.Name() != e.Name():
+			t.Errorf("%s: info named %q", e.Name(), info.Name())
+		}
+	}
+	if got := strings.Join(names, ","); got != "100%.md,caf%E9.md,d%FF,dup%E9.md,dup%E9.md,link.md" {
+		t.Errorf("names %s", got)
+	}
+	for name, want := range map[string]string{"caf%E9.md": "coffee", "d%FF/x.md": "in a folder", "100%.md": "percent", "dup%E9.md": "literal", "link.md": "coffee"} {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil || string(data) != want {
+			t.Errorf("ReadFile(%s) = %q, %v", name, data, err)
+		}
+		f, err := fsys.Open(name)
+		if err != nil {
+			t.Errorf("Open(%s): %v", name, err)
+			continue
+		}
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+		if info, err := fs.Stat(fsys, name); err != nil || info.Name() != path.Base(name) || info.Size() != int64(len(want)) {
+			t.Errorf("Stat(%s) = %v, %v", name, info, err)
+		}
+	}
+	if info, err := fs.Lstat(fsys, "caf%E9.md"); err != nil || Of(info).Inode == 0 {
+		t.Errorf("Lstat: %v, %+v", err, info)
+	}
+	if target, err := fs.ReadLink(fsys, "link.md"); err != nil || target != "caf%E9.md" {
+		t.Errorf("ReadLink = %q, %v", target, err)
+	}
+	if ents, err := fs.ReadDir(fsys, "d%FF"); err != nil || len(ents) != 1 || ents[0].Name() != "x.md" {
+		t.Errorf("ReadDir(d%%FF) = %v, %v", ents, err)
+	}
+	if _, err := fs.ReadFile(fsys, "caf%e9.md"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a lower-case escape opened: %v", err)
+	}
+	if got := HostPath(dir, "d%FF/x.md"); got != filepath.Join(dir, "d\xff", "x.md") {
+		t.Errorf("HostPath = %q", got)
 	}
 }

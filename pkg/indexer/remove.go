@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -15,7 +16,10 @@ import (
 // as an exclude of that folder, so refreshing it leaves the path out.
 func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 	// drop reports whether the entry of root and p goes.
-	drop := func(root, p string) bool { return within(filepath.Join(root, filepath.FromSlash(p)), abs) }
+	// Compared escaped, as entries record names that are not UTF-8.
+	drop := func(root, p string) bool {
+		return within(filestat.EscapePath(filepath.Join(root, filepath.FromSlash(p))), filestat.EscapePath(abs))
+	}
 	// Files count even without their source: an interrupted first run of
 	// a folder records its files before the folder.
 	found := slices.ContainsFunc(m.Files, func(f store.FileEntry) bool { return drop(f.Root, f.Path) })
@@ -29,7 +33,7 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 			// Inside a recorded folder: keep the folder, leave this out of
 			// it, and out of every source inside it that chooses its files
 			// with walk options of its own (the folder leaves those to it).
-			rel := filepath.ToSlash(strings.TrimPrefix(abs, src.Path+string(filepath.Separator)))
+			rel := filepath.ToSlash(filestat.EscapePath(strings.TrimPrefix(abs, src.Path+string(filepath.Separator))))
 			pattern := globEscape(rel)
 			inside := slices.ContainsFunc(m.Files, func(f store.FileEntry) bool { return drop(f.Root, f.Path) })
 			if inside {

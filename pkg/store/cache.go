@@ -517,6 +517,7 @@ func (s *Local) writeSegmentData(data []byte) error {
 // older rag), then merges small and mostly dead segments (see merge). It
 // reads only the objects of contents no segment serves.
 func (s *Local) SaveCaches(ctx context.Context) (err error) {
+	defer s.wrapWritable(&err)
 	if s.lock == nil {
 		return errors.New("save search caches: the index is not open for writing")
 	}

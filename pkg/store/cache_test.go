@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -383,4 +386,44 @@ func damageSegment(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestCraftedSegmentHeader: a segment header (its checksum made to match)
+// that claims billions of objects is refused before the table is
+// allocated for them: it was, 32 bytes each.
+func TestCraftedSegmentHeader(t *testing.T) {
+	dir := t.TempDir()
+	s := openWrite(t, dir)
+	files := putFiles(t, s, 0, 1, 2)
+	if err := s.Commit(context.Background(), Manifest{EmbedModel: "m", Dims: 4, Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	saveCaches(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, err := segmentNames(dir)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("segments: %v, %v", names, err)
+	}
+	good, err := os.ReadFile(filepath.Join(dir, segmentsDir, names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openSegmentData("", good); err != nil {
+		t.Fatal(err)
+	}
+	data := slices.Clone(good)
+	le.PutUint32(data[16:], 1<<24) // objects: 512 MB of table entries
+	le.PutUint32(data[56:], crc32.ChecksumIEEE(data[:56]))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = openSegmentData("", data)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, errSegmentDamaged) {
+		t.Errorf("open: %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("allocated %d MB for a crafted header", grew>>20)
+	}
 }

@@ -109,7 +109,8 @@ func DamagedPaths(ds []Damage) []string {
 // and checked, one worker a CPU; a damaging write always changes it. Damage
 // that no write made (the disk's own) is found when the object is read, and
 // by `rag status --verify`, which reads every object.
-func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
+func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
+	defer s.wrapWritable(&err)
 	if err := s.waitSizes(); err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func (s *Local) CheckObjects(ctx context.Context) ([]Damage, error) {
 		keys = append(keys, f.Key)
 	}
 	bufs := make([][]byte, runtime.GOMAXPROCS(0)) // one a worker, reused: objects are read one at a time
-	err := eachKey(ctx, keys, func(w int, key string) error {
+	err = eachKey(ctx, keys, func(w int, key string) error {
 		f := want[key]
 		s.hook("check-object")
 		var err error
@@ -374,8 +375,23 @@ func (e *NotWritableError) Unwrap() error { return e.Err }
 
 // writable wraps a permission or read-only error of the index folder.
 func (s *Local) writable(err error) error {
+	var nw *NotWritableError
+	if errors.As(err, &nw) {
+		return err
+	}
 	if errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err) {
 		return &NotWritableError{Dir: s.dir, Err: err}
 	}
 	return err
+}
+
+// wrapWritable makes *err a NotWritableError when it is a permission or
+// read-only error: deferred by every method that writes the index folder,
+// so that a folder that cannot be written (read-only, immutable, another
+// owner's) is exit 7 with its hint wherever the write failed, not only at
+// the lock.
+func (s *Local) wrapWritable(err *error) {
+	if *err != nil {
+		*err = s.writable(*err)
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -304,4 +306,31 @@ func openWrite(t *testing.T, dir string) *Local {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// TestNotWritable: a write the index folder refuses (read-only, immutable,
+// another owner's; injected here, as root may write anywhere) is a
+// NotWritableError wherever it fails, not only at the lock: a commit into
+// an immutable folder was a plain error (exit 1, not 7).
+func TestNotWritable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := openWrite(t, dir)
+	f := put(t, w, key(1), "alpha")
+	w.createTemp = func(dir, _ string) (*os.File, error) {
+		return nil, &fs.PathError{Op: "open", Path: filepath.Join(dir, ".tmp-1"), Err: syscall.EPERM}
+	}
+	var nw *NotWritableError
+	m := w.Manifest()
+	m.EmbedModel, m.Dims, m.Files = "m", 4, []FileEntry{f}
+	if err := w.Commit(context.Background(), m); !errors.As(err, &nw) || nw.Dir != dir {
+		t.Errorf("Commit: %v", err)
+	}
+	if err := w.PutObject(context.Background(), key(2), []Chunk{{Text: "beta", Vector: []float32{0, 1, 0, 0}}}); !errors.As(err, &nw) {
+		t.Errorf("PutObject: %v", err)
+	}
+	w.createTemp = nil
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -70,6 +70,9 @@ type Local struct {
 	dir  string
 	opt  Options
 	lock *flock.Flock // writer lock, when writing
+	// createTemp, if set, replaces os.CreateTemp for the files written
+	// atomically: the tests' way to a permission error as root.
+	createTemp func(dir, pattern string) (*os.File, error)
 
 	mu       sync.Mutex
 	manifest Manifest
@@ -156,6 +159,8 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 		}
 	}()
 	if opt.Write {
+		// Opening writes too (an unfinished migration is finished).
+		defer s.wrapWritable(&err)
 		if err := s.lockWriter(ctx); err != nil {
 			return nil, err
 		}
@@ -634,7 +639,8 @@ func (s *Local) hook(point string) {
 }
 
 // PutObject implements Store.
-func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error {
+func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) (err error) {
+	defer s.wrapWritable(&err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -707,7 +713,8 @@ func readObjectAs[T any](p string, decode func([]byte) (T, error)) (T, error) {
 // Commit implements Store. It fills in object sizes and writes the catalog
 // atomically (the rebuild catalog when rebuilding). Objects it no longer
 // names are removed at Close, once per run rather than at every commit.
-func (s *Local) Commit(ctx context.Context, m Manifest) error {
+func (s *Local) Commit(ctx context.Context, m Manifest) (err error) {
+	defer s.wrapWritable(&err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -771,7 +778,7 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 		s.recovered, s.badCatalog = nil, false
 	}
 	s.base, s.keyChunks = nil, nil
-	err := s.dropView()
+	err = s.dropView()
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -781,7 +788,8 @@ func (s *Local) Commit(ctx context.Context, m Manifest) error {
 
 // Publish makes a finished rebuild the index: the rebuild catalog is
 // renamed over the current one in one step, then the old objects go.
-func (s *Local) Publish(ctx context.Context) error {
+func (s *Local) Publish(ctx context.Context) (err error) {
+	defer s.wrapWritable(&err)
 	if !s.opt.Rebuild {
 		return errors.New("publish: not rebuilding")
 	}
@@ -809,7 +817,8 @@ func (s *Local) Publish(ctx context.Context) error {
 
 // CollectGarbage removes what no catalog names now; a writer that stays
 // open for long (rag index --watch) calls it after each pass, as Close does.
-func (s *Local) CollectGarbage(ctx context.Context) error {
+func (s *Local) CollectGarbage(ctx context.Context) (err error) {
+	defer s.wrapWritable(&err)
 	if s.lock == nil || !s.ready || s.opt.Rebuild {
 		return nil
 	}
@@ -1271,7 +1280,8 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 // Close implements Store. A writer removes the objects no catalog names
 // (left by changed and deleted files, or by a crashed run), then releases
 // its lock.
-func (s *Local) Close() error {
+func (s *Local) Close() (err error) {
+	defer s.wrapWritable(&err)
 	sizeErr := s.waitSizes() // no stat outlives the store
 	if s.listed != nil {
 		<-s.listed // nor the listing of the objects
@@ -1331,7 +1341,11 @@ func (s *Local) syncObjects() error {
 // With durable, the file and its folder are synced too.
 func (s *Local) writeFileAtomic(path string, data []byte, what string, durable bool) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	createTemp := os.CreateTemp
+	if s.createTemp != nil {
+		createTemp = s.createTemp
+	}
+	f, err := createTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"path"
 	"path/filepath"
 	"strings"
@@ -129,11 +130,17 @@ func effective(sources []Source, s Source, depth int) Source {
 func (m *Manifest) SourceOf(f *FileEntry) (Source, bool) {
 	p := filepath.Join(f.Root, filepath.FromSlash(f.Path))
 	for _, s := range m.Sources {
-		if s.File && s.Path == p {
+		if s.File && citedFile(s) == p {
 			return s, true
 		}
 	}
 	return Enclosing(m.Sources, p)
+}
+
+// citedFile is the path of a file source as its catalog entry names it:
+// a name that is not UTF-8 is recorded escaped (filestat.EscapeName).
+func citedFile(s Source) string {
+	return filepath.Join(filepath.Dir(s.Path), filestat.EscapeName(filepath.Base(s.Path)))
 }
 
 // collectionResolver returns the collection of a file (CollectionOf),
@@ -144,7 +151,7 @@ func (m *Manifest) collectionResolver() func(*FileEntry) string {
 	files := map[string]Source{}
 	for _, s := range m.Sources {
 		if s.File {
-			files[s.Path] = s
+			files[citedFile(s)] = s
 		} else {
 			folders[s.Path] = s
 		}

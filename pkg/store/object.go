@@ -78,6 +78,11 @@ func encodeObject(w io.Writer, chunks []Chunk) error {
 
 var errShort = errors.New("truncated")
 
+// minChunkBytes is the least a chunk takes in an object besides its
+// vector: five uvarints of one byte each (start, end, page and the two
+// lengths).
+const minChunkBytes = 5
+
 func decodeObject(data []byte) ([]Chunk, error) {
 	chunks, _, _, err := parseObject(data, true)
 	return chunks, err
@@ -117,7 +122,16 @@ func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims
 	dims = int(binary.LittleEndian.Uint32(body[6:]))
 	count := int(binary.LittleEndian.Uint32(body[10:]))
 	r := body[14:]
-	chunks = make([]Chunk, 0, min(count, len(r)))
+	// The header is checked against the file before anything is allocated
+	// for it: a crafted one (its checksum made to match) claimed billions
+	// of chunks and dimensions, and count × dims overflowed into a negative
+	// capacity (a panic). A chunk takes at least its five lengths and its
+	// vector, so neither can exceed what the file holds, and then neither
+	// can their product.
+	if count > 0 && (dims > len(r)/4 || count > len(r)/(minChunkBytes+4*dims)) {
+		return nil, nil, 0, fmt.Errorf("header claims %d chunks of %d dimensions, more than its %d bytes hold", count, dims, len(data))
+	}
+	chunks = make([]Chunk, 0, count)
 	uvarint := func() (int, error) {
 		v, n := binary.Uvarint(r)
 		if n <= 0 || v > math.MaxInt32 {
@@ -129,9 +143,9 @@ func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims
 	// One backing array for all vectors: fewer, larger allocations.
 	var floats []float32
 	if vectors {
-		floats = make([]float32, 0, min(count*dims, len(r)/4))
+		floats = make([]float32, 0, count*dims)
 	} else {
-		usable = make([]bool, 0, min(count, len(r)))
+		usable = make([]bool, 0, count)
 	}
 	for i := 0; i < count; i++ {
 		start, err := uvarint()

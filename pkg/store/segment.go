@@ -234,7 +234,9 @@ func openSegment(name string, src io.ReaderAt, size int64) (*segment, error) {
 	le := binary.LittleEndian
 	dims, rows, nobj, tableLen := int(le.Uint32(head[8:])), int(le.Uint32(head[12:])), int(le.Uint32(head[16:])), int64(le.Uint32(head[20:]))
 	vecOff, lexOff, lexLen, fileSize := le.Uint64(head[24:]), le.Uint64(head[32:]), le.Uint64(head[40:]), le.Uint64(head[48:])
-	if fileSize != uint64(size) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 {
+	// Each object takes at least 9 bytes of the table: a count claiming
+	// more is refused before anything is allocated for it.
+	if fileSize != uint64(size) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 || int64(nobj) > tableLen/9 {
 		return nil, bad("sizes")
 	}
 	l := layoutAt(int64(vecOff), dims, rows)

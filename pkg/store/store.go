@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/rag-cli/rag/pkg/filestat"
 )
 
 // FormatVersion is the version of the on-disk layout this code reads and
@@ -136,7 +138,7 @@ func (s Source) Name() string {
 	if s.Collection != "" {
 		return s.Collection
 	}
-	return filepath.Base(s.Path)
+	return filestat.EscapeName(filepath.Base(s.Path))
 }
 
 // Same reports whether s and o are the same folder or file.

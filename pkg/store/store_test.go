@@ -476,6 +476,11 @@ func FuzzDecodeObject(f *testing.F) {
 	}
 	f.Add([]byte(b.String()))
 	f.Add([]byte("RAGC"))
+	// Headers that claim more than the file holds, their checksum made to
+	// match: count × dims overflowed into a negative capacity (a panic).
+	for _, h := range [][2]uint32{{0xffffffff, 0xffffffff}, {0x40000000, 1}, {2, 0x7fffffff}, {0x80000000, 0x80000000}} {
+		f.Add(craftHeader([]byte(b.String()), h[0], h[1]))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Must not panic, whatever the bytes; the text-only decoding
 		// searches use agrees with the whole one.
@@ -496,6 +501,45 @@ func FuzzDecodeObject(f *testing.F) {
 			}
 		}
 	})
+}
+
+// craftHeader is object data with its header's dims and count replaced
+// and its checksum computed again, as a crafted file would have them.
+func craftHeader(data []byte, dims, count uint32) []byte {
+	data = bytes.Clone(data)
+	binary.LittleEndian.PutUint32(data[6:], dims)
+	binary.LittleEndian.PutUint32(data[10:], count)
+	binary.LittleEndian.PutUint32(data[len(data)-4:], crc32.ChecksumIEEE(data[:len(data)-4]))
+	return data
+}
+
+// TestCraftedObjectHeader: a header that claims more chunks or dimensions
+// than the file holds is damage, found before anything is allocated for it.
+func TestCraftedObjectHeader(t *testing.T) {
+	var b bytes.Buffer
+	if err := encodeObject(&b, []Chunk{{Text: "a", Vector: []float32{1, 0}}, {Text: "b", Vector: []float32{0, 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name        string
+		dims, count uint32
+		ok          bool
+	}{
+		{"as written", 2, 2, true},
+		{"count*dims overflows", 0xffffffff, 0xffffffff, false},
+		{"more dimensions than bytes", 0x40000000, 2, false},
+		{"more chunks than bytes", 2, 0x7fffffff, false},
+		{"one chunk too many", 2, 3, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := craftHeader(b.Bytes(), tt.dims, tt.count)
+			_, err := decodeObject(data)
+			_, terr := decodeObjectText(data)
+			if (err == nil) != tt.ok || (terr == nil) != tt.ok {
+				t.Errorf("decodeObject: %v; decodeObjectText: %v", err, terr)
+			}
+		})
+	}
 }
 
 // BenchmarkSearch10k measures a query over 10,000 chunks of 768 dimensions
