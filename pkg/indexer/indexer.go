@@ -308,7 +308,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			o.entry, o.reused = entry, true
 			return o
 		}
-		doc, err := extract.Extract(f.Path, data)
+		doc, err := extract.ExtractMax(f.Path, data, maxSize(opt))
 		if err != nil {
 			var fe *extract.FormatError
 			if errors.As(err, &fe) {
@@ -570,7 +570,7 @@ func newKeyer(generation string, opt Options) *keyer {
 }
 
 func (k *keyer) sum(hash, name string) []byte {
-	k.buf = append(append(append(append(k.buf[:0], hash...), 0), strings.ToLower(path.Ext(name))...), k.tail...)
+	k.buf = append(append(append(append(k.buf[:0], hash...), 0), extract.Ext(name)...), k.tail...)
 	h := sha256.Sum256(k.buf)
 	hex.Encode(k.hex[:], h[:])
 	return k.hex[:]
