@@ -155,3 +155,42 @@ func TestReasonGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkOverlapChecked: an overlap the chunker would not honour (more
+// than half the chunk size, as the flags and the index make it) is a usage
+// error with a hint, before anything is embedded.
+func TestChunkOverlapChecked(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		message string
+		hint    string
+	}{
+		{"overlap of the whole chunk", []string{"--chunk-tokens", "100", "--chunk-overlap", "100"}, ExitUsage,
+			"--chunk-overlap 100 is more than half the chunk size (--chunk-tokens 100)", "give --chunk-overlap 50 or less"},
+		{"overlap larger than the default chunk", []string{"--chunk-overlap", "600"}, ExitUsage,
+			"--chunk-overlap 600 is more than half the chunk size (500 tokens, the default; --chunk-tokens changes it)", "give --chunk-overlap 250 or less (the default is 15% of the chunk size: 75)"},
+		{"half is fine", []string{"--chunk-tokens", "40", "--chunk-overlap", "20"}, 0, "", ""},
+		{"more than half of the index's", []string{"--chunk-overlap", "21"}, ExitUsage,
+			"--chunk-overlap 21 is more than half the chunk size (40 tokens, the index's", "give --chunk-overlap 20 or less"},
+	}
+	for _, tt := range tests {
+		before := h.srv.EmbedRequests()
+		r := h.run(runOpt{}, append(append([]string{"index", "--embed-model", embedModel}, tt.args...), h.docs)...)
+		if r.code != tt.code {
+			t.Fatalf("%s: exit %d, want %d\n%s", tt.name, r.code, tt.code, r.stderr)
+		}
+		if tt.code == 0 {
+			continue
+		}
+		if !strings.Contains(r.stderr, "rag: error: "+tt.message) || !strings.Contains(r.stderr, "rag: hint: "+tt.hint) {
+			t.Errorf("%s: stderr %q", tt.name, r.stderr)
+		}
+		if h.srv.EmbedRequests() != before {
+			t.Errorf("%s: embedded before refusing", tt.name)
+		}
+	}
+}

@@ -158,6 +158,12 @@ fails at once, or waits with --wait.`,
 			case opts.Timeout < 0:
 				return usagef("--timeout must not be negative")
 			}
+			if opts.ChunkTokens > 0 {
+				// The index's chunk size does not count: the flag replaces it.
+				if err := checkChunking(opts, store.Manifest{}); err != nil {
+					return err
+				}
+			}
 			return onInterrupt(a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) }), hintInterruptedIndex)
 		},
 	}
@@ -315,6 +321,9 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 	defer closeWith(&err, st)
 
+	if err := checkChunking(opts, st.Manifest()); err != nil {
+		return err
+	}
 	model := opts.EmbedModel
 	current := st.Manifest()
 	// A catalog's model counts once something was embedded with it: an
@@ -569,6 +578,32 @@ func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
 		o.Overlap = opts.ChunkOverlap
 	}
 	return o
+}
+
+// checkChunking refuses an overlap the chunker would not honour (more than
+// half the chunk size), which would only re-embed everything for nothing:
+// the flags' settings over the index's m, as chunkOptions makes them. An
+// index's own settings, given by no flag, are left as they are.
+func checkChunking(opts *IndexOptions, m store.Manifest) error {
+	if opts.ChunkTokens == 0 && opts.ChunkOverlap == 0 {
+		return nil
+	}
+	o := chunkOptions(opts, m)
+	if o.Check() == nil {
+		return nil
+	}
+	size := fmt.Sprintf("--chunk-tokens %d", o.Target)
+	switch {
+	case opts.ChunkTokens > 0:
+	case m.ChunkTarget > 0:
+		size = fmt.Sprintf("%d tokens, the index's; --chunk-tokens changes it", o.Target)
+	default:
+		size = fmt.Sprintf("%d tokens, the default; --chunk-tokens changes it", o.Target)
+	}
+	return &hintedError{
+		err:  usagef("--chunk-overlap %d is more than half the chunk size (%s): chunks would repeat more text than they add", o.Overlap, size),
+		hint: fmt.Sprintf("give --chunk-overlap %d or less (the default is 15%% of the chunk size: %d)", chunk.MaxOverlap(o.Target), o.Target*15/100),
+	}
 }
 
 // indexPass runs the indexer over each target and sums up.
