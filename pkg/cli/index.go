@@ -97,7 +97,9 @@ exactly those; without, every folder and file the index held.
 
 --remove PATH drops a folder or file from the index without embedding
 anything or touching the files. A folder or file inside an indexed folder is
-recorded as an --exclude of that folder, so refreshing it leaves it out.
+recorded as removed from it: every later run of the folder leaves it out,
+also with other --include or --exclude (rag status shows it), until
+` + "`rag index PATH`" + ` names it, which brings it back.
 
 --watch indexes, then keeps the index current as files change until
 interrupted. Only one rag index writes to an index at a time; another one
@@ -222,6 +224,9 @@ type target struct {
 	fsys fs.FS
 	only []string
 	gone bool // the source no longer exists
+	// removedSet says src.Removed is decided (planTargets): otherwise the
+	// run keeps what the source recorded.
+	removedSet bool
 }
 
 func resolveTarget(p string, mayBeGone bool) (target, error) {
@@ -467,8 +472,12 @@ func within(path, dir string) bool {
 // A target inside a folder that is indexed too (given now or recorded) is
 // replaced by that folder; a recorded source inside a folder given now is
 // superseded by it, to be forgotten once the folder is indexed (its
-// embeddings are reused, not redone).
+// embeddings are reused, not redone). What `rag index --remove` took out
+// of a recorded folder stays out (store.Source.Removed), unless a target
+// names it: then it is indexed again with the folder. A target inside what
+// was removed is no part of the folder, and is indexed on its own.
 func planTargets(explicit []target, recorded []store.Source) (run []target, superseded []store.Source, notes []string) {
+	recorded, notes = readd(explicit, recorded)
 	var folders []store.Source
 	for _, src := range recorded {
 		if !src.File {
@@ -477,13 +486,16 @@ func planTargets(explicit []target, recorded []store.Source) (run []target, supe
 	}
 	for _, t := range explicit {
 		if !t.src.File && !t.gone {
+			if rec, ok := recordedSource(recorded, t.src); ok {
+				t.src = rec
+			}
 			folders = append(folders, t.src)
 		}
 	}
 	for _, t := range explicit {
 		outer := t.src
 		for _, f := range folders {
-			if !f.Same(outer) && within(outer.Path, f.Path) && len(f.Path) < len(outer.Path) {
+			if !f.Same(outer) && within(outer.Path, f.Path) && len(f.Path) < len(outer.Path) && !f.Leaves(t.src.Path) {
 				outer = f
 			}
 		}
@@ -492,6 +504,9 @@ func planTargets(explicit []target, recorded []store.Source) (run []target, supe
 				notes = append(notes, fmt.Sprintf("%s is inside %s, which is indexed: refreshing %s", t.src.Path, outer.Path, outer.Path))
 			}
 			t = targetOf(outer)
+		}
+		if rec, ok := recordedSource(recorded, t.src); ok && !t.src.File {
+			t.src.Removed, t.removedSet = rec.Removed, true
 		}
 		if !hasSource(run, t.src) {
 			run = append(run, t)
@@ -502,13 +517,33 @@ func planTargets(explicit []target, recorded []store.Source) (run []target, supe
 			continue
 		}
 		for _, t := range run {
-			if !t.src.File && within(src.Path, t.src.Path) {
+			if !t.src.File && within(src.Path, t.src.Path) && !t.src.Leaves(src.Path) {
 				superseded = append(superseded, src)
 				break
 			}
 		}
 	}
 	return run, superseded, notes
+}
+
+// readd returns the recorded sources with the removed paths that explicit
+// targets name (or hold) brought back, and a note for each.
+func readd(explicit []target, recorded []store.Source) ([]store.Source, []string) {
+	var notes []string
+	out := make([]store.Source, len(recorded))
+	for i, src := range recorded {
+		for _, t := range explicit {
+			if src.File || t.src.Path == src.Path || !within(t.src.Path, src.Path) {
+				continue
+			}
+			if back := src.Readd(t.src.Path); len(back.Removed) < len(src.Removed) {
+				notes = append(notes, fmt.Sprintf("%s was removed from %s (rag index --remove); indexing it by name brings it back", t.src.Path, src.Path))
+				src = back
+			}
+		}
+		out[i] = src
+	}
+	return out, notes
 }
 
 // forget drops superseded sources once the folders covering them are
@@ -635,6 +670,11 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		}
 		if ok {
 			t.src.Allow, t.src.Tenant, t.src.Collection = rec.Allow, rec.Tenant, rec.Collection
+			if !t.removedSet {
+				// What --remove took out stays out (planTargets brings back
+				// what a run names).
+				t.src.Removed = rec.Removed
+			}
 		}
 		if opts.collectionSet {
 			t.src.Collection = opts.Collection

@@ -381,6 +381,13 @@ func writeStatus(a *App, r *statusReport, verbose bool) error {
 			kind += "; " + strings.Join(who, "; ")
 		}
 		fmt.Fprintf(&b, "  %s (%s)\n", s.Path, kind)
+		if len(s.Removed) > 0 {
+			quoted := make([]string, len(s.Removed))
+			for i, r := range s.Removed {
+				quoted[i] = shellQuote(r)
+			}
+			fmt.Fprintf(&b, "    removed: %s (rag index PATH brings one back)\n", strings.Join(quoted, " "))
+		}
 	}
 	fmt.Fprintf(&b, "%-13s %d\n", "Failed:", len(r.Failed))
 	for _, p := range r.Failed {

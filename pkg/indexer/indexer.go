@@ -592,7 +592,8 @@ func maxSize(opt Options) int64 {
 func listFiles(ctx context.Context, opt Options) (*ingest.Result, error) {
 	if opt.Only == nil {
 		return ingest.Walk(ctx, opt.FS, ingest.Options{
-			MaxSize: opt.MaxSize, Include: opt.Source.Include, Exclude: opt.Source.Exclude, Hidden: opt.Source.Hidden,
+			MaxSize: opt.MaxSize, Include: opt.Source.Include, Hidden: opt.Source.Hidden,
+			Exclude: append(slices.Clip(opt.Source.Exclude), removedGlobs(opt.Source)...),
 			SkipDir: func(dir string, names []string) bool {
 				return opt.IndexDir != "" && filepath.Join(opt.Root, filepath.FromSlash(dir)) == opt.IndexDir ||
 					store.IsCatalogDir(opt.FS, dir, names)

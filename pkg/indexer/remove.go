@@ -12,7 +12,8 @@ import (
 // RemovePath drops the folder or file abs from the catalog m, for
 // `rag index --remove`, and reports whether the index held it. A recorded
 // source at or inside abs goes; a path inside a recorded folder is recorded
-// as an exclude of that folder, so refreshing it leaves the path out.
+// as removed from that folder (Source.Removed), so that refreshing it
+// leaves the path out until it is indexed again by name.
 func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 	// drop reports whether the entry of root and p goes.
 	drop := func(root, p string) bool { return within(filepath.Join(root, filepath.FromSlash(p)), abs) }
@@ -28,7 +29,6 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 		case !src.File && within(abs, src.Path):
 			// Inside a recorded folder: keep the folder, leave this out of it.
 			rel := filepath.ToSlash(strings.TrimPrefix(abs, src.Path+string(filepath.Separator)))
-			pattern := globEscape(rel)
 			inside := false
 			for _, f := range m.Files {
 				if f.Root == src.Path && (f.Path == rel || strings.HasPrefix(f.Path, rel+"/")) {
@@ -37,7 +37,7 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 			}
 			if inside {
 				found = true
-				src.Exclude = append(append([]string(nil), src.Exclude...), pattern)
+				src.Removed = addRemoved(src.Removed, rel)
 			}
 			sources = append(sources, src)
 		default:
@@ -51,6 +51,34 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 	sort.Slice(sources, func(i, j int) bool { return sources[i].Path < sources[j].Path })
 	m.Sources = sources
 	return m, true
+}
+
+// addRemoved adds rel to a source's removed paths (a new list): once, and
+// in place of those inside it, sorted.
+func addRemoved(removed []string, rel string) []string {
+	out := []string{rel}
+	for _, r := range removed {
+		switch {
+		case r == rel || strings.HasPrefix(rel, r+"/"):
+			return removed // already out
+		case strings.HasPrefix(r, rel+"/"):
+			// inside rel: rel covers it
+		default:
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// removedGlobs are the removed paths of a source as globs that match them
+// alone, for the walk to leave out.
+func removedGlobs(src store.Source) []string {
+	out := make([]string, len(src.Removed))
+	for i, r := range src.Removed {
+		out[i] = globEscape(r)
+	}
+	return out
 }
 
 // globEscape makes a path a glob that matches only itself.

@@ -17,7 +17,7 @@ import (
 	"unsafe"
 )
 
-// The catalog of format version 7 is a little-endian binary file, written
+// The catalog of format version 8 is a little-endian binary file, written
 // and read by hand as objects are (the JSON of versions 3 and 4 took 60 ms
 // of every no-op `rag index` at 7,750 files to decode):
 //
@@ -26,7 +26,7 @@ import (
 //	tenants: count × tenant
 //	access lists: principals in all | count × ( count × principal )
 //	sources: count × ( path | flags (1 file, 2 hidden, 4 collection) | [ collection ] | count × include glob |
-//	                   count × exclude glob | tenant number | allow list number )
+//	                   count × exclude glob | tenant number | allow list number | count × removed path )
 //	roots: count × root
 //	files: count × ( root number | tenant number | access list number | path | hash | key | size | chunks |
 //	                 object size | indexed at | format | meta | seen? (0 or 1) [ size | mtime | ctime | inode | read at ] )
@@ -44,7 +44,8 @@ import (
 // empty). A file's metadata (front matter: any values) is kept as JSON,
 // empty for none, and decoded only when present. Format 5 is the same
 // without the flags, the tables of tenants and access lists and the tenant
-// and list numbers; format 6 without collections (flag 4 of a source). Later
+// and list numbers; format 6 without collections (flag 4 of a source);
+// format 7 without the removed paths of a source. Later
 // versions keep the magic and version first and the
 // CRC-32 of all before it last, so that a rag tells a newer catalog (refused
 // with a hint to rebuild) from a damaged one (read from the previous
@@ -124,6 +125,7 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		w.strs(s.Exclude)
 		w.count(t.tenant(s.Tenant))
 		w.count(t.list(s.Allow))
+		w.strs(s.Removed)
 	}
 
 	roots := map[string]int{}
@@ -308,7 +310,7 @@ func decodeCatalog(p string, data []byte) (*Manifest, error) {
 const firstBinaryVersion = 5
 
 // decodeCatalogBody decodes what follows the magic and version v (5 to
-// 7), and checks it as checkManifest does. Every string is a part of b,
+// 8), and checks it as checkManifest does. Every string is a part of b,
 // which is the file's one copy: no allocation a string, nor a list of
 // principals (the lists of the table share one array).
 func decodeCatalogBody(b string, v int) (*Manifest, error) {
@@ -378,6 +380,9 @@ func decodeCatalogBody(b string, v int) (*Manifest, error) {
 			s.Exclude = r.strs()
 			s.Tenant = tenant()
 			s.Allow = list()
+			if v >= 8 {
+				s.Removed = r.strs()
+			}
 		}
 	}
 	roots := r.strs()
@@ -797,7 +802,8 @@ func (m *Manifest) Equal(o *Manifest) bool {
 func sameSource(a, b Source) bool {
 	return a.Path == b.Path && a.File == b.File && a.Hidden == b.Hidden &&
 		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) &&
-		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection
+		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection &&
+		slices.Equal(a.Removed, b.Removed)
 }
 
 func sameFile(a, b FileEntry) bool {

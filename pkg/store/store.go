@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -19,8 +20,10 @@ import (
 // metadata; version 4 what a file's stat was when it was read (Seen);
 // version 5 made the catalog binary (catalog.go); version 6 added tenants
 // and access control (FileEntry.Tenant and Access, Source.Tenant and Allow,
-// Manifest.AccessControl); version 7 named collections (Source.Collection).
-const FormatVersion = 7
+// Manifest.AccessControl); version 7 named collections (Source.Collection);
+// version 8 kept what `rag index --remove` took out of a folder
+// (Source.Removed).
+const FormatVersion = 8
 
 // oldestReadable is the oldest format version Open still reads: versions 3
 // and 4 (JSON catalogs) and 5 (binary) hold the same but for what the later
@@ -109,6 +112,42 @@ type Source struct {
 	// Collection names the collection the source's files belong to
 	// (--collection); "" for the one named after the folder (Name).
 	Collection string `json:"collection,omitempty"`
+	// Removed are the folders and files inside the folder (relative to
+	// Path, slash-separated) that `rag index --remove` took out: every run
+	// leaves them out until one is indexed again by name. Kept apart from
+	// Exclude, which each run's --exclude replaces.
+	Removed []string `json:"removed,omitempty"`
+}
+
+// Leaves reports whether the source, a folder, leaves out abs (a path
+// inside it) because abs is or is inside a path it has Removed.
+func (s Source) Leaves(abs string) bool {
+	for _, r := range s.Removed {
+		if within(abs, filepath.Join(s.Path, filepath.FromSlash(r))) {
+			return true
+		}
+	}
+	return false
+}
+
+// Readd returns s without the removed paths that abs (a folder or file
+// inside it, given to `rag index` by name) is or holds: indexing a path
+// that was removed brings it back. A path inside one that was removed
+// does not bring back the rest of it: the source is s as it was.
+func (s Source) Readd(abs string) Source {
+	var kept []string
+	for _, r := range s.Removed {
+		if !within(filepath.Join(s.Path, filepath.FromSlash(r)), abs) {
+			kept = append(kept, r)
+		}
+	}
+	s.Removed = kept
+	return s
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
 }
 
 // Name is the collection of the source: as --collection named it, else
