@@ -263,3 +263,44 @@ func FuzzGzip(f *testing.F) {
 		}
 	})
 }
+
+// TestSource: the text a file's line numbers count, markup and all.
+func TestSource(t *testing.T) {
+	t.Parallel()
+	page := read(t, "latin1.html")
+	tests := []struct {
+		name, file string
+		data       []byte
+		line       int
+		want       string
+		err        error
+	}{
+		{"html in latin-1", "latin1.html", page, 8, "<h1>Café crème</h1>", nil},
+		{"gzipped html", "latin1.html.gz", gz(t, page), 4, "<meta charset=ISO-8859-1>", nil},
+		{"markdown, front matter and all", "manual.md", read(t, "manual.md"), 1, "---", nil},
+		{"pdf", "manual.pdf", read(t, "manual.pdf"), 0, "", extract.ErrNoSource},
+		{"docx", "report.docx", read(t, "report.docx"), 0, "", extract.ErrNoSource},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			text, err := extract.Source(tt.file, tt.data, 1<<20)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("error %v, want %v", err, tt.err)
+			}
+			if tt.err != nil {
+				return
+			}
+			if lines := strings.Split(text, "\n"); len(lines) < tt.line || lines[tt.line-1] != tt.want {
+				t.Errorf("line %d is not %q:\n%s", tt.line, tt.want, text)
+			}
+		})
+	}
+	d, err := extract.Extract("manual.md", read(t, "manual.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.FrontMatter != 5 || d.Lines[0].N != 6 {
+		t.Errorf("front matter %d lines, text from line %d", d.FrontMatter, d.Lines[0].N)
+	}
+}

@@ -73,6 +73,9 @@ type Doc struct {
 	// SourceLines is true when Lines are exactly the file's lines at N, so
 	// that a chunk's text can be checked against the file.
 	SourceLines bool
+	// FrontMatter is how many lines at the top are front matter (Meta),
+	// kept out of the text.
+	FrontMatter int
 }
 
 // Text is the extracted text: the lines joined by newlines.
@@ -166,25 +169,58 @@ func Ext(name string) string {
 // expands beyond max, or holds another compressed file or an archive, is
 // not read.
 func gunzip(name string, data []byte, max int64) (*Doc, error) {
+	inner, out, err := expand(name, data, max)
+	if err != nil {
+		return nil, err
+	}
+	return ExtractMax(inner, out, max)
+}
+
+// expand uncompresses the gzip-compressed file name, at most max bytes of
+// it, and names what it holds.
+func expand(name string, data []byte, max int64) (string, []byte, error) {
 	inner := name[:len(name)-len(".gz")]
 	switch strings.ToLower(path.Ext(inner)) {
 	case ".gz":
-		return nil, fmt.Errorf("%w: gzip inside gzip", ErrNotText)
+		return "", nil, fmt.Errorf("%w: gzip inside gzip", ErrNotText)
 	case ".tar":
-		return nil, fmt.Errorf("%w: a compressed tar archive", ErrNotText)
+		return "", nil, fmt.Errorf("%w: a compressed tar archive", ErrNotText)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, &FormatError{Format: "gzip", Err: err}
+		return "", nil, &FormatError{Format: "gzip", Err: err}
 	}
 	out, err := io.ReadAll(io.LimitReader(zr, max+1))
 	if err != nil {
-		return nil, &FormatError{Format: "gzip", Err: err}
+		return "", nil, &FormatError{Format: "gzip", Err: err}
 	}
 	if int64(len(out)) > max {
-		return nil, fmt.Errorf("%w (more than %d bytes uncompressed)", ErrTooLarge, max)
+		return "", nil, fmt.Errorf("%w (more than %d bytes uncompressed)", ErrTooLarge, max)
 	}
-	return ExtractMax(inner, out, max)
+	return inner, out, nil
+}
+
+// ErrNoSource means a file's line numbers do not count lines of text that
+// Source could return: PDF (lines of pages) and DOCX (paragraphs).
+var ErrNoSource = errors.New("no lines of text: its positions are pages or paragraphs")
+
+// Source returns the text whose lines a file's Line.N count: the decoded
+// file (uncompressed, in the charset an HTML page declares), markup and
+// all, as ExtractMax read it.
+func Source(name string, data []byte, max int64) (string, error) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".gz":
+		inner, out, err := expand(name, data, max)
+		if err != nil {
+			return "", err
+		}
+		return Source(inner, out, max)
+	case ".pdf", ".docx":
+		return "", ErrNoSource
+	case ".html", ".htm", ".xhtml":
+		return decodeHTML(data)
+	}
+	return Decode(data)
 }
 
 // ErrTooLarge marks a compressed file that expands beyond the size limit.
