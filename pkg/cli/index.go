@@ -72,7 +72,8 @@ func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
 		Short: "Index folders or files so they can be searched and asked",
 		Long: `Index walks each folder (recursively) and reads the files it knows: Markdown,
 plain text, source code, reStructuredText, Org, HTML, PDF, DOCX, CSV/TSV and
-JSON/JSONL (other UTF-8 text is read as plain text). It splits them into chunks
+JSON/JSONL (with comments too), also gzip-compressed (README.md.gz); other
+UTF-8 text is read as plain text. It splits them into chunks
 of about 500 tokens along their structure, embeds them with Ollama and stores
 them in the index. Files matched by .gitignore or .ragignore files, --exclude
 or not by --include are left out; hidden files and folders (without --hidden;
