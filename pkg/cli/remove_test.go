@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,5 +228,35 @@ func TestRemovedStaysRemoved(t *testing.T) {
 	}
 	if n := len(h.status().Sources); n != 1 {
 		t.Errorf("%d sources, want the folder alone", n)
+	}
+}
+
+// TestRemovedUnderAccessControl: under access control a view that does not
+// see the whole index is not told what was removed (names of files whose
+// access no run decides, as skipped ones); --all is.
+func TestRemovedUnderAccessControl(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	other := t.TempDir()
+	write(t, filepath.Join(other, "b.md"), "# B\n\nBadgers dig setts.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--allow", "user:ann", h.docs)
+	h.mustRun(runOpt{}, "index", "--allow", "user:bob", other)
+	h.mustRun(runOpt{}, "index", "--remove", filepath.Join(h.docs, "notes"))
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--as", "user:ann"}, nil},
+		{[]string{"--all"}, []string{"notes"}},
+	} {
+		r := h.mustRun(runOpt{}, append([]string{"status", "--json"}, tt.args...)...)
+		var rep statusReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(rep.Sources, func(s store.Source) bool { return s.Path == h.docs })
+		if i < 0 || !slices.Equal(rep.Sources[i].Removed, tt.want) {
+			t.Errorf("status %v: sources %+v, want %s removed %q", tt.args, rep.Sources, h.docs, tt.want)
+		}
 	}
 }

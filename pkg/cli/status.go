@@ -474,6 +474,9 @@ func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Dam
 			root = filepath.Dir(s.Path)
 		}
 		if s.Tenant == view.Tenant && roots[root] && (len(view.Collections) == 0 || slices.Contains(view.Collections, s.Name())) {
+			if m.AccessControl {
+				s.Removed = nil // names of files whose access no run decides, as problems below
+			}
 			sources = append(sources, s)
 		}
 	}
