@@ -83,6 +83,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseMembership -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzCiteFilter -fuzztime $(FUZZTIME) ./pkg/answer/
 	$(GO) test -run '^$$' -fuzz FuzzParseExpansion -fuzztime $(FUZZTIME) ./pkg/rewrite/
-	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzDOCXBody FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText; do \
+	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzDOCXBody FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText FuzzGzip; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./pkg/extract/ || exit 1; \
 	done

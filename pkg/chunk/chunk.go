@@ -8,6 +8,7 @@
 package chunk
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +29,21 @@ type Options struct {
 
 // DefaultOptions gives chunks of about 500 tokens overlapping by about 15%.
 var DefaultOptions = Options{Target: 500, Overlap: 75}
+
+// MaxOverlap is the largest overlap SplitDoc honours for chunks of target
+// tokens: half of them, so that every chunk holds as much new text as it
+// repeats.
+func MaxOverlap(target int) int { return target / 2 }
+
+// Check reports an overlap SplitDoc would not honour (more than
+// MaxOverlap), which only changes how chunks are keyed: settings that
+// would re-embed everything for nothing.
+func (o Options) Check() error {
+	if o.Target > 0 && o.Overlap > MaxOverlap(o.Target) {
+		return fmt.Errorf("an overlap of %d tokens is more than half the chunk size of %d", o.Overlap, o.Target)
+	}
+	return nil
+}
 
 // Chunk is a run of lines of a document, or part of one long line.
 type Chunk struct {
@@ -189,7 +205,7 @@ func SplitDoc(ed *extract.Doc, opt Options) []Chunk {
 	if opt.Target <= 0 {
 		opt = DefaultOptions
 	}
-	opt.Overlap = max(0, min(opt.Overlap, opt.Target/2))
+	opt.Overlap = max(0, min(opt.Overlap, MaxOverlap(opt.Target)))
 	d := newDoc(ed)
 	var out []Chunk
 	for _, s := range sections(ed) {

@@ -273,3 +273,21 @@ func BenchmarkSplitMarkdown(b *testing.B) {
 		SplitDoc(d, DefaultOptions)
 	}
 }
+
+func TestOptionsCheck(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		opt Options
+		ok  bool
+	}{
+		{DefaultOptions, true},
+		{Options{Target: 100, Overlap: 50}, true},
+		{Options{Target: 100, Overlap: 51}, false},
+		{Options{Target: 500, Overlap: 600}, false},
+		{Options{Target: 16}, true},
+	} {
+		if err := tt.opt.Check(); (err == nil) != tt.ok {
+			t.Errorf("%+v: Check() = %v", tt.opt, err)
+		}
+	}
+}

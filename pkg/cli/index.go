@@ -73,7 +73,8 @@ func newIndexCmd(a *App, g *globalOptions) *cobra.Command {
 		Short: "Index folders or files so they can be searched and asked",
 		Long: `Index walks each folder (recursively) and reads the files it knows: Markdown,
 plain text, source code, reStructuredText, Org, HTML, PDF, DOCX, CSV/TSV and
-JSON/JSONL (other UTF-8 text is read as plain text). It splits them into chunks
+JSON/JSONL (with comments too), also gzip-compressed (README.md.gz); other
+UTF-8 text is read as plain text. It splits them into chunks
 of about 500 tokens along their structure, embeds them with Ollama and stores
 them in the index. Files matched by .gitignore or .ragignore files, --exclude
 or not by --include are left out; hidden files and folders (without --hidden;
@@ -107,7 +108,9 @@ Indexing a path inside an indexed folder refreshes that folder.
 
 --remove PATH drops a folder or file from the index without embedding
 anything or touching the files. A folder or file inside an indexed folder is
-recorded as an --exclude of that folder, so refreshing it leaves it out.
+recorded as removed from it: every later run of the folder leaves it out,
+also with other --include or --exclude (rag status shows it), until
+` + "`rag index PATH`" + ` names it, which brings it back.
 
 --watch indexes, then keeps the index current as files change until
 interrupted. Only one rag index writes to an index at a time; another one
@@ -173,6 +176,12 @@ fails at once, or waits with --wait.`,
 			case opts.Quiet < 0:
 				return usagef("--watch-delay must not be negative")
 			}
+			if opts.ChunkTokens > 0 {
+				// The index's chunk size does not count: the flag replaces it.
+				if err := checkChunking(opts, store.Manifest{}); err != nil {
+					return err
+				}
+			}
 			return onInterrupt(a.withPull(cmd.Context(), opts.Pull, func() error { return indexRun(cmd.Context(), a, opts) }), hintInterruptedIndex)
 		},
 	}
@@ -236,6 +245,9 @@ type target struct {
 	// the run names none. A folder refreshed because a path inside it was
 	// named keeps its own.
 	given bool
+	// removedSet says src.Removed is decided (planTargets): otherwise the
+	// run keeps what the source recorded.
+	removedSet bool
 }
 
 func resolveTarget(p string, mayBeGone bool) (target, error) {
@@ -340,6 +352,9 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	}
 	defer closeWith(&err, st)
 
+	if err := checkChunking(opts, st.Manifest()); err != nil {
+		return err
+	}
 	model := opts.EmbedModel
 	current := st.Manifest()
 	// A catalog's model counts once something was embedded with it: an
@@ -502,7 +517,12 @@ func (o *IndexOptions) given() store.Settings {
 // (set) are recorded for the target alone, as a source inside that folder
 // (inner) that inherits the others, and the folder keeps its own. A
 // recorded source inside a folder given now stays, with its own settings.
+// What `rag index --remove` took out of a recorded folder stays out
+// (store.Source.Removed), unless a target names it: then it is indexed
+// again with the folder. A target inside what was removed is no part of
+// the folder, and is indexed on its own.
 func planTargets(explicit []target, recorded []store.Source, set store.Settings) (run []target, inner []store.Source, notes []string) {
+	recorded, notes = readd(explicit, recorded)
 	var folders []store.Source
 	for _, src := range recorded {
 		if !src.File {
@@ -511,6 +531,9 @@ func planTargets(explicit []target, recorded []store.Source, set store.Settings)
 	}
 	for _, t := range explicit {
 		if !t.src.File && !t.gone {
+			if rec, ok := recordedSource(recorded, t.src); ok {
+				t.src = rec
+			}
 			folders = append(folders, t.src)
 		}
 	}
@@ -525,6 +548,9 @@ func planTargets(explicit []target, recorded []store.Source, set store.Settings)
 	}
 	for _, t := range explicit {
 		outer, nested := store.Holder(folders, t.src.Path)
+		if nested && outer.Leaves(t.src.Path) {
+			nested = false // removed from outer: a source of its own
+		}
 		if !nested {
 			t.given = true
 			add(t)
@@ -549,6 +575,11 @@ func planTargets(explicit []target, recorded []store.Source, set store.Settings)
 		}
 		add(targetOf(outer))
 	}
+	for i := range run {
+		if rec, ok := recordedSource(recorded, run[i].src); ok && !run[i].src.File {
+			run[i].src.Removed, run[i].removedSet = rec.Removed, true
+		}
+	}
 	// A folder given with settings: the sources inside it keep theirs.
 	for _, t := range run {
 		if !t.given || set == 0 || t.src.File {
@@ -561,6 +592,26 @@ func planTargets(explicit []target, recorded []store.Source, set store.Settings)
 		}
 	}
 	return run, inner, notes
+}
+
+// readd returns the recorded sources with the removed paths that explicit
+// targets name (or hold) brought back, and a note for each.
+func readd(explicit []target, recorded []store.Source) ([]store.Source, []string) {
+	var notes []string
+	out := make([]store.Source, len(recorded))
+	for i, src := range recorded {
+		for _, t := range explicit {
+			if src.File || t.src.Path == src.Path || !store.Within(t.src.Path, src.Path) {
+				continue
+			}
+			if back := src.Readd(t.src.Path); len(back.Removed) < len(src.Removed) {
+				notes = append(notes, fmt.Sprintf("%s was removed from %s (rag index --remove); indexing it by name brings it back", t.src.Path, src.Path))
+				src = back
+			}
+		}
+		out[i] = src
+	}
+	return out, notes
 }
 
 // walkOf is the walk options setting for src, which a file has none of.
@@ -650,6 +701,32 @@ func chunkOptions(opts *IndexOptions, m store.Manifest) chunk.Options {
 	return o
 }
 
+// checkChunking refuses an overlap the chunker would not honour (more than
+// half the chunk size), which would only re-embed everything for nothing:
+// the flags' settings over the index's m, as chunkOptions makes them. An
+// index's own settings, given by no flag, are left as they are.
+func checkChunking(opts *IndexOptions, m store.Manifest) error {
+	if opts.ChunkTokens == 0 && opts.ChunkOverlap == 0 {
+		return nil
+	}
+	o := chunkOptions(opts, m)
+	if o.Check() == nil {
+		return nil
+	}
+	size := fmt.Sprintf("--chunk-tokens %d", o.Target)
+	switch {
+	case opts.ChunkTokens > 0:
+	case m.ChunkTarget > 0:
+		size = fmt.Sprintf("%d tokens, the index's; --chunk-tokens changes it", o.Target)
+	default:
+		size = fmt.Sprintf("%d tokens, the default; --chunk-tokens changes it", o.Target)
+	}
+	return &hintedError{
+		err:  usagef("--chunk-overlap %d is more than half the chunk size (%s): chunks would repeat more text than they add", o.Overlap, size),
+		hint: fmt.Sprintf("give --chunk-overlap %d or less (the default is 15%% of the chunk size: %d)", chunk.MaxOverlap(o.Target), o.Target*15/100),
+	}
+}
+
 // indexPass runs the indexer over each target and sums up.
 // damaged names the objects whose files are embedded again; replaced are
 // the sources of the catalog a rebuild replaces (nil otherwise); inner are
@@ -665,7 +742,11 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 		}
 		prog := newProgress(a)
 		prog.start("indexing")
+		planned := t.src.Removed
 		t.src = runSettings(opts, t.src, t.given, st.Manifest().Sources, replaced)
+		if t.removedSet {
+			t.src.Removed = planned // planTargets brought back what the run names
+		}
 		var nested []store.Source
 		if !t.src.File {
 			nested = nestedSources(opts, t.src.Path, inner, st.Manifest().Sources, replaced)
@@ -707,6 +788,8 @@ func runSettings(opts *IndexOptions, src store.Source, given bool, recorded, rep
 	}
 	if ok {
 		src.Allow, src.Tenant, src.Collection, src.Inherit = rec.Allow, rec.Tenant, rec.Collection, rec.Inherit
+		// What --remove took out stays out.
+		src.Removed = rec.Removed
 		if !given || !opts.walkFlagsSet {
 			src.Include, src.Exclude, src.Hidden = rec.Include, rec.Exclude, rec.Hidden
 		}

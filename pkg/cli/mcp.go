@@ -267,6 +267,9 @@ func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn
 	case "missing":
 		text = "(The file no longer exists; this is the indexed text.)\n\n" + text
 	}
+	if rep.Note != "" {
+		text = "(" + rep.Note + ".)\n\n" + text
+	}
 	return textResult(text), rep, nil
 }
 

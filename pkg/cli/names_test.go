@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
 )
 
 // TestNameNotUTF8: a file whose name is not UTF-8 is indexed under its

@@ -14,9 +14,9 @@ import (
 // removeRun is `rag index --remove PATH...`: it drops folders and files
 // from the catalog in one commit, embedding nothing and touching no file on
 // disk. A recorded folder or file goes with its source; a folder or file
-// inside a recorded folder goes with an exclude pattern recorded on that
-// folder, so that refreshing the folder leaves it out; a folder that holds
-// recorded sources drops them all.
+// inside a recorded folder is recorded as removed from that folder, so
+// that refreshing the folder leaves it out; a folder that holds recorded
+// sources drops them all.
 func removeRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	dir, err := a.indexDir(opts.globalOptions)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,7 +87,7 @@ func TestIndexRemove(t *testing.T) {
 					t.Errorf("after refresh the index holds %v (embedded %d)", held, h.srv.EmbeddedTexts()-before)
 				}
 				st := h.status()
-				if i := slices.IndexFunc(st.Sources, func(s statusSource) bool { return s.Path == h.docs }); i < 0 || !slices.Equal(st.Sources[i].Exclude, []string{"notes/cooking.md", "src"}) {
+				if i := slices.IndexFunc(st.Sources, func(s statusSource) bool { return s.Path == h.docs }); i < 0 || !slices.Equal(st.Sources[i].Removed, []string{"notes/cooking.md", "src"}) || st.Sources[i].Exclude != nil {
 					t.Errorf("sources = %+v", st.Sources)
 				}
 				if r := h.mustRun(runOpt{}, "search", "--mode", "lexical", "spaghetti garlic"); strings.Contains(r.stdout, "cooking.md") {
@@ -156,5 +157,106 @@ func TestIndexRemoveErrors(t *testing.T) {
 	})
 	if len(indexedPaths(t, h.index)) != 4 {
 		t.Error("a failed --remove changed the index")
+	}
+}
+
+// TestRemovedStaysRemoved: what `rag index --remove` took out of a folder
+// stays out when the folder is indexed again by name, with other walk
+// flags or rebuilt, and status shows it; indexing it by name brings it
+// back, and a file inside a removed folder is indexed alone.
+func TestRemovedStaysRemoved(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	notes := filepath.Join(h.docs, "notes")
+	cooking := filepath.Join(notes, "cooking.md")
+	baking := filepath.Join(notes, "baking.md")
+	write(t, baking, "# Baking\n\nSourdough needs a starter.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs)
+	h.mustRun(runOpt{}, "index", "--remove", notes)
+
+	removedOf := func(t *testing.T) []string {
+		t.Helper()
+		for _, s := range h.status().Sources {
+			if s.Path == h.docs {
+				return s.Removed
+			}
+		}
+		t.Fatalf("no source %s", h.docs)
+		return nil
+	}
+	for _, run := range [][]string{
+		{"index", h.docs},
+		{"index", "--exclude", "*.txt", h.docs},
+		{"index", "--rebuild", h.docs},
+		{"index"},
+	} {
+		before := h.srv.EmbeddedTexts()
+		h.mustRun(runOpt{}, run...)
+		held := indexedPaths(t, h.index)
+		if slices.Contains(held, cooking) || slices.Contains(held, baking) {
+			t.Errorf("rag %s brought back the removed folder: %v", strings.Join(run, " "), held)
+		}
+		if run[len(run)-1] == h.docs && run[1] != "--rebuild" && h.srv.EmbeddedTexts() != before {
+			t.Errorf("rag %s embedded %d texts", strings.Join(run, " "), h.srv.EmbeddedTexts()-before)
+		}
+		if got := removedOf(t); !slices.Equal(got, []string{"notes"}) {
+			t.Errorf("after rag %s, removed = %q", strings.Join(run, " "), got)
+		}
+	}
+	r := h.mustRun(runOpt{}, "status")
+	if !strings.Contains(r.stdout, "  "+h.docs+" (folder; collection "+filepath.Base(h.docs)+")\n    removed: notes (rag index PATH brings one back)\n") {
+		t.Errorf("status does not show what was removed:\n%s", r.stdout)
+	}
+
+	// A file inside the removed folder, named: indexed alone, the rest
+	// stays out, and a refresh of the folder does not drop it.
+	r = h.mustRun(runOpt{}, "index", baking)
+	h.mustRun(runOpt{}, "index", h.docs)
+	held := indexedPaths(t, h.index)
+	if !slices.Contains(held, baking) || slices.Contains(held, cooking) || !slices.Equal(removedOf(t), []string{"notes"}) {
+		t.Errorf("after indexing %s: %v, removed %q (%s)", baking, held, removedOf(t), r.stderr)
+	}
+
+	// The removed folder, named: back in the folder.
+	r = h.mustRun(runOpt{}, "index", notes)
+	if !strings.Contains(r.stderr, "rag: note: "+notes+" was removed from "+h.docs+" (rag index --remove); indexing it by name brings it back") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	held = indexedPaths(t, h.index)
+	if !slices.Contains(held, cooking) || !slices.Contains(held, baking) || removedOf(t) != nil {
+		t.Errorf("after indexing %s: %v, removed %q", notes, held, removedOf(t))
+	}
+	if n := len(h.status().Sources); n != 1 {
+		t.Errorf("%d sources, want the folder alone", n)
+	}
+}
+
+// TestRemovedUnderAccessControl: under access control a view that does not
+// see the whole index is not told what was removed (names of files whose
+// access no run decides, as skipped ones); --all is.
+func TestRemovedUnderAccessControl(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	other := t.TempDir()
+	write(t, filepath.Join(other, "b.md"), "# B\n\nBadgers dig setts.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--allow", "user:ann", h.docs)
+	h.mustRun(runOpt{}, "index", "--allow", "user:bob", other)
+	h.mustRun(runOpt{}, "index", "--remove", filepath.Join(h.docs, "notes"))
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--as", "user:ann"}, nil},
+		{[]string{"--all"}, []string{"notes"}},
+	} {
+		r := h.mustRun(runOpt{}, append([]string{"status", "--json"}, tt.args...)...)
+		var rep statusReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(rep.Sources, func(s statusSource) bool { return s.Path == h.docs })
+		if i < 0 || !slices.Equal(rep.Sources[i].Removed, tt.want) {
+			t.Errorf("status %v: sources %+v, want %s removed %q", tt.args, rep.Sources, h.docs, tt.want)
+		}
 	}
 }

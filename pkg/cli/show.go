@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/extract"
 	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -52,7 +53,9 @@ PATH is relative to the folder it was indexed under (as citations show it),
 relative to the working directory, or absolute. The text is the stored chunks'
 (overlaps shown once), under a header line with the path, the lines and the
 heading path; a note on stderr says when the file changed since it was
-indexed. Show needs no Ollama.`,
+indexed. Lines the index holds no text of (front matter, blank lines,
+markup between two chunks) show the nearest indexed lines instead, with a
+note on stderr (and note in --json) that says why. Show needs no Ollama.`,
 		Example: `  rag show guide.md:12-30
   rag show 'guide.md:12-30 (Install > Linux)'
   rag show --json 'manual.pdf p.3' | jq -r '.sections[].text'`,
@@ -187,6 +190,13 @@ type showReport struct {
 	// "changed" or "missing".
 	OnDisk   string        `json:"on_disk"`
 	Sections []showSection `json:"sections"`
+	// Note says why the lines asked for are not what Sections show: the
+	// index holds no text of them (front matter, blank lines, markup), so
+	// the nearest indexed lines are shown instead.
+	Note string `json:"note,omitempty"`
+	// Markup is what the file holds at those lines when it is markup only
+	// (its first non-blank line, cut short): document text, not rag's.
+	Markup string `json:"markup,omitempty"`
 }
 
 func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
@@ -215,6 +225,12 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s changed since it was indexed; this is the indexed text (`rag index` refreshes it)\n", a.errText(rep.Path))
 	case "missing":
 		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s no longer exists; this is the indexed text\n", a.errText(rep.Path))
+	}
+	if rep.Note != "" {
+		fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(rep.Note))
+		if rep.Markup != "" {
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: the file holds there: %s\n", a.errText(strconv.Quote(rep.Markup)))
+		}
 	}
 	if opts.JSON {
 		return writeJSON(a, rep)
@@ -297,12 +313,16 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	if err != nil {
 		return nil, err
 	}
-	sections, err := selectSections(f, chunks, ref)
+	rep := &showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format}
+	host := filestat.HostPath(f.Root, f.Path) // the name on disk, for a name that is not UTF-8
+	rep.OnDisk = onDisk(host, f.Hash)
+	rep.Sections, err = selectSections(f, chunks, ref)
+	if errors.Is(err, errNoTextThere) {
+		rep.Sections, rep.Note, rep.Markup, err = nearest(f, chunks, ref, host, rep.OnDisk)
+	}
 	if err != nil {
 		return nil, err
 	}
-	rep := &showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format, Sections: sections}
-	rep.OnDisk = onDisk(filestat.HostPath(f.Root, f.Path), f.Hash)
 	return rep, nil
 }
 
@@ -368,6 +388,9 @@ func selectSections(f store.FileEntry, chunks []store.Chunk, ref citeRef) ([]sho
 		picked = append(picked, c)
 	}
 	if len(picked) == 0 {
+		if ref.lines() && len(chunks) > 0 {
+			return nil, errNoTextThere // nearest says why, and what is near
+		}
 		return nil, outside(f, chunks, ref)
 	}
 	var out []showSection
@@ -380,6 +403,119 @@ func selectSections(f store.FileEntry, chunks []store.Chunk, ref citeRef) ([]sho
 		start = end
 	}
 	return out, nil
+}
+
+// errNoTextThere is selectSections' answer to lines of a file no chunk
+// holds, though others do.
+var errNoTextThere = errors.New("no indexed text at these lines")
+
+// nearest answers lines of a file that no chunk holds (the file has
+// others): it shows the nearest indexed lines and says exactly why those
+// asked for are not indexed: front matter, blank lines or markup only, as
+// the file shows when it is as indexed; lines past its end are an error.
+func nearest(f store.FileEntry, chunks []store.Chunk, ref citeRef, file, disk string) (sections []showSection, note, markup string, err error) {
+	var src []string // the file's lines, when it is as indexed and has lines
+	frontMatter := 0
+	if disk == "unchanged" {
+		src, frontMatter = sourceLines(f, file)
+	}
+	var prev, next *store.Chunk
+	for i := range chunks {
+		c := &chunks[i]
+		if c.EndLine < ref.start && (prev == nil || c.EndLine > prev.EndLine) {
+			prev = c
+		}
+		if c.StartLine > ref.end && (next == nil || c.StartLine < next.StartLine) {
+			next = c
+		}
+	}
+	if next == nil && (src == nil || ref.start > len(src)) {
+		err = outside(f, chunks, ref)
+		if src != nil {
+			var he *hintedError
+			if errors.As(err, &he) {
+				he.err = usagef("%v: the file has %s", he.err, plural(len(src), "line"))
+			}
+		}
+		return nil, "", "", err
+	}
+	near := next
+	if prev != nil && (next == nil || ref.start-prev.EndLine < next.StartLine-ref.end) {
+		near = prev
+	}
+	what, one := "lines", ref.start == ref.end
+	if strings.EqualFold(filepath.Ext(f.Path), ".docx") {
+		what = "paragraphs"
+	}
+	span, are, hold := fmt.Sprintf("%s %d-%d of %s", what, ref.start, ref.end, f.Path), "are", "hold"
+	if one {
+		span, are, hold = fmt.Sprintf("%s %d of %s", strings.TrimSuffix(what, "s"), ref.start, f.Path), "is", "holds"
+	}
+	var why string
+	switch {
+	case ref.end <= frontMatter:
+		why = fmt.Sprintf("%s %s front matter, not indexed", span, are)
+	case src != nil && blankLines(src, ref.start, ref.end):
+		why = fmt.Sprintf("%s %s blank", span, are)
+	case src != nil:
+		why, markup = fmt.Sprintf("%s %s markup only, no text", span, hold), firstText(src, ref.start, ref.end)
+	case disk == "unchanged":
+		why = fmt.Sprintf("%s %s no text", span, hold)
+	default:
+		why = fmt.Sprintf("%s %s no indexed text, and the file %s since it was indexed", span, hold, map[string]string{"changed": "changed", "missing": "is gone"}[disk])
+	}
+	which := "nearest"
+	if near == next && prev == nil {
+		which = "first"
+	}
+	note = fmt.Sprintf("%s; the %s indexed %s are %d-%d, shown instead", why, which, what, near.StartLine, near.EndLine)
+	return []showSection{mergeChunks([]store.Chunk{*near}, citeRef{})}, note, markup, nil
+}
+
+// sourceLines are the lines of the file as rag counts them (decoded,
+// uncompressed, markup and all; none for PDF and DOCX) and how many at the
+// top are front matter.
+func sourceLines(f store.FileEntry, file string) ([]string, int) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, 0
+	}
+	frontMatter := 0
+	if f.Format == "markdown" {
+		if doc, err := extract.ExtractMax(f.Path, data, extract.DefaultMaxSize); err == nil {
+			frontMatter = doc.FrontMatter
+		}
+	}
+	text, err := extract.Source(f.Path, data, extract.DefaultMaxSize)
+	if err != nil {
+		return nil, frontMatter
+	}
+	return strings.Split(strings.TrimSuffix(text, "\n"), "\n"), frontMatter
+}
+
+// blankLines reports whether lines from..to (1-based; those the file has)
+// are blank.
+func blankLines(src []string, from, to int) bool {
+	for n := from; n <= to && n <= len(src); n++ {
+		if strings.TrimSpace(src[n-1]) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// firstText is the first non-blank line of lines from..to, cut to a
+// glance.
+func firstText(src []string, from, to int) string {
+	for n := from; n <= to && n <= len(src); n++ {
+		if t := strings.TrimSpace(src[n-1]); t != "" {
+			if r := []rune(t); len(r) > 60 {
+				t = string(r[:60]) + "…"
+			}
+			return t
+		}
+	}
+	return ""
 }
 
 // outside explains a range the index holds no text for.

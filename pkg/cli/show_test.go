@@ -257,3 +257,61 @@ func FuzzParseCitation(f *testing.F) {
 		}
 	})
 }
+
+// TestShowBetweenChunks: lines no chunk holds (front matter, blank lines,
+// markup between two chunks, after the last) show the nearest indexed
+// lines, with a note that says exactly why the lines asked for are not
+// indexed; lines past the file's end are an error that says where it ends.
+func TestShowBetweenChunks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "fm.md"), "---\ntitle: Owls\n---\n# Owls\n\nBarn owls nest in old barns.\n")
+	write(t, filepath.Join(dir, "gaps.md"), "# A\n\ntext a\n\n\n# B\n\ntext b\n")
+	page := "<html><body>\n<h1>Owls</h1>\n<p>Barn owls nest in old barns.</p>\n<div class=\"ad\">\n</div>\n<h1>Bats</h1>\n<p>Bats sleep by day.</p>\n</body></html>\n"
+	write(t, filepath.Join(dir, "page.html"), page)
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, dir)
+
+	tests := []struct {
+		target, header, note, markup string
+	}{
+		{"fm.md:1-3", "fm.md:4-6 (Owls)", "lines 1-3 of fm.md are front matter, not indexed; the first indexed lines are 4-6, shown instead", ""},
+		{"gaps.md:4-5", "gaps.md:6-8 (B)", "lines 4-5 of gaps.md are blank; the nearest indexed lines are 6-8, shown instead", ""},
+		{"page.html:4", "page.html:2-3 (Owls)", "line 4 of page.html holds markup only, no text; the nearest indexed lines are 2-3, shown instead", `<div class="ad">`},
+		{"page.html:5", "page.html:6-7 (Bats)", "line 5 of page.html holds markup only, no text; the nearest indexed lines are 6-7, shown instead", "</div>"},
+		{"page.html:8", "page.html:6-7 (Bats)", "line 8 of page.html holds markup only, no text; the nearest indexed lines are 6-7, shown instead", "</body></html>"},
+		{"page.html:1", "page.html:2-3 (Owls)", "line 1 of page.html holds markup only, no text; the first indexed lines are 2-3, shown instead", "<html><body>"},
+	}
+	for _, tt := range tests {
+		r := h.run(runOpt{}, "show", tt.target)
+		if r.code != 0 {
+			t.Errorf("show %s: exit %d: %s", tt.target, r.code, r.stderr)
+			continue
+		}
+		if head, _, _ := strings.Cut(r.stdout, "\n"); head != tt.header {
+			t.Errorf("show %s: header %q, want %q", tt.target, head, tt.header)
+		}
+		want := "rag: note: " + tt.note + "\n"
+		if tt.markup != "" {
+			want += "rag: note: the file holds there: " + fmt.Sprintf("%q", tt.markup) + "\n"
+		}
+		if r.stderr != want {
+			t.Errorf("show %s: stderr\n%s\nwant\n%s", tt.target, r.stderr, want)
+		}
+		r = h.mustRun(runOpt{}, "show", "--json", tt.target)
+		var rep showReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Note != tt.note || rep.Markup != tt.markup || len(rep.Sections) != 1 {
+			t.Errorf("show --json %s: %v %+v", tt.target, err, rep)
+		}
+	}
+
+	r := h.run(runOpt{}, "show", "page.html:9-10")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "lines 9-10 of page.html are outside what the index holds (lines 2-7): the file has 8 lines") {
+		t.Errorf("past the end: exit %d, stderr %q", r.code, r.stderr)
+	}
+	write(t, filepath.Join(dir, "page.html"), strings.Replace(page, "ad", "banner", 1))
+	r = h.run(runOpt{}, "show", "page.html:4")
+	if r.code != 0 || !strings.Contains(r.stderr, "rag: note: line 4 of page.html holds no indexed text, and the file changed since it was indexed; the nearest indexed lines are 2-3, shown instead\n") {
+		t.Errorf("changed file: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

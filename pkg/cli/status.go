@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,8 +32,9 @@ func newStatusCmd(a *App, g *globalOptions) *cobra.Command {
 		Use:   "status",
 		Short: "Show what the index holds and whether it is healthy",
 		Long: `Status lists the index's sources, files, chunks, embedding model, vector size,
-format version, size on disk and last update, and every file the last runs
-skipped or could not index, with the reason.
+format version, size on disk and last update, every file the last runs could
+not index, with the reason, and the files they skipped, counted by reason
+(-v lists each one; --json has them all, and the counts in skipped_by_reason).
 
 Health is ok, empty (nothing embedded yet: the index takes any model), or
 damaged. Status checks that every object file is present and whole by its
@@ -41,6 +44,7 @@ damaged catalog (the file catalog) is read from the copy kept at the commit
 before (catalog.prev); status then shows that copy. Status exits with
 code 7 when the index is damaged.`,
 		Example: `  rag status
+  rag status -v                     # every skipped file, under its reason
   rag status --verify --json | jq .health`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,6 +84,45 @@ type statusProblem struct {
 	Reason string `json:"reason"`
 }
 
+// reasonCount is how many files were skipped for one reason.
+type reasonCount struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// reasonGroup is the general part of a reason, without what differs from
+// file to file: "larger than --max-size (70000000 > 67108864 bytes)" is
+// "larger than --max-size", "not a text file: not UTF-8 (first bad byte on
+// line 3; ...)" is "not a text file: not UTF-8".
+func reasonGroup(reason string) string {
+	if i := strings.Index(reason, " ("); i > 0 {
+		reason = reason[:i]
+	}
+	if strings.HasPrefix(reason, "link to a folder indexed as ") {
+		return "link to a folder indexed under another path"
+	}
+	return reason
+}
+
+// groupReasons counts problems by reasonGroup, most first (then by reason).
+func groupReasons(ps []statusProblem) []reasonCount {
+	n := map[string]int{}
+	for _, p := range ps {
+		n[reasonGroup(p.Reason)]++
+	}
+	out := make([]reasonCount, 0, len(n))
+	for r, c := range n {
+		out = append(out, reasonCount{Reason: r, Count: c})
+	}
+	slices.SortFunc(out, func(a, b reasonCount) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Reason, b.Reason)
+	})
+	return out
+}
+
 // statusReport is the --json document of `rag status`.
 type statusReport struct {
 	Index         string          `json:"index"`
@@ -94,7 +137,10 @@ type statusReport struct {
 	Updated       time.Time       `json:"updated"`
 	Sources       []statusSource  `json:"sources"`
 	Skipped       []statusProblem `json:"skipped"`
-	Failed        []statusProblem `json:"failed"`
+	// SkippedByReason counts Skipped by the general part of each reason
+	// (reasonGroup), most first; the text report lists the files with -v.
+	SkippedByReason []reasonCount   `json:"skipped_by_reason"`
+	Failed          []statusProblem `json:"failed"`
 	// RebuildPending is set when `rag index --rebuild` was interrupted.
 	RebuildPending bool `json:"rebuild_pending"`
 	// KeywordsSaved and VectorsSaved are false when the cache segments do
@@ -148,14 +194,14 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	if errors.As(err, &corrupt) && corrupt.Catalog {
 		// Nothing to show but that: say so in the report too.
 		rep := statusReport{Index: dir, Health: "damaged", Sources: []statusSource{}, Skipped: []statusProblem{},
-			Failed: []statusProblem{}, DamagedFiles: []string{}}
+			SkippedByReason: []reasonCount{}, Failed: []statusProblem{}, DamagedFiles: []string{}}
 		if opts.JSON {
 			if werr := writeJSON(a, rep); werr != nil {
 				return werr
 			}
 			return &silentError{code: ExitIndex}
 		}
-		if werr := writeStatus(a, &rep); werr != nil {
+		if werr := writeStatus(a, &rep, opts.Verbose); werr != nil {
 			return werr
 		}
 		return err
@@ -215,6 +261,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 			rep.Skipped = append(rep.Skipped, sp)
 		}
 	}
+	rep.SkippedByReason = groupReasons(rep.Skipped)
 	if err := st.CheckSizes(); err != nil {
 		return err
 	}
@@ -247,7 +294,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		}
 		return damage
 	}
-	if err := writeStatus(a, &rep); err != nil {
+	if err := writeStatus(a, &rep, opts.Verbose); err != nil {
 		return err
 	}
 	return damage
@@ -282,7 +329,9 @@ func (e *damagedError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-func writeStatus(a *App, r *statusReport) error {
+// writeStatus lays out the report; verbose lists every skipped file under
+// its reason, where the report otherwise counts them.
+func writeStatus(a *App, r *statusReport, verbose bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Index:        %s (format %d)\n", r.Index, r.FormatVersion)
 	fmt.Fprintf(&b, "Health:       %s\n", r.Health)
@@ -334,16 +383,19 @@ func writeStatus(a *App, r *statusReport) error {
 	fmt.Fprintf(&b, "Sources:      %d\n", len(r.Sources))
 	for _, s := range r.Sources {
 		fmt.Fprintf(&b, "  %s (%s)\n", s.Path, sourceText(s))
-	}
-	for _, sec := range []struct {
-		name string
-		list []statusProblem
-	}{{"Failed", r.Failed}, {"Skipped", r.Skipped}} {
-		fmt.Fprintf(&b, "%-13s %d\n", sec.name+":", len(sec.list))
-		for _, p := range sec.list {
-			fmt.Fprintf(&b, "  %s: %s\n", p.Path, p.Reason)
+		if len(s.Removed) > 0 {
+			quoted := make([]string, len(s.Removed))
+			for i, r := range s.Removed {
+				quoted[i] = shellQuote(r)
+			}
+			fmt.Fprintf(&b, "    removed: %s (rag index PATH brings one back)\n", strings.Join(quoted, " "))
 		}
 	}
+	fmt.Fprintf(&b, "%-13s %d\n", "Failed:", len(r.Failed))
+	for _, p := range r.Failed {
+		fmt.Fprintf(&b, "  %s: %s\n", p.Path, p.Reason)
+	}
+	writeSkipped(&b, r, verbose)
 	out := b.String()
 	if a.IO.EscapeUntrusted() {
 		out = render.Escape(out) // paths and reasons name files
@@ -381,6 +433,31 @@ func sourceText(s statusSource) string {
 		parts = append(parts, "walk options of its own")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// writeSkipped counts the skipped files by reason; verbose lists each
+// under its reason.
+func writeSkipped(b *strings.Builder, r *statusReport, verbose bool) {
+	fmt.Fprintf(b, "%-13s %d", "Skipped:", len(r.Skipped))
+	if len(r.Skipped) > 0 && !verbose {
+		b.WriteString(" (rag status -v lists them)")
+	}
+	b.WriteString("\n")
+	width := 0
+	for _, g := range r.SkippedByReason {
+		width = max(width, len(strconv.Itoa(g.Count)))
+	}
+	for _, g := range r.SkippedByReason {
+		fmt.Fprintf(b, "  %*d  %s\n", width, g.Count, g.Reason)
+		if !verbose {
+			continue
+		}
+		for _, p := range r.Skipped {
+			if reasonGroup(p.Reason) == g.Reason {
+				fmt.Fprintf(b, "  %*s    %s: %s\n", width, "", p.Path, p.Reason)
+			}
+		}
+	}
 }
 
 func humanBytes(n int64) string {
@@ -449,6 +526,9 @@ func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Dam
 	var sources []store.Source
 	for _, s := range m.Sources {
 		if owners[s.Path] {
+			if m.AccessControl {
+				s.Removed = nil // names of files whose access no run decides, as problems below
+			}
 			sources = append(sources, s)
 		}
 	}

@@ -27,12 +27,12 @@ func TestHostileText(t *testing.T) {
 	h.mustIndex()
 	h.srv.SetResponder(func(_, _ string) string { return hostileAnswer })
 	t.Run("status on a terminal shows names escaped", func(t *testing.T) {
-		r := h.run(runOpt{tty: true}, "status")
+		r := h.run(runOpt{tty: true}, "status", "-v")
 		got := screen(t, r.stdout)
 		if r.code != 0 || !strings.Contains(got, `bin\x1b]0;t\x07.png`) {
 			t.Errorf("exit %d:\n%s", r.code, got)
 		}
-		if p := h.run(runOpt{}, "status"); !strings.Contains(p.stdout, "bin\x1b]0;t\x07.png") {
+		if p := h.run(runOpt{}, "status", "-v"); !strings.Contains(p.stdout, "bin\x1b]0;t\x07.png") {
 			t.Errorf("piped status changed the name: %q", p.stdout)
 		}
 	})

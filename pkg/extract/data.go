@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tailscale/hujson"
 )
 
 // CSV reads a table as records: the header line, then one line per row
@@ -76,19 +77,35 @@ func JSONLines(text string) (*Doc, error) {
 	return doc, nil
 }
 
-// JSON reads a document: the elements of a top-level array, or the members
-// of a top-level object, are records, each as compact JSON on one line
-// whose N is the line the record starts on.
-func JSON(text string) (*Doc, error) {
+// JSON reads a file named .json, which is never a failure: standard JSON
+// as records (jsonRecords); else JSON with comments and trailing commas
+// (JWCC: tsconfig.json, VS Code's settings.json), made standard by
+// hujson.Standardize, which blanks what it removes so that every record
+// keeps its line; else JSON lines (one value a line) as JSONLines reads
+// them; else, since it is still text, plain text.
+func JSON(text string) *Doc {
 	src := []byte(text)
-	fail := func(err error) (*Doc, error) { return nil, &FormatError{Format: "json", Err: err} }
-	if !json.Valid(src) {
-		var se *json.SyntaxError
-		if err := json.Unmarshal(src, new(any)); errors.As(err, &se) {
-			return fail(fmt.Errorf("invalid JSON on line %d: %w", bytes.Count(src[:se.Offset], []byte("\n"))+1, err))
+	if json.Valid(src) {
+		if doc, err := jsonRecords(src); err == nil {
+			return doc
 		}
-		return fail(errors.New("invalid JSON"))
 	}
+	if std, err := hujson.Standardize(bytes.Clone(src)); err == nil && json.Valid(std) {
+		if doc, err := jsonRecords(std); err == nil {
+			return doc
+		}
+	}
+	if doc, err := JSONLines(text); err == nil && len(doc.Blocks) > 0 {
+		return doc
+	}
+	return PlainText(text)
+}
+
+// jsonRecords reads valid JSON: the elements of a top-level array, or the
+// members of a top-level object, are records, each as compact JSON on one
+// line whose N is the line the record starts on.
+func jsonRecords(src []byte) (*Doc, error) {
+	fail := func(err error) (*Doc, error) { return nil, &FormatError{Format: "json", Err: err} }
 	doc := &Doc{Format: "json"}
 	lineAt := func(off int64) int { return bytes.Count(src[:off], []byte("\n")) + 1 }
 	add := func(prefix string, raw json.RawMessage, off int64) error {

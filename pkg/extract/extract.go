@@ -4,12 +4,17 @@
 // with their level, paragraphs, code declarations, records). Formats that
 // are text (Markdown, plain text, source code, reStructuredText, Org) keep
 // the file's own lines; HTML, PDF, DOCX, CSV and JSON are converted, and
-// their lines point back into the source. Metadata such as Markdown front
-// matter is kept apart from the text.
+// their lines point back into the source. A gzip-compressed file is read
+// as the file it holds. Metadata such as Markdown front matter is kept
+// apart from the text.
 package extract
 
 import (
+	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 )
@@ -68,6 +73,9 @@ type Doc struct {
 	// SourceLines is true when Lines are exactly the file's lines at N, so
 	// that a chunk's text can be checked against the file.
 	SourceLines bool
+	// FrontMatter is how many lines at the top are front matter (Meta),
+	// kept out of the text.
+	FrontMatter int
 }
 
 // Text is the extracted text: the lines joined by newlines.
@@ -92,18 +100,31 @@ type FormatError struct {
 func (e *FormatError) Error() string { return fmt.Sprintf("%s: %v", e.Format, e.Err) }
 func (e *FormatError) Unwrap() error { return e.Err }
 
+// DefaultMaxSize bounds what a compressed file may expand to when Extract
+// is not told otherwise: the largest file rag reads by default.
+const DefaultMaxSize = 64 << 20
+
 // Extract reads data, the content of the file at name (slash-separated),
 // with the reader its extension calls for; files without a known binary
-// format are read as text if they are text.
+// format are read as text if they are text. A gzip-compressed file
+// (name.gz) is read as name, expanded to at most DefaultMaxSize bytes.
 func Extract(name string, data []byte) (*Doc, error) {
+	return ExtractMax(name, data, DefaultMaxSize)
+}
+
+// ExtractMax is Extract with max bounding what a compressed file may
+// expand to (rag's --max-size: a gzip bomb must not exhaust memory).
+func ExtractMax(name string, data []byte, max int64) (*Doc, error) {
 	ext := strings.ToLower(path.Ext(name))
 	switch ext {
+	case ".gz":
+		return gunzip(name, data, max)
 	case ".pdf":
 		return PDF(data)
 	case ".docx":
 		return DOCX(data)
 	case ".html", ".htm", ".xhtml":
-		text, err := Decode(data)
+		text, err := decodeHTML(data)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +142,7 @@ func Extract(name string, data []byte) (*Doc, error) {
 	case ext == ".jsonl" || ext == ".ndjson":
 		return JSONLines(text)
 	case ext == ".json":
-		return JSON(text)
+		return JSON(text), nil
 	case ext == ".rst":
 		return RST(text), nil
 	case ext == ".org":
@@ -131,3 +152,76 @@ func Extract(name string, data []byte) (*Doc, error) {
 	}
 	return PlainText(text), nil
 }
+
+// Ext is the extension that decides how a file is read, in lower case:
+// ".md" for guide.md, ".md.gz" for a compressed guide.md.gz.
+func Ext(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	if ext == ".gz" {
+		return strings.ToLower(path.Ext(name[:len(name)-len(ext)])) + ext
+	}
+	return ext
+}
+
+// gunzip reads a gzip-compressed file as the file it holds, named by its
+// name without ".gz" (changelog.Debian.gz is text, README.md.gz Markdown),
+// expanded to at most max bytes. Damage is a FormatError; a file that
+// expands beyond max, or holds another compressed file or an archive, is
+// not read.
+func gunzip(name string, data []byte, max int64) (*Doc, error) {
+	inner, out, err := expand(name, data, max)
+	if err != nil {
+		return nil, err
+	}
+	return ExtractMax(inner, out, max)
+}
+
+// expand uncompresses the gzip-compressed file name, at most max bytes of
+// it, and names what it holds.
+func expand(name string, data []byte, max int64) (string, []byte, error) {
+	inner := name[:len(name)-len(".gz")]
+	switch strings.ToLower(path.Ext(inner)) {
+	case ".gz":
+		return "", nil, fmt.Errorf("%w: gzip inside gzip", ErrNotText)
+	case ".tar":
+		return "", nil, fmt.Errorf("%w: a compressed tar archive", ErrNotText)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return "", nil, &FormatError{Format: "gzip", Err: err}
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, max+1))
+	if err != nil {
+		return "", nil, &FormatError{Format: "gzip", Err: err}
+	}
+	if int64(len(out)) > max {
+		return "", nil, fmt.Errorf("%w (more than %d bytes uncompressed)", ErrTooLarge, max)
+	}
+	return inner, out, nil
+}
+
+// ErrNoSource means a file's line numbers do not count lines of text that
+// Source could return: PDF (lines of pages) and DOCX (paragraphs).
+var ErrNoSource = errors.New("no lines of text: its positions are pages or paragraphs")
+
+// Source returns the text whose lines a file's Line.N count: the decoded
+// file (uncompressed, in the charset an HTML page declares), markup and
+// all, as ExtractMax read it.
+func Source(name string, data []byte, max int64) (string, error) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".gz":
+		inner, out, err := expand(name, data, max)
+		if err != nil {
+			return "", err
+		}
+		return Source(inner, out, max)
+	case ".pdf", ".docx":
+		return "", ErrNoSource
+	case ".html", ".htm", ".xhtml":
+		return decodeHTML(data)
+	}
+	return Decode(data)
+}
+
+// ErrTooLarge marks a compressed file that expands beyond the size limit.
+var ErrTooLarge = errors.New("larger than --max-size when uncompressed")

@@ -2,11 +2,37 @@ package extract
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+	"golang.org/x/net/html/charset"
 )
+
+// decodeHTML returns a page's text. UTF-8 (and UTF-16 or UTF-32 with a
+// byte-order mark) is read as Decode reads it; a page that is not UTF-8 is
+// read in the charset it declares (<meta charset=...> or http-equiv
+// Content-Type in its first 1024 bytes, as browsers look for it), and one
+// that declares none in windows-1252, the default of browsers for pages
+// without one. charset.DetermineEncoding is the HTML standard's algorithm
+// and htmlindex's table of encodings (ISO-8859-1 is windows-1252 there).
+func decodeHTML(data []byte) (string, error) {
+	text, err := Decode(data)
+	if !errors.Is(err, errNotUTF8) {
+		return text, err
+	}
+	enc, name, _ := charset.DetermineEncoding(data, "")
+	if name == "utf-8" {
+		return "", fmt.Errorf("%w; the page declares UTF-8", err)
+	}
+	out, derr := enc.NewDecoder().Bytes(data)
+	if derr != nil {
+		return "", fmt.Errorf("%w: not %s: %v", ErrNotText, name, derr)
+	}
+	return checkUTF8(out)
+}
 
 // HTML reads a web page's main content as text: scripts, styles,
 // navigation, headers, footers, asides and forms are dropped, and when the

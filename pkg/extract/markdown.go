@@ -23,7 +23,7 @@ func Markdown(src string) *Doc {
 	doc := &Doc{Format: "markdown", SourceLines: true}
 	body := 0 // index of the first line after front matter
 	if meta, n := frontMatter(lines); n > 0 {
-		doc.Meta, body = meta, n
+		doc.Meta, body, doc.FrontMatter = meta, n, n
 	}
 	// Front matter is metadata, not text: its lines are left out (the
 	// others keep their line numbers).

@@ -16,6 +16,10 @@ import (
 // encoding rag cannot know.
 var ErrNotText = errors.New("not a text file")
 
+// errNotUTF8 is ErrNotText for data that is not binary but not UTF-8
+// either: a page that declares its charset can still be read (decodeHTML).
+var errNotUTF8 = fmt.Errorf("%w: not UTF-8", ErrNotText)
+
 // sniffLen is how much of a file decides whether it is binary, as in git.
 const sniffLen = 8000
 
@@ -62,7 +66,7 @@ func checkUTF8(data []byte) (string, error) {
 			off += n
 		}
 		line := bytes.Count(data[:off], []byte("\n")) + 1
-		return "", fmt.Errorf("%w: not UTF-8 (first bad byte on line %d; convert it, e.g. with iconv)", ErrNotText, line)
+		return "", fmt.Errorf("%w (first bad byte on line %d; convert it, e.g. with iconv)", errNotUTF8, line)
 	}
 	// Carriage returns of CRLF files would end every line; drop them.
 	s := string(data)

@@ -339,7 +339,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			o.entry, o.reused = entry, true
 			return o
 		}
-		doc, err := extract.Extract(f.Path, data)
+		doc, err := extract.ExtractMax(f.Path, data, maxSize(opt))
 		if err != nil {
 			var fe *extract.FormatError
 			if errors.As(err, &fe) {
@@ -615,7 +615,7 @@ func newKeyer(generation string, opt Options) *keyer {
 }
 
 func (k *keyer) sum(hash, name string) []byte {
-	k.buf = append(append(append(append(k.buf[:0], hash...), 0), strings.ToLower(path.Ext(name))...), k.tail...)
+	k.buf = append(append(append(append(k.buf[:0], hash...), 0), extract.Ext(name)...), k.tail...)
 	h := sha256.Sum256(k.buf)
 	hex.Encode(k.hex[:], h[:])
 	return k.hex[:]
@@ -701,7 +701,8 @@ func walkNested(ctx context.Context, opt Options, nested []nestedSource) (*inges
 	}
 	walk := func(fsys fs.FS, prefix string, src store.Source) (*ingest.Result, error) {
 		return ingest.Walk(ctx, fsys, ingest.Options{
-			MaxSize: opt.MaxSize, Include: src.Include, Exclude: src.Exclude, Hidden: src.Hidden,
+			MaxSize: opt.MaxSize, Include: src.Include, Hidden: src.Hidden,
+			Exclude: append(slices.Clip(src.Exclude), removedGlobs(src)...),
 			SkipDir: func(dir string, names []string) bool {
 				return opt.IndexDir != "" && filepath.Join(opt.Root, filepath.FromSlash(path.Join(prefix, dir))) == opt.IndexDir ||
 					store.IsCatalogDir(fsys, dir, names)

@@ -13,7 +13,8 @@ import (
 // RemovePath drops the folder or file abs from the catalog m, for
 // `rag index --remove`, and reports whether the index held it. A recorded
 // source at or inside abs goes; a path inside a recorded folder is recorded
-// as an exclude of that folder, so refreshing it leaves the path out.
+// as removed from that folder (Source.Removed), so that refreshing it
+// leaves the path out until it is indexed again by name.
 func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 	// drop reports whether the entry of root and p goes.
 	// Compared escaped, as entries record names that are not UTF-8.
@@ -34,12 +35,11 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 			// it, and out of every source inside it that chooses its files
 			// with walk options of its own (the folder leaves those to it).
 			rel := filepath.ToSlash(filestat.EscapePath(strings.TrimPrefix(abs, src.Path+string(filepath.Separator))))
-			pattern := globEscape(rel)
 			inside := slices.ContainsFunc(m.Files, func(f store.FileEntry) bool { return drop(f.Root, f.Path) })
 			if inside {
 				found = true
 				if src.Inherit&store.InheritWalk == 0 {
-					src.Exclude = append(append([]string(nil), src.Exclude...), pattern)
+					src.Removed = addRemoved(src.Removed, rel)
 				}
 			}
 			sources = append(sources, src)
@@ -54,6 +54,34 @@ func RemovePath(m store.Manifest, abs string) (store.Manifest, bool) {
 	sort.Slice(sources, func(i, j int) bool { return sources[i].Path < sources[j].Path })
 	m.Sources = sources
 	return m, true
+}
+
+// addRemoved adds rel to a source's removed paths (a new list): once, and
+// in place of those inside it, sorted.
+func addRemoved(removed []string, rel string) []string {
+	out := []string{rel}
+	for _, r := range removed {
+		switch {
+		case r == rel || strings.HasPrefix(rel, r+"/"):
+			return removed // already out
+		case strings.HasPrefix(r, rel+"/"):
+			// inside rel: rel covers it
+		default:
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// removedGlobs are the removed paths of a source as globs that match them
+// alone, for the walk to leave out.
+func removedGlobs(src store.Source) []string {
+	out := make([]string, len(src.Removed))
+	for i, r := range src.Removed {
+		out[i] = globEscape(r)
+	}
+	return out
 }
 
 // globEscape makes a path a glob that matches only itself.

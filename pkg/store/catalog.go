@@ -27,7 +27,8 @@ import (
 //	access lists: principals in all | count × ( count × principal )
 //	sources: count × ( path | flags (1 file, 2 hidden, 4 collection, 8 inherits tenant, 16 allow, 32 collection,
 //	                   64 walk) | [ collection ] | count × include glob |
-//	                   count × exclude glob | tenant number | allow list number )
+//	                   count × exclude glob | tenant number | allow list number |
+//	                   count × removed path )
 //	roots: count × root
 //	files: count × ( root number | tenant number | access list number | path | hash | key | size | chunks |
 //	                 object size | indexed at | format | meta | seen? (0 or 1) [ size | mtime | ctime | inode | read at ] )
@@ -46,8 +47,8 @@ import (
 // empty for none, and decoded only when present. Format 5 is the same
 // without the flags, the tables of tenants and access lists and the tenant
 // and list numbers; format 6 without collections (flag 4 of a source);
-// format 7 without what a source inherits (flags 8 to 64): its sources
-// never nested (a folder took over the sources inside it), so each has
+// format 7 without what a source inherits (flags 8 to 64) or its removed
+// paths: its sources never nested (a folder took over the sources inside it), so each has
 // settings of its own, which is what it reads as. Later
 // versions keep the magic and version first and the
 // CRC-32 of all before it last, so that a rag tells a newer catalog (refused
@@ -129,6 +130,7 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		w.strs(s.Exclude)
 		w.count(t.tenant(s.Tenant))
 		w.count(t.list(s.Allow))
+		w.strs(s.Removed)
 	}
 
 	roots := map[string]int{}
@@ -387,6 +389,9 @@ func decodeCatalogBody(b string, v int) (*Manifest, error) {
 			s.Exclude = r.strs()
 			s.Tenant = tenant()
 			s.Allow = list()
+			if v >= 8 {
+				s.Removed = r.strs()
+			}
 		}
 	}
 	roots := r.strs()
@@ -806,7 +811,8 @@ func (m *Manifest) Equal(o *Manifest) bool {
 func sameSource(a, b Source) bool {
 	return a.Path == b.Path && a.File == b.File && a.Hidden == b.Hidden &&
 		slices.Equal(a.Include, b.Include) && slices.Equal(a.Exclude, b.Exclude) &&
-		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection && a.Inherit == b.Inherit
+		a.Tenant == b.Tenant && samePrincipals(a.Allow, b.Allow) && a.Collection == b.Collection && a.Inherit == b.Inherit &&
+		slices.Equal(a.Removed, b.Removed)
 }
 
 func sameFile(a, b FileEntry) bool {

@@ -25,6 +25,8 @@ import (
 func fullManifest() Manifest {
 	m := fullManifest7()
 	m.FormatVersion = FormatVersion
+	m.Sources[0].Removed = []string{"old", "drafts/ünï.md"}
+	m.Sources[2].Removed = []string{"vendor"}
 	m.Sources = append(m.Sources,
 		Source{Path: "/docs/api", Allow: []string{"user:bob"}, Inherit: InheritTenant | InheritCollection | InheritWalk},
 		Source{Path: "/docs/api/x.md", File: true, Tenant: "acme", Inherit: InheritAllow | InheritCollection | InheritWalk},
@@ -135,6 +137,7 @@ func TestCatalogRoundTrip(t *testing.T) {
 		{"every field", fullManifest()},
 		{"what format 5 holds", func() Manifest { m := fullManifest5(); m.FormatVersion = FormatVersion; return m }()},
 		{"what format 6 holds", func() Manifest { m := fullManifest6(); m.FormatVersion = FormatVersion; return m }()},
+		{"what format 7 holds", func() Manifest { m := fullManifest7(); m.FormatVersion = FormatVersion; return m }()},
 		{"empty index", NewManifest()},
 		{"zero times", Manifest{FormatVersion: FormatVersion, Generation: "g", Files: []FileEntry{{Root: "/r", Path: "a", Key: key(1), ObjectSize: 1}}}},
 		{"nil and empty access", accessFiles(4, noTenant, cycle(nil, []string{}, []string{"public"}, []string{}))},
@@ -322,6 +325,8 @@ func TestManifestEqual(t *testing.T) {
 		"source allow dropped":   func(m *Manifest) { m.Sources[0].Allow = nil },
 		"source inherits":        func(m *Manifest) { m.Sources[3].Inherit &^= InheritTenant },
 		"source inherits none":   func(m *Manifest) { m.Sources[5].Inherit = 0 },
+		"source removed":         func(m *Manifest) { m.Sources[0].Removed = m.Sources[0].Removed[1:] },
+		"source removed added":   func(m *Manifest) { m.Sources[1].Removed = []string{"x"} },
 	}
 	a := fullManifest()
 	if b := fullManifest(); !a.Equal(&b) {
@@ -647,6 +652,13 @@ func FuzzDecodeCatalog(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(v5)
+	for _, v := range []string{"catalog-v6", "catalog-v7"} {
+		data, err := os.ReadFile(filepath.Join("testdata", v))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	shared := accessFiles(20, func(i int) string { return fmt.Sprint("t", i%3) },
 		func(i int) []string { return [][]string{nil, {}, {"public"}, {"group:eng", "user:ann"}}[i%4] })
 	if data, err = encodeCatalog(&shared); err != nil {
@@ -758,15 +770,20 @@ func TestCatalog6Readable(t *testing.T) {
 
 // TestCatalog7Readable: a catalog rag of format version 7 wrote
 // (testdata/catalog-v7) reads as it was: its sources never nested, so each
-// has settings of its own and inherits none. What version 8 added is damage
-// in a version 7 catalog.
+// has settings of its own and inherits none, and nothing was removed from
+// any folder; the first commit writes version 8. What version 8 added is
+// damage in a version 7 catalog.
 func TestCatalog7Readable(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile(filepath.Join("testdata", "catalog-v7"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeCatalog("catalog", data)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, catalogName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -779,8 +796,23 @@ func TestCatalog7Readable(t *testing.T) {
 			t.Errorf("%s inherits %v", s.Path, s.Inherit.Names())
 		}
 	}
+	b, err := encodeCatalog(&got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(b[4:]); v != FormatVersion {
+		t.Errorf("written as version %d", v)
+	}
+	again, err := decodeCatalog("catalog", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.FormatVersion = FormatVersion
+	if !again.Equal(&want) {
+		t.Errorf("after migration %+v\nwant %+v", again, want)
+	}
 	m := fullManifest()
-	b, err := encodeCatalog(&m)
+	b, err = encodeCatalog(&m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -789,5 +821,32 @@ func TestCatalog7Readable(t *testing.T) {
 	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.ChecksumIEEE(body))
 	if _, err := decodeCatalog("catalog", b); err == nil {
 		t.Error("a version 7 catalog with inherited settings was read")
+	}
+}
+
+func TestSourceRemoved(t *testing.T) {
+	t.Parallel()
+	s := Source{Path: "/docs", Removed: []string{"notes", "src/old.go"}}
+	for p, want := range map[string]bool{
+		"/docs/notes": true, "/docs/notes/a.md": true, "/docs/src/old.go": true,
+		"/docs/notes2": false, "/docs/src": false, "/docs": false, "/docs/src/new.go": false,
+	} {
+		if got := s.Leaves(p); got != want {
+			t.Errorf("Leaves(%s) = %v", p, got)
+		}
+	}
+	for p, want := range map[string][]string{
+		"/docs/notes":      {"src/old.go"},
+		"/docs/src":        {"notes"},
+		"/docs/notes/a.md": {"notes", "src/old.go"}, // inside: the rest stays out
+		"/docs/src/old.go": {"notes"},
+		"/docs/other":      {"notes", "src/old.go"},
+	} {
+		if got := s.Readd(p).Removed; !slices.Equal(got, want) {
+			t.Errorf("Readd(%s) leaves %q, want %q", p, got, want)
+		}
+	}
+	if len(s.Removed) != 2 {
+		t.Error("Readd changed its source")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/filestat"
@@ -23,7 +24,8 @@ import (
 // and access control (FileEntry.Tenant and Access, Source.Tenant and Allow,
 // Manifest.AccessControl); version 7 named collections (Source.Collection);
 // version 8 sources inside other sources, each with its own settings
-// (Source.Inherit: which of them it takes from the folder around it).
+// (Source.Inherit: which of them it takes from the folder around it), and
+// kept what `rag index --remove` took out of a folder (Source.Removed).
 const FormatVersion = 8
 
 // oldestReadable is the oldest format version Open still reads: versions 3
@@ -118,6 +120,42 @@ type Source struct {
 	// no run gave for it; the others are its own, which the folder around
 	// it never changes. Its files are held once, by the outermost folder.
 	Inherit Settings `json:"inherit,omitempty"`
+	// Removed are the folders and files inside the folder (relative to
+	// Path, slash-separated) that `rag index --remove` took out: every run
+	// leaves them out until one is indexed again by name. Kept apart from
+	// Exclude, which each run's --exclude replaces.
+	Removed []string `json:"removed,omitempty"`
+}
+
+// Leaves reports whether the source, a folder, leaves out abs (a path
+// inside it) because abs is or is inside a path it has Removed.
+func (s Source) Leaves(abs string) bool {
+	for _, r := range s.Removed {
+		if within(abs, filepath.Join(s.Path, filepath.FromSlash(r))) {
+			return true
+		}
+	}
+	return false
+}
+
+// Readd returns s without the removed paths that abs (a folder or file
+// inside it, given to `rag index` by name) is or holds: indexing a path
+// that was removed brings it back. A path inside one that was removed
+// does not bring back the rest of it: the source is s as it was.
+func (s Source) Readd(abs string) Source {
+	var kept []string
+	for _, r := range s.Removed {
+		if !within(filepath.Join(s.Path, filepath.FromSlash(r)), abs) {
+			kept = append(kept, r)
+		}
+	}
+	s.Removed = kept
+	return s
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
 }
 
 // Settings is a set of a source's settings.
