@@ -72,6 +72,9 @@ type partialError struct {
 	failed, total int
 	// again are the failed files that failed the run before too.
 	again []string
+	// tooLong are the failed files with a chunk too long for the
+	// embedding model, even cut in pieces.
+	tooLong []string
 }
 
 func (e *partialError) Error() string {
@@ -215,6 +218,13 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
+	case errors.As(err, &partial) && len(partial.tooLong) > 0:
+		them := "it"
+		if len(partial.tooLong) > 1 {
+			them = "them"
+		}
+		return ExitPartial, fmt.Sprintf("the other files were indexed; %s: text too long for the embedding model even cut in pieces: lower --chunk-tokens, or use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
+			strings.Join(partial.tooLong, ", "), them)
 	case errors.As(err, &partial) && len(partial.again) > 0:
 		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
 	case errors.As(err, &partial):
