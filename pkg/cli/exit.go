@@ -219,12 +219,12 @@ func classify(err error) (code int, hint string) {
 	case errors.As(err, &below):
 		return ExitBelow, ""
 	case errors.As(err, &partial) && len(partial.tooLong) > 0:
-		them := "it"
+		holds, them := "holds", "it"
 		if len(partial.tooLong) > 1 {
-			them = "them"
+			holds, them = "hold", "them"
 		}
-		return ExitPartial, fmt.Sprintf("the other files were indexed; %s: text too long for the embedding model even cut in pieces: lower --chunk-tokens, or use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
-			strings.Join(partial.tooLong, ", "), them)
+		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
+			strings.Join(partial.tooLong, ", "), holds, them)
 	case errors.As(err, &partial) && len(partial.again) > 0:
 		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
 	case errors.As(err, &partial):

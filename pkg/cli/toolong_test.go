@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A folder with a chunk longer than the embedding model's context (cut to
+// fit) and a file whose heading alone is (it cannot be): the run goes on,
+// exits 3 naming the file with a hint, keeps every other file for status
+// and the next run, which embeds none of them again.
+func TestIndexChunkTooLongForModel(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	docs := t.TempDir()
+	var long strings.Builder
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&long, "Line %d tells of river%d and the mill by the old stone bridge.\n", i, i)
+	}
+	files := map[string]string{
+		"a.md":       "# Short\n\nA short note fits.\n",
+		"b.md":       "# Also short\n\nAnother note that fits.\n",
+		"long.txt":   long.String(),
+		"heading.md": "# " + strings.Repeat("heading ", 80) + "\n\nThe body is short.\n",
+		"z.md":       "# Last\n\nThe last file, read after the one that fails.\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(docs, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.srv.LimitEmbedInput(60)
+	r := h.run(runOpt{}, "index", "--json", "--embed-model", embedModel, "--chunk-tokens", "120", "--batch-size", "2", docs)
+	failed := filepath.Join(docs, "heading.md")
+	if r.code != ExitPartial {
+		t.Fatalf("exit %d, want %d (partial)\n%s", r.code, ExitPartial, r.stderr)
+	}
+	for _, want := range []string{
+		"rag: warning: cannot index " + failed + ": the heading of lines 1-3 is too long for the context of 60 tokens of " + embedModel,
+		"rag: error: 1 of 5 files could not be indexed",
+		"rag: hint: " + failed + " holds text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens",
+		"longer than the context of " + embedModel + " (60 tokens), and cut into pieces that fit; --chunk-tokens ",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "failed 3 times") {
+		t.Errorf("a refused request was retried:\n%s", r.stderr)
+	}
+	rep := indexJSON(t, r)
+	if rep.New != 4 || rep.Failed != 1 || rep.ChunksCut == 0 || len(rep.FailedFiles) != 1 || rep.FailedFiles[0].Path != failed {
+		t.Errorf("report: %+v", rep)
+	}
+	st := h.status()
+	if st.Files != 4 || len(st.Failed) != 1 || st.Failed[0].Path != failed {
+		t.Errorf("status: %d files, failed %+v; want the 4 others kept and %s failed", st.Files, st.Failed, failed)
+	}
+
+	// Again: the kept files are unchanged and nothing of them is embedded
+	// again; the file that cannot fit fails the same way, named.
+	before := h.srv.EmbeddedTexts()
+	again := h.run(runOpt{}, "index", "--json", docs)
+	rep = indexJSON(t, again)
+	if again.code != ExitPartial || rep.Unchanged != 4 || rep.New != 0 || rep.ChunksEmbedded != 0 || rep.Failed != 1 {
+		t.Errorf("again: exit %d, %+v\n%s", again.code, rep, again.stderr)
+	}
+	// Only heading.md's one chunk was sent (and refused): its neighbours
+	// in no batch.
+	if n := h.srv.EmbeddedTexts() - before; n != 0 {
+		t.Errorf("again: %d texts embedded, want none", n)
+	}
+}
