@@ -203,9 +203,7 @@ type indexReport struct {
 	Repaired       int               `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 	ChunksWritten  int               `json:"chunks_written"`
 	ChunksEmbedded int               `json:"chunks_embedded"`
-	// ChunksCut counts chunks too long for the model, embedded cut in
-	// pieces that fit (written as those pieces).
-	ChunksCut   int               `json:"chunks_cut"`
+	ChunksCut      int               `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
 	TotalFiles     int               `json:"total_files"`
 	TotalChunks    int               `json:"total_chunks"`
 	SkippedFiles   []ingest.Skip     `json:"skipped_files"`

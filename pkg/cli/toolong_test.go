@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rag-cli/rag/pkg/ollamatest"
 )
 
 // A folder with a chunk longer than the embedding model's context (cut to
@@ -72,5 +74,40 @@ func TestIndexChunkTooLongForModel(t *testing.T) {
 	// in no batch.
 	if n := h.srv.EmbeddedTexts() - before; n != 0 {
 		t.Errorf("again: %d texts embedded, want none", n)
+	}
+}
+
+// Ollama failing for good in the middle of a file: exit 5, and the
+// batches of it that came back are kept, shown by status, and not
+// embedded again by the next run.
+func TestIndexKeepsBatchesWhenOllamaStops(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	docs := t.TempDir()
+	var b strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&b, "Paragraph %d of the river, the mill and the old stone bridge.\n\n", i+1)
+	}
+	big := filepath.Join(docs, "big.txt")
+	if err := os.WriteFile(big, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.FailEmbedsFrom(4, ollamatest.Status500) // HTTP 500 from the fourth request on
+	r := h.run(runOpt{}, "index", "--embed-model", embedModel, "--chunk-tokens", "16", "--batch-size", "2", "--parallel", "1", "--timeout", "1s", docs)
+	if r.code != ExitOllama || !strings.Contains(r.stderr, "failed 3 times") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	st := h.status()
+	if st.Files != 1 || st.Chunks != 6 || len(st.Failed) != 1 || st.Failed[0].Path != big || !strings.HasPrefix(st.Failed[0].Reason, "partly indexed: 6 of ") {
+		t.Fatalf("status: %d files, %d chunks, failed %+v; want big.txt with the 6 chunks of 3 batches", st.Files, st.Chunks, st.Failed)
+	}
+	if s := h.mustRun(runOpt{}, "search", "--mode", "lexical", "--json", "river mill"); !strings.Contains(s.stdout, "big.txt") {
+		t.Errorf("the kept chunks are not searchable: %s", s.stdout)
+	}
+	h.srv.FailEmbedsFrom(0, ollamatest.Status500)
+	before := h.srv.EmbeddedTexts()
+	rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json", docs))
+	if st := h.status(); rep.ChunksEmbedded != rep.ChunksWritten-6 || h.srv.EmbeddedTexts()-before != rep.ChunksWritten-6 || len(st.Failed) != 0 || st.Chunks != rep.ChunksWritten {
+		t.Errorf("resumed: %+v, %d texts embedded; status %+v", rep, h.srv.EmbeddedTexts()-before, st)
 	}
 }

@@ -147,10 +147,12 @@ type pending struct {
 	// then the file is not stored.
 	cut     map[int][]store.Chunk
 	failure error
-	isNew  bool
-	repair bool  // unchanged, but its stored chunks are damaged
-	done   int   // chunks embedded so far
-	size   int64 // of the file, as walked: its share of progress
+	// resumed counts the chunks a stopped run kept, not embedded again.
+	resumed int
+	isNew   bool
+	repair  bool  // unchanged, but its stored chunks are damaged
+	done    int   // chunks embedded so far
+	size    int64 // of the file, as walked: its share of progress
 }
 
 // Run indexes opt.Root into st.
@@ -354,6 +356,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 			p.lines = append(p.lines, ns)
 		}
 		p.entry.Chunks = len(p.chunks)
+		if had && prev.Key == partialKey(entry.Key, prev.Chunks) {
+			resume(ctx, st, prev, p) // a stopped run kept some of it
+		}
 		o.p = p
 		return o
 	}
@@ -428,7 +433,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		stored: func(p *pending) {
 			current[p.entry.Path] = p.entry
 			sum.Chunks += p.entry.Chunks
-			sum.Embedded += p.entry.Chunks
+			sum.Embedded += p.entry.Chunks - p.resumed
 			sum.Cut += len(p.cut)
 			if p.repair {
 				sum.Repaired++
@@ -510,16 +515,28 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		}
 		return pipe.flush()
 	}()
-	sum.FitTokens, sum.ContextLength = pipe.fitTokens, pipe.ctxLen
 	if err != nil {
 		// Keep what was embedded: the next run resumes from there.
 		pipe.stop()
 		pipe.keep()
-		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
-			return nil, errors.Join(err, cerr)
+		sum.FitTokens, sum.ContextLength = pipe.fitTokens, pipe.ctxLen
+		// Files the run stopped in the middle of keep the chunks that came
+		// back: searchable, shown by status, and not embedded again.
+		kept, kerr := pipe.keepPartial()
+		var partly []store.Problem
+		for _, pk := range kept {
+			current[pk.entry.Path] = pk.entry
+			sum.Embedded += pk.embedded
+			partly = append(partly, store.Problem{Root: opt.Root, Path: pk.entry.Path, Failed: true,
+				Reason: fmt.Sprintf("partly indexed: %d of %d chunks were embedded when the run stopped; run rag index again to finish it", pk.done, pk.of)})
+		}
+		m.Problems = withProblems(m.Problems, partly)
+		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil || kerr != nil {
+			return nil, errors.Join(err, kerr, cerr)
 		}
 		return sum, err
 	}
+	sum.FitTokens, sum.ContextLength = pipe.fitTokens, pipe.ctxLen
 
 	removed := 0
 	for p := range old {
@@ -683,6 +700,8 @@ type pipeline struct {
 	// failed is set once an answer could not be stored: nothing after it
 	// may be, as if the batches had gone one at a time.
 	failed bool
+	// open are the files added whose chunks are not all embedded.
+	open []*pending
 
 	// Fitting chunks to the model, from the requests' goroutines.
 	mu        sync.Mutex
@@ -751,9 +770,19 @@ func (pl *pipeline) keep() {
 	pl.sent = nil
 }
 
-// add queues a file's chunks, sending each batch they fill.
+// add queues a file's chunks, sending each batch they fill; chunks a
+// stopped run kept (resumed) are not sent again.
 func (pl *pipeline) add(p *pending) error {
+	pl.open = append(pl.open, p)
 	for i := range p.chunks {
+		if p.chunks[i].Vector != nil {
+			p.done++
+			pl.embedded(p)
+			if p.done == len(p.chunks) {
+				return pl.finish(p)
+			}
+			continue
+		}
 		pl.batch = append(pl.batch, slot{p, i})
 		if len(pl.batch) == pl.opt.BatchSize {
 			if err := pl.send(); err != nil {
@@ -914,23 +943,16 @@ func (pl *pipeline) vector(v *[]float32) error {
 // those cut to fit in their place; a file with a chunk the model refused
 // is reported failed instead.
 func (pl *pipeline) finish(p *pending) error {
+	if i := slices.Index(pl.open, p); i >= 0 {
+		pl.open = slices.Delete(pl.open, i, i+1)
+	}
 	if p.failure != nil {
 		pl.gaveUp(p)
 		p.chunks, p.lines, p.cut = nil, nil, nil
 		return nil
 	}
-	chunks := p.chunks
-	if len(p.cut) > 0 {
-		chunks = make([]store.Chunk, 0, len(p.chunks)+len(p.cut))
-		for i, c := range p.chunks {
-			if pieces, ok := p.cut[i]; ok {
-				chunks = append(chunks, pieces...)
-			} else {
-				chunks = append(chunks, c)
-			}
-		}
-		p.entry.Chunks = len(chunks)
-	}
+	chunks := p.embeddedChunks(len(p.chunks))
+	p.entry.Chunks = len(chunks)
 	// What was embedded is stored even if the run was just interrupted:
 	// the next run would embed it again.
 	if err := pl.st.PutObject(context.WithoutCancel(pl.ctx), p.entry.Key, chunks); err != nil {
