@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/rag-cli/rag/pkg/config"
@@ -37,10 +38,12 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   2    usage: unknown command or flag, missing or bad argument, path not found
        or not in the index, nothing to index, --index names a file or a
        folder that is not an index
-  3    partial success: some files could not be indexed (the rest were)
+  3    partial success: some files could not be indexed (the rest were),
+       such as text too long for the embedding model even cut in pieces
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
-       retries a failed request 3 times; finished work is kept)
+       retries a failed request 3 times; finished work is kept), or
+       refused a request for good (a 4xx, never retried)
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
   7    index problem: no index yet, an empty index (rag ask), built with
@@ -156,6 +159,7 @@ func classify(err error) (code int, hint string) {
 		readOnly   *store.NotWritableError
 		damaged    *damagedError
 		retries    *embed.RetryError
+		refused    *ollama.StatusError
 		below      *belowThresholdError
 		cfgFile    *config.FileError
 		cfgEnv     *config.EnvError
@@ -176,6 +180,10 @@ func classify(err error) (code int, hint string) {
 			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
 		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
+	case errors.As(err, &refused) && (refused.StatusCode == http.StatusUnauthorized || refused.StatusCode == http.StatusForbidden):
+		return ExitOllama, "the server at OLLAMA_HOST asks for authorization rag cannot give: point OLLAMA_HOST at a local Ollama server"
+	case errors.As(err, &refused) && !refused.Temporary():
+		return ExitOllama, fmt.Sprintf("Ollama refused the request (HTTP %d), which asking again would not change; its log says why", refused.StatusCode)
 	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
 	case errors.As(err, &cfgFile):

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/ollamatest"
 )
 
@@ -109,5 +112,33 @@ func TestIndexKeepsBatchesWhenOllamaStops(t *testing.T) {
 	rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json", docs))
 	if st := h.status(); rep.ChunksEmbedded != rep.ChunksWritten-6 || h.srv.EmbeddedTexts()-before != rep.ChunksWritten-6 || len(st.Failed) != 0 || st.Chunks != rep.ChunksWritten {
 		t.Errorf("resumed: %+v, %d texts embedded; status %+v", rep, h.srv.EmbeddedTexts()-before, st)
+	}
+}
+
+// A request Ollama refuses for good is Ollama's failure (exit 5) with a
+// hint, whether it was an embedding or a search's query, never retried.
+func TestRefusedRequestExit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		err      error
+		wantHint string
+	}{
+		{"unauthorized", &ollama.StatusError{StatusCode: 401, Err: errors.New("unauthorized")}, "asks for authorization"},
+		{"bad request", &ollama.StatusError{StatusCode: 400, Err: errors.New("invalid input type")}, "Ollama refused the request (HTTP 400)"},
+		{"a query refused", &embed.RefusedError{Errs: []error{&ollama.StatusError{StatusCode: 400, Err: errors.New("invalid input type")}}, Vectors: make([][]float32, 1)}, "Ollama refused the request (HTTP 400)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, hint := classify(tt.err)
+			if code != ExitOllama || !strings.Contains(hint, tt.wantHint) {
+				t.Errorf("exit %d, hint %q", code, hint)
+			}
+		})
+	}
+	// A server error may pass: not this case (rag index retries it).
+	if code, _ := classify(&ollama.StatusError{StatusCode: 500, Err: errors.New("boom")}); code == ExitOllama {
+		t.Errorf("a 500 alone is exit %d", code)
 	}
 }
