@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/embed"
@@ -59,6 +60,7 @@ func (pl *pipeline) fit(ctx context.Context, c store.Chunk, lines []int, why err
 	if !errors.Is(why, embed.ErrTooLong) {
 		return nil, fmt.Errorf("lines %d-%d cannot be embedded: %w", c.StartLine, c.EndLine, why), nil
 	}
+	pl.refusedAt(chunk.EstimateTokens(EmbedText(c)))
 	ctxLen, err := pl.contextLength(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -148,4 +150,68 @@ func (pl *pipeline) fitted(target int) {
 	if pl.fitTokens == 0 || target < pl.fitTokens {
 		pl.fitTokens = target
 	}
+}
+
+// embedBatch embeds texts but those of long (known to be too long), and
+// says why the model refused each text it has no vector for (ErrTooLong
+// for those of long); err is an error that stops the run.
+func (pl *pipeline) embedBatch(ctx context.Context, texts []string, long []int) (vecs [][]float32, refused []error, err error) {
+	vecs, refused = make([][]float32, len(texts)), make([]error, len(texts))
+	send, at := texts, []int(nil)
+	if len(long) > 0 {
+		send = nil
+		for i, t := range texts {
+			if slices.Contains(long, i) {
+				refused[i] = embed.ErrTooLong
+				continue
+			}
+			send, at = append(send, t), append(at, i)
+		}
+	}
+	if len(send) == 0 {
+		return vecs, refused, nil
+	}
+	got, err := pl.emb.Embed(ctx, send)
+	var rej *embed.RefusedError
+	if errors.As(err, &rej) {
+		got, err = rej.Vectors, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(got) != len(send) {
+		return nil, nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(got), len(send))
+	}
+	for j, v := range got {
+		i := j
+		if at != nil {
+			i = at[j]
+		}
+		vecs[i] = v
+		if rej != nil {
+			refused[i] = rej.Errs[j]
+		}
+	}
+	return vecs, refused, nil
+}
+
+// refusedAt notes that the model refused a text of n estimated tokens as
+// too long for its context.
+func (pl *pipeline) refusedAt(n int) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.minRefused == 0 || n < pl.minRefused {
+		pl.minRefused = n
+	}
+}
+
+// tooLong is the size, in estimated tokens, from which a text is taken to
+// be too long for the model without asking it: the smallest it refused
+// as too long (0 until it refused one). Asking costs a request per
+// halving of a batch; a text cut that would have fit only loses some
+// length per chunk, never text or citations.
+func (pl *pipeline) tooLong() int {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.minRefused
 }

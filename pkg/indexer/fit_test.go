@@ -142,3 +142,29 @@ func TestRunRefusedTextFailsItsFile(t *testing.T) {
 		t.Errorf("index holds %d files (summary %+v), want the 4 others", got, sum)
 	}
 }
+
+// A folder where every chunk is too long for the model: once it refused
+// one, chunks as long are cut without asking, rather than each batch
+// bisected (which cost 195 requests for these 40 chunks).
+func TestRunLearnsWhatIsTooLong(t *testing.T) {
+	t.Parallel()
+	srv := ollamatest.New(t, "m")
+	srv.LimitEmbedInput(300)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := &embed.Model{Client: ollama.New(u, srv.Client()), Name: "m", Whole: true, Backoff: time.Millisecond}
+	fsys := fstest.MapFS{}
+	for i := range 40 {
+		fsys[fmt.Sprintf("f%02d.txt", i)] = &fstest.MapFile{Data: []byte(longLines(40))}
+	}
+	sum, err := Run(context.Background(), open(t), emb, Options{Root: "/r", FS: fsys, Model: "m", BatchSize: 16})
+	if err != nil || sum.Cut != 40 || len(sum.Failed) != 0 {
+		t.Fatalf("err %v, %d cut, %d failed", err, sum.Cut, len(sum.Failed))
+	}
+	if n := srv.EmbedRequests(); n > 3*sum.Cut {
+		t.Errorf("%d requests for %d chunks cut to fit (%d refused)", n, sum.Cut, srv.RefusedInputs())
+	}
+	t.Logf("%d requests, %d refused, for %d chunks cut into %d", srv.EmbedRequests(), srv.RefusedInputs(), sum.Cut, sum.Chunks)
+}

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/rag-cli/rag/pkg/chunk"
-	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/extract"
 	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/ingest"
@@ -708,6 +707,9 @@ type pipeline struct {
 	ctxLen    int  // the model's context length, 0 if unknown
 	ctxAsked  bool // ctxLen was asked for
 	fitTokens int  // the smallest cut that fit
+	// minRefused is the smallest text (estimated tokens) the model refused
+	// as too long, 0 if none.
+	minRefused int
 }
 
 // outcome is what reading a file found: a reason it failed or was
@@ -825,23 +827,27 @@ func (pl *pipeline) send() error {
 	texts := make([]string, len(r.batch))
 	chunks := make([]store.Chunk, len(r.batch)) // what the goroutine may cut
 	lines := make([][]int, len(r.batch))
+	var long []int // chunks surely too long for the model: cut without asking
+	limit := pl.tooLong()
 	for i, s := range r.batch {
 		chunks[i], lines[i] = s.p.chunks[s.i], s.p.lines[s.i]
 		texts[i] = EmbedText(chunks[i])
+		if limit > 0 && chunk.EstimateTokens(texts[i]) >= limit {
+			long = append(long, i)
+		}
 	}
 	pl.sent = append(pl.sent, r)
 	go func() {
 		defer close(r.done)
-		r.vecs, r.err = pl.emb.Embed(pl.ectx, texts)
-		var rej *embed.RefusedError
-		if !errors.As(r.err, &rej) {
+		var refused []error
+		r.vecs, refused, r.err = pl.embedBatch(pl.ectx, texts, long)
+		if r.err != nil {
 			return
 		}
 		// The model took the others: a chunk it refused is cut to fit, or
 		// fails its file, and the run goes on.
-		r.vecs, r.err = rej.Vectors, nil
 		r.cut, r.failures = map[int][]store.Chunk{}, map[int]error{}
-		for i, why := range rej.Errs {
+		for i, why := range refused {
 			if why == nil {
 				continue
 			}
