@@ -73,3 +73,52 @@ func TestCutLinesUnknown(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCut: for any text and target, the pieces keep all the text in order,
+// a piece of whole lines is exactly those lines, and a part of a line is
+// part of the line it cites.
+func FuzzCut(f *testing.F) {
+	f.Add("alpha beta\ngamma delta epsilon\n\nzeta", 3)
+	f.Add(strings.Repeat("A sentence. ", 40), 5)
+	f.Add("x", 1)
+	f.Fuzz(func(t *testing.T, text string, target int) {
+		target = 1 + abs(target)%64
+		parts := strings.Split(text, "\n")
+		lines := make([]int, len(parts))
+		byLine := map[int]string{}
+		for i := range lines {
+			lines[i] = 10 + 2*i
+			byLine[lines[i]] = parts[i]
+		}
+		var words []string
+		for _, p := range Cut(text, lines, target) {
+			if len(p.Lines) == 0 {
+				t.Fatalf("piece %q cites no line", p.Text)
+			}
+			if len(p.Lines) == 1 && !strings.Contains(byLine[p.StartLine()], p.Text) {
+				t.Fatalf("piece %q is not part of line %d %q", p.Text, p.StartLine(), byLine[p.StartLine()])
+			}
+			if len(p.Lines) > 1 {
+				var want []string
+				for _, n := range p.Lines {
+					want = append(want, byLine[n])
+				}
+				if p.Text != strings.Join(want, "\n") {
+					t.Fatalf("piece %q is not lines %v", p.Text, p.Lines)
+				}
+			}
+			words = append(words, strings.Fields(p.Text)...)
+		}
+		// A line cut between two characters of a word splits it.
+		if strings.Join(words, "") != strings.Join(strings.Fields(text), "") {
+			t.Fatalf("text lost or added: %q from %q", words, text)
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
