@@ -209,7 +209,7 @@ type indexReport struct {
 	SkippedFiles   []ingest.Skip     `json:"skipped_files"`
 	FailedFiles    []indexer.Failure `json:"failed_files"`
 
-	// fitTokens is the smallest cut of a chunk that fit the model, and
+	// fitTokens is the largest cut of a chunk that fit the model, and
 	// contextLength its context as the server says (0 if unknown).
 	fitTokens, contextLength int
 }
@@ -742,9 +742,7 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 	r.ChunksWritten += s.Chunks
 	r.ChunksEmbedded += s.Embedded
 	r.ChunksCut += s.Cut
-	if s.FitTokens > 0 && (r.fitTokens == 0 || s.FitTokens < r.fitTokens) {
-		r.fitTokens = s.FitTokens
-	}
+	r.fitTokens = max(r.fitTokens, s.FitTokens)
 	r.contextLength = max(r.contextLength, s.ContextLength)
 	for _, sk := range s.Skipped {
 		sk.Path = filepath.Join(rootDir, sk.Path)

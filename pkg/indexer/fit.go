@@ -66,11 +66,14 @@ func (pl *pipeline) fit(ctx context.Context, c store.Chunk, lines []int, why err
 		return nil, nil, err
 	}
 	// The model counts its own tokens, rag only estimates them: halve the
-	// chunk, or cut it to well within the context if that is smaller, and
-	// halve again any piece still refused.
+	// chunk, or cut it to well within the context, or to the size that fit
+	// before, if smaller, and halve again any piece still refused.
 	target := chunk.EstimateTokens(c.Text) / 2
 	if ctxLen > 0 {
 		target = min(target, ctxLen*3/4-chunk.EstimateTokens(c.Heading))
+	}
+	if fit := pl.fitSize(); fit > 0 {
+		target = min(target, fit)
 	}
 	return pl.cut(ctx, c, lines, target)
 }
@@ -147,9 +150,14 @@ func (pl *pipeline) contextLength(ctx context.Context) (int, error) {
 func (pl *pipeline) fitted(target int) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if pl.fitTokens == 0 || target < pl.fitTokens {
-		pl.fitTokens = target
-	}
+	pl.fitTokens = max(pl.fitTokens, target)
+}
+
+// fitSize is the largest cut that fit the model so far, 0 if none.
+func (pl *pipeline) fitSize() int {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.fitTokens
 }
 
 // embedBatch embeds texts but those of long (known to be too long), and

@@ -108,7 +108,7 @@ type Summary struct {
 	Repaired int       `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 	// Cut counts the chunks too long for the model's context that were
 	// cut into pieces that fit; FitTokens is then the size (in estimated
-	// tokens) of the smallest cut that fit, and ContextLength the model's
+	// tokens) of the largest cut that fit, and ContextLength the model's
 	// context as its server reports it (0 if it does not).
 	Cut           int `json:"chunks_cut"`
 	FitTokens     int `json:"-"`
@@ -706,7 +706,7 @@ type pipeline struct {
 	mu        sync.Mutex
 	ctxLen    int  // the model's context length, 0 if unknown
 	ctxAsked  bool // ctxLen was asked for
-	fitTokens int  // the smallest cut that fit
+	fitTokens int  // the largest cut that fit
 	// minRefused is the smallest text (estimated tokens) the model refused
 	// as too long, 0 if none.
 	minRefused int
