@@ -2,7 +2,10 @@
 // folder, reads and hashes each file, chunks what is new or changed, embeds
 // the chunks in batches, stores them and commits the catalog. Unchanged
 // content (by hash, also under a new name) is never embedded again, and
-// progress is committed as it goes so an interrupted run loses nothing.
+// progress is committed as it goes so an interrupted run loses nothing
+// (not even the first batches of a file it stopped in). A chunk the model
+// refuses as too long is cut into pieces that fit; one it will not embed
+// at all fails its file, and the run goes on.
 package indexer
 
 import (

@@ -3,7 +3,9 @@
 // github.com/ollama/ollama/api (reading the vectors of an embedding answer
 // with its own decoder, the one hot path), and
 // turns transport and API failures into typed errors (server unreachable,
-// model not pulled) that the CLI maps to hints and exit codes.
+// model not pulled, an error answer and whether its status may pass, an
+// input longer than the model's context) that the CLI maps to hints and
+// exit codes.
 package ollama
 
 import (
