@@ -371,7 +371,7 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 	prog := newProgress(a)
 	prog.start("indexing corpus")
 	defer prog.done()
-	_, err = indexer.Run(ctx, st, &embed.Model{Client: client, Name: model}, indexer.Options{
+	_, err = indexer.Run(ctx, st, &embed.Model{Client: client, Name: model, Whole: true}, indexer.Options{
 		Root: root, FS: fsys, Source: store.Source{Path: root}, Model: model,
 		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.setBytes,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/rag-cli/rag/pkg/config"
@@ -38,12 +39,14 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   2    usage: unknown command or flag, missing or bad argument, path not found
        or not in the index, nothing to index, --index names a file or a
        folder that is not an index
-  3    partial success: some files could not be indexed (the rest were)
+  3    partial success: some files could not be indexed (the rest were),
+       such as text too long for the embedding model even cut in pieces
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
        retries a failed request 3 times; finished work is kept), did not
-       answer within --timeout, closed the connection mid-answer, or sent
-       a reply longer than it can be
+       answer within --timeout, closed the connection mid-answer, sent
+       a reply longer than it can be, or
+       refused a request for good (a 4xx, never retried)
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
   7    index problem: no index yet, an empty index (rag ask), built with
@@ -75,6 +78,9 @@ type partialError struct {
 	failed, total int
 	// again are the failed files that failed the run before too.
 	again []string
+	// tooLong are the failed files with a chunk too long for the
+	// embedding model, even cut in pieces.
+	tooLong []string
 }
 
 func (e *partialError) Error() string {
@@ -165,6 +171,7 @@ func classify(err error) (code int, hint string) {
 		readOnly   *store.NotWritableError
 		damaged    *damagedError
 		retries    *embed.RetryError
+		refused    *ollama.StatusError
 		below      *belowThresholdError
 		cfgFile    *config.FileError
 		cfgEnv     *config.EnvError
@@ -191,6 +198,10 @@ func classify(err error) (code int, hint string) {
 			return ExitOllama, tooLargeHint(tooLarge) + "; what was embedded is kept"
 		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
+	case errors.As(err, &refused) && (refused.StatusCode == http.StatusUnauthorized || refused.StatusCode == http.StatusForbidden):
+		return ExitOllama, "the server at OLLAMA_HOST asks for authorization rag cannot give: point OLLAMA_HOST at a local Ollama server"
+	case errors.As(err, &refused) && !refused.Temporary():
+		return ExitOllama, fmt.Sprintf("Ollama refused the request (HTTP %d), which asking again would not change; its log says why", refused.StatusCode)
 	case errors.As(err, &tooLarge):
 		return ExitOllama, tooLargeHint(tooLarge)
 	case errors.As(err, &timeout):
@@ -241,6 +252,13 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
+	case errors.As(err, &partial) && len(partial.tooLong) > 0:
+		holds, them := "holds", "it"
+		if len(partial.tooLong) > 1 {
+			holds, them = "hold", "them"
+		}
+		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
+			strings.Join(partial.tooLong, ", "), holds, them)
 	case errors.As(err, &partial) && len(partial.again) > 0:
 		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
 	case errors.As(err, &partial):

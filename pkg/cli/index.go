@@ -160,8 +160,8 @@ fails at once, or waits with --wait.`,
 			switch {
 			case opts.ChunkTokens < 0 || opts.ChunkOverlap < 0:
 				return usagef("--chunk-tokens and --chunk-overlap must not be negative")
-			case opts.ChunkTokens > 0 && opts.ChunkTokens < 16:
-				return usagef("--chunk-tokens must be at least 16")
+			case opts.ChunkTokens > 0 && opts.ChunkTokens < minChunkTokens:
+				return usagef("--chunk-tokens must be at least %d", minChunkTokens)
 			case opts.BatchSize < 1:
 				return usagef("--batch-size must be at least 1")
 			case opts.Parallel < 1:
@@ -227,10 +227,15 @@ type indexReport struct {
 	Repaired       int               `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 	ChunksWritten  int               `json:"chunks_written"`
 	ChunksEmbedded int               `json:"chunks_embedded"`
+	ChunksCut      int               `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
 	TotalFiles     int               `json:"total_files"`
 	TotalChunks    int               `json:"total_chunks"`
 	SkippedFiles   []ingest.Skip     `json:"skipped_files"`
 	FailedFiles    []indexer.Failure `json:"failed_files"`
+
+	// fitTokens is the largest cut of a chunk that fit the model, and
+	// contextLength its context as the server says (0 if unknown).
+	fitTokens, contextLength int
 }
 
 // target is one source of the index as this run sees it.
@@ -439,7 +444,8 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 		}
 		return damaged, nil
 	}
-	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout}
+	// Whole: a chunk too long for the model is cut to fit, not truncated.
+	emb := &embed.Model{Client: client, Name: model, Timeout: opts.Timeout, Whole: true}
 	run := func(ctx context.Context, ts []target) (*indexReport, error) {
 		return indexPass(ctx, a, opts, st, emb, dir, ts, damage, previous.Sources, inner)
 	}
@@ -677,6 +683,10 @@ func partial(rep *indexReport, failedBefore map[string]bool) error {
 	for _, f := range rep.FailedFiles {
 		if failedBefore[f.Path] {
 			e.again = append(e.again, f.Path)
+		}
+		var long *indexer.TooLongError
+		if errors.As(f.Err, &long) {
+			e.tooLong = append(e.tooLong, f.Path)
 		}
 	}
 	return e
@@ -936,6 +946,9 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 	r.Repaired += s.Repaired
 	r.ChunksWritten += s.Chunks
 	r.ChunksEmbedded += s.Embedded
+	r.ChunksCut += s.Cut
+	r.fitTokens = max(r.fitTokens, s.FitTokens)
+	r.contextLength = max(r.contextLength, s.ContextLength)
 	for _, sk := range s.Skipped {
 		sk.Path = filepath.Join(rootDir, sk.Path)
 		r.SkippedFiles = append(r.SkippedFiles, sk)
@@ -949,6 +962,14 @@ func (r *indexReport) add(s *indexer.Summary, rootDir string) {
 func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 	for _, f := range rep.FailedFiles {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: cannot index %s: %s\n", a.errText(f.Path), a.errText(f.Error))
+	}
+	if rep.ChunksCut > 0 {
+		limit := ""
+		if rep.contextLength > 0 {
+			limit = fmt.Sprintf(" (%d tokens)", rep.contextLength)
+		}
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s longer than the context of %s%s, and cut into pieces that fit; --chunk-tokens %d makes chunks that fit (changing it re-embeds everything)\n",
+			howMany(rep.ChunksCut, "chunk was", "chunks were"), a.errText(rep.EmbedModel), limit, fitChunkTokens(rep.fitTokens))
 	}
 	if opts.Verbose {
 		for _, s := range rep.SkippedFiles {
@@ -976,6 +997,20 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 		verb, plural(rep.Indexed, "file"), rep.New, rep.Changed, repaired, plural(rep.ChunksEmbedded, "chunk"), rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed,
 		rep.Index, plural(rep.TotalFiles, "file"), plural(rep.TotalChunks, "chunk"), rep.EmbedModel, plural(rep.Dims, "dimension"))
 	return err
+}
+
+// minChunkTokens is the smallest --chunk-tokens.
+const minChunkTokens = 16
+
+// fitChunkTokens is a --chunk-tokens whose chunks fit a model that took
+// pieces of fit estimated tokens: chunks run up to half again their
+// target, to keep paragraphs whole.
+func fitChunkTokens(fit int) int {
+	n := fit * 2 / 3
+	if n >= 20 {
+		n -= n % 10
+	}
+	return max(n, minChunkTokens)
 }
 
 func writeJSON(a *App, v any) error {

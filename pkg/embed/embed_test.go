@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,11 @@ func TestRetries(t *testing.T) {
 		{"gives up after three", 5, transient, 3, true},
 		{"no retry when model missing", 5, &ollama.ModelNotFoundError{Model: "m"}, 1, true},
 		{"no retry when server down", 5, &ollama.UnreachableError{Host: "h", Err: errors.New("refused")}, 1, true},
+		{"no retry of a refused request (400)", 5, &ollama.StatusError{StatusCode: 400, Err: errors.New("the input length exceeds the context length")}, 1, true},
+		{"no retry when unauthorized (401)", 5, &ollama.StatusError{StatusCode: 401, Err: errors.New("unauthorized")}, 1, true},
+		{"retries too many requests (429)", 2, &ollama.StatusError{StatusCode: 429, Err: errors.New("busy")}, 3, false},
+		{"retries a request timeout (408)", 2, &ollama.StatusError{StatusCode: 408, Err: errors.New("timeout")}, 3, false},
+		{"retries a server error (503)", 5, &ollama.StatusError{StatusCode: 503, Err: errors.New("busy")}, 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,5 +105,42 @@ func TestServerFaults(t *testing.T) {
 				t.Errorf("%d requests, want 3", got)
 			}
 		})
+	}
+}
+
+// A batch the model refuses because one text is too long for its context
+// is asked again in halves, never as it was: the other texts are embedded
+// and the call says which one was refused, and why.
+func TestRefusedTextsFound(t *testing.T) {
+	t.Parallel()
+	srv := ollamatest.New(t, "m")
+	srv.LimitEmbedInput(30)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"one", "two", "three", "four", "five", strings.Repeat("long ", 40), "seven", "eight"}
+	m := &Model{Client: ollama.New(u, srv.Client()), Name: "m", Whole: true, Backoff: time.Millisecond}
+	_, err = m.Embed(context.Background(), texts)
+	var rej *RefusedError
+	if !errors.As(err, &rej) || !errors.Is(err, ErrTooLong) {
+		t.Fatalf("err = %v, want a RefusedError of a text too long", err)
+	}
+	for i := range texts {
+		if refused := i == 5; (rej.Errs[i] != nil) != refused || (rej.Vectors[i] == nil) != refused {
+			t.Errorf("text %d: err %v, vector %v", i, rej.Errs[i], rej.Vectors[i] != nil)
+		}
+	}
+	// 8, then 4 and 4, then 2 and 2 of the second half, then 1 and 1.
+	if got := srv.EmbedRequests(); got != 7 {
+		t.Errorf("%d requests, want 7 (bisected, none retried)", got)
+	}
+	if !strings.Contains(err.Error(), "1 of 8 texts refused: ollama: the input length exceeds the context length") {
+		t.Errorf("message %q", err)
+	}
+	// Without Whole, the server truncates it: no error.
+	m.Whole = false
+	if vecs, err := m.Embed(context.Background(), texts); err != nil || len(vecs) != len(texts) {
+		t.Fatalf("truncating: %d vectors, %v", len(vecs), err)
 	}
 }

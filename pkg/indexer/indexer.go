@@ -2,7 +2,10 @@
 // folder, reads and hashes each file, chunks what is new or changed, embeds
 // the chunks in batches, stores them and commits the catalog. Unchanged
 // content (by hash, also under a new name) is never embedded again, and
-// progress is committed as it goes so an interrupted run loses nothing.
+// progress is committed as it goes so an interrupted run loses nothing
+// (not even the first batches of a file it stopped in). A chunk the model
+// refuses as too long is cut into pieces that fit; one it will not embed
+// at all fails its file, and the run goes on.
 package indexer
 
 import (
@@ -96,6 +99,8 @@ type Options struct {
 type Failure struct {
 	Path  string `json:"path"`
 	Error string `json:"error"`
+	// Err is the error, when it has a type to tell (a TooLongError).
+	Err error `json:"-"`
 }
 
 // Summary says what a run did.
@@ -112,6 +117,13 @@ type Summary struct {
 	Chunks   int       `json:"chunks_written"`
 	Embedded int       `json:"chunks_embedded"`
 	Repaired int       `json:"repaired"` // unchanged, embedded again: their chunks were damaged
+	// Cut counts the chunks too long for the model's context that were
+	// cut into pieces that fit; FitTokens is then the size (in estimated
+	// tokens) of the largest cut that fit, and ContextLength the model's
+	// context as its server reports it (0 if it does not).
+	Cut           int `json:"chunks_cut"`
+	FitTokens     int `json:"-"`
+	ContextLength int `json:"-"`
 }
 
 // Indexed is the number of files whose chunks were (re)written.
@@ -137,10 +149,20 @@ const DefaultRequests = 2
 type pending struct {
 	entry  store.FileEntry
 	chunks []store.Chunk
-	isNew  bool
-	repair bool  // unchanged, but its stored chunks are damaged
-	done   int   // chunks embedded so far
-	size   int64 // of the file, as walked: its share of progress
+	// lines are the source lines of each chunk's lines of text, to cut a
+	// chunk too long for the model into pieces that cite their own.
+	lines [][]int
+	// cut holds the pieces (embedded) of the chunks that were cut to fit,
+	// by chunk; failure is why a chunk could not be embedded at all, and
+	// then the file is not stored.
+	cut     map[int][]store.Chunk
+	failure error
+	// resumed counts the chunks a stopped run kept, not embedded again.
+	resumed int
+	isNew   bool
+	repair  bool  // unchanged, but its stored chunks are damaged
+	done    int   // chunks embedded so far
+	size    int64 // of the file, as walked: its share of progress
 }
 
 // Run indexes opt.Root into st.
@@ -357,10 +379,19 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		entry.Format, entry.Meta = doc.Format, doc.Meta
 		p := &pending{entry: entry, isNew: !had, repair: repair, size: f.Size}
 		p.chunks = make([]store.Chunk, 0, len(pieces))
+		p.lines = make([][]int, 0, len(pieces))
 		for _, c := range pieces {
 			p.chunks = append(p.chunks, store.Chunk{StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text})
+			ns := make([]int, c.To-c.From)
+			for i := range ns {
+				ns[i] = doc.Lines[c.From+i].N
+			}
+			p.lines = append(p.lines, ns)
 		}
 		p.entry.Chunks = len(p.chunks)
+		if had && prev.Key == partialKey(entry.Key, prev.Chunks) {
+			resume(ctx, st, prev, p) // a stopped run kept some of it
+		}
 		o.p = p
 		return o
 	}
@@ -439,13 +470,17 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		},
 		stored: func(p *pending) {
 			current[p.entry.Path] = p.entry
-			sum.Chunks += len(p.chunks)
-			sum.Embedded += len(p.chunks)
+			sum.Chunks += p.entry.Chunks
+			sum.Embedded += p.entry.Chunks - p.resumed
+			sum.Cut += len(p.cut)
 			if p.repair {
 				sum.Repaired++
 			} else {
 				countNew(sum, !p.isNew)
 			}
+		},
+		gaveUp: func(p *pending) {
+			sum.Failed = append(sum.Failed, Failure{Path: p.entry.Path, Error: p.failure.Error(), Err: p.failure})
 		},
 		received: report,
 		commit: func(since int) (bool, error) {
@@ -522,11 +557,24 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 		// Keep what was embedded: the next run resumes from there.
 		pipe.stop()
 		pipe.keep()
-		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil {
-			return nil, errors.Join(err, cerr)
+		sum.FitTokens, sum.ContextLength = pipe.fitTokens, pipe.ctxLen
+		// Files the run stopped in the middle of keep the chunks that came
+		// back: searchable, shown by status, and not embedded again.
+		kept, kerr := pipe.keepPartial()
+		var partly []store.Problem
+		for _, pk := range kept {
+			current[pk.entry.Path] = pk.entry
+			sum.Embedded += pk.embedded
+			partly = append(partly, store.Problem{Root: opt.Root, Path: pk.entry.Path, Failed: true,
+				Reason: fmt.Sprintf("partly indexed: %d of %d chunks were embedded when the run stopped; run rag index again to finish it", pk.done, pk.of)})
+		}
+		m.Problems = withProblems(m.Problems, partly)
+		if cerr := commit(context.WithoutCancel(ctx), false); cerr != nil || kerr != nil {
+			return nil, errors.Join(err, kerr, cerr)
 		}
 		return sum, err
 	}
+	sum.FitTokens, sum.ContextLength = pipe.fitTokens, pipe.ctxLen
 
 	removed := 0
 	for p := range old {
@@ -780,9 +828,11 @@ type pipeline struct {
 	opt Options
 	m   *store.Manifest
 	// embedded is called as each chunk is embedded, stored as each file
-	// is stored, received after each batch is.
+	// is stored, gaveUp as a file with a chunk the model refused is done
+	// (and not stored), received after each batch is.
 	embedded func(*pending)
 	stored   func(*pending)
+	gaveUp   func(*pending)
 	received func()
 	commit   func(since int) (bool, error)
 
@@ -795,6 +845,17 @@ type pipeline struct {
 	// failed is set once an answer could not be stored: nothing after it
 	// may be, as if the batches had gone one at a time.
 	failed bool
+	// open are the files added whose chunks are not all embedded.
+	open []*pending
+
+	// Fitting chunks to the model, from the requests' goroutines.
+	mu        sync.Mutex
+	ctxLen    int  // the model's context length, 0 if unknown
+	ctxAsked  bool // ctxLen was asked for
+	fitTokens int  // the largest cut that fit
+	// minRefused is the smallest text (estimated tokens) the model refused
+	// as too long, 0 if none.
+	minRefused int
 }
 
 // outcome is what reading a file found: a reason it failed or was
@@ -821,11 +882,15 @@ type slot struct {
 }
 
 // request is a batch at the embedder; done is closed when it answered.
+// A chunk the model refused has its pieces in cut, or why it cannot be
+// embedded in failures, by index in the batch.
 type request struct {
-	batch []slot
-	vecs  [][]float32
-	err   error
-	done  chan struct{}
+	batch    []slot
+	vecs     [][]float32
+	cut      map[int][]store.Chunk
+	failures map[int]error
+	err      error
+	done     chan struct{}
 }
 
 func (pl *pipeline) start(ctx context.Context) {
@@ -853,9 +918,19 @@ func (pl *pipeline) keep() {
 	pl.sent = nil
 }
 
-// add queues a file's chunks, sending each batch they fill.
+// add queues a file's chunks, sending each batch they fill; chunks a
+// stopped run kept (resumed) are not sent again.
 func (pl *pipeline) add(p *pending) error {
+	pl.open = append(pl.open, p)
 	for i := range p.chunks {
+		if p.chunks[i].Vector != nil {
+			p.done++
+			pl.embedded(p)
+			if p.done == len(p.chunks) {
+				return pl.finish(p)
+			}
+			continue
+		}
 		pl.batch = append(pl.batch, slot{p, i})
 		if len(pl.batch) == pl.opt.BatchSize {
 			if err := pl.send(); err != nil {
@@ -896,13 +971,43 @@ func (pl *pipeline) send() error {
 	r := &request{batch: pl.batch, done: make(chan struct{})}
 	pl.batch = nil
 	texts := make([]string, len(r.batch))
+	chunks := make([]store.Chunk, len(r.batch)) // what the goroutine may cut
+	lines := make([][]int, len(r.batch))
+	var long []int // chunks surely too long for the model: cut without asking
+	limit := pl.tooLong()
 	for i, s := range r.batch {
-		texts[i] = EmbedText(s.p.chunks[s.i])
+		chunks[i], lines[i] = s.p.chunks[s.i], s.p.lines[s.i]
+		texts[i] = EmbedText(chunks[i])
+		if limit > 0 && chunk.EstimateTokens(texts[i]) >= limit {
+			long = append(long, i)
+		}
 	}
 	pl.sent = append(pl.sent, r)
 	go func() {
 		defer close(r.done)
-		r.vecs, r.err = pl.emb.Embed(pl.ectx, texts)
+		var refused []error
+		r.vecs, refused, r.err = pl.embedBatch(pl.ectx, texts, long)
+		if r.err != nil {
+			return
+		}
+		// The model took the others: a chunk it refused is cut to fit, or
+		// fails its file, and the run goes on.
+		r.cut, r.failures = map[int][]store.Chunk{}, map[int]error{}
+		for i, why := range refused {
+			if why == nil {
+				continue
+			}
+			pieces, failure, err := pl.fit(pl.ectx, chunks[i], lines[i], why)
+			switch {
+			case err != nil:
+				r.err = err
+				return
+			case failure != nil:
+				r.failures[i] = failure
+			default:
+				r.cut[i] = pieces
+			}
+		}
 	}()
 	return nil
 }
@@ -923,30 +1028,16 @@ func (pl *pipeline) receive() (err error) {
 	if len(r.vecs) != len(r.batch) {
 		return fmt.Errorf("embedder returned %d vectors for %d texts", len(r.vecs), len(r.batch))
 	}
-	m, opt := pl.m, pl.opt
 	for i, s := range r.batch {
-		v := r.vecs[i]
-		if m.Dims == 0 {
-			m.Dims, m.EmbedModel = len(v), opt.Model
-			if m.Created.IsZero() {
-				m.Created = opt.Now().UTC()
-			}
+		if err := pl.take(r, i); err != nil {
+			return err
 		}
-		if len(v) != m.Dims {
-			return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(v)}
-		}
-		s.p.chunks[s.i].Vector = normalize(v)
 		s.p.done++
 		pl.embedded(s.p)
 		if s.p.done == len(s.p.chunks) {
-			// What was embedded is stored even if the run was just
-			// interrupted: the next run would embed it again.
-			if err := pl.st.PutObject(context.WithoutCancel(pl.ctx), s.p.entry.Key, s.p.chunks); err != nil {
-				return fmt.Errorf("store %s: %w", s.p.entry.Path, err)
+			if err := pl.finish(s.p); err != nil {
+				return err
 			}
-			pl.stored(s.p)
-			s.p.chunks = nil // stored: its text and vectors are garbage now
-			pl.since++
 		}
 	}
 	pl.received()
@@ -955,6 +1046,74 @@ func (pl *pipeline) receive() (err error) {
 		pl.since = 0
 	}
 	return err
+}
+
+// take keeps what the embedder made of the i-th chunk of r: its vector,
+// the pieces it was cut into, or why it could not be embedded.
+func (pl *pipeline) take(r *request, i int) error {
+	s := r.batch[i]
+	if f := r.failures[i]; f != nil {
+		if s.p.failure == nil {
+			s.p.failure = f
+		}
+		return nil
+	}
+	if pieces, ok := r.cut[i]; ok {
+		for j := range pieces {
+			if err := pl.vector(&pieces[j].Vector); err != nil {
+				return err
+			}
+		}
+		if s.p.cut == nil {
+			s.p.cut = map[int][]store.Chunk{}
+		}
+		s.p.cut[s.i] = pieces
+		return nil
+	}
+	s.p.chunks[s.i].Vector = r.vecs[i]
+	return pl.vector(&s.p.chunks[s.i].Vector)
+}
+
+// vector checks a vector's size against the index's (the first one sets
+// it) and normalizes it.
+func (pl *pipeline) vector(v *[]float32) error {
+	m, opt := pl.m, pl.opt
+	if m.Dims == 0 {
+		m.Dims, m.EmbedModel = len(*v), opt.Model
+		if m.Created.IsZero() {
+			m.Created = opt.Now().UTC()
+		}
+	}
+	if len(*v) != m.Dims {
+		return &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model, Dims: len(*v)}
+	}
+	*v = normalize(*v)
+	return nil
+}
+
+// finish stores a file whose chunks are all embedded, with the pieces of
+// those cut to fit in their place; a file with a chunk the model refused
+// is reported failed instead.
+func (pl *pipeline) finish(p *pending) error {
+	if i := slices.Index(pl.open, p); i >= 0 {
+		pl.open = slices.Delete(pl.open, i, i+1)
+	}
+	if p.failure != nil {
+		pl.gaveUp(p)
+		p.chunks, p.lines, p.cut = nil, nil, nil
+		return nil
+	}
+	chunks := p.embeddedChunks(len(p.chunks))
+	p.entry.Chunks = len(chunks)
+	// What was embedded is stored even if the run was just interrupted:
+	// the next run would embed it again.
+	if err := pl.st.PutObject(context.WithoutCancel(pl.ctx), p.entry.Key, chunks); err != nil {
+		return fmt.Errorf("store %s: %w", p.entry.Path, err)
+	}
+	pl.stored(p)
+	p.chunks, p.lines, p.cut = nil, nil, nil // stored: its text and vectors are garbage now
+	pl.since++
+	return nil
 }
 
 // normalize scales v to unit length in place (the embedder's vectors are

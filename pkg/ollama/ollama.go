@@ -3,7 +3,9 @@
 // github.com/ollama/ollama/api (reading the vectors of an embedding answer
 // with its own decoder, the one hot path), and
 // turns transport and API failures into typed errors (server unreachable,
-// model not pulled) that the CLI maps to hints and exit codes.
+// model not pulled, an error answer and whether its status may pass, an
+// input longer than the model's context) that the CLI maps to hints and
+// exit codes.
 package ollama
 
 import (
@@ -18,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -95,10 +98,21 @@ func New(host *url.URL, hc *http.Client) *Client {
 // Host is the address the client talks to, for messages.
 func (c *Client) Host() string { return c.host.String() }
 
-// Embed returns one vector per input, in order. The vectors are the
-// caller's own.
+// Embed returns one vector per input, in order, of each input's first
+// tokens if it is longer than the model's context (Ollama truncates it).
+// The vectors are the caller's own.
 func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
-	truncate := true
+	return c.embed(ctx, model, inputs, true)
+}
+
+// EmbedWhole is Embed refusing to truncate: an input longer than the
+// model's context fails the request with an error that is ErrTooLong, so
+// the caller can cut it rather than lose its end.
+func (c *Client) EmbedWhole(ctx context.Context, model string, inputs []string) ([][]float32, error) {
+	return c.embed(ctx, model, inputs, false)
+}
+
+func (c *Client) embed(ctx context.Context, model string, inputs []string, truncate bool) ([][]float32, error) {
 	k, hc := c.start(ctx, embedReplyLimit(len(inputs)), false)
 	// The library sends the request and reads any error as it does for
 	// every call; only the vectors of a successful answer are decoded by
@@ -286,6 +300,43 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 	return nil
 }
 
+// StatusError is an error answer of the server: its HTTP status says
+// whether asking again can help (Temporary).
+type StatusError struct {
+	StatusCode int
+	Err        error // the library's error, with the server's message
+}
+
+func (e *StatusError) Error() string { return "ollama: " + e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Temporary reports whether the same request may succeed later: a server
+// error (5xx), too many requests (429) or a request timeout (408). Any
+// other client error (4xx) is permanent: the request itself is refused.
+func (e *StatusError) Temporary() bool {
+	return e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusRequestTimeout
+}
+
+// Is makes an answer that an input is too long for the model's context
+// ErrTooLong.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrTooLong && e.StatusCode == http.StatusBadRequest && tooLong(e.Err.Error())
+}
+
+// ErrTooLong means an input is longer than the model's context and was
+// not truncated (EmbedWhole, or Ollama could not truncate it).
+var ErrTooLong = errors.New("input longer than the model's context")
+
+// tooLong recognizes Ollama's messages for an input longer than the
+// context: the runner's "the input length exceeds the context length",
+// and the server's "input exceeds maximum context length and cannot be
+// truncated further" and "input after truncation exceeds maximum context
+// length" (server/routes.go and runner/*/runner.go of v0.17.4).
+func tooLong(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "exceeds the context length") || strings.Contains(msg, "exceeds maximum context length")
+}
+
 // classify turns transport and API errors into the typed errors above.
 func (c *Client) classify(model string, role Role, err error) error {
 	var tooLarge *ReplyTooLargeError
@@ -298,7 +349,11 @@ func (c *Client) classify(model string, role Role, err error) error {
 		if status.StatusCode == http.StatusNotFound {
 			return &ModelNotFoundError{Model: model, Role: role}
 		}
-		return fmt.Errorf("ollama: %w", err)
+		return &StatusError{StatusCode: status.StatusCode, Err: err}
+	}
+	var auth api.AuthorizationError
+	if errors.As(err, &auth) {
+		return &StatusError{StatusCode: auth.StatusCode, Err: err}
 	}
 	// Only a failure to connect means the server is down; a connection
 	// that drops mid-request is a transient failure worth a retry.
@@ -394,18 +449,45 @@ func (c *Client) Has(ctx context.Context, model string) (bool, error) {
 // /api/show reports it (model_info's ARCH.context_length); 0 when the
 // server does not say.
 func (c *Client) ContextLength(ctx context.Context, model string) (int, error) {
+	trained, _, err := c.contextLengths(ctx, model, RoleChat)
+	return trained, err
+}
+
+// EmbedContextLength is the most tokens the model embeds at once when
+// rag sets no num_ctx (as it does not when embedding): the smaller of the
+// trained context length and the num_ctx its Modelfile sets, as /api/show
+// reports them; 0 when the server says neither. The server's own default
+// context (OLLAMA_CONTEXT_LENGTH) may be smaller still.
+func (c *Client) EmbedContextLength(ctx context.Context, model string) (int, error) {
+	trained, numCtx, err := c.contextLengths(ctx, model, RoleEmbed)
+	if numCtx > 0 && (trained == 0 || numCtx < trained) {
+		return numCtx, err
+	}
+	return trained, err
+}
+
+func (c *Client) contextLengths(ctx context.Context, model string, role Role) (trained, numCtx int, err error) {
 	resp, err := c.show(ctx, model)
 	if err != nil {
-		return 0, c.classify(model, RoleChat, err)
+		return 0, 0, c.classify(model, role, err)
 	}
 	arch, _ := resp.ModelInfo["general.architecture"].(string)
 	switch v := resp.ModelInfo[arch+".context_length"].(type) {
 	case float64:
-		return int(v), nil
+		trained = int(v)
 	case int:
-		return v, nil
+		trained = v
 	}
-	return 0, nil
+	// Parameters are lines of a name and a value, as a Modelfile's
+	// PARAMETER lines: "num_ctx                        512".
+	for _, line := range strings.Split(resp.Parameters, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "num_ctx" {
+			if n, err := strconv.ParseFloat(f[1], 64); err == nil && n >= 1 && n < math.MaxInt32 {
+				numCtx = int(n)
+			}
+		}
+	}
+	return trained, numCtx, nil
 }
 
 // show asks /api/show about a model.

@@ -204,3 +204,81 @@ func TestChatCutShort(t *testing.T) {
 		}
 	})
 }
+
+// Which error answers may pass if asked again, and which say an input is
+// too long for the model: Ollama's own answers (v0.17.4's messages).
+func TestStatusErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		status    int
+		body      string
+		temporary bool
+		tooLong   bool
+	}{
+		{"runner: too long", 400, `{"error":"the input length exceeds the context length"}`, false, true},
+		{"server: cannot truncate", 400, `{"error":"input exceeds maximum context length and cannot be truncated further"}`, false, true},
+		{"server: still too long", 400, `{"error":"input after truncation exceeds maximum context length"}`, false, true},
+		{"bad input", 400, `{"error":"invalid input type"}`, false, false},
+		{"unauthorized", 401, `{"error":"unauthorized"}`, false, false},
+		{"request timeout", 408, `{"error":"timeout"}`, true, false},
+		{"too many requests", 429, `{"error":"server busy"}`, true, false},
+		{"server error", 500, `{"error":"llama runner process has terminated"}`, true, false},
+		{"busy", 503, `{"error":"server busy, please try again.  maximum pending requests exceeded"}`, true, false},
+		{"gateway", 502, `Bad Gateway`, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			_, err := client(t, srv.URL).EmbedWhole(context.Background(), "m", []string{"x"})
+			var status *ollama.StatusError
+			if !errors.As(err, &status) || status.StatusCode != tt.status {
+				t.Fatalf("err = %#v, want a StatusError %d", err, tt.status)
+			}
+			if status.Temporary() != tt.temporary || errors.Is(err, ollama.ErrTooLong) != tt.tooLong {
+				t.Errorf("%v: temporary %v, too long %v", err, status.Temporary(), errors.Is(err, ollama.ErrTooLong))
+			}
+			if !strings.HasPrefix(err.Error(), "ollama: ") {
+				t.Errorf("message %q", err)
+			}
+		})
+	}
+}
+
+// EmbedWhole refuses an input longer than the context where Embed has it
+// truncated; EmbedContextLength reads the context from /api/show.
+func TestEmbedWholeAndContextLength(t *testing.T) {
+	t.Parallel()
+	srv := ollamatest.New(t, "emb")
+	c := client(t, srv.URL)
+	ctx := context.Background()
+	if n, err := c.EmbedContextLength(ctx, "emb"); err != nil || n != 8192 {
+		t.Fatalf("EmbedContextLength = %d, %v; want the trained 8192", n, err)
+	}
+	srv.LimitEmbedInput(20)
+	if n, err := c.EmbedContextLength(ctx, "emb"); err != nil || n != 20 {
+		t.Fatalf("EmbedContextLength = %d, %v; want num_ctx 20", n, err)
+	}
+	if n, err := c.ContextLength(ctx, "emb"); err != nil || n != 8192 {
+		t.Fatalf("ContextLength = %d, %v; want the trained 8192 (chat sets its own num_ctx)", n, err)
+	}
+	long := strings.Repeat("word ", 20)
+	if _, err := c.Embed(ctx, "emb", []string{"short", long}); err != nil {
+		t.Fatalf("Embed truncates: %v", err)
+	}
+	_, err := c.EmbedWhole(ctx, "emb", []string{"short", long})
+	if !errors.Is(err, ollama.ErrTooLong) || err.Error() != "ollama: the input length exceeds the context length" {
+		t.Fatalf("EmbedWhole: err = %v", err)
+	}
+	if vecs, err := c.EmbedWhole(ctx, "emb", []string{"short"}); err != nil || len(vecs) != 1 {
+		t.Fatalf("EmbedWhole of a short input = %d vectors, %v", len(vecs), err)
+	}
+	if _, err := c.EmbedContextLength(ctx, "nope"); err == nil {
+		t.Fatal("a missing model has a context length")
+	}
+}

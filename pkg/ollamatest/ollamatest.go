@@ -46,9 +46,13 @@ type Server struct {
 	// arrives as number failFrom (1-based), with fault.
 	failFrom, arrivals int
 	ctxLen             int // /api/show's context length; 0: 8192
-	onEmbed            func()
-	respond            func(system, user string) string
-	lastChat           []map[string]string
+	// embedCtx, if above 0, is the num_ctx embedding runs with: longer
+	// inputs are truncated or refused (LimitEmbedInput).
+	embedCtx int
+	refused  int // inputs refused as too long
+	onEmbed  func()
+	respond  func(system, user string) string
+	lastChat []map[string]string
 	// firstDelay and tokenDelay pace the chat stream like a real model:
 	// prompt evaluation before the first token, then one token at a time.
 	firstDelay, tokenDelay time.Duration
@@ -197,6 +201,31 @@ func (s *Server) contextLength() int {
 	return s.ctxLen
 }
 
+// LimitEmbedInput makes the server embed at most n tokens of an input
+// (Tokens counts them), as Ollama does with a model whose Modelfile sets
+// PARAMETER num_ctx n: /api/show lists num_ctx n in its parameters, and
+// /api/embed truncates a longer input, or, when the request says
+// "truncate": false, refuses the whole request with Ollama's answer, HTTP
+// 400 {"error":"the input length exceeds the context length"}. 0 lifts
+// the limit.
+func (s *Server) LimitEmbedInput(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedCtx = n
+}
+
+// Tokens is how many tokens the fake's tokenizer makes of text: one for
+// every three bytes, and one more for the start of the sequence. It is
+// coarser than rag's estimate on purpose, as small models' tokenizers are.
+func Tokens(text string) int { return 1 + (len(text)+2)/3 }
+
+// RefusedInputs is how many inputs /api/embed refused as too long.
+func (s *Server) RefusedInputs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 // OnEmbed sets a hook run at the start of every embed request (to block
 // or cancel mid-run in tests).
 func (s *Server) OnEmbed(f func()) {
@@ -241,8 +270,9 @@ func (s *Server) known(model string) bool {
 
 func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Model string `json:"model"`
-		Input any    `json:"input"`
+		Model    string `json:"model"`
+		Input    any    `json:"input"`
+		Truncate *bool  `json:"truncate"`
 	}
 	if !s.decode(w, r, &req, &req.Model) {
 		return
@@ -289,6 +319,23 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		writeJSON(w, map[string]string{"error": "fake failure"})
 		return
+	}
+	if limit := s.embedCtx; limit > 0 {
+		for i, in := range inputs {
+			if Tokens(in) <= limit {
+				continue
+			}
+			if req.Truncate != nil && !*req.Truncate {
+				// Ollama embeds the inputs of a request at once and fails
+				// the whole request when one fails.
+				s.refused++
+				s.mu.Unlock()
+				w.WriteHeader(http.StatusBadRequest)
+				writeJSON(w, map[string]string{"error": "the input length exceeds the context length"})
+				return
+			}
+			inputs[i] = in[:3*(limit-1)]
+		}
 	}
 	s.embedded += len(inputs)
 	dims := s.Dims
@@ -543,8 +590,14 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"error": fmt.Sprintf("model '%s' not found", req.Model)})
 		return
 	}
+	params := ""
+	s.mu.Lock()
+	if s.embedCtx > 0 {
+		params = fmt.Sprintf("%-30s %d", "num_ctx", s.embedCtx) // as Ollama formats it
+	}
+	s.mu.Unlock()
 	writeJSON(w, map[string]any{
-		"modelfile": "FROM " + req.Model + "\n", "parameters": "", "template": "{{ .Prompt }}", "details": details(),
+		"modelfile": "FROM " + req.Model + "\n", "parameters": params, "template": "{{ .Prompt }}", "details": details(),
 		"model_info": map[string]any{"general.architecture": "llama", "llama.context_length": s.contextLength()}, "capabilities": []string{"completion", "embedding"},
 		"modified_at": modified,
 	})
