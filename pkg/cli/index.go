@@ -417,6 +417,7 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	rep, runErr := run(ctx, targets)
 	if runErr == nil {
 		runErr = forget(ctx, a, st, targets, superseded)
+		rep.totals(st.Manifest())
 	}
 	if runErr == nil {
 		warnNobody(a, st.Manifest(), targets)
@@ -625,12 +626,18 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			break
 		}
 	}
-	m := st.Manifest()
+	rep.totals(st.Manifest())
+	return rep, runErr
+}
+
+// totals records what the index holds after the run. It is taken again
+// once superseded sources are forgotten (forget): until then the catalog
+// holds their files both under them and under the folder taking them over.
+func (rep *indexReport) totals(m store.Manifest) {
 	rep.Dims, rep.TotalFiles, rep.TotalChunks = m.Dims, len(m.Files), m.Chunks()
 	if m.Dims > 0 {
 		rep.EmbedModel = m.EmbedModel
 	}
-	return rep, runErr
 }
 
 // recordedSource is the source of m that is src's folder or file.
