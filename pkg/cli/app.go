@@ -292,14 +292,21 @@ func orDash(s string) string {
 }
 
 // readQuery takes a query from the arguments, or from stdin when it is "-"
-// or missing while stdin is not a terminal.
-func (a *App) readQuery(args []string, what string) (string, error) {
+// or missing while stdin is not a terminal. An empty or blank query is a
+// usage error: searched, it would match anything, and an arbitrary result
+// must not read as an answer; example is a command line that shows how.
+func (a *App) readQuery(args []string, what, example string) (string, error) {
 	fromStdin := len(args) == 1 && args[0] == "-" || len(args) == 0 && !a.IO.IsStdinTTY()
 	if !fromStdin {
 		if len(args) == 0 {
 			return "", usagef("no %s given", what)
 		}
-		return strings.Join(args, " "), nil
+		q := strings.Join(args, " ")
+		if strings.TrimSpace(q) == "" {
+			return "", &hintedError{err: usagef("the %s is empty", what),
+				hint: fmt.Sprintf("give the %s in words, as in `%s`, or - to read it from standard input", what, example)}
+		}
+		return q, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(a.IO.In, 1<<20))
 	if err != nil {

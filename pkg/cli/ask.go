@@ -72,7 +72,7 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
   echo "What is the retry policy?" | rag ask -
   rag ask --json -k 5 --model qwen2.5:7b "Who maintains the parser?"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q, err := a.readQuery(args, "question")
+			q, err := a.readQuery(args, "question", `rag ask "How do I install on Linux?"`)
 			if err != nil {
 				return err
 			}

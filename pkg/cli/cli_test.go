@@ -437,6 +437,9 @@ func TestErrors(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`, "rag --help", true},
 		{"unknown flag", nil, []string{"search", "--nope", "x"}, ExitUsage, "unknown flag: --nope", "rag --help", true},
 		{"no query", nil, []string{"search"}, ExitUsage, "no query on standard input", "", true},
+		{"empty query", nil, []string{"search", ""}, ExitUsage, "the query is empty", "`rag search \"retry policy\"`", true},
+		{"blank query", nil, []string{"search", "--json", " \t", " "}, ExitUsage, "the query is empty", "or - to read it from standard input", true},
+		{"blank question", nil, []string{"ask", "  "}, ExitUsage, "the question is empty", "`rag ask \"How do I install on Linux?\"`", true},
 		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k: want a whole number of at least 1", "", true},
 		{"bad parallel", nil, []string{"index", "--parallel", "0", h.docs}, ExitUsage, "--parallel must be at least 1", "", true},
 	}

@@ -55,7 +55,7 @@ empty index search says so and exits 0 without contacting Ollama.`,
   rag search --files "retry policy" | xargs grep -n retry
   rag search -k 10 --json "retry policy" | jq -r '.results[].path'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q, err := a.readQuery(args, "query")
+			q, err := a.readQuery(args, "query", `rag search "retry policy"`)
 			if err != nil {
 				return err
 			}
