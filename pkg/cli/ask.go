@@ -263,6 +263,9 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return err
 	}
 	st.clear() // a warning must not share the status line
+	if err := q.noneForDamage(len(evidence)); err != nil {
+		return err // not "the documents do not answer": some were not read
+	}
 	damaged := warnDamaged(a, q)
 
 	style := answerStyle(a, opts.JSON)

@@ -43,9 +43,11 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        retries a failed request 3 times; finished work is kept)
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
-  7    index problem: no index yet, an empty index (rag ask), built with
-       another embedding model, damaged (rag status), not writable (rag
-       index), or written by another version of rag
+  7    index problem: no index yet, an empty index (rag ask), the index
+       deleted or replaced while it was read, built with another embedding
+       model, damaged (rag status; rag search and ask when nothing was
+       found and damaged files were left out), not writable (rag index),
+       or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
   10   rag ask --strict: the answer cites no source (it was printed)
@@ -150,6 +152,7 @@ func classify(err error) (code int, hint string) {
 		emptyFloor *indexer.EmptyFolderError
 		locked     *store.LockedError
 		notIndex   *store.NotIndexError
+		gone       *store.GoneError
 		readOnly   *store.NotWritableError
 		damaged    *damagedError
 		retries    *embed.RetryError
@@ -189,6 +192,10 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):
 		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index; to switch models, re-embed everything with `rag index --rebuild --embed-model NEW`", mismatch.IndexModel)
+	case errors.As(err, &gone) && gone.Replaced:
+		return ExitIndex, "run the command again: it reads the index as it is now"
+	case errors.As(err, &gone):
+		return ExitIndex, "build it again with `rag index DIR` (or point --index or RAG_INDEX at an existing index), then run the command again"
 	case errors.As(err, &damaged) && damaged.recovered != nil:
 		return ExitIndex, "run `rag index` to write a new catalog: it checks every stored file and indexes again what the last run added"
 	case errors.As(err, &damaged):

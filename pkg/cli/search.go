@@ -173,6 +173,21 @@ func warnDamaged(a *App, q *queryDeps) []string {
 	return paths
 }
 
+// noneForDamage is the error of a query that found nothing while files
+// the view sees were left out as damaged (missing or unreadable stored
+// chunks): "no results" would then be a guess, so it is an index problem
+// with the repair hint, and nil otherwise.
+func (q *queryDeps) noneForDamage(found int) error {
+	if found > 0 {
+		return nil
+	}
+	m := q.store.Manifest()
+	if d := m.SeenDamage(q.view, q.store.Damaged()); len(d) > 0 {
+		return fmt.Errorf("nothing found, and %w", damageError(nil, d))
+	}
+	return nil
+}
+
 // empty reports whether the view sees no chunk, from the catalog alone:
 // then there is nothing to search and no reason to contact Ollama.
 func (q *queryDeps) empty() bool {
@@ -214,6 +229,9 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	if results == nil {
 		results = []retrieve.Result{}
+	}
+	if err := q.noneForDamage(len(results)); err != nil {
+		return err
 	}
 	damaged := warnDamaged(a, q)
 	if opts.JSON {

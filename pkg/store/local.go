@@ -486,8 +486,11 @@ func (s *Local) checkObjects(files []FileEntry) error {
 		f, r := &files[fi], res[i]
 		switch {
 		case errors.Is(r.err, fs.ErrNotExist):
+			if g := s.gone(); g != nil {
+				return g
+			}
 			delete(changed, f.Key)
-			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: errors.New("missing")})
+			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: errObjectMissing})
 		case r.err != nil:
 			return fmt.Errorf("open index: %w", r.err)
 		case r.size != f.ObjectSize:
@@ -678,12 +681,42 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) error
 }
 
 func (s *Local) readObject(key string) ([]Chunk, error) {
-	return readObjectAs(s.objectPath(key), decodeObject)
+	chunks, err := readObjectAs(s.objectPath(key), decodeObject)
+	return chunks, s.goneIfMissing(err)
 }
 
 // readObjectText reads an object's chunks without their vectors.
 func (s *Local) readObjectText(key string) (objectText, error) {
-	return readObjectAs(s.objectPath(key), decodeObjectText)
+	obj, err := readObjectAs(s.objectPath(key), decodeObjectText)
+	return obj, s.goneIfMissing(err)
+}
+
+// errObjectMissing is the damage of an object file that is not there.
+var errObjectMissing = errors.New("missing")
+
+// goneIfMissing turns err, when it is a missing object, into a GoneError if
+// the index itself is gone or was replaced since it was opened: a deleted
+// index must not read as a damaged one whose searches find nothing.
+func (s *Local) goneIfMissing(err error) error {
+	if !errors.Is(err, errObjectMissing) {
+		return err
+	}
+	if g := s.gone(); g != nil {
+		return g
+	}
+	return err
+}
+
+// gone returns a GoneError when the index folder has no catalog any more,
+// or (for a reader) another one than it read; nil while it is as opened.
+func (s *Local) gone() *GoneError {
+	if cur, _ := currentName(s.dir); cur == "" {
+		return &GoneError{Dir: s.dir}
+	}
+	if s.Stale() {
+		return &GoneError{Dir: s.dir, Replaced: true}
+	}
+	return nil
 }
 
 // readObjectAs reads the object file at p with decode; a missing or
@@ -693,7 +726,7 @@ func readObjectAs[T any](p string, decode func([]byte) (T, error)) (T, error) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return zero, &CorruptError{Path: p, Err: errors.New("missing")}
+			return zero, &CorruptError{Path: p, Err: errObjectMissing}
 		}
 		return zero, err
 	}

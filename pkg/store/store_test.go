@@ -655,3 +655,56 @@ func TestStale(t *testing.T) {
 		t.Errorf("reopened: stale %v, %d files", r2.Stale(), len(r2.Manifest().Files))
 	}
 }
+
+// TestIndexGone deletes, or replaces, the index folder under an open
+// reader: every read that finds an object missing then says the index is
+// gone (GoneError), rather than noting damage and finding nothing.
+func TestIndexGone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reads := []struct {
+		name string
+		read func(s *Local) error
+	}{
+		{"Search", func(s *Local) error { _, err := s.Search(ctx, View{}, vec(4, 0), 3); return err }},
+		{"SearchText", func(s *Local) error { _, err := s.SearchText(ctx, View{}, "owls", 3); return err }},
+		{"CheckSizes", func(s *Local) error { return s.CheckSizes() }},
+		{"Verify", func(s *Local) error { _, _, err := s.Verify(ctx); return err }},
+		{"FileChunks", func(s *Local) error { _, err := s.FileChunks(ctx, s.Manifest().Files[0]); return err }},
+	}
+	build := func(t *testing.T, dir string, texts ...string) {
+		t.Helper()
+		w, err := Open(ctx, dir, Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitFiles(t, w, put(t, w, key(len(texts)), texts...))
+		if err := errors.Join(w.SaveCaches(ctx), w.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rd := range reads {
+		for _, replaced := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, replaced %v", rd.name, replaced), func(t *testing.T) {
+				t.Parallel()
+				dir := filepath.Join(t.TempDir(), "index")
+				build(t, dir, "owls", "owls sleep")
+				s := openRead(t, dir)
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				if replaced {
+					build(t, dir, "bees")
+				}
+				err := rd.read(s)
+				var g *GoneError
+				if !errors.As(err, &g) || g.Dir != dir || g.Replaced != replaced {
+					t.Errorf("err = %v, want a GoneError (replaced %v)", err, replaced)
+				}
+				if d := s.Damaged(); len(d) != 0 {
+					t.Errorf("damage noted: %+v", d)
+				}
+			})
+		}
+	}
+}
