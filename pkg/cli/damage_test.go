@@ -321,3 +321,20 @@ func TestNothingFoundForDamage(t *testing.T) {
 		t.Errorf("no match: exit %d, %q, %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestCatalogDeleted: an index folder whose catalog is gone is no index,
+// exit 7, and the error says the catalog is what is missing.
+func TestCatalogDeleted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	if err := os.Remove(filepath.Join(h.index, "catalog")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"search", "--mode", "lexical", "retry"}, {"search", "--files", "retry"}, {"status"}} {
+		r := h.run(runOpt{}, args...)
+		if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: no index at "+h.index+": its catalog is missing") {
+			t.Errorf("rag %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -208,7 +208,7 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 	}
 	if m == nil {
 		if !opt.Write {
-			return nil, fmt.Errorf("%w at %s", ErrNoIndex, dir)
+			return nil, noIndex(dir)
 		}
 		s.manifest = NewManifest()
 		s.ready = true
@@ -381,6 +381,16 @@ func (s *Local) waitSizes() error {
 	return err
 }
 
+// noIndex is the ErrNoIndex of dir; it says so when dir still holds
+// stored chunks: an index that lost its catalog, not a folder never
+// indexed.
+func noIndex(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "objects")); err == nil {
+		return fmt.Errorf("%w at %s: its catalog is missing (the stored chunks are there)", ErrNoIndex, dir)
+	}
+	return fmt.Errorf("%w at %s", ErrNoIndex, dir)
+}
+
 // NewManifest is the catalog of an empty index with a fresh generation.
 func NewManifest() Manifest {
 	var b [8]byte
@@ -398,7 +408,7 @@ func ReadManifest(dir string) (Manifest, error) {
 		return Manifest{}, err
 	}
 	if m == nil {
-		return Manifest{}, fmt.Errorf("%w at %s", ErrNoIndex, dir)
+		return Manifest{}, noIndex(dir)
 	}
 	return *m, nil
 }
