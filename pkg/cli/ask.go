@@ -251,7 +251,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	defer closeWith(&err, q.store)
 	st.set("retrieving…")
 	if q.empty() {
-		return errEmptyIndex
+		return q.emptyError()
 	}
 	ropt, rr := opts.options(q)
 	p, err := newAskPipeline(a, q, ropt, opts)

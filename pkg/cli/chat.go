@@ -137,7 +137,7 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	// A closure: refresh replaces q.store with the index as it is now.
 	defer func() { closeWith(&err, q.store) }()
 	if q.empty() {
-		return errEmptyIndex
+		return q.emptyError()
 	}
 	ropt, _ := opts.options(q)
 	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)

@@ -153,6 +153,7 @@ func classify(err error) (code int, hint string) {
 		locked     *store.LockedError
 		notIndex   *store.NotIndexError
 		gone       *store.GoneError
+		emptyView  *emptyViewError
 		readOnly   *store.NotWritableError
 		damaged    *damagedError
 		retries    *embed.RetryError
@@ -214,6 +215,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
 	case errors.As(err, &locked):
 		return ExitBusy, "wait for it to finish, or run with --wait to start when it does"
+	case errors.As(err, &emptyView):
+		return ExitIndex, "--as names who asks (user:NAME, with the groups of groups_file:), --tenant the tenant; `rag status --all` shows what the index holds"
 	case errors.Is(err, errEmptyIndex):
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):

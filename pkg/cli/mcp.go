@@ -273,7 +273,7 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 			return errors.New("the question is empty")
 		}
 		if s.q.empty() {
-			return errEmptyIndex
+			return s.q.emptyError()
 		}
 		v, err := s.view(in.Collection)
 		if err != nil {

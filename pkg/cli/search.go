@@ -82,7 +82,9 @@ empty index search says so and exits 0 without contacting Ollama.`,
 // the embedder of the index's model.
 type queryDeps struct {
 	// view is who asks: every search and count sees its share alone.
-	view   store.View
+	view store.View
+	// as is who asks, as --as named it ("" public), for messages.
+	as     string
 	store  *store.Local
 	client *ollama.Client
 	embed  *embed.Model
@@ -91,7 +93,7 @@ type queryDeps struct {
 // openForQuery opens an existing index and the embedder of its model, for
 // the view vo names.
 func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) (*queryDeps, error) {
-	view, err := a.view(vo)
+	view, note, err := a.resolveView(vo)
 	if err != nil {
 		return nil, err
 	}
@@ -99,14 +101,16 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkCollections(m.Manifest(), view); err != nil {
+	man := m.Manifest()
+	if err := errors.Join(checkTenant(&man, view), checkCollections(man, view)); err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
+	a.warnWho(note, &man)
 	client, err := a.ollama()
 	if err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
-	return &queryDeps{view: view, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+	return &queryDeps{view: view, as: vo.As, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
 }
 
 // openIndex opens the index read-only and names the embedding model its
@@ -148,7 +152,7 @@ func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo Vi
 	if err != nil {
 		return err
 	}
-	q.view = view
+	q.view, q.as = view, vo.As
 	if !q.store.Stale() {
 		return nil
 	}
@@ -186,6 +190,15 @@ func (q *queryDeps) noneForDamage(found int) error {
 		return fmt.Errorf("nothing found, and %w", damageError(nil, d))
 	}
 	return nil
+}
+
+// emptyError says why the view has nothing to search: the index is
+// empty (errEmptyIndex), or who asks sees none of it (emptyViewError).
+func (q *queryDeps) emptyError() error {
+	if len(q.store.Manifest().Files) == 0 {
+		return errEmptyIndex
+	}
+	return &emptyViewError{as: q.as, tenant: q.view.Tenant}
 }
 
 // empty reports whether the view sees no chunk, from the catalog alone:
@@ -245,9 +258,13 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		return writeFiles(a, results)
 	}
 	if len(results) == 0 {
-		msg := "No results: the index is empty."
-		if !q.empty() {
-			msg = "No results: no chunk shares a word with the query."
+		msg := "No results: no chunk shares a word with the query."
+		var view *emptyViewError
+		switch {
+		case errors.As(q.emptyError(), &view) && q.empty():
+			msg = "No results: " + view.Error() + "."
+		case q.empty():
+			msg = "No results: the index is empty."
 		}
 		_, err := fmt.Fprintln(a.IO.Out, msg)
 		return err
