@@ -108,6 +108,8 @@ type chatTurn struct {
 	Rewritten      bool                `json:"rewritten"`
 	Expansion      *retrieve.Expansion `json:"expansion,omitempty"`
 	DroppedSources []answer.Source     `json:"dropped_sources"`
+	// Degraded is set when hybrid retrieval ranked by keywords alone.
+	Degraded *degraded `json:"degraded,omitempty"`
 	*answer.Result
 }
 
@@ -328,12 +330,12 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 	}
 	s.p.ropt.View = s.p.q.view
 	s.st.set("retrieving…")
-	evidence, x, err := s.p.context(ctx, t.Question)
+	evidence, x, fellBack, err := s.p.context(ctx, t.Question)
 	s.st.clear()
 	if err != nil {
 		return err
 	}
-	t.Expansion = x
+	t.Expansion, t.Degraded = x, fellBack
 	if len(evidence) == 0 {
 		t.Result = answer.Abstain()
 		if !opts.JSON {

@@ -426,10 +426,10 @@ func TestErrors(t *testing.T) {
 		hint     string
 		noStdout bool
 	}{
-		{"ollama down", map[string]string{"OLLAMA_HOST": down.URL}, []string{"search", "retry"}, ExitOllama, "cannot reach Ollama at " + down.URL, "ollama serve", true},
+		{"ollama down", map[string]string{"OLLAMA_HOST": down.URL}, []string{"search", "--fallback=false", "retry"}, ExitOllama, "cannot reach Ollama at " + down.URL, "ollama serve", true},
 		{"embed model missing", nil, []string{"index", "--index", filepath.Join(t.TempDir(), "i"), "--embed-model", "nomic-embed-text", h.docs}, ExitModel, `model "nomic-embed-text" is not available`, "ollama pull nomic-embed-text", true},
 		{"chat model missing", nil, []string{"ask", "--model", "llama3.2", "retry failed upload"}, ExitModel, `model "llama3.2"`, "ollama pull llama3.2", false},
-		{"other embedding model", nil, []string{"search", "--embed-model", "other", "retry"}, ExitIndex, "built with embedding model fake-embed", "--embed-model fake-embed", true},
+		{"other embedding model", nil, []string{"search", "--mode", "dense", "--embed-model", "other", "retry"}, ExitIndex, "built with embedding model fake-embed", "--embed-model fake-embed", true},
 		{"other model into index", nil, []string{"index", "--embed-model", "other", h.docs}, ExitIndex, "built with embedding model fake-embed", "--embed-model fake-embed", true},
 		{"no index", map[string]string{"RAG_INDEX": filepath.Join(t.TempDir(), "none")}, []string{"ask", "anything"}, ExitIndex, "no index at", "rag index DIR", true},
 		{"path does not exist", nil, []string{"index", filepath.Join(empty, "missing")}, ExitUsage, "does not exist", "check the path", true},

@@ -40,7 +40,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
   3    partial success: some files could not be indexed (the rest were)
   4    no answer: the documents do not answer the question (rag ask)
   5    Ollama is not reachable at OLLAMA_HOST, or kept failing (rag index
-       retries a failed request 3 times; finished work is kept)
+       retries a failed request 3 times; finished work is kept); hybrid
+       search falls back to keywords instead unless --fallback=false
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
   7    index problem: no index yet, an empty index (rag ask), the index
@@ -154,6 +155,7 @@ func classify(err error) (code int, hint string) {
 		notIndex   *store.NotIndexError
 		gone       *store.GoneError
 		emptyView  *emptyViewError
+		dense      *denseError
 		readOnly   *store.NotWritableError
 		damaged    *damagedError
 		retries    *embed.RetryError
@@ -170,6 +172,9 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, interrupt.hint
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted, hintInterruptedNothing
+	case errors.As(err, &dense):
+		code, hint := classify(dense.err)
+		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)"
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
 	case errors.As(err, &retries):

@@ -200,10 +200,11 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 			return err
 		}
 		rep.Expansion = ropt.Expansion
-		results, err := retrieve.Search(ctx, s.q.store, s.q.embed, in.Query, k, ropt)
+		results, fellBack, err := s.q.search(ctx, s.a, in.Query, k, ropt, s.opts.Fallback)
 		if err != nil {
 			return err
 		}
+		rep.Degraded = fellBack
 		if results != nil {
 			rep.Results = results
 		}

@@ -39,8 +39,11 @@ func newSearchCmd(a *App, g *globalOptions) *cobra.Command {
 		Short: "Show the chunks that best match a query, without an LLM",
 		Long: `Search prints the chunks of the index that best match the query: path, line
 range, score and text. Hybrid mode (the default) fuses a keyword ranking (BM25)
-with an embedding ranking; --mode lexical needs no Ollama at all. --rerank has
-an Ollama model judge the candidates. Use - (or pipe the query) to read it
+with an embedding ranking; --mode lexical needs no Ollama at all. When the
+embedding ranking cannot run (Ollama down, the embedding model missing or not
+the index's), hybrid ranks by keywords alone with a warning (--json:
+"degraded"); --fallback=false makes that an error. --rerank has an Ollama
+model judge the candidates. Use - (or pipe the query) to read it
 from stdin.
 
 On a terminal each result shows a snippet, the few lines that match best,
@@ -88,6 +91,15 @@ type queryDeps struct {
 	store  *store.Local
 	client *ollama.Client
 	embed  *embed.Model
+	// denseErr, if set, is why the dense ranking cannot run before it is
+	// tried: the embedding model asked for is not the index's. Lexical
+	// search does not need it.
+	denseErr error
+	// pull is set when a missing model is pulled (--pull): the dense
+	// ranking then waits for it rather than fall back.
+	pull bool
+	// warnedDegraded is set once a fallback to keywords was warned about.
+	warnedDegraded bool
 }
 
 // openForQuery opens an existing index and the embedder of its model, for
@@ -97,7 +109,7 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if err != nil {
 		return nil, err
 	}
-	m, model, err := openIndex(ctx, a, g)
+	m, model, mismatch, err := openIndex(ctx, a, g)
 	if err != nil {
 		return nil, err
 	}
@@ -110,23 +122,24 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions)
 	if err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
-	return &queryDeps{view: view, as: vo.As, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+	return &queryDeps{view: view, as: vo.As, store: m, client: client, embed: &embed.Model{Client: client, Name: model}, denseErr: mismatch}, nil
 }
 
 // openIndex opens the index read-only and names the embedding model its
-// queries need.
-func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, string, error) {
+// queries need. An embedding model asked for that is not the index's is
+// mismatch, not an error: only the dense ranking needs the model.
+func openIndex(ctx context.Context, a *App, g *globalOptions) (_ *store.Local, model string, mismatch, _ error) {
 	dir, err := a.indexDir(g)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	m, err := store.Open(ctx, dir, store.Options{})
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	man := m.Manifest()
 	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
-		return nil, "", errors.Join(&store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}, m.Close())
+		mismatch = &store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}
 	}
 	if c := m.Recovered(); c != nil {
 		updated := "never"
@@ -135,11 +148,11 @@ func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, str
 		}
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the index catalog is damaged (%v); answering from the previous one (of %s): files the last `rag index` added or changed may be missing or stale; run `rag index` to repair it\n", a.errText(c.Err.Error()), updated)
 	}
-	model := man.EmbedModel
+	model = man.EmbedModel
 	if man.Dims == 0 && g.EmbedModel != "" {
 		model = g.EmbedModel
 	}
-	return m, model, nil
+	return m, model, mismatch, nil
 }
 
 // refresh makes a long-lived command (rag chat, rag mcp) answer its next
@@ -156,12 +169,12 @@ func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo Vi
 	if !q.store.Stale() {
 		return nil
 	}
-	m, model, err := openIndex(ctx, a, g)
+	m, model, mismatch, err := openIndex(ctx, a, g)
 	if err != nil {
 		return err
 	}
 	old := q.store
-	q.store, q.embed = m, &embed.Model{Client: q.client, Name: model}
+	q.store, q.embed, q.denseErr = m, &embed.Model{Client: q.client, Name: model}, mismatch
 	return old.Close()
 }
 
@@ -222,6 +235,8 @@ type searchReport struct {
 	DamagedFiles []string `json:"damaged_files"`
 	// Expansion is what was searched beside the query (--expand).
 	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
+	// Degraded is set when a hybrid search ranked by keywords alone.
+	Degraded *degraded `json:"degraded,omitempty"`
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
@@ -230,13 +245,15 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, q.store)
+	q.pull = opts.Pull
 	ropt, rr := opts.options(q)
 	var results []retrieve.Result
+	var fellBack *degraded
 	if !q.empty() { // nothing to search: Ollama is not needed
 		if ropt.Expansion, err = opts.expander(a, q, a.cfg.String(config.KeyModel)).expand(ctx, opts.Query); err != nil {
 			return err
 		}
-		if results, err = retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K, ropt); err != nil {
+		if results, fellBack, err = q.search(ctx, a, opts.Query, opts.K, ropt, opts.Fallback); err != nil {
 			return err
 		}
 	}
@@ -248,7 +265,7 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	damaged := warnDamaged(a, q)
 	if opts.JSON {
-		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion}
+		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion, Degraded: fellBack}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}

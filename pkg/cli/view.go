@@ -135,7 +135,6 @@ func (e *emptyViewError) Error() string {
 	return fmt.Sprintf("%s sees no document in %s", cmpOr(e.as, access.Public), tenantName(e.tenant))
 }
 
-
 // checkName checks a name for --collection or --session: a word a shell,
 // a comma-separated list and a file name keep whole.
 func checkName(name string) error {
