@@ -138,6 +138,7 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	}
 	// A closure: refresh replaces q.store with the index as it is now.
 	defer func() { closeWith(&err, q.store) }()
+	q.pull = opts.Pull
 	if q.empty() {
 		return q.emptyError()
 	}

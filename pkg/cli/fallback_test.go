@@ -50,6 +50,8 @@ func TestWithoutModelServer(t *testing.T) {
 			{"lexical search, --embed-model", nil, []string{"search", "--mode", "lexical", "--embed-model", "foo", query}},
 			{"status, Ollama down", isDown, []string{"status"}},
 			{"show, Ollama down", isDown, []string{"show", "retry.txt"}},
+			{"status, another embedding model", otherModel, []string{"status"}},
+			{"show, another embedding model", otherModel, []string{"show", "retry.txt"}},
 			{"refused question, Ollama down", isDown, []string{"ask", "--model", chatModel, "What is the boiling point of mercury?"}},
 			{"refused question, another embedding model", otherModel, []string{"ask", "--model", chatModel, "What is the boiling point of mercury?"}},
 		} {
@@ -124,6 +126,22 @@ func TestWithoutModelServer(t *testing.T) {
 		// A search that needs no embedding says nothing.
 		if r := h.run(runOpt{}, "search", "--json", query); strings.Contains(r.stdout, "degraded") || r.stderr != "" {
 			t.Errorf("with Ollama up: %s, %q", r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("mcp falls back", func(t *testing.T) {
+		t.Parallel()
+		cs, stop := mcpSession(t, h.with(t, isDown))
+		var out struct {
+			Results  []struct{ Path string } `json:"results"`
+			Degraded *degraded               `json:"degraded"`
+		}
+		if text, isErr := callTool(t, cs, "search", map[string]any{"query": query}, &out); isErr || len(out.Results) == 0 ||
+			out.Degraded == nil || out.Degraded.Mode != "lexical" || !strings.Contains(out.Degraded.Reason, "cannot reach Ollama") {
+			t.Errorf("search: %q, %+v", text, out)
+		}
+		if r := stop(); !strings.Contains(r.stderr, "ranked by keywords alone") {
+			t.Errorf("mcp: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
 
