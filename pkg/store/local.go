@@ -1037,19 +1037,24 @@ func eachKey(ctx context.Context, keys []string, fn func(w int, key string) erro
 			}
 		}()
 	}
+	// The error taken here is kept, not put back: another worker may fill
+	// the channel meanwhile, and a send would then block for good.
+	var first error
 feed:
 	for _, k := range keys {
 		select {
 		case work <- k:
 		case <-ctx.Done():
 			break feed
-		case err := <-errs:
-			errs <- err // keep it for below
+		case first = <-errs:
 			break feed
 		}
 	}
 	close(work)
 	wg.Wait()
+	if first != nil {
+		return first
+	}
 	select {
 	case err := <-errs:
 		return err

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -705,6 +706,36 @@ func TestIndexGone(t *testing.T) {
 					t.Errorf("damage noted: %+v", d)
 				}
 			})
+		}
+	}
+}
+
+// TestEachKeyAllFail: when every worker fails at once (a deleted index
+// fails every read), eachKey returns the first error and does not hang.
+// Not parallel: it sets GOMAXPROCS for more workers.
+func TestEachKeyAllFail(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = key(i)
+	}
+	boom := errors.New("boom")
+	for i := range 1000 {
+		done := make(chan error, 1)
+		go func() {
+			done <- eachKey(context.Background(), keys, func(w int, _ string) error {
+				// The workers fail at about the same time, in varying order.
+				time.Sleep(time.Duration((i*7+w*13)%50) * time.Microsecond)
+				return boom
+			})
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, boom) {
+				t.Fatalf("eachKey = %v, want boom", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("eachKey hangs when every worker fails")
 		}
 	}
 }
