@@ -357,8 +357,11 @@ const maxQuery = 1 << 20
 
 // readQuery takes a query from the arguments, or from stdin when it is "-"
 // or missing while stdin is not a terminal. One longer than maxQuery is
-// refused whole rather than cut (mid-word, silently, it was).
-func (a *App) readQuery(args []string, what string) (string, error) {
+// refused whole rather than cut (mid-word, silently, it was). An empty or
+// blank query is a usage error: searched, it would match anything, and an
+// arbitrary result must not read as an answer; example is a command line
+// that shows how.
+func (a *App) readQuery(args []string, what, example string) (string, error) {
 	fromStdin := len(args) == 1 && args[0] == "-" || len(args) == 0 && !a.IO.IsStdinTTY()
 	if !fromStdin {
 		if len(args) == 0 {
@@ -367,6 +370,10 @@ func (a *App) readQuery(args []string, what string) (string, error) {
 		q := strings.Join(args, " ")
 		if len(q) > maxQuery {
 			return "", tooLong(what, "")
+		}
+		if strings.TrimSpace(q) == "" {
+			return "", &hintedError{err: usagef("the %s is empty", what),
+				hint: fmt.Sprintf("give the %s in words, as in `%s`, or - to read it from standard input", what, example)}
 		}
 		return q, nil
 	}

@@ -56,7 +56,10 @@ When no chunk is relevant (the best one holds too small a share of what the
 question asks about, --min-coverage; no word in common with the question;
 similarity below --min-score; or with --rerank a judged relevance below
 --min-relevance), rag says the documents do not answer the question, does not
-call the chat model, and exits with code 4. Use - (or pipe the question) to
+call the chat model, and exits with code 4; when the keyword index alone shows
+it (too little coverage, no word in common), the question is not even
+embedded, so this needs no Ollama. Hybrid retrieval falls back to keywords as
+rag search does (--fallback). Use - (or pipe the question) to
 read it from stdin.
 
 Citations are checked: a [n] naming no source given is removed from the
@@ -73,7 +76,7 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
   echo "What is the retry policy?" | rag ask -
   rag ask --json -k 5 --model qwen2.5:7b "Who maintains the parser?"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q, err := a.readQuery(args, "question")
+			q, err := a.readQuery(args, "question", `rag ask "How do I install on Linux?"`)
 			if err != nil {
 				return err
 			}
@@ -161,7 +164,11 @@ func newChatter(q *queryDeps, opts *AskOptions) *chatter {
 
 // askPipeline is what `rag ask` does with a question, shared with eval.
 type askPipeline struct {
-	q         *queryDeps
+	a *App
+	q *queryDeps
+	// fallback lets hybrid retrieval rank by keywords alone when the
+	// dense ranking cannot run (queryDeps.search); eval's is off.
+	fallback  bool
 	ropt      retrieve.Options
 	k         int
 	floor     retrieve.Floor
@@ -179,26 +186,34 @@ func newAskPipeline(a *App, q *queryDeps, ropt retrieve.Options, opts *AskOption
 	if err != nil {
 		return nil, err
 	}
-	return &askPipeline{q: q, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts),
+	return &askPipeline{a: a, q: q, fallback: opts.Fallback, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts),
 		expand: opts.expander(a, q, opts.Model), prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
 }
 
 // context retrieves the chunks the model gets: evidence only, overlaps
 // merged, at most k. With --expand it also returns what was searched
-// beside the question.
-func (p *askPipeline) context(ctx context.Context, question string) ([]retrieve.Result, *retrieve.Expansion, error) {
+// beside the question; degraded is set when hybrid retrieval ranked by
+// keywords alone. A question the floor refuses whatever the embeddings
+// say (retrieve.Unanswerable) is refused before anything is embedded, so
+// that the refusal needs no model server.
+func (p *askPipeline) context(ctx context.Context, question string) (_ []retrieve.Result, _ *retrieve.Expansion, _ *degraded, err error) {
 	ropt := p.ropt
-	var err error
+	if p.expand == nil {
+		refused, err := retrieve.Unanswerable(ctx, p.q.store, ropt.View, question, ropt.Mode, p.floor)
+		if err != nil || refused {
+			return nil, nil, nil, err
+		}
+	}
 	if ropt.Expansion, err = p.expand.expand(ctx, question); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// More results than k: merging overlaps and dropping what is not
 	// evidence must still leave k.
-	results, err := retrieve.Search(ctx, p.q.store, p.q.embed, question, max(3*p.k, 10), ropt)
+	results, fellBack, err := p.q.search(ctx, p.a, question, max(3*p.k, 10), ropt, p.fallback)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return retrieve.Context(retrieve.Evidence(retrieve.EvidenceQuery(question, ropt.Expansion), results, p.floor), p.k), ropt.Expansion, nil
+	return retrieve.Context(retrieve.Evidence(retrieve.EvidenceQuery(question, ropt.Expansion), results, p.floor), p.k), ropt.Expansion, fellBack, nil
 }
 
 // Ask answers without streaming; with no evidence it abstains without
@@ -211,7 +226,7 @@ func (p *askPipeline) Ask(ctx context.Context, question string) (*answer.Result,
 // answer is Ask with what was searched beside the question and the
 // evidence that did not fit in the model's context (never nil).
 func (p *askPipeline) answer(ctx context.Context, question string) (_ *answer.Result, _ *retrieve.Expansion, dropped []answer.Source, err error) {
-	evidence, x, err := p.context(ctx, question)
+	evidence, x, _, err := p.context(ctx, question)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -248,6 +263,8 @@ type askReport struct {
 	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
 	// NoDenseSignal: see searchReport.
 	NoDenseSignal bool `json:"no_dense_signal"`
+	// Degraded is set when hybrid retrieval ranked by keywords alone.
+	Degraded *degraded `json:"degraded,omitempty"`
 	*answer.Result
 }
 
@@ -278,8 +295,9 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	defer closeWith(&err, q.store)
 	st.set("retrieving…")
 	if q.empty() {
-		return errEmptyIndex
+		return q.emptyError()
 	}
+	q.pull = opts.Pull
 	ropt, rr := opts.options(q)
 	var noDense bool
 	ropt.Degraded = noDenseSignal(a, &noDense)
@@ -287,11 +305,14 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	evidence, expansion, err := p.context(ctx, opts.Question)
+	evidence, expansion, fellBack, err := p.context(ctx, opts.Question)
 	if err != nil {
 		return err
 	}
 	st.clear() // a warning must not share the status line
+	if err := q.noneForDamage(len(evidence)); err != nil {
+		return err // not "the documents do not answer": some were not read
+	}
 	damaged := warnDamaged(a, q)
 
 	style := answerStyle(a, opts.JSON)
@@ -329,7 +350,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		}
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Expansion: expansion, NoDenseSignal: noDense, Result: res}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Expansion: expansion, NoDenseSignal: noDense, Degraded: fellBack, Result: res}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}

@@ -111,6 +111,8 @@ type chatTurn struct {
 	Rewritten      bool                `json:"rewritten"`
 	Expansion      *retrieve.Expansion `json:"expansion,omitempty"`
 	DroppedSources []answer.Source     `json:"dropped_sources"`
+	// Degraded is set when hybrid retrieval ranked by keywords alone.
+	Degraded *degraded `json:"degraded,omitempty"`
 	*answer.Result
 }
 
@@ -139,8 +141,9 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	}
 	// A closure: refresh replaces q.store with the index as it is now.
 	defer func() { closeWith(&err, q.store) }()
+	q.pull = opts.Pull
 	if q.empty() {
-		return errEmptyIndex
+		return q.emptyError()
 	}
 	ropt, _ := opts.options(q)
 	var noDense bool
@@ -333,12 +336,12 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 	}
 	s.p.ropt.View = s.p.q.view
 	s.st.set("retrieving…")
-	evidence, x, err := s.p.context(ctx, t.Question)
+	evidence, x, fellBack, err := s.p.context(ctx, t.Question)
 	s.st.clear()
 	if err != nil {
 		return err
 	}
-	t.Expansion = x
+	t.Expansion, t.Degraded = x, fellBack
 	if len(evidence) == 0 {
 		t.Result = answer.Abstain()
 		if !opts.JSON {

@@ -426,10 +426,10 @@ func TestErrors(t *testing.T) {
 		hint     string
 		noStdout bool
 	}{
-		{"ollama down", map[string]string{"OLLAMA_HOST": down.URL}, []string{"search", "retry"}, ExitOllama, "cannot reach Ollama at " + down.URL, "ollama serve", true},
+		{"ollama down", map[string]string{"OLLAMA_HOST": down.URL}, []string{"search", "--fallback=false", "retry"}, ExitOllama, "cannot reach Ollama at " + down.URL, "ollama serve", true},
 		{"embed model missing", nil, []string{"index", "--index", filepath.Join(t.TempDir(), "i"), "--embed-model", "nomic-embed-text", h.docs}, ExitModel, `model "nomic-embed-text" is not available`, "ollama pull nomic-embed-text", true},
 		{"chat model missing", nil, []string{"ask", "--model", "llama3.2", "retry failed upload"}, ExitModel, `model "llama3.2"`, "ollama pull llama3.2", false},
-		{"other embedding model", nil, []string{"search", "--embed-model", "other", "retry"}, ExitIndex, "built with embedding model fake-embed", "--embed-model fake-embed", true},
+		{"other embedding model", nil, []string{"search", "--mode", "dense", "--embed-model", "other", "retry"}, ExitIndex, "built with embedding model fake-embed", "--embed-model fake-embed", true},
 		{"other model into index", nil, []string{"index", "--embed-model", "other", h.docs}, ExitIndex, "built with embedding model fake-embed", "--embed-model fake-embed", true},
 		{"no index", map[string]string{"RAG_INDEX": filepath.Join(t.TempDir(), "none")}, []string{"ask", "anything"}, ExitIndex, "no index at", "rag index DIR", true},
 		{"path does not exist", nil, []string{"index", filepath.Join(empty, "missing")}, ExitUsage, "does not exist", "check the path", true},
@@ -437,6 +437,9 @@ func TestErrors(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`, "rag --help", true},
 		{"unknown flag", nil, []string{"search", "--nope", "x"}, ExitUsage, "unknown flag: --nope", "rag --help", true},
 		{"no query", nil, []string{"search"}, ExitUsage, "no query on standard input", "", true},
+		{"empty query", nil, []string{"search", ""}, ExitUsage, "the query is empty", "`rag search \"retry policy\"`", true},
+		{"blank query", nil, []string{"search", "--json", " \t", " "}, ExitUsage, "the query is empty", "or - to read it from standard input", true},
+		{"blank question", nil, []string{"ask", "  "}, ExitUsage, "the question is empty", "`rag ask \"How do I install on Linux?\"`", true},
 		{"bad k", nil, []string{"ask", "-k", "0", "x"}, ExitUsage, "-k: want a whole number of at least 1", "", true},
 		{"bad parallel", nil, []string{"index", "--parallel", "0", h.docs}, ExitUsage, "--parallel must be at least 1", "", true},
 	}

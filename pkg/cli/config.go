@@ -32,6 +32,13 @@ the defaults. A config file holds "key: value" lines:
   ask_k: 4
   min_score: 0.3
   min_relevance: 0.5
+  fallback: true             # hybrid: keywords alone when dense is unavailable
+
+fallback: when the dense ranking of a hybrid search cannot run (Ollama not
+reachable or failing, the embedding model missing, or not the index's), search,
+ask, chat and mcp rank by keywords alone with a warning on stderr (--json:
+"degraded"). fallback: false (or --fallback=false, RAG_FALLBACK=0) makes that
+an error instead, for scripts that must not degrade silently.
 
 A key rag does not know is an error naming the file and line, so a typo is
 never silently ignored. The environment variables are:

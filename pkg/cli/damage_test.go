@@ -282,3 +282,98 @@ func TestCraftedObjectHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexVanished deletes the index folder, or replaces it with another
+// index, while a query reads it: an error with exit 7 and nothing on
+// stdout, never "no results" with exit 0.
+func TestIndexVanished(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"search", []string{"search", "retry"}},
+		{"search --files", []string{"search", "--files", "retry"}},
+		{"search --json", []string{"search", "--json", "retry"}},
+		{"search --mode dense", []string{"search", "--mode", "dense", "retry"}},
+		{"ask", []string{"ask", "--model", chatModel, "How does the client retry a failed upload?"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+", deleted", func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.mustIndex()
+			// The query's embedding is asked for once the catalog is read.
+			h.srv.OnEmbed(func() {
+				if err := os.RemoveAll(h.index); err != nil {
+					t.Error(err)
+				}
+			})
+			r := h.run(runOpt{}, tt.args...)
+			if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: the index at "+h.index+" was deleted while rag read it\nrag: hint: build it again with `rag index DIR`") {
+				t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+		})
+		t.Run(tt.name+", replaced", func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.mustIndex()
+			other := filepath.Join(t.TempDir(), "other")
+			h.mustRun(runOpt{}, "index", "--index", other, "--embed-model", embedModel, filepath.Join(h.docs, "notes"))
+			h.srv.OnEmbed(func() {
+				if err := errors.Join(os.RemoveAll(h.index), os.CopyFS(h.index, os.DirFS(other))); err != nil {
+					t.Error(err)
+				}
+			})
+			r := h.run(runOpt{}, tt.args...)
+			if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: the index at "+h.index+" was replaced while rag read it\nrag: hint: run the command again") {
+				t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// TestNothingFoundForDamage: a query that finds nothing because the files
+// that match are damaged is an index problem (exit 7, the repair hint),
+// not "no results" nor "the documents do not answer".
+func TestNothingFoundForDamage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	if err := os.Remove(h.objectOf("retry.txt")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"search", "--mode", "lexical", "doubles the wait"},
+		{"search", "--mode", "lexical", "--files", "doubles the wait"},
+		{"search", "--mode", "lexical", "--json", "doubles the wait"},
+		{"ask", "--model", chatModel, "How many times does the client retry a failed upload?"},
+	} {
+		r := h.run(runOpt{}, args...)
+		if r.code != ExitIndex || r.stdout != "" || !strings.Contains(r.stderr, "rag: error: nothing found, and 1 file is damaged in the index: retry.txt (missing)\n") ||
+			!strings.Contains(r.stderr, "rag: hint: run `rag index` to embed the damaged files again") {
+			t.Errorf("rag %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+	// A query the damaged file does not hide still finds nothing, plainly.
+	if r := h.run(runOpt{}, "search", "--mode", "lexical", "xylophone"); r.code != 0 || r.stdout != "No results: no chunk shares a word with the query.\n" {
+		t.Errorf("no match: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestCatalogDeleted: an index folder whose catalog is gone is no index,
+// exit 7, and the error says the catalog is what is missing.
+func TestCatalogDeleted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustIndex()
+	if err := os.Remove(filepath.Join(h.index, "catalog")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"search", "--mode", "lexical", "retry"}, {"search", "--files", "retry"}, {"status"}} {
+		r := h.run(runOpt{}, args...)
+		if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: no index at "+h.index+": its catalog is missing") {
+			t.Errorf("rag %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -127,6 +127,10 @@ eval a gate: below any of them it exits with code 9.`,
 	f.IntVar(&opts.MaxTokens, "max-tokens", 256, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
 	bindRetrieval(f, &opts.RetrievalOptions, a.cfg)
+	// eval measures the modes it names: a fallback would measure another.
+	if err := f.MarkHidden("fallback"); err != nil {
+		panic(err) // a flag misnamed in the code
+	}
 	return cmd
 }
 
@@ -200,6 +204,10 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, q.store)
+	opts.Fallback = false
+	if q.denseErr != nil && evalNeedsDense(opts) {
+		return &denseError{err: q.denseErr}
+	}
 	rep.Index, rep.EmbedModel = q.store.Dir(), q.embed.Name
 
 	qs := eval.Sample(ds.Queries, opts.Limit, opts.Seed)
@@ -275,6 +283,20 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 // evalModes are the searches to compare: each --modes entry, with --expand
 // each also expanded (MODE+expand), plus --mode with re-ranking when
 // --rerank is on.
+// evalNeedsDense reports whether eval embeds queries: a mode or the
+// answers' mode other than lexical, or --tune.
+func evalNeedsDense(opts *EvalOptions) bool {
+	if opts.Tune || (opts.Rerank || opts.Model != "") && opts.Mode != string(retrieve.Lexical) {
+		return true
+	}
+	for _, m := range opts.Modes {
+		if m != string(retrieve.Lexical) {
+			return true
+		}
+	}
+	return false
+}
+
 func evalModes(a *App, q *queryDeps, opts *EvalOptions) []eval.Mode {
 	// 20 chunks: documents split into several chunks still fill the 10
 	// ranks the metrics read.

@@ -46,12 +46,15 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        retries a failed request 3 times; finished work is kept), did not
        answer within --timeout, closed the connection mid-answer, sent
        a reply longer than it can be, or
-       refused a request for good (a 4xx, never retried)
+       refused a request for good (a 4xx, never retried); hybrid search
+       falls back to keywords instead unless --fallback=false
   6    a model is not available on the Ollama server (rag pull it, or run
        again with --pull), or could not be pulled
-  7    index problem: no index yet, an empty index (rag ask), built with
-       another embedding model, damaged (rag status), not writable (rag
-       index), or written by another version of rag
+  7    index problem: no index yet, an empty index (rag ask), the index
+       deleted or replaced while it was read, built with another embedding
+       model, damaged (rag status; rag search and ask when nothing was
+       found and damaged files were left out), not writable (rag index),
+       or written by another version of rag
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
   10   rag ask --strict: the answer cites no source (it was printed)
@@ -168,6 +171,9 @@ func classify(err error) (code int, hint string) {
 		emptyFloor *indexer.EmptyFolderError
 		locked     *store.LockedError
 		notIndex   *store.NotIndexError
+		gone       *store.GoneError
+		emptyView  *emptyViewError
+		dense      *denseError
 		readOnly   *store.NotWritableError
 		damaged    *damagedError
 		retries    *embed.RetryError
@@ -188,6 +194,9 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, interrupt.hint
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted, hintInterruptedNothing
+	case errors.As(err, &dense):
+		code, hint := classify(dense.err)
+		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)"
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
 	case errors.As(err, &retries):
@@ -226,6 +235,10 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "the model was replaced by one with another vector size: re-embed everything with `rag index --rebuild`"
 	case errors.As(err, &mismatch):
 		return ExitIndex, fmt.Sprintf("use --embed-model %s to match the index; to switch models, re-embed everything with `rag index --rebuild --embed-model NEW`", mismatch.IndexModel)
+	case errors.As(err, &gone) && gone.Replaced:
+		return ExitIndex, "run the command again: it reads the index as it is now"
+	case errors.As(err, &gone):
+		return ExitIndex, "build it again with `rag index DIR` (or point --index or RAG_INDEX at an existing index), then run the command again"
 	case errors.As(err, &damaged) && damaged.recovered != nil:
 		return ExitIndex, "run `rag index` to write a new catalog: it checks every stored file and indexes again what the last run added"
 	case errors.As(err, &damaged):
@@ -244,6 +257,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
 	case errors.As(err, &locked):
 		return ExitBusy, "wait for it to finish, or run with --wait to start when it does"
+	case errors.As(err, &emptyView):
+		return ExitIndex, "--as names who asks (user:NAME, with the groups of groups_file:), --tenant the tenant; `rag status --all` shows what the index holds"
 	case errors.Is(err, errEmptyIndex):
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):

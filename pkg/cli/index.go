@@ -776,12 +776,18 @@ func indexPass(ctx context.Context, a *App, opts *IndexOptions, st *store.Local,
 			break
 		}
 	}
-	m := st.Manifest()
+	rep.totals(st.Manifest())
+	return rep, runErr
+}
+
+// totals records what the index holds after the run, from the catalog it
+// committed: a file held by two targets (a folder and one inside it)
+// counts once.
+func (rep *indexReport) totals(m store.Manifest) {
 	rep.Dims, rep.TotalFiles, rep.TotalChunks = m.Dims, len(m.Files), m.Chunks()
 	if m.Dims > 0 {
 		rep.EmbedModel = m.EmbedModel
 	}
-	return rep, runErr
 }
 
 // runSettings is src with its recorded settings, and those of the run

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -405,20 +406,42 @@ func TestNestedSources(t *testing.T) {
 			t.Errorf("index holds %d files from sources %+v, want 4 from %s", len(m.Files), m.Sources, h.docs)
 		}
 	}
+	// totalsAsStatus checks that the report of the run that took over
+	// the subfolders counts what status counts.
+	totalsAsStatus := func(h *harness, report string) {
+		t.Helper()
+		var rep indexReport
+		var st statusReport
+		if err := errors.Join(json.Unmarshal([]byte(report), &rep), json.Unmarshal([]byte(h.mustRun(runOpt{}, "status", "--json").stdout), &st)); err != nil {
+			t.Fatal(err)
+		}
+		if rep.TotalFiles != st.Files || rep.TotalChunks != st.Chunks {
+			t.Errorf("rag index --json: %d files, %d chunks; rag status: %d files, %d chunks", rep.TotalFiles, rep.TotalChunks, st.Files, st.Chunks)
+		}
+	}
 	t.Run("subfolder first, then the folder", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		h.mustRun(runOpt{}, "index", "--embed-model", embedModel, filepath.Join(h.docs, "notes"))
 		before := h.srv.EmbeddedTexts()
-		h.mustRun(runOpt{}, "index", h.docs)
+		r := h.mustRun(runOpt{}, "index", "--json", h.docs)
 		if got := h.srv.EmbeddedTexts() - before; got != 3 {
 			t.Errorf("embedded %d chunks, want 3 (the subfolder's file is reused)", got)
 		}
 		filesOnce(h)
-		r := h.mustRun(runOpt{}, "search", "--json", "-k", "10", "cooking")
+		totalsAsStatus(h, r.stdout)
+		r = h.mustRun(runOpt{}, "search", "--json", "-k", "10", "cooking")
 		if n := strings.Count(r.stdout, `"path": "notes/cooking.md"`); n != 1 {
 			t.Errorf("cooking.md found %d times", n)
 		}
+	})
+	t.Run("two subfolders, then the folder", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.mustRun(runOpt{}, "index", "--embed-model", embedModel, filepath.Join(h.docs, "notes"), filepath.Join(h.docs, "src"))
+		r := h.mustRun(runOpt{}, "index", "--json", h.docs)
+		filesOnce(h)
+		totalsAsStatus(h, r.stdout)
 	})
 	t.Run("file in an indexed folder", func(t *testing.T) {
 		t.Parallel()

@@ -106,6 +106,7 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 	}
 	// A closure: refresh replaces q.store with the index as it is now.
 	defer func() { closeWith(&err, q.store) }()
+	q.pull = opts.Pull
 	ropt, _ := opts.options(q)
 	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
 	if err != nil {
@@ -207,10 +208,11 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		}
 		rep.Expansion = ropt.Expansion
 		ropt.Degraded = func(error) { rep.NoDenseSignal = true }
-		results, err := retrieve.Search(ctx, s.q.store, s.q.embed, in.Query, k, ropt)
+		results, fellBack, err := s.q.search(ctx, s.a, in.Query, k, ropt, s.opts.Fallback)
 		if err != nil {
 			return err
 		}
+		rep.Degraded = fellBack
 		if results != nil {
 			rep.Results = results
 		}
@@ -286,7 +288,7 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 			return errors.New("the question is empty")
 		}
 		if s.q.empty() {
-			return errEmptyIndex
+			return s.q.emptyError()
 		}
 		v, err := s.view(in.Collection)
 		if err != nil {

@@ -13,10 +13,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/rerank"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // RetrievalOptions are the retrieval flags of search, ask and eval.
@@ -37,6 +39,9 @@ type RetrievalOptions struct {
 	// Timeout bounds each call to the model server: the whole reply, or
 	// for an answer the wait for each next piece; 0 means none.
 	Timeout time.Duration
+	// Fallback lets hybrid mode rank by keywords alone when the dense
+	// ranking cannot run (denseUnavailable), with a warning.
+	Fallback bool
 }
 
 // bindRetrieval adds the retrieval flags; their defaults are the settings
@@ -60,6 +65,8 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) 
 	f.StringVar(&o.ExpandModel, "expand-model", cfg.String(config.KeyExpandModel), "Ollama chat model that expands queries (default: the chat model, --model or model:); $RAG_EXPAND_MODEL or expand_model: sets the default")
 	bindSetting(f, "expand-model", config.KeyExpandModel)
 	f.DurationVar(&o.Timeout, "timeout", defaultModelTimeout, "give up on the model server when a reply takes longer (for an answer: when its next piece does); 0 waits for ever")
+	f.BoolVar(&o.Fallback, "fallback", cfg.Bool(config.KeyFallback), "hybrid mode: when the dense ranking cannot run (Ollama down, the embedding model missing or not the index's), rank by keywords alone with a warning; --fallback=false makes it an error; $RAG_FALLBACK or fallback: sets the default")
+	bindSetting(f, "fallback", config.KeyFallback)
 }
 
 // validate checks the flags and returns the mode.
@@ -92,6 +99,74 @@ func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Mode
 	rr := &rerank.Model{Judge: q.client, Name: o.RerankModel}
 	opt.Rerank = rr
 	return opt, rr
+}
+
+// degraded says that a hybrid search ranked by keywords alone, and why
+// (--json: "degraded").
+type degraded struct {
+	// Mode is the mode searched instead: lexical.
+	Mode   string `json:"mode"`
+	Reason string `json:"reason"`
+}
+
+// denseError is a failure of the dense ranking (Ollama down or failing,
+// the embedding model missing or not the index's): classify adds to its
+// hint that --mode lexical searches without it.
+type denseError struct{ err error }
+
+func (e *denseError) Error() string { return e.err.Error() }
+func (e *denseError) Unwrap() error { return e.err }
+
+// denseUnavailable reports whether err means that the dense ranking cannot
+// run now, so that keywords alone can stand in for it; a missing
+// embedding model only when it will not be pulled (pullable: --pull, or a
+// terminal that offers to). An interruption or a bug is never that.
+func denseUnavailable(err error, pullable bool) bool {
+	var (
+		unreach  *ollama.UnreachableError
+		retries  *embed.RetryError
+		missing  *ollama.ModelNotFoundError
+		mismatch *store.ModelMismatchError
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &missing):
+		return !pullable
+	}
+	return errors.As(err, &unreach) || errors.As(err, &retries) || errors.As(err, &mismatch)
+}
+
+// search is retrieve.Search for q, where a failure of the dense ranking is
+// handled in one place: hybrid mode with fallback on ranks by keywords
+// alone and says so (the returned degraded, and a warning once per q);
+// otherwise the error is a denseError, whose hint names --mode lexical.
+func (q *queryDeps) search(ctx context.Context, a *App, query string, k int, ropt retrieve.Options, fallback bool) ([]retrieve.Result, *degraded, error) {
+	err := q.denseErr
+	var results []retrieve.Result
+	if err == nil || ropt.Mode == retrieve.Lexical {
+		results, err = retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
+		if err == nil || ropt.Mode == retrieve.Lexical {
+			return results, nil, err
+		}
+	}
+	pullable := q.pull || a.IO.IsStdinTTY() && a.IO.IsStderrTTY()
+	if !denseUnavailable(err, pullable) {
+		return nil, nil, err
+	}
+	if ropt.Mode != retrieve.Hybrid || !fallback {
+		return nil, nil, &denseError{err: err}
+	}
+	ropt.Mode = retrieve.Lexical
+	d := &degraded{Mode: string(retrieve.Lexical), Reason: err.Error()}
+	if results, err = retrieve.Search(ctx, q.store, q.embed, query, k, ropt); err != nil {
+		return nil, nil, err
+	}
+	if !q.warnedDegraded {
+		q.warnedDegraded = true
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: ranked by keywords alone (as --mode lexical): the dense ranking is unavailable: %s; --fallback=false makes this an error\n", a.errText(d.Reason))
+	}
+	return results, d, nil
 }
 
 // expander runs query expansion for a command, with --expand-model or

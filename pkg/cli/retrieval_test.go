@@ -57,8 +57,8 @@ func TestSearchModes(t *testing.T) {
 		if len(rep.Results) == 0 || rep.Results[0].Path != "retry.txt" {
 			t.Errorf("results %+v", rep.Results)
 		}
-		if r := h2.run(runOpt{}, "search", "retry upload"); r.code != ExitOllama {
-			t.Errorf("hybrid without Ollama: exit %d, want %d", r.code, ExitOllama)
+		if r := h2.run(runOpt{}, "search", "--fallback=false", "retry upload"); r.code != ExitOllama {
+			t.Errorf("hybrid without Ollama nor fallback: exit %d, want %d", r.code, ExitOllama)
 		}
 	})
 	t.Run("lexical finds nothing", func(t *testing.T) {

@@ -39,8 +39,11 @@ func newSearchCmd(a *App, g *globalOptions) *cobra.Command {
 		Short: "Show the chunks that best match a query, without an LLM",
 		Long: `Search prints the chunks of the index that best match the query: path, line
 range, score and text. Hybrid mode (the default) fuses a keyword ranking (BM25)
-with an embedding ranking; --mode lexical needs no Ollama at all. --rerank has
-an Ollama model judge the candidates. Use - (or pipe the query) to read it
+with an embedding ranking; --mode lexical needs no Ollama at all. When the
+embedding ranking cannot run (Ollama down, the embedding model missing or not
+the index's), hybrid ranks by keywords alone with a warning (--json:
+"degraded"); --fallback=false makes that an error. --rerank has an Ollama
+model judge the candidates. Use - (or pipe the query) to read it
 from stdin.
 
 On a terminal each result shows a snippet, the few lines that match best,
@@ -55,7 +58,7 @@ empty index search says so and exits 0 without contacting Ollama.`,
   rag search --files "retry policy" | xargs grep -n retry
   rag search -k 10 --json "retry policy" | jq -r '.results[].path'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q, err := a.readQuery(args, "query")
+			q, err := a.readQuery(args, "query", `rag search "retry policy"`)
 			if err != nil {
 				return err
 			}
@@ -82,48 +85,62 @@ empty index search says so and exits 0 without contacting Ollama.`,
 // the embedder of the index's model.
 type queryDeps struct {
 	// view is who asks: every search and count sees its share alone.
-	view   store.View
+	view store.View
+	// as is who asks, as --as named it ("" public), for messages.
+	as     string
 	store  *store.Local
 	client *ollama.Client
 	embed  *embed.Model
+	// denseErr, if set, is why the dense ranking cannot run before it is
+	// tried: the embedding model asked for is not the index's. Lexical
+	// search does not need it.
+	denseErr error
+	// pull is set when a missing model is pulled (--pull): the dense
+	// ranking then waits for it rather than fall back.
+	pull bool
+	// warnedDegraded is set once a fallback to keywords was warned about.
+	warnedDegraded bool
 }
 
 // openForQuery opens an existing index and the embedder of its model, for
 // the view ro names, with its model server timeout.
 func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions) (*queryDeps, error) {
-	view, err := a.view(ro.View)
+	view, note, err := a.resolveView(ro.View)
 	if err != nil {
 		return nil, err
 	}
-	m, model, err := openIndex(ctx, a, g)
+	m, model, mismatch, err := openIndex(ctx, a, g)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkCollections(m.Manifest(), view); err != nil {
+	man := m.Manifest()
+	if err := errors.Join(checkTenant(&man, view), checkCollections(man, view)); err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
+	a.warnWho(note, &man)
 	client, err := a.ollama()
 	if err != nil {
 		return nil, errors.Join(err, m.Close())
 	}
 	client.Timeout = ro.Timeout
-	return &queryDeps{view: view, store: m, client: client, embed: &embed.Model{Client: client, Name: model}}, nil
+	return &queryDeps{view: view, as: ro.View.As, store: m, client: client, embed: &embed.Model{Client: client, Name: model}, denseErr: mismatch}, nil
 }
 
 // openIndex opens the index read-only and names the embedding model its
-// queries need.
-func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, string, error) {
+// queries need. An embedding model asked for that is not the index's is
+// mismatch, not an error: only the dense ranking needs the model.
+func openIndex(ctx context.Context, a *App, g *globalOptions) (_ *store.Local, model string, mismatch, _ error) {
 	dir, err := a.indexDir(g)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	m, err := store.Open(ctx, dir, store.Options{})
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	man := m.Manifest()
 	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
-		return nil, "", errors.Join(&store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}, m.Close())
+		mismatch = &store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}
 	}
 	if c := m.Recovered(); c != nil {
 		updated := "never"
@@ -132,11 +149,11 @@ func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, str
 		}
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the index catalog is damaged (%v); answering from the previous one (of %s): files the last `rag index` added or changed may be missing or stale; run `rag index` to repair it\n", a.errText(c.Err.Error()), updated)
 	}
-	model := man.EmbedModel
+	model = man.EmbedModel
 	if man.Dims == 0 && g.EmbedModel != "" {
 		model = g.EmbedModel
 	}
-	return m, model, nil
+	return m, model, mismatch, nil
 }
 
 // refresh makes a long-lived command (rag chat, rag mcp) answer its next
@@ -149,16 +166,16 @@ func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo Vi
 	if err != nil {
 		return err
 	}
-	q.view = view
+	q.view, q.as = view, vo.As
 	if !q.store.Stale() {
 		return nil
 	}
-	m, model, err := openIndex(ctx, a, g)
+	m, model, mismatch, err := openIndex(ctx, a, g)
 	if err != nil {
 		return err
 	}
 	old := q.store
-	q.store, q.embed = m, &embed.Model{Client: q.client, Name: model}
+	q.store, q.embed, q.denseErr = m, &embed.Model{Client: q.client, Name: model}, mismatch
 	return old.Close()
 }
 
@@ -172,6 +189,30 @@ func warnDamaged(a *App, q *queryDeps) []string {
 			plural(len(paths), "file"), a.errText(strings.Join(paths, ", ")))
 	}
 	return paths
+}
+
+// noneForDamage is the error of a query that found nothing while files
+// the view sees were left out as damaged (missing or unreadable stored
+// chunks): "no results" would then be a guess, so it is an index problem
+// with the repair hint, and nil otherwise.
+func (q *queryDeps) noneForDamage(found int) error {
+	if found > 0 {
+		return nil
+	}
+	m := q.store.Manifest()
+	if d := m.SeenDamage(q.view, q.store.Damaged()); len(d) > 0 {
+		return fmt.Errorf("nothing found, and %w", damageError(nil, d))
+	}
+	return nil
+}
+
+// emptyError says why the view has nothing to search: the index is
+// empty (errEmptyIndex), or who asks sees none of it (emptyViewError).
+func (q *queryDeps) emptyError() error {
+	if len(q.store.Manifest().Files) == 0 {
+		return errEmptyIndex
+	}
+	return &emptyViewError{as: q.as, tenant: q.view.Tenant}
 }
 
 // empty reports whether the view sees no chunk, from the catalog alone:
@@ -195,6 +236,8 @@ type searchReport struct {
 	DamagedFiles []string `json:"damaged_files"`
 	// Expansion is what was searched beside the query (--expand).
 	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
+	// Degraded is set when a hybrid search ranked by keywords alone.
+	Degraded *degraded `json:"degraded,omitempty"`
 	// NoDenseSignal is set when the query's embedding had no direction
 	// and hybrid search ranked by keywords alone.
 	NoDenseSignal bool `json:"no_dense_signal"`
@@ -217,24 +260,29 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, q.store)
+	q.pull = opts.Pull
 	ropt, rr := opts.options(q)
 	var noDense bool
 	ropt.Degraded = noDenseSignal(a, &noDense)
 	var results []retrieve.Result
+	var fellBack *degraded
 	if !q.empty() { // nothing to search: Ollama is not needed
 		if ropt.Expansion, err = opts.expander(a, q, a.cfg.String(config.KeyModel)).expand(ctx, opts.Query); err != nil {
 			return err
 		}
-		if results, err = retrieve.Search(ctx, q.store, q.embed, opts.Query, opts.K, ropt); err != nil {
+		if results, fellBack, err = q.search(ctx, a, opts.Query, opts.K, ropt, opts.Fallback); err != nil {
 			return err
 		}
 	}
 	if results == nil {
 		results = []retrieve.Result{}
 	}
+	if err := q.noneForDamage(len(results)); err != nil {
+		return err
+	}
 	damaged := warnDamaged(a, q)
 	if opts.JSON {
-		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion, NoDenseSignal: noDense}
+		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion, NoDenseSignal: noDense, Degraded: fellBack}
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}
@@ -244,9 +292,13 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 		return writeFiles(a, results)
 	}
 	if len(results) == 0 {
-		msg := "No results: the index is empty."
-		if !q.empty() {
-			msg = "No results: no chunk shares a word with the query."
+		msg := "No results: no chunk shares a word with the query."
+		var view *emptyViewError
+		switch {
+		case errors.As(q.emptyError(), &view) && q.empty():
+			msg = "No results: " + view.Error() + "."
+		case q.empty():
+			msg = "No results: the index is empty."
 		}
 		_, err := fmt.Fprintln(a.IO.Out, msg)
 		return err

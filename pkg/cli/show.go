@@ -213,7 +213,8 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, st)
-	if err := checkCollections(st.Manifest(), view); err != nil {
+	m := st.Manifest()
+	if err := errors.Join(checkTenant(&m, view), checkCollections(m, view)); err != nil {
 		return err
 	}
 	rep, err := lookup(ctx, st, view, opts.Target, showCmd)

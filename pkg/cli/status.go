@@ -181,7 +181,7 @@ type verifyReport struct {
 }
 
 func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
-	view, err := a.view(opts.View)
+	view, note, err := a.resolveView(opts.View)
 	if err != nil {
 		return err
 	}
@@ -212,9 +212,12 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	defer closeWith(&err, st)
 	m := st.Manifest()
 	if !opts.All {
+		// A tenant the index never had is reported as empty, not refused:
+		// status counts what a view sees, and there it sees nothing.
 		if err := checkCollections(m, view); err != nil {
 			return err
 		}
+		a.warnWho(note, &m)
 	}
 	size, err := st.DiskUsage()
 	if err != nil {

@@ -43,33 +43,48 @@ var errNoGroups = errors.New("groups file")
 // view resolves who asks: the principals of --as (public without it), a
 // user with the groups the groups file gives it, in the tenant.
 func (a *App) view(o ViewOptions) (store.View, error) {
+	v, _, err := a.resolveView(o)
+	return v, err
+}
+
+// resolveView is view, with a note when a user's groups could not be
+// known (no groups file, or one that does not list the user): the user is
+// then searched as itself and public alone, which must not pass in
+// silence (warnWho says it where access control makes it matter).
+func (a *App) resolveView(o ViewOptions) (_ store.View, note string, _ error) {
 	as := o.As
 	if as == "" {
 		as = access.Public
 	}
 	if err := access.CheckPrincipal(as); err != nil {
-		return store.View{}, usagef("--as: %v", err)
+		return store.View{}, "", usagef("--as: %v", err)
 	}
 	if o.Tenant != "" {
 		if err := access.CheckTenant(o.Tenant); err != nil {
-			return store.View{}, usagef("--tenant: %v", err)
+			return store.View{}, "", usagef("--tenant: %v", err)
 		}
 	}
 	m := access.Membership{}
+	user, isUser := strings.CutPrefix(as, access.UserPrefix)
 	if p := a.cfg.String(config.KeyGroupsFile); p != "" {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return store.View{}, &hintedError{err: fmt.Errorf("%w: %w", errNoGroups, err),
+			return store.View{}, "", &hintedError{err: fmt.Errorf("%w: %w", errNoGroups, err),
 				hint: "groups_file: in the config (or RAG_GROUPS_FILE) names a YAML file of user: [groups]; fix the path or unset it"}
 		}
 		if m, err = access.ParseMembership(bytes.NewReader(data)); err != nil {
-			return store.View{}, &hintedError{err: fmt.Errorf("%w %s: %w", errNoGroups, p, err),
+			return store.View{}, "", &hintedError{err: fmt.Errorf("%w %s: %w", errNoGroups, p, err),
 				hint: "each line is NAME: [group, group] (see README, \"Access control\")"}
 		}
+		if _, listed := m[user]; isUser && !listed {
+			note = fmt.Sprintf("%s is not in the groups file %s, so it is in no group: it sees only what is allowed to %s or public (list it there, as %s: [] for no group)", as, p, as, user)
+		}
+	} else if isUser {
+		note = fmt.Sprintf("no groups file is set (groups_file: in the config, or RAG_GROUPS_FILE), so %s is in no group: it sees only what is allowed to %s or public", as, as)
 	}
 	who, err := m.Principals(as)
 	if err != nil {
-		return store.View{}, usagef("--as: %v", err)
+		return store.View{}, "", usagef("--as: %v", err)
 	}
 	var cols []string
 	for _, c := range o.Collections {
@@ -77,7 +92,47 @@ func (a *App) view(o ViewOptions) (store.View, error) {
 			cols = append(cols, c)
 		}
 	}
-	return store.View{Tenant: o.Tenant, Principals: who, Collections: cols}, nil
+	return store.View{Tenant: o.Tenant, Principals: who, Collections: cols}, note, nil
+}
+
+// warnWho prints the note of resolveView when the index controls access:
+// without access control every file is public and groups change nothing.
+func (a *App) warnWho(note string, m *store.Manifest) {
+	if note != "" && m.AccessControl {
+		fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s\n", a.errText(note))
+	}
+}
+
+// checkTenant refuses a view of a tenant the index holds nothing of (no
+// folder was ever indexed into it): a mistyped --tenant must not read as
+// an empty index or as "no results". The index's tenants are not named:
+// tenants never share names, results or errors.
+func checkTenant(m *store.Manifest, v store.View) error {
+	if v.Tenant == "" {
+		return nil
+	}
+	for i := range m.Sources {
+		if m.Sources[i].Tenant == v.Tenant {
+			return nil
+		}
+	}
+	for i := range m.Files {
+		if m.Files[i].Tenant == v.Tenant {
+			return nil
+		}
+	}
+	return &hintedError{err: usagef("tenant %q holds no documents", v.Tenant),
+		hint: "check the name given by --tenant (or RAG_TENANT, tenant: in a config file); `rag index --tenant NAME DIR` puts a folder in a tenant"}
+}
+
+// emptyViewError is a query whose asker sees no document of an index
+// that holds some: nothing was searched, and the index is not empty.
+type emptyViewError struct {
+	as, tenant string
+}
+
+func (e *emptyViewError) Error() string {
+	return fmt.Sprintf("%s sees no document in %s", cmpOr(e.as, access.Public), tenantName(e.tenant))
 }
 
 // visibleCollections are the collections of the files v sees (whatever

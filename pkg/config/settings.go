@@ -37,6 +37,7 @@ const (
 	KeyFusionWeight Key = "fusion_weight"
 	KeyExpand       Key = "expand"
 	KeyExpandModel  Key = "expand_model"
+	KeyFallback     Key = "fallback"
 )
 
 // spec describes one setting: its environment variable, if any, and how
@@ -148,6 +149,7 @@ var specs = []spec{
 	{KeyFusionWeight, "", "number above 0, at most 1", parseWeight},
 	{KeyExpand, "RAG_EXPAND", "true or false", parseBool},
 	{KeyExpandModel, "RAG_EXPAND_MODEL", "model name", parseString},
+	{KeyFallback, "RAG_FALLBACK", "true or false", parseBool},
 }
 
 func parsePrincipal(s string) (any, error) {
@@ -327,6 +329,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 		KeyMinCoverage:  strconv.FormatFloat(DefaultMinCoverage, 'g', -1, 64),
 		KeyFusionWeight: "0.5",
 		KeyExpand:       "false",
+		KeyFallback:     "true",
 	}
 	for _, sp := range specs {
 		v := defaults[sp.key]

@@ -1,11 +1,13 @@
 package retrieve
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/rag-cli/rag/pkg/lexical"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // DefaultContext is how many chunks `rag ask` gives the model: enough to
@@ -50,6 +52,28 @@ func Evidence(query string, results []Result, f Floor) []Result {
 		}
 	}
 	return out
+}
+
+// Unanswerable reports whether Evidence would keep nothing for query
+// whatever the dense ranking finds, from the keyword index alone: no chunk
+// the view sees shares a word with the query (Evidence wants a shared
+// content word in every mode), or, when keywords rank too (lexical,
+// hybrid), the best keyword match covers less of the query than
+// f.MinCoverage. It needs no embedder, so `rag ask` refuses such a question
+// without contacting the model server. An expansion is not looked at: the
+// caller checks the query alone, before expanding it.
+func Unanswerable(ctx context.Context, st store.Store, view store.View, query string, mode Mode, f Floor) (bool, error) {
+	hits, err := st.SearchText(ctx, view, query, 1)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case len(hits) == 0:
+		return true, nil
+	case mode == Dense:
+		return false, nil // no coverage floor: the similarity decides
+	}
+	return f.MinCoverage > 0 && hits[0].Coverage < f.MinCoverage, nil
 }
 
 // questionWords are words of how a question is asked, not what it is about.

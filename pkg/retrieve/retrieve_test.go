@@ -84,6 +84,42 @@ func TestEvidenceCoverage(t *testing.T) {
 	}
 }
 
+// TestUnanswerable: the keyword index alone tells a question the floor
+// refuses in every mode (no shared word) or where keywords rank (too little
+// coverage), and nothing else; it never embeds.
+func TestUnanswerable(t *testing.T) {
+	t.Parallel()
+	none := &fakeStore{}
+	weak := &fakeStore{lexical: []store.Hit{hit(0, 1, 0.1)}}
+	strong := &fakeStore{lexical: []store.Hit{hit(0, 5, 0.6), hit(1, 1, 0.1)}}
+	floor := Floor{MinCoverage: 0.23}
+	tests := []struct {
+		name  string
+		st    store.Store
+		mode  Mode
+		floor Floor
+		want  bool
+	}{
+		{"no shared word, hybrid", none, Hybrid, floor, true},
+		{"no shared word, dense", none, Dense, floor, true},
+		{"no shared word, floor off", none, Lexical, Floor{}, true},
+		{"too little coverage, hybrid", weak, Hybrid, floor, true},
+		{"too little coverage, lexical", weak, Lexical, floor, true},
+		{"too little coverage, dense: the similarity decides", weak, Dense, floor, false},
+		{"coverage floor off", weak, Hybrid, Floor{}, false},
+		{"enough coverage", strong, Hybrid, floor, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Unanswerable(context.Background(), tt.st, store.View{}, "q", tt.mode, tt.floor)
+			if err != nil || got != tt.want {
+				t.Errorf("Unanswerable = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestContext(t *testing.T) {
 	t.Parallel()
 	a := Result{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 4, Text: "l1\nl2\nl3\nl4", Score: 0.9}

@@ -136,6 +136,7 @@ func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
 		s.hook("check-object")
 		var err error
 		bufs[w], err = readSized(s.objectPath(key), f.ObjectSize, bufs[w])
+		err = s.goneIfMissing(err)
 		var c *CorruptError
 		switch {
 		case errors.As(err, &c):
@@ -214,7 +215,7 @@ func (s *Local) markChecked(keys []string) error {
 func readSized(p string, size int64, buf []byte) ([]byte, error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return buf, &CorruptError{Path: p, Err: errors.New("missing")}
+		return buf, &CorruptError{Path: p, Err: errObjectMissing}
 	}
 	if err != nil {
 		return buf, err

@@ -213,7 +213,7 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 	}
 	if m == nil {
 		if !opt.Write {
-			return nil, fmt.Errorf("%w at %s", ErrNoIndex, dir)
+			return nil, noIndex(dir)
 		}
 		s.manifest = NewManifest()
 		s.ready = true
@@ -386,6 +386,16 @@ func (s *Local) waitSizes() error {
 	return err
 }
 
+// noIndex is the ErrNoIndex of dir; it says so when dir still holds
+// stored chunks: an index that lost its catalog, not a folder never
+// indexed.
+func noIndex(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "objects")); err == nil {
+		return fmt.Errorf("%w at %s: its catalog is missing (the stored chunks are there)", ErrNoIndex, dir)
+	}
+	return fmt.Errorf("%w at %s", ErrNoIndex, dir)
+}
+
 // NewManifest is the catalog of an empty index with a fresh generation.
 func NewManifest() Manifest {
 	var b [8]byte
@@ -403,7 +413,7 @@ func ReadManifest(dir string) (Manifest, error) {
 		return Manifest{}, err
 	}
 	if m == nil {
-		return Manifest{}, fmt.Errorf("%w at %s", ErrNoIndex, dir)
+		return Manifest{}, noIndex(dir)
 	}
 	return *m, nil
 }
@@ -491,8 +501,11 @@ func (s *Local) checkObjects(files []FileEntry) error {
 		f, r := &files[fi], res[i]
 		switch {
 		case errors.Is(r.err, fs.ErrNotExist):
+			if g := s.gone(); g != nil {
+				return g
+			}
 			delete(changed, f.Key)
-			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: errors.New("missing")})
+			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: errObjectMissing})
 		case r.err != nil:
 			return fmt.Errorf("open index: %w", r.err)
 		case r.size != f.ObjectSize:
@@ -684,12 +697,42 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) (err 
 }
 
 func (s *Local) readObject(key string) ([]Chunk, error) {
-	return readObjectAs(s.objectPath(key), decodeObject)
+	chunks, err := readObjectAs(s.objectPath(key), decodeObject)
+	return chunks, s.goneIfMissing(err)
 }
 
 // readObjectText reads an object's chunks without their vectors.
 func (s *Local) readObjectText(key string) (objectText, error) {
-	return readObjectAs(s.objectPath(key), decodeObjectText)
+	obj, err := readObjectAs(s.objectPath(key), decodeObjectText)
+	return obj, s.goneIfMissing(err)
+}
+
+// errObjectMissing is the damage of an object file that is not there.
+var errObjectMissing = errors.New("missing")
+
+// goneIfMissing turns err, when it is a missing object, into a GoneError if
+// the index itself is gone or was replaced since it was opened: a deleted
+// index must not read as a damaged one whose searches find nothing.
+func (s *Local) goneIfMissing(err error) error {
+	if !errors.Is(err, errObjectMissing) {
+		return err
+	}
+	if g := s.gone(); g != nil {
+		return g
+	}
+	return err
+}
+
+// gone returns a GoneError when the index folder has no catalog any more,
+// or (for a reader) another one than it read; nil while it is as opened.
+func (s *Local) gone() *GoneError {
+	if cur, _ := currentName(s.dir); cur == "" {
+		return &GoneError{Dir: s.dir}
+	}
+	if s.Stale() {
+		return &GoneError{Dir: s.dir, Replaced: true}
+	}
+	return nil
 }
 
 // readObjectAs reads the object file at p with decode; a missing or
@@ -699,7 +742,7 @@ func readObjectAs[T any](p string, decode func([]byte) (T, error)) (T, error) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return zero, &CorruptError{Path: p, Err: errors.New("missing")}
+			return zero, &CorruptError{Path: p, Err: errObjectMissing}
 		}
 		return zero, err
 	}
@@ -1003,19 +1046,24 @@ func eachKey(ctx context.Context, keys []string, fn func(w int, key string) erro
 			}
 		}()
 	}
+	// The error taken here is kept, not put back: another worker may fill
+	// the channel meanwhile, and a send would then block for good.
+	var first error
 feed:
 	for _, k := range keys {
 		select {
 		case work <- k:
 		case <-ctx.Done():
 			break feed
-		case err := <-errs:
-			errs <- err // keep it for below
+		case first = <-errs:
 			break feed
 		}
 	}
 	close(work)
 	wg.Wait()
+	if first != nil {
+		return first
+	}
 	select {
 	case err := <-errs:
 		return err

@@ -278,6 +278,24 @@ type Store interface {
 // ErrNoIndex means there is no index at the location.
 var ErrNoIndex = errors.New("no index")
 
+// GoneError means the index was deleted, or replaced, while it was read:
+// its files are missing because the index is, not because they are
+// damaged, so what a search found is no answer and not a short one either.
+type GoneError struct {
+	Dir string
+	// Replaced is set when a catalog is there again, another than the one
+	// read (the index was built again, or rewritten by a writer that could
+	// not see this reader).
+	Replaced bool
+}
+
+func (e *GoneError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("the index at %s was replaced while rag read it", e.Dir)
+	}
+	return fmt.Sprintf("the index at %s was deleted while rag read it", e.Dir)
+}
+
 // CorruptError means an index file cannot be read back.
 type CorruptError struct {
 	Path string

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -752,5 +753,88 @@ func TestVectorsWithoutDirection(t *testing.T) {
 				t.Errorf("hits %v, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIndexGone deletes, or replaces, the index folder under an open
+// reader: every read that finds an object missing then says the index is
+// gone (GoneError), rather than noting damage and finding nothing.
+func TestIndexGone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reads := []struct {
+		name string
+		read func(s *Local) error
+	}{
+		{"Search", func(s *Local) error { _, err := s.Search(ctx, View{}, vec(4, 0), 3); return err }},
+		{"SearchText", func(s *Local) error { _, err := s.SearchText(ctx, View{}, "owls", 3); return err }},
+		{"CheckSizes", func(s *Local) error { return s.CheckSizes() }},
+		{"Verify", func(s *Local) error { _, _, err := s.Verify(ctx); return err }},
+		{"FileChunks", func(s *Local) error { _, err := s.FileChunks(ctx, s.Manifest().Files[0]); return err }},
+	}
+	build := func(t *testing.T, dir string, texts ...string) {
+		t.Helper()
+		w, err := Open(ctx, dir, Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitFiles(t, w, put(t, w, key(len(texts)), texts...))
+		if err := errors.Join(w.SaveCaches(ctx), w.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rd := range reads {
+		for _, replaced := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, replaced %v", rd.name, replaced), func(t *testing.T) {
+				t.Parallel()
+				dir := filepath.Join(t.TempDir(), "index")
+				build(t, dir, "owls", "owls sleep")
+				s := openRead(t, dir)
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				if replaced {
+					build(t, dir, "bees")
+				}
+				err := rd.read(s)
+				var g *GoneError
+				if !errors.As(err, &g) || g.Dir != dir || g.Replaced != replaced {
+					t.Errorf("err = %v, want a GoneError (replaced %v)", err, replaced)
+				}
+				if d := s.Damaged(); len(d) != 0 {
+					t.Errorf("damage noted: %+v", d)
+				}
+			})
+		}
+	}
+}
+
+// TestEachKeyAllFail: when every worker fails at once (a deleted index
+// fails every read), eachKey returns the first error and does not hang.
+// Not parallel: it sets GOMAXPROCS for more workers.
+func TestEachKeyAllFail(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = key(i)
+	}
+	boom := errors.New("boom")
+	for i := range 1000 {
+		done := make(chan error, 1)
+		go func() {
+			done <- eachKey(context.Background(), keys, func(w int, _ string) error {
+				// The workers fail at about the same time, in varying order.
+				time.Sleep(time.Duration((i*7+w*13)%50) * time.Microsecond)
+				return boom
+			})
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, boom) {
+				t.Fatalf("eachKey = %v, want boom", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("eachKey hangs when every worker fails")
+		}
 	}
 }
