@@ -159,7 +159,7 @@ func TestConfigErrors(t *testing.T) {
 			err: "RAG_RERANK: rerank: want true or false", hint: "fix or unset RAG_RERANK"},
 		{name: "bad OLLAMA_HOST", env: map[string]string{"OLLAMA_HOST": "ftp://x"}, args: []string{"config"},
 			err: "OLLAMA_HOST", hint: "fix or unset OLLAMA_HOST"},
-		{name: "bad flag value", args: []string{"search", "--mode", "nope", "x"}, err: "--mode: unknown value", hint: "rag --help"},
+		{name: "bad flag value", args: []string{"search", "--mode", "nope", "x"}, err: "--mode: unknown value", hint: "rag search --help"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -310,7 +310,7 @@ func TestIndexVanished(t *testing.T) {
 				}
 			})
 			r := h.run(runOpt{}, tt.args...)
-			if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: the index at "+h.index+" was deleted while rag read it\nrag: hint: build it again with `rag index DIR`") {
+			if r.code != ExitIndex || !noDataOut(r, ExitIndex) || !strings.HasPrefix(r.stderr, "rag: error: the index at "+h.index+" was deleted while rag read it\nrag: hint: build it again with `rag index DIR`") {
 				t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
 		})
@@ -326,7 +326,7 @@ func TestIndexVanished(t *testing.T) {
 				}
 			})
 			r := h.run(runOpt{}, tt.args...)
-			if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: the index at "+h.index+" was replaced while rag read it\nrag: hint: run the command again") {
+			if r.code != ExitIndex || !noDataOut(r, ExitIndex) || !strings.HasPrefix(r.stderr, "rag: error: the index at "+h.index+" was replaced while rag read it\nrag: hint: run the command again") {
 				t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
 		})
@@ -350,7 +350,7 @@ func TestNothingFoundForDamage(t *testing.T) {
 		{"ask", "--model", chatModel, "How many times does the client retry a failed upload?"},
 	} {
 		r := h.run(runOpt{}, args...)
-		if r.code != ExitIndex || r.stdout != "" || !strings.Contains(r.stderr, "rag: error: nothing found, and 1 file is damaged in the index: retry.txt (missing)\n") ||
+		if r.code != ExitIndex || !noDataOut(r, ExitIndex) || !strings.Contains(r.stderr, "rag: error: nothing found, and 1 file is damaged in the index: retry.txt (missing)\n") ||
 			!strings.Contains(r.stderr, "rag: hint: run `rag index` to embed the damaged files again") {
 			t.Errorf("rag %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		}
@@ -372,7 +372,7 @@ func TestCatalogDeleted(t *testing.T) {
 	}
 	for _, args := range [][]string{{"search", "--mode", "lexical", "retry"}, {"search", "--files", "retry"}, {"status"}} {
 		r := h.run(runOpt{}, args...)
-		if r.code != ExitIndex || r.stdout != "" || !strings.HasPrefix(r.stderr, "rag: error: no index at "+h.index+": its catalog is missing") {
+		if r.code != ExitIndex || !noDataOut(r, ExitIndex) || !strings.HasPrefix(r.stderr, "rag: error: no index at "+h.index+": its catalog is missing") {
 			t.Errorf("rag %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		}
 	}

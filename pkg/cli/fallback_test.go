@@ -167,7 +167,7 @@ func TestWithoutModelServer(t *testing.T) {
 		} {
 			r := h.with(t, tt.env).run(tt.o, tt.args...)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-			if r.code != tt.code || r.stdout != "" || len(lines) != 2 || !strings.HasPrefix(lines[1], "rag: hint: ") || !strings.Contains(lines[1], hint) {
+			if r.code != tt.code || !noDataOut(r, tt.code) || len(lines) != 2 || !strings.HasPrefix(lines[1], "rag: hint: ") || !strings.Contains(lines[1], hint) {
 				t.Errorf("%s: exit %d (want %d), stdout %q, stderr %q", tt.name, r.code, tt.code, r.stdout, r.stderr)
 			}
 		}

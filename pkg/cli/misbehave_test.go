@@ -71,11 +71,11 @@ func TestMisbehavingServer(t *testing.T) {
 		{"an embedding reply announcing 10 GB", "/api/embed", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", fmt.Sprint(int64(10)<<30))
 			endless(w, r, "0.125,")
-		}, []string{"search", "retry policy"}, []string{"announced a reply of 10.0 GiB", "rag: hint: check that OLLAMA_HOST"}},
+		}, []string{"search", "--fallback=false", "retry policy"}, []string{"announced a reply of 10.0 GiB", "rag: hint: check that OLLAMA_HOST"}},
 		{"an endless embedding reply", "/api/embed", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `{"embeddings":[[`)
 			endless(w, r, "0.125,")
-		}, []string{"search", "retry policy"}, []string{"longer than it can hold", "rag: hint: check that OLLAMA_HOST"}},
+		}, []string{"search", "--fallback=false", "retry policy"}, []string{"longer than it can hold", "rag: hint: check that OLLAMA_HOST"}},
 		{"a slow-loris embedding reply", "/api/embed", func(w http.ResponseWriter, r *http.Request) {
 			for i := 0; ; i++ {
 				if _, err := io.WriteString(w, " "); err != nil {

@@ -212,7 +212,7 @@ func TestEmptyIndex(t *testing.T) {
 		{"search json", []string{"search", "--json", "retry"}, 0, `"results": []`, ""},
 		{"search files", []string{"search", "--files", "retry"}, 0, "", ""},
 		{"ask", []string{"ask", "--model", chatModel, "What is the retry policy?"}, ExitIndex, "", "rag: error: the index is empty: it holds no documents\nrag: hint: add documents with `rag index DIR`"},
-		{"ask json", []string{"ask", "--json", "--model", chatModel, "What is the retry policy?"}, ExitIndex, "", "rag: error: the index is empty"},
+		{"ask json", []string{"ask", "--json", "--model", chatModel, "What is the retry policy?"}, ExitIndex, `"code": 7`, "rag: error: the index is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -93,7 +93,7 @@ func TestLines(t *testing.T) {
 		wantPrompt string
 	}{
 		{name: "piped", in: "one\r\ntwo\n\nthree", want: []string{"one", "two", "", "three"}},
-		{name: "terminal prompts on stderr", in: "one\n", tty: true, want: []string{"one"}, wantPrompt: "> > "},
+		{name: "terminal prompts on stderr", in: "one\n", tty: true, want: []string{"one"}, wantPrompt: "> > \r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
