@@ -8,6 +8,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/store"
@@ -158,6 +159,8 @@ func classify(err error) (code int, hint string) {
 		cfgEnv     *config.EnvError
 		pull       *ollama.PullError
 		rules      *indexer.RulesError
+		notRegular *filestat.NotRegularError
+		tooLarge   *filestat.TooLargeError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -173,6 +176,8 @@ func classify(err error) (code int, hint string) {
 			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
 		}
 		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
+	case errors.As(err, &cfgFile) && (errors.As(err, &notRegular) || errors.As(err, &tooLarge)):
+		return ExitUsage, fmt.Sprintf("rag reads a config file only when it is a regular file of at most %s: replace or remove %s", filestat.Bytes(config.MaxFileSize), cfgFile.Path)
 	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
 	case errors.As(err, &cfgFile):

@@ -14,14 +14,14 @@ import (
 // config, ignore, access or groups file) that is something else: a
 // symbolic link where links are not followed, a named pipe, which would
 // block forever, a device such as /dev/zero, which never ends, a folder
-// or a socket. Nothing of it was read.
+// or a socket. Nothing of it was read. ReadFile and ReadFileFS return it
+// in an *fs.PathError that names the file.
 type NotRegularError struct {
-	Path string
 	Mode fs.FileMode
 }
 
 func (e *NotRegularError) Error() string {
-	return fmt.Sprintf("%s: %s, not a regular file", e.Path, Kind(e.Mode))
+	return fmt.Sprintf("%s, not a regular file", Kind(e.Mode))
 }
 
 // Kind names the type of a file that is not a regular one.
@@ -46,14 +46,13 @@ func Kind(m fs.FileMode) string {
 }
 
 // TooLargeError is a file larger than its reader's limit. Nothing of it is
-// returned.
+// returned. ReadFile and ReadFileFS return it in an *fs.PathError.
 type TooLargeError struct {
-	Path  string
 	Limit int64
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s: larger than %s", e.Path, Bytes(e.Limit))
+	return fmt.Sprintf("larger than %s", Bytes(e.Limit))
 }
 
 // Bytes is a size as people write it: 1 MiB, 64 KiB, 100 bytes.
@@ -85,7 +84,7 @@ func ReadFile(ctx context.Context, name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: name, Mode: info.Mode()}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: &NotRegularError{Mode: info.Mode()}}
 	}
 	f, err := os.OpenFile(name, os.O_RDONLY|openFlags, 0)
 	if err != nil {
@@ -108,7 +107,7 @@ func ReadFileFS(ctx context.Context, fsys fs.FS, name string, max int64) ([]byte
 		return nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: name, Mode: info.Mode()}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: &NotRegularError{Mode: info.Mode()}}
 	}
 	if d, ok := fsys.(dirFS); ok && fs.ValidPath(name) {
 		f, err := os.OpenFile(filepath.Join(d.dir, filepath.FromSlash(name)), os.O_RDONLY|openFlags|noFollow, 0)
@@ -133,18 +132,18 @@ func readOpen(ctx context.Context, f fs.File, name string, info fs.FileInfo, max
 		return nil, err
 	}
 	if !now.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: name, Mode: now.Mode()}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: &NotRegularError{Mode: now.Mode()}}
 	}
 	if !sameFile(info, now) {
-		return nil, fmt.Errorf("%s: replaced while being opened", name)
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("replaced while being opened")}
 	}
 	if now.Size() > max {
-		return nil, &TooLargeError{Path: name, Limit: max}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: &TooLargeError{Limit: max}}
 	}
 	data, err = readAll(ctx, f, max, now.Size())
 	var tl *TooLargeError
 	if errors.As(err, &tl) {
-		tl.Path = name
+		err = &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	return data, err
 }
