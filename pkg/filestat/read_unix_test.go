@@ -106,4 +106,3 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 }
-
