@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/filestat"
@@ -184,6 +185,8 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; `rag help config` describes the settings", cfgFile.Path)
 	case errors.As(err, &cfgEnv):
 		return ExitUsage, fmt.Sprintf("fix or unset %s; `rag help config` describes the settings", cfgEnv.Var)
+	case errors.As(err, &rules) && errors.As(err, &tooLarge):
+		return ExitUsage, fmt.Sprintf("a rules file is a few lines: rag reads one of at most %s; its folder was left as it was", filestat.Bytes(access.MaxRulesSize))
 	case errors.As(err, &rules):
 		return ExitUsage, fmt.Sprintf("fix that line of %s (PATTERN PRINCIPAL..., principals public, user:NAME or group:NAME; see README, \"Access control and tenants\"); its folder was left as it was", rules.Path)
 	case errors.As(err, &pull):

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -36,9 +38,13 @@ type decider struct {
 	rules  *access.Rules
 	allow  []string // normalised once: most files get this very slice
 	root   string
+	// unread says why a .ragaccess that is there was not read (it is not
+	// a regular file): the source's files are then visible to nobody but
+	// by their front matter, never by a wider rule.
+	unread string
 }
 
-func newDecider(opt Options) (*decider, error) {
+func newDecider(ctx context.Context, opt Options) (*decider, error) {
 	d := &decider{tenant: opt.Source.Tenant, allow: access.Normalize(opt.Source.Allow), root: opt.Root}
 	for _, p := range d.allow {
 		if err := access.CheckPrincipal(p); err != nil {
@@ -48,9 +54,17 @@ func newDecider(opt Options) (*decider, error) {
 	if opt.Gone || opt.FS == nil {
 		return d, nil
 	}
-	data, err := fs.ReadFile(opt.FS, access.RulesFile)
+	// Rules come only from a regular file in the folder: a link (to
+	// outside it, or anywhere) or a named pipe is never read.
+	data, err := filestat.ReadFileFS(ctx, opt.FS, access.RulesFile, access.MaxRulesSize)
+	var notRegular *filestat.NotRegularError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		return d, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &notRegular):
+		d.unread = fmt.Sprintf("rules not read: %v (rag reads rules only from a regular file in the folder); until it is one, the folder's files are visible to nobody but by their front matter", notRegular)
 		return d, nil
 	case err != nil:
 		return nil, &RulesError{Path: path.Join(opt.Root, access.RulesFile), Err: err}
@@ -63,7 +77,7 @@ func newDecider(opt Options) (*decider, error) {
 
 // control reports whether the source asks for access control: an --allow
 // or a rules file (front matter turns it on file by file, in decide).
-func (d *decider) control() bool { return len(d.allow) > 0 || d.rules != nil }
+func (d *decider) control() bool { return len(d.allow) > 0 || d.rules != nil || d.unread != "" }
 
 // decide sets e's tenant and access and reports whether either changed.
 // Access named in front matter turns the catalog's access control on. A
@@ -71,13 +85,15 @@ func (d *decider) control() bool { return len(d.allow) > 0 || d.rules != nil }
 // reported as failed, never left to a wider rule.
 func (d *decider) decide(e *store.FileEntry, sum *Summary, m *store.Manifest) bool {
 	var acl []string
-	_, fromMeta := e.Meta[access.MetaKey]
+	fromMeta := access.HasMeta(e.Meta) // also a key in another case, or almost "access"
 	_, badMeta := e.Meta[frontMatterError]
 	switch {
 	case badMeta && (m.AccessControl || d.control()):
 		// Its front matter, which may restrict it, could not be read: no
 		// wider rule may decide for it.
 		sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: "front matter unreadable: visible to nobody until fixed"})
+	case !fromMeta && d.unread != "":
+		acl = nil // reported once, for the rules file
 	case !fromMeta && d.rules == nil:
 		acl = d.allow
 	default:

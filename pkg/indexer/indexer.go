@@ -18,10 +18,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/extract"
 	"github.com/rag-cli/rag/pkg/filestat"
@@ -168,7 +170,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	// even by a run that changes nothing else.
 	m.FormatVersion = store.FormatVersion
 	keys := newKeyer(m.Generation, opt)
-	who, err := newDecider(opt)
+	who, err := newDecider(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +194,9 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	files := walked.Files
 	sum := &Summary{Ignored: walked.Ignored}
+	if who.unread != "" {
+		sum.Failed = append(sum.Failed, Failure{Path: access.RulesFile, Error: who.unread})
+	}
 	for _, sk := range walked.Skips {
 		if sk.Failed {
 			sum.Failed = append(sum.Failed, Failure{Path: sk.Path, Error: sk.Reason})
@@ -570,7 +575,11 @@ func newKeyer(generation string, opt Options) *keyer {
 }
 
 func (k *keyer) sum(hash, name string) []byte {
-	k.buf = append(append(append(append(k.buf[:0], hash...), 0), strings.ToLower(path.Ext(name))...), k.tail...)
+	ext := strings.ToLower(path.Ext(name))
+	k.buf = append(append(append(append(k.buf[:0], hash...), 0), ext...), k.tail...)
+	if v := extract.FormatVersion(ext); v > 0 {
+		k.buf = strconv.AppendInt(append(k.buf, 0), int64(v), 10)
+	}
 	h := sha256.Sum256(k.buf)
 	hex.Encode(k.hex[:], h[:])
 	return k.hex[:]
