@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -690,7 +691,8 @@ func watchRun(ctx context.Context, a *App, opts *IndexOptions, targets []target,
 	if a.IO.IsStderrTTY() {
 		fmt.Fprintln(a.IO.ErrOut, "rag: watching for changes; press Ctrl-C to stop")
 	}
-	err := watch.Run(ctx, wts, watch.Options{Quiet: opts.Quiet, Ready: a.watchReady}, func(ctx context.Context, changed []int) error {
+	rules := append(slices.Clone(ingest.IgnoreFiles), access.RulesFile) // an edit applies at the next pass
+	err := watch.Run(ctx, wts, watch.Options{Quiet: opts.Quiet, Ready: a.watchReady, Rules: rules}, func(ctx context.Context, changed []int) error {
 		var ts []target
 		for _, i := range changed {
 			ts = append(ts, targetOf(live[i].src))
