@@ -48,6 +48,8 @@ type App struct {
 	watchReady func()
 	// cfg are the settings of this run, before flags.
 	cfg *config.Settings
+	// groups is the groups file as last parsed.
+	groups groupsCache
 }
 
 // NewHTTPClient is the client rag uses for Ollama: a short connect timeout

@@ -60,3 +60,34 @@ func TestConfigNotRegular(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupsFileNotRegular: a groups file that is a named pipe or a link
+// to /dev/zero is refused at once (a rag search was once found blocked
+// on one after 53 minutes).
+func TestGroupsFileNotRegular(t *testing.T) {
+	t.Parallel()
+	for name, mk := range map[string]func(p string) error{
+		"named pipe":        func(p string) error { return syscall.Mkfifo(p, 0o644) },
+		"link to /dev/zero": func(p string) error { return os.Symlink("/dev/zero", p) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			p := filepath.Join(t.TempDir(), "groups.yaml")
+			if err := mk(p); err != nil {
+				t.Fatal(err)
+			}
+			h.env["RAG_GROUPS_FILE"] = p
+			done := make(chan result, 1)
+			go func() { done <- h.run(runOpt{}, "status", "--as", "user:alice") }()
+			select {
+			case r := <-done:
+				if r.code == 0 || !strings.Contains(r.stderr, "groups file: read "+p+": ") || !strings.Contains(r.stderr, "not a regular file") {
+					t.Errorf("exit %d, %q", r.code, r.stderr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("rag status did not return in 10s")
+			}
+		})
+	}
+}

@@ -91,7 +91,7 @@ type queryDeps struct {
 // openForQuery opens an existing index and the embedder of its model, for
 // the view vo names.
 func openForQuery(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) (*queryDeps, error) {
-	view, err := a.view(vo)
+	view, err := a.view(ctx, vo)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func openIndex(ctx context.Context, a *App, g *globalOptions) (*store.Local, str
 // index is opened again when `rag index` has committed since it was
 // opened (store.Local.Stale).
 func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) error {
-	view, err := a.view(vo)
+	view, err := a.view(ctx, vo)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ type verifyReport struct {
 }
 
 func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
-	view, err := a.view(opts.View)
+	view, err := a.view(ctx, opts.View)
 	if err != nil {
 		return err
 	}
