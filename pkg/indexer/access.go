@@ -86,12 +86,12 @@ func (d *decider) control() bool { return len(d.allow) > 0 || d.rules != nil || 
 func (d *decider) decide(e *store.FileEntry, sum *Summary, m *store.Manifest) bool {
 	var acl []string
 	fromMeta := access.HasMeta(e.Meta) // also a key in another case, or almost "access"
-	_, badMeta := e.Meta[frontMatterError]
+	why, badMeta := e.Meta[frontMatterError]
 	switch {
 	case badMeta && (m.AccessControl || d.control()):
 		// Its front matter, which may restrict it, could not be read: no
 		// wider rule may decide for it.
-		sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: "front matter unreadable: visible to nobody until fixed"})
+		sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: fmt.Sprintf("front matter unreadable (%v): visible to nobody until fixed", why)})
 	case !fromMeta && d.unread != "":
 		acl = nil // reported once, for the rules file
 	case !fromMeta && d.rules == nil:
