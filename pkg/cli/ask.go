@@ -149,8 +149,8 @@ type askPipeline struct {
 
 // newAskPipeline is the pipeline of opts: its retrieval, floor, model and
 // prompt.
-func newAskPipeline(a *App, q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
-	pr, err := opts.prompt()
+func newAskPipeline(ctx context.Context, a *App, q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
+	pr, err := opts.prompt(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, rr := opts.options(q)
-	p, err := newAskPipeline(a, q, ropt, opts)
+	p, err := newAskPipeline(ctx, a, q, ropt, opts)
 	if err != nil {
 		return err
 	}

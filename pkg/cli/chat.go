@@ -140,7 +140,7 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 		return errEmptyIndex
 	}
 	ropt, _ := opts.options(q)
-	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
+	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
 	}

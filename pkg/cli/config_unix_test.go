@@ -91,3 +91,23 @@ func TestGroupsFileNotRegular(t *testing.T) {
 		})
 	}
 }
+
+// TestPromptFileNotRegular: a system prompt or examples file (which a
+// project's .rag.yaml can name) that is /dev/zero is refused at once.
+func TestPromptFileNotRegular(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs)
+	for _, flag := range []string{"--system-prompt", "--examples"} {
+		done := make(chan result, 1)
+		go func() { done <- h.run(runOpt{}, "ask", "--model", chatModel, flag, "/dev/zero", "where do owls sleep") }()
+		select {
+		case r := <-done:
+			if r.code != ExitUsage || !strings.Contains(r.stderr, "/dev/zero: a character device, not a regular file") {
+				t.Errorf("%s /dev/zero: exit %d, %q", flag, r.code, r.stderr)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s /dev/zero: rag ask did not return in 10s", flag)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 	// A closure: refresh replaces q.store with the index as it is now.
 	defer func() { closeWith(&err, q.store) }()
 	ropt, _ := opts.options(q)
-	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
+	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
 	}
