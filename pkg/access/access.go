@@ -15,6 +15,7 @@ package access
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -40,6 +41,14 @@ const (
 
 // RulesFile is the rules file read at the root of an indexed folder.
 const RulesFile = ".ragaccess"
+
+// MaxRulesSize is the largest rules file read, and MaxMembershipSize the
+// largest groups file: a file of rules is a few lines, and a groups file
+// of 100,000 users a few MiB.
+const (
+	MaxRulesSize      = 1 << 20
+	MaxMembershipSize = 64 << 20
+)
 
 // MetaKey is the front matter key naming who may see a document.
 const MetaKey = "access"
@@ -126,16 +135,23 @@ func Normalize(principals []string) []string {
 }
 
 // FromMeta reads who may see a document from its front matter, as the
-// catalog keeps it (decoded YAML, or JSON after a round trip): a list of
-// principals, or one string of them separated by commas ("group:a,
-// user:b"). ok is false when there is no access key; an explicit empty
-// list means nobody. The key is there (ok) but err is set for a value of
-// another shape or a bad principal: the document must not fall back to a
-// wider rule because of a typo.
+// catalog keeps it (decoded YAML or TOML, or JSON after a round trip): a
+// list of principals, or one string of them separated by commas
+// ("group:a, user:b"). The key is "access" in any case ("Access"). ok is
+// false when there is no access key; an explicit empty list means nobody.
+// The key is there (ok) but err is set for a value of another shape or a
+// bad principal, for the key given twice ("access" and "Access"), and for
+// a key that is almost "access" where "access" is missing (a
+// *NearMissError: "acces", "Access " with a space): the document must not
+// fall back to a wider rule because of a typo.
 func FromMeta(meta map[string]any) (principals []string, ok bool, err error) {
-	v, ok := meta[MetaKey]
-	if !ok {
-		return nil, false, nil
+	key, v, ok, err := metaValue(meta)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	label := key // errors name the key as written
+	if key != MetaKey {
+		label = strconv.Quote(key)
 	}
 	var ps []string
 	switch v := v.(type) {
@@ -151,21 +167,128 @@ func FromMeta(meta map[string]any) (principals []string, ok bool, err error) {
 		for i, e := range v {
 			s, isString := e.(string)
 			if !isString {
-				return nil, true, fmt.Errorf("%s: item %d: want a principal, not %s", MetaKey, i+1, describe(e))
+				return nil, true, fmt.Errorf("%s: item %d: want a principal, not %s", label, i+1, describe(e))
 			}
 			ps = append(ps, strings.TrimSpace(s))
 		}
 	case nil:
-		return nil, true, fmt.Errorf("%s: empty; %s, a list of them, or [] for nobody", MetaKey, validForms)
+		return nil, true, fmt.Errorf("%s: empty; %s, a list of them, or [] for nobody", label, validForms)
 	default:
-		return nil, true, fmt.Errorf("%s: want a principal or a list of principals, not %s", MetaKey, describe(v))
+		return nil, true, fmt.Errorf("%s: want a principal or a list of principals, not %s", label, describe(v))
 	}
 	for _, p := range ps {
 		if err := CheckPrincipal(p); err != nil {
-			return nil, true, fmt.Errorf("%s: %w", MetaKey, err)
+			return nil, true, fmt.Errorf("%s: %w", label, err)
 		}
 	}
 	return Normalize(ps), true, nil
+}
+
+// NearMissError is a front matter key that is almost "access" ("acces",
+// "acess", "accesss", "Access " with a space) in front matter without an
+// access key: most likely a typo, so the document is visible to nobody
+// until it is fixed rather than left to a wider rule.
+type NearMissError struct {
+	Key string
+}
+
+func (e *NearMissError) Error() string {
+	return fmt.Sprintf("key %q is not %q (a typo?); write %s: to say who may see the document", e.Key, MetaKey, MetaKey)
+}
+
+// HasMeta reports whether front matter names who may see its document,
+// rightly or wrongly: FromMeta's ok.
+func HasMeta(meta map[string]any) bool {
+	_, _, ok, _ := metaValue(meta)
+	return ok
+}
+
+// metaValue finds the access key of front matter, in any case; ok is
+// false when there is none and no key is almost one.
+func metaValue(meta map[string]any) (key string, v any, ok bool, err error) {
+	var keys []string
+	near := ""
+	for k := range meta {
+		switch {
+		case strings.EqualFold(k, MetaKey):
+			keys = append(keys, k)
+		case near == "" || k < near:
+			if nearMiss(k, meta[k]) {
+				near = k
+			}
+		}
+	}
+	switch {
+	case len(keys) > 1:
+		slices.Sort(keys)
+		return "", nil, true, fmt.Errorf("%s: given %d times (%s): keep one", MetaKey, len(keys), strings.Join(keys, ", "))
+	case len(keys) == 1:
+		return keys[0], meta[keys[0]], true, nil
+	case near != "":
+		return near, meta[near], true, &NearMissError{Key: near}
+	}
+	return "", nil, false, nil
+}
+
+// nearMiss reports whether key (not "access" in any case) is almost
+// "access": one edit away (a letter missed, doubled, changed or two
+// swapped, a space or a sign added), or two away with a value that names
+// principals (so that "success: true" or "accent: british" are not).
+func nearMiss(key string, v any) bool {
+	if len(key) < len(MetaKey)-2 || len(key) > len(MetaKey)+2 {
+		return false
+	}
+	switch editDistance(strings.ToLower(key), MetaKey) {
+	case 1:
+		return true
+	case 2:
+		return namesPrincipals(v)
+	}
+	return false
+}
+
+// namesPrincipals reports whether a front matter value looks like who may
+// see a document: public, user:..., group:..., or a list of those.
+func namesPrincipals(v any) bool {
+	looks := func(s string) bool {
+		s = strings.TrimSpace(s)
+		return s == Public || strings.HasPrefix(s, UserPrefix) || strings.HasPrefix(s, GroupPrefix)
+	}
+	switch v := v.(type) {
+	case string:
+		return slices.ContainsFunc(strings.Split(v, ","), looks)
+	case []string:
+		return slices.ContainsFunc(v, looks)
+	case []any:
+		return slices.ContainsFunc(v, func(e any) bool { s, ok := e.(string); return ok && looks(s) })
+	}
+	return false
+}
+
+// editDistance is the optimal string alignment distance of a and b, in
+// bytes: insertions, deletions, substitutions and swaps of neighbours.
+func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }
 
 // describe names a decoded YAML or JSON value for an error.

@@ -90,7 +90,20 @@ func TestFromMeta(t *testing.T) {
 	}{
 		{"no front matter", nil, nil, false, ""},
 		{"no access key", map[string]any{"title": "Guide", "tags": []any{"a"}}, nil, false, ""},
-		{"key is case-sensitive", map[string]any{"Access": "group:eng"}, nil, false, ""},
+		{"key in any case", map[string]any{"Access": "group:eng"}, []string{"group:eng"}, true, ""},
+		{"key in capitals", map[string]any{"ACCESS": []any{"user:alice"}}, []string{"user:alice"}, true, ""},
+		{"key given twice", map[string]any{"access": "public", "Access": "user:alice"}, nil, true, "access: given 2 times (Access, access): keep one"},
+		{"bad value under another case", map[string]any{"Access": "grp:x"}, nil, true, `"Access": bad principal "grp:x"`},
+		{"near miss: a letter missed", map[string]any{"acces": []any{"user:alice"}}, nil, true, `key "acces" is not "access"`},
+		{"near miss: another missed", map[string]any{"acess": "user:alice"}, nil, true, `key "acess" is not "access"`},
+		{"near miss: a letter doubled", map[string]any{"accesss": "user:alice"}, nil, true, `key "accesss" is not "access"`},
+		{"near miss: a trailing space", map[string]any{"Access ": "user:alice"}, nil, true, `key "Access " is not "access"`},
+		{"near miss: letters swapped", map[string]any{"acecss": "user:alice"}, nil, true, `key "acecss"`},
+		{"near miss: any value", map[string]any{"acces": true}, nil, true, `key "acces"`},
+		{"near miss, two edits, naming principals", map[string]any{"acceses": "public"}, nil, true, `key "acceses"`},
+		{"two edits, not principals", map[string]any{"success": true, "accent": "british", "accept": []any{"json"}}, nil, false, ""},
+		{"three edits", map[string]any{"address": "user:alice", "assets": []any{"group:x"}}, nil, false, ""},
+		{"access beside a near miss", map[string]any{"access": "user:bob", "acces": "public"}, []string{"user:bob"}, true, ""},
 		{"list from yaml", map[string]any{"access": []any{"user:bob", "group:eng"}}, []string{"group:eng", "user:bob"}, true, ""},
 		{"list of strings", map[string]any{"access": []string{"group:eng", "group:eng", "public"}}, []string{"group:eng", "public"}, true, ""},
 		{"one string", map[string]any{"access": "group:eng"}, []string{"group:eng"}, true, ""},
@@ -129,6 +142,17 @@ func TestFromMeta(t *testing.T) {
 			}
 		})
 	}
+	t.Run("near miss is a NearMissError", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := FromMeta(map[string]any{"title": "x", "acces": "public"})
+		var nm *NearMissError
+		if !errors.As(err, &nm) || nm.Key != "acces" {
+			t.Fatalf("err = %#v", err)
+		}
+		if !HasMeta(map[string]any{"acces": "public"}) || HasMeta(map[string]any{"title": "x"}) {
+			t.Error("HasMeta does not say what FromMeta's ok says")
+		}
+	})
 	t.Run("bad principal is a PrincipalError", func(t *testing.T) {
 		t.Parallel()
 		_, _, err := FromMeta(map[string]any{"access": "grp:x"})
@@ -226,4 +250,52 @@ func mustRules(t *testing.T, text string) *Rules {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// FuzzFromMeta feeds front matter of two keys to FromMeta: it never
+// panics; HasMeta says what its ok says; a key that is "access" in any
+// case is always read, and a key within one edit of it without one
+// always fails closed (an error, never principals).
+func FuzzFromMeta(f *testing.F) {
+	for _, s := range [][4]string{
+		{"access", "user:a", "title", "x"},
+		{"Access", "group:b, public", "acces", "public"},
+		{"acess", "user:a", "success", "true"},
+		{"Access ", "user:a", "", ""},
+		{"ACCESS", "", "access", "public"},
+		{"aççess", "user:a", "accès", "public"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		meta := map[string]any{k1: v1, k2: []any{v2}}
+		got, ok, err := FromMeta(meta)
+		if HasMeta(meta) != ok {
+			t.Fatalf("HasMeta %v, FromMeta ok %v", !ok, ok)
+		}
+		if err != nil && (got != nil || !ok) {
+			t.Fatalf("an error with %q, %v", got, ok)
+		}
+		exact := 0
+		for k := range meta {
+			if strings.EqualFold(k, MetaKey) {
+				exact++
+			}
+		}
+		if exact > 0 && !ok {
+			t.Fatalf("%v: an access key not read", meta)
+		}
+		if exact == 0 {
+			for k := range meta {
+				if editDistance(strings.ToLower(k), MetaKey) == 1 && err == nil {
+					t.Fatalf("%v: key %q one edit from access, read as %q", meta, k, got)
+				}
+			}
+		}
+		for _, p := range got {
+			if CheckPrincipal(p) != nil {
+				t.Fatalf("principal %q", p)
+			}
+		}
+	})
 }

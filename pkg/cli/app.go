@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/render"
@@ -54,6 +55,8 @@ type App struct {
 	wroteJSON, wroteJSONLines bool
 	// quiet is --quiet: no progress lines on a stderr that is not a terminal.
 	quiet bool
+	// groups is the groups file as last parsed.
+	groups groupsCache
 }
 
 // jsonError is what --json writes on stdout when a command fails, so that
@@ -101,7 +104,7 @@ func NewHTTPClient() *http.Client {
 // exit code. It is the only place that prints errors.
 func (a *App) Run(ctx context.Context, args []string) int {
 	start := time.Now()
-	root, g := newRootCmd(a)
+	root, g := newRootCmd(ctx, a)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	code := a.report(ctx, cmd, g, err)
@@ -195,12 +198,15 @@ func (a *App) ollama() (*ollama.Client, error) {
 
 // loadSettings finds and reads the config files and resolves the settings
 // they and the environment give; flags are laid on top by each command.
-func (a *App) loadSettings() (*config.Settings, config.Files, error) {
+// A config file is read only when it is a regular file (a link to one is
+// followed), at most config.MaxFileSize, and until ctx is done: a
+// repository can carry a .rag.yaml that is a link to /dev/zero.
+func (a *App) loadSettings(ctx context.Context) (*config.Settings, config.Files, error) {
 	files, err := config.Locate(a.Env, a.Dir, os.Stat)
 	if err != nil {
 		return nil, files, err
 	}
-	s, err := config.Load(a.Env, files, os.ReadFile)
+	s, err := config.Load(a.Env, files, func(p string) ([]byte, error) { return filestat.ReadFile(ctx, p, config.MaxFileSize) })
 	return s, files, err
 }
 
@@ -248,9 +254,9 @@ func needsConfig(cmd *cobra.Command) bool {
 	return cmd.HasParent() // the root only prints help
 }
 
-func newRootCmd(a *App) (*cobra.Command, *globalOptions) {
+func newRootCmd(ctx context.Context, a *App) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
-	cfg, files, cfgErr := a.loadSettings()
+	cfg, files, cfgErr := a.loadSettings(ctx)
 	if cfgErr != nil {
 		// Commands fail with cfgErr; help and `rag config path` still work.
 		cfg, _ = config.Resolve(func(string) string { return "" })

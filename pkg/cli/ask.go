@@ -181,8 +181,8 @@ type askPipeline struct {
 
 // newAskPipeline is the pipeline of opts: its retrieval, floor, model and
 // prompt.
-func newAskPipeline(a *App, q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
-	pr, err := opts.prompt()
+func newAskPipeline(ctx context.Context, a *App, q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
+	pr, err := opts.prompt(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +301,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	ropt, rr := opts.options(q)
 	var noDense bool
 	ropt.Degraded = noDenseSignal(a, &noDense)
-	p, err := newAskPipeline(a, q, ropt, opts)
+	p, err := newAskPipeline(ctx, a, q, ropt, opts)
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	ropt, _ := opts.options(q)
 	var noDense bool
 	ropt.Degraded = noDenseSignal(a, &noDense)
-	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
+	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	if f := cmd.Flags().Lookup("tenant"); f != nil {
 		o.Tenant = f.Value.String()
 	}
-	v, err := a.view(o)
+	v, err := a.view(cmd.Context(), o)
 	if err != nil {
 		return nil
 	}

@@ -188,7 +188,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 			}()
 			dir = tmp
 		}
-		view, err := a.view(opts.View)
+		view, err := a.view(ctx, opts.View)
 		if err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	}
 	if opts.Model != "" {
 		ropt, _ := opts.options(q)
-		p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
+		p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -158,34 +160,36 @@ func tooLargeHint(e *ollama.ReplyTooLargeError) string {
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
-		usage      *usageError
-		partial    *partialError
-		silent     *silentError
-		hinted     *hintedError
-		interrupt  *interruptedError
-		unreach    *ollama.UnreachableError
-		missing    *ollama.ModelNotFoundError
-		mismatch   *store.ModelMismatchError
-		corrupt    *store.CorruptError
-		version    *store.VersionError
-		emptyFloor *indexer.EmptyFolderError
-		locked     *store.LockedError
-		notIndex   *store.NotIndexError
-		gone       *store.GoneError
-		emptyView  *emptyViewError
-		dense      *denseError
-		readOnly   *store.NotWritableError
-		damaged    *damagedError
-		retries    *embed.RetryError
-		refused    *ollama.StatusError
-		below      *belowThresholdError
-		cfgFile    *config.FileError
-		cfgEnv     *config.EnvError
-		pull       *ollama.PullError
-		rules      *indexer.RulesError
-		tooLarge   *ollama.ReplyTooLargeError
-		timeout    *ollama.TimeoutError
-		dropped    *ollama.DroppedError
+		usage        *usageError
+		partial      *partialError
+		silent       *silentError
+		hinted       *hintedError
+		interrupt    *interruptedError
+		unreach      *ollama.UnreachableError
+		missing      *ollama.ModelNotFoundError
+		mismatch     *store.ModelMismatchError
+		corrupt      *store.CorruptError
+		version      *store.VersionError
+		emptyFloor   *indexer.EmptyFolderError
+		locked       *store.LockedError
+		notIndex     *store.NotIndexError
+		gone         *store.GoneError
+		emptyView    *emptyViewError
+		dense        *denseError
+		readOnly     *store.NotWritableError
+		damaged      *damagedError
+		retries      *embed.RetryError
+		refused      *ollama.StatusError
+		below        *belowThresholdError
+		cfgFile      *config.FileError
+		cfgEnv       *config.EnvError
+		pull         *ollama.PullError
+		rules        *indexer.RulesError
+		tooLarge     *ollama.ReplyTooLargeError
+		timeout      *ollama.TimeoutError
+		dropped      *ollama.DroppedError
+		notRegular   *filestat.NotRegularError
+		fileTooLarge *filestat.TooLargeError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -219,12 +223,16 @@ func classify(err error) (code int, hint string) {
 		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too"
 	case errors.As(err, &dropped):
 		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up"
+	case errors.As(err, &cfgFile) && (errors.As(err, &notRegular) || errors.As(err, &fileTooLarge)):
+		return ExitUsage, fmt.Sprintf("rag reads a config file only when it is a regular file of at most %s: replace or remove %s", filestat.Bytes(config.MaxFileSize), cfgFile.Path)
 	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
 	case errors.As(err, &cfgFile):
 		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; `rag help config` describes the settings", cfgFile.Path)
 	case errors.As(err, &cfgEnv):
 		return ExitUsage, fmt.Sprintf("fix or unset %s; `rag help config` describes the settings", cfgEnv.Var)
+	case errors.As(err, &rules) && errors.As(err, &tooLarge):
+		return ExitUsage, fmt.Sprintf("a rules file is a few lines: rag reads one of at most %s; its folder was left as it was", filestat.Bytes(access.MaxRulesSize))
 	case errors.As(err, &rules):
 		return ExitUsage, fmt.Sprintf("fix that line of %s (PATTERN PRINCIPAL..., principals public, user:NAME or group:NAME; see README, \"Access control and tenants\"); its folder was left as it was", rules.Path)
 	case errors.As(err, &pull):

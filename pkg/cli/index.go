@@ -909,7 +909,8 @@ func watchRun(ctx context.Context, a *App, opts *IndexOptions, targets []target,
 	if a.IO.IsStderrTTY() {
 		fmt.Fprintln(a.IO.ErrOut, "rag: watching for changes; press Ctrl-C to stop")
 	}
-	err := watch.Run(ctx, wts, watch.Options{Quiet: opts.Quiet, Ready: a.watchReady}, func(ctx context.Context, changed []int) error {
+	rules := append(slices.Clone(ingest.IgnoreFiles), access.RulesFile) // an edit applies at the next pass
+	err := watch.Run(ctx, wts, watch.Options{Quiet: opts.Quiet, Ready: a.watchReady, Rules: rules}, func(ctx context.Context, changed []int) error {
 		var ts []target
 		for _, i := range changed {
 			t := targetOf(live[i].src)

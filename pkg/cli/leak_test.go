@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/embed"
@@ -22,8 +24,10 @@ import (
 // (if any), and who may see it, written out by hand from the rules the
 // test indexes with (not computed by the code under test).
 type leakDoc struct {
-	path   string // under the test's folder: eng/, acme/ or misc/
-	front  string // access: line of its front matter, or ""
+	path string // under the test's folder: eng/, acme/, misc/, linked/ or pub/
+	// front is the access: line of its front matter, or "", or (when it
+	// holds a newline) all that comes before the document's text.
+	front  string
 	tenant string
 	who    []string // principals that see it (public: everybody of its tenant)
 }
@@ -50,7 +54,32 @@ var leakDocs = []leakDoc{
 	{"misc/n0.md", "", "", nil},
 	{"misc/n1.md", "", "", nil},
 	{"misc/s.md", "access: [group:sales, user:carol]", "", []string{"group:sales", "user:carol"}},
+	// linked: --allow user:bob, and a .ragaccess that is a link to an
+	// outside "* public": it gives no rule, and the files it would have
+	// decided are visible to nobody, not even by --allow, until it is a
+	// regular file; front matter still decides.
+	{"linked/l0.md", "", "", nil},
+	{"linked/sub/l1.md", "", "", nil},
+	{"linked/l2.md", "access: [user:carol]", "", []string{"user:carol"}},
+	// pub: --allow public, and front matter near misses: a key in another
+	// case or in TOML is read; a key that is almost "access" and front
+	// matter below a blank line make the file visible to nobody.
+	{"pub/p.md", "", "", []string{"public"}},
+	{"pub/caps.md", "Access: [user:alice]", "", []string{"user:alice"}},
+	{"pub/upper.md", "ACCESS: user:alice", "", []string{"user:alice"}},
+	{"pub/toml.md", "+++\naccess = [\"user:alice\"]\n+++\n", "", []string{"user:alice"}},
+	{"pub/acces.md", "acces: [user:alice]", "", nil},
+	{"pub/acess.md", "acess: user:alice", "", nil},
+	{"pub/accesss.md", "accesss: [user:alice]", "", nil},
+	{"pub/space.md", "\"Access \": [user:alice]", "", nil},
+	{"pub/toml-acces.md", "+++\nacces = [\"user:alice\"]\n+++\n", "", nil},
+	{"pub/blank.md", "\n---\naccess: [user:alice]\n---\n", "", nil},
+	{"pub/blanks-toml.md", "\n\n+++\naccess = [\"user:alice\"]\n+++\n", "", nil},
 }
+
+// leakOutsideRules is the file linked/.ragaccess links to, outside the
+// folder.
+const leakOutsideRules = "* public\n"
 
 const leakRules = `# who may see what in eng/
 hr/          group:hr
@@ -109,22 +138,47 @@ func TestAccessLeaks(t *testing.T) {
 	root := t.TempDir()
 	for i, d := range leakDocs {
 		text := fmt.Sprintf("# Doc %d\n\n%s\n", i, leakWords(i))
-		if d.front != "" {
+		switch {
+		case strings.Contains(d.front, "\n"):
+			text = d.front + text
+		case d.front != "":
 			text = "---\n" + d.front + "\n---\n" + text
 		}
 		write(t, filepath.Join(root, filepath.FromSlash(d.path)), text)
 	}
 	write(t, filepath.Join(root, "eng", ".ragaccess"), leakRules)
+	outside := filepath.Join(t.TempDir(), "rules")
+	write(t, outside, leakOutsideRules)
+	if err := os.Symlink(outside, filepath.Join(root, "linked", ".ragaccess")); err != nil {
+		t.Fatal(err)
+	}
 	groups := filepath.Join(t.TempDir(), "groups.yaml")
 	write(t, groups, leakGroups)
 	h.env["RAG_GROUPS_FILE"] = groups
-	for _, args := range [][]string{
-		{"--allow", "group:eng", filepath.Join(root, "eng")},
-		{"--tenant", "acme", "--allow", "public", filepath.Join(root, "acme")},
-		{filepath.Join(root, "misc")},
+	for _, src := range []struct {
+		args []string
+		code int
+		warn []string // each on stderr
+	}{
+		{args: []string{"--allow", "group:eng", filepath.Join(root, "eng")}},
+		{args: []string{"--tenant", "acme", "--allow", "public", filepath.Join(root, "acme")}},
+		{args: []string{filepath.Join(root, "misc")}},
+		{args: []string{"--allow", "user:bob", filepath.Join(root, "linked")}, code: ExitPartial,
+			warn: []string{"linked/.ragaccess: rules not read: a symbolic link, not a regular file"}},
+		{args: []string{"--allow", "public", filepath.Join(root, "pub")}, code: ExitPartial,
+			warn: []string{`pub/acces.md: front matter: key "acces" is not "access"`, `pub/acess.md: front matter: key "acess"`,
+				`pub/accesss.md: front matter: key "accesss"`, `pub/space.md: front matter: key "Access "`,
+				`pub/toml-acces.md: front matter: key "acces"`, "pub/blank.md: front matter unreadable (front matter must start on the first line, not after 1 blank line)",
+				"pub/blanks-toml.md: front matter unreadable (front matter must start on the first line, not after 2 blank lines)"}},
 	} {
-		if r := h.run(runOpt{}, append([]string{"index", "--embed-model", embedModel}, args...)...); r.code != 0 {
-			t.Fatalf("index %v: exit %d: %s", args, r.code, r.stderr)
+		r := h.run(runOpt{}, append([]string{"index", "--embed-model", embedModel}, src.args...)...)
+		if r.code != src.code {
+			t.Fatalf("index %v: exit %d, want %d: %s", src.args, r.code, src.code, r.stderr)
+		}
+		for _, w := range src.warn {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("index %v: no warning %q in:\n%s", src.args, w, r.stderr)
+			}
 		}
 	}
 
@@ -408,5 +462,65 @@ func checkNested(t *testing.T, h *harness, top string, want map[string]nestWant,
 				}
 			}
 		}
+	}
+}
+
+// TestAccessLeakWatch: rag index --watch applies an edit of .ragaccess or
+// .ragignore at its next pass, with no document changing: a rule changed
+// from "* public" to "* user:alice" stops public reading the file, and a
+// file newly ignored leaves the index.
+func TestAccessLeakWatch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "plan.md"), "# Plan\n\nThe zqplanx budget review.\n")
+	write(t, filepath.Join(dir, "sub", "memo.md"), "# Memo\n\nThe zqmemox salary memo.\n")
+	write(t, filepath.Join(dir, ".ragaccess"), "* public\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan result, 1)
+	go func() {
+		done <- h.run(runOpt{ctx: ctx, ready: func() { close(ready) }},
+			"index", "--watch", "--json", "--watch-delay", "50ms", "--embed-model", embedModel, dir)
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("watch ended early: exit %d, %q", r.code, r.stderr)
+	}
+	// finds reports whether as finds the file of word, until it is want
+	// or 10s have passed.
+	finds := func(as, word string, want bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := h.run(runOpt{}, "search", "--files", "--mode", "lexical", "--as", as, word)
+			got := strings.TrimSpace(r.stdout) != ""
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s %q: found %v after 10s, want %v (%s)", as, word, got, want, r.stdout)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	finds("public", "zqplanx", true)
+	finds("public", "zqmemox", true)
+
+	write(t, filepath.Join(dir, ".ragaccess"), "* user:alice\n")
+	finds("public", "zqplanx", false)
+	finds("public", "zqmemox", false)
+	finds("user:alice", "zqplanx", true)
+	finds("user:bob", "zqplanx", false)
+
+	write(t, filepath.Join(dir, ".ragignore"), "sub/\n")
+	finds("user:alice", "zqmemox", false)
+	finds("user:alice", "zqplanx", true)
+
+	cancel()
+	if r := <-done; r.code != 0 {
+		t.Fatalf("watch: exit %d, %q", r.code, r.stderr)
 	}
 }

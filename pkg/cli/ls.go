@@ -78,7 +78,7 @@ type lsReport struct {
 }
 
 func lsRun(ctx context.Context, a *App, opts *LsOptions) (err error) {
-	view, err := a.view(opts.View)
+	view, err := a.view(ctx, opts.View)
 	if err != nil {
 		return err
 	}

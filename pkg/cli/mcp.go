@@ -108,7 +108,7 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 	defer func() { closeWith(&err, q.store) }()
 	q.pull = opts.Pull
 	ropt, _ := opts.options(q)
-	p, err := newAskPipeline(a, q, ropt, &opts.AskOptions)
+	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
 	}

@@ -4,19 +4,24 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/filestat"
 )
 
+// maxPromptFile is the largest system prompt or examples file read: far
+// more than any model's context, and a config file naming /dev/zero is
+// refused rather than read.
+const maxPromptFile = 1 << 20
+
 // prompt is the prompt of an ask: rag's own, or the files that replace
-// its system prompt and few-shot block.
-func (o *AskOptions) prompt() (answer.Prompt, error) {
+// its system prompt and few-shot block (regular files only, as config).
+func (o *AskOptions) prompt(ctx context.Context) (answer.Prompt, error) {
 	p := answer.DefaultPrompt()
 	if o.SystemPrompt != "" {
-		data, err := os.ReadFile(o.SystemPrompt)
+		data, err := filestat.ReadFile(ctx, o.SystemPrompt, maxPromptFile)
 		if err != nil {
 			return p, &hintedError{err: usagef("--system-prompt: %v", err), hint: "name a text file, or unset system_prompt: to use rag's own prompt"}
 		}
@@ -30,7 +35,7 @@ func (o *AskOptions) prompt() (answer.Prompt, error) {
 	case "none":
 		p.Examples = nil
 	default:
-		data, err := os.ReadFile(o.Examples)
+		data, err := filestat.ReadFile(ctx, o.Examples, maxPromptFile)
 		if err != nil {
 			return p, &hintedError{err: usagef("--examples: %v", err), hint: "name a YAML file of turns, or none"}
 		}

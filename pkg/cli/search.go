@@ -105,7 +105,7 @@ type queryDeps struct {
 // openForQuery opens an existing index and the embedder of its model, for
 // the view ro names, with its model server timeout.
 func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions) (*queryDeps, error) {
-	view, note, err := a.resolveView(ro.View)
+	view, note, err := a.resolveView(ctx, ro.View)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func openIndex(ctx context.Context, a *App, g *globalOptions) (_ *store.Local, m
 // index is opened again when `rag index` has committed since it was
 // opened (store.Local.Stale).
 func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) error {
-	view, err := a.view(vo)
+	view, err := a.view(ctx, vo)
 	if err != nil {
 		return err
 	}

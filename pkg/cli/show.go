@@ -200,7 +200,7 @@ type showReport struct {
 }
 
 func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
-	view, err := a.view(opts.View)
+	view, err := a.view(ctx, opts.View)
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,7 @@ type verifyReport struct {
 }
 
 func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
-	view, note, err := a.resolveView(opts.View)
+	view, note, err := a.resolveView(ctx, opts.View)
 	if err != nil {
 		return err
 	}

@@ -2,17 +2,20 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -42,8 +45,8 @@ var errNoGroups = errors.New("groups file")
 
 // view resolves who asks: the principals of --as (public without it), a
 // user with the groups the groups file gives it, in the tenant.
-func (a *App) view(o ViewOptions) (store.View, error) {
-	v, _, err := a.resolveView(o)
+func (a *App) view(ctx context.Context, o ViewOptions) (store.View, error) {
+	v, _, err := a.resolveView(ctx, o)
 	return v, err
 }
 
@@ -51,7 +54,7 @@ func (a *App) view(o ViewOptions) (store.View, error) {
 // known (no groups file, or one that does not list the user): the user is
 // then searched as itself and public alone, which must not pass in
 // silence (warnWho says it where access control makes it matter).
-func (a *App) resolveView(o ViewOptions) (_ store.View, note string, _ error) {
+func (a *App) resolveView(ctx context.Context, o ViewOptions) (_ store.View, note string, _ error) {
 	as := o.As
 	if as == "" {
 		as = access.Public
@@ -67,14 +70,9 @@ func (a *App) resolveView(o ViewOptions) (_ store.View, note string, _ error) {
 	m := access.Membership{}
 	user, isUser := strings.CutPrefix(as, access.UserPrefix)
 	if p := a.cfg.String(config.KeyGroupsFile); p != "" {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return store.View{}, "", &hintedError{err: fmt.Errorf("%w: %w", errNoGroups, err),
-				hint: "groups_file: in the config (or RAG_GROUPS_FILE) names a YAML file of user: [groups]; fix the path or unset it"}
-		}
-		if m, err = access.ParseMembership(bytes.NewReader(data)); err != nil {
-			return store.View{}, "", &hintedError{err: fmt.Errorf("%w %s: %w", errNoGroups, p, err),
-				hint: "each line is NAME: [group, group] (see README, \"Access control\")"}
+		var err error
+		if m, err = a.groups.read(ctx, p, a.Now()); err != nil {
+			return store.View{}, "", err
 		}
 		if _, listed := m[user]; isUser && !listed {
 			note = fmt.Sprintf("%s is not in the groups file %s, so it is in no group: it sees only what is allowed to %s or public (list it there, as %s: [] for no group)", as, p, as, user)
@@ -183,4 +181,54 @@ func checkCollections(m store.Manifest, v store.View) error {
 		}
 	}
 	return nil
+}
+
+// groupsCache keeps the groups file last parsed, by its path and what its
+// stat says (size, modification and change times, inode: any write or
+// replacement changes one), so that rag chat and rag mcp, which resolve
+// who asks at every question, parse it only when it changes: 100,000
+// users took seconds to parse.
+type groupsCache struct {
+	mu     sync.Mutex
+	path   string
+	stat   filestat.Stat
+	m      access.Membership
+	parses int // for tests
+}
+
+// racyWindow is how recent a change may be for the file to be parsed
+// again at the next question, whatever its stat says: two writes within
+// one tick of the file system's clock, of one size, look alike (git's
+// "racy" entries).
+const racyWindow = 2 * time.Second
+
+// read returns the membership of the groups file at p: regular files of
+// at most access.MaxMembershipSize only, parsed again when its stat
+// differs from the last one's.
+func (c *groupsCache) read(ctx context.Context, p string, now time.Time) (access.Membership, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Stat first: a change between the stat and the read is seen at the
+	// next question, whose stat differs.
+	st, statErr := filestat.Path(p)
+	if statErr == nil && c.m != nil && c.path == p && c.stat == st {
+		return c.m, nil
+	}
+	c.m = nil
+	data, err := filestat.ReadFile(ctx, p, access.MaxMembershipSize)
+	if err != nil {
+		return nil, &hintedError{err: fmt.Errorf("%w: %w", errNoGroups, err),
+			hint: fmt.Sprintf("groups_file: in the config (or RAG_GROUPS_FILE) names a YAML file of user: [groups], a regular file of at most %s; fix the path or unset it", filestat.Bytes(access.MaxMembershipSize))}
+	}
+	c.parses++
+	m, err := access.ParseMembership(bytes.NewReader(data))
+	if err != nil {
+		return nil, &hintedError{err: fmt.Errorf("%w %s: %w", errNoGroups, p, err),
+			hint: "each line is NAME: [group, group] (see README, \"Access control\")"}
+	}
+	changed := time.Unix(0, max(st.MTime, st.CTime))
+	if statErr == nil && changed.Before(now.Add(-racyWindow)) {
+		c.path, c.stat, c.m = p, st, m
+	}
+	return m, nil
 }

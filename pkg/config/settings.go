@@ -277,8 +277,14 @@ type Settings struct {
 	values map[Key]Setting
 }
 
-// Load reads the config files that exist (readFile is os.ReadFile outside
-// tests) and resolves the settings from them and env.
+// MaxFileSize is the largest config file read: settings take a few
+// hundred bytes, and a file that is more (a link to /dev/zero) is a
+// mistake or an attack.
+const MaxFileSize = 1 << 20
+
+// Load reads the config files that exist (readFile is filestat.ReadFile
+// with MaxFileSize outside tests: regular files only) and resolves the
+// settings from them and env.
 func Load(env Env, files Files, readFile func(string) ([]byte, error)) (*Settings, error) {
 	var parsed []*File
 	for _, p := range []string{files.User, files.Project} {
@@ -290,6 +296,10 @@ func Load(env Env, files Files, readFile func(string) ([]byte, error)) (*Setting
 			continue
 		}
 		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == p {
+				err = pe.Err // FileError names the file
+			}
 			return nil, &FileError{Path: p, Err: err}
 		}
 		f, err := ParseFile(p, strings.NewReader(string(data)))

@@ -23,6 +23,20 @@ import (
 // bytes changes, so that stored chunks are recomputed.
 const Version = 1
 
+// FormatVersion is the version of the reader of one extension (".md"),
+// beside Version: it changes when that reader alone changes, so that
+// files of the other formats keep their chunks. 0 for a reader that has
+// not changed since Version.
+func FormatVersion(ext string) int {
+	switch ext {
+	case ".md", ".markdown", ".mdx":
+		// 1: TOML front matter, and front matter below blank lines, go
+		// to Meta (access control must see them).
+		return 1
+	}
+	return 0
+}
+
 // Line is one line of extracted text.
 type Line struct {
 	Text string

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,7 +262,71 @@ func fuzzFormat(f *testing.F, name string, seeds ...[]byte) {
 }
 
 func FuzzMarkdown(f *testing.F) {
-	fuzzFormat(f, "x.md", read(f, "manual.md"), []byte("---\na: [\n---\n# T\n```\n# no\n"), []byte("Title\n===\n\n> quote\n> more\n\n1. a\n\n   b\n"))
+	fuzzFormat(f, "x.md", read(f, "manual.md"), []byte("---\na: [\n---\n# T\n```\n# no\n"), []byte("Title\n===\n\n> quote\n> more\n\n1. a\n\n   b\n"),
+		[]byte("+++\naccess = [\"user:a\"]\n+++\n# T\n"), []byte("+++\na = [\n+++\nx\n"), []byte("\n\n---\naccess: [user:a]\n---\n# T\n"))
+}
+
+// TestFrontMatter: YAML and TOML front matter go to Meta and out of the
+// text; front matter that does not parse, or that starts below blank
+// lines, is out of the text too and Meta says why (front_matter_error),
+// so that its access key is never read as text while the file goes public.
+func TestFrontMatter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		src     string
+		meta    map[string]string // key: value as fmt prints it
+		metaErr string            // substring of front_matter_error
+		firstN  int               // line number of the first line of text
+		noMeta  bool
+		textHas string
+	}{
+		{name: "yaml", src: "---\naccess: [user:alice]\ntitle: T\n---\n# H\n", meta: map[string]string{"access": "[user:alice]", "title": "T"}, firstN: 5},
+		{name: "yaml key in capitals kept as written", src: "---\nAccess: [user:alice]\n---\n# H\n", meta: map[string]string{"Access": "[user:alice]"}, firstN: 4},
+		{name: "toml", src: "+++\naccess = [\"user:alice\"]\ntitle = \"T\"\ndate = 2024-01-02\n+++\n# H\n", meta: map[string]string{"access": "[user:alice]", "title": "T"}, firstN: 6},
+		{name: "toml that does not parse", src: "+++\naccess = [user:alice]\n+++\n# H\n", metaErr: "toml", firstN: 4},
+		{name: "yaml that does not parse", src: "---\naccess: [user:alice\n---\n# H\n", metaErr: "yaml", firstN: 4},
+		{name: "blank line before ---", src: "\n---\naccess: [user:alice]\n---\n# H\n", metaErr: "front matter must start on the first line, not after 1 blank line", firstN: 5},
+		{name: "blank lines before +++", src: "\n  \n+++\naccess = [\"user:alice\"]\n+++\n# H\n", metaErr: "not after 2 blank lines", firstN: 6},
+		{name: "a rule and text below a blank line", src: "\n---\nJust some text.\n---\n# H\n", noMeta: true, textHas: "Just some text."},
+		{name: "no closing fence", src: "---\naccess: [user:alice]\n# H\n", noMeta: true, textHas: "access: [user:alice]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := extract.Extract("x.md", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.noMeta {
+				if d.Meta != nil {
+					t.Errorf("meta %v, want none", d.Meta)
+				}
+				if !strings.Contains(d.Text(), tt.textHas) {
+					t.Errorf("text %q lacks %q", d.Text(), tt.textHas)
+				}
+				return
+			}
+			if strings.Contains(d.Text(), "access") {
+				t.Errorf("front matter in the text: %q", d.Text())
+			}
+			if len(d.Lines) == 0 || d.Lines[0].N != tt.firstN {
+				t.Errorf("lines %v: want the first at line %d", d.Lines, tt.firstN)
+			}
+			if tt.metaErr != "" {
+				e, _ := d.Meta["front_matter_error"].(string)
+				if !strings.Contains(strings.ToLower(e), tt.metaErr) || len(d.Meta) != 1 {
+					t.Errorf("meta %v, want front_matter_error with %q", d.Meta, tt.metaErr)
+				}
+				return
+			}
+			for k, v := range tt.meta {
+				if got := fmt.Sprint(d.Meta[k]); got != v {
+					t.Errorf("meta %s = %s, want %s", k, got, v)
+				}
+			}
+		})
+	}
 }
 func FuzzHTML(f *testing.F) {
 	fuzzFormat(f, "x.html", read(f, "page.html"), []byte("<main><p>a<nav>b</main>c<pre>\nx\n</pre>"), read(f, "latin1.html"))

@@ -3,11 +3,13 @@ package extract
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
@@ -16,8 +18,8 @@ import (
 
 // Markdown reads CommonMark (with GitHub tables): goldmark finds the
 // headings and the extent of every block, so that a "#" in a code block is
-// never a heading. YAML front matter between "---" lines at the top goes to
-// Meta, not into the text.
+// never a heading. YAML front matter between "---" lines at the top (or
+// TOML between "+++" lines) goes to Meta, not into the text.
 func Markdown(src string) *Doc {
 	lines := fileLines(src)
 	doc := &Doc{Format: "markdown", SourceLines: true}
@@ -213,26 +215,65 @@ func isFence(s string) bool {
 	return strings.HasPrefix(s, "```") || strings.HasPrefix(s, "~~~")
 }
 
-// frontMatter reads a YAML block between "---" lines at the very top and
-// returns it with the number of lines it takes. Front matter that is not
-// YAML is still taken out of the text, as most tools would render it.
+// frontMatter reads a YAML block between "---" lines, or a TOML block
+// between "+++" lines (as Hugo writes), at the very top and returns it
+// with the number of lines it takes. Front matter that does not parse is
+// still taken out of the text, as most tools would render it, and Meta
+// says why under front_matter_error; so does a block that would be front
+// matter but for blank lines above it, which no tool reads as front
+// matter: access control must not take its access key for text.
 func frontMatter(lines []Line) (map[string]any, int) {
-	if len(lines) < 2 || strings.TrimRight(lines[0].Text, " ") != "---" {
+	first := 0
+	for first < len(lines) && blank(lines[first].Text) {
+		first++
+	}
+	if first == len(lines) {
 		return nil, 0
 	}
-	for i := 1; i < len(lines); i++ {
-		if t := strings.TrimRight(lines[i].Text, " "); t == "---" || t == "..." {
-			var b strings.Builder
-			for _, l := range lines[1:i] {
-				b.WriteString(l.Text)
-				b.WriteByte('\n')
-			}
-			meta := map[string]any{}
-			if err := yaml.Unmarshal([]byte(b.String()), &meta); err != nil {
-				meta = map[string]any{"front_matter_error": err.Error()}
-			}
-			return meta, i + 1
+	fence := strings.TrimRight(lines[first].Text, " ")
+	if fence != "---" && fence != "+++" {
+		return nil, 0
+	}
+	end := -1
+	for i := first + 1; i < len(lines); i++ {
+		if t := strings.TrimRight(lines[i].Text, " "); t == fence || fence == "---" && t == "..." {
+			end = i
+			break
 		}
 	}
-	return nil, 0
+	if end < 0 {
+		return nil, 0
+	}
+	var b strings.Builder
+	for _, l := range lines[first+1 : end] {
+		b.WriteString(l.Text)
+		b.WriteByte('\n')
+	}
+	meta := map[string]any{}
+	var err error
+	if fence == "+++" {
+		err = toml.Unmarshal([]byte(b.String()), &meta)
+	} else {
+		err = yaml.Unmarshal([]byte(b.String()), &meta)
+	}
+	switch {
+	case first > 0 && (err != nil || len(meta) == 0):
+		return nil, 0 // a rule and text below blank lines, not front matter
+	case first > 0:
+		return map[string]any{frontMatterError: fmt.Sprintf("front matter must start on the first line, not after %d blank %s", first, plural(first, "line", "lines"))}, end + 1
+	case err != nil:
+		return map[string]any{frontMatterError: err.Error()}, end + 1
+	}
+	return meta, end + 1
+}
+
+// frontMatterError is the Meta key that says why front matter could not
+// be read.
+const frontMatterError = "front_matter_error"
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -2,7 +2,10 @@
 // reading it: size, modification and status-change times and inode. Any
 // write or replacement changes one of them, which is how `rag index` tells
 // an unchanged document (as git's index does) and a damaged object without
-// reading either.
+// reading either. ReadFile and ReadFileFS read the small files rag is told
+// what to do by (config, ignore, access and groups files) only when they
+// are regular files, bounded and cancellable: a link to /dev/zero or a
+// named pipe in their place is refused at once.
 package filestat
 
 // Stat is a file's size, modification and status-change times (Unix

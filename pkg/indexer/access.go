@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -48,6 +50,10 @@ type setting struct {
 	tenant string
 	allow  []string // normalised once: most files get this very slice
 	rules  *access.Rules
+	// unread says why a .ragaccess that is there was not read (it is not
+	// a regular file): the source's files are then visible to nobody but
+	// by their front matter, never by a wider rule.
+	unread string
 }
 
 // holds reports whether the setting's source holds the file at p.
@@ -58,15 +64,15 @@ func (s *setting) holds(p string) bool {
 	return s.rel == "" || strings.HasPrefix(p, s.rel+"/")
 }
 
-func newDecider(opt Options) (*decider, error) {
+func newDecider(ctx context.Context, opt Options) (*decider, error) {
 	all := append([]store.Source{opt.Source}, opt.Nested...)
 	d := &decider{root: opt.Root}
 	var err error
-	if d.outer, err = newSetting(opt, all, opt.Source); err != nil {
+	if d.outer, err = newSetting(ctx, opt, all, opt.Source); err != nil {
 		return nil, err
 	}
 	for _, n := range opt.Nested {
-		s, err := newSetting(opt, all, n)
+		s, err := newSetting(ctx, opt, all, n)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +97,7 @@ func newDecider(opt Options) (*decider, error) {
 // newSetting reads what source src (the run's or one inside it) decides:
 // its settings as inherited from the sources around it, and its folder's
 // .ragaccess.
-func newSetting(opt Options, all []store.Source, src store.Source) (setting, error) {
+func newSetting(ctx context.Context, opt Options, all []store.Source, src store.Source) (setting, error) {
 	eff := store.Effective(all, src)
 	s := setting{file: src.File, tenant: eff.Tenant, allow: access.Normalize(eff.Allow)}
 	if src.Path != opt.Source.Path {
@@ -112,9 +118,17 @@ func newSetting(opt Options, all []store.Source, src store.Source) (setting, err
 		return s, nil
 	}
 	name := path.Join(s.rel, access.RulesFile)
-	data, err := fs.ReadFile(opt.FS, name)
+	// Rules come only from a regular file in the folder: a link (to
+	// outside it, or anywhere) or a named pipe is never read.
+	data, err := filestat.ReadFileFS(ctx, opt.FS, name, access.MaxRulesSize)
+	var notRegular *filestat.NotRegularError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		return s, nil
+	case ctx.Err() != nil:
+		return s, ctx.Err()
+	case errors.As(err, &notRegular):
+		s.unread = fmt.Sprintf("rules not read: %v (rag reads rules only from a regular file in the folder); until it is one, the folder's files are visible to nobody but by their front matter", notRegular)
 		return s, nil
 	case err != nil:
 		return s, &RulesError{Path: path.Join(filepath.ToSlash(opt.Root), name), Err: err}
@@ -130,7 +144,7 @@ func newSetting(opt Options, all []store.Source, src store.Source) (setting, err
 // decide).
 func (d *decider) control() bool {
 	for _, s := range append([]setting{d.outer}, d.inner...) {
-		if len(s.allow) > 0 || s.rules != nil {
+		if len(s.allow) > 0 || s.rules != nil || s.unread != "" {
 			return true
 		}
 	}
@@ -145,6 +159,29 @@ func (d *decider) of(p string) *setting {
 		}
 	}
 	return &d.outer
+}
+
+// unreadFor reports whether a source holding the file at p has a rules
+// file rag would not read: no wider rule may then decide for the file.
+func (d *decider) unreadFor(p string) bool {
+	for i := range d.inner {
+		if d.inner[i].unread != "" && d.inner[i].holds(p) {
+			return true
+		}
+	}
+	return d.outer.unread != ""
+}
+
+// unread lists the rules files rag would not read, and why, by path
+// relative to the root.
+func (d *decider) unread() []Failure {
+	var out []Failure
+	for _, s := range append([]setting{d.outer}, d.inner...) {
+		if s.unread != "" {
+			out = append(out, Failure{Path: path.Join(s.rel, access.RulesFile), Error: s.unread})
+		}
+	}
+	return out
 }
 
 // rule is the principals of the .ragaccess line that decides for the file
@@ -168,14 +205,16 @@ func (d *decider) rule(p string) ([]string, bool) {
 func (d *decider) decide(e *store.FileEntry, sum *Summary, m *store.Manifest) bool {
 	set := d.of(e.Path)
 	var acl []string
-	_, fromMeta := e.Meta[access.MetaKey]
-	_, badMeta := e.Meta[frontMatterError]
+	fromMeta := access.HasMeta(e.Meta) // also a key in another case, or almost "access"
+	why, badMeta := e.Meta[frontMatterError]
 	ruled, byRule := d.rule(e.Path)
 	switch {
 	case badMeta && (m.AccessControl || d.control()):
 		// Its front matter, which may restrict it, could not be read: no
 		// wider rule may decide for it.
-		sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: "front matter unreadable: visible to nobody until fixed"})
+		sum.Failed = append(sum.Failed, Failure{Path: e.Path, Error: fmt.Sprintf("front matter unreadable (%v): visible to nobody until fixed", why)})
+	case !fromMeta && d.unreadFor(e.Path):
+		acl = nil // reported once, for the rules file
 	case fromMeta:
 		var err error
 		if acl, _, err = access.Resolve(e.Meta, nil, e.Path, set.allow); err != nil {

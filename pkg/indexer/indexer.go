@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -198,7 +199,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	// even by a run that changes nothing else.
 	m.FormatVersion = store.FormatVersion
 	keys := newKeyer(m.Generation, opt)
-	who, err := newDecider(opt)
+	who, err := newDecider(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +224,7 @@ func Run(ctx context.Context, st store.Store, emb Embedder, opt Options) (*Summa
 	}
 	files := walked.Files
 	sum := &Summary{Ignored: walked.Ignored}
+	sum.Failed = append(sum.Failed, who.unread()...)
 	for _, sk := range walked.Skips {
 		if sk.Failed {
 			sum.Failed = append(sum.Failed, Failure{Path: sk.Path, Error: sk.Reason})
@@ -663,7 +665,11 @@ func newKeyer(generation string, opt Options) *keyer {
 }
 
 func (k *keyer) sum(hash, name string) []byte {
-	k.buf = append(append(append(append(k.buf[:0], hash...), 0), extract.Ext(name)...), k.tail...)
+	ext := extract.Ext(name) // ".md.gz" for a compressed one: read as its inner type
+	k.buf = append(append(append(append(k.buf[:0], hash...), 0), ext...), k.tail...)
+	if v := extract.FormatVersion(strings.TrimSuffix(ext, ".gz")); v > 0 {
+		k.buf = strconv.AppendInt(append(k.buf, 0), int64(v), 10)
+	}
 	h := sha256.Sum256(k.buf)
 	hex.Encode(k.hex[:], h[:])
 	return k.hex[:]

@@ -34,8 +34,13 @@ import (
 const DefaultMaxSize = 64 << 20
 
 // IgnoreFiles are read in every folder, in this order; .ragignore can
-// re-include (!pattern) what .gitignore leaves out.
+// re-include (!pattern) what .gitignore leaves out. They are read only
+// when they are regular files of at most MaxIgnoreSize: a link (as git
+// does since 2.32), a named pipe or a device is reported and not read.
 var IgnoreFiles = []string{".gitignore", ".ragignore"}
+
+// MaxIgnoreSize is the largest ignore file read.
+const MaxIgnoreSize = 1 << 20
 
 // RulesFile is the access rules file of a folder (pkg/access reads it):
 // never indexed as a document, even with --hidden.
@@ -229,7 +234,11 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 		}
 	}
 	if !w.opt.NoIgnoreFiles {
-		patterns = append(patterns[:len(patterns):len(patterns)], w.readIgnores(real, seenAs)...)
+		ps, err := w.readIgnores(real, seenAs)
+		if err != nil {
+			return err
+		}
+		patterns = append(patterns[:len(patterns):len(patterns)], ps...)
 	}
 	var matcher gitignore.Matcher // none without patterns: no path split a file
 	if len(patterns) > 0 {
@@ -258,6 +267,9 @@ func (w *walker) dir(seenAs, real string, patterns []gitignore.Pattern) error {
 			continue
 		}
 		isDir := e.IsDir()
+		if !isDir && ruleFile(name) {
+			continue // read (or reported) as rules, never indexed
+		}
 		typ := e.Type()
 		if typ&fs.ModeSymlink != 0 {
 			target, info, reason := w.resolve(rp)
@@ -311,7 +323,7 @@ func (w *walker) leave(p string) bool { return w.opt.Leave != nil && w.opt.Leave
 // the hidden rule, the ignore files (m, nil when there are none) or the
 // globs.
 func (w *walker) left(p string, isDir bool, m gitignore.Matcher) bool {
-	if !isDir && (slices.Contains(IgnoreFiles, path.Base(p)) || path.Base(p) == RulesFile) {
+	if !isDir && ruleFile(path.Base(p)) {
 		return true // read, not indexed
 	}
 	if !w.opt.Hidden && strings.HasPrefix(path.Base(p), ".") {
@@ -398,23 +410,37 @@ func (w *walker) resolve(link string) (string, fs.FileInfo, string) {
 	return "", nil, reasonLoop
 }
 
+// ruleFile reports whether name is an ignore or access rules file.
+func ruleFile(name string) bool {
+	return slices.Contains(IgnoreFiles, name) || name == RulesFile
+}
+
 // readIgnores reads the ignore files of a folder; their patterns apply
-// below it.
-func (w *walker) readIgnores(real, seenAs string) []gitignore.Pattern {
+// below it. One that is not a regular file, or is too large, is reported
+// as failed and contributes nothing; the error is only for ctx.
+func (w *walker) readIgnores(real, seenAs string) ([]gitignore.Pattern, error) {
 	var domain []string
 	if seenAs != "." {
 		domain = strings.Split(seenAs, "/")
 	}
 	var ps []gitignore.Pattern
 	for _, name := range IgnoreFiles {
-		data, err := fs.ReadFile(w.fsys, join(real, name))
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				w.fail(join(seenAs, name), fmt.Sprintf("unreadable ignore file: %v", unwrapPath(err)))
-			}
+		data, err := filestat.ReadFileFS(w.ctx, w.fsys, join(real, name), MaxIgnoreSize)
+		var notRegular *filestat.NotRegularError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case w.ctx.Err() != nil:
+			return nil, w.ctx.Err()
+		case errors.As(err, &notRegular):
+			w.fail(join(seenAs, name), fmt.Sprintf("ignore file not read: %v (rag reads ignore files only when they are regular files, as git does)", notRegular))
+			continue
+		case err != nil:
+			w.fail(join(seenAs, name), fmt.Sprintf("unreadable ignore file: %v", unwrapPath(err)))
 			continue
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, MaxIgnoreSize+1) // any line of a file read whole
 		for sc.Scan() {
 			line := strings.TrimRight(sc.Text(), "\r")
 			if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
@@ -423,7 +449,7 @@ func (w *walker) readIgnores(real, seenAs string) []gitignore.Pattern {
 			ps = append(ps, gitignore.ParsePattern(line, domain))
 		}
 	}
-	return ps
+	return ps, nil
 }
 
 func join(dir, name string) string {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,12 @@ type Options struct {
 	MaxDelay time.Duration
 	// Ready, if set, is called once every folder is watched.
 	Ready func()
+	// Rules names the hidden files that count as changes, as other hidden
+	// files do not: the rules and ignore files a pass reads (.ragaccess,
+	// .gitignore, .ragignore), in any folder of a target and in the folder
+	// of a single file, so that an edit of one takes effect at the next
+	// pass without any document changing.
+	Rules []string
 }
 
 // Run watches targets until ctx is done and calls pass with the indexes of
@@ -77,7 +84,8 @@ func Run(ctx context.Context, targets []Target, opt Options, pass func(ctx conte
 			if !ok {
 				return errors.New("watch: event stream closed")
 			}
-			if ev.Op == fsnotify.Chmod || hidden(ev.Name) {
+			rule := slices.Contains(opt.Rules, filepath.Base(ev.Name))
+			if ev.Op == fsnotify.Chmod || hidden(ev.Name) && !rule {
 				continue
 			}
 			if ev.Has(fsnotify.Create) {
@@ -89,7 +97,7 @@ func Run(ctx context.Context, targets []Target, opt Options, pass func(ctx conte
 			}
 			hit := false
 			for i, t := range targets {
-				if owns(t, ev.Name) {
+				if owns(t, ev.Name) || rule && t.File && filepath.Dir(ev.Name) == filepath.Dir(t.Path) {
 					changed[i], hit = true, true
 				}
 			}

@@ -111,3 +111,55 @@ func TestRunStopsOnPassError(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+// TestRunRuleFiles: an edit of a rules or ignore file (hidden, as other
+// hidden files that never count) starts a pass of its target, a folder's
+// at any depth, a single file's in its folder.
+func TestRunRuleFiles(t *testing.T) {
+	t.Parallel()
+	docs, other := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(docs, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(other, "one.md")
+	write(t, single, "one")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	passes := make(chan []int, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []Target{{Path: docs}, {Path: single, File: true}},
+			Options{Quiet: 50 * time.Millisecond, Ready: func() { close(ready) }, Rules: []string{".ragaccess", ".ragignore"}},
+			func(_ context.Context, changed []int) error {
+				passes <- changed
+				return nil
+			})
+	}()
+	<-ready
+	for _, tt := range []struct {
+		file string
+		want []int
+	}{
+		{filepath.Join(docs, ".ragaccess"), []int{0}},
+		{filepath.Join(docs, "sub", ".ragignore"), []int{0}},
+		{filepath.Join(other, ".ragaccess"), []int{1}},
+		{filepath.Join(docs, ".other"), nil},
+	} {
+		write(t, tt.file, "* user:alice\n")
+		select {
+		case got := <-passes:
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s: pass for %v, want %v", tt.file, got, tt.want)
+			}
+		case <-time.After(map[bool]time.Duration{true: 10 * time.Second, false: 400 * time.Millisecond}[tt.want != nil]):
+			if tt.want != nil {
+				t.Errorf("%s: no pass", tt.file)
+			}
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+}
