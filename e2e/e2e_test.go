@@ -311,9 +311,14 @@ func TestRealOllama(t *testing.T) {
 		}
 	})
 	t.Run("ollama down", func(t *testing.T) {
+		// Hybrid search falls back to keywords, and says so.
 		r := e.run(t, "", []string{"OLLAMA_HOST=127.0.0.1:9"}, "search", "duck")
+		if r.code != 0 || !strings.Contains(r.stderr, "rag: warning: ranked by keywords alone") || r.stdout == "" {
+			t.Fatalf("fallback: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		r = e.run(t, "", []string{"OLLAMA_HOST=127.0.0.1:9"}, "search", "--fallback=false", "duck")
 		if r.code != 5 || !strings.Contains(r.stderr, "rag: error: cannot reach Ollama at http://127.0.0.1:9") || !strings.Contains(r.stderr, "rag: hint: start Ollama") {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+			t.Fatalf("--fallback=false: exit %d: %s", r.code, r.stderr)
 		}
 	})
 	t.Run("fresh data", func(t *testing.T) {
