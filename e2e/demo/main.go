@@ -55,7 +55,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "demo: FAILED after %s\n", time.Since(start).Round(time.Second))
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "demo: OK in %s: rag indexed %s with %s and answered with %s, citing the sources above; %s\n",
+	fmt.Fprintf(os.Stderr, "demo: OK in %s: rag indexed %s with %s and answered with %s (its sources are listed above); %s\n",
 		time.Since(start).Round(time.Second), o.docs, sum.embedModel, sum.chatModel, sum.cleanup)
 }
 
