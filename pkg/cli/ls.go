@@ -78,23 +78,12 @@ type lsReport struct {
 }
 
 func lsRun(ctx context.Context, a *App, opts *LsOptions) (err error) {
-	view, err := a.view(ctx, opts.View)
-	if err != nil {
-		return err
-	}
-	dir, err := a.indexDir(opts.globalOptions)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, dir, store.Options{})
+	st, view, err := a.openView(ctx, opts.globalOptions, opts.View)
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, st)
 	m := st.Manifest()
-	if err := checkCollections(m, view); err != nil {
-		return err
-	}
 	rep := listFiles(&m, view, opts.Paths)
 	if len(opts.Paths) > 0 && len(rep.Files) == 0 {
 		return &hintedError{err: usagef("%s: not in the index", strings.Join(opts.Paths, ", ")),

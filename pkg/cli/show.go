@@ -200,23 +200,11 @@ type showReport struct {
 }
 
 func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
-	view, err := a.view(ctx, opts.View)
-	if err != nil {
-		return err
-	}
-	dir, err := a.indexDir(opts.globalOptions)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, dir, store.Options{})
+	st, view, err := a.openView(ctx, opts.globalOptions, opts.View)
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, st)
-	m := st.Manifest()
-	if err := errors.Join(checkTenant(&m, view), checkCollections(m, view)); err != nil {
-		return err
-	}
 	rep, err := lookup(ctx, st, view, opts.Target, showCmd)
 	if err != nil {
 		return err

@@ -232,3 +232,26 @@ func (c *groupsCache) read(ctx context.Context, p string, now time.Time) (access
 	}
 	return m, nil
 }
+
+// openView opens the index read-only for who asks (show, ls): the view
+// resolved once, and a tenant the index has never held or a collection it
+// has not refused, as the queries refuse them.
+func (a *App) openView(ctx context.Context, g *globalOptions, vo ViewOptions) (*store.Local, store.View, error) {
+	view, err := a.view(ctx, vo)
+	if err != nil {
+		return nil, view, err
+	}
+	dir, err := a.indexDir(g)
+	if err != nil {
+		return nil, view, err
+	}
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		return nil, view, err
+	}
+	m := st.Manifest()
+	if err := errors.Join(checkTenant(&m, view), checkCollections(m, view)); err != nil {
+		return nil, view, errors.Join(err, st.Close())
+	}
+	return st, view, nil
+}

@@ -738,7 +738,22 @@ func BenchmarkDecodeCatalog(b *testing.B) {
 // (testdata/catalog-v6) reads as it was, with no collection named.
 func TestCatalog6Readable(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(filepath.Join("testdata", "catalog-v6"))
+	got := readTestCatalog(t, "catalog-v6")
+	want := fullManifest6()
+	if !got.Equal(&want) {
+		t.Errorf("read %+v\nwant %+v", got, want)
+	}
+	// A source flag of version 7 in a version 6 catalog is damage.
+	if !refusedAs(t, 6) {
+		t.Error("a version 6 catalog with collections was read")
+	}
+}
+
+// readTestCatalog reads testdata/NAME, a catalog an older rag wrote, as
+// Open reads a catalog.
+func readTestCatalog(t *testing.T, name string) Manifest {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -750,22 +765,23 @@ func TestCatalog6Readable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fullManifest6()
-	if !got.Equal(&want) {
-		t.Errorf("read %+v\nwant %+v", got, want)
-	}
-	// A source flag of version 7 in a version 6 catalog is damage.
+	return got
+}
+
+// refusedAs reports whether fullManifest, which uses what every version
+// added, is refused when its catalog says it is of version v.
+func refusedAs(t *testing.T, v uint32) bool {
+	t.Helper()
 	m := fullManifest()
 	b, err := encodeCatalog(&m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	binary.LittleEndian.PutUint32(b[4:], 6)
+	binary.LittleEndian.PutUint32(b[4:], v)
 	body := b[:len(b)-4]
 	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.ChecksumIEEE(body))
-	if _, err := decodeCatalog("catalog", b); err == nil {
-		t.Error("a version 6 catalog with collections was read")
-	}
+	_, err = decodeCatalog("catalog", b)
+	return err != nil
 }
 
 // TestCatalog7Readable: a catalog rag of format version 7 wrote
@@ -775,18 +791,7 @@ func TestCatalog6Readable(t *testing.T) {
 // damage in a version 7 catalog.
 func TestCatalog7Readable(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(filepath.Join("testdata", "catalog-v7"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, catalogName), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readTestCatalog(t, "catalog-v7")
 	want := fullManifest7()
 	if !got.Equal(&want) {
 		t.Errorf("read %+v\nwant %+v", got, want)
@@ -811,15 +816,7 @@ func TestCatalog7Readable(t *testing.T) {
 	if !again.Equal(&want) {
 		t.Errorf("after migration %+v\nwant %+v", again, want)
 	}
-	m := fullManifest()
-	b, err = encodeCatalog(&m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	binary.LittleEndian.PutUint32(b[4:], 7)
-	body := b[:len(b)-4]
-	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.ChecksumIEEE(body))
-	if _, err := decodeCatalog("catalog", b); err == nil {
+	if !refusedAs(t, 7) {
 		t.Error("a version 7 catalog with inherited settings was read")
 	}
 }
