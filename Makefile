@@ -81,6 +81,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMCPFraming -fuzztime $(FUZZTIME) ./pkg/mcpstdio/
 	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzParseMembership -fuzztime $(FUZZTIME) ./pkg/access/
+	$(GO) test -run '^$$' -fuzz FuzzParseFlat -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzFromMeta -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzCiteFilter -fuzztime $(FUZZTIME) ./pkg/answer/
 	$(GO) test -run '^$$' -fuzz FuzzParseExpansion -fuzztime $(FUZZTIME) ./pkg/rewrite/

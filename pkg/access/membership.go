@@ -1,6 +1,7 @@
 package access
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,19 @@ type Membership map[string][]string
 // parse gives the YAML parser's error, which has its line). An empty file
 // is an empty membership.
 func ParseMembership(r io.Reader) (Membership, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := parseFlat(data); ok {
+		return m, nil
+	}
+	return parseYAML(bytes.NewReader(data))
+}
+
+// parseYAML is ParseMembership by the YAML decoder, for what parseFlat
+// does not take.
+func parseYAML(r io.Reader) (Membership, error) {
 	dec := yaml.NewDecoder(r)
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

@@ -1,7 +1,10 @@
 package access
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -186,4 +189,87 @@ func FuzzParseMembership(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParseFlat: whatever the one-pass reader of the flat form takes, the
+// YAML decoder reads the same; the flat form is a shortcut, never another
+// meaning.
+func FuzzParseFlat(f *testing.F) {
+	for _, s := range []string{
+		"alice: [eng, support]\nbob: support\ncarol: []\n",
+		"# groups\n\nalice: [eng,support ]\r\nbob: support  \n",
+		"alice: [eng]\nalice: [ops]\n",
+		"alice: null\n", "alice: ~\n", "alice: [eng] # lead\n", "alice: 'eng'\n",
+		"010: [1e3, true]\n", "a: [b, , c]\n", "a:  b\n", "- a\n", "a: b: c\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		flat, ok := parseFlat([]byte(text))
+		if !ok {
+			return
+		}
+		full, err := parseYAML(strings.NewReader(text))
+		if err != nil {
+			t.Fatalf("flat read %q as %v; YAML: %v", text, flat, err)
+		}
+		if !maps.EqualFunc(flat, full, slices.Equal[[]string]) {
+			t.Fatalf("flat read %q as %v; YAML as %v", text, flat, full)
+		}
+	})
+}
+
+// TestParseFlat: the flat form is read in one pass, anything else by YAML,
+// to the same memberships.
+func TestParseFlat(t *testing.T) {
+	for _, tt := range []struct {
+		name, text string
+		flat       bool
+	}{
+		{"lists, one name, none", "alice: [eng, support, eng]\nbob: support\ncarol: []\n", true},
+		{"comments and blank lines", "# who\n\nalice: [eng]\r\n", true},
+		{"quoted", "alice: ['eng']\n", false},
+		{"anchors", "alice: &g [eng]\nbob: *g\n", false},
+		{"a comment after a value", "alice: [eng] # x\n", false},
+		{"repeated user", "alice: [eng]\nalice: [ops]\n", false},
+		{"null", "alice: null\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ok := parseFlat([]byte(tt.text))
+			if ok != tt.flat {
+				t.Errorf("flat %v, want %v", ok, tt.flat)
+			}
+			got, gotErr := ParseMembership(strings.NewReader(tt.text))
+			want, wantErr := parseYAML(strings.NewReader(tt.text))
+			if (gotErr == nil) != (wantErr == nil) || !maps.EqualFunc(got, want, slices.Equal[[]string]) {
+				t.Errorf("ParseMembership = %v, %v; YAML %v, %v", got, gotErr, want, wantErr)
+			}
+		})
+	}
+}
+
+// BenchmarkParseMembership100k reads a groups file of 100,000 users, as a
+// one-shot rag search does at every run: in the flat form, and as YAML.
+func BenchmarkParseMembership100k(b *testing.B) {
+	var text strings.Builder
+	for i := range 100_000 {
+		fmt.Fprintf(&text, "user%d: [team%d, all]\n", i, i%100)
+	}
+	data := []byte(text.String())
+	for _, bm := range []struct {
+		name  string
+		parse func() (Membership, error)
+	}{
+		{"flat", func() (Membership, error) { return ParseMembership(bytes.NewReader(data)) }},
+		{"yaml", func() (Membership, error) { return parseYAML(bytes.NewReader(data)) }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if m, err := bm.parse(); err != nil || len(m) != 100_000 {
+					b.Fatal(len(m), err)
+				}
+			}
+		})
+	}
 }
