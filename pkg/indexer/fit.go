@@ -91,26 +91,19 @@ func (pl *pipeline) cut(ctx context.Context, c store.Chunk, lines []int, target 
 		out[i] = store.Chunk{StartLine: p.StartLine(), EndLine: p.EndLine(), Page: c.Page, Heading: c.Heading, Text: p.Text}
 		texts[i] = EmbedText(out[i])
 	}
-	vecs, err := pl.emb.Embed(ctx, texts)
-	var rej *embed.RefusedError
-	if errors.As(err, &rej) {
-		vecs, err = rej.Vectors, nil
-	}
+	vecs, refused, err := pl.embedBatch(ctx, texts, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(vecs) != len(texts) {
-		return nil, nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
-	}
 	for i := range out {
-		if rej == nil || rej.Errs[i] == nil {
+		if refused[i] == nil {
 			out[i].Vector = vecs[i]
 			pieces = append(pieces, out[i])
 			pl.fitted(target)
 			continue
 		}
-		if !errors.Is(rej.Errs[i], embed.ErrTooLong) {
-			return nil, fmt.Errorf("lines %d-%d cannot be embedded: %w", out[i].StartLine, out[i].EndLine, rej.Errs[i]), nil
+		if !errors.Is(refused[i], embed.ErrTooLong) {
+			return nil, fmt.Errorf("lines %d-%d cannot be embedded: %w", out[i].StartLine, out[i].EndLine, refused[i]), nil
 		}
 		more, failure, err := pl.cut(ctx, out[i], cuts[i].Lines, chunk.EstimateTokens(cuts[i].Text)/2)
 		if failure != nil || err != nil {
