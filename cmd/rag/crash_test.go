@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/store"
 	"github.com/rag-cli/rag/pkg/store/storetest"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rag-cli/rag/pkg/cli"
-	"github.com/rag-cli/rag/pkg/iostreams"
+	"github.com/rag-cli/rag/internal/iostreams"
 )
 
 // version, if set at build time with -ldflags "-X main.version=...",

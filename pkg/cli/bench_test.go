@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/iostreams"
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/store"
 )
 

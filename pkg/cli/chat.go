@@ -16,9 +16,9 @@ import (
 
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/pkg/iostreams"
+	"github.com/rag-cli/rag/internal/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
 )

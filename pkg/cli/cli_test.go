@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/rag-cli/rag/pkg/answer"
-	"github.com/rag-cli/rag/pkg/iostreams"
-	"github.com/rag-cli/rag/pkg/ollamatest"
-	"github.com/rag-cli/rag/pkg/render/termtest"
+	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/internal/ollamatest"
+	"github.com/rag-cli/rag/internal/render/termtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")

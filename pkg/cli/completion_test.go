@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 func TestCompletion(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 // resultPaths are the paths of a search's results, in order.

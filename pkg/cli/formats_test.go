@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 func copyFixture(t testing.TB, name, to string) {

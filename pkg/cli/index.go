@@ -22,7 +22,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
-	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/store"
 	"github.com/rag-cli/rag/pkg/watch"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/store"
 )
 

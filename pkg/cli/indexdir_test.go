@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 // TestFailedFirstRun: a first run that embeds nothing (an unknown model,

@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/internal/render"
 	"io"
 	"path/filepath"
 	"slices"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/pkg/mcpstdio"
+	"github.com/rag-cli/rag/internal/mcpstdio"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/internal/render"
 )
 
 // clearLine returns the cursor to the start of the line and erases all of

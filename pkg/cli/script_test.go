@@ -10,8 +10,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/rag-cli/rag/pkg/iostreams"
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 // TestMain lets the scripts in testdata/script run the real rag command

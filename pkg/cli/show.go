@@ -19,7 +19,7 @@ import (
 	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/extract"
 	"github.com/rag-cli/rag/pkg/filestat"
-	"github.com/rag-cli/rag/pkg/render"
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 // showHarness indexes the test documents with small chunks, so that a file

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 // A folder with a chunk longer than the embedding model's context (cut to

@@ -12,7 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/store"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/ollamatest"
+	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 func client(t *testing.T, raw string) *ollama.Client {

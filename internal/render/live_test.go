@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/render/termtest"
+	"github.com/rag-cli/rag/internal/render/termtest"
 )
 
 // syncBuffer is a strings.Builder safe for Live's timer goroutine.
