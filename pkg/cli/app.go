@@ -19,11 +19,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/filestat"
-	"github.com/rag-cli/rag/internal/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -55,8 +55,6 @@ type App struct {
 	wroteJSON, wroteJSONLines bool
 	// quiet is --quiet: no progress lines on a stderr that is not a terminal.
 	quiet bool
-	// groups is the groups file as last parsed.
-	groups groupsCache
 }
 
 // jsonError is what --json writes on stdout when a command fails, so that

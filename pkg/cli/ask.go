@@ -11,10 +11,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -156,8 +157,8 @@ func (c *chatter) Chat(ctx context.Context, msgs []answer.Message, fn func(strin
 	return err
 }
 
-func newChatter(q *queryDeps, opts *AskOptions) *chatter {
-	return &chatter{client: q.client, model: opts.Model, maxTokens: opts.MaxTokens, options: map[string]any{
+func newChatter(q *engine.Reader, opts *AskOptions) *chatter {
+	return &chatter{client: q.Models(), model: opts.Model, maxTokens: opts.MaxTokens, options: map[string]any{
 		"temperature": opts.Temperature, "num_ctx": opts.NumCtx,
 	}}
 }
@@ -165,7 +166,7 @@ func newChatter(q *queryDeps, opts *AskOptions) *chatter {
 // askPipeline is what `rag ask` does with a question, shared with eval.
 type askPipeline struct {
 	a *App
-	q *queryDeps
+	q *engine.Reader
 	// fallback lets hybrid retrieval rank by keywords alone when the
 	// dense ranking cannot run (queryDeps.search); eval's is off.
 	fallback  bool
@@ -173,7 +174,7 @@ type askPipeline struct {
 	k         int
 	floor     retrieve.Floor
 	chat      *chatter
-	expand    *expander
+	expand    *engine.Expander
 	prompt    answer.Prompt
 	numCtx    int
 	maxTokens int
@@ -181,13 +182,13 @@ type askPipeline struct {
 
 // newAskPipeline is the pipeline of opts: its retrieval, floor, model and
 // prompt.
-func newAskPipeline(ctx context.Context, a *App, q *queryDeps, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
+func newAskPipeline(ctx context.Context, a *App, q *engine.Reader, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
 	pr, err := opts.prompt(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &askPipeline{a: a, q: q, fallback: opts.Fallback, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts),
-		expand: opts.expander(a, q, opts.Model), prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
+		expand: q.Expander(opts.retrieval(), opts.Model), prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
 }
 
 // context retrieves the chunks the model gets: evidence only, overlaps
@@ -196,20 +197,20 @@ func newAskPipeline(ctx context.Context, a *App, q *queryDeps, ropt retrieve.Opt
 // keywords alone. A question the floor refuses whatever the embeddings
 // say (retrieve.Unanswerable) is refused before anything is embedded, so
 // that the refusal needs no model server.
-func (p *askPipeline) context(ctx context.Context, question string) (_ []retrieve.Result, _ *retrieve.Expansion, _ *degraded, err error) {
+func (p *askPipeline) context(ctx context.Context, question string) (_ []retrieve.Result, _ *retrieve.Expansion, _ *engine.Degraded, err error) {
 	ropt := p.ropt
 	if p.expand == nil {
-		refused, err := retrieve.Unanswerable(ctx, p.q.store, ropt.View, question, ropt.Mode, p.floor)
+		refused, err := retrieve.Unanswerable(ctx, p.q.Store(), ropt.View, question, ropt.Mode, p.floor)
 		if err != nil || refused {
 			return nil, nil, nil, err
 		}
 	}
-	if ropt.Expansion, err = p.expand.expand(ctx, question); err != nil {
+	if ropt.Expansion, err = p.expand.Expand(ctx, question); err != nil {
 		return nil, nil, nil, err
 	}
 	// More results than k: merging overlaps and dropping what is not
 	// evidence must still leave k.
-	results, fellBack, err := p.q.search(ctx, p.a, question, max(3*p.k, 10), ropt, p.fallback)
+	results, fellBack, err := p.q.SearchRanked(ctx, question, max(3*p.k, 10), ropt, p.fallback)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -264,7 +265,7 @@ type askReport struct {
 	// NoDenseSignal: see searchReport.
 	NoDenseSignal bool `json:"no_dense_signal"`
 	// Degraded is set when hybrid retrieval ranked by keywords alone.
-	Degraded *degraded `json:"degraded,omitempty"`
+	Degraded *engine.Degraded `json:"degraded,omitempty"`
 	*answer.Result
 }
 
@@ -292,15 +293,15 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, q.store)
+	defer closeWith(&err, q.Store())
 	st.set("retrieving…")
-	if q.empty() {
-		return q.emptyError()
+	if q.Empty() {
+		return q.EmptyError()
 	}
-	q.pull = opts.Pull
-	ropt, rr := opts.options(q)
+	q.Pullable = a.pullable(opts.Pull)
+	ropt, rr := q.Options(opts.retrieval())
 	var noDense bool
-	ropt.Degraded = noDenseSignal(a, &noDense)
+	ropt.Degraded = q.NoDenseSignal(&noDense)
 	p, err := newAskPipeline(ctx, a, q, ropt, opts)
 	if err != nil {
 		return err
@@ -310,10 +311,10 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return err
 	}
 	st.clear() // a warning must not share the status line
-	if err := q.noneForDamage(len(evidence)); err != nil {
+	if err := q.NoneForDamage(len(evidence)); err != nil {
 		return err // not "the documents do not answer": some were not read
 	}
-	damaged := warnDamaged(a, q)
+	damaged := q.ReportDamaged()
 
 	style := answerStyle(a, opts.JSON)
 

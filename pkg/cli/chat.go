@@ -14,11 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
 )
@@ -112,7 +113,7 @@ type chatTurn struct {
 	Expansion      *retrieve.Expansion `json:"expansion,omitempty"`
 	DroppedSources []answer.Source     `json:"dropped_sources"`
 	// Degraded is set when hybrid retrieval ranked by keywords alone.
-	Degraded *degraded `json:"degraded,omitempty"`
+	Degraded *engine.Degraded `json:"degraded,omitempty"`
 	*answer.Result
 }
 
@@ -139,23 +140,23 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	// A closure: refresh replaces q.store with the index as it is now.
-	defer func() { closeWith(&err, q.store) }()
-	q.pull = opts.Pull
-	if q.empty() {
-		return q.emptyError()
+	// A closure: refresh replaces q.Store() with the index as it is now.
+	defer func() { closeWith(&err, q.Store()) }()
+	q.Pullable = a.pullable(opts.Pull)
+	if q.Empty() {
+		return q.EmptyError()
 	}
-	ropt, _ := opts.options(q)
+	ropt, _ := q.Options(opts.retrieval())
 	var noDense bool
-	ropt.Degraded = noDenseSignal(a, &noDense)
+	ropt.Degraded = q.NoDenseSignal(&noDense)
 	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
 	}
 	s := &chatSession{
 		a: a, opts: opts, p: p, st: st, style: answerStyle(a, opts.JSON), interactive: a.IO.IsStdinTTY(),
-		rewriter: &completer{client: q.client, model: opts.Model, role: ollama.RoleChat, maxTokens: 128,
-			options: map[string]any{"temperature": 0, "num_ctx": opts.NumCtx}},
+		rewriter: &engine.Completer{Client: q.Models(), Model: opts.Model, Role: ollama.RoleChat, MaxTokens: 128,
+			Options: map[string]any{"temperature": 0, "num_ctx": opts.NumCtx}},
 	}
 	if opts.Session != "" {
 		if err := s.openSession(opts.Session); err != nil {
@@ -163,9 +164,9 @@ func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 		}
 	}
 	if s.interactive {
-		m := q.store.Manifest()
+		m := q.Store().Manifest()
 		fmt.Fprintf(a.IO.ErrOut, "rag chat: %s answers from %s in %s. /help lists the commands; Ctrl-D ends.\n",
-			opts.Model, plural(len(m.Files), "file"), a.errText(q.store.Dir()))
+			opts.Model, plural(len(m.Files), "file"), a.errText(q.Store().Dir()))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the pipe reader's goroutine
@@ -331,10 +332,10 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 		}
 	}
 	// What `rag index` changed since the last turn is answered from.
-	if err := s.p.q.refresh(ctx, a, opts.globalOptions, opts.View); err != nil {
+	if err := s.p.q.Refresh(ctx, opts.View.who()); err != nil {
 		return err
 	}
-	s.p.ropt.View = s.p.q.view
+	s.p.ropt.View = s.p.q.View()
 	s.st.set("retrieving…")
 	evidence, x, fellBack, err := s.p.context(ctx, t.Question)
 	s.st.clear()
@@ -464,7 +465,7 @@ func (s *chatSession) save(path string) error {
 // markdown is the conversation as a Markdown document.
 func (s *chatSession) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# rag chat\n\n%s, %s; model %s.\n", s.a.Now().UTC().Format("2006-01-02 15:04 UTC"), s.p.q.store.Dir(), s.opts.Model)
+	fmt.Fprintf(&b, "# rag chat\n\n%s, %s; model %s.\n", s.a.Now().UTC().Format("2006-01-02 15:04 UTC"), s.p.q.Store().Dir(), s.opts.Model)
 	for _, t := range s.turns {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n", t.Turn, t.Typed)
 		if t.Rewritten {

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/internal/iostreams"
 	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/internal/render/termtest"
+	"github.com/rag-cli/rag/pkg/answer"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -70,7 +71,7 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	if f := cmd.Flags().Lookup("tenant"); f != nil {
 		o.Tenant = f.Value.String()
 	}
-	v, err := a.view(cmd.Context(), o)
+	v, err := a.view(cmd.Context(), g, o)
 	if err != nil {
 		return nil
 	}
@@ -78,7 +79,7 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	if err != nil {
 		return nil
 	}
-	return visibleCollections(m, v)
+	return engine.VisibleCollections(&m, v)
 }
 
 // modelNames lists the server's models that start with prefix; when the

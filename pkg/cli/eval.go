@@ -17,6 +17,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/eval"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -188,7 +189,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 			}()
 			dir = tmp
 		}
-		view, err := a.view(ctx, opts.View)
+		view, err := a.view(ctx, g, opts.View)
 		if err != nil {
 			return err
 		}
@@ -203,12 +204,12 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, q.store)
+	defer closeWith(&err, q.Store())
 	opts.Fallback = false
-	if q.denseErr != nil && evalNeedsDense(opts) {
-		return &denseError{err: q.denseErr}
+	if q.DenseErr() != nil && evalNeedsDense(opts) {
+		return &engine.DenseError{Err: q.DenseErr()}
 	}
-	rep.Index, rep.EmbedModel = q.store.Dir(), q.embed.Name
+	rep.Index, rep.EmbedModel = q.Store().Dir(), q.EmbedModel().Name
 
 	qs := eval.Sample(ds.Queries, opts.Limit, opts.Seed)
 	rep.Questions = len(qs)
@@ -225,14 +226,14 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	}
 	if opts.Tune {
 		ch := func(ctx context.Context, query string) (dense, lexical []store.Hit, err error) {
-			vecs, err := q.embed.Embed(ctx, []string{query})
+			vecs, err := q.EmbedModel().Embed(ctx, []string{query})
 			if err != nil {
 				return nil, nil, err
 			}
-			if dense, err = q.store.Search(ctx, q.view, vecs[0], retrieve.FusionDepth); err != nil {
+			if dense, err = q.Store().Search(ctx, q.View(), vecs[0], retrieve.FusionDepth); err != nil {
 				return nil, nil, err
 			}
-			lexical, err = q.store.SearchText(ctx, q.view, query, retrieve.FusionDepth)
+			lexical, err = q.Store().SearchText(ctx, q.View(), query, retrieve.FusionDepth)
 			return dense, lexical, err
 		}
 		prog.start("tuning")
@@ -243,13 +244,13 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		}
 	}
 	if opts.Model != "" {
-		ropt, _ := opts.options(q)
+		ropt, _ := q.Options(opts.retrieval())
 		p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 		if err != nil {
 			return err
 		}
 		if p.expand != nil {
-			p.expand.quiet = true // the retrieval table says how many were unusable
+			p.expand.Quiet = true // the retrieval table says how many were unusable
 		}
 		prog.start("answers")
 		rep.Answers, err = eval.RunAnswers(ctx, qs, p, a.Now, prog.set)
@@ -297,12 +298,12 @@ func evalNeedsDense(opts *EvalOptions) bool {
 	return false
 }
 
-func evalModes(a *App, q *queryDeps, opts *EvalOptions) []eval.Mode {
+func evalModes(a *App, q *engine.Reader, opts *EvalOptions) []eval.Mode {
 	// 20 chunks: documents split into several chunks still fill the 10
 	// ranks the metrics read.
 	const k = 20
 	floor := opts.floor()
-	mode := func(name string, ropt retrieve.Options, x *expander) eval.Mode {
+	mode := func(name string, ropt retrieve.Options, x *engine.Expander) eval.Mode {
 		// The expansion of the latest search: RunRetrieval asks whether the
 		// floor refuses a question right after searching for it.
 		var last struct {
@@ -312,11 +313,11 @@ func evalModes(a *App, q *queryDeps, opts *EvalOptions) []eval.Mode {
 		m := eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
 			ropt := ropt
 			var err error
-			if ropt.Expansion, err = x.expand(ctx, query); err != nil {
+			if ropt.Expansion, err = x.Expand(ctx, query); err != nil {
 				return nil, err
 			}
 			last.query, last.x = query, ropt.Expansion
-			return retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
+			return retrieve.Search(ctx, q.Store(), q.EmbedModel(), query, k, ropt)
 		}, Refuses: func(query string, results []retrieve.Result) bool {
 			var x *retrieve.Expansion
 			if last.query == query {
@@ -325,23 +326,23 @@ func evalModes(a *App, q *queryDeps, opts *EvalOptions) []eval.Mode {
 			return len(retrieve.Evidence(retrieve.EvidenceQuery(query, x), results, floor)) == 0
 		}}
 		if x != nil {
-			x.quiet = true // the table says how many replies were unusable
+			x.Quiet = true // the table says how many replies were unusable
 			m.ExpandCalls, m.ExpandUnusable = x.Calls, x.Unusable
 		}
 		return m
 	}
 	var modes []eval.Mode
 	for _, name := range opts.Modes {
-		ropt := retrieve.Options{View: q.view, Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), DenseWeight: float32(opts.FusionWeight)}
+		ropt := retrieve.Options{View: q.View(), Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), DenseWeight: float32(opts.FusionWeight)}
 		modes = append(modes, mode(name, ropt, nil))
-		if x := opts.expander(a, q, cmp.Or(opts.Model, a.cfg.String(config.KeyModel))); x != nil {
+		if x := q.Expander(opts.retrieval(), cmp.Or(opts.Model, a.cfg.String(config.KeyModel))); x != nil {
 			modes = append(modes, mode(name+"+expand", ropt, x))
 		}
 	}
 	if opts.Rerank {
-		ropt, rr := opts.options(q)
+		ropt, rr := q.Options(opts.retrieval())
 		name := opts.Mode + "+rerank"
-		x := opts.expander(a, q, cmp.Or(opts.Model, a.cfg.String(config.KeyModel)))
+		x := q.Expander(opts.retrieval(), cmp.Or(opts.Model, a.cfg.String(config.KeyModel)))
 		if x != nil {
 			name = opts.Mode + "+expand+rerank"
 		}

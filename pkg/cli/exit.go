@@ -10,6 +10,7 @@ import (
 	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
@@ -174,10 +175,13 @@ func classify(err error) (code int, hint string) {
 		locked       *store.LockedError
 		notIndex     *store.NotIndexError
 		gone         *store.GoneError
-		emptyView    *emptyViewError
-		dense        *denseError
+		emptyView    *engine.EmptyViewError
+		dense        *engine.DenseError
+		unknownTen   *engine.UnknownTenantError
+		unknownCol   *engine.UnknownCollectionError
+		groupsFile   *engine.GroupsFileError
 		readOnly     *store.NotWritableError
-		damaged      *damagedError
+		damaged      *engine.DamagedError
 		retries      *embed.RetryError
 		refused      *ollama.StatusError
 		below        *belowThresholdError
@@ -199,7 +203,7 @@ func classify(err error) (code int, hint string) {
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted, hintInterruptedNothing
 	case errors.As(err, &dense):
-		code, hint := classify(dense.err)
+		code, hint := classify(dense.Err)
 		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)"
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
@@ -247,7 +251,7 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "run the command again: it reads the index as it is now"
 	case errors.As(err, &gone):
 		return ExitIndex, "build it again with `rag index DIR` (or point --index or RAG_INDEX at an existing index), then run the command again"
-	case errors.As(err, &damaged) && damaged.recovered != nil:
+	case errors.As(err, &damaged) && damaged.Recovered != nil:
 		return ExitIndex, "run `rag index` to write a new catalog: it checks every stored file and indexes again what the last run added"
 	case errors.As(err, &damaged):
 		return ExitIndex, "run `rag index` to embed the damaged files again (only those); `rag status --verify` checks every stored chunk"
@@ -265,9 +269,21 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "run `rag index --rebuild DIR...` to rebuild it with this version of rag, or use the version that wrote it"
 	case errors.As(err, &locked):
 		return ExitBusy, "wait for it to finish, or run with --wait to start when it does"
+	case errors.As(err, &unknownTen):
+		return ExitUsage, "check the name given by --tenant (or RAG_TENANT, tenant: in a config file); `rag index --tenant NAME DIR` puts a folder in a tenant"
+	case errors.As(err, &unknownCol) && len(unknownCol.Have) > 0:
+		return ExitUsage, "the index has " + strings.Join(unknownCol.Have, ", ") + " (rag status lists them with their folders)"
+	case errors.As(err, &unknownCol):
+		return ExitUsage, "the index has no collection yet: `rag index --collection NAME DIR` names one"
+	case errors.As(err, &groupsFile) && groupsFile.Parse:
+		code, _ := classify(groupsFile.Err)
+		return code, "each line is NAME: [group, group] (see README, \"Access control\")"
+	case errors.As(err, &groupsFile):
+		code, _ := classify(groupsFile.Err)
+		return code, fmt.Sprintf("groups_file: in the config (or RAG_GROUPS_FILE) names a YAML file of user: [groups], a regular file of at most %s; fix the path or unset it", filestat.Bytes(access.MaxMembershipSize))
 	case errors.As(err, &emptyView):
 		return ExitIndex, "--as names who asks (user:NAME, with the groups of groups_file:), --tenant the tenant; `rag status --all` shows what the index holds"
-	case errors.Is(err, errEmptyIndex):
+	case errors.Is(err, engine.ErrEmptyIndex):
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"

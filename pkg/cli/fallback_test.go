@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rag-cli/rag/internal/ollamatest"
+	"github.com/rag-cli/rag/pkg/engine"
 )
 
 // resultPaths are the paths of a search's results, in order.
@@ -134,7 +135,7 @@ func TestWithoutModelServer(t *testing.T) {
 		cs, stop := mcpSession(t, h.with(t, isDown))
 		var out struct {
 			Results  []struct{ Path string } `json:"results"`
-			Degraded *degraded               `json:"degraded"`
+			Degraded *engine.Degraded        `json:"degraded"`
 		}
 		if text, isErr := callTool(t, cs, "search", map[string]any{"query": query}, &out); isErr || len(out.Results) == 0 ||
 			out.Degraded == nil || out.Degraded.Mode != "lexical" || !strings.Contains(out.Degraded.Reason, "cannot reach Ollama") {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rag-cli/rag/pkg/access"
-	"github.com/rag-cli/rag/pkg/filestat"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,14 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/filestat"
+
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
-	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/store"
 	"github.com/rag-cli/rag/pkg/watch"
 )

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/rag-cli/rag/internal/render"
 	"io"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/rag-cli/rag/internal/render"
 
 	"github.com/spf13/cobra"
 
@@ -78,11 +79,12 @@ type lsReport struct {
 }
 
 func lsRun(ctx context.Context, a *App, opts *LsOptions) (err error) {
-	st, view, err := a.openView(ctx, opts.globalOptions, opts.View)
+	r, err := a.openView(ctx, opts.globalOptions, opts.View)
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, st)
+	defer closeWith(&err, r)
+	st, view := r.Store(), r.View()
 	m := st.Manifest()
 	rep := listFiles(&m, view, opts.Paths)
 	if len(opts.Paths) > 0 && len(rep.Files) == 0 {

@@ -13,9 +13,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/internal/mcpstdio"
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/internal/mcpstdio"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -95,7 +96,7 @@ type mcpServer struct {
 	a    *App
 	opts *MCPOptions
 	mu   sync.Mutex
-	q    *queryDeps
+	q    *engine.Reader
 	p    *askPipeline
 }
 
@@ -104,10 +105,10 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	// A closure: refresh replaces q.store with the index as it is now.
-	defer func() { closeWith(&err, q.store) }()
-	q.pull = opts.Pull
-	ropt, _ := opts.options(q)
+	// A closure: refresh replaces q.Store() with the index as it is now.
+	defer func() { closeWith(&err, q.Store()) }()
+	q.Pullable = a.pullable(opts.Pull)
+	ropt, _ := q.Options(opts.retrieval())
 	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
 	if err != nil {
 		return err
@@ -150,7 +151,7 @@ const mcpInstructions = `rag searches the user's own documents, indexed on their
 func (s *mcpServer) call(ctx context.Context, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.q.refresh(ctx, s.a, s.opts.globalOptions, s.opts.View)
+	err := s.q.Refresh(ctx, s.opts.View.who())
 	if err == nil {
 		err = fn()
 	}
@@ -184,7 +185,7 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		if strings.TrimSpace(in.Query) == "" {
 			return errors.New("the query is empty")
 		}
-		ropt, rr := s.opts.options(s.q)
+		ropt, rr := s.q.Options(s.opts.retrieval())
 		var err error
 		if ropt.View, err = s.view(in.Collection); err != nil {
 			return err
@@ -200,15 +201,15 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		if rr != nil {
 			rep.RerankModel = rr.Name
 		}
-		if s.q.empty() {
+		if s.q.Empty() {
 			return nil
 		}
-		if ropt.Expansion, err = s.p.expand.expand(ctx, in.Query); err != nil {
+		if ropt.Expansion, err = s.p.expand.Expand(ctx, in.Query); err != nil {
 			return err
 		}
 		rep.Expansion = ropt.Expansion
 		ropt.Degraded = func(error) { rep.NoDenseSignal = true }
-		results, fellBack, err := s.q.search(ctx, s.a, in.Query, k, ropt, s.opts.Fallback)
+		results, fellBack, err := s.q.SearchRanked(ctx, in.Query, k, ropt, s.opts.Fallback)
 		if err != nil {
 			return err
 		}
@@ -252,7 +253,7 @@ func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn
 		if err != nil {
 			return err
 		}
-		rep, err = lookup(ctx, s.q.store, v, target, "get")
+		rep, err = lookup(ctx, s.q.Store(), v, target, "get")
 		return err
 	})
 	if err != nil {
@@ -287,8 +288,8 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 		if q == "" {
 			return errors.New("the question is empty")
 		}
-		if s.q.empty() {
-			return s.q.emptyError()
+		if s.q.Empty() {
+			return s.q.EmptyError()
 		}
 		v, err := s.view(in.Collection)
 		if err != nil {
@@ -346,13 +347,13 @@ type mcpCollection struct {
 func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, mcpStatus, error) {
 	var st mcpStatus
 	err := s.call(ctx, func() error {
-		m := s.q.store.Manifest()
-		st = mcpStatus{Index: s.q.store.Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Collections: []mcpCollection{}, Updated: latestIndexed(m, s.q.view)}
+		m := s.q.Store().Manifest()
+		st = mcpStatus{Index: s.q.Store().Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Collections: []mcpCollection{}, Updated: latestIndexed(m, s.q.View())}
 		roots := map[string]bool{}
 		cols := map[string]int{} // index in st.Collections
 		for i := range m.Files {
 			f := &m.Files[i]
-			if !m.Sees(s.q.view, f) {
+			if !m.Sees(s.q.View(), f) {
 				continue
 			}
 			st.Files++
@@ -389,7 +390,7 @@ func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct
 // with --collection, be among those it serves: a client narrows, never
 // widens.
 func (s *mcpServer) view(collections string) (store.View, error) {
-	v := s.q.view
+	v := s.q.View()
 	if strings.TrimSpace(collections) == "" {
 		return v, nil
 	}
@@ -404,7 +405,8 @@ func (s *mcpServer) view(collections string) (store.View, error) {
 		}
 		v.Collections = append(v.Collections, c)
 	}
-	return v, checkCollections(s.q.store.Manifest(), v)
+	m := s.q.Store().Manifest()
+	return v, engine.CheckCollections(&m, v)
 }
 
 func textResult(text string) *mcp.CallToolResult {
@@ -413,7 +415,7 @@ func textResult(text string) *mcp.CallToolResult {
 
 // damagedPaths are the files the view sees whose stored chunks a query
 // could not read, as citations name them.
-func damagedPaths(q *queryDeps) []string {
-	m := q.store.Manifest()
-	return store.DamagedPaths(m.SeenDamage(q.view, q.store.Damaged()))
+func damagedPaths(q *engine.Reader) []string {
+	m := q.Store().Manifest()
+	return store.DamagedPaths(m.SeenDamage(q.View(), q.Store().Damaged()))
 }

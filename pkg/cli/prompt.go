@@ -60,7 +60,7 @@ func (e *noRoomError) Error() string {
 // ranked first. It sets the chat's num_ctx to the context used.
 func (p *askPipeline) fit(ctx context.Context, question string, sources []answer.Source) (kept, dropped []answer.Source, err error) {
 	numCtx := p.numCtx
-	if n, err := p.q.client.ContextLength(ctx, p.chat.model); err != nil {
+	if n, err := p.q.Models().ContextLength(ctx, p.chat.model); err != nil {
 		return nil, nil, err
 	} else if n > 0 && n < numCtx {
 		numCtx = n

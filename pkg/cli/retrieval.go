@@ -1,24 +1,14 @@
 package cli
 
 import (
-	"cmp"
-	"context"
-	"errors"
-	"fmt"
 	"math"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/pkg/embed"
-	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/rerank"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/retrieve"
-	"github.com/rag-cli/rag/pkg/rewrite"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // RetrievalOptions are the retrieval flags of search, ask and eval.
@@ -90,157 +80,10 @@ func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
 	return m, nil
 }
 
-// options builds the retrieve options, with the re-ranker when asked for.
-func (o *RetrievalOptions) options(q *queryDeps) (retrieve.Options, *rerank.Model) {
-	opt := retrieve.Options{View: q.view, Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), DenseWeight: float32(o.FusionWeight), Candidates: o.Candidates}
-	if !o.Rerank {
-		return opt, nil
-	}
-	rr := &rerank.Model{Judge: q.client, Name: o.RerankModel}
-	opt.Rerank = rr
-	return opt, rr
-}
-
-// degraded says that a hybrid search ranked by keywords alone, and why
-// (--json: "degraded").
-type degraded struct {
-	// Mode is the mode searched instead: lexical.
-	Mode   string `json:"mode"`
-	Reason string `json:"reason"`
-}
-
-// denseError is a failure of the dense ranking (Ollama down or failing,
-// the embedding model missing or not the index's): classify adds to its
-// hint that --mode lexical searches without it.
-type denseError struct{ err error }
-
-func (e *denseError) Error() string { return e.err.Error() }
-func (e *denseError) Unwrap() error { return e.err }
-
-// denseUnavailable reports whether err means that the dense ranking cannot
-// run now, so that keywords alone can stand in for it; a missing
-// embedding model only when it will not be pulled (pullable: --pull, or a
-// terminal that offers to). An interruption or a bug is never that.
-func denseUnavailable(err error, pullable bool) bool {
-	var (
-		unreach  *ollama.UnreachableError
-		retries  *embed.RetryError
-		missing  *ollama.ModelNotFoundError
-		mismatch *store.ModelMismatchError
-	)
-	switch {
-	case errors.Is(err, context.Canceled):
-		return false
-	case errors.As(err, &missing):
-		return !pullable
-	}
-	return errors.As(err, &unreach) || errors.As(err, &retries) || errors.As(err, &mismatch)
-}
-
-// search is retrieve.Search for q, where a failure of the dense ranking is
-// handled in one place: hybrid mode with fallback on ranks by keywords
-// alone and says so (the returned degraded, and a warning once per q);
-// otherwise the error is a denseError, whose hint names --mode lexical.
-func (q *queryDeps) search(ctx context.Context, a *App, query string, k int, ropt retrieve.Options, fallback bool) ([]retrieve.Result, *degraded, error) {
-	err := q.denseErr
-	var results []retrieve.Result
-	if err == nil || ropt.Mode == retrieve.Lexical {
-		results, err = retrieve.Search(ctx, q.store, q.embed, query, k, ropt)
-		if err == nil || ropt.Mode == retrieve.Lexical {
-			return results, nil, err
-		}
-	}
-	pullable := q.pull || a.IO.IsStdinTTY() && a.IO.IsStderrTTY()
-	if !denseUnavailable(err, pullable) {
-		return nil, nil, err
-	}
-	if ropt.Mode != retrieve.Hybrid || !fallback {
-		return nil, nil, &denseError{err: err}
-	}
-	ropt.Mode = retrieve.Lexical
-	d := &degraded{Mode: string(retrieve.Lexical), Reason: err.Error()}
-	if results, err = retrieve.Search(ctx, q.store, q.embed, query, k, ropt); err != nil {
-		return nil, nil, err
-	}
-	if !q.warnedDegraded {
-		q.warnedDegraded = true
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: ranked by keywords alone (as --mode lexical): the dense ranking is unavailable: %s; --fallback=false makes this an error\n", a.errText(d.Reason))
-	}
-	return results, d, nil
-}
-
-// expander runs query expansion for a command, with --expand-model or
-// else chatModel; nil when it is off.
-func (o *RetrievalOptions) expander(a *App, q *queryDeps, chatModel string) *expander {
-	if !o.Expand {
-		return nil
-	}
-	return &expander{a: a, model: &completer{client: q.client, model: cmp.Or(o.ExpandModel, chatModel), role: ollama.RoleExpand,
-		maxTokens: 400, options: map[string]any{"temperature": 0}}}
-}
-
-// expander expands queries with a chat model, and counts its calls and
-// the replies it could not use.
-type expander struct {
-	a     *App
-	model rewrite.Completer
-	// quiet counts unusable replies without a warning for each (eval
-	// reports their share).
-	quiet           bool
-	calls, unusable atomic.Int64
-}
-
-// expand returns the expansion of query, or nil when e is nil or the
-// model's reply is not usable: then a warning says so, and the query is
-// searched alone.
-func (e *expander) expand(ctx context.Context, query string) (*retrieve.Expansion, error) {
-	if e == nil {
-		return nil, nil
-	}
-	e.calls.Add(1)
-	x, err := rewrite.Expand(ctx, e.model, query)
-	var unusable *rewrite.UnusableError
-	if errors.As(err, &unusable) {
-		e.unusable.Add(1)
-		if e.quiet {
-			return nil, nil
-		}
-		fmt.Fprintf(e.a.IO.ErrOut, "rag: warning: query expansion: %v; searched with the query alone\n", err)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("expand the query: %w", err)
-	}
-	return &x, nil
-}
-
-// Calls is how many expansions were asked for so far.
-func (e *expander) Calls() int64 { return e.calls.Load() }
-
-// Unusable is how many of them could not be used.
-func (e *expander) Unusable() int64 { return e.unusable.Load() }
-
-// completer adapts the Ollama client to rewrite.Completer.
-type completer struct {
-	client    *ollama.Client
-	model     string
-	role      ollama.Role
-	maxTokens int
-	options   map[string]any
-}
-
-func (c *completer) Complete(ctx context.Context, req rewrite.Request) (string, error) {
-	var b strings.Builder
-	err := c.client.Chat(ctx, ollama.ChatRequest{Model: c.model, Role: c.role, Options: c.options, MaxTokens: c.maxTokens, Format: req.Format, Messages: []ollama.Message{
-		{Role: "system", Content: req.System}, {Role: "user", Content: req.User},
-	}}, func(s string) error {
-		b.WriteString(s)
-		return nil
-	})
-	if errors.Is(err, ollama.ErrCutOff) {
-		return b.String(), nil // a reply cut short is judged as any other
-	}
-	return b.String(), err
+// retrieval is the engine's Retrieval of the flags (validated).
+func (o *RetrievalOptions) retrieval() engine.Retrieval {
+	return engine.Retrieval{Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), FusionWeight: o.FusionWeight, Candidates: o.Candidates,
+		Rerank: o.Rerank, RerankModel: o.RerankModel, Expand: o.Expand, ExpandModel: o.ExpandModel, Fallback: o.Fallback}
 }
 
 // Thresholds are the relevance floor of ask and eval.

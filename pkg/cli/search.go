@@ -10,13 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/pkg/embed"
-	"github.com/rag-cli/rag/pkg/filestat"
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/internal/render"
+	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/retrieve"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // SearchOptions are the settings of `rag search`.
@@ -81,150 +79,30 @@ empty index search says so and exits 0 without contacting Ollama.`,
 	return cmd
 }
 
-// queryDeps is what search and ask need: the index, the Ollama client and
-// the embedder of the index's model.
-type queryDeps struct {
-	// view is who asks: every search and count sees its share alone.
-	view store.View
-	// as is who asks, as --as named it ("" public), for messages.
-	as     string
-	store  *store.Local
-	client *ollama.Client
-	embed  *embed.Model
-	// denseErr, if set, is why the dense ranking cannot run before it is
-	// tried: the embedding model asked for is not the index's. Lexical
-	// search does not need it.
-	denseErr error
-	// pull is set when a missing model is pulled (--pull): the dense
-	// ranking then waits for it rather than fall back.
-	pull bool
-	// warnedDegraded is set once a fallback to keywords was warned about.
-	warnedDegraded bool
-}
-
-// openForQuery opens an existing index and the embedder of its model, for
-// the view ro names, with its model server timeout.
-func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions) (*queryDeps, error) {
-	view, note, err := a.resolveView(ctx, ro.View)
-	if err != nil {
-		return nil, err
-	}
-	m, model, mismatch, err := openIndex(ctx, a, g)
-	if err != nil {
-		return nil, err
-	}
-	man := m.Manifest()
-	if err := errors.Join(checkTenant(&man, view), checkCollections(man, view)); err != nil {
-		return nil, errors.Join(err, m.Close())
-	}
-	a.warnWho(note, &man)
+// openForQuery opens an existing index and the embedder of its model,
+// for the view ro names, with its model server timeout; warnings go to
+// stderr.
+func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions) (*engine.Reader, error) {
 	client, err := a.ollama()
 	if err != nil {
-		return nil, errors.Join(err, m.Close())
+		return nil, err
 	}
 	client.Timeout = ro.Timeout
-	return &queryDeps{view: view, as: ro.View.As, store: m, client: client, embed: &embed.Model{Client: client, Name: model}, denseErr: mismatch}, nil
-}
-
-// openIndex opens the index read-only and names the embedding model its
-// queries need. An embedding model asked for that is not the index's is
-// mismatch, not an error: only the dense ranking needs the model.
-func openIndex(ctx context.Context, a *App, g *globalOptions) (_ *store.Local, model string, mismatch, _ error) {
-	dir, err := a.indexDir(g)
+	e, err := a.engine(g, client)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
-	m, err := store.Open(ctx, dir, store.Options{})
+	r, err := e.Open(ctx, ro.View.who(), a.events())
 	if err != nil {
-		return nil, "", nil, err
+		return nil, flagErr(err)
 	}
-	man := m.Manifest()
-	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
-		mismatch = &store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}
-	}
-	if c := m.Recovered(); c != nil {
-		updated := "never"
-		if !man.Updated.IsZero() {
-			updated = man.Updated.Local().Format("2006-01-02 15:04:05 MST")
-		}
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the index catalog is damaged (%v); answering from the previous one (of %s): files the last `rag index` added or changed may be missing or stale; run `rag index` to repair it\n", a.errText(c.Err.Error()), updated)
-	}
-	model = man.EmbedModel
-	if man.Dims == 0 && g.EmbedModel != "" {
-		model = g.EmbedModel
-	}
-	return m, model, mismatch, nil
+	return r, nil
 }
 
-// refresh makes a long-lived command (rag chat, rag mcp) answer its next
-// question as a new run would: who asks is resolved again (a groups file
-// changed meanwhile takes effect at once, as for other commands), and the
-// index is opened again when `rag index` has committed since it was
-// opened (store.Local.Stale).
-func (q *queryDeps) refresh(ctx context.Context, a *App, g *globalOptions, vo ViewOptions) error {
-	view, err := a.view(ctx, vo)
-	if err != nil {
-		return err
-	}
-	q.view, q.as = view, vo.As
-	if !q.store.Stale() {
-		return nil
-	}
-	m, model, mismatch, err := openIndex(ctx, a, g)
-	if err != nil {
-		return err
-	}
-	old := q.store
-	q.store, q.embed, q.denseErr = m, &embed.Model{Client: q.client, Name: model}, mismatch
-	return old.Close()
-}
-
-// warnDamaged names on stderr the files a query could not read (their
-// stored chunks are damaged) and returns their paths, as citations show
-// them, for --json.
-func warnDamaged(a *App, q *queryDeps) []string {
-	paths := damagedPaths(q)
-	if len(paths) > 0 {
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again\n",
-			plural(len(paths), "file"), a.errText(strings.Join(paths, ", ")))
-	}
-	return paths
-}
-
-// noneForDamage is the error of a query that found nothing while files
-// the view sees were left out as damaged (missing or unreadable stored
-// chunks): "no results" would then be a guess, so it is an index problem
-// with the repair hint, and nil otherwise.
-func (q *queryDeps) noneForDamage(found int) error {
-	if found > 0 {
-		return nil
-	}
-	m := q.store.Manifest()
-	if d := m.SeenDamage(q.view, q.store.Damaged()); len(d) > 0 {
-		return fmt.Errorf("nothing found, and %w", damageError(nil, d))
-	}
-	return nil
-}
-
-// emptyError says why the view has nothing to search: the index is
-// empty (errEmptyIndex), or who asks sees none of it (emptyViewError).
-func (q *queryDeps) emptyError() error {
-	if len(q.store.Manifest().Files) == 0 {
-		return errEmptyIndex
-	}
-	return &emptyViewError{as: q.as, tenant: q.view.Tenant}
-}
-
-// empty reports whether the view sees no chunk, from the catalog alone:
-// then there is nothing to search and no reason to contact Ollama.
-func (q *queryDeps) empty() bool {
-	m := q.store.Manifest()
-	for i := range m.Files {
-		if m.Files[i].Chunks > 0 && m.Sees(q.view, &m.Files[i]) {
-			return false
-		}
-	}
-	return true
+// pullable says that a missing model will be pulled: --pull, or a
+// terminal that offers to.
+func (a *App) pullable(pull bool) bool {
+	return pull || a.IO.IsStdinTTY() && a.IO.IsStderrTTY()
 }
 
 type searchReport struct {
@@ -237,21 +115,10 @@ type searchReport struct {
 	// Expansion is what was searched beside the query (--expand).
 	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
 	// Degraded is set when a hybrid search ranked by keywords alone.
-	Degraded *degraded `json:"degraded,omitempty"`
+	Degraded *engine.Degraded `json:"degraded,omitempty"`
 	// NoDenseSignal is set when the query's embedding had no direction
 	// and hybrid search ranked by keywords alone.
 	NoDenseSignal bool `json:"no_dense_signal"`
-}
-
-// noDenseSignal is retrieve.Options.Degraded for a command: a warning on
-// stderr, once, and *seen set for --json.
-func noDenseSignal(a *App, seen *bool) func(error) {
-	return func(err error) {
-		if !*seen {
-			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %v; ranked by keywords alone (check the embedding model)\n", err)
-		}
-		*seen = true
-	}
 }
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
@@ -259,51 +126,32 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, q.store)
-	q.pull = opts.Pull
-	ropt, rr := opts.options(q)
-	var noDense bool
-	ropt.Degraded = noDenseSignal(a, &noDense)
-	var results []retrieve.Result
-	var fellBack *degraded
-	if !q.empty() { // nothing to search: Ollama is not needed
-		if ropt.Expansion, err = opts.expander(a, q, a.cfg.String(config.KeyModel)).expand(ctx, opts.Query); err != nil {
-			return err
-		}
-		if results, fellBack, err = q.search(ctx, a, opts.Query, opts.K, ropt, opts.Fallback); err != nil {
-			return err
-		}
-	}
-	if results == nil {
-		results = []retrieve.Result{}
-	}
-	if err := q.noneForDamage(len(results)); err != nil {
+	defer closeWith(&err, q)
+	q.Pullable = a.pullable(opts.Pull)
+	res, err := q.Search(ctx, engine.SearchRequest{Query: opts.Query, K: opts.K, Retrieval: opts.retrieval(), ChatModel: a.cfg.String(config.KeyModel)})
+	if err != nil {
 		return err
 	}
-	damaged := warnDamaged(a, q)
 	if opts.JSON {
-		rep := searchReport{Query: opts.Query, Mode: opts.Mode, Results: results, DamagedFiles: damaged, Expansion: ropt.Expansion, NoDenseSignal: noDense, Degraded: fellBack}
-		if rr != nil {
-			rep.RerankModel = rr.Name
-		}
-		return writeJSON(a, rep)
+		return writeJSON(a, searchReport{Query: opts.Query, Mode: opts.Mode, Results: res.Results, DamagedFiles: res.DamagedFiles, Expansion: res.Expansion,
+			NoDenseSignal: res.NoDenseSignal, Degraded: res.Degraded, RerankModel: res.RerankModel})
 	}
 	if opts.Files {
-		return writeFiles(a, results)
+		return writeFiles(a, res.Results)
 	}
-	if len(results) == 0 {
+	if len(res.Results) == 0 {
 		msg := "No results: no chunk shares a word with the query."
-		var view *emptyViewError
+		var view *engine.EmptyViewError
 		switch {
-		case errors.As(q.emptyError(), &view) && q.empty():
+		case res.Empty && errors.As(q.EmptyError(), &view):
 			msg = "No results: " + view.Error() + "."
-		case q.empty():
+		case res.Empty:
 			msg = "No results: the index is empty."
 		}
 		_, err := fmt.Fprintln(a.IO.Out, msg)
 		return err
 	}
-	_, err = fmt.Fprint(a.IO.Out, formatResults(a, opts, results))
+	_, err = fmt.Fprint(a.IO.Out, formatResults(a, opts, res.Results))
 	return err
 }
 

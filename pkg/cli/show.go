@@ -16,10 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/chunk"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/extract"
 	"github.com/rag-cli/rag/pkg/filestat"
-	"github.com/rag-cli/rag/internal/render"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -200,11 +201,12 @@ type showReport struct {
 }
 
 func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
-	st, view, err := a.openView(ctx, opts.globalOptions, opts.View)
+	r, err := a.openView(ctx, opts.globalOptions, opts.View)
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, st)
+	defer closeWith(&err, r)
+	st, view := r.Store(), r.View()
 	rep, err := lookup(ctx, st, view, opts.Target, showCmd)
 	if err != nil {
 		return err
@@ -297,7 +299,7 @@ func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd s
 	if errors.As(err, &corrupt) && !corrupt.Catalog {
 		// Named by the file it holds, as status names damage, not by the
 		// object's path.
-		return nil, damageError(nil, []store.Damage{{Key: f.Key, Files: []store.FileEntry{f}, Err: corrupt}})
+		return nil, &engine.DamagedError{Damaged: []store.Damage{{Key: f.Key, Files: []store.FileEntry{f}, Err: corrupt}}}
 	}
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/internal/render"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -181,14 +182,15 @@ type verifyReport struct {
 }
 
 func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
-	view, note, err := a.resolveView(ctx, opts.View)
+	e, err := a.engine(opts.globalOptions, nil)
 	if err != nil {
 		return err
 	}
-	dir, err := a.indexDir(opts.globalOptions)
+	asker, err := e.Resolve(ctx, opts.View.who())
 	if err != nil {
-		return err
+		return flagErr(err)
 	}
+	view, dir := asker.View, e.Config().Dir
 	st, err := store.Open(ctx, dir, store.Options{})
 	var corrupt *store.CorruptError
 	if errors.As(err, &corrupt) && corrupt.Catalog {
@@ -214,10 +216,12 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 	if !opts.All {
 		// A tenant the index never had is reported as empty, not refused:
 		// status counts what a view sees, and there it sees nothing.
-		if err := checkCollections(m, view); err != nil {
+		if err := engine.CheckCollections(&m, view); err != nil {
 			return err
 		}
-		a.warnWho(note, &m)
+		if asker.Note != "" && m.AccessControl {
+			a.events()(engine.Warning{Kind: engine.WarnNoGroups, Text: asker.Note})
+		}
 	}
 	size, err := st.DiskUsage()
 	if err != nil {
@@ -288,7 +292,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		rep.Health = "damaged"
 		damage = &silentError{code: ExitIndex}
 		if !opts.JSON {
-			damage = damageError(st.Recovered(), damaged)
+			damage = &engine.DamagedError{Recovered: st.Recovered(), Damaged: damaged}
 		}
 	}
 	if opts.JSON {
@@ -301,35 +305,6 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		return err
 	}
 	return damage
-}
-
-// damagedError is an index that still answers from what is intact: some
-// files' stored chunks are damaged, or the catalog was read from its
-// previous copy.
-type damagedError struct {
-	recovered *store.CorruptError
-	damaged   []store.Damage
-}
-
-func damageError(recovered *store.CorruptError, damaged []store.Damage) error {
-	return &damagedError{recovered: recovered, damaged: damaged}
-}
-
-func (e *damagedError) Error() string {
-	var parts []string
-	if e.recovered != nil {
-		parts = append(parts, fmt.Sprintf("the catalog is damaged (%v); the previous one was read", e.recovered.Err))
-	}
-	if len(e.damaged) > 0 {
-		var why []string
-		for _, d := range e.damaged {
-			for _, f := range d.Files {
-				why = append(why, fmt.Sprintf("%s (%v)", f.Path, d.Err.Err))
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s damaged in the index: %s", howMany(len(why), "file is", "files are"), strings.Join(why, ", ")))
-	}
-	return strings.Join(parts, "; ")
 }
 
 // writeStatus lays out the report; verbose lists every skipped file under

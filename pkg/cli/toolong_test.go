@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/internal/ollamatest"
 )
 
 // A folder with a chunk longer than the embedding model's context (cut to

@@ -1,4 +1,4 @@
-package cli
+package engine
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -93,14 +92,7 @@ func BenchmarkViewGroups100k(b *testing.B) {
 	if err := os.Chtimes(p, old, old); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.Resolve(func(string) string { return "" })
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cfg.Set(config.KeyGroupsFile, p, config.Origin{Kind: config.FromFlag}); err != nil {
-		b.Fatal(err)
-	}
-	vo := ViewOptions{As: "user:user99999"}
+	vo := Who{As: "user:user99999"}
 	ctx := context.Background()
 	check := func(b *testing.B, v store.View) {
 		if !slices.Contains(v.Principals, "group:team499") {
@@ -110,32 +102,39 @@ func BenchmarkViewGroups100k(b *testing.B) {
 	b.Run("unchanged", func(b *testing.B) {
 		// The file's change is long past (racyWindow) once the clock is
 		// an hour ahead.
-		a := &App{cfg: cfg, Now: func() time.Time { return time.Now().Add(time.Hour) }}
-		if _, err := a.view(ctx, vo); err != nil { // the one parse
+		a := New(Config{GroupsFile: p, Now: func() time.Time { return time.Now().Add(time.Hour) }})
+		if _, err := a.Resolve(ctx, vo); err != nil { // the one parse
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			v, err := a.view(ctx, vo)
+			v, err := a.Resolve(ctx, vo)
 			if err != nil {
 				b.Fatal(err)
 			}
-			check(b, v)
+			check(b, v.View)
 		}
 	})
 	b.Run("changed", func(b *testing.B) {
-		a := &App{cfg: cfg, Now: time.Now}
+		a := New(Config{GroupsFile: p})
 		b.ReportAllocs()
 		for b.Loop() {
 			t := time.Now()
 			if err := os.Chtimes(p, t, t); err != nil {
 				b.Fatal(err)
 			}
-			v, err := a.view(ctx, vo)
+			v, err := a.Resolve(ctx, vo)
 			if err != nil {
 				b.Fatal(err)
 			}
-			check(b, v)
+			check(b, v.View)
 		}
 	})
+}
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

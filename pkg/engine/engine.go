@@ -1,0 +1,103 @@
+// Package engine is rag's application layer: what every face of rag (the
+// CLI commands, rag chat, rag mcp, a server) does with an index, with no
+// flags, terminal or printing. It resolves who asks once into the store's
+// view, opens the index for that reader, and runs searches, answers,
+// lookups, status and index runs over the domain packages (store,
+// retrieve, answer, indexer, ...). Warnings and progress are events;
+// failures are typed errors, which each face turns into its own exit
+// codes, hints or HTTP statuses.
+//
+// A program uses it as the CLI does:
+//
+//	e := engine.New(engine.Config{Dir: dir, Models: ollama.New(host, nil)})
+//	r, err := e.Open(ctx, engine.Who{}, nil)
+//	...
+//	res, err := r.Search(ctx, engine.SearchRequest{Query: "retry policy", K: 5, ...})
+package engine
+
+import (
+	"time"
+
+	"github.com/rag-cli/rag/pkg/ollama"
+)
+
+// Config is what an Engine works with.
+type Config struct {
+	// Dir is the index folder.
+	Dir string
+	// Models is the client of the model server (embeddings, answers,
+	// re-ranking, expansion); nil when no command of this engine needs
+	// one (lexical search only).
+	Models *ollama.Client
+	// EmbedModel is the embedding model asked for ("" the index's, or the
+	// default for a new index).
+	EmbedModel string
+	// GroupsFile names the groups file: which groups each user is in (""
+	// none: users are in no group).
+	GroupsFile string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Engine runs rag's work for every face. It is safe for concurrent use:
+// each reader (Open) is one caller's.
+type Engine struct {
+	cfg    Config
+	groups groupsCache
+}
+
+// New returns an engine over cfg.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Engine{cfg: cfg}
+}
+
+// Config is the engine's configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Event is what the engine reports while it works: a Warning, or the
+// progress of a long task.
+type Event interface{ event() }
+
+// Warning is something the user should know that is no failure.
+type Warning struct {
+	Kind WarningKind
+	// Text is one sentence, without a "warning:" prefix; file names and
+	// server replies in it are as they are (a face escapes them).
+	Text string
+}
+
+func (Warning) event() {}
+
+// WarningKind names what a warning is about, for faces that count or
+// filter them.
+type WarningKind string
+
+// The kinds of warnings.
+const (
+	// WarnRecoveredCatalog: the catalog was damaged and the previous one
+	// is read.
+	WarnRecoveredCatalog WarningKind = "recovered_catalog"
+	// WarnNoGroups: a user's groups could not be known (no groups file, or
+	// the user is not in it) while the index controls access.
+	WarnNoGroups WarningKind = "no_groups"
+	// WarnDamaged: files were left out as their stored chunks are damaged.
+	WarnDamaged WarningKind = "damaged"
+	// WarnDegraded: a hybrid search ranked by keywords alone.
+	WarnDegraded WarningKind = "degraded"
+	// WarnNoDenseSignal: the query's embedding had no direction.
+	WarnNoDenseSignal WarningKind = "no_dense_signal"
+	// WarnExpansion: query expansion gave nothing usable.
+	WarnExpansion WarningKind = "expansion"
+)
+
+// Events receives events; a nil Events drops them.
+type Events func(Event)
+
+func (f Events) warn(kind WarningKind, text string) {
+	if f != nil {
+		f(Warning{Kind: kind, Text: text})
+	}
+}
