@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/cli"
 	"github.com/rag-cli/rag/internal/iostreams"
+	"github.com/rag-cli/rag/pkg/cli"
 )
 
 // version, if set at build time with -ldflags "-X main.version=...",

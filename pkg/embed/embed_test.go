@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/internal/ollamatest"
+	"github.com/rag-cli/rag/pkg/ollama"
 )
 
 type flaky struct {

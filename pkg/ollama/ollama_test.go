@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/internal/ollamatest"
+	"github.com/rag-cli/rag/pkg/ollama"
 )
 
 func client(t *testing.T, raw string) *ollama.Client {
