@@ -178,10 +178,12 @@ func (pl *pipeline) stop() {
 
 // keep stores, in order, the answers that came back before the run
 // stopped, up to the first request that failed or was cancelled: an
-// interrupted run keeps everything the embedder gave it.
+// interrupted run keeps everything the embedder gave it. It commits
+// nothing: the run's context may be done, and the caller commits once
+// they are kept.
 func (pl *pipeline) keep() {
 	for len(pl.sent) > 0 && !pl.failed {
-		if pl.receive() != nil {
+		if pl.answer() != nil {
 			break
 		}
 	}
@@ -282,8 +284,23 @@ func (pl *pipeline) send() error {
 	return nil
 }
 
-// receive stores the answer to the oldest request.
-func (pl *pipeline) receive() (err error) {
+// receive stores the answer to the oldest request, and commits when it
+// is time to.
+func (pl *pipeline) receive() error {
+	if err := pl.answer(); err != nil {
+		return err
+	}
+	committed, err := pl.commit(pl.since)
+	if committed {
+		pl.since = 0
+	}
+	return err
+}
+
+// answer stores the answer to the oldest request. One that cannot be
+// stored fails the pipeline (a commit that fails does not: what is
+// stored is no less so).
+func (pl *pipeline) answer() (err error) {
 	defer func() {
 		if err != nil {
 			pl.failed = true
@@ -311,11 +328,7 @@ func (pl *pipeline) receive() (err error) {
 		}
 	}
 	pl.received()
-	committed, err := pl.commit(pl.since)
-	if committed {
-		pl.since = 0
-	}
-	return err
+	return nil
 }
 
 // take keeps what the embedder made of the i-th chunk of r: its vector,
