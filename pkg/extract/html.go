@@ -42,173 +42,198 @@ func decodeHTML(data []byte) (string, error) {
 // on, so citations point into the HTML file. The tokenizer of
 // golang.org/x/net/html reads any real-world markup the way browsers do.
 func HTML(src string) *Doc {
-	doc := &Doc{Format: "html"}
-	scoped := hasMain(src)
-	z := html.NewTokenizer(strings.NewReader(src))
+	r := &htmlReader{doc: &Doc{Format: "html"}, scoped: hasMain(src), z: html.NewTokenizer(strings.NewReader(src))}
 	line := 1
+	for {
+		tt := r.z.Next()
+		tokLine := line
+		line += bytes.Count(r.z.Raw(), []byte("\n"))
+		switch tt {
+		case html.ErrorToken:
+			r.flush()
+			return r.doc
+		case html.StartTagToken, html.SelfClosingTagToken:
+			r.start(tt == html.StartTagToken)
+		case html.EndTagToken:
+			r.end()
+		case html.TextToken:
+			r.text(tokLine)
+		}
+	}
+}
+
+// htmlReader makes a Doc of a page's tokens, one at a time.
+type htmlReader struct {
+	doc    *Doc
+	z      *html.Tokenizer
+	scoped bool // the page marks its main content: only that is read
 	// Dropped elements and the main content element are tracked by their
 	// own tag only, so unclosed <p> or <li> (common in real pages) never
 	// throw the count off.
-	var (
-		skipTag   atom.Atom // the dropped element we are in, if skipDepth > 0
-		skipDepth int
-		mainTag   atom.Atom // the main content element, if mainDepth > 0
-		mainDepth int
-		pre       int
-		heading   int
-		cur       strings.Builder
-		curLine   int
-		cells     []string
-	)
-	emit := func(kind Kind, level int, text string, n int) {
-		start := len(doc.Lines)
-		if kind == Code {
-			for i, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-				doc.Lines = append(doc.Lines, Line{Text: l, N: n + i})
-			}
-		} else {
-			doc.Lines = append(doc.Lines, Line{Text: text, N: n})
+	skipTag   atom.Atom // the dropped element we are in, if skipDepth > 0
+	skipDepth int
+	mainTag   atom.Atom // the main content element, if mainDepth > 0
+	mainDepth int
+	pre       int // <pre> elements we are in
+	heading   int // the level of the heading we are in, 0 if none
+	// cur is the text of the block being read, which starts on source
+	// line curLine; cells are those of the table row being read.
+	cur     strings.Builder
+	curLine int
+	cells   []string
+}
+
+// start reads a start tag (open) or a self-closing one.
+func (r *htmlReader) start(open bool) {
+	name, hasAttr := r.z.TagName()
+	a := atom.Lookup(name)
+	if r.skipDepth > 0 {
+		if a == r.skipTag && open {
+			r.skipDepth++
 		}
-		b := Block{Kind: kind, Level: level, Start: start, End: len(doc.Lines)}
-		if kind == Heading {
-			b.Title = text
-		}
-		doc.Blocks = append(doc.Blocks, b)
+		return
 	}
-	flush := func() {
-		text := cur.String()
-		cur.Reset()
+	mainHere := a == atom.Main || a == atom.Article || hasAttr && attr(r.z, hasAttr, "role") == "main"
+	if dropped(a) && open && !voidElement(a) {
+		r.flush()
+		r.skipTag, r.skipDepth = a, 1
+		return
+	}
+	if r.scoped {
 		switch {
-		case pre > 0:
-			if strings.TrimSpace(text) != "" {
-				emit(Code, 0, text, curLine)
-			}
-			return
-		}
-		text = strings.Join(strings.Fields(text), " ")
-		if text == "" {
-			return
-		}
-		if heading > 0 {
-			emit(Heading, heading, text, curLine)
-			return
-		}
-		emit(Para, 0, text, curLine)
-	}
-	for {
-		tt := z.Next()
-		raw := z.Raw()
-		tokLine := line
-		line += bytes.Count(raw, []byte("\n"))
-		if tt == html.ErrorToken {
-			flush()
-			break
-		}
-		name, hasAttr := z.TagName()
-		a := atom.Lookup(name)
-		switch tt {
-		case html.StartTagToken, html.SelfClosingTagToken:
-			if skipDepth > 0 {
-				if a == skipTag && tt == html.StartTagToken {
-					skipDepth++
-				}
-				continue
-			}
-			mainHere := a == atom.Main || a == atom.Article || hasAttr && attr(z, hasAttr, "role") == "main"
-			if dropped(a) && tt == html.StartTagToken && !voidElement(a) {
-				flush()
-				skipTag, skipDepth = a, 1
-				continue
-			}
-			if scoped {
-				switch {
-				case mainDepth == 0 && mainHere && tt == html.StartTagToken:
-					mainTag, mainDepth = a, 1
-				case mainDepth > 0 && a == mainTag && tt == html.StartTagToken:
-					mainDepth++
-				case mainDepth == 0:
-					continue
-				}
-			}
-			switch {
-			case a == atom.Pre:
-				flush()
-				pre++
-			case headingLevel(a) > 0:
-				flush()
-				heading = headingLevel(a)
-			case a == atom.Br:
-				if pre > 0 {
-					cur.WriteByte('\n')
-				} else {
-					flush()
-				}
-			case a == atom.Td || a == atom.Th:
-				flush()
-			case blockElement(a):
-				flush()
-			}
-		case html.EndTagToken:
-			if skipDepth > 0 {
-				if a == skipTag {
-					skipDepth--
-				}
-				continue
-			}
-			if scoped {
-				if mainDepth == 0 {
-					continue
-				}
-				if a == mainTag {
-					if mainDepth--; mainDepth == 0 {
-						flush()
-						continue
-					}
-				}
-			}
-			switch {
-			case a == atom.Pre:
-				flush()
-				if pre > 0 {
-					pre--
-				}
-			case headingLevel(a) > 0:
-				flush()
-				heading = 0
-			case a == atom.Td || a == atom.Th:
-				cells = append(cells, strings.Join(strings.Fields(cur.String()), " "))
-				cur.Reset()
-			case a == atom.Tr:
-				if row := strings.Join(nonEmpty(cells), " | "); row != "" {
-					cur.WriteString(row)
-					flush()
-				}
-				cells = cells[:0]
-			case blockElement(a):
-				flush()
-			}
-		case html.TextToken:
-			if skipDepth > 0 || scoped && mainDepth == 0 {
-				continue
-			}
-			t := string(z.Text())
-			if strings.TrimSpace(t) == "" && pre == 0 {
-				if cur.Len() > 0 {
-					cur.WriteByte(' ')
-				}
-				continue
-			}
-			if cur.Len() == 0 {
-				if pre > 0 && strings.HasPrefix(t, "\n") {
-					// A newline right after <pre> is not content (HTML spec).
-					t, tokLine = t[1:], tokLine+1
-				}
-				curLine = tokLine + leadingNewlines(t, pre > 0)
-			}
-			cur.WriteString(t)
+		case r.mainDepth == 0 && mainHere && open:
+			r.mainTag, r.mainDepth = a, 1
+		case r.mainDepth > 0 && a == r.mainTag && open:
+			r.mainDepth++
+		case r.mainDepth == 0:
+			return // outside the main content
 		}
 	}
-	return doc
+	switch {
+	case a == atom.Pre:
+		r.flush()
+		r.pre++
+	case headingLevel(a) > 0:
+		r.flush()
+		r.heading = headingLevel(a)
+	case a == atom.Br:
+		if r.pre > 0 {
+			r.cur.WriteByte('\n')
+		} else {
+			r.flush()
+		}
+	case a == atom.Td || a == atom.Th:
+		r.flush()
+	case blockElement(a):
+		r.flush()
+	}
+}
+
+// end reads an end tag.
+func (r *htmlReader) end() {
+	name, _ := r.z.TagName()
+	a := atom.Lookup(name)
+	if r.skipDepth > 0 {
+		if a == r.skipTag {
+			r.skipDepth--
+		}
+		return
+	}
+	if r.scoped {
+		if r.mainDepth == 0 {
+			return
+		}
+		if a == r.mainTag {
+			if r.mainDepth--; r.mainDepth == 0 {
+				r.flush()
+				return
+			}
+		}
+	}
+	switch {
+	case a == atom.Pre:
+		r.flush()
+		if r.pre > 0 {
+			r.pre--
+		}
+	case headingLevel(a) > 0:
+		r.flush()
+		r.heading = 0
+	case a == atom.Td || a == atom.Th:
+		r.cells = append(r.cells, strings.Join(strings.Fields(r.cur.String()), " "))
+		r.cur.Reset()
+	case a == atom.Tr:
+		if row := strings.Join(nonEmpty(r.cells), " | "); row != "" {
+			r.cur.WriteString(row)
+			r.flush()
+		}
+		r.cells = r.cells[:0]
+	case blockElement(a):
+		r.flush()
+	}
+}
+
+// text reads a text token that starts on source line tokLine.
+func (r *htmlReader) text(tokLine int) {
+	if r.skipDepth > 0 || r.scoped && r.mainDepth == 0 {
+		return
+	}
+	t := string(r.z.Text())
+	if strings.TrimSpace(t) == "" && r.pre == 0 {
+		if r.cur.Len() > 0 {
+			r.cur.WriteByte(' ')
+		}
+		return
+	}
+	if r.cur.Len() == 0 {
+		if r.pre > 0 && strings.HasPrefix(t, "\n") {
+			// A newline right after <pre> is not content (HTML spec).
+			t, tokLine = t[1:], tokLine+1
+		}
+		r.curLine = tokLine + leadingNewlines(t, r.pre > 0)
+	}
+	r.cur.WriteString(t)
+}
+
+// flush ends the block being read: code in <pre>, else a heading or a
+// paragraph of its words.
+func (r *htmlReader) flush() {
+	text := r.cur.String()
+	r.cur.Reset()
+	if r.pre > 0 {
+		if strings.TrimSpace(text) != "" {
+			r.emit(Code, 0, text, r.curLine)
+		}
+		return
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	if text == "" {
+		return
+	}
+	if r.heading > 0 {
+		r.emit(Heading, r.heading, text, r.curLine)
+		return
+	}
+	r.emit(Para, 0, text, r.curLine)
+}
+
+// emit adds a block of text starting on source line n (code: a line of
+// the Doc per line of text).
+func (r *htmlReader) emit(kind Kind, level int, text string, n int) {
+	doc := r.doc
+	start := len(doc.Lines)
+	if kind == Code {
+		for i, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+			doc.Lines = append(doc.Lines, Line{Text: l, N: n + i})
+		}
+	} else {
+		doc.Lines = append(doc.Lines, Line{Text: text, N: n})
+	}
+	b := Block{Kind: kind, Level: level, Start: start, End: len(doc.Lines)}
+	if kind == Heading {
+		b.Title = text
+	}
+	doc.Blocks = append(doc.Blocks, b)
 }
 
 // leadingNewlines is how many lines into a text token its first

@@ -176,6 +176,44 @@ func (c *cancellingEmbedder) Embed(ctx context.Context, texts []string) ([][]flo
 	return c.fakeEmbedder.Embed(ctx, texts)
 }
 
+// A run interrupted while answers were out keeps every one that came
+// back, even when storing the first makes it time to commit: that commit,
+// with the run's context done, cannot be written, and the answers after
+// it were lost with it.
+func TestRunCancelledKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	emb := &lateCancelEmbedder{cancel: cancel, first: chunkText(0), last: chunkText(1), answered: make(chan struct{})}
+	sum, err := Run(ctx, s, emb, Options{Root: "/r", FS: docs(3), Model: "m", BatchSize: 1, Requests: 2, CommitEvery: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if got := paths(s.Manifest()); sum == nil || got != "a.md b.md" {
+		t.Fatalf("kept %q, want a.md b.md: both were embedded before the run stopped", got)
+	}
+}
+
+// lateCancelEmbedder answers the request of text first only once the one
+// of text last is answered, which cancels the run as it answers.
+type lateCancelEmbedder struct {
+	fakeEmbedder
+	cancel      func()
+	first, last string
+	answered    chan struct{}
+}
+
+func (l *lateCancelEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	switch {
+	case slices.Contains(texts, l.first):
+		<-l.answered
+	case slices.Contains(texts, l.last):
+		defer close(l.answered)
+		l.cancel()
+	}
+	return l.fakeEmbedder.Embed(ctx, texts)
+}
+
 // overlapEmbedder holds every request until want are in flight at once
 // (the first time), and notes how many ever were.
 type overlapEmbedder struct {

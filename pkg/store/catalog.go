@@ -97,6 +97,24 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		t.tenant(f.Tenant)
 		t.list(f.Access)
 	}
+	w.tables(t)
+	w.sources(m.Sources, t)
+	roots := w.roots(m)
+	if err := w.files(m.Files, roots, t); err != nil {
+		return nil, err
+	}
+	w.count(len(m.Problems))
+	for _, p := range m.Problems {
+		w.count(roots[p.Root])
+		w.str(p.Path)
+		w.str(p.Reason)
+		w.bool(p.Failed)
+	}
+	return binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b)), nil
+}
+
+// tables writes the tables of tenants and lists of principals.
+func (w *catWriter) tables(t *catTables) {
 	w.strs(t.tenantOrder)
 	total := 0
 	for _, l := range t.listOrder {
@@ -107,9 +125,12 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 	for _, l := range t.listOrder {
 		w.strs(l)
 	}
+}
 
-	w.count(len(m.Sources))
-	for _, s := range m.Sources {
+// sources writes the sources, naming tenants and lists by their number in t.
+func (w *catWriter) sources(sources []Source, t *catTables) {
+	w.count(len(sources))
+	for _, s := range sources {
 		w.str(s.Path)
 		var flags byte
 		if s.File {
@@ -132,17 +153,18 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		w.count(t.list(s.Allow))
 		w.strs(s.Removed)
 	}
+}
 
+// roots writes the table of the roots of m's files and problems, in the
+// order they are first met, and returns their numbers.
+func (w *catWriter) roots(m *Manifest) map[string]int {
 	roots := map[string]int{}
 	var order []string
-	root := func(r string) int {
-		n, ok := roots[r]
-		if !ok {
-			n = len(order)
-			roots[r] = n
+	root := func(r string) {
+		if _, ok := roots[r]; !ok {
+			roots[r] = len(order)
 			order = append(order, r)
 		}
-		return n
 	}
 	for _, f := range m.Files {
 		root(f.Root)
@@ -151,9 +173,13 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		root(p.Root)
 	}
 	w.strs(order)
+	return roots
+}
 
-	w.count(len(m.Files))
-	for _, f := range m.Files {
+// files writes the files, naming roots, tenants and lists by their number.
+func (w *catWriter) files(files []FileEntry, roots map[string]int, t *catTables) error {
+	w.count(len(files))
+	for _, f := range files {
 		w.count(roots[f.Root])
 		w.count(t.tenant(f.Tenant))
 		w.count(t.list(f.Access))
@@ -170,7 +196,7 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		} else {
 			meta, err := json.Marshal(f.Meta)
 			if err != nil {
-				return nil, fmt.Errorf("metadata of %s: %w", f.Path, err)
+				return fmt.Errorf("metadata of %s: %w", f.Path, err)
 			}
 			w.count(len(meta))
 			w.b = append(w.b, meta...)
@@ -186,15 +212,7 @@ func encodeCatalog(m *Manifest) ([]byte, error) {
 		w.b = binary.AppendUvarint(w.b, f.Seen.Inode)
 		w.int(f.Seen.ReadAt)
 	}
-
-	w.count(len(m.Problems))
-	for _, p := range m.Problems {
-		w.count(roots[p.Root])
-		w.str(p.Path)
-		w.str(p.Reason)
-		w.bool(p.Failed)
-	}
-	return binary.LittleEndian.AppendUint32(w.b, crc32.ChecksumIEEE(w.b)), nil
+	return nil
 }
 
 // catTables numbers the tenants and the distinct lists of principals of a
@@ -319,154 +337,198 @@ const firstBinaryVersion = 5
 // which is the file's one copy: no allocation a string, nor a list of
 // principals (the lists of the table share one array).
 func decodeCatalogBody(b string, v int) (*Manifest, error) {
-	r := catReader{b: b}
+	d := catDecoder{catReader: catReader{b: b}, v: v}
 	m := &Manifest{FormatVersion: v}
-	m.EmbedModel = r.str()
-	m.Dims = r.int()
-	m.ChunkTarget = r.int()
-	m.ChunkOverlap = r.int()
-	m.Generation = r.str()
-	m.Created = r.time()
-	m.Updated = r.time()
-
-	// Version 5 has no tenants nor access: every number below is 0, the
-	// default tenant and no list.
-	v6 := v >= 6
-	var tenants []string
-	var lists [][]string
-	if v6 {
-		switch flags := r.byte(); flags {
-		case 0:
-		case 1:
-			m.AccessControl = true
-		default:
-			r.fail(fmt.Errorf("catalog flags %#x", flags))
-		}
-		tenants = r.strs()
-		lists = r.lists()
+	m.EmbedModel = d.str()
+	m.Dims = d.int()
+	m.ChunkTarget = d.int()
+	m.ChunkOverlap = d.int()
+	m.Generation = d.str()
+	m.Created = d.time()
+	m.Updated = d.time()
+	if v >= 6 {
+		m.AccessControl = d.tables()
 	}
-	tenant := func() string {
-		if !v6 {
-			return ""
-		}
-		if n := r.number(len(tenants) + 1); n > 0 {
-			return tenants[n-1]
-		}
-		return ""
+	m.Sources = d.sources()
+	d.roots = d.strs()
+	var err error
+	if m.Files, err = d.files(); err != nil {
+		return nil, err
 	}
-	list := func() []string {
-		if !v6 {
-			return nil
-		}
-		if n := r.number(len(lists) + 1); n > 0 {
-			return lists[n-1]
-		}
-		return nil
+	m.Problems = d.problems()
+	if d.err == nil && d.off != len(d.b) {
+		d.fail(errors.New("trailing bytes"))
 	}
-
-	if n := r.count(); n > 0 {
-		m.Sources = make([]Source, n)
-		for i := range m.Sources {
-			s := &m.Sources[i]
-			s.Path = r.str()
-			flags := r.byte()
-			s.File, s.Hidden = flags&1 != 0, flags&2 != 0
-			known := byte(3)
-			switch {
-			case v >= 8:
-				known = 0x7f // and what it inherits
-			case v == 7:
-				known = 7 // collections
-			}
-			if flags&^known != 0 {
-				r.fail(fmt.Errorf("source flags %#x", flags))
-			}
-			s.Inherit = Settings(flags>>3) & inheritAll
-			if flags&4 != 0 {
-				s.Collection = r.str()
-			}
-			s.Include = r.strs()
-			s.Exclude = r.strs()
-			s.Tenant = tenant()
-			s.Allow = list()
-			if v >= 8 {
-				s.Removed = r.strs()
-			}
-		}
-	}
-	roots := r.strs()
-	root := func() string {
-		if n := r.number(len(roots)); n >= 0 {
-			return roots[n]
-		}
-		return ""
-	}
-
-	if n := r.count(); n > 0 {
-		m.Files = make([]FileEntry, n)
-		seen := make([]Seen, n) // one allocation for all
-		for i := range m.Files {
-			if r.err != nil {
-				return nil, r.err
-			}
-			f := &m.Files[i]
-			f.Root = root()
-			f.Tenant = tenant()
-			f.Access = list()
-			f.Path = r.str()
-			f.Hash = r.str()
-			f.Key = r.str()
-			f.Size = r.int64()
-			f.Chunks = r.int()
-			f.ObjectSize = r.int64()
-			f.IndexedAt = r.time()
-			f.Format = r.str()
-			if meta := r.str(); meta != "" {
-				if err := json.Unmarshal([]byte(meta), &f.Meta); err != nil {
-					return nil, fmt.Errorf("metadata of %s: %w", f.Path, err)
-				}
-			}
-			if err := checkFile(f); r.err == nil && err != nil {
-				return nil, err
-			}
-			switch r.byte() {
-			case 0:
-			case 1:
-				s := &seen[i]
-				s.Size, s.MTime, s.CTime, s.Inode, s.ReadAt = r.int64(), r.int64(), r.int64(), r.uvarint(), r.int64()
-				f.Seen = s
-			default:
-				r.fail(errors.New("bad seen flag"))
-			}
-		}
-	}
-
-	if n := r.count(); n > 0 {
-		m.Problems = make([]Problem, n)
-		for i := range m.Problems {
-			p := &m.Problems[i]
-			p.Root = root()
-			p.Path = r.str()
-			p.Reason = r.str()
-			switch r.byte() {
-			case 0:
-			case 1:
-				p.Failed = true
-			default:
-				r.fail(errors.New("bad problem flag"))
-			}
-		}
-	}
-	if r.err == nil && r.off != len(r.b) {
-		r.fail(errors.New("trailing bytes"))
-	}
-	if r.err != nil {
-		return nil, r.err
+	if d.err != nil {
+		return nil, d.err
 	}
 	if m.Generation == "" || m.Dims < 0 {
 		return nil, errMissing
 	}
 	return m, nil
+}
+
+// catDecoder reads the parts of a catalog of format version v, and the
+// tables they name tenants, lists of principals and roots by the number
+// of.
+type catDecoder struct {
+	catReader
+	v          int
+	tenants    []string
+	principals [][]string
+	roots      []string
+}
+
+// tables reads the catalog's flags, which it returns (access control),
+// and its tables of tenants and lists (version 6 on). Version 5 has no
+// tenants nor access: every number of them is then 0, the default tenant
+// and no list.
+func (d *catDecoder) tables() (accessControl bool) {
+	switch flags := d.byte(); flags {
+	case 0:
+	case 1:
+		accessControl = true
+	default:
+		d.fail(fmt.Errorf("catalog flags %#x", flags))
+	}
+	d.tenants = d.strs()
+	d.principals = d.lists()
+	return accessControl
+}
+
+// tenant reads a tenant number.
+func (d *catDecoder) tenant() string {
+	if d.v < 6 {
+		return ""
+	}
+	if n := d.number(len(d.tenants) + 1); n > 0 {
+		return d.tenants[n-1]
+	}
+	return ""
+}
+
+// list reads a list number.
+func (d *catDecoder) list() []string {
+	if d.v < 6 {
+		return nil
+	}
+	if n := d.number(len(d.principals) + 1); n > 0 {
+		return d.principals[n-1]
+	}
+	return nil
+}
+
+// root reads a root number.
+func (d *catDecoder) root() string {
+	if n := d.number(len(d.roots)); n >= 0 {
+		return d.roots[n]
+	}
+	return ""
+}
+
+// sources reads the sources: nil for none.
+func (d *catDecoder) sources() []Source {
+	n := d.count()
+	if n <= 0 {
+		return nil
+	}
+	known := byte(3)
+	switch {
+	case d.v >= 8:
+		known = 0x7f // and what it inherits
+	case d.v == 7:
+		known = 7 // collections
+	}
+	sources := make([]Source, n)
+	for i := range sources {
+		s := &sources[i]
+		s.Path = d.str()
+		flags := d.byte()
+		s.File, s.Hidden = flags&1 != 0, flags&2 != 0
+		if flags&^known != 0 {
+			d.fail(fmt.Errorf("source flags %#x", flags))
+		}
+		s.Inherit = Settings(flags>>3) & inheritAll
+		if flags&4 != 0 {
+			s.Collection = d.str()
+		}
+		s.Include = d.strs()
+		s.Exclude = d.strs()
+		s.Tenant = d.tenant()
+		s.Allow = d.list()
+		if d.v >= 8 {
+			s.Removed = d.strs()
+		}
+	}
+	return sources
+}
+
+// files reads the files, checking each: nil for none.
+func (d *catDecoder) files() ([]FileEntry, error) {
+	n := d.count()
+	if n <= 0 {
+		return nil, nil
+	}
+	files := make([]FileEntry, n)
+	seen := make([]Seen, n) // one allocation for all
+	for i := range files {
+		if d.err != nil {
+			return nil, d.err
+		}
+		f := &files[i]
+		f.Root = d.root()
+		f.Tenant = d.tenant()
+		f.Access = d.list()
+		f.Path = d.str()
+		f.Hash = d.str()
+		f.Key = d.str()
+		f.Size = d.int64()
+		f.Chunks = d.int()
+		f.ObjectSize = d.int64()
+		f.IndexedAt = d.time()
+		f.Format = d.str()
+		if meta := d.str(); meta != "" {
+			if err := json.Unmarshal([]byte(meta), &f.Meta); err != nil {
+				return nil, fmt.Errorf("metadata of %s: %w", f.Path, err)
+			}
+		}
+		if err := checkFile(f); d.err == nil && err != nil {
+			return nil, err
+		}
+		switch d.byte() {
+		case 0:
+		case 1:
+			s := &seen[i]
+			s.Size, s.MTime, s.CTime, s.Inode, s.ReadAt = d.int64(), d.int64(), d.int64(), d.uvarint(), d.int64()
+			f.Seen = s
+		default:
+			d.fail(errors.New("bad seen flag"))
+		}
+	}
+	return files, nil
+}
+
+// problems reads the problems: nil for none.
+func (d *catDecoder) problems() []Problem {
+	n := d.count()
+	if n <= 0 {
+		return nil
+	}
+	problems := make([]Problem, n)
+	for i := range problems {
+		p := &problems[i]
+		p.Root = d.root()
+		p.Path = d.str()
+		p.Reason = d.str()
+		switch d.byte() {
+		case 0:
+		case 1:
+			p.Failed = true
+		default:
+			d.fail(errors.New("bad problem flag"))
+		}
+	}
+	return problems
 }
 
 // catReader reads the catalog's fields from b, at off. The first error
