@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -502,7 +503,7 @@ type sessionFile struct {
 
 // asker is who asks, as a session records it.
 func (o *ChatOptions) asker() (as, tenant string) {
-	return cmpOr(o.View.As, "public"), o.View.Tenant
+	return cmp.Or(o.View.As, "public"), o.View.Tenant
 }
 
 // openSession reads the session name, when there is one, and goes on from

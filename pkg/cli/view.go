@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,7 +131,7 @@ type emptyViewError struct {
 }
 
 func (e *emptyViewError) Error() string {
-	return fmt.Sprintf("%s sees no document in %s", cmpOr(e.as, access.Public), tenantName(e.tenant))
+	return fmt.Sprintf("%s sees no document in %s", cmp.Or(e.as, access.Public), tenantName(e.tenant))
 }
 
 // visibleCollections are the collections of the files v sees (whatever
