@@ -487,7 +487,9 @@ func mergeSmall(d *doc, cs []Chunk, opt Options) []Chunk {
 	return out
 }
 
-// CommonHeading is the heading path two chunks share (" > " separated).
+// CommonHeading is the heading path two chunks share (" > " separated):
+// the heading of chunks joined into one, here (small sections), in the
+// results retrieve merges and in what rag show prints for a citation.
 func CommonHeading(a, b string) string {
 	if a == b {
 		return a

@@ -291,3 +291,29 @@ func TestOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCommonHeading: the one rule for the heading of chunks joined into
+// one (small sections here, merged results in retrieve, a citation's
+// chunks in rag show): the headings they share, whole, from the top.
+func TestCommonHeading(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ a, b, want string }{
+		{"Install > Linux", "Install > Linux", "Install > Linux"},
+		{"Install > Linux", "Install > macOS", "Install"},
+		{"Install > Linux > apt", "Install > Linux", "Install > Linux"},
+		{"Install", "Install > Linux", "Install"},
+		{"Install", "Usage", ""},
+		{"", "Install", ""},
+		{"", "", ""},
+		{"Install > Linux", "Install > Lin", "Install"}, // whole headings, not a prefix of one
+		{"A > B > C", "A > X > C", "A"},                 // from the top: C is under another B
+	}
+	for _, tt := range tests {
+		if got := CommonHeading(tt.a, tt.b); got != tt.want {
+			t.Errorf("CommonHeading(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+		if got := CommonHeading(tt.b, tt.a); got != tt.want {
+			t.Errorf("CommonHeading(%q, %q) = %q, want %q", tt.b, tt.a, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/lexical"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -188,9 +189,7 @@ func merge(k *Result, r Result) {
 	k.Text = joinOverlap(first.Text, second.Text)
 	k.StartLine = min(k.StartLine, r.StartLine)
 	k.EndLine = max(k.EndLine, r.EndLine)
-	if k.Heading != r.Heading {
-		k.Heading = commonHeading(k.Heading, r.Heading)
-	}
+	k.Heading = chunk.CommonHeading(k.Heading, r.Heading)
 }
 
 // joinOverlap joins two texts of which the second continues the first,
@@ -215,16 +214,6 @@ func equalLines(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// commonHeading is the heading path two merged chunks share.
-func commonHeading(a, b string) string {
-	as, bs := strings.Split(a, " > "), strings.Split(b, " > ")
-	var out []string
-	for i := 0; i < len(as) && i < len(bs) && as[i] == bs[i]; i++ {
-		out = append(out, as[i])
-	}
-	return strings.Join(out, " > ")
 }
 
 // Covered reports whether the results can speak to the query at all: the
