@@ -17,6 +17,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/internal/iostreams"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/internal/render"
@@ -459,7 +460,7 @@ func (s *chatSession) save(path string) error {
 	} else {
 		data = []byte(s.markdown())
 	}
-	return writeFileAtomic(path, data)
+	return filestat.WriteFileAtomic(path, data, 0o644)
 }
 
 // markdown is the conversation as a Markdown document.
@@ -566,35 +567,9 @@ func (s *chatSession) saveSession() error {
 	if err := os.MkdirAll(filepath.Dir(s.session), 0o700); err != nil {
 		return fmt.Errorf("keep the chat session: %w", err)
 	}
-	if err := writeFileAtomic(s.session, append(data, '\n')); err != nil {
+	if err := filestat.WriteFileAtomic(s.session, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("keep the chat session: %w", err)
 	}
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it
-// and renames it over path: a crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name()) // best effort: err is what matters
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err = f.Sync(); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
