@@ -139,19 +139,13 @@ func openIndex(ctx context.Context, a *App, g *globalOptions) (_ *store.Local, m
 		return nil, "", nil, err
 	}
 	man := m.Manifest()
-	if g.EmbedModel != "" && man.Dims > 0 && g.EmbedModel != man.EmbedModel {
-		mismatch = &store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: g.EmbedModel}
-	}
+	model, mismatch = man.EmbedModelFor(g.EmbedModel, config.DefaultEmbedModel)
 	if c := m.Recovered(); c != nil {
 		updated := "never"
 		if !man.Updated.IsZero() {
 			updated = man.Updated.Local().Format("2006-01-02 15:04:05 MST")
 		}
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the index catalog is damaged (%v); answering from the previous one (of %s): files the last `rag index` added or changed may be missing or stale; run `rag index` to repair it\n", a.errText(c.Err.Error()), updated)
-	}
-	model = man.EmbedModel
-	if man.Dims == 0 && g.EmbedModel != "" {
-		model = g.EmbedModel
 	}
 	return m, model, mismatch, nil
 }
