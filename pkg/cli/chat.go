@@ -77,13 +77,7 @@ does not. The chat ends with 0 when its input does.`,
   rag chat --session onboarding`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.K < 1 {
-				return usagef("-k must be at least 1")
-			}
-			if _, err := opts.validate(); err != nil {
-				return err
-			}
-			if err := opts.checkModel(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if cmd.Flags().Changed("session") {
