@@ -9,6 +9,7 @@ package chunk
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -487,7 +488,9 @@ func mergeSmall(d *doc, cs []Chunk, opt Options) []Chunk {
 	return out
 }
 
-// CommonHeading is the heading path two chunks share (" > " separated).
+// CommonHeading is the heading path two chunks share (" > " separated):
+// the heading of chunks joined into one, here (small sections), in the
+// results retrieve merges and in what rag show prints for a citation.
 func CommonHeading(a, b string) string {
 	if a == b {
 		return a
@@ -498,4 +501,24 @@ func CommonHeading(a, b string) string {
 		n++
 	}
 	return strings.Join(pa[:n], " > ")
+}
+
+// SharedLines is how many lines a chunk repeats of the one before it in
+// its document: next and prev are their texts' lines, nextStart the first
+// line of the one and prevEnd the last of the other. Chunks are cut at
+// line boundaries and overlap by whole lines, so it is the longest run of
+// lines prev ends with and next starts with; chunks that only touch
+// (nextStart after prevEnd) share none, even when the lines at the seam
+// are equal (two closing braces). Whoever joins chunks (merged results in
+// retrieve, a citation in rag show) writes those lines once.
+func SharedLines(prev []string, prevEnd int, next []string, nextStart int) int {
+	if nextStart > prevEnd {
+		return 0
+	}
+	for n := min(len(prev), len(next)); n > 0; n-- {
+		if slices.Equal(prev[len(prev)-n:], next[:n]) {
+			return n
+		}
+	}
+	return 0
 }

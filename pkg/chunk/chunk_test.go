@@ -291,3 +291,59 @@ func TestOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCommonHeading: the one rule for the heading of chunks joined into
+// one (small sections here, merged results in retrieve, a citation's
+// chunks in rag show): the headings they share, whole, from the top.
+func TestCommonHeading(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ a, b, want string }{
+		{"Install > Linux", "Install > Linux", "Install > Linux"},
+		{"Install > Linux", "Install > macOS", "Install"},
+		{"Install > Linux > apt", "Install > Linux", "Install > Linux"},
+		{"Install", "Install > Linux", "Install"},
+		{"Install", "Usage", ""},
+		{"", "Install", ""},
+		{"", "", ""},
+		{"Install > Linux", "Install > Lin", "Install"}, // whole headings, not a prefix of one
+		{"A > B > C", "A > X > C", "A"},                 // from the top: C is under another B
+	}
+	for _, tt := range tests {
+		if got := CommonHeading(tt.a, tt.b); got != tt.want {
+			t.Errorf("CommonHeading(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+		if got := CommonHeading(tt.b, tt.a); got != tt.want {
+			t.Errorf("CommonHeading(%q, %q) = %q, want %q", tt.b, tt.a, got, tt.want)
+		}
+	}
+}
+
+// TestSharedLines: the one rule for the lines two neighbouring chunks
+// both hold, which whoever joins them writes once.
+func TestSharedLines(t *testing.T) {
+	t.Parallel()
+	lines := func(s string) []string { return strings.Split(s, "\n") }
+	tests := []struct {
+		name            string
+		prev            string
+		prevEnd         int
+		next            string
+		nextStart, want int
+	}{
+		{"overlap of two lines", "l1\nl2\nl3\nl4", 4, "l3\nl4\nl5", 3, 2},
+		{"the longest run", "a\n}\n}", 3, "}\n}\nb", 2, 2},
+		{"next inside prev", "l1\nl2\nl3", 3, "l2\nl3", 2, 2},
+		{"same chunk", "l1\nl2", 2, "l1\nl2", 1, 2},
+		{"overlapping lines, texts that differ", "l1\nl2", 2, "x2\nx3", 2, 0},
+		{"touching: an equal line at the seam is two lines", "a\n}", 2, "}\nb", 3, 0},
+		{"apart", "l1", 1, "l1", 5, 0},
+		{"pieces of one long line", "aaaa", 7, "bbbb", 7, 0},
+		{"a piece equal to the one before", "aaaa", 7, "aaaa", 7, 1},
+		{"empty", "", 1, "", 1, 1},
+	}
+	for _, tt := range tests {
+		if got := SharedLines(lines(tt.prev), tt.prevEnd, lines(tt.next), tt.nextStart); got != tt.want {
+			t.Errorf("%s: SharedLines = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -82,13 +82,7 @@ Piped, the answer is plain text as the model wrote it. An empty index exits
 				return err
 			}
 			opts.Question = q
-			if opts.K < 1 {
-				return usagef("-k must be at least 1")
-			}
-			if _, err := opts.validate(); err != nil {
-				return err
-			}
-			if err := opts.checkModel(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			return a.withPull(cmd.Context(), opts.Pull, func() error { return askRun(cmd.Context(), a, opts) })
@@ -119,6 +113,17 @@ func bindAnswer(f *pflag.FlagSet, a *App, opts *AskOptions) {
 	f.IntVar(&opts.NumCtx, "num-ctx", 8192, "model context window in tokens (room for the sources)")
 	f.IntVar(&opts.MaxTokens, "max-tokens", 1024, "longest answer in tokens")
 	f.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature; 0 gives the most repeatable answers")
+}
+
+// check checks the flags of a command that answers questions (ask, chat).
+func (o *AskOptions) check() error {
+	if o.K < 1 {
+		return usagef("-k must be at least 1")
+	}
+	if _, err := o.validate(); err != nil {
+		return err
+	}
+	return o.checkModel()
 }
 
 // checkModel checks the flags of the chat model's request: a context

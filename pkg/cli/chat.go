@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
@@ -76,13 +78,7 @@ does not. The chat ends with 0 when its input does.`,
   rag chat --session onboarding`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.K < 1 {
-				return usagef("-k must be at least 1")
-			}
-			if _, err := opts.validate(); err != nil {
-				return err
-			}
-			if err := opts.checkModel(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if cmd.Flags().Changed("session") {
@@ -459,7 +455,7 @@ func (s *chatSession) save(path string) error {
 	} else {
 		data = []byte(s.markdown())
 	}
-	return writeFileAtomic(path, data)
+	return filestat.WriteFileAtomic(path, data, 0o644)
 }
 
 // markdown is the conversation as a Markdown document.
@@ -503,7 +499,7 @@ type sessionFile struct {
 
 // asker is who asks, as a session records it.
 func (o *ChatOptions) asker() (as, tenant string) {
-	return cmpOr(o.View.As, "public"), o.View.Tenant
+	return cmp.Or(o.View.As, "public"), o.View.Tenant
 }
 
 // openSession reads the session name, when there is one, and goes on from
@@ -566,35 +562,8 @@ func (s *chatSession) saveSession() error {
 	if err := os.MkdirAll(filepath.Dir(s.session), 0o700); err != nil {
 		return fmt.Errorf("keep the chat session: %w", err)
 	}
-	if err := writeFileAtomic(s.session, append(data, '\n')); err != nil {
+	if err := filestat.WriteFileAtomic(s.session, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("keep the chat session: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it
-// and renames it over path: a crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name()) // best effort: err is what matters
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err = f.Sync(); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -380,13 +380,7 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 		return &hintedError{err: usagef("%s holds %s, not only this corpus", dir, what),
 			hint: "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"}
 	}
-	model := g.EmbedModel
-	if model == "" {
-		model = st.Manifest().EmbedModel
-	}
-	if model == "" {
-		model = config.DefaultEmbedModel
-	}
+	model := m.RunModel(g.EmbedModel, config.DefaultEmbedModel)
 	client, err := a.ollama()
 	if err != nil {
 		return err

@@ -361,21 +361,12 @@ func indexRun(ctx context.Context, a *App, opts *IndexOptions) (err error) {
 	if err := checkChunking(opts, st.Manifest()); err != nil {
 		return err
 	}
-	model := opts.EmbedModel
 	current := st.Manifest()
-	// A catalog's model counts once something was embedded with it: an
-	// older rag recorded the model of a first run that failed.
+	model := current.RunModel(opts.EmbedModel, config.DefaultEmbedModel)
 	if opts.Rebuild {
-		if model == "" && current.Dims > 0 {
-			model = current.EmbedModel // an unfinished rebuild's model
-		}
+		// An unfinished rebuild's model, else the replaced index's.
+		model = current.RunModel(opts.EmbedModel, previous.RunModel("", config.DefaultEmbedModel))
 		current = previous
-	}
-	if model == "" && current.Dims > 0 {
-		model = current.EmbedModel
-	}
-	if model == "" {
-		model = config.DefaultEmbedModel
 	}
 	if opts.Rebuild {
 		if m := st.Manifest(); m.EmbedModel != "" && m.EmbedModel != model {

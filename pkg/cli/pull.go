@@ -59,22 +59,15 @@ type pullReport struct {
 
 // neededModels are the models the index and the settings need, each once.
 func neededModels(a *App, g *globalOptions) []string {
-	embed := ""
+	var m store.Manifest
 	if dir, err := a.indexDir(g); err == nil {
-		m, err := store.ReadManifest(dir)
-		switch {
-		case err == nil:
-			embed = m.EmbedModel
-		case !errors.Is(err, store.ErrNoIndex):
+		if m, err = store.ReadManifest(dir); err != nil && !errors.Is(err, store.ErrNoIndex) {
 			fmt.Fprintf(a.IO.ErrOut, "rag: note: cannot read the index's model (%v); using the configured one\n", err)
 		}
 	}
-	if embed == "" {
-		embed = g.EmbedModel
-	}
-	if embed == "" {
-		embed = config.DefaultEmbedModel
-	}
+	// The index's model even when another is asked: that one is refused
+	// where it would be used (the mismatch), not pulled.
+	embed, _ := m.EmbedModelFor(g.EmbedModel, config.DefaultEmbedModel)
 	models := []string{embed, a.cfg.String(config.KeyModel)}
 	if a.cfg.Bool(config.KeyExpand) {
 		models = append(models, cmp.Or(a.cfg.String(config.KeyExpandModel), a.cfg.String(config.KeyModel)))

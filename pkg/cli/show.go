@@ -568,7 +568,7 @@ func mergeChunks(cs []store.Chunk, ref citeRef) showSection {
 			prev = c
 			continue
 		case c.StartLine <= prev.EndLine:
-			k := overlapLines(lines, cl)
+			k := chunk.SharedLines(lineTexts(lines[max(0, len(lines)-len(cl)):]), prev.EndLine, cl, c.StartLine)
 			cl = cl[k:]
 			for j, t := range cl {
 				lines = append(lines, showLine{n: number(j + k), text: t})
@@ -609,27 +609,15 @@ func mergeChunks(cs []store.Chunk, ref citeRef) showSection {
 			sec.StartLine, sec.EndLine = kept[0].n, kept[len(kept)-1].n
 		}
 	}
-	texts := make([]string, len(lines))
-	for i, l := range lines {
-		texts[i] = l.text
-	}
-	sec.Text = strings.Join(texts, "\n")
+	sec.Text = strings.Join(lineTexts(lines), "\n")
 	return sec
 }
 
-// overlapLines is the number of lines next starts with that end have.
-func overlapLines(have []showLine, next []string) int {
-	for k := min(len(have), len(next)); k > 0; k-- {
-		match := true
-		for j := 0; j < k; j++ {
-			if have[len(have)-k+j].text != next[j] {
-				match = false
-				break
-			}
-		}
-		if match {
-			return k
-		}
+// lineTexts are the texts of ls.
+func lineTexts(ls []showLine) []string {
+	texts := make([]string, len(ls))
+	for i, l := range ls {
+		texts[i] = l.text
 	}
-	return 0
+	return texts
 }

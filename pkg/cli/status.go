@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -241,7 +242,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
 		// A model is the index's only once something was embedded with it.
 		rep.EmbedModel = m.EmbedModel
 	}
-	rep.Access = statusAccess{Control: m.AccessControl, Tenant: opts.View.Tenant, As: cmpOr(opts.View.As, "public"), Whole: true}
+	rep.Access = statusAccess{Control: m.AccessControl, Tenant: opts.View.Tenant, As: cmp.Or(opts.View.As, "public"), Whole: true}
 	var damageFilter func([]store.Damage) []store.Damage
 	if !opts.All {
 		if vm, filter := viewOf(m, view); len(vm.Files) < len(m.Files) || len(vm.Sources) < len(m.Sources) {
@@ -457,13 +458,6 @@ func tenantName(t string) string {
 		return "the default tenant"
 	}
 	return "tenant " + t
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // latestIndexed is when the last of the files view sees was indexed

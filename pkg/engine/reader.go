@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rag-cli/rag/internal/english"
+	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/store"
@@ -66,19 +67,13 @@ func (e *Engine) openIndex(ctx context.Context, events Events) (_ *store.Local, 
 		return nil, "", nil, err
 	}
 	man := st.Manifest()
-	if asked := e.cfg.EmbedModel; asked != "" && man.Dims > 0 && asked != man.EmbedModel {
-		mismatch = &store.ModelMismatchError{IndexModel: man.EmbedModel, IndexDims: man.Dims, Model: asked}
-	}
+	model, mismatch = man.EmbedModelFor(e.cfg.EmbedModel, config.DefaultEmbedModel)
 	if c := st.Recovered(); c != nil {
 		updated := "never"
 		if !man.Updated.IsZero() {
 			updated = man.Updated.Local().Format("2006-01-02 15:04:05 MST")
 		}
 		events.warn(WarnRecoveredCatalog, fmt.Sprintf("the index catalog is damaged (%v); answering from the previous one (of %s): files the last `rag index` added or changed may be missing or stale; run `rag index` to repair it", c.Err, updated))
-	}
-	model = man.EmbedModel
-	if man.Dims == 0 && e.cfg.EmbedModel != "" {
-		model = e.cfg.EmbedModel
 	}
 	return st, model, mismatch, nil
 }

@@ -5,7 +5,9 @@
 // reading either. ReadFile and ReadFileFS read the small files rag is told
 // what to do by (config, ignore, access and groups files) only when they
 // are regular files, bounded and cancellable: a link to /dev/zero or a
-// named pipe in their place is refused at once.
+// named pipe in their place is refused at once. Atomic.WriteFile and
+// WriteFileAtomic replace a file whole or not at all (the index's catalog
+// and objects, rag chat's sessions).
 package filestat
 
 // Stat is a file's size, modification and status-change times (Unix

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/lexical"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -185,46 +186,19 @@ func merge(k *Result, r Result) {
 	if r.StartLine >= k.StartLine && r.EndLine <= k.EndLine && strings.Contains(k.Text, strings.TrimSpace(r.Text)) {
 		return // inside the kept chunk
 	}
-	k.Text = joinOverlap(first.Text, second.Text)
+	k.Text = joinOverlap(first, second)
 	k.StartLine = min(k.StartLine, r.StartLine)
 	k.EndLine = max(k.EndLine, r.EndLine)
-	if k.Heading != r.Heading {
-		k.Heading = commonHeading(k.Heading, r.Heading)
-	}
+	k.Heading = chunk.CommonHeading(k.Heading, r.Heading)
 }
 
-// joinOverlap joins two texts of which the second continues the first,
-// writing the lines they share once. Chunks are cut at line boundaries and
-// overlap by whole lines, so the longest suffix of a's lines that is a
-// prefix of b's is the overlap; texts that touch share none.
-func joinOverlap(a, b string) string {
-	al := strings.Split(strings.TrimRight(a, "\n"), "\n")
-	bl := strings.Split(strings.TrimRight(b, "\n"), "\n")
-	for m := min(len(al), len(bl)); m > 0; m-- {
-		if equalLines(al[len(al)-m:], bl[:m]) {
-			return strings.Join(append(al, bl[m:]...), "\n")
-		}
-	}
-	return strings.Join(append(al, bl...), "\n")
-}
-
-func equalLines(a, b []string) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// commonHeading is the heading path two merged chunks share.
-func commonHeading(a, b string) string {
-	as, bs := strings.Split(a, " > "), strings.Split(b, " > ")
-	var out []string
-	for i := 0; i < len(as) && i < len(bs) && as[i] == bs[i]; i++ {
-		out = append(out, as[i])
-	}
-	return strings.Join(out, " > ")
+// joinOverlap joins the texts of two results of which the second
+// continues the first, writing the lines they share (chunk.SharedLines)
+// once.
+func joinOverlap(a, b Result) string {
+	al := strings.Split(strings.TrimRight(a.Text, "\n"), "\n")
+	bl := strings.Split(strings.TrimRight(b.Text, "\n"), "\n")
+	return strings.Join(append(al, bl[chunk.SharedLines(al, a.EndLine, bl, b.StartLine):]...), "\n")
 }
 
 // Covered reports whether the results can speak to the query at all: the

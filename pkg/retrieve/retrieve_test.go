@@ -130,6 +130,8 @@ func TestContext(t *testing.T) {
 	b := Result{Root: "/d", Path: "b.md", StartLine: 1, EndLine: 2, Text: "b1\nb2", Score: 0.5}
 	before := Result{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 2, Text: "l1\nl2", Score: 0.95}
 	otherPage := Result{Root: "/d", Path: "a.md", Page: 2, StartLine: 1, EndLine: 4, Text: "p2", Score: 0.4}
+	braces := Result{Root: "/d", Path: "c.go", StartLine: 1, EndLine: 3, Text: "f() {\nif x {\n}", Score: 0.9}
+	bracesNext := Result{Root: "/d", Path: "c.go", StartLine: 4, EndLine: 5, Text: "}\nnext", Score: 0.8}
 	tests := []struct {
 		name string
 		in   []Result
@@ -138,6 +140,8 @@ func TestContext(t *testing.T) {
 	}{
 		{"overlap merged", []Result{a, aNext, b}, 4, []Result{{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 6, Text: "l1\nl2\nl3\nl4\nl5\nl6", Score: 0.9}, b}},
 		{"touching merged", []Result{aNext, aTouch}, 4, []Result{{Root: "/d", Path: "a.md", StartLine: 3, EndLine: 8, Text: "l3\nl4\nl5\nl6\nl7\nl8", Score: 0.8}}},
+		// Chunks that touch share no line: the closing braces at the seam are two lines, not one written twice.
+		{"touching merged, equal lines at the seam kept", []Result{braces, bracesNext}, 4, []Result{{Root: "/d", Path: "c.go", StartLine: 1, EndLine: 5, Text: "f() {\nif x {\n}\n}\nnext", Score: 0.9}}},
 		{"earlier lines go first", []Result{aNext, a}, 4, []Result{{Root: "/d", Path: "a.md", StartLine: 1, EndLine: 6, Text: "l1\nl2\nl3\nl4\nl5\nl6", Score: 0.8}}},
 		{"inside dropped", []Result{a, before}, 4, []Result{a}},
 		{"far apart kept", []Result{a, aFar}, 4, []Result{a, aFar}},

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 	"unsafe"
+
+	"github.com/rag-cli/rag/pkg/filestat"
 )
 
 // The catalog of format version 8 is a little-endian binary file, written
@@ -853,7 +855,7 @@ func (s *Local) removeLegacy(names ...string) error {
 		return nil
 	}
 	s.hook("legacy-removed")
-	return syncDir(s.dir)
+	return filestat.SyncDir(s.dir)
 }
 
 // Equal reports whether m and o are the same catalog, as written: `rag

@@ -845,7 +845,7 @@ func (s *Local) Publish(ctx context.Context) (err error) {
 	if err := os.Rename(filepath.Join(s.dir, stagingName), filepath.Join(s.dir, catalogName)); err != nil {
 		return fmt.Errorf("publish rebuilt index: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := filestat.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("publish rebuilt index: %w", err)
 	}
 	s.hook("published")
@@ -1377,7 +1377,7 @@ func (s *Local) syncObjects() error {
 		dirs[filepath.Dir(p)] = true
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := filestat.SyncDir(d); err != nil {
 			return err
 		}
 	}
@@ -1386,45 +1386,19 @@ func (s *Local) syncObjects() error {
 
 // writeFileAtomic writes data to a temporary file beside path and renames
 // it over path, so readers see the old or the new file, never a torn one.
-// With durable, the file and its folder are synced too.
-func (s *Local) writeFileAtomic(path string, data []byte, what string, durable bool) (err error) {
-	dir := filepath.Dir(path)
-	createTemp := os.CreateTemp
-	if s.createTemp != nil {
-		createTemp = s.createTemp
-	}
-	f, err := createTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name()) // best effort: the error that matters is err
+// With durable, the file and its folder are synced too. Fault tests stop
+// it half written (what+"-half-written") and before the rename
+// (what+"-written").
+func (s *Local) writeFileAtomic(path string, data []byte, what string, durable bool) error {
+	a := filestat.Atomic{Temp: ".tmp-*", NoSync: !durable, CreateTemp: s.createTemp, Written: func() { s.hook(what + "-written") }}
+	return a.WriteFile(path, func(w io.Writer) error {
+		if _, err := w.Write(data[:len(data)/2]); err != nil {
+			return err
 		}
-	}()
-	if _, err = f.Write(data[:len(data)/2]); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	s.hook(what + "-half-written")
-	if _, err = f.Write(data[len(data)/2:]); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	if durable {
-		if err = f.Sync(); err != nil {
-			return errors.Join(err, f.Close())
-		}
-	}
-	if err = f.Close(); err != nil {
+		s.hook(what + "-half-written")
+		_, err := w.Write(data[len(data)/2:])
 		return err
-	}
-	s.hook(what + "-written")
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if !durable {
-		return nil
-	}
-	return syncDir(dir)
+	})
 }
 
 // Stale reports whether a commit has replaced the catalog this reader
@@ -1442,15 +1416,4 @@ func (s *Local) Stale() bool {
 	}
 	fi, err := os.Stat(filepath.Join(s.dir, cur))
 	return err != nil || !os.SameFile(fi, s.opened) || !fi.ModTime().Equal(s.opened.ModTime()) || fi.Size() != s.opened.Size()
-}
-
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
