@@ -134,10 +134,7 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 func (a *App) mcpEvents() engine.Events {
 	warn := a.events()
 	return func(ev engine.Event) {
-		if w, ok := ev.(engine.Warning); ok && w.Kind == engine.WarnNoDenseSignal {
-			return
-		}
-		if _, ok := ev.(engine.Note); ok {
+		if w, ok := ev.(engine.Warning); ok && (w.Note || w.Kind == engine.WarnNoDenseSignal) {
 			return
 		}
 		warn(ev)

@@ -63,11 +63,12 @@ func (o ViewOptions) who() engine.Who {
 // terminal.
 func (a *App) events() engine.Events {
 	return func(ev engine.Event) {
-		switch ev := ev.(type) {
-		case engine.Warning:
-			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s\n", a.errText(ev.Text))
-		case engine.Note:
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(ev.Text))
+		w, ok := ev.(engine.Warning)
+		switch {
+		case ok && w.Note:
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(w.Text))
+		case ok:
+			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s\n", a.errText(w.Text))
 		}
 	}
 }

@@ -132,7 +132,7 @@ func (r *Reader) Ask(ctx context.Context, req AskRequest, onToken func(string) e
 	}
 	if len(dropped) > 0 {
 		res.DroppedSources = dropped
-		r.events.emit(Note{Kind: NoteDropped, Text: droppedText(dropped)})
+		r.events.emit(Warning{Kind: NoteDropped, Text: droppedText(dropped), Note: true})
 	}
 	msgs := req.Prompt.Messages(req.Question, sources)
 	if req.DryRun {

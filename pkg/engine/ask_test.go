@@ -36,63 +36,67 @@ func kettleIndex(t *testing.T) (*Reader, *[]Event, func() int) {
 // told in order.
 func TestAskAnswers(t *testing.T) {
 	t.Parallel()
-	for _, mode := range retrieve.Modes {
-		t.Run(string(mode), func(t *testing.T) {
-			t.Parallel()
-			r, events, chats := kettleIndex(t)
-			var streamed strings.Builder
-			res, err := r.Ask(context.Background(), AskRequest{Question: "How long does the kettle take to boil water?", AskOptions: askOptions(mode)},
-				func(s string) error { streamed.WriteString(s); return nil })
-			if err != nil {
-				t.Fatal(err)
+	eachMode(t, func(t *testing.T, mode retrieve.Mode) {
+		r, events, chats := kettleIndex(t)
+		var streamed strings.Builder
+		res, err := r.Ask(context.Background(), AskRequest{Question: "How long does the kettle take to boil water?", AskOptions: askOptions(mode)},
+			func(s string) error { streamed.WriteString(s); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := res.Answer
+		if res.NoEvidence || a.Abstained || a.Uncited || !strings.Contains(a.Answer, "three minutes") || !strings.HasSuffix(a.Answer, "[1].") {
+			t.Fatalf("answer %+v (no evidence %v)", a, res.NoEvidence)
+		}
+		if streamed.String() != a.Answer {
+			t.Errorf("streamed %q, answer %q", streamed.String(), a.Answer)
+		}
+		if len(a.Sources) == 0 || a.Sources[0].Path != "kettle.md" || !a.Sources[0].Cited {
+			t.Errorf("sources %+v", a.Sources)
+		}
+		if chats() != 1 {
+			t.Errorf("%d chat requests, want 1", chats())
+		}
+		var steps []Step
+		for _, ev := range *events {
+			if s, ok := ev.(Stage); ok {
+				steps = append(steps, s.Step)
 			}
-			a := res.Answer
-			if res.NoEvidence || a.Abstained || a.Uncited || !strings.Contains(a.Answer, "three minutes") || !strings.HasSuffix(a.Answer, "[1].") {
-				t.Fatalf("answer %+v (no evidence %v)", a, res.NoEvidence)
-			}
-			if streamed.String() != a.Answer {
-				t.Errorf("streamed %q, answer %q", streamed.String(), a.Answer)
-			}
-			if len(a.Sources) == 0 || a.Sources[0].Path != "kettle.md" || !a.Sources[0].Cited {
-				t.Errorf("sources %+v", a.Sources)
-			}
-			if chats() != 1 {
-				t.Errorf("%d chat requests, want 1", chats())
-			}
-			var steps []Step
-			for _, ev := range *events {
-				if s, ok := ev.(Stage); ok {
-					steps = append(steps, s.Step)
-				}
-			}
-			if want := []Step{StepRetrieve, StepDone, StepAnswer, StepDone}; !slices.Equal(steps, want) {
-				t.Errorf("stages %v, want %v", steps, want)
-			}
-		})
-	}
+		}
+		if want := []Step{StepRetrieve, StepDone, StepAnswer, StepDone}; !slices.Equal(steps, want) {
+			t.Errorf("stages %v, want %v", steps, want)
+		}
+	})
 }
 
 // TestAskAbstains: a question the documents do not answer is refused
 // without calling the chat model, in every mode.
 func TestAskAbstains(t *testing.T) {
 	t.Parallel()
+	eachMode(t, func(t *testing.T, mode retrieve.Mode) {
+		r, _, chats := kettleIndex(t)
+		res, err := r.Ask(context.Background(), AskRequest{Question: "Who painted the Mona Lisa?", AskOptions: askOptions(mode)}, func(string) error {
+			t.Error("a token was streamed")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.NoEvidence || !res.Answer.Abstained || len(res.Answer.Sources) != 0 {
+			t.Errorf("answer %+v (no evidence %v)", res.Answer, res.NoEvidence)
+		}
+		if chats() != 0 {
+			t.Errorf("%d chat requests, want none", chats())
+		}
+	})
+}
+
+// eachMode runs f as a parallel subtest for each retrieval mode.
+func eachMode(t *testing.T, f func(t *testing.T, mode retrieve.Mode)) {
 	for _, mode := range retrieve.Modes {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			r, _, chats := kettleIndex(t)
-			res, err := r.Ask(context.Background(), AskRequest{Question: "Who painted the Mona Lisa?", AskOptions: askOptions(mode)}, func(string) error {
-				t.Error("a token was streamed")
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.NoEvidence || !res.Answer.Abstained || len(res.Answer.Sources) != 0 {
-				t.Errorf("answer %+v (no evidence %v)", res.Answer, res.NoEvidence)
-			}
-			if chats() != 0 {
-				t.Errorf("%d chat requests, want none", chats())
-			}
+			f(t, mode)
 		})
 	}
 }

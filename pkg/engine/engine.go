@@ -59,8 +59,9 @@ func New(cfg Config) *Engine {
 // Config is the engine's configuration.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Event is what the engine reports while it works: a Warning or Note,
-// the Stage a request is at, the progress of a long task.
+// Event is what the engine reports while it works: a Warning (or note),
+// the Stage a request is at, the prompt it is Sending, the progress of a
+// long task.
 type Event interface{ event() }
 
 // Warning is something the user should know that is no failure.
@@ -69,6 +70,9 @@ type Warning struct {
 	// Text is one sentence, without a "warning:" prefix; file names and
 	// server replies in it are as they are (a face escapes them).
 	Text string
+	// Note is set for what is less than a warning: how a request was
+	// served (a face says "note").
+	Note bool
 }
 
 func (Warning) event() {}
@@ -100,30 +104,15 @@ const (
 	WarnUncited WarningKind = "uncited"
 	// WarnTruncated: the answer was cut off at its length limit.
 	WarnTruncated WarningKind = "truncated"
-)
 
-// Note is something the user may want to know about how a request was
-// served, less than a warning.
-type Note struct {
-	Kind NoteKind
-	// Text is one sentence, without a "note:" prefix; citations in it are
-	// as they are (a face escapes them).
-	Text string
-}
+	// Notes:
 
-func (Note) event() {}
-
-// NoteKind names what a note is about.
-type NoteKind string
-
-// The kinds of notes.
-const (
 	// NoteDropped: sources were left out as they did not fit in the
 	// model's context.
-	NoteDropped NoteKind = "dropped_sources"
+	NoteDropped WarningKind = "dropped_sources"
 	// NoteRewriteUnusable: a follow-up's rewrite was not usable; the
 	// question is searched as typed.
-	NoteRewriteUnusable NoteKind = "rewrite_unusable"
+	NoteRewriteUnusable WarningKind = "rewrite_unusable"
 )
 
 // Stage says which step of a request starts, for a face that shows what

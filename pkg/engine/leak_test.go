@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,15 +53,8 @@ func engineSees(d engineDoc, as, tenant string) bool {
 		return false
 	}
 	groups := map[string][]string{"user:alice": {"group:eng"}, "user:bob": {"group:hr", "group:sales"}}
-	me := append([]string{cmpOr(as, "public"), "public"}, groups[as]...)
+	me := append([]string{cmp.Or(as, "public"), "public"}, groups[as]...)
 	return slices.ContainsFunc(d.who, func(w string) bool { return slices.Contains(me, w) })
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // engineWords gives document i words of its own and words all share.
@@ -122,7 +116,7 @@ func TestEngineAccessLeaks(t *testing.T) {
 		{"group:eng", "acme"}, {"user:bob", "acme"}, {"", "acme"},
 	}
 	for _, v := range views {
-		t.Run(cmpOr(v.as, "public")+"@"+cmpOr(v.tenant, "default"), func(t *testing.T) {
+		t.Run(cmp.Or(v.as, "public")+"@"+cmp.Or(v.tenant, "default"), func(t *testing.T) {
 			t.Parallel()
 			r, err := open(Who{As: v.as, Tenant: v.tenant})
 			if err != nil {
@@ -227,7 +221,7 @@ func (c *leakCheck) collections(what string, have []string) {
 // seesCollection reports whether the asker sees a file of collection col.
 func (c *leakCheck) seesCollection(col string) bool {
 	return slices.ContainsFunc(engineDocs, func(d engineDoc) bool {
-		return slices.Contains(c.sees, d.name) && cmpOr(map[string]string{"pub": "open"}[d.folder], d.folder) == col
+		return slices.Contains(c.sees, d.name) && cmp.Or(map[string]string{"pub": "open"}[d.folder], d.folder) == col
 	})
 }
 

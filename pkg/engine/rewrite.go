@@ -27,7 +27,7 @@ func (r *Reader) Rewrite(ctx context.Context, history []rewrite.Turn, question s
 	var unusable *rewrite.UnusableError
 	switch {
 	case errors.As(err, &unusable):
-		r.events.emit(Note{Kind: NoteRewriteUnusable, Text: fmt.Sprintf("%v; searching for the question as typed", err)})
+		r.events.emit(Warning{Kind: NoteRewriteUnusable, Text: fmt.Sprintf("%v; searching for the question as typed", err), Note: true})
 		return question, false, nil
 	case err != nil:
 		return "", false, fmt.Errorf("rewrite the question: %w", err)
