@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,7 +14,6 @@ import (
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -142,117 +140,15 @@ func (o *AskOptions) checkModel() error {
 	return o.Thresholds.check()
 }
 
-// chatter adapts the Ollama client to answer.Chatter.
-type chatter struct {
-	client    *ollama.Client
-	model     string
-	maxTokens int
-	options   map[string]any
-}
-
-func (c *chatter) Chat(ctx context.Context, msgs []answer.Message, fn func(string) error) error {
-	req := ollama.ChatRequest{Model: c.model, Options: c.options, MaxTokens: c.maxTokens}
-	for _, m := range msgs {
-		req.Messages = append(req.Messages, ollama.Message{Role: m.Role, Content: m.Content})
-	}
-	err := c.client.Chat(ctx, req, fn)
-	if errors.Is(err, ollama.ErrCutOff) {
-		return answer.ErrCutOff
-	}
-	return err
-}
-
-func newChatter(q *engine.Reader, opts *AskOptions) *chatter {
-	return &chatter{client: q.Models(), model: opts.Model, maxTokens: opts.MaxTokens, options: map[string]any{
-		"temperature": opts.Temperature, "num_ctx": opts.NumCtx,
-	}}
-}
-
-// askPipeline is what `rag ask` does with a question, shared with eval.
-type askPipeline struct {
-	a *App
-	q *engine.Reader
-	// fallback lets hybrid retrieval rank by keywords alone when the
-	// dense ranking cannot run (queryDeps.search); eval's is off.
-	fallback  bool
-	ropt      retrieve.Options
-	k         int
-	floor     retrieve.Floor
-	chat      *chatter
-	expand    *engine.Expander
-	prompt    answer.Prompt
-	numCtx    int
-	maxTokens int
-}
-
-// newAskPipeline is the pipeline of opts: its retrieval, floor, model and
-// prompt.
-func newAskPipeline(ctx context.Context, a *App, q *engine.Reader, ropt retrieve.Options, opts *AskOptions) (*askPipeline, error) {
-	pr, err := opts.prompt(ctx)
+// askOptions are the engine's options of the flags, with the prompt
+// their files give.
+func (o *AskOptions) askOptions(ctx context.Context) (engine.AskOptions, error) {
+	p, err := engine.LoadPrompt(ctx, o.SystemPrompt, o.Examples)
 	if err != nil {
-		return nil, err
+		return engine.AskOptions{}, err
 	}
-	return &askPipeline{a: a, q: q, fallback: opts.Fallback, ropt: ropt, k: opts.K, floor: opts.floor(), chat: newChatter(q, opts),
-		expand: q.Expander(opts.retrieval(), opts.Model), prompt: pr, numCtx: opts.NumCtx, maxTokens: opts.MaxTokens}, nil
-}
-
-// context retrieves the chunks the model gets: evidence only, overlaps
-// merged, at most k. With --expand it also returns what was searched
-// beside the question; degraded is set when hybrid retrieval ranked by
-// keywords alone. A question the floor refuses whatever the embeddings
-// say (retrieve.Unanswerable) is refused before anything is embedded, so
-// that the refusal needs no model server.
-func (p *askPipeline) context(ctx context.Context, question string) (_ []retrieve.Result, _ *retrieve.Expansion, _ *engine.Degraded, err error) {
-	ropt := p.ropt
-	if p.expand == nil {
-		refused, err := retrieve.Unanswerable(ctx, p.q.Store(), ropt.View, question, ropt.Mode, p.floor)
-		if err != nil || refused {
-			return nil, nil, nil, err
-		}
-	}
-	if ropt.Expansion, err = p.expand.Expand(ctx, question); err != nil {
-		return nil, nil, nil, err
-	}
-	// More results than k: merging overlaps and dropping what is not
-	// evidence must still leave k.
-	results, fellBack, err := p.q.SearchRanked(ctx, question, max(3*p.k, 10), ropt, p.fallback)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return retrieve.Context(retrieve.Evidence(retrieve.EvidenceQuery(question, ropt.Expansion), results, p.floor), p.k), ropt.Expansion, fellBack, nil
-}
-
-// Ask answers without streaming; with no evidence it abstains without
-// calling the model.
-func (p *askPipeline) Ask(ctx context.Context, question string) (*answer.Result, error) {
-	res, _, _, err := p.answer(ctx, question)
-	return res, err
-}
-
-// answer is Ask with what was searched beside the question and the
-// evidence that did not fit in the model's context (never nil).
-func (p *askPipeline) answer(ctx context.Context, question string) (_ *answer.Result, _ *retrieve.Expansion, dropped []answer.Source, err error) {
-	evidence, x, _, err := p.context(ctx, question)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if len(evidence) == 0 {
-		return answer.Abstain(), x, []answer.Source{}, nil
-	}
-	sources, dropped, err := p.fit(ctx, question, answer.Number(evidence))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if dropped == nil {
-		dropped = []answer.Source{}
-	}
-	res, err := p.prompt.Ask(ctx, p.chat, question, sources, nil)
-	return res, x, dropped, err
-}
-
-// ClosedBook answers with the same model and no documents.
-func (p *askPipeline) ClosedBook(ctx context.Context, question string) (*answer.Result, error) {
-	return answer.ClosedBook(ctx, p.chat, question)
+	return engine.AskOptions{Retrieval: o.retrieval(), K: o.K, Floor: o.floor(), Model: o.Model,
+		NumCtx: o.NumCtx, MaxTokens: o.MaxTokens, Temperature: o.Temperature, Prompt: p}, nil
 }
 
 type askReport struct {
@@ -294,83 +190,77 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear() // before App.Run prints an error
 	// Opening may warn (a recovered catalog): before the status line shows.
-	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
+	q, err := openForQueryWith(ctx, a, opts.globalOptions, &opts.RetrievalOptions, a.answerEvents(st, opts.ShowPrompt))
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, q.Store())
-	st.set("retrieving…")
+	defer closeWith(&err, q)
 	if q.Empty() {
 		return q.EmptyError()
 	}
 	q.Pullable = a.pullable(opts.Pull)
-	ropt, rr := q.Options(opts.retrieval())
-	var noDense bool
-	ropt.Degraded = q.NoDenseSignal(&noDense)
-	p, err := newAskPipeline(ctx, a, q, ropt, opts)
+	o, err := opts.askOptions(ctx)
 	if err != nil {
 		return err
 	}
-	evidence, expansion, fellBack, err := p.context(ctx, opts.Question)
+	out, err := newAnswerOut(a, st, answerStyle(a, opts.JSON), opts.JSON)
 	if err != nil {
 		return err
 	}
-	st.clear() // a warning must not share the status line
-	if err := q.NoneForDamage(len(evidence)); err != nil {
-		return err // not "the documents do not answer": some were not read
+	res, err := q.Ask(ctx, engine.AskRequest{Question: opts.Question, AskOptions: o, DryRun: opts.DryRun, StrictDamage: true}, out.token())
+	if err != nil {
+		return out.fail(err)
 	}
-	damaged := q.ReportDamaged()
-
-	style := answerStyle(a, opts.JSON)
-
-	var res *answer.Result
-	dropped := []answer.Source{}
-	if len(evidence) == 0 {
-		st.clear()
-		res = answer.Abstain()
-		if !opts.JSON {
-			if err := writeAnswerText(a, style, res.Answer); err != nil {
-				return err
-			}
-		}
-	} else {
-		sources, left, err := p.fitNoted(ctx, a, opts.Question, evidence)
-		if err != nil {
-			return err
-		}
-		if len(left) > 0 {
-			dropped = left
-		}
-		msgs := p.prompt.Messages(opts.Question, sources)
-		if opts.DryRun {
-			return writeDryRun(a, opts, msgs, sources, dropped, expansion)
-		}
-		if opts.ShowPrompt {
-			var b strings.Builder
-			writeExpansion(&b, expansion)
-			writePrompt(&b, msgs)
-			fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
-		}
-		if res, err = p.stream(ctx, a, st, style, opts.Question, sources, opts.JSON); err != nil {
-			return err
-		}
+	if res.DryRun != nil {
+		return writeDryRun(a, opts, res.DryRun.Messages, res.DryRun.Sources, res.DroppedSources, res.Expansion)
+	}
+	if err := out.finish(res); err != nil {
+		return err
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, DamagedFiles: damaged, DroppedSources: dropped, Expansion: expansion, NoDenseSignal: noDense, Degraded: fellBack, Result: res}
-		if rr != nil {
-			rep.RerankModel = rr.Name
-		}
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, RerankModel: res.RerankModel, DamagedFiles: res.DamagedFiles,
+			DroppedSources: res.DroppedSources, Expansion: res.Expansion, NoDenseSignal: res.NoDenseSignal, Degraded: res.Degraded, Result: res.Answer}
 		if err := writeJSON(a, rep); err != nil {
 			return err
 		}
 	}
-	if res.Abstained {
+	if res.Answer.Abstained {
 		return &silentError{code: ExitNoAnswer}
 	}
-	if res.Uncited && opts.Strict {
+	if res.Answer.Uncited && opts.Strict {
 		return &silentError{code: ExitUncited}
 	}
 	return nil
+}
+
+// answerEvents prints the engine's events of an answer: the stage on the
+// status line, the messages sent with --show-prompt, warnings and notes.
+func (a *App) answerEvents(st *status, showPrompt bool) engine.Events {
+	warn := a.events()
+	return func(ev engine.Event) {
+		switch ev := ev.(type) {
+		case engine.Stage:
+			switch ev.Step {
+			case engine.StepRewrite:
+				st.set("rewriting the question…")
+			case engine.StepRetrieve:
+				st.set("retrieving…")
+			case engine.StepAnswer:
+				st.set(fmt.Sprintf("waiting for %s…", ev.Model))
+			default:
+				st.clear() // a warning must not share the status line
+			}
+		case engine.Sending:
+			if showPrompt {
+				var b strings.Builder
+				writeExpansion(&b, ev.Expansion)
+				writePrompt(&b, ev.Messages)
+				fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
+			}
+		default:
+			warn(ev)
+		}
+	}
 }
 
 // answerStyle is how answers are shown: markdown on a terminal (styled
@@ -385,89 +275,79 @@ func answerStyle(a *App, jsonOut bool) render.Style {
 	return render.Unstyled
 }
 
-// fitNoted numbers the evidence and keeps the sources that fit in the
-// model's context; a note names those left out.
-func (p *askPipeline) fitNoted(ctx context.Context, a *App, question string, evidence []retrieve.Result) (sources, dropped []answer.Source, err error) {
-	sources, dropped, err = p.fit(ctx, question, answer.Number(evidence))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(dropped) > 0 {
-		var names []string
-		for _, s := range dropped {
-			names = append(names, s.Cite())
-		}
-		fmt.Fprintf(a.IO.ErrOut, "rag: note: left out, as they did not fit in the model's context (the lowest ranked first): %s\n",
-			a.errText(strings.Join(names, ", ")))
-	}
-	return sources, dropped, nil
+// answerOut shows an answer: streamed as it arrives (not with --json),
+// then its sources, then the warnings about it.
+type answerOut struct {
+	a      *App
+	st     *status
+	style  render.Style
+	stream answerStream
+	// started is set once a piece of the answer was shown.
+	started bool
 }
 
-// stream asks the model about question from sources, and shows the answer
-// as it arrives (unless quiet: --json), then its sources and the warnings
-// about its citations.
-func (p *askPipeline) stream(ctx context.Context, a *App, st *status, style render.Style, question string, sources []answer.Source, quiet bool) (*answer.Result, error) {
-	st.set(fmt.Sprintf("waiting for %s…", p.chat.model))
-	var stream answerStream
-	var onText func(string) error
+func newAnswerOut(a *App, st *status, style render.Style, quiet bool) (*answerOut, error) {
+	o := &answerOut{a: a, st: st, style: style}
 	if !quiet {
 		var err error
-		if stream, err = newAnswerStream(a, style); err != nil {
+		if o.stream, err = newAnswerStream(a, style); err != nil {
 			return nil, err
 		}
-		onText = func(piece string) error {
-			st.clear() // the answer replaces the status line
-			return stream.Write(piece)
-		}
 	}
-	res, err := p.prompt.Ask(ctx, p.chat, question, sources, onText)
-	st.clear()
-	if err != nil {
-		if stream != nil {
-			// Keep what arrived and end its line, so that the error
-			// starts on a clean one.
-			return nil, errors.Join(err, stream.Close())
-		}
-		return nil, err
-	}
-	if stream != nil {
-		if err := stream.Close(); err != nil {
-			return nil, err
-		}
-		if style == render.Plain && !strings.HasSuffix(res.Answer, "\n") {
-			if _, err := fmt.Fprintln(a.IO.Out); err != nil {
-				return nil, err
-			}
-		}
-		if !res.Abstained {
-			if err := writeSources(a, style, res.Sources); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(res.InvalidCitations) > 0 {
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cited %s that no source has; removed: %s\n",
-			howMany(len(res.InvalidCitations), "number", "numbers"), intList(res.InvalidCitations))
-	}
-	if res.Uncited {
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer cites no source: nothing in it is traced to the documents; check it against the sources\n")
-	}
-	if res.Truncated {
-		fmt.Fprintf(a.IO.ErrOut, "rag: warning: the answer was cut off at --max-tokens %d: it may end mid-sentence; raise --max-tokens for the rest\n", p.chat.maxTokens)
-	}
-	return res, nil
+	return o, nil
 }
 
-// intList is "1, 7 and 9".
-func intList(ns []json.Number) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = n.String()
+// token is the engine's onToken: nil when quiet.
+func (o *answerOut) token() func(string) error {
+	if o.stream == nil {
+		return nil
 	}
-	if len(s) == 1 {
-		return s[0]
+	return func(piece string) error {
+		o.st.clear() // the answer replaces the status line
+		o.started = true
+		return o.stream.Write(piece)
 	}
-	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+// fail keeps what arrived of a failed answer and ends its line, so that
+// the error starts on a clean one.
+func (o *answerOut) fail(err error) error {
+	if o.started {
+		return errors.Join(err, o.stream.Close())
+	}
+	return err
+}
+
+// finish ends the answer: the refusal when nothing was evidence, else
+// the rest of the stream and the sources; then the warnings about it.
+func (o *answerOut) finish(res *engine.AskResult) error {
+	a := o.a
+	if res.NoEvidence {
+		if o.stream == nil {
+			return nil
+		}
+		return writeAnswerText(a, o.style, res.Answer.Answer)
+	}
+	if o.stream != nil {
+		if err := o.stream.Close(); err != nil {
+			return err
+		}
+		if o.style == render.Plain && !strings.HasSuffix(res.Answer.Answer, "\n") {
+			if _, err := fmt.Fprintln(a.IO.Out); err != nil {
+				return err
+			}
+		}
+		if !res.Answer.Abstained {
+			if err := writeSources(a, o.style, res.Answer.Sources); err != nil {
+				return err
+			}
+		}
+	}
+	warn := a.events()
+	for _, w := range res.Warnings {
+		warn(w)
+	}
+	return nil
 }
 
 // answerStream shows an answer as the model writes it.

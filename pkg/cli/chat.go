@@ -21,7 +21,6 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/filestat"
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
 )
@@ -113,13 +112,13 @@ type chatTurn struct {
 	*answer.Result
 }
 
-// chatSession is a chat's state: the pipeline, the turns so far and the
-// conversation a follow-up is rewritten against.
+// chatSession is a chat's state: the open index, how it answers, the
+// turns so far and the conversation a follow-up is rewritten against.
 type chatSession struct {
 	a           *App
 	opts        *ChatOptions
-	p           *askPipeline
-	rewriter    rewrite.Completer
+	q           *engine.Reader
+	ask         engine.AskOptions
 	st          *status
 	style       render.Style
 	interactive bool
@@ -132,28 +131,20 @@ type chatSession struct {
 func chatRun(ctx context.Context, a *App, opts *ChatOptions) (err error) {
 	st := newStatus(a)
 	defer st.clear()
-	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
+	q, err := openForQueryWith(ctx, a, opts.globalOptions, &opts.RetrievalOptions, a.answerEvents(st, opts.ShowPrompt))
 	if err != nil {
 		return err
 	}
-	// A closure: refresh replaces q.Store() with the index as it is now.
-	defer func() { closeWith(&err, q.Store()) }()
+	defer closeWith(&err, q) // the index as Refresh last opened it
 	q.Pullable = a.pullable(opts.Pull)
 	if q.Empty() {
 		return q.EmptyError()
 	}
-	ropt, _ := q.Options(opts.retrieval())
-	var noDense bool
-	ropt.Degraded = q.NoDenseSignal(&noDense)
-	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
+	o, err := opts.askOptions(ctx)
 	if err != nil {
 		return err
 	}
-	s := &chatSession{
-		a: a, opts: opts, p: p, st: st, style: answerStyle(a, opts.JSON), interactive: a.IO.IsStdinTTY(),
-		rewriter: &engine.Completer{Client: q.Models(), Model: opts.Model, Role: ollama.RoleChat, MaxTokens: 128,
-			Options: map[string]any{"temperature": 0, "num_ctx": opts.NumCtx}},
-	}
+	s := &chatSession{a: a, opts: opts, q: q, ask: o, st: st, style: answerStyle(a, opts.JSON), interactive: a.IO.IsStdinTTY()}
 	if opts.Session != "" {
 		if err := s.openSession(opts.Session); err != nil {
 			return err
@@ -312,57 +303,29 @@ func (s *chatSession) turn(ctx context.Context, typed string) error {
 			return err
 		}
 	}
-	if len(s.history) > 0 {
-		s.st.set("rewriting the question…")
-		q, err := rewrite.Standalone(ctx, s.rewriter, s.history, typed)
-		s.st.clear()
-		var unusable *rewrite.UnusableError
-		switch {
-		case errors.As(err, &unusable):
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: %v; searching for the question as typed\n", err)
-		case err != nil:
-			return fmt.Errorf("rewrite the question: %w", err)
-		case q != typed:
-			t.Question, t.Rewritten = q, true
-			fmt.Fprintf(a.IO.ErrOut, "rag: searching for: %s\n", a.errText(q))
-		}
-	}
-	// What `rag index` changed since the last turn is answered from.
-	if err := s.p.q.Refresh(ctx, opts.View.who()); err != nil {
-		return err
-	}
-	s.p.ropt.View = s.p.q.View()
-	s.st.set("retrieving…")
-	evidence, x, fellBack, err := s.p.context(ctx, t.Question)
-	s.st.clear()
+	q, rewritten, err := s.q.Rewrite(ctx, s.history, typed, s.ask)
 	if err != nil {
 		return err
 	}
-	t.Expansion, t.Degraded = x, fellBack
-	if len(evidence) == 0 {
-		t.Result = answer.Abstain()
-		if !opts.JSON {
-			if err := writeAnswerText(a, s.style, t.Result.Answer); err != nil {
-				return err
-			}
-		}
-	} else {
-		sources, dropped, err := s.p.fitNoted(ctx, a, t.Question, evidence)
-		if err != nil {
-			return err
-		}
-		if len(dropped) > 0 {
-			t.DroppedSources = dropped
-		}
-		if opts.ShowPrompt {
-			var b strings.Builder
-			writeExpansion(&b, x)
-			writePrompt(&b, s.p.prompt.Messages(t.Question, sources))
-			fmt.Fprint(a.IO.ErrOut, a.errText(b.String()))
-		}
-		if t.Result, err = s.p.stream(ctx, a, s.st, s.style, t.Question, sources, opts.JSON); err != nil {
-			return err
-		}
+	if rewritten {
+		t.Question, t.Rewritten = q, true
+		fmt.Fprintf(a.IO.ErrOut, "rag: searching for: %s\n", a.errText(q))
+	}
+	// What `rag index` changed since the last turn is answered from.
+	if err := s.q.Refresh(ctx, opts.View.who()); err != nil {
+		return err
+	}
+	out, err := newAnswerOut(a, s.st, s.style, opts.JSON)
+	if err != nil {
+		return err
+	}
+	res, err := s.q.Ask(ctx, engine.AskRequest{Question: t.Question, AskOptions: s.ask}, out.token())
+	if err != nil {
+		return out.fail(err)
+	}
+	t.Expansion, t.Degraded, t.DroppedSources, t.Result = res.Expansion, res.Degraded, res.DroppedSources, res.Answer
+	if err := out.finish(res); err != nil {
+		return err
 	}
 	s.turns = append(s.turns, t)
 	s.history = append(s.history, rewrite.Turn{Question: t.Question, Answer: t.Result.Answer})
@@ -461,7 +424,7 @@ func (s *chatSession) save(path string) error {
 // markdown is the conversation as a Markdown document.
 func (s *chatSession) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# rag chat\n\n%s, %s; model %s.\n", s.a.Now().UTC().Format("2006-01-02 15:04 UTC"), s.p.q.Store().Dir(), s.opts.Model)
+	fmt.Fprintf(&b, "# rag chat\n\n%s, %s; model %s.\n", s.a.Now().UTC().Format("2006-01-02 15:04 UTC"), s.q.Store().Dir(), s.opts.Model)
 	for _, t := range s.turns {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n", t.Turn, t.Typed)
 		if t.Rewritten {

@@ -204,7 +204,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeWith(&err, q.Store())
+	defer closeWith(&err, q)
 	opts.Fallback = false
 	if q.DenseErr() != nil && evalNeedsDense(opts) {
 		return &engine.DenseError{Err: q.DenseErr()}
@@ -244,16 +244,16 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		}
 	}
 	if opts.Model != "" {
-		ropt, _ := q.Options(opts.retrieval())
-		p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
+		o, err := opts.askOptions(ctx)
 		if err != nil {
 			return err
 		}
-		if p.expand != nil {
-			p.expand.Quiet = true // the retrieval table says how many were unusable
+		ans := q.Answerer(o)
+		if x := ans.Expander(); x != nil {
+			x.Quiet = true // the retrieval table says how many were unusable
 		}
 		prog.start("answers")
-		rep.Answers, err = eval.RunAnswers(ctx, qs, p, a.Now, prog.set)
+		rep.Answers, err = eval.RunAnswers(ctx, qs, ans, a.Now, prog.set)
 		prog.done()
 		if err != nil {
 			return err

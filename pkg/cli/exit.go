@@ -194,6 +194,9 @@ func classify(err error) (code int, hint string) {
 		dropped      *ollama.DroppedError
 		notRegular   *filestat.NotRegularError
 		fileTooLarge *filestat.TooLargeError
+		promptFile   *engine.PromptFileError
+		answerRoom   *engine.AnswerRoomError
+		noRoom       *engine.NoRoomError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -302,6 +305,14 @@ func classify(err error) (code int, hint string) {
 		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
 	case errors.As(err, &partial):
 		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
+	case errors.As(err, &promptFile):
+		return ExitUsage, promptFileHint(promptFile)
+	case errors.As(err, &answerRoom):
+		// --num-ctx was checked against --max-tokens: the server's own
+		// context length is the smaller.
+		return ExitError, fmt.Sprintf("lower --max-tokens below %d", answerRoom.NumCtx)
+	case errors.As(err, &noRoom):
+		return ExitError, "raise --num-ctx (if the model allows it) or lower --max-tokens or --chunk-tokens"
 	case errors.As(err, &hinted):
 		code, _ := classify(hinted.err)
 		return code, hinted.hint
@@ -310,4 +321,17 @@ func classify(err error) (code int, hint string) {
 	default:
 		return ExitError, ""
 	}
+}
+
+// promptFileHint is the hint of a prompt file rag cannot use.
+func promptFileHint(e *engine.PromptFileError) string {
+	switch {
+	case e.Problem == engine.PromptEmpty:
+		return hintUsage
+	case e.File == engine.SystemPromptFile:
+		return "name a text file, or unset system_prompt: to use rag's own prompt"
+	case e.Problem == engine.PromptMalformed:
+		return "each turn is - role: user (or assistant) and content: text, users and assistants in turn (see README, \"Prompts\")"
+	}
+	return "name a YAML file of turns, or none"
 }

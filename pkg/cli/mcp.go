@@ -93,27 +93,26 @@ A client's configuration names the command, for example:
 // mcpServer serves one client. mu makes calls take turns: a call may open
 // the index again (refresh), which must not close it under another.
 type mcpServer struct {
-	a    *App
-	opts *MCPOptions
-	mu   sync.Mutex
-	q    *engine.Reader
-	p    *askPipeline
+	a      *App
+	opts   *MCPOptions
+	mu     sync.Mutex
+	q      *engine.Reader
+	answer engine.AskOptions
+	expand *engine.Expander
 }
 
 func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
-	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
+	q, err := openForQueryWith(ctx, a, opts.globalOptions, &opts.RetrievalOptions, a.mcpEvents())
 	if err != nil {
 		return err
 	}
-	// A closure: refresh replaces q.Store() with the index as it is now.
-	defer func() { closeWith(&err, q.Store()) }()
+	defer closeWith(&err, q) // the index as Refresh last opened it
 	q.Pullable = a.pullable(opts.Pull)
-	ropt, _ := q.Options(opts.retrieval())
-	p, err := newAskPipeline(ctx, a, q, ropt, &opts.AskOptions)
+	o, err := opts.askOptions(ctx)
 	if err != nil {
 		return err
 	}
-	s := &mcpServer{a: a, opts: opts, q: q, p: p}
+	s := &mcpServer{a: a, opts: opts, q: q, answer: o, expand: q.Expander(o.Retrieval, o.Model)}
 	srv := s.server()
 	// The transport answers lines that are not JSON-RPC messages itself,
 	// echoes ids as sent, closes stdin when the session ends (so that its
@@ -127,6 +126,19 @@ func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 		return fmt.Errorf("mcp: %w", err)
 	}
 	return nil
+}
+
+// mcpEvents prints the engine's warnings on stderr, but for what each
+// call's answer carries already (no dense signal) and the notes of an
+// answer's sources.
+func (a *App) mcpEvents() engine.Events {
+	warn := a.events()
+	return func(ev engine.Event) {
+		if w, ok := ev.(engine.Warning); ok && (w.Note || w.Kind == engine.WarnNoDenseSignal) {
+			return
+		}
+		warn(ev)
+	}
 }
 
 // server is the MCP server with rag's tools.
@@ -204,7 +216,7 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		if s.q.Empty() {
 			return nil
 		}
-		if ropt.Expansion, err = s.p.expand.Expand(ctx, in.Query); err != nil {
+		if ropt.Expansion, err = s.expand.Expand(ctx, in.Query); err != nil {
 			return err
 		}
 		rep.Expansion = ropt.Expansion
@@ -217,7 +229,7 @@ func (s *mcpServer) search(ctx context.Context, _ *mcp.CallToolRequest, in mcpSe
 		if results != nil {
 			rep.Results = results
 		}
-		rep.DamagedFiles = damagedPaths(s.q)
+		rep.DamagedFiles = s.q.DamagedPaths()
 		return nil
 	})
 	if err != nil {
@@ -295,15 +307,17 @@ func (s *mcpServer) ask(ctx context.Context, _ *mcp.CallToolRequest, in mcpAskIn
 		if err != nil {
 			return err
 		}
-		p := *s.p // this call's view
-		p.ropt.View = v
-		noDense := false
-		p.ropt.Degraded = func(error) { noDense = true }
-		res, x, dropped, err := p.answer(ctx, q)
+		req := engine.AskRequest{Question: q, AskOptions: s.answer}
+		if strings.TrimSpace(in.Collection) != "" {
+			req.Collections = v.Collections // checked by s.view
+		}
+		res, err := s.q.Ask(ctx, req, nil)
 		if err != nil {
 			return err
 		}
-		rep = &askReport{Question: q, Model: s.opts.Model, Mode: s.opts.Mode, DamagedFiles: damagedPaths(s.q), DroppedSources: dropped, Expansion: x, NoDenseSignal: noDense, Result: res}
+		// As before the engine: the damaged files of the server's view.
+		rep = &askReport{Question: q, Model: s.opts.Model, Mode: s.opts.Mode, DamagedFiles: s.q.DamagedPaths(), DroppedSources: res.DroppedSources,
+			Expansion: res.Expansion, NoDenseSignal: res.NoDenseSignal, Result: res.Answer}
 		if s.opts.Rerank {
 			rep.RerankModel = s.opts.RerankModel
 		}
@@ -411,11 +425,4 @@ func (s *mcpServer) view(collections string) (store.View, error) {
 
 func textResult(text string) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}
-}
-
-// damagedPaths are the files the view sees whose stored chunks a query
-// could not read, as citations name them.
-func damagedPaths(q *engine.Reader) []string {
-	m := q.Store().Manifest()
-	return store.DamagedPaths(m.SeenDamage(q.View(), q.Store().Damaged()))
 }

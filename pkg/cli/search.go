@@ -83,6 +83,11 @@ empty index search says so and exits 0 without contacting Ollama.`,
 // for the view ro names, with its model server timeout; warnings go to
 // stderr.
 func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions) (*engine.Reader, error) {
+	return openForQueryWith(ctx, a, g, ro, a.events())
+}
+
+// openForQueryWith is openForQuery whose reader reports to events.
+func openForQueryWith(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions, events engine.Events) (*engine.Reader, error) {
 	client, err := a.ollama()
 	if err != nil {
 		return nil, err
@@ -92,7 +97,7 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOp
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.Open(ctx, ro.View.who(), a.events())
+	r, err := e.Open(ctx, ro.View.who(), events)
 	if err != nil {
 		return nil, flagErr(err)
 	}

@@ -59,10 +59,15 @@ func (o ViewOptions) who() engine.Who {
 	return engine.Who{As: o.As, Tenant: o.Tenant, Collections: o.Collections}
 }
 
-// events prints the engine's warnings on stderr, escaped on a terminal.
+// events prints the engine's warnings and notes on stderr, escaped on a
+// terminal.
 func (a *App) events() engine.Events {
 	return func(ev engine.Event) {
-		if w, ok := ev.(engine.Warning); ok {
+		w, ok := ev.(engine.Warning)
+		switch {
+		case ok && w.Note:
+			fmt.Fprintf(a.IO.ErrOut, "rag: note: %s\n", a.errText(w.Text))
+		case ok:
 			fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s\n", a.errText(w.Text))
 		}
 	}

@@ -18,7 +18,9 @@ package engine
 import (
 	"time"
 
+	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
 // Config is what an Engine works with.
@@ -57,8 +59,9 @@ func New(cfg Config) *Engine {
 // Config is the engine's configuration.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Event is what the engine reports while it works: a Warning, or the
-// progress of a long task.
+// Event is what the engine reports while it works: a Warning (or note),
+// the Stage a request is at, the prompt it is Sending, the progress of a
+// long task.
 type Event interface{ event() }
 
 // Warning is something the user should know that is no failure.
@@ -67,6 +70,9 @@ type Warning struct {
 	// Text is one sentence, without a "warning:" prefix; file names and
 	// server replies in it are as they are (a face escapes them).
 	Text string
+	// Note is set for what is less than a warning: how a request was
+	// served (a face says "note").
+	Note bool
 }
 
 func (Warning) event() {}
@@ -91,13 +97,63 @@ const (
 	WarnNoDenseSignal WarningKind = "no_dense_signal"
 	// WarnExpansion: query expansion gave nothing usable.
 	WarnExpansion WarningKind = "expansion"
+	// WarnInvalidCitations: the answer cited numbers no source has
+	// (removed from it).
+	WarnInvalidCitations WarningKind = "invalid_citations"
+	// WarnUncited: the answer cites no source.
+	WarnUncited WarningKind = "uncited"
+	// WarnTruncated: the answer was cut off at its length limit.
+	WarnTruncated WarningKind = "truncated"
+
+	// Notes:
+
+	// NoteDropped: sources were left out as they did not fit in the
+	// model's context.
+	NoteDropped WarningKind = "dropped_sources"
+	// NoteRewriteUnusable: a follow-up's rewrite was not usable; the
+	// question is searched as typed.
+	NoteRewriteUnusable WarningKind = "rewrite_unusable"
 )
+
+// Stage says which step of a request starts, for a face that shows what
+// it waits for; StepDone ends the step before.
+type Stage struct {
+	Step Step
+	// Model is the model waited for (StepAnswer).
+	Model string
+}
+
+func (Stage) event() {}
+
+// Step is a step of a request.
+type Step string
+
+// The steps.
+const (
+	StepRewrite  Step = "rewrite"
+	StepRetrieve Step = "retrieve"
+	StepAnswer   Step = "answer"
+	StepDone     Step = "done"
+)
+
+// Sending is the messages an ask sends to the chat model, just before it
+// does, with what was searched beside the question.
+type Sending struct {
+	Expansion *retrieve.Expansion
+	Messages  []answer.Message
+}
+
+func (Sending) event() {}
 
 // Events receives events; a nil Events drops them.
 type Events func(Event)
 
 func (f Events) warn(kind WarningKind, text string) {
+	f.emit(Warning{Kind: kind, Text: text})
+}
+
+func (f Events) emit(ev Event) {
 	if f != nil {
-		f(Warning{Kind: kind, Text: text})
+		f(ev)
 	}
 }

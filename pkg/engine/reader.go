@@ -31,8 +31,9 @@ type Reader struct {
 	// a terminal that offers to): the dense ranking then waits for it
 	// rather than fall back to keywords.
 	Pullable bool
-	// warnedDegraded is set once a fallback to keywords was warned about.
-	warnedDegraded bool
+	// warnedDegraded is set once a fallback to keywords was warned about,
+	// warnedNoDense once a question's embedding with no direction was.
+	warnedDegraded, warnedNoDense bool
 }
 
 // Open opens the existing index read-only for w: who asks resolved once,
@@ -154,14 +155,18 @@ func (r *Reader) EmptyError() error {
 
 // DamagedPaths are the files the view sees whose stored chunks a query
 // could not read, as citations name them.
-func (r *Reader) DamagedPaths() []string {
+func (r *Reader) DamagedPaths() []string { return r.damagedPaths(r.asker.View) }
+
+func (r *Reader) damagedPaths(v store.View) []string {
 	m := r.store.Manifest()
-	return store.DamagedPaths(m.SeenDamage(r.asker.View, r.store.Damaged()))
+	return store.DamagedPaths(m.SeenDamage(v, r.store.Damaged()))
 }
 
 // ReportDamaged is DamagedPaths with a warning when there are some.
-func (r *Reader) ReportDamaged() []string {
-	paths := r.DamagedPaths()
+func (r *Reader) ReportDamaged() []string { return r.reportDamaged(r.asker.View) }
+
+func (r *Reader) reportDamaged(v store.View) []string {
+	paths := r.damagedPaths(v)
 	if len(paths) > 0 {
 		r.events.warn(WarnDamaged, fmt.Sprintf("left out %s whose stored chunks are damaged: %s; run `rag index` to embed them again",
 			english.Plural(len(paths), "file"), strings.Join(paths, ", ")))
@@ -173,12 +178,14 @@ func (r *Reader) ReportDamaged() []string {
 // the view sees were left out as damaged (missing or unreadable stored
 // chunks): "no results" would then be a guess, so it is an index problem
 // with the repair hint, and nil otherwise.
-func (r *Reader) NoneForDamage(found int) error {
+func (r *Reader) NoneForDamage(found int) error { return r.noneForDamage(r.asker.View, found) }
+
+func (r *Reader) noneForDamage(v store.View, found int) error {
 	if found > 0 {
 		return nil
 	}
 	m := r.store.Manifest()
-	if d := m.SeenDamage(r.asker.View, r.store.Damaged()); len(d) > 0 {
+	if d := m.SeenDamage(v, r.store.Damaged()); len(d) > 0 {
 		return fmt.Errorf("nothing found, and %w", &DamagedError{Damaged: d})
 	}
 	return nil

@@ -114,7 +114,7 @@ func (r *Reader) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 func (r *Reader) NoDenseSignal(seen *bool) func(error) {
 	return func(err error) {
 		if !*seen {
-			r.events.warn(WarnNoDenseSignal, fmt.Sprintf("%v; ranked by keywords alone (check the embedding model)", err))
+			r.events.warn(WarnNoDenseSignal, noDenseText(err))
 		}
 		*seen = true
 	}
