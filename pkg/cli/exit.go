@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"github.com/rag-cli/rag/pkg/access"
@@ -194,6 +195,12 @@ func classify(err error) (code int, hint string) {
 		dropped      *ollama.DroppedError
 		notRegular   *filestat.NotRegularError
 		fileTooLarge *filestat.TooLargeError
+		notIndexed   *engine.NotIndexedError
+		ambiguous    *engine.AmbiguousPathError
+		paged        *engine.PagedError
+		noText       *engine.NoTextError
+		outside      *engine.OutsideError
+		noMatch      *engine.NoMatchError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -287,6 +294,26 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
+	case errors.As(err, &notIndexed) && notIndexed.Folder:
+		return ExitUsage, "name a file in it, e.g. rag show " + shellQuote(filepath.Join(notIndexed.Path, "README.md"))
+	case errors.As(err, &notIndexed):
+		return ExitUsage, fmt.Sprintf("index it with `rag index %s`; `rag status` lists what the index holds", shellQuote(notIndexed.Path))
+	case errors.As(err, &ambiguous):
+		cmd := "get" // the MCP tool
+		if ambiguous.Host {
+			cmd = showCmd
+		}
+		return ExitUsage, fmt.Sprintf("name one by its absolute path, e.g. %s %s", cmd, shellQuote(ambiguous.Files[0]+ambiguous.Rest))
+	case errors.As(err, &paged):
+		return ExitUsage, fmt.Sprintf("give a page, as citations do: rag show %s", shellQuote(paged.Path+" p.1"))
+	case errors.As(err, &noText):
+		return ExitUsage, "`rag status` lists why files were skipped"
+	case errors.As(err, &outside):
+		return ExitUsage, fmt.Sprintf("rag show %s prints all of it", shellQuote(outside.Path))
+	case errors.As(err, &noMatch) && noMatch.Invalid:
+		return ExitUsage, "a glob takes * and ? within a folder, [abc], {a,b}, and ** for any folders"
+	case errors.As(err, &noMatch):
+		return ExitUsage, "a glob matches the paths as citations show them (docs/**/*.md); `rag ls` lists them"
 	case errors.As(err, &emptyFloor):
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):

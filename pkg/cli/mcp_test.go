@@ -104,7 +104,7 @@ func TestMCP(t *testing.T) {
 	for _, tl := range tools.Tools {
 		names = append(names, tl.Name)
 	}
-	if got := strings.Join(names, ","); got != "ask,get,search,status" {
+	if got := strings.Join(names, ","); got != "ask,get,multi_get,search,status" {
 		t.Errorf("tools %s", got)
 	}
 
