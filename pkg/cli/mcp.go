@@ -41,14 +41,19 @@ func newMCPCmd(a *App, g *globalOptions) *cobra.Command {
 Cursor, Zed, any MCP client) over the Model Context Protocol, on stdin and
 stdout: the client starts rag mcp and talks JSON-RPC with it. Its tools:
 
-  search   the chunks that best match a query, with their citations, as
-           rag search finds them (query, k, mode, collection)
-  get      what the index holds for a file or a citation's lines, as
-           rag show prints it (citation, collection)
-  ask      an answer written by the Ollama chat model from the documents
-           only, with numbered sources, or a refusal, as rag ask gives it
-           (question, collection)
-  status   what the index holds: files, chunks, collections, models
+  search     the chunks that best match a query, with their citations,
+             as rag search finds them (query, k, mode, collection)
+  get        what the index holds for a file or a citation's lines, as
+             rag show prints it (citation, collection)
+  multi_get  several files, citations or globs (docs/**/*.md) at once,
+             as get reads each, up to max_bytes of text together (64 KiB
+             unless set); a target that gives nothing says why beside
+             the others, documents past the bound are listed as omitted
+             (targets, collection, max_bytes)
+  ask        an answer written by the Ollama chat model from the
+             documents only, with numbered sources, or a refusal, as rag
+             ask gives it (question, collection)
+  status     what the index holds: files, chunks, collections, models
 
 Every tool sees what --as, --tenant and --collection let it see, and
 nothing else; a call's collection narrows it further, never wider. Each
