@@ -24,7 +24,7 @@ const (
 	DefaultMultiGetBytes = 64 << 10
 	// MaxMultiGetTargets is how many targets a request may name.
 	MaxMultiGetTargets = 100
-	// MaxMultiGetFiles is how many documents one answer lists, globs
+	// MaxMultiGetFiles is how many items one answer lists at most, globs
 	// expanded; the rest are listed as omitted, unread.
 	MaxMultiGetFiles = 200
 )
@@ -40,6 +40,9 @@ type MultiGetRequest struct {
 	// MaxBytes bounds the text of all documents together
 	// (DefaultMultiGetBytes when 0).
 	MaxBytes int
+	// MaxItems bounds how many items are read (MaxMultiGetFiles when 0,
+	// and at most that).
+	MaxItems int
 }
 
 // MultiGetItem is one document of a multi-get, or why a target gave
@@ -91,8 +94,8 @@ func (e *NoMatchError) Error() string {
 // A file is listed once: a later target or glob that names the same text
 // again is left out. Documents are returned in order while their text
 // fits in MaxBytes together; one that does not fit is listed as omitted
-// (a smaller one after it may still fit), as is every document past
-// MaxMultiGetFiles, unread. What fails the whole request is a request
+// (a smaller one after it may still fit), as is every one past MaxItems
+// items, unread. What fails the whole request is a request
 // with no target or too many (RequestError), and what fails every read
 // (the index gone, an interruption).
 func (r *Reader) MultiGet(ctx context.Context, req MultiGetRequest) (*MultiGetResult, error) {
@@ -112,11 +115,15 @@ func (r *Reader) MultiGet(ctx context.Context, req MultiGetRequest) (*MultiGetRe
 	if res.MaxBytes <= 0 {
 		res.MaxBytes = DefaultMultiGetBytes
 	}
+	maxItems := MaxMultiGetFiles
+	if req.MaxItems > 0 {
+		maxItems = min(req.MaxItems, maxItems)
+	}
 	full := func(it MultiGetItem) bool {
-		if len(res.Items) < MaxMultiGetFiles {
+		if len(res.Items) < maxItems {
 			return false
 		}
-		it.Omitted = fmt.Sprintf("past the first %d documents of one multi-get", MaxMultiGetFiles)
+		it.Omitted = fmt.Sprintf("past the first %d items of one multi-get", maxItems)
 		res.Items = append(res.Items, it)
 		return true
 	}
