@@ -437,3 +437,55 @@ func TestDamage(t *testing.T) {
 		}
 	})
 }
+
+// TestWithViewAfterTenantGone: a long-lived reader narrowed for a call
+// (rag mcp's collection) is not refused when a commit since it was opened
+// removed its tenant's last file: the call reads "not in the index", as
+// it did before it was narrowed through the engine.
+func TestWithViewAfterTenantGone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	acme := filepath.Join(t.TempDir(), "acme")
+	if err := os.MkdirAll(acme, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(acme, "plan.md"), []byte("# Plan\n\nShip in May.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := store.Source{Path: acme, Tenant: "acme", Allow: []string{"public"}}
+	run := func(opt indexer.Options) {
+		t.Helper()
+		st, err := store.Open(ctx, f.dir, store.Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Root, opt.Source, opt.Model, opt.IndexDir = acme, src, testEmbedModel, f.dir
+		_, err = indexer.Run(ctx, st, &embed.Model{Client: f.models, Name: testEmbedModel}, opt)
+		if err := errors.Join(err, st.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(indexer.Options{FS: os.DirFS(acme)})
+	w := Who{Tenant: "acme"}
+	r := f.open(t, w)
+	if _, err := r.Get(ctx, "plan.md"); err != nil {
+		t.Fatal(err)
+	}
+	run(indexer.Options{PruneOnly: true, Gone: true})
+	if err := r.Refresh(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.WithView(r.View())
+	if err != nil {
+		t.Fatalf("narrowed: %v", err)
+	}
+	if _, err := n.Get(ctx, "plan.md"); !errorAs[*NotIndexedError](err) {
+		t.Errorf("get: %v", err)
+	}
+	v := r.View()
+	v.Tenant = "nowhere"
+	if _, err := r.WithView(v); !errorAs[*UnknownTenantError](err) {
+		t.Errorf("another tenant: %v", err)
+	}
+}
