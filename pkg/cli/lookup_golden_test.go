@@ -82,3 +82,16 @@ func TestShowGolden(t *testing.T) {
 	}, map[string]string{h.index: "INDEX", h.docs: "DOCS", dir: "DIR"})
 	golden(t, "show-more", out)
 }
+
+// TestRulesFileTooLarge: a rules file over access.MaxRulesSize gets the
+// hint that says so. It got the hint of a bad line: the case looked for
+// the model server's too-large reply, not a file's.
+func TestRulesFileTooLarge(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	write(t, filepath.Join(h.docs, ".ragaccess"), strings.Repeat("# a comment line of a rules file\n", 40000))
+	r := h.run(runOpt{}, "index", "--embed-model", embedModel, h.docs)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "rag: hint: a rules file is a few lines: rag reads one of at most 1 MiB; its folder was left as it was") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}
