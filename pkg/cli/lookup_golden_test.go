@@ -38,13 +38,7 @@ func runsText(t *testing.T, h *harness, runs [][]string, replace map[string]stri
 // (-v) and JSON, for the whole index and for one asker.
 func TestStatusViewGolden(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	notes := t.TempDir()
-	if err := os.Rename(filepath.Join(h.docs, "notes", "cooking.md"), filepath.Join(notes, "cooking.md")); err != nil {
-		t.Fatal(err)
-	}
-	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--allow", "public", "-c", "docs", h.docs)
-	h.mustRun(runOpt{}, "index", "--allow", "user:bob", "-c", "kitchen", notes)
+	h, notes := kitchenHarness(t)
 	if err := os.Remove(h.objectOf("retry.txt")); err != nil {
 		t.Fatal(err)
 	}
