@@ -373,7 +373,7 @@ func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string
 	if slices.ContainsFunc(m.Sources, func(s store.Source) bool { return s.Path != root }) {
 		// A folder is named only if the asker sees it: not another's.
 		what := "other documents"
-		seen, _ := viewOf(m, view)
+		seen, _ := engine.ViewOf(m, view)
 		if i := slices.IndexFunc(seen.Sources, func(s store.Source) bool { return s.Path != root }); i >= 0 {
 			what = fmt.Sprintf("other documents (%s)", seen.Sources[i].Path)
 		}

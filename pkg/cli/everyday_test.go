@@ -122,7 +122,7 @@ func TestStatusGroupsSkipped(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	wantGroups := []reasonCount{{"not a text file: binary content", 3}, {"larger than --max-size", 2}, {"hidden", 1}}
+	wantGroups := []reasonCount{{Reason: "not a text file: binary content", Count: 3}, {Reason: "larger than --max-size", Count: 2}, {Reason: "hidden", Count: 1}}
 	if len(rep.Skipped) != 6 || !equalGroups(rep.SkippedByReason, wantGroups) {
 		t.Errorf("status --json: skipped %+v, by reason %+v", rep.Skipped, rep.SkippedByReason)
 	}
@@ -138,22 +138,6 @@ func equalGroups(a, b []reasonCount) bool {
 		}
 	}
 	return true
-}
-
-func TestReasonGroup(t *testing.T) {
-	t.Parallel()
-	for reason, want := range map[string]string{
-		"larger than --max-size (70000000 > 67108864 bytes)":                                 "larger than --max-size",
-		"not a text file: not UTF-8 (first bad byte on line 3; convert it, e.g. with iconv)": "not a text file: not UTF-8",
-		"hidden (--hidden includes it)":                                                      "hidden",
-		"link to a folder indexed as docs/a":                                                 "link to a folder indexed under another path",
-		"empty":                                                                              "empty",
-		"larger than --max-size when uncompressed (more than 67108864 bytes uncompressed)": "larger than --max-size when uncompressed",
-	} {
-		if got := reasonGroup(reason); got != want {
-			t.Errorf("reasonGroup(%q) = %q, want %q", reason, got, want)
-		}
-	}
 }
 
 // TestChunkOverlapChecked: an overlap the chunker would not honour (more

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"github.com/rag-cli/rag/pkg/access"
@@ -161,43 +162,40 @@ func tooLargeHint(e *ollama.ReplyTooLargeError) string {
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
-		usage        *usageError
-		partial      *partialError
-		silent       *silentError
-		hinted       *hintedError
-		interrupt    *interruptedError
-		unreach      *ollama.UnreachableError
-		missing      *ollama.ModelNotFoundError
-		mismatch     *store.ModelMismatchError
-		corrupt      *store.CorruptError
-		version      *store.VersionError
-		emptyFloor   *indexer.EmptyFolderError
-		locked       *store.LockedError
-		notIndex     *store.NotIndexError
-		gone         *store.GoneError
-		emptyView    *engine.EmptyViewError
-		dense        *engine.DenseError
-		unknownTen   *engine.UnknownTenantError
-		unknownCol   *engine.UnknownCollectionError
-		groupsFile   *engine.GroupsFileError
-		readOnly     *store.NotWritableError
-		damaged      *engine.DamagedError
-		retries      *embed.RetryError
-		refused      *ollama.StatusError
-		below        *belowThresholdError
-		cfgFile      *config.FileError
-		cfgEnv       *config.EnvError
-		pull         *ollama.PullError
-		rules        *indexer.RulesError
-		tooLarge     *ollama.ReplyTooLargeError
-		timeout      *ollama.TimeoutError
-		dropped      *ollama.DroppedError
-		notRegular   *filestat.NotRegularError
-		fileTooLarge *filestat.TooLargeError
-		promptFile   *engine.PromptFileError
-		answerRoom   *engine.AnswerRoomError
-		noRoom       *engine.NoRoomError
+		usage      *usageError
+		partial    *partialError
+		silent     *silentError
+		hinted     *hintedError
+		interrupt  *interruptedError
+		unreach    *ollama.UnreachableError
+		missing    *ollama.ModelNotFoundError
+		mismatch   *store.ModelMismatchError
+		corrupt    *store.CorruptError
+		version    *store.VersionError
+		emptyFloor *indexer.EmptyFolderError
+		locked     *store.LockedError
+		notIndex   *store.NotIndexError
+		gone       *store.GoneError
+		emptyView  *engine.EmptyViewError
+		dense      *engine.DenseError
+		unknownTen *engine.UnknownTenantError
+		unknownCol *engine.UnknownCollectionError
+		groupsFile *engine.GroupsFileError
+		readOnly   *store.NotWritableError
+		damaged    *engine.DamagedError
+		retries    *embed.RetryError
+		refused    *ollama.StatusError
+		below      *belowThresholdError
+		pull       *ollama.PullError
+		tooLarge   *ollama.ReplyTooLargeError
+		timeout    *ollama.TimeoutError
+		dropped    *ollama.DroppedError
+		promptFile *engine.PromptFileError
+		answerRoom *engine.AnswerRoomError
+		noRoom     *engine.NoRoomError
 	)
+	// Usage errors of a kind: the hint says which.
+	settings, lookup := settingsHint(err), lookupHint(err)
 	switch {
 	case errors.As(err, &silent):
 		return silent.code, ""
@@ -230,18 +228,8 @@ func classify(err error) (code int, hint string) {
 		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too"
 	case errors.As(err, &dropped):
 		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up"
-	case errors.As(err, &cfgFile) && (errors.As(err, &notRegular) || errors.As(err, &fileTooLarge)):
-		return ExitUsage, fmt.Sprintf("rag reads a config file only when it is a regular file of at most %s: replace or remove %s", filestat.Bytes(config.MaxFileSize), cfgFile.Path)
-	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
-		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
-	case errors.As(err, &cfgFile):
-		return ExitUsage, fmt.Sprintf("fix or remove that line of %s; `rag help config` describes the settings", cfgFile.Path)
-	case errors.As(err, &cfgEnv):
-		return ExitUsage, fmt.Sprintf("fix or unset %s; `rag help config` describes the settings", cfgEnv.Var)
-	case errors.As(err, &rules) && errors.As(err, &tooLarge):
-		return ExitUsage, fmt.Sprintf("a rules file is a few lines: rag reads one of at most %s; its folder was left as it was", filestat.Bytes(access.MaxRulesSize))
-	case errors.As(err, &rules):
-		return ExitUsage, fmt.Sprintf("fix that line of %s (PATTERN PRINCIPAL..., principals public, user:NAME or group:NAME; see README, \"Access control and tenants\"); its folder was left as it was", rules.Path)
+	case settings != "":
+		return ExitUsage, settings
 	case errors.As(err, &pull):
 		return ExitModel, fmt.Sprintf("check the name %q (ollama.com/library lists the models), and that the Ollama server can reach the registry", pull.Model)
 	case errors.As(err, &missing):
@@ -290,6 +278,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
+	case lookup != "":
+		return ExitUsage, lookup
 	case errors.As(err, &emptyFloor):
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
@@ -334,4 +324,67 @@ func promptFileHint(e *engine.PromptFileError) string {
 		return "each turn is - role: user (or assistant) and content: text, users and assistants in turn (see README, \"Prompts\")"
 	}
 	return "name a YAML file of turns, or none"
+}
+
+// lookupHint is the hint of a get that found nothing to show (a usage
+// error): "" for any other error.
+func lookupHint(err error) string {
+	var (
+		notIndexed *engine.NotIndexedError
+		ambiguous  *engine.AmbiguousPathError
+		paged      *engine.PagedError
+		noText     *engine.NoTextError
+		outside    *engine.OutsideError
+		noMatch    *engine.NoMatchError
+	)
+	switch {
+	case errors.As(err, &notIndexed) && notIndexed.Folder:
+		return "name a file in it, e.g. rag show " + shellQuote(filepath.Join(notIndexed.Path, "README.md"))
+	case errors.As(err, &notIndexed):
+		return fmt.Sprintf("index it with `rag index %s`; `rag status` lists what the index holds", shellQuote(notIndexed.Path))
+	case errors.As(err, &ambiguous):
+		cmd := "get" // the MCP tool
+		if ambiguous.Host {
+			cmd = showCmd
+		}
+		return fmt.Sprintf("name one by its absolute path, e.g. %s %s", cmd, shellQuote(ambiguous.Files[0]+ambiguous.Rest))
+	case errors.As(err, &paged):
+		return fmt.Sprintf("give a page, as citations do: rag show %s", shellQuote(paged.Path+" p.1"))
+	case errors.As(err, &noText):
+		return "`rag status` lists why files were skipped"
+	case errors.As(err, &outside):
+		return fmt.Sprintf("rag show %s prints all of it", shellQuote(outside.Path))
+	case errors.As(err, &noMatch) && noMatch.Invalid:
+		return "a glob takes * and ? within a folder, [abc], {a,b}, and ** for any folders"
+	case errors.As(err, &noMatch):
+		return "a glob matches the paths as citations show them (docs/**/*.md); `rag ls` lists them"
+	}
+	return ""
+}
+
+// settingsHint is the hint of a config file, a variable or a rules file
+// that rag cannot use (a usage error): "" for any other error.
+func settingsHint(err error) string {
+	var (
+		cfgFile      *config.FileError
+		cfgEnv       *config.EnvError
+		rules        *indexer.RulesError
+		notRegular   *filestat.NotRegularError
+		fileTooLarge *filestat.TooLargeError
+	)
+	switch {
+	case errors.As(err, &cfgFile) && (errors.As(err, &notRegular) || errors.As(err, &fileTooLarge)):
+		return fmt.Sprintf("rag reads a config file only when it is a regular file of at most %s: replace or remove %s", filestat.Bytes(config.MaxFileSize), cfgFile.Path)
+	case errors.As(err, &cfgFile) && errors.Is(err, config.ErrUnknownKey):
+		return fmt.Sprintf("fix or remove that line of %s; the settings are %s (see `rag help config`)", cfgFile.Path, strings.Join(cfgFile.Known, ", "))
+	case errors.As(err, &cfgFile):
+		return fmt.Sprintf("fix or remove that line of %s; `rag help config` describes the settings", cfgFile.Path)
+	case errors.As(err, &cfgEnv):
+		return fmt.Sprintf("fix or unset %s; `rag help config` describes the settings", cfgEnv.Var)
+	case errors.As(err, &rules) && errors.As(err, &fileTooLarge):
+		return fmt.Sprintf("a rules file is a few lines: rag reads one of at most %s; its folder was left as it was", filestat.Bytes(access.MaxRulesSize))
+	case errors.As(err, &rules):
+		return fmt.Sprintf("fix that line of %s (PATTERN PRINCIPAL..., principals public, user:NAME or group:NAME; see README, \"Access control and tenants\"); its folder was left as it was", rules.Path)
+	}
+	return ""
 }

@@ -1,22 +1,17 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/rag-cli/rag/internal/render"
+	"github.com/rag-cli/rag/pkg/engine"
 
 	"github.com/spf13/cobra"
-
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // LsOptions are the settings of `rag ls`.
@@ -55,28 +50,9 @@ and awk. --json gives every field.`,
 	return cmd
 }
 
-// lsFile is a file in `rag ls --json`.
-type lsFile struct {
-	Collection string    `json:"collection"`
-	Path       string    `json:"path"`
-	Root       string    `json:"root"`
-	Format     string    `json:"format,omitempty"`
-	Chunks     int       `json:"chunks"`
-	Size       int64     `json:"size"`
-	IndexedAt  time.Time `json:"indexed_at"`
-}
-
-// lsCollection sums a collection's files in `rag ls --json`.
-type lsCollection struct {
-	Name   string `json:"name"`
-	Files  int    `json:"files"`
-	Chunks int    `json:"chunks"`
-}
-
-type lsReport struct {
-	Collections []lsCollection `json:"collections"`
-	Files       []lsFile       `json:"files"`
-}
+// lsReport is the --json document of `rag ls`: the engine's, whose JSON
+// fields are rag's interface.
+type lsReport = engine.Listing
 
 func lsRun(ctx context.Context, a *App, opts *LsOptions) (err error) {
 	r, err := a.openView(ctx, opts.globalOptions, opts.View)
@@ -84,9 +60,7 @@ func lsRun(ctx context.Context, a *App, opts *LsOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, r)
-	st, view := r.Store(), r.View()
-	m := st.Manifest()
-	rep := listFiles(&m, view, opts.Paths)
+	rep := r.List(opts.Paths)
 	if len(opts.Paths) > 0 && len(rep.Files) == 0 {
 		return &hintedError{err: usagef("%s: not in the index", strings.Join(opts.Paths, ", ")),
 			hint: "rag ls without a PATH lists every file the index holds"}
@@ -95,52 +69,6 @@ func lsRun(ctx context.Context, a *App, opts *LsOptions) (err error) {
 		return writeJSON(a, rep)
 	}
 	return writeLs(a, rep)
-}
-
-// listFiles lists the files of m that view sees, under paths if any,
-// sorted by collection and path, with each collection's sums.
-func listFiles(m *store.Manifest, view store.View, paths []string) lsReport {
-	rep := lsReport{Collections: []lsCollection{}, Files: []lsFile{}}
-	vis, _ := m.Visible(view)
-	for i := range m.Files {
-		f := &m.Files[i]
-		if vis != nil && !vis[i] || !underAny(f, paths) {
-			continue
-		}
-		rep.Files = append(rep.Files, lsFile{Collection: m.CollectionOf(f), Path: f.Path, Root: f.Root,
-			Format: f.Format, Chunks: f.Chunks, Size: f.Size, IndexedAt: f.IndexedAt})
-	}
-	slices.SortFunc(rep.Files, func(x, y lsFile) int {
-		return cmp.Or(strings.Compare(x.Collection, y.Collection), strings.Compare(x.Path, y.Path))
-	})
-	for _, f := range rep.Files {
-		if n := len(rep.Collections); n == 0 || rep.Collections[n-1].Name != f.Collection {
-			rep.Collections = append(rep.Collections, lsCollection{Name: f.Collection})
-		}
-		c := &rep.Collections[len(rep.Collections)-1]
-		c.Files++
-		c.Chunks += f.Chunks
-	}
-	return rep
-}
-
-// underAny reports whether f is one of paths or lies under one, by the
-// path citations show or by its path on disk; no paths holds every file.
-func underAny(f *store.FileEntry, paths []string) bool {
-	if len(paths) == 0 {
-		return true
-	}
-	disk := filepath.Join(f.Root, filepath.FromSlash(f.Path))
-	for _, p := range paths {
-		cited := strings.TrimSuffix(filepath.ToSlash(filepath.Clean(p)), "/")
-		if cited == "." || f.Path == cited || strings.HasPrefix(f.Path, cited+"/") {
-			return true
-		}
-		if abs, err := filepath.Abs(p); err == nil && (disk == abs || strings.HasPrefix(disk, abs+string(filepath.Separator))) {
-			return true
-		}
-	}
-	return false
 }
 
 func writeLs(a *App, rep lsReport) error {

@@ -8,16 +8,25 @@ import (
 	"testing"
 )
 
-// TestLs lists what the index holds, by collection, as the asker sees it.
-func TestLs(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	notes := t.TempDir()
+// kitchenHarness indexes the test documents as collection docs, open to
+// the public, but for notes/cooking.md, moved to a folder of its own,
+// notes, indexed as collection kitchen for user:bob alone.
+func kitchenHarness(t *testing.T) (h *harness, notes string) {
+	t.Helper()
+	h = newHarness(t)
+	notes = t.TempDir()
 	if err := os.Rename(filepath.Join(h.docs, "notes", "cooking.md"), filepath.Join(notes, "cooking.md")); err != nil {
 		t.Fatal(err)
 	}
 	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--allow", "public", "-c", "docs", h.docs)
 	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--allow", "user:bob", "-c", "kitchen", notes)
+	return h, notes
+}
+
+// TestLs lists what the index holds, by collection, as the asker sees it.
+func TestLs(t *testing.T) {
+	t.Parallel()
+	h, notes := kitchenHarness(t)
 
 	tests := []struct {
 		name string

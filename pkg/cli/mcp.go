@@ -41,14 +41,19 @@ func newMCPCmd(a *App, g *globalOptions) *cobra.Command {
 Cursor, Zed, any MCP client) over the Model Context Protocol, on stdin and
 stdout: the client starts rag mcp and talks JSON-RPC with it. Its tools:
 
-  search   the chunks that best match a query, with their citations, as
-           rag search finds them (query, k, mode, collection)
-  get      what the index holds for a file or a citation's lines, as
-           rag show prints it (citation, collection)
-  ask      an answer written by the Ollama chat model from the documents
-           only, with numbered sources, or a refusal, as rag ask gives it
-           (question, collection)
-  status   what the index holds: files, chunks, collections, models
+  search     the chunks that best match a query, with their citations,
+             as rag search finds them (query, k, mode, collection)
+  get        what the index holds for a file or a citation's lines, as
+             rag show prints it (citation, collection)
+  multi_get  several files, citations or globs (docs/**/*.md) at once,
+             as get reads each, up to max_bytes of text together (64 KiB
+             unless set); a target that gives nothing says why beside
+             the others, documents past the bound are listed as omitted
+             (targets, collection, max_bytes)
+  ask        an answer written by the Ollama chat model from the
+             documents only, with numbered sources, or a refusal, as rag
+             ask gives it (question, collection)
+  status     what the index holds: files, chunks, collections, models
 
 Every tool sees what --as, --tenant and --collection let it see, and
 nothing else; a call's collection narrows it further, never wider. Each
@@ -149,6 +154,8 @@ func (s *mcpServer) server() *mcp.Server {
 		"Each result has a citation (path:lines, 'file.pdf p.3') to quote, a score and the passage's text. Use get to read more around a result."}, s.search)
 	mcp.AddTool(srv, &mcp.Tool{Name: "get", Description: "Read what the index holds for a file or a citation's lines, as search results and ask sources name them: " +
 		"guide.md, guide.md:12-30, 'manual.pdf p.3', 'report.docx ¶4-7'."}, s.get)
+	mcp.AddTool(srv, &mcp.Tool{Name: "multi_get", Description: "Read several files, citations or globs at once (targets: guide.md, guide.md:12-30, docs/**/*.md), as get reads each; " +
+		"a target that gives nothing says why beside the others, and documents past max_bytes are listed as omitted."}, s.multiGet)
 	mcp.AddTool(srv, &mcp.Tool{Name: "ask", Description: "Have rag's local model answer a question from the user's documents only, with numbered sources [n] and their citations. " +
 		"It refuses, saying the documents do not answer, rather than guess: abstained is then true."}, s.ask)
 	mcp.AddTool(srv, &mcp.Tool{Name: "status", Description: "What the index holds: files and chunks (those this server may see), its collections (which search, get and ask can be narrowed to), the embedding model, the folders indexed and when."}, s.status)
@@ -261,21 +268,28 @@ func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn
 		if target == "" {
 			return errors.New("no path or citation given")
 		}
-		v, err := s.view(in.Collection)
+		r, err := s.reader(in.Collection)
 		if err != nil {
 			return err
 		}
-		rep, err = lookup(ctx, s.q.Store(), v, target, "get")
+		rep, err = r.Get(ctx, target)
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	return textResult(mcpQuoted + fencedDocument(in.Citation, rep, 1)), rep, nil
+}
+
+// fencedDocument is a document's sections fenced as search fences
+// passages, numbered from n, after what a reader must know of them (the
+// file changed, other lines shown).
+func fencedDocument(key string, rep *showReport, n int) string {
 	var sources []answer.Source
 	for i, sec := range rep.Sections {
-		sources = append(sources, answer.Source{N: i + 1, Result: retrieve.Result{Root: rep.Root, Path: rep.Path, StartLine: sec.StartLine, EndLine: sec.EndLine, Page: sec.Page, Heading: sec.Heading, Text: strings.TrimSuffix(sec.Text, "\n")}})
+		sources = append(sources, answer.Source{N: n + i, Result: retrieve.Result{Root: rep.Root, Path: rep.Path, StartLine: sec.StartLine, EndLine: sec.EndLine, Page: sec.Page, Heading: sec.Heading, Text: strings.TrimSuffix(sec.Text, "\n")}})
 	}
-	text := mcpQuoted + answer.Fenced(in.Citation, sources, func(answer.Source) string { return "" })
+	text := answer.Fenced(key, sources, func(answer.Source) string { return "" })
 	switch rep.OnDisk {
 	case "changed":
 		text = "(The file changed since it was indexed; this is the indexed text.)\n\n" + text
@@ -285,7 +299,63 @@ func (s *mcpServer) get(ctx context.Context, _ *mcp.CallToolRequest, in mcpGetIn
 	if rep.Note != "" {
 		text = "(" + rep.Note + ".)\n\n" + text
 	}
-	return textResult(text), rep, nil
+	return text
+}
+
+type mcpMultiGetIn struct {
+	Targets    []string `json:"targets" jsonschema:"paths, citations or globs over the indexed paths: guide.md, guide.md:12-30, 'manual.pdf p.3', docs/**/*.md (at most 100)"`
+	Collection string   `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
+	MaxBytes   int      `json:"max_bytes,omitempty" jsonschema:"the most text to return, all documents together (default 65536, at most 1048576); documents past it are listed as omitted"`
+}
+
+// mcpMaxBytes bounds what a client may ask of multi_get at once.
+const mcpMaxBytes = 1 << 20
+
+func (s *mcpServer) multiGet(ctx context.Context, _ *mcp.CallToolRequest, in mcpMultiGetIn) (*mcp.CallToolResult, *engine.MultiGetResult, error) {
+	var res *engine.MultiGetResult
+	err := s.call(ctx, func() error {
+		if in.MaxBytes < 0 || in.MaxBytes > mcpMaxBytes {
+			return fmt.Errorf("max_bytes must be from 1 to %d", mcpMaxBytes)
+		}
+		r, err := s.reader(in.Collection)
+		if err != nil {
+			return err
+		}
+		res, err = r.MultiGet(ctx, engine.MultiGetRequest{Targets: in.Targets, MaxBytes: in.MaxBytes})
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var b strings.Builder
+	b.WriteString(mcpQuoted)
+	n := 1
+	for _, it := range res.Items {
+		switch {
+		case it.Document != nil:
+			b.WriteString(fencedDocument(it.Target, it.Document, n))
+			n += len(it.Document.Sections)
+		case it.Err != nil:
+			msg := it.Error
+			if _, hint := classify(it.Err); hint != "" {
+				msg += " (hint: " + hint + ")"
+			}
+			fmt.Fprintf(&b, "\n(%s: %s.)\n", it.Target, msg)
+		default:
+			fmt.Fprintf(&b, "\n(%s: omitted, %s; get it alone, or by its lines.)\n", it.Target, it.Omitted)
+		}
+	}
+	return textResult(b.String()), res, nil
+}
+
+// reader is the server's reader narrowed to the collections a call names
+// (s.view).
+func (s *mcpServer) reader(collections string) (*engine.Reader, error) {
+	v, err := s.view(collections)
+	if err != nil {
+		return nil, err
+	}
+	return s.q.WithView(v)
 }
 
 type mcpAskIn struct {
@@ -353,38 +423,14 @@ type mcpStatus struct {
 	Updated     time.Time       `json:"updated"`
 }
 
-type mcpCollection struct {
-	Name  string `json:"name"`
-	Files int    `json:"files"`
-}
+type mcpCollection = engine.CollectionCount
 
 func (s *mcpServer) status(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, mcpStatus, error) {
 	var st mcpStatus
 	err := s.call(ctx, func() error {
-		m := s.q.Store().Manifest()
-		st = mcpStatus{Index: s.q.Store().Dir(), EmbedModel: m.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Roots: []string{}, Collections: []mcpCollection{}, Updated: latestIndexed(m, s.q.View())}
-		roots := map[string]bool{}
-		cols := map[string]int{} // index in st.Collections
-		for i := range m.Files {
-			f := &m.Files[i]
-			if !m.Sees(s.q.View(), f) {
-				continue
-			}
-			st.Files++
-			st.Chunks += f.Chunks
-			if !roots[f.Root] {
-				roots[f.Root] = true
-				st.Roots = append(st.Roots, f.Root)
-			}
-			c := m.CollectionOf(f)
-			i, ok := cols[c]
-			if !ok {
-				i = len(st.Collections)
-				cols[c] = i
-				st.Collections = append(st.Collections, mcpCollection{Name: c})
-			}
-			st.Collections[i].Files++
-		}
+		sum := s.q.Summary()
+		st = mcpStatus{Index: sum.Index, EmbedModel: sum.EmbedModel, ChatModel: s.opts.Model, Mode: s.opts.Mode, Files: sum.Files, Chunks: sum.Chunks,
+			Roots: sum.Roots, Collections: sum.Collections, Updated: sum.Updated}
 		return nil
 	})
 	if err != nil {

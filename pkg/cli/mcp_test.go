@@ -104,7 +104,7 @@ func TestMCP(t *testing.T) {
 	for _, tl := range tools.Tools {
 		names = append(names, tl.Name)
 	}
-	if got := strings.Join(names, ","); got != "ask,get,search,status" {
+	if got := strings.Join(names, ","); got != "ask,get,multi_get,search,status" {
 		t.Errorf("tools %s", got)
 	}
 
@@ -365,5 +365,88 @@ func TestMCPMembershipChanges(t *testing.T) {
 	write(t, groups, "alice: []\n")
 	if got := search(); strings.Contains(got, "design.md") {
 		t.Errorf("alice, out of eng, still sees design.md: %q", got)
+	}
+}
+
+// TestMCPMultiGet: multi_get reads several targets at once, globs
+// included, each target's failure beside the others' documents, within
+// max_bytes, and only what the server's asker sees.
+func TestMCPMultiGet(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	write(t, filepath.Join(h.docs, "salaries.md"), "---\naccess: [user:alice]\n---\n# Salaries\n\nThe quarterly bonus pool is nine percent.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, "--allow", "public", h.docs)
+	cs, _ := mcpSession(t, h, "--model", chatModel)
+	type item struct {
+		Target   string `json:"target"`
+		Glob     string `json:"glob"`
+		Document *struct {
+			Path     string `json:"path"`
+			Sections []struct {
+				Text string `json:"text"`
+			} `json:"sections"`
+		} `json:"document"`
+		Error   string `json:"error"`
+		Omitted string `json:"omitted"`
+	}
+	var out struct {
+		Items []item `json:"items"`
+		Bytes int    `json:"bytes"`
+	}
+	// What each item is: the path of its document, error: or omitted:.
+	kinds := func() string {
+		var ks []string
+		for _, it := range out.Items {
+			switch {
+			case it.Document != nil:
+				ks = append(ks, it.Target+"="+it.Document.Path)
+			case it.Error != "":
+				ks = append(ks, it.Target+"=error")
+			default:
+				ks = append(ks, it.Target+"=omitted")
+			}
+		}
+		return strings.Join(ks, ",")
+	}
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want string
+		text []string // in the text
+	}{
+		{"several", map[string]any{"targets": []string{"retry.txt:1-2", "src/*.go", "nope.md", "*.md", "retry.txt:1-2"}},
+			"retry.txt:1-2=retry.txt,src/server.go=src/server.go,nope.md=error,install.md=install.md",
+			[]string{"[1] retry.txt:1-2\nRetry policy\n<<<end 1 ", "(nope.md: nope.md is not in the index (hint: index it with `rag index nope.md`"}},
+		{"a glob of nothing seen", map[string]any{"targets": []string{"sal*.md"}}, "sal*.md=error", []string{"no indexed file matches sal*.md"}},
+		{"bounded", map[string]any{"targets": []string{"install.md", "retry.txt"}, "max_bytes": 160}, "install.md=omitted,retry.txt=retry.txt",
+			[]string{"(install.md: omitted, ", " bytes of text, more than the 160 bytes left of the bound of 160 bytes; get it alone"}},
+		{"in a collection", map[string]any{"targets": []string{"**/*.go"}, "collection": "nope"}, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out.Items = nil
+			text, isErr := callTool(t, cs, "multi_get", tc.args, &out)
+			if tc.want == "" {
+				if !isErr {
+					t.Errorf("no error: %q", text)
+				}
+				return
+			}
+			if isErr || kinds() != tc.want {
+				t.Errorf("error %v, items %s, want %s\n%s", isErr, kinds(), tc.want, text)
+			}
+			for _, s := range tc.text {
+				if !strings.Contains(text, s) {
+					t.Errorf("text lacks %q:\n%s", s, text)
+				}
+			}
+			if strings.Contains(text, "nine percent") {
+				t.Error("multi_get read a file the server's asker may not see")
+			}
+		})
+	}
+	for _, args := range []map[string]any{{"targets": []string{}}, {"targets": []string{" "}}, {"targets": []string{"a.md"}, "max_bytes": 2 << 20}} {
+		if text, isErr := callTool(t, cs, "multi_get", args, nil); !isErr || text == "" {
+			t.Errorf("%v: error %v, %q", args, isErr, text)
+		}
 	}
 }

@@ -2,27 +2,15 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/internal/render"
-	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/engine"
-	"github.com/rag-cli/rag/pkg/extract"
-	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/retrieve"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // ShowOptions are the settings of `rag show`.
@@ -74,131 +62,12 @@ note on stderr (and note in --json) that says why. Show needs no Ollama.`,
 	return cmd
 }
 
-// citeRef is a parsed citation: a path and what of it to show.
-type citeRef struct {
-	path       string
-	start, end int // lines (paragraphs of a DOCX); 0: all
-	page       int // 0: all
-}
-
-func (c citeRef) lines() bool { return c.start > 0 }
-
-var (
-	citePage  = regexp.MustCompile(`^(.+) p\.(\d+)$`)
-	citePara  = regexp.MustCompile(`^(.+) ¶(\d+)(?:-(\d+))?$`)
-	citeLines = regexp.MustCompile(`^(.+):(\d+)(?:-(\d+))?$`)
+// showReport is the --json document of `rag show`, and showSection one
+// of its sections: the engine's, whose JSON fields are rag's interface.
+type (
+	showReport  = engine.Document
+	showSection = engine.Section
 )
-
-// parseCitation returns the readings of s, most likely first: with the
-// heading split off at each " (" when s ends in ")", then s whole; each
-// location as path and range, then as a path alone (a file may be named
-// "a:1").
-func parseCitation(s string) []citeRef {
-	var locs []string
-	if strings.HasSuffix(s, ")") {
-		for i := 0; i+2 <= len(s); i++ {
-			if s[i:i+2] == " (" {
-				locs = append(locs, s[:i])
-			}
-		}
-	}
-	locs = append(locs, s)
-	var refs []citeRef
-	for _, loc := range locs {
-		if m := citePage.FindStringSubmatch(loc); m != nil {
-			if n, err := strconv.Atoi(m[2]); err == nil && n > 0 {
-				refs = append(refs, citeRef{path: unquotePath(m[1]), page: n})
-			}
-		}
-		for _, re := range []*regexp.Regexp{citePara, citeLines} {
-			m := re.FindStringSubmatch(loc)
-			if m == nil {
-				continue
-			}
-			start, err1 := strconv.Atoi(m[2])
-			end, err2 := start, error(nil)
-			if m[3] != "" {
-				end, err2 = strconv.Atoi(m[3])
-			}
-			if err1 == nil && err2 == nil && start > 0 && end >= start {
-				refs = append(refs, citeRef{path: unquotePath(m[1]), start: start, end: end})
-			}
-		}
-		refs = append(refs, citeRef{path: unquotePath(loc)})
-	}
-	return refs
-}
-
-// unquotePath undoes the quoting citations use for a name with a control
-// character in it.
-func unquotePath(p string) string {
-	if strings.HasPrefix(p, `"`) {
-		if u, err := strconv.Unquote(p); err == nil {
-			return u
-		}
-	}
-	return p
-}
-
-// matchFiles finds the indexed files p names: an absolute path, a path
-// relative to the working directory, or a path relative to an indexed
-// folder as citations show it (which may name files under several roots).
-func matchFiles(m store.Manifest, p string) []store.FileEntry {
-	// Compared escaped: a name that is not UTF-8 is recorded so
-	// (filestat.EscapeName), and may be given either way.
-	full := func(f store.FileEntry) string {
-		return filestat.EscapePath(filepath.Join(f.Root, filepath.FromSlash(f.Path)))
-	}
-	var out []store.FileEntry
-	if abs, err := filepath.Abs(p); err == nil {
-		abs = filestat.EscapePath(abs)
-		for _, f := range m.Files {
-			if full(f) == abs {
-				return []store.FileEntry{f}
-			}
-		}
-	}
-	if filepath.IsAbs(p) {
-		return nil
-	}
-	rel := filepath.ToSlash(filestat.EscapePath(filepath.Clean(p)))
-	for _, f := range m.Files {
-		if f.Path == rel {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// showSection is a run of text of one file: the stored chunks of a range of
-// lines of one page, overlaps merged.
-type showSection struct {
-	StartLine int    `json:"start_line"`
-	EndLine   int    `json:"end_line"`
-	Page      int    `json:"page"`
-	Heading   string `json:"heading"`
-	Text      string `json:"text"`
-}
-
-// showReport is the --json document of `rag show`.
-type showReport struct {
-	Path string `json:"path"`
-	Root string `json:"root"`
-	// File is the absolute path of the file.
-	File   string `json:"file"`
-	Format string `json:"format,omitempty"`
-	// OnDisk compares the file on disk with what was indexed: "unchanged",
-	// "changed" or "missing".
-	OnDisk   string        `json:"on_disk"`
-	Sections []showSection `json:"sections"`
-	// Note says why the lines asked for are not what Sections show: the
-	// index holds no text of them (front matter, blank lines, markup), so
-	// the nearest indexed lines are shown instead.
-	Note string `json:"note,omitempty"`
-	// Markup is what the file holds at those lines when it is markup only
-	// (its first non-blank line, cut short): document text, not rag's.
-	Markup string `json:"markup,omitempty"`
-}
 
 func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	r, err := a.openView(ctx, opts.globalOptions, opts.View)
@@ -206,8 +75,8 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, r)
-	st, view := r.Store(), r.View()
-	rep, err := lookup(ctx, st, view, opts.Target, showCmd)
+	r.Host = true // the host's own user: a folder is named as one
+	rep, err := r.Get(ctx, opts.Target)
 	if err != nil {
 		return err
 	}
@@ -231,13 +100,13 @@ func showRun(ctx context.Context, a *App, opts *ShowOptions) (err error) {
 	if a.IO.EscapeUntrusted() {
 		untrusted = render.Escape
 	}
-	_, err = fmt.Fprint(a.IO.Out, rep.text(untrusted, a.IO.ColorEnabled()))
+	_, err = fmt.Fprint(a.IO.Out, documentText(rep, untrusted, a.IO.ColorEnabled()))
 	return err
 }
 
-// text lays out the sections: each under its citation (bold when asked),
-// the document's text passed through untrusted.
-func (rep *showReport) text(untrusted func(string) string, bold bool) string {
+// documentText lays out the sections: each under its citation (bold when
+// asked), the document's text passed through untrusted.
+func documentText(rep *showReport, untrusted func(string) string, bold bool) string {
 	var b strings.Builder
 	for i, s := range rep.Sections {
 		if i > 0 {
@@ -256,86 +125,6 @@ func (rep *showReport) text(untrusted func(string) string, bold bool) string {
 	return b.String()
 }
 
-// lookup finds what target (a path or a citation) names among the files
-// view sees, and reads its text from st. An error names the fix with cmd
-// (how a user runs show).
-func lookup(ctx context.Context, st *store.Local, view store.View, target, cmd string) (*showReport, error) {
-	m := st.Manifest()
-	// Only what the view sees can be named: another's file is "not in the
-	// index", exactly as one that is not.
-	seen := m.Files[:0:0]
-	for i := range m.Files {
-		if m.Sees(view, &m.Files[i]) {
-			seen = append(seen, m.Files[i])
-		}
-	}
-	m.Files = seen
-
-	refs := parseCitation(target)
-	var ref citeRef
-	var files []store.FileEntry
-	for _, r := range refs {
-		if files = matchFiles(m, r.path); len(files) > 0 {
-			ref = r
-			break
-		}
-	}
-	switch {
-	case len(files) == 0:
-		return nil, notIndexed(refs[0].path, cmd == showCmd)
-	case len(files) > 1:
-		var cands []string
-		for _, f := range files {
-			cands = append(cands, filepath.Join(f.Root, filepath.FromSlash(f.Path)))
-		}
-		return nil, &hintedError{
-			err:  usagef("%s is in the index under %d folders: %s", ref.path, len(files), strings.Join(cands, ", ")),
-			hint: fmt.Sprintf("name one by its absolute path, e.g. %s %s", cmd, shellQuote(cands[0]+strings.TrimPrefix(target, ref.path))),
-		}
-	}
-	f := files[0]
-	chunks, err := st.FileChunks(ctx, f)
-	var corrupt *store.CorruptError
-	if errors.As(err, &corrupt) && !corrupt.Catalog {
-		// Named by the file it holds, as status names damage, not by the
-		// object's path.
-		return nil, &engine.DamagedError{Damaged: []store.Damage{{Key: f.Key, Files: []store.FileEntry{f}, Err: corrupt}}}
-	}
-	if err != nil {
-		return nil, err
-	}
-	rep := &showReport{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format}
-	host := filestat.HostPath(f.Root, f.Path) // the name on disk, for a name that is not UTF-8
-	rep.OnDisk = onDisk(host, f.Hash)
-	rep.Sections, err = selectSections(f, chunks, ref)
-	if errors.Is(err, errNoTextThere) {
-		rep.Sections, rep.Note, rep.Markup, err = nearest(f, chunks, ref, host, rep.OnDisk)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return rep, nil
-}
-
-// showCmd is how rag show is run on the host's command line.
-const showCmd = "rag show"
-
-// notIndexed is the error for a path the asker sees nothing of. Only on
-// the host's command line (host), whose user can list its folders anyway,
-// does it say that the path is a folder: to an MCP client a host folder,
-// a host file and a missing path are all "not in the index", so that it
-// learns nothing of what exists on the host.
-func notIndexed(p string, host bool) error {
-	hint := fmt.Sprintf("index it with `rag index %s`; `rag status` lists what the index holds", shellQuote(p))
-	if !host {
-		return &hintedError{err: usagef("%s is not in the index", p), hint: hint}
-	}
-	if info, err := os.Stat(p); err == nil && info.IsDir() {
-		return &hintedError{err: usagef("%s is a folder: rag show takes a file or a citation", p), hint: "name a file in it, e.g. rag show " + shellQuote(filepath.Join(p, "README.md"))}
-	}
-	return &hintedError{err: usagef("%s is not in the index", p), hint: hint}
-}
-
 // shellQuote quotes s for a command line when it needs it.
 func shellQuote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[](){}<>|&;#~¶") {
@@ -344,280 +133,5 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// onDisk compares the file with the content hash the catalog recorded.
-func onDisk(path, hash string) string {
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "missing"
-	case err != nil:
-		return "changed" // unreadable: what is shown cannot be checked against it
-	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != hash {
-		return "changed"
-	}
-	return "unchanged"
-}
-
-// selectSections picks the chunks ref asks for and merges them: one
-// section a page (one for an unpaged file).
-func selectSections(f store.FileEntry, chunks []store.Chunk, ref citeRef) ([]showSection, error) {
-	paged := slices.ContainsFunc(chunks, func(c store.Chunk) bool { return c.Page > 0 })
-	if paged && ref.lines() {
-		return nil, &hintedError{err: usagef("%s has pages: its lines are counted per page", f.Path),
-			hint: fmt.Sprintf("give a page, as citations do: rag show %s", shellQuote(f.Path+" p.1"))}
-	}
-	var picked []store.Chunk
-	for _, c := range chunks {
-		if ref.page > 0 && c.Page != ref.page {
-			continue
-		}
-		if ref.lines() && (c.EndLine < ref.start || c.StartLine > ref.end) {
-			continue
-		}
-		picked = append(picked, c)
-	}
-	if len(picked) == 0 {
-		if ref.lines() && len(chunks) > 0 {
-			return nil, errNoTextThere // nearest says why, and what is near
-		}
-		return nil, outside(f, chunks, ref)
-	}
-	var out []showSection
-	for start := 0; start < len(picked); {
-		end := start + 1
-		for end < len(picked) && picked[end].Page == picked[start].Page {
-			end++
-		}
-		out = append(out, mergeChunks(picked[start:end], ref))
-		start = end
-	}
-	return out, nil
-}
-
-// errNoTextThere is selectSections' answer to lines of a file no chunk
-// holds, though others do.
-var errNoTextThere = errors.New("no indexed text at these lines")
-
-// nearest answers lines of a file that no chunk holds (the file has
-// others): it shows the nearest indexed lines and says exactly why those
-// asked for are not indexed: front matter, blank lines or markup only, as
-// the file shows when it is as indexed; lines past its end are an error.
-func nearest(f store.FileEntry, chunks []store.Chunk, ref citeRef, file, disk string) (sections []showSection, note, markup string, err error) {
-	var src []string // the file's lines, when it is as indexed and has lines
-	frontMatter := 0
-	if disk == "unchanged" {
-		src, frontMatter = sourceLines(f, file)
-	}
-	var prev, next *store.Chunk
-	for i := range chunks {
-		c := &chunks[i]
-		if c.EndLine < ref.start && (prev == nil || c.EndLine > prev.EndLine) {
-			prev = c
-		}
-		if c.StartLine > ref.end && (next == nil || c.StartLine < next.StartLine) {
-			next = c
-		}
-	}
-	if next == nil && (src == nil || ref.start > len(src)) {
-		err = outside(f, chunks, ref)
-		if src != nil {
-			var he *hintedError
-			if errors.As(err, &he) {
-				he.err = usagef("%v: the file has %s", he.err, plural(len(src), "line"))
-			}
-		}
-		return nil, "", "", err
-	}
-	near := next
-	if prev != nil && (next == nil || ref.start-prev.EndLine < next.StartLine-ref.end) {
-		near = prev
-	}
-	what, one := "lines", ref.start == ref.end
-	if strings.EqualFold(filepath.Ext(f.Path), ".docx") {
-		what = "paragraphs"
-	}
-	span, are, hold := fmt.Sprintf("%s %d-%d of %s", what, ref.start, ref.end, f.Path), "are", "hold"
-	if one {
-		span, are, hold = fmt.Sprintf("%s %d of %s", strings.TrimSuffix(what, "s"), ref.start, f.Path), "is", "holds"
-	}
-	var why string
-	switch {
-	case ref.end <= frontMatter:
-		why = fmt.Sprintf("%s %s front matter, not indexed", span, are)
-	case src != nil && blankLines(src, ref.start, ref.end):
-		why = fmt.Sprintf("%s %s blank", span, are)
-	case src != nil:
-		why, markup = fmt.Sprintf("%s %s markup only, no text", span, hold), firstText(src, ref.start, ref.end)
-	case disk == "unchanged":
-		why = fmt.Sprintf("%s %s no text", span, hold)
-	default:
-		why = fmt.Sprintf("%s %s no indexed text, and the file %s since it was indexed", span, hold, map[string]string{"changed": "changed", "missing": "is gone"}[disk])
-	}
-	which := "nearest"
-	if near == next && prev == nil {
-		which = "first"
-	}
-	note = fmt.Sprintf("%s; the %s indexed %s are %d-%d, shown instead", why, which, what, near.StartLine, near.EndLine)
-	return []showSection{mergeChunks([]store.Chunk{*near}, citeRef{})}, note, markup, nil
-}
-
-// sourceLines are the lines of the file as rag counts them (decoded,
-// uncompressed, markup and all; none for PDF and DOCX) and how many at the
-// top are front matter.
-func sourceLines(f store.FileEntry, file string) ([]string, int) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, 0
-	}
-	frontMatter := 0
-	if f.Format == "markdown" {
-		if doc, err := extract.ExtractMax(f.Path, data, extract.DefaultMaxSize); err == nil {
-			frontMatter = doc.FrontMatter
-		}
-	}
-	text, err := extract.Source(f.Path, data, extract.DefaultMaxSize)
-	if err != nil {
-		return nil, frontMatter
-	}
-	return strings.Split(strings.TrimSuffix(text, "\n"), "\n"), frontMatter
-}
-
-// blankLines reports whether lines from..to (1-based; those the file has)
-// are blank.
-func blankLines(src []string, from, to int) bool {
-	for n := from; n <= to && n <= len(src); n++ {
-		if strings.TrimSpace(src[n-1]) != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// firstText is the first non-blank line of lines from..to, cut to a
-// glance.
-func firstText(src []string, from, to int) string {
-	for n := from; n <= to && n <= len(src); n++ {
-		if t := strings.TrimSpace(src[n-1]); t != "" {
-			if r := []rune(t); len(r) > 60 {
-				t = string(r[:60]) + "…"
-			}
-			return t
-		}
-	}
-	return ""
-}
-
-// outside explains a range the index holds no text for.
-func outside(f store.FileEntry, chunks []store.Chunk, ref citeRef) error {
-	if len(chunks) == 0 {
-		return &hintedError{err: usagef("the index holds no text of %s", f.Path), hint: "`rag status` lists why files were skipped"}
-	}
-	lo, hi := chunks[0], chunks[0]
-	for _, c := range chunks {
-		if c.Page < lo.Page || c.Page == lo.Page && c.StartLine < lo.StartLine {
-			lo = c
-		}
-		if c.Page > hi.Page || c.Page == hi.Page && c.EndLine > hi.EndLine {
-			hi = c
-		}
-	}
-	hint := fmt.Sprintf("rag show %s prints all of it", shellQuote(f.Path))
-	if ref.page > 0 {
-		return &hintedError{err: usagef("the index holds no text of page %d of %s (it holds pages %d-%d)", ref.page, f.Path, lo.Page, hi.Page), hint: hint}
-	}
-	what := "lines"
-	if strings.EqualFold(filepath.Ext(f.Path), ".docx") {
-		what = "paragraphs"
-	}
-	return &hintedError{err: usagef("%s %d-%d of %s are outside what the index holds (%s %d-%d)", what, ref.start, ref.end, f.Path, what, lo.StartLine, hi.EndLine), hint: hint}
-}
-
-// showLine is a line of merged text and its line number (0: not known, as
-// for HTML, whose text lines do not map one to one to the source's).
-type showLine struct {
-	n    int
-	text string
-}
-
-// mergeChunks joins chunks of one page in document order. Chunks overlap
-// by design (the next starts with the tail of the previous): the common
-// lines are shown once. A long line cut into pieces is put back together.
-// When every chunk's text is its lines one to one, the text is cut to the
-// range asked for.
-func mergeChunks(cs []store.Chunk, ref citeRef) showSection {
-	var lines []showLine
-	exact := true
-	var prev store.Chunk
-	for i, c := range cs {
-		cl := strings.Split(c.Text, "\n")
-		one := len(cl) == c.EndLine-c.StartLine+1
-		number := func(j int) int {
-			if one {
-				return c.StartLine + j
-			}
-			return 0
-		}
-		switch {
-		case i == 0:
-		case len(cl) == 1 && prev.StartLine == prev.EndLine && c.StartLine == c.EndLine && c.StartLine == prev.EndLine &&
-			!strings.Contains(prev.Text, "\n") && prev.Text != c.Text:
-			// The next piece of a line too long for one chunk.
-			lines[len(lines)-1].text += c.Text
-			prev = c
-			continue
-		case c.StartLine <= prev.EndLine:
-			k := chunk.SharedLines(lineTexts(lines[max(0, len(lines)-len(cl)):]), prev.EndLine, cl, c.StartLine)
-			cl = cl[k:]
-			for j, t := range cl {
-				lines = append(lines, showLine{n: number(j + k), text: t})
-			}
-			exact = exact && one
-			prev = c
-			continue
-		default:
-			// Lines between chunks are blank: every other line is in one.
-			gap := c.StartLine - prev.EndLine - 1
-			if !(exact && one) {
-				gap = min(gap, 1)
-			}
-			for j := 0; j < gap; j++ {
-				lines = append(lines, showLine{n: prev.EndLine + 1 + j})
-			}
-		}
-		for j, t := range cl {
-			lines = append(lines, showLine{n: number(j), text: t})
-		}
-		exact = exact && one
-		prev = c
-	}
-	sec := showSection{StartLine: cs[0].StartLine, Page: cs[0].Page, Heading: cs[0].Heading}
-	for _, c := range cs {
-		sec.EndLine = max(sec.EndLine, c.EndLine)
-		sec.Heading = chunk.CommonHeading(sec.Heading, c.Heading)
-	}
-	if exact && ref.lines() {
-		kept := lines[:0:0]
-		for _, l := range lines {
-			if l.n >= ref.start && l.n <= ref.end {
-				kept = append(kept, l)
-			}
-		}
-		if len(kept) > 0 {
-			lines = kept
-			sec.StartLine, sec.EndLine = kept[0].n, kept[len(kept)-1].n
-		}
-	}
-	sec.Text = strings.Join(lineTexts(lines), "\n")
-	return sec
-}
-
-// lineTexts are the texts of ls.
-func lineTexts(ls []showLine) []string {
-	texts := make([]string, len(ls))
-	for i, l := range ls {
-		texts[i] = l.text
-	}
-	return texts
-}
+// showCmd is how rag show is run on the host's command line.
+const showCmd = "rag show"

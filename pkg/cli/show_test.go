@@ -212,52 +212,6 @@ func TestShowOutput(t *testing.T) {
 	})
 }
 
-func TestParseCitation(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in    string
-		first citeRef
-	}{
-		{"guide.md", citeRef{path: "guide.md"}},
-		{"guide.md:12-30", citeRef{path: "guide.md", start: 12, end: 30}},
-		{"guide.md:12", citeRef{path: "guide.md", start: 12, end: 12}},
-		{"guide.md:12-30 (Install > Linux)", citeRef{path: "guide.md", start: 12, end: 30}},
-		{"guide.md:12-30 (Install (beta) > Linux)", citeRef{path: "guide.md", start: 12, end: 30}},
-		{"my docs/guide.md:1-2", citeRef{path: "my docs/guide.md", start: 1, end: 2}},
-		{"manual.pdf p.3", citeRef{path: "manual.pdf", page: 3}},
-		{"manual.pdf p.3 (Warranty)", citeRef{path: "manual.pdf", page: 3}},
-		{"report.docx ¶4-7", citeRef{path: "report.docx", start: 4, end: 7}},
-		{"report.docx ¶4-7 (Regions)", citeRef{path: "report.docx", start: 4, end: 7}},
-		{`"new\nline.md":1-1`, citeRef{path: "new\nline.md", start: 1, end: 1}},
-		{"a.md:30-12", citeRef{path: "a.md:30-12"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			refs := parseCitation(tt.in)
-			if len(refs) == 0 || refs[0] != tt.first {
-				t.Errorf("parseCitation(%q) = %+v, want %+v first", tt.in, refs, tt.first)
-			}
-		})
-	}
-}
-
-func FuzzParseCitation(f *testing.F) {
-	for _, s := range []string{"guide.md:12-30 (Install > Linux)", "manual.pdf p.3", "report.docx ¶4-7", `"a\nb":1-2`, "a ((b))"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		for _, r := range parseCitation(s) {
-			if r.start < 0 || r.end < r.start || r.page < 0 || r.lines() && r.page > 0 {
-				t.Fatalf("parseCitation(%q) gave %+v", s, r)
-			}
-		}
-		if refs := parseCitation(s); len(refs) == 0 || refs[len(refs)-1].path != unquotePath(s) {
-			t.Fatalf("parseCitation(%q) does not end with the whole string as a path: %+v", s, refs)
-		}
-	})
-}
-
 // TestShowBetweenChunks: lines no chunk holds (front matter, blank lines,
 // markup between two chunks, after the last) show the nearest indexed
 // lines, with a note that says exactly why the lines asked for are not

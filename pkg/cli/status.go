@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,253 +55,43 @@ code 7 when the index is damaged.`,
 	return cmd
 }
 
-// statusSource is a source as status shows it: with the settings it has
-// (store.Effective: those it inherits, which Inherit names, filled in, and
-// its collection named) and, for a source inside another, the folder
-// that holds its files.
-type statusSource struct {
-	store.Source
-	Inside string `json:"inside,omitempty"`
-}
+// The --json document of `rag status` and its parts are the engine's,
+// whose JSON fields are rag's interface.
+type (
+	statusReport  = engine.StatusReport
+	statusSource  = engine.StatusSource
+	statusProblem = engine.StatusProblem
+	reasonCount   = engine.ReasonCount
+)
 
-// statusSources are srcs as status shows them; all are the catalog's.
-func statusSources(srcs, all []store.Source) []statusSource {
-	out := make([]statusSource, 0, len(srcs))
-	for _, s := range srcs {
-		ss := statusSource{Source: store.Effective(all, s)}
-		if h, ok := store.Holder(all, s.Path); ok {
-			ss.Inside = h.Path
-		}
-		out = append(out, ss)
-	}
-	return out
-}
-
-type statusProblem struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
-
-// reasonCount is how many files were skipped for one reason.
-type reasonCount struct {
-	Reason string `json:"reason"`
-	Count  int    `json:"count"`
-}
-
-// reasonGroup is the general part of a reason, without what differs from
-// file to file: "larger than --max-size (70000000 > 67108864 bytes)" is
-// "larger than --max-size", "not a text file: not UTF-8 (first bad byte on
-// line 3; ...)" is "not a text file: not UTF-8".
-func reasonGroup(reason string) string {
-	if i := strings.Index(reason, " ("); i > 0 {
-		reason = reason[:i]
-	}
-	if strings.HasPrefix(reason, "link to a folder indexed as ") {
-		return "link to a folder indexed under another path"
-	}
-	return reason
-}
-
-// groupReasons counts problems by reasonGroup, most first (then by reason).
-func groupReasons(ps []statusProblem) []reasonCount {
-	n := map[string]int{}
-	for _, p := range ps {
-		n[reasonGroup(p.Reason)]++
-	}
-	out := make([]reasonCount, 0, len(n))
-	for r, c := range n {
-		out = append(out, reasonCount{Reason: r, Count: c})
-	}
-	slices.SortFunc(out, func(a, b reasonCount) int {
-		if a.Count != b.Count {
-			return b.Count - a.Count
-		}
-		return strings.Compare(a.Reason, b.Reason)
-	})
-	return out
-}
-
-// statusReport is the --json document of `rag status`.
-type statusReport struct {
-	Index         string          `json:"index"`
-	Health        string          `json:"health"`
-	FormatVersion int             `json:"format_version"`
-	EmbedModel    string          `json:"embed_model"`
-	Dims          int             `json:"dims"`
-	Files         int             `json:"files"`
-	Chunks        int             `json:"chunks"`
-	SizeBytes     int64           `json:"size_bytes"`
-	Created       time.Time       `json:"created"`
-	Updated       time.Time       `json:"updated"`
-	Sources       []statusSource  `json:"sources"`
-	Skipped       []statusProblem `json:"skipped"`
-	// SkippedByReason counts Skipped by the general part of each reason
-	// (reasonGroup), most first; the text report lists the files with -v.
-	SkippedByReason []reasonCount   `json:"skipped_by_reason"`
-	Failed          []statusProblem `json:"failed"`
-	// RebuildPending is set when `rag index --rebuild` was interrupted.
-	RebuildPending bool `json:"rebuild_pending"`
-	// KeywordsSaved and VectorsSaved are false when the cache segments do
-	// not serve every file: searches then read the objects of the rest
-	// (slower to open) until the next rag index saves them.
-	KeywordsSaved bool `json:"keywords_saved"`
-	VectorsSaved  bool `json:"vectors_saved"`
-	// Caches describes the cache segments searches read.
-	Caches store.CacheStats `json:"caches"`
-	// DamagedFiles are the files whose stored chunks are missing or
-	// damaged (paths as citations show them): all of them with --verify,
-	// else those a size check finds.
-	DamagedFiles []string `json:"damaged_files"`
-	// CatalogRecovered is set when the catalog is damaged and the
-	// previous catalog is shown instead.
-	CatalogRecovered bool `json:"catalog_recovered"`
-	// Verified is set with --verify: chunks read back and damaged files.
-	Verified *verifyReport `json:"verified,omitempty"`
-	// Access says whether access control is on and whose view this is.
-	Access statusAccess `json:"access"`
-}
-
-// statusAccess is the view a status report shows. Whole is false when
-// the view does not see every file: the counts, sources, problems and
-// damage are then its share alone, and what only the whole index can say
-// (its size on disk, its caches) is left out (0).
-type statusAccess struct {
-	Control bool   `json:"control"`
-	Tenant  string `json:"tenant"`
-	As      string `json:"as"`
-	Whole   bool   `json:"whole"`
-}
-
-type verifyReport struct {
-	Chunks int `json:"chunks"`
-	// Damaged are the files whose stored chunks are damaged.
-	Damaged []string `json:"damaged"`
-}
-
-func statusRun(ctx context.Context, a *App, opts *StatusOptions) (err error) {
+func statusRun(ctx context.Context, a *App, opts *StatusOptions) error {
 	e, err := a.engine(opts.globalOptions, nil)
 	if err != nil {
 		return err
 	}
-	asker, err := e.Resolve(ctx, opts.View.who())
-	if err != nil {
+	rep, err := e.Status(ctx, opts.View.who(), engine.StatusRequest{Verify: opts.Verify, All: opts.All}, a.events())
+	if rep == nil {
 		return flagErr(err)
 	}
-	view, dir := asker.View, e.Config().Dir
-	st, err := store.Open(ctx, dir, store.Options{})
-	var corrupt *store.CorruptError
-	if errors.As(err, &corrupt) && corrupt.Catalog {
-		// Nothing to show but that: say so in the report too.
-		rep := statusReport{Index: dir, Health: "damaged", Sources: []statusSource{}, Skipped: []statusProblem{},
-			SkippedByReason: []reasonCount{}, Failed: []statusProblem{}, DamagedFiles: []string{}}
-		if opts.JSON {
-			if werr := writeJSON(a, rep); werr != nil {
-				return werr
-			}
-			return &silentError{code: ExitIndex}
-		}
-		if werr := writeStatus(a, &rep, opts.Verbose); werr != nil {
+	// A report with an error is of a damaged index: shown, then exit 7
+	// (the error and its hint on stderr unless the report is JSON).
+	if opts.JSON {
+		if werr := writeJSON(a, rep); werr != nil {
 			return werr
 		}
+		var (
+			damaged *engine.DamagedError
+			corrupt *store.CorruptError
+		)
+		if errors.As(err, &damaged) || errors.As(err, &corrupt) {
+			return &silentError{code: ExitIndex}
+		}
 		return err
 	}
-	if err != nil {
-		return err
+	if werr := writeStatus(a, rep, opts.Verbose); werr != nil {
+		return werr
 	}
-	defer closeWith(&err, st)
-	m := st.Manifest()
-	if !opts.All {
-		// A tenant the index never had is reported as empty, not refused:
-		// status counts what a view sees, and there it sees nothing.
-		if err := engine.CheckCollections(&m, view); err != nil {
-			return err
-		}
-		if asker.Note != "" && m.AccessControl {
-			a.events()(engine.Warning{Kind: engine.WarnNoGroups, Text: asker.Note})
-		}
-	}
-	size, err := st.DiskUsage()
-	if err != nil {
-		return fmt.Errorf("measure index: %w", err)
-	}
-	rep := statusReport{
-		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, Dims: m.Dims,
-		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
-		Sources: statusSources(m.Sources, m.Sources), Skipped: []statusProblem{}, Failed: []statusProblem{}, RebuildPending: st.Staging(),
-		CatalogRecovered: st.Recovered() != nil,
-	}
-	if rep.Caches, err = st.CacheStats(); err != nil {
-		return fmt.Errorf("read cache segments: %w", err)
-	}
-	rep.KeywordsSaved, rep.VectorsSaved = rep.Caches.Covered, rep.Caches.Covered
-	if m.Dims > 0 {
-		// A model is the index's only once something was embedded with it.
-		rep.EmbedModel = m.EmbedModel
-	}
-	rep.Access = statusAccess{Control: m.AccessControl, Tenant: opts.View.Tenant, As: cmp.Or(opts.View.As, "public"), Whole: true}
-	var damageFilter func([]store.Damage) []store.Damage
-	if !opts.All {
-		if vm, filter := viewOf(m, view); len(vm.Files) < len(m.Files) || len(vm.Sources) < len(m.Sources) {
-			// The index's own time says when anyone's files were indexed.
-			rep.Updated = latestIndexed(m, view)
-			m, damageFilter = vm, filter
-			rep.Access.Whole = false
-			rep.Files, rep.Chunks, rep.Sources, rep.SizeBytes = len(m.Files), m.Chunks(), statusSources(vm.Sources, st.Manifest().Sources), 0
-			rep.Caches = store.CacheStats{}
-			rep.KeywordsSaved, rep.VectorsSaved = false, false
-		}
-	}
-	if opts.All {
-		rep.Access.As = ""
-	}
-	if len(m.Files) == 0 {
-		rep.Health = "empty"
-	}
-	for _, p := range m.Problems {
-		sp := statusProblem{Path: filepath.Join(p.Root, filepath.FromSlash(p.Path)), Reason: p.Reason}
-		if p.Failed {
-			rep.Failed = append(rep.Failed, sp)
-		} else {
-			rep.Skipped = append(rep.Skipped, sp)
-		}
-	}
-	rep.SkippedByReason = groupReasons(rep.Skipped)
-	if err := st.CheckSizes(); err != nil {
-		return err
-	}
-	damaged := st.Damaged()
-	if opts.Verify {
-		n, all, err := st.Verify(ctx)
-		if err != nil {
-			return err
-		}
-		damaged = all
-		if damageFilter != nil {
-			damaged, n = damageFilter(all), rep.Chunks
-		}
-		rep.Verified = &verifyReport{Chunks: n, Damaged: store.DamagedPaths(damaged)}
-	} else if damageFilter != nil {
-		damaged = damageFilter(damaged)
-	}
-	rep.DamagedFiles = store.DamagedPaths(damaged)
-	var damage error
-	if len(damaged) > 0 || rep.CatalogRecovered {
-		rep.Health = "damaged"
-		damage = &silentError{code: ExitIndex}
-		if !opts.JSON {
-			damage = &engine.DamagedError{Recovered: st.Recovered(), Damaged: damaged}
-		}
-	}
-	if opts.JSON {
-		if err := writeJSON(a, rep); err != nil {
-			return err
-		}
-		return damage
-	}
-	if err := writeStatus(a, &rep, opts.Verbose); err != nil {
-		return err
-	}
-	return damage
+	return err
 }
 
 // writeStatus lays out the report; verbose lists every skipped file under
@@ -432,7 +218,7 @@ func writeSkipped(b *strings.Builder, r *statusReport, verbose bool) {
 			continue
 		}
 		for _, p := range r.Skipped {
-			if reasonGroup(p.Reason) == g.Reason {
+			if engine.ReasonGroup(p.Reason) == g.Reason {
 				fmt.Fprintf(b, "  %*s    %s: %s\n", width, "", p.Path, p.Reason)
 			}
 		}
@@ -458,65 +244,4 @@ func tenantName(t string) string {
 		return "the default tenant"
 	}
 	return "tenant " + t
-}
-
-// latestIndexed is when the last of the files view sees was indexed
-// (zero: none): what status and the MCP status tool show as updated to one
-// who does not see the whole index, since the catalog's own time tells
-// when another tenant's or user's folder was indexed.
-func latestIndexed(m store.Manifest, view store.View) time.Time {
-	var t time.Time
-	for i := range m.Files {
-		if f := &m.Files[i]; f.IndexedAt.After(t) && m.Sees(view, f) {
-			t = f.IndexedAt
-		}
-	}
-	return t
-}
-
-// viewOf narrows a catalog to what view sees: its files, the sources of
-// its tenant that hold one of them, and the problems of those sources; and
-// returns the filter that keeps the damage of visible files alone.
-func viewOf(m store.Manifest, view store.View) (store.Manifest, func([]store.Damage) []store.Damage) {
-	var files []store.FileEntry
-	roots := map[string]bool{}
-	for i := range m.Files {
-		if m.Sees(view, &m.Files[i]) {
-			files = append(files, m.Files[i])
-			roots[m.Files[i].Root] = true
-		}
-	}
-	// The sources that decide the settings of a file it sees: a folder
-	// whose files it sees none of is not named, even when a source inside
-	// it gives some of them to the view.
-	owners := map[string]bool{}
-	for i := range files {
-		if src, ok := m.SourceOf(&files[i]); ok {
-			owners[src.Path] = true
-		}
-	}
-	var sources []store.Source
-	for _, s := range m.Sources {
-		if owners[s.Path] {
-			if m.AccessControl {
-				s.Removed = nil // names of files whose access no run decides, as problems below
-			}
-			sources = append(sources, s)
-		}
-	}
-	// A skipped or failed file has no access decided: under access
-	// control its name is the whole index's alone.
-	var problems []store.Problem
-	for _, p := range m.Problems {
-		if roots[p.Root] && !m.AccessControl {
-			problems = append(problems, p)
-		}
-	}
-	out := m
-	out.Files, out.Sources, out.Problems = files, sources, problems
-	if out.Sources == nil {
-		out.Sources = []store.Source{}
-	}
-	filter := func(ds []store.Damage) []store.Damage { return m.SeenDamage(view, ds) }
-	return out, filter
 }

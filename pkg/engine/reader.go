@@ -31,6 +31,10 @@ type Reader struct {
 	// a terminal that offers to): the dense ranking then waits for it
 	// rather than fall back to keywords.
 	Pullable bool
+	// Host says that who asks runs rag on the host's command line, and
+	// may learn what exists on its disk anyway: Get then says that a path
+	// not in the index is a folder. A server's client never may.
+	Host bool
 	// warnedDegraded is set once a fallback to keywords was warned about,
 	// warnedNoDense once a question's embedding with no direction was.
 	warnedDegraded, warnedNoDense bool
@@ -120,10 +124,16 @@ func (r *Reader) Models() *ollama.Client { return r.e.cfg.Models }
 func (r *Reader) EmbedModel() *embed.Model { return r.embed }
 
 // WithView returns a reader of the same index for another view of the
-// same asker (a narrower set of collections, checked as Open checks it).
+// same asker (a narrower set of collections, checked as Open checks it;
+// the tenant Open checked is not checked again, so that a call reads as
+// before a commit that removed the tenant's last file).
 func (r *Reader) WithView(v store.View) (*Reader, error) {
 	man := r.store.Manifest()
-	if err := CheckView(&man, v); err != nil {
+	check := CheckView
+	if v.Tenant == r.asker.View.Tenant {
+		check = CheckCollections
+	}
+	if err := check(&man, v); err != nil {
 		return nil, err
 	}
 	c := *r
