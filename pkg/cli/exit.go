@@ -79,20 +79,6 @@ func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
-// partialError reports files that failed while others were indexed.
-type partialError struct {
-	failed, total int
-	// again are the failed files that failed the run before too.
-	again []string
-	// tooLong are the failed files with a chunk too long for the
-	// embedding model, even cut in pieces.
-	tooLong []string
-}
-
-func (e *partialError) Error() string {
-	return fmt.Sprintf("%d of %s could not be indexed", e.failed, plural(e.total, "file"))
-}
-
 // silentError carries an exit code for an outcome that was already
 // reported on stdout, such as an abstained answer.
 type silentError struct{ code int }
@@ -162,7 +148,10 @@ func tooLargeHint(e *ollama.ReplyTooLargeError) string {
 func classify(err error) (code int, hint string) {
 	var (
 		usage        *usageError
-		partial      *partialError
+		partial      *engine.PartialError
+		badTarget    *engine.TargetError
+		sources      *engine.SourcesError
+		notIndexed   *engine.NotIndexedError
 		silent       *silentError
 		hinted       *hintedError
 		interrupt    *interruptedError
@@ -287,19 +276,33 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
+	case errors.As(err, &badTarget) && badTarget.Reason == engine.TargetInIndex:
+		return ExitUsage, "index the folders of your documents; keep the index (--index) outside them or let rag skip it"
+	case errors.As(err, &badTarget) && badTarget.Reason == engine.TargetIsIndex:
+		return ExitUsage, "index the folders of your documents, with --index naming a folder of its own"
+	case errors.As(err, &badTarget):
+		return ExitUsage, "check the path; rag index takes folders and files"
+	case errors.As(err, &sources):
+		return ExitUsage, "name them: rag index --rebuild DIR..."
+	case errors.As(err, &notIndexed):
+		return ExitUsage, "`rag status` lists the folders and files the index holds; give one of them, or a folder or file inside one"
+	case errors.Is(err, engine.ErrNoTargets), errors.Is(err, engine.ErrNothingToWatch):
+		return ExitUsage, hintUsage
+	case errors.Is(err, config.ErrNoIndexDir):
+		return ExitUsage, "set --index, RAG_INDEX or index: in a config file (see `rag config`)"
 	case errors.As(err, &emptyFloor):
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
-	case errors.As(err, &partial) && len(partial.tooLong) > 0:
+	case errors.As(err, &partial) && len(partial.TooLong) > 0:
 		holds, them := "holds", "it"
-		if len(partial.tooLong) > 1 {
+		if len(partial.TooLong) > 1 {
 			holds, them = "hold", "them"
 		}
 		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
-			strings.Join(partial.tooLong, ", "), holds, them)
-	case errors.As(err, &partial) && len(partial.again) > 0:
-		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
+			strings.Join(partial.TooLong, ", "), holds, them)
+	case errors.As(err, &partial) && len(partial.Again) > 0:
+		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.Again, ", "))
 	case errors.As(err, &partial):
 		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
 	case errors.As(err, &hinted):
