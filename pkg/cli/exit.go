@@ -144,6 +144,13 @@ func tooLargeHint(e *ollama.ReplyTooLargeError) string {
 	return fmt.Sprintf("check that OLLAMA_HOST (%s) is an Ollama server and that nothing between rag and it (a proxy) changes its replies; its log may say why", e.Host)
 }
 
+// targetHints are the hints of the paths rag index cannot take.
+var targetHints = map[engine.TargetReason]string{
+	engine.TargetMissing: "check the path; rag index takes folders and files",
+	engine.TargetInIndex: "index the folders of your documents; keep the index (--index) outside them or let rag skip it",
+	engine.TargetIsIndex: "index the folders of your documents, with --index naming a folder of its own",
+}
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
@@ -276,12 +283,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
-	case errors.As(err, &badTarget) && badTarget.Reason == engine.TargetInIndex:
-		return ExitUsage, "index the folders of your documents; keep the index (--index) outside them or let rag skip it"
-	case errors.As(err, &badTarget) && badTarget.Reason == engine.TargetIsIndex:
-		return ExitUsage, "index the folders of your documents, with --index naming a folder of its own"
 	case errors.As(err, &badTarget):
-		return ExitUsage, "check the path; rag index takes folders and files"
+		return ExitUsage, targetHints[badTarget.Reason]
 	case errors.As(err, &sources):
 		return ExitUsage, "name them: rag index --rebuild DIR..."
 	case errors.As(err, &notIndexed):

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/store"
+	"github.com/rag-cli/rag/pkg/store/storetest"
 )
 
 const embedModelName = "fake-embed"
@@ -76,17 +76,11 @@ func (f *indexFixture) mustIndex(req IndexRequest) (*IndexReport, []Event) {
 // how many chunks it holds.
 func (f *indexFixture) object(name string) (string, int) {
 	f.t.Helper()
-	m, err := store.ReadManifest(f.index)
+	obj, chunks, err := storetest.Object(f.index, name)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, fe := range m.Files {
-		if fe.Path == name {
-			return filepath.Join(f.index, "objects", fe.Key[:2], fe.Key+".chk"), fe.Chunks
-		}
-	}
-	f.t.Fatalf("%s is not indexed", name)
-	return "", 0
+	return obj, chunks
 }
 
 // TestIndexChangedFileAlone: at the next run, a changed file is embedded
@@ -124,36 +118,13 @@ func TestIndexChangedFileAlone(t *testing.T) {
 // one after it nothing.
 func TestIndexRepairsDamage(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		damage func(p string) error
-	}{
-		{"flipped bytes", func(p string) error {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			for _, i := range []int{30, 31, 60} {
-				data[i] ^= 0xff
-			}
-			return os.WriteFile(p, data, 0o644)
-		}},
-		{"deleted", os.Remove},
-		{"truncated", func(p string) error {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(p, data[:len(data)-3], 0o644)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range storetest.ObjectDamages {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			f := newIndexFixture(t)
 			f.mustIndex(IndexRequest{Paths: []string{f.docs}})
 			p, chunks := f.object("retry.txt")
-			if err := tt.damage(p); err != nil {
+			if err := tt.Damage(p); err != nil {
 				t.Fatal(err)
 			}
 			before := f.srv.EmbeddedTexts()
