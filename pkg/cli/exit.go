@@ -155,10 +155,6 @@ var targetHints = map[engine.TargetReason]string{
 func classify(err error) (code int, hint string) {
 	var (
 		usage        *usageError
-		partial      *engine.PartialError
-		badTarget    *engine.TargetError
-		sources      *engine.SourcesError
-		notIndexed   *engine.NotIndexedError
 		silent       *silentError
 		hinted       *hintedError
 		interrupt    *interruptedError
@@ -198,6 +194,11 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, interrupt.hint
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted, hintInterruptedNothing
+	}
+	if code, hint, ok := classifyIndex(err); ok {
+		return code, hint
+	}
+	switch {
 	case errors.As(err, &dense):
 		code, hint := classify(dense.Err)
 		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)"
@@ -283,31 +284,10 @@ func classify(err error) (code int, hint string) {
 		return ExitIndex, "add documents with `rag index DIR`, or point --index or RAG_INDEX at another index"
 	case errors.Is(err, store.ErrNoIndex):
 		return ExitIndex, "build one first with `rag index DIR`, or point --index or RAG_INDEX at an existing index"
-	case errors.As(err, &badTarget):
-		return ExitUsage, targetHints[badTarget.Reason]
-	case errors.As(err, &sources):
-		return ExitUsage, "name them: rag index --rebuild DIR..."
-	case errors.As(err, &notIndexed):
-		return ExitUsage, "`rag status` lists the folders and files the index holds; give one of them, or a folder or file inside one"
-	case errors.Is(err, engine.ErrNoTargets), errors.Is(err, engine.ErrNothingToWatch):
-		return ExitUsage, hintUsage
-	case errors.Is(err, config.ErrNoIndexDir):
-		return ExitUsage, "set --index, RAG_INDEX or index: in a config file (see `rag config`)"
 	case errors.As(err, &emptyFloor):
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
-	case errors.As(err, &partial) && len(partial.TooLong) > 0:
-		holds, them := "holds", "it"
-		if len(partial.TooLong) > 1 {
-			holds, them = "hold", "them"
-		}
-		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
-			strings.Join(partial.TooLong, ", "), holds, them)
-	case errors.As(err, &partial) && len(partial.Again) > 0:
-		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.Again, ", "))
-	case errors.As(err, &partial):
-		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
 	case errors.As(err, &hinted):
 		code, _ := classify(hinted.err)
 		return code, hinted.hint
@@ -316,4 +296,38 @@ func classify(err error) (code int, hint string) {
 	default:
 		return ExitError, ""
 	}
+}
+
+// classifyIndex is classify for the failures of an index run.
+func classifyIndex(err error) (code int, hint string, ok bool) {
+	var (
+		partial    *engine.PartialError
+		badTarget  *engine.TargetError
+		sources    *engine.SourcesError
+		notIndexed *engine.NotIndexedError
+	)
+	switch {
+	case errors.As(err, &badTarget):
+		return ExitUsage, targetHints[badTarget.Reason], true
+	case errors.As(err, &sources):
+		return ExitUsage, "name them: rag index --rebuild DIR...", true
+	case errors.As(err, &notIndexed):
+		return ExitUsage, "`rag status` lists the folders and files the index holds; give one of them, or a folder or file inside one", true
+	case errors.Is(err, engine.ErrNoTargets), errors.Is(err, engine.ErrNothingToWatch):
+		return ExitUsage, hintUsage, true
+	case errors.Is(err, config.ErrNoIndexDir):
+		return ExitUsage, "set --index, RAG_INDEX or index: in a config file (see `rag config`)", true
+	case errors.As(err, &partial) && len(partial.TooLong) > 0:
+		holds, them := "holds", "it"
+		if len(partial.TooLong) > 1 {
+			holds, them = "hold", "them"
+		}
+		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
+			strings.Join(partial.TooLong, ", "), holds, them), true
+	case errors.As(err, &partial) && len(partial.Again) > 0:
+		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.Again, ", ")), true
+	case errors.As(err, &partial):
+		return ExitPartial, "the files above were not indexed; fix them and run rag index again", true
+	}
+	return 0, "", false
 }

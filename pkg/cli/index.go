@@ -116,30 +116,8 @@ fails at once, or waits with --wait.`,
   rag index --remove ./docs/old --remove ./README.md
   rag index --json ./docs | jq .chunks_written`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Paths = args
-			fl := cmd.Flags()
-			opts.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
-			opts.allowSet, opts.tenantSet, opts.collectionSet = fl.Changed("allow"), fl.Changed("tenant"), fl.Changed("collection")
-			if opts.Collection != "" {
-				if err := checkName(opts.Collection); err != nil {
-					return usagef("--collection: %v", err)
-				}
-			}
-			var allow []string
-			for _, p := range opts.Allow {
-				if p == "" {
-					continue // --allow '' clears the list
-				}
-				if err := access.CheckPrincipal(p); err != nil {
-					return usagef("--allow: %v", err)
-				}
-				allow = append(allow, p)
-			}
-			opts.Allow = access.Normalize(allow)
-			if opts.Tenant != "" {
-				if err := access.CheckTenant(opts.Tenant); err != nil {
-					return usagef("--tenant: %v", err)
-				}
+			if err := opts.bind(cmd, args); err != nil {
+				return err
 			}
 			if len(opts.Remove) > 0 {
 				if len(args) > 0 || opts.Rebuild || opts.Watch || opts.PruneOnly || opts.walkFlagsSet {
@@ -147,33 +125,8 @@ fails at once, or waits with --wait.`,
 				}
 				return onInterrupt(removeRun(cmd.Context(), a, opts), hintInterruptedNothing)
 			}
-			if err := ingest.CheckPatterns(append(append([]string(nil), opts.Include...), opts.Exclude...)); err != nil {
-				return &usageError{err: err}
-			}
-			switch {
-			case opts.ChunkTokens < 0 || opts.ChunkOverlap < 0:
-				return usagef("--chunk-tokens and --chunk-overlap must not be negative")
-			case opts.ChunkTokens > 0 && opts.ChunkTokens < minChunkTokens:
-				return usagef("--chunk-tokens must be at least %d", minChunkTokens)
-			case opts.BatchSize < 1:
-				return usagef("--batch-size must be at least 1")
-			case opts.Parallel < 1:
-				return usagef("--parallel must be at least 1")
-			case opts.PruneOnly && (opts.Rebuild || opts.Watch):
-				return usagef("--prune-only cannot be combined with --rebuild or --watch")
-			case opts.Timeout < 0:
-				return usagef("--timeout must not be negative")
-			case opts.MaxSize < 1:
-				// 0 and below read as the default, 64 MiB, without a word.
-				return usagef("--max-size must be at least 1 (bytes)")
-			case opts.Quiet < 0:
-				return usagef("--watch-delay must not be negative")
-			}
-			if opts.ChunkTokens > 0 {
-				// The index's chunk size does not count: the flag replaces it.
-				if err := engine.CheckChunking(opts.ChunkTokens, opts.ChunkOverlap, store.Manifest{}); err != nil {
-					return chunkingErr(err)
-				}
+			if err := opts.check(); err != nil {
+				return err
 			}
 			return onInterrupt(a.withPull(cmd.Context(), opts.Pull, func() error { return index(cmd.Context(), a, opts) }), hintInterruptedIndex)
 		},
@@ -199,6 +152,68 @@ fails at once, or waits with --wait.`,
 	f.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "give up on one embedding request after this long (it is retried)")
 	f.DurationVar(&opts.Quiet, "watch-delay", 500*time.Millisecond, "with --watch, wait until files have been still this long")
 	return cmd
+}
+
+// bind takes the paths and which settings the flags give, and checks
+// those settings.
+func (o *IndexOptions) bind(cmd *cobra.Command, args []string) error {
+	o.Paths = args
+	fl := cmd.Flags()
+	o.walkFlagsSet = fl.Changed("include") || fl.Changed("exclude") || fl.Changed("hidden")
+	o.allowSet, o.tenantSet, o.collectionSet = fl.Changed("allow"), fl.Changed("tenant"), fl.Changed("collection")
+	if o.Collection != "" {
+		if err := checkName(o.Collection); err != nil {
+			return usagef("--collection: %v", err)
+		}
+	}
+	var allow []string
+	for _, p := range o.Allow {
+		if p == "" {
+			continue // --allow '' clears the list
+		}
+		if err := access.CheckPrincipal(p); err != nil {
+			return usagef("--allow: %v", err)
+		}
+		allow = append(allow, p)
+	}
+	o.Allow = access.Normalize(allow)
+	if o.Tenant != "" {
+		if err := access.CheckTenant(o.Tenant); err != nil {
+			return usagef("--tenant: %v", err)
+		}
+	}
+	return nil
+}
+
+// check checks the flags of an index run.
+func (o *IndexOptions) check() error {
+	if err := ingest.CheckPatterns(append(append([]string(nil), o.Include...), o.Exclude...)); err != nil {
+		return &usageError{err: err}
+	}
+	switch {
+	case o.ChunkTokens < 0 || o.ChunkOverlap < 0:
+		return usagef("--chunk-tokens and --chunk-overlap must not be negative")
+	case o.ChunkTokens > 0 && o.ChunkTokens < minChunkTokens:
+		return usagef("--chunk-tokens must be at least %d", minChunkTokens)
+	case o.BatchSize < 1:
+		return usagef("--batch-size must be at least 1")
+	case o.Parallel < 1:
+		return usagef("--parallel must be at least 1")
+	case o.PruneOnly && (o.Rebuild || o.Watch):
+		return usagef("--prune-only cannot be combined with --rebuild or --watch")
+	case o.Timeout < 0:
+		return usagef("--timeout must not be negative")
+	case o.MaxSize < 1:
+		// 0 and below read as the default, 64 MiB, without a word.
+		return usagef("--max-size must be at least 1 (bytes)")
+	case o.Quiet < 0:
+		return usagef("--watch-delay must not be negative")
+	}
+	if o.ChunkTokens > 0 {
+		// The index's chunk size does not count: the flag replaces it.
+		return chunkingErr(engine.CheckChunking(o.ChunkTokens, o.ChunkOverlap, store.Manifest{}))
+	}
+	return nil
 }
 
 // indexReport is the --json document of `rag index` (one per pass with
