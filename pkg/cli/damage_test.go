@@ -346,3 +346,29 @@ func TestCatalogDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestStillDamagedEscaped: the warning that names damaged files a run
+// did not walk shows their names escaped on a terminal, as every message
+// with a file name does (it wrote them raw before the engine's events),
+// and piped as they are.
+func TestStillDamagedEscaped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const name = "evil\x1b[2Jname.md"
+	single := filepath.Join(t.TempDir(), name)
+	write(t, single, "# FAQ\n\nThe office opens at nine.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, single)
+	if err := os.Remove(h.objectOf(name)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tty := range []bool{true, false} {
+		r := h.mustRun(runOpt{tty: tty}, "index", h.docs)
+		want := "rag: warning: 1 file is still damaged (not in this run): " + name
+		if tty {
+			want = `rag: warning: 1 file is still damaged (not in this run): evil\x1b[2Jname.md`
+		}
+		if !strings.Contains(r.stderr, want) || tty && strings.Contains(r.stderr, "\x1b[2J") {
+			t.Errorf("tty %v: stderr %q", tty, r.stderr)
+		}
+	}
+}
