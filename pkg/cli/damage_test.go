@@ -12,23 +12,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rag-cli/rag/pkg/store"
+	"github.com/rag-cli/rag/pkg/store/storetest"
 )
 
 // objectOf is the object file holding the chunks of the indexed file p.
 func (h *harness) objectOf(p string) string {
 	h.t.Helper()
-	m, err := store.ReadManifest(h.index)
+	obj, _, err := storetest.Object(h.index, p)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	for _, f := range m.Files {
-		if f.Path == p {
-			return filepath.Join(h.index, "objects", f.Key[:2], f.Key+".chk")
-		}
-	}
-	h.t.Fatalf("%s is not indexed", p)
-	return ""
+	return obj
 }
 
 // TestDamagedObjects damages the stored chunks of retry.txt the ways a
@@ -38,37 +32,12 @@ func (h *harness) objectOf(p string) string {
 func TestDamagedObjects(t *testing.T) {
 	t.Parallel()
 	const damagedFile = "retry.txt"
-	tests := []struct {
-		name   string
-		damage func(p string) error
-		// bySize: plain status sees it (a stat); else only --verify does.
-		bySize bool
-	}{
-		{"flipped bytes", func(p string) error {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			for _, i := range []int{30, 31, 60} {
-				data[i] ^= 0xff
-			}
-			return os.WriteFile(p, data, 0o644)
-		}, false},
-		{"deleted", os.Remove, true},
-		{"truncated", func(p string) error {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(p, data[:len(data)-3], 0o644)
-		}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range storetest.ObjectDamages {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			h.mustIndex()
-			if err := tt.damage(h.objectOf(damagedFile)); err != nil {
+			if err := tt.Damage(h.objectOf(damagedFile)); err != nil {
 				t.Fatal(err)
 			}
 
@@ -77,7 +46,7 @@ func TestDamagedObjects(t *testing.T) {
 			if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil {
 				t.Fatalf("status --json: %v\n%s", err, st.stdout)
 			}
-			if tt.bySize {
+			if tt.BySize {
 				if st.code != ExitIndex || rep.Health != "damaged" || !slices.Equal(rep.DamagedFiles, []string{damagedFile}) {
 					t.Errorf("status: exit %d, %+v", st.code, rep)
 				}
@@ -374,6 +343,32 @@ func TestCatalogDeleted(t *testing.T) {
 		r := h.run(runOpt{}, args...)
 		if r.code != ExitIndex || !noDataOut(r, ExitIndex) || !strings.HasPrefix(r.stderr, "rag: error: no index at "+h.index+": its catalog is missing") {
 			t.Errorf("rag %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestStillDamagedEscaped: the warning that names damaged files a run
+// did not walk shows their names escaped on a terminal, as every message
+// with a file name does (it wrote them raw before the engine's events),
+// and piped as they are.
+func TestStillDamagedEscaped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const name = "evil\x1b[2Jname.md"
+	single := filepath.Join(t.TempDir(), name)
+	write(t, single, "# FAQ\n\nThe office opens at nine.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, single)
+	if err := os.Remove(h.objectOf(name)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tty := range []bool{true, false} {
+		r := h.mustRun(runOpt{tty: tty}, "index", h.docs)
+		want := "rag: warning: 1 file is still damaged (not in this run): " + name
+		if tty {
+			want = `rag: warning: 1 file is still damaged (not in this run): evil\x1b[2Jname.md`
+		}
+		if !strings.Contains(r.stderr, want) || tty && strings.Contains(r.stderr, "\x1b[2J") {
+			t.Errorf("tty %v: stderr %q", tty, r.stderr)
 		}
 	}
 }

@@ -16,10 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/eval"
-	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -356,46 +354,33 @@ func evalModes(a *App, q *engine.Reader, opts *EvalOptions) []eval.Mode {
 // indexCorpus indexes a dataset's documents, one file each, under root
 // (the dataset's path), into the index at dir. An index that already holds
 // them is only checked: unchanged documents are not embedded again.
-func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc, view store.View) (err error) {
-	fsys := eval.CorpusFS(docs)
+func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc, view store.View) error {
 	if err := store.CheckDir(dir); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, dir, store.Options{Write: true})
-	if err != nil {
-		return err
-	}
-	defer closeWith(&err, st)
 	// Never mix a corpus into an index of other documents (a user's own
 	// index given as --corpus-index by mistake): later refreshes would walk
 	// the dataset's folder as documents.
-	m := st.Manifest()
-	if slices.ContainsFunc(m.Sources, func(s store.Source) bool { return s.Path != root }) {
+	check := func(m *store.Manifest) error {
+		if !slices.ContainsFunc(m.Sources, func(s store.Source) bool { return s.Path != root }) {
+			return nil
+		}
 		// A folder is named only if the asker sees it: not another's.
 		what := "other documents"
-		seen, _ := engine.ViewOf(m, view)
+		seen, _ := engine.ViewOf(*m, view)
 		if i := slices.IndexFunc(seen.Sources, func(s store.Source) bool { return s.Path != root }); i >= 0 {
 			what = fmt.Sprintf("other documents (%s)", seen.Sources[i].Path)
 		}
 		return &hintedError{err: usagef("%s holds %s, not only this corpus", dir, what),
 			hint: "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"}
 	}
-	model := m.RunModel(g.EmbedModel, config.DefaultEmbedModel)
-	client, err := a.ollama()
-	if err != nil {
-		return err
+	req := engine.IndexRequest{Corpus: &engine.Corpus{Root: root, FS: eval.CorpusFS(docs)}, Check: check}
+	_, err := a.indexEngine(dir, g, a.ollama).Index(ctx, req, a.indexEvents("indexing corpus"))
+	var partial *engine.PartialError
+	if errors.As(err, &partial) {
+		return nil // the corpus is measured as far as it was indexed
 	}
-	prog := newProgress(a)
-	prog.start("indexing corpus")
-	defer prog.done()
-	_, err = indexer.Run(ctx, st, &embed.Model{Client: client, Name: model, Whole: true}, indexer.Options{
-		Root: root, FS: fsys, Source: store.Source{Path: root}, Model: model,
-		Chunk: chunkOptions(&IndexOptions{}, m), Now: a.Now, Progress: prog.setBytes,
-	})
-	if err != nil {
-		return err
-	}
-	return st.SaveCaches(ctx)
+	return err
 }
 
 // thresholds lists the --min-* bars the report misses.

@@ -80,20 +80,6 @@ func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
-// partialError reports files that failed while others were indexed.
-type partialError struct {
-	failed, total int
-	// again are the failed files that failed the run before too.
-	again []string
-	// tooLong are the failed files with a chunk too long for the
-	// embedding model, even cut in pieces.
-	tooLong []string
-}
-
-func (e *partialError) Error() string {
-	return fmt.Sprintf("%d of %s could not be indexed", e.failed, plural(e.total, "file"))
-}
-
 // silentError carries an exit code for an outcome that was already
 // reported on stdout, such as an abstained answer.
 type silentError struct{ code int }
@@ -159,11 +145,17 @@ func tooLargeHint(e *ollama.ReplyTooLargeError) string {
 	return fmt.Sprintf("check that OLLAMA_HOST (%s) is an Ollama server and that nothing between rag and it (a proxy) changes its replies; its log may say why", e.Host)
 }
 
+// targetHints are the hints of the paths rag index cannot take.
+var targetHints = map[engine.TargetReason]string{
+	engine.TargetMissing: "check the path; rag index takes folders and files",
+	engine.TargetInIndex: "index the folders of your documents; keep the index (--index) outside them or let rag skip it",
+	engine.TargetIsIndex: "index the folders of your documents, with --index naming a folder of its own",
+}
+
 // classify is the one place that maps an error to an exit code and a hint.
 func classify(err error) (code int, hint string) {
 	var (
 		usage      *usageError
-		partial    *partialError
 		silent     *silentError
 		hinted     *hintedError
 		interrupt  *interruptedError
@@ -203,6 +195,11 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, interrupt.hint
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted, hintInterruptedNothing
+	}
+	if code, hint, ok := classifyIndex(err); ok {
+		return code, hint
+	}
+	switch {
 	case errors.As(err, &dense):
 		code, hint := classify(dense.Err)
 		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)"
@@ -284,17 +281,6 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
-	case errors.As(err, &partial) && len(partial.tooLong) > 0:
-		holds, them := "holds", "it"
-		if len(partial.tooLong) > 1 {
-			holds, them = "hold", "them"
-		}
-		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
-			strings.Join(partial.tooLong, ", "), holds, them)
-	case errors.As(err, &partial) && len(partial.again) > 0:
-		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.again, ", "))
-	case errors.As(err, &partial):
-		return ExitPartial, "the files above were not indexed; fix them and run rag index again"
 	case errors.As(err, &promptFile):
 		return ExitUsage, promptFileHint(promptFile)
 	case errors.As(err, &answerRoom):
@@ -387,4 +373,38 @@ func settingsHint(err error) string {
 		return fmt.Sprintf("fix that line of %s (PATTERN PRINCIPAL..., principals public, user:NAME or group:NAME; see README, \"Access control and tenants\"); its folder was left as it was", rules.Path)
 	}
 	return ""
+}
+
+// classifyIndex is classify for the failures of an index run.
+func classifyIndex(err error) (code int, hint string, ok bool) {
+	var (
+		partial    *engine.PartialError
+		badTarget  *engine.TargetError
+		sources    *engine.SourcesError
+		notIndexed *engine.NotHeldError
+	)
+	switch {
+	case errors.As(err, &badTarget):
+		return ExitUsage, targetHints[badTarget.Reason], true
+	case errors.As(err, &sources):
+		return ExitUsage, "name them: rag index --rebuild DIR...", true
+	case errors.As(err, &notIndexed):
+		return ExitUsage, "`rag status` lists the folders and files the index holds; give one of them, or a folder or file inside one", true
+	case errors.Is(err, engine.ErrNoTargets), errors.Is(err, engine.ErrNothingToWatch):
+		return ExitUsage, hintUsage, true
+	case errors.Is(err, config.ErrNoIndexDir):
+		return ExitUsage, "set --index, RAG_INDEX or index: in a config file (see `rag config`)", true
+	case errors.As(err, &partial) && len(partial.TooLong) > 0:
+		holds, them := "holds", "it"
+		if len(partial.TooLong) > 1 {
+			holds, them = "hold", "them"
+		}
+		return ExitPartial, fmt.Sprintf("%s %s text too long for the embedding model even cut in pieces (the other files were indexed): lower --chunk-tokens, use an embedding model with a longer context (--embed-model), or leave %s out with a line in .ragignore or with --exclude GLOB",
+			strings.Join(partial.TooLong, ", "), holds, them), true
+	case errors.As(err, &partial) && len(partial.Again) > 0:
+		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.Again, ", ")), true
+	case errors.As(err, &partial):
+		return ExitPartial, "the files above were not indexed; fix them and run rag index again", true
+	}
+	return 0, "", false
 }

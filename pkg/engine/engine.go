@@ -39,6 +39,14 @@ type Config struct {
 	GroupsFile string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Dial, if set, makes the model server's client where Models is nil,
+	// when a run first needs it (an index run: once planned), so that a
+	// malformed address fails no earlier than the run did without it.
+	Dial func() (*ollama.Client, error)
+	// Fault, if set, is called at named points of index writes
+	// (store.Options.Hook): the crash tests' build of rag kills itself
+	// there.
+	Fault func(point string)
 }
 
 // Engine runs rag's work for every face. It is safe for concurrent use:
@@ -73,6 +81,10 @@ type Warning struct {
 	// Note is set for what is less than a warning: how a request was
 	// served (a face says "note").
 	Note bool
+	// Path and Count, where set, are what the warning is about (a
+	// source, how many files), for faces that word it themselves.
+	Path  string
+	Count int
 }
 
 func (Warning) event() {}

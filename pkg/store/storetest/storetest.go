@@ -1,7 +1,9 @@
 // Package storetest makes indexes as an older rag left them, for the tests
 // of their migration: the binary catalog of format version 5, written as
 // that rag wrote it. The encoder here is that rag's, frozen;
-// pkg/store/testdata/catalog-v5, which that rag wrote, checks it.
+// pkg/store/testdata/catalog-v5, which that rag wrote, checks it. It also
+// damages stored objects the ways a crash or a bad disk does
+// (ObjectDamages), for the tests of repair in every package.
 package storetest
 
 import (
