@@ -224,8 +224,8 @@ func newRun(ctx context.Context, st store.Store, emb Embedder, opt Options) (*ru
 	// The model and vector size are fixed by the first embedding that
 	// succeeds, not by a run that failed before it (an unknown model,
 	// Ollama down): until then the index takes any model.
-	if m.Dims > 0 && m.EmbedModel != opt.Model {
-		return nil, &store.ModelMismatchError{IndexModel: m.EmbedModel, IndexDims: m.Dims, Model: opt.Model}
+	if _, mismatch := m.EmbedModelFor(opt.Model, opt.Model); mismatch != nil {
+		return nil, mismatch
 	}
 	if m.Dims == 0 {
 		m.EmbedModel = ""
