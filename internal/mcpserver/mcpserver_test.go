@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/rag-cli/rag/internal/mcptest"
 	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/engine"
@@ -114,30 +114,8 @@ func (f *fixture) connect(t *testing.T, o Options, w engine.Who) *mcp.ClientSess
 	return cs
 }
 
-// call calls a tool; out, if not nil, receives its structured result.
-func call(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any, out any) (text string, isError bool) {
-	t.Helper()
-	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	if out != nil && !res.IsError {
-		data, err := json.Marshal(res.StructuredContent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s: %v: %s", name, err, data)
-		}
-	}
-	return b.String(), res.IsError
-}
+// call calls a tool (mcptest.Call).
+var call = mcptest.Call
 
 // paths are the files a tool's structured result names: search's
 // results, ask's sources, get's document, multi_get's documents.
@@ -182,13 +160,15 @@ func TestTools(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	cs := f.connect(t, options(), engine.Who{})
-	tools, err := cs.ListTools(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each tool is described, with the schemas of what it takes and gives.
 	var names []string
-	for _, tl := range tools.Tools {
-		names = append(names, tl.Name)
+	for tl, err := range cs.Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names = append(names, tl.Name); tl.Description == "" || tl.InputSchema == nil || tl.OutputSchema == nil {
+			t.Errorf("%s: %+v", tl.Name, tl)
+		}
 	}
 	if got := strings.Join(names, ","); got != "ask,get,multi_get,search,status" {
 		t.Errorf("tools %s", got)
