@@ -85,6 +85,8 @@ A client's configuration names the command, for example:
 	return cmd
 }
 
+// mcpRun serves one client on stdin and stdout: one session, of who the
+// flags say asks.
 func mcpRun(ctx context.Context, a *App, opts *MCPOptions) (err error) {
 	q, err := openForQueryWith(ctx, a, opts.globalOptions, &opts.RetrievalOptions, a.mcpEvents())
 	if err != nil {
