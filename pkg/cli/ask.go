@@ -151,24 +151,8 @@ func (o *AskOptions) askOptions(ctx context.Context) (engine.AskOptions, error) 
 		NumCtx: o.NumCtx, MaxTokens: o.MaxTokens, Temperature: o.Temperature, Prompt: p}, nil
 }
 
-type askReport struct {
-	Question    string `json:"question"`
-	Model       string `json:"model"`
-	Mode        string `json:"mode"`
-	RerankModel string `json:"rerank_model,omitempty"`
-	// DamagedFiles were left out: their stored chunks are damaged.
-	DamagedFiles []string `json:"damaged_files"`
-	// DroppedSources were evidence but did not fit in the model's context
-	// (the lowest ranked go first, whole).
-	DroppedSources []answer.Source `json:"dropped_sources"`
-	// Expansion is what was searched beside the question (--expand).
-	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
-	// NoDenseSignal: see searchReport.
-	NoDenseSignal bool `json:"no_dense_signal"`
-	// Degraded is set when hybrid retrieval ranked by keywords alone.
-	Degraded *engine.Degraded `json:"degraded,omitempty"`
-	*answer.Result
-}
+// askReport is the --json document of `rag ask`.
+type askReport = engine.AskReport
 
 // dryRunReport is the --json document of `rag ask --dry-run`.
 type dryRunReport struct {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/rag-cli/rag/internal/mcptest"
 )
 
 // mcpSession runs `rag mcp args…` as the real command, its stdin and
@@ -50,26 +52,7 @@ func mcpSession(t *testing.T, h *harness, args ...string) (cs *mcp.ClientSession
 // callTool calls a tool; out, if not nil, receives its structured result.
 func callTool(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any, out any) (text string, isError bool) {
 	t.Helper()
-	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	if out != nil && !res.IsError {
-		data, err := json.Marshal(res.StructuredContent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s: %v: %s", name, err, data)
-		}
-	}
-	return b.String(), res.IsError
+	return mcptest.Call(t, cs, name, args, out)
 }
 
 type mcpSearchOut struct {

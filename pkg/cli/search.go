@@ -110,21 +110,8 @@ func (a *App) pullable(pull bool) bool {
 	return pull || a.IO.IsStdinTTY() && a.IO.IsStderrTTY()
 }
 
-type searchReport struct {
-	Query       string            `json:"query"`
-	Mode        string            `json:"mode"`
-	RerankModel string            `json:"rerank_model,omitempty"`
-	Results     []retrieve.Result `json:"results"`
-	// DamagedFiles were left out: their stored chunks are damaged.
-	DamagedFiles []string `json:"damaged_files"`
-	// Expansion is what was searched beside the query (--expand).
-	Expansion *retrieve.Expansion `json:"expansion,omitempty"`
-	// Degraded is set when a hybrid search ranked by keywords alone.
-	Degraded *engine.Degraded `json:"degraded,omitempty"`
-	// NoDenseSignal is set when the query's embedding had no direction
-	// and hybrid search ranked by keywords alone.
-	NoDenseSignal bool `json:"no_dense_signal"`
-}
+// searchReport is the --json document of `rag search`.
+type searchReport = engine.SearchReport
 
 func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	q, err := openForQuery(ctx, a, opts.globalOptions, &opts.RetrievalOptions)
