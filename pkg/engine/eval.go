@@ -154,19 +154,16 @@ func (e *Engine) Eval(ctx context.Context, req EvalRequest, events Events) (rep 
 	qe := e
 	if ds.Docs != nil {
 		events.emit(EvalCorpus{Kept: req.CorpusIndex})
-		dir := req.CorpusIndex
-		if dir == "" {
-			tmp, err := os.MkdirTemp("", "rag-eval-")
-			if err != nil {
-				return nil, err
-			}
-			defer func() {
-				if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
-					err = rerr
-				}
-			}()
-			dir = tmp
+		var dir string
+		var remove func() error
+		if dir, remove, err = corpusDir(req.CorpusIndex); err != nil {
+			return nil, err
 		}
+		defer func() {
+			if rerr := remove(); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
 		if qe, err = e.indexCorpus(ctx, dir, abs, ds.Docs, req, events); err != nil {
 			return nil, err
 		}
@@ -184,6 +181,21 @@ func (e *Engine) Eval(ctx context.Context, req EvalRequest, events Events) (rep 
 		return rep, &BelowThresholdError{Failed: rep.Failed}
 	}
 	return rep, nil
+}
+
+// removeAll deletes a temporary corpus index (a test makes it fail).
+var removeAll = os.RemoveAll
+
+// corpusDir is the folder of a corpus index: kept, or a temporary one that
+// remove deletes.
+func corpusDir(kept string) (dir string, remove func() error, err error) {
+	if kept != "" {
+		return kept, func() error { return nil }, nil
+	}
+	if dir, err = os.MkdirTemp("", "rag-eval-"); err != nil {
+		return "", nil, err
+	}
+	return dir, func() error { return removeAll(dir) }, nil
 }
 
 // indexCorpus indexes a dataset's documents, one file each, under root

@@ -215,3 +215,26 @@ func TestEvalTemporaryIndex(t *testing.T) {
 		t.Errorf("left %v behind (%v)", left, err)
 	}
 }
+
+// TestEvalTemporaryIndexNotDeleted: a temporary corpus index that cannot
+// be deleted fails the eval, after its report (the error was dropped).
+func TestEvalTemporaryIndexNotDeleted(t *testing.T) {
+	failure := errors.New("cannot delete")
+	removeAll = func(string) error { return failure }
+	t.Cleanup(func() { removeAll = os.RemoveAll })
+	_, client := models(t)
+	e := New(Config{Models: client, EmbedModel: testEmbed, Now: testNow})
+	req := EvalRequest{Dataset: beirSet, Modes: []retrieve.Mode{retrieve.Lexical}, Ask: askOptions(retrieve.Hybrid)}
+	req.Ask.Model = ""
+	rep, err := e.Eval(context.Background(), req, nil)
+	t.Cleanup(func() {
+		if rep != nil {
+			if err := os.RemoveAll(rep.Index); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if rep == nil || !errors.Is(err, failure) {
+		t.Errorf("report %v, error %v; want a report and %v", rep, err, failure)
+	}
+}
