@@ -11,7 +11,6 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -129,7 +128,7 @@ eval a gate: below any of them it exits with code 9.`,
 // evalReport is the --json document of `rag eval`.
 type evalReport = engine.EvalReport
 
-func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
+func evalRun(ctx context.Context, a *App, opts *EvalOptions) error {
 	modes := make([]retrieve.Mode, len(opts.Modes))
 	for i, m := range opts.Modes {
 		modes[i] = retrieve.Mode(m)
@@ -140,13 +139,7 @@ func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
 		SystemPrompt: opts.SystemPrompt, Examples: opts.Examples, ChatModel: a.cfg.String(config.KeyModel), Tune: opts.Tune,
 		Bars: engine.EvalBars{NDCG: opts.MinNDCG, Recall: opts.MinRecall, MRR: opts.MinMRR, F1: opts.MinF1, NoAns: opts.MinNoAns}}
 	e := engine.New(engine.Config{Dir: opts.IndexDir, EmbedModel: opts.EmbedModel, GroupsFile: a.cfg.String(config.KeyGroupsFile), Now: a.Now, Fault: a.Fault,
-		Dial: func() (*ollama.Client, error) {
-			c, err := a.ollama()
-			if err == nil {
-				c.Timeout = opts.Timeout
-			}
-			return c, err
-		}})
+		Dial: a.dial(opts.Timeout)})
 	var corpus *engine.EvalCorpus
 	rep, err := e.Eval(ctx, req, a.evalEvents(&corpus))
 	if err = flagErr(err); rep != nil {
