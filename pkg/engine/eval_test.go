@@ -29,11 +29,10 @@ func TestEval(t *testing.T) {
 	t.Parallel()
 	_, client := models(t)
 	// The engine's index: the docs the questions file asks about.
-	docs := t.TempDir()
-	writeFile(t, filepath.Join(docs, "retry.txt"), "The client retries a failed upload three times, and doubles the wait each time.\n")
-	writeFile(t, filepath.Join(docs, "install.md"), "# Install\n\nRun the installer, then restart the machine.\n")
-	own := filepath.Join(t.TempDir(), "index")
-	indexSources(t, client, own, store.Source{Path: docs})
+	docs, own := indexDocs(t, client, map[string]string{
+		"retry.txt":  "The client retries a failed upload three times, and doubles the wait each time.\n",
+		"install.md": "# Install\n\nRun the installer, then restart the machine.\n",
+	})
 	// Corpus indexes given by mistake: a user's, of other documents, for
 	// bob only (one for each case that writes to it).
 	other := func() string {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/config"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // TestNeededModels: the index's embedding model (else the one asked for,
@@ -16,10 +15,7 @@ import (
 func TestNeededModels(t *testing.T) {
 	t.Parallel()
 	_, client := models(t)
-	indexed := filepath.Join(t.TempDir(), "index")
-	docs := t.TempDir()
-	write(t, filepath.Join(docs, "notes.md"), "# Notes\n\nThe server listens on port 8080.\n")
-	indexSources(t, client, indexed, store.Source{Path: docs})
+	_, indexed := indexDocs(t, client, map[string]string{"notes.md": "# Notes\n\nThe server listens on port 8080.\n"})
 	damaged := t.TempDir()
 	write(t, filepath.Join(damaged, "catalog"), "not a catalog")
 	tests := []struct {
