@@ -194,6 +194,19 @@ func (a *App) ollama() (*ollama.Client, error) {
 	return c, nil
 }
 
+// dial makes the client of the model server with timeout when an engine
+// first needs it, so that a malformed OLLAMA_HOST fails no earlier than
+// the run would.
+func (a *App) dial(timeout time.Duration) func() (*ollama.Client, error) {
+	return func() (*ollama.Client, error) {
+		c, err := a.ollama()
+		if err == nil {
+			c.Timeout = timeout
+		}
+		return c, err
+	}
+}
+
 // loadSettings finds and reads the config files and resolves the settings
 // they and the environment give; flags are laid on top by each command.
 // A config file is read only when it is a regular file (a link to one is

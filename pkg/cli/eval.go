@@ -1,15 +1,9 @@
 package cli
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -17,9 +11,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
-	"github.com/rag-cli/rag/pkg/eval"
 	"github.com/rag-cli/rag/pkg/retrieve"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // EvalOptions are the settings of `rag eval`.
@@ -133,276 +125,73 @@ eval a gate: below any of them it exits with code 9.`,
 	return cmd
 }
 
-type evalReport struct {
-	Dataset     string           `json:"dataset"`
-	Format      string           `json:"format"`
-	Documents   int              `json:"documents"`
-	Questions   int              `json:"questions"`
-	Index       string           `json:"index"`
-	EmbedModel  string           `json:"embed_model"`
-	RerankModel string           `json:"rerank_model,omitempty"`
-	Retrieval   []eval.Retrieval `json:"retrieval"`
-	Answers     *eval.Answers    `json:"answers,omitempty"`
-	Tune        *eval.Tuning     `json:"tune,omitempty"`
-	Failed      []string         `json:"failed_thresholds"`
-}
+// evalReport is the --json document of `rag eval`.
+type evalReport = engine.EvalReport
 
-// belowThresholdError is a finished eval that missed a --min-* bar.
-type belowThresholdError struct{ failed []string }
-
-func (e *belowThresholdError) Error() string {
-	return "below threshold: " + strings.Join(e.failed, "; ")
-}
-
-func evalRun(ctx context.Context, a *App, opts *EvalOptions) (err error) {
-	abs, err := filepath.Abs(opts.Path)
-	if err != nil {
-		return err
+func evalRun(ctx context.Context, a *App, opts *EvalOptions) error {
+	modes := make([]retrieve.Mode, len(opts.Modes))
+	for i, m := range opts.Modes {
+		modes[i] = retrieve.Mode(m)
 	}
-	ds, err := eval.Load(os.DirFS(filepath.Dir(abs)), filepath.Base(abs))
-	if errors.Is(err, fs.ErrNotExist) {
-		return usagef("%s: no such file or folder", opts.Path)
+	req := engine.EvalRequest{Dataset: opts.Path, CorpusIndex: opts.CorpusIndex, Who: opts.View.who(), Modes: modes, Limit: opts.Limit, Seed: opts.Seed,
+		Ask: engine.AskOptions{Retrieval: opts.retrieval(), K: opts.K, Floor: opts.floor(), Model: opts.Model,
+			NumCtx: opts.NumCtx, MaxTokens: opts.MaxTokens, Temperature: opts.Temperature},
+		SystemPrompt: opts.SystemPrompt, Examples: opts.Examples, ChatModel: a.cfg.String(config.KeyModel), Tune: opts.Tune,
+		Bars: engine.EvalBars{NDCG: opts.MinNDCG, Recall: opts.MinRecall, MRR: opts.MinMRR, F1: opts.MinF1, NoAns: opts.MinNoAns}}
+	e := engine.New(engine.Config{Dir: opts.IndexDir, EmbedModel: opts.EmbedModel, GroupsFile: a.cfg.String(config.KeyGroupsFile), Now: a.Now, Fault: a.Fault,
+		Dial: a.dial(opts.Timeout)})
+	var corpus *engine.EvalCorpus
+	rep, err := e.Eval(ctx, req, a.evalEvents(&corpus))
+	if err = flagErr(err); rep != nil {
+		err = writeEval(a, opts, rep, err)
 	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", opts.Path, err)
-	}
-	rep := &evalReport{Dataset: opts.Path, Format: ds.Format, Documents: len(ds.Docs), Failed: []string{}}
-	g := opts.globalOptions
-	if ds.Docs != nil {
-		dir := opts.CorpusIndex
-		hint := fmt.Sprintf("the corpus indexed so far is kept in %s; run the same command again to continue", dir)
-		if dir == "" {
+	if corpus != nil {
+		// What an interruption keeps: the corpus indexed so far, or nothing.
+		hint := fmt.Sprintf("the corpus indexed so far is kept in %s; run the same command again to continue", corpus.Kept)
+		if corpus.Kept == "" {
 			hint = "the temporary corpus index was deleted, so nothing is kept; give --corpus-index DIR to keep the corpus index between runs"
 		}
-		defer func() { err = onInterrupt(err, hint) }()
-		if dir == "" {
-			tmp, err := os.MkdirTemp("", "rag-eval-")
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
-					err = rerr
-				}
-			}()
-			dir = tmp
-		}
-		view, err := a.view(ctx, g, opts.View)
-		if err != nil {
-			return err
-		}
-		if err := indexCorpus(ctx, a, g, dir, abs, ds.Docs, view); err != nil {
-			return err
-		}
-		local := *g
-		local.IndexDir = dir
-		g = &local
-	}
-	q, err := openForQuery(ctx, a, g, &opts.RetrievalOptions)
-	if err != nil {
-		return err
-	}
-	defer closeWith(&err, q)
-	opts.Fallback = false
-	if q.DenseErr() != nil && evalNeedsDense(opts) {
-		return &engine.DenseError{Err: q.DenseErr()}
-	}
-	rep.Index, rep.EmbedModel = q.Store().Dir(), q.EmbedModel().Name
-
-	qs := eval.Sample(ds.Queries, opts.Limit, opts.Seed)
-	rep.Questions = len(qs)
-	prog := newProgress(a)
-	modes := evalModes(a, q, opts)
-	prog.start("retrieval")
-	rep.Retrieval, err = eval.RunRetrieval(ctx, qs, modes, a.Now, prog.set)
-	prog.done()
-	if err != nil {
-		return err
-	}
-	if opts.Rerank {
-		rep.RerankModel = opts.RerankModel
-	}
-	if opts.Tune {
-		ch := func(ctx context.Context, query string) (dense, lexical []store.Hit, err error) {
-			vecs, err := q.EmbedModel().Embed(ctx, []string{query})
-			if err != nil {
-				return nil, nil, err
-			}
-			if dense, err = q.Store().Search(ctx, q.View(), vecs[0], retrieve.FusionDepth); err != nil {
-				return nil, nil, err
-			}
-			lexical, err = q.Store().SearchText(ctx, q.View(), query, retrieve.FusionDepth)
-			return dense, lexical, err
-		}
-		prog.start("tuning")
-		rep.Tune, err = eval.Tune(ctx, qs, ch, opts.FusionWeight, opts.floor())
-		prog.done()
-		if err != nil {
-			return err
-		}
-	}
-	if opts.Model != "" {
-		o, err := opts.askOptions(ctx)
-		if err != nil {
-			return err
-		}
-		ans := q.Answerer(o)
-		if x := ans.Expander(); x != nil {
-			x.Quiet = true // the retrieval table says how many were unusable
-		}
-		prog.start("answers")
-		rep.Answers, err = eval.RunAnswers(ctx, qs, ans, a.Now, prog.set)
-		prog.done()
-		if err != nil {
-			return err
-		}
-		rep.Answers.Mode, rep.Answers.Model = opts.Mode, opts.Model
-		if opts.Expand {
-			rep.Answers.Mode += "+expand"
-		}
-		if opts.Rerank {
-			rep.Answers.Mode += "+rerank"
-		}
-	}
-	rep.Failed = thresholds(opts, rep)
-	if opts.JSON {
-		err = writeJSON(a, rep)
-	} else {
-		err = writeEvalTable(a, rep)
-	}
-	if err != nil {
-		return err
-	}
-	if len(rep.Failed) > 0 {
-		return &belowThresholdError{failed: rep.Failed}
-	}
-	return nil
-}
-
-// evalModes are the searches to compare: each --modes entry, with --expand
-// each also expanded (MODE+expand), plus --mode with re-ranking when
-// --rerank is on.
-// evalNeedsDense reports whether eval embeds queries: a mode or the
-// answers' mode other than lexical, or --tune.
-func evalNeedsDense(opts *EvalOptions) bool {
-	if opts.Tune || (opts.Rerank || opts.Model != "") && opts.Mode != string(retrieve.Lexical) {
-		return true
-	}
-	for _, m := range opts.Modes {
-		if m != string(retrieve.Lexical) {
-			return true
-		}
-	}
-	return false
-}
-
-func evalModes(a *App, q *engine.Reader, opts *EvalOptions) []eval.Mode {
-	// 20 chunks: documents split into several chunks still fill the 10
-	// ranks the metrics read.
-	const k = 20
-	floor := opts.floor()
-	mode := func(name string, ropt retrieve.Options, x *engine.Expander) eval.Mode {
-		// The expansion of the latest search: RunRetrieval asks whether the
-		// floor refuses a question right after searching for it.
-		var last struct {
-			query string
-			x     *retrieve.Expansion
-		}
-		m := eval.Mode{Name: name, Search: func(ctx context.Context, query string) ([]retrieve.Result, error) {
-			ropt := ropt
-			var err error
-			if ropt.Expansion, err = x.Expand(ctx, query); err != nil {
-				return nil, err
-			}
-			last.query, last.x = query, ropt.Expansion
-			return retrieve.Search(ctx, q.Store(), q.EmbedModel(), query, k, ropt)
-		}, Refuses: func(query string, results []retrieve.Result) bool {
-			var x *retrieve.Expansion
-			if last.query == query {
-				x = last.x
-			}
-			return len(retrieve.Evidence(retrieve.EvidenceQuery(query, x), results, floor)) == 0
-		}}
-		if x != nil {
-			x.Quiet = true // the table says how many replies were unusable
-			m.ExpandCalls, m.ExpandUnusable = x.Calls, x.Unusable
-		}
-		return m
-	}
-	var modes []eval.Mode
-	for _, name := range opts.Modes {
-		ropt := retrieve.Options{View: q.View(), Mode: retrieve.Mode(name), Fusion: retrieve.Fusion(opts.Fusion), DenseWeight: float32(opts.FusionWeight)}
-		modes = append(modes, mode(name, ropt, nil))
-		if x := q.Expander(opts.retrieval(), cmp.Or(opts.Model, a.cfg.String(config.KeyModel))); x != nil {
-			modes = append(modes, mode(name+"+expand", ropt, x))
-		}
-	}
-	if opts.Rerank {
-		ropt, rr := q.Options(opts.retrieval())
-		name := opts.Mode + "+rerank"
-		x := q.Expander(opts.retrieval(), cmp.Or(opts.Model, a.cfg.String(config.KeyModel)))
-		if x != nil {
-			name = opts.Mode + "+expand+rerank"
-		}
-		m := mode(name, ropt, x)
-		m.Calls = rr.Calls
-		modes = append(modes, m)
-	}
-	return modes
-}
-
-// indexCorpus indexes a dataset's documents, one file each, under root
-// (the dataset's path), into the index at dir. An index that already holds
-// them is only checked: unchanged documents are not embedded again.
-func indexCorpus(ctx context.Context, a *App, g *globalOptions, dir, root string, docs []eval.Doc, view store.View) error {
-	if err := store.CheckDir(dir); err != nil {
-		return err
-	}
-	// Never mix a corpus into an index of other documents (a user's own
-	// index given as --corpus-index by mistake): later refreshes would walk
-	// the dataset's folder as documents.
-	check := func(m *store.Manifest) error {
-		if !slices.ContainsFunc(m.Sources, func(s store.Source) bool { return s.Path != root }) {
-			return nil
-		}
-		// A folder is named only if the asker sees it: not another's.
-		what := "other documents"
-		seen, _ := engine.ViewOf(*m, view)
-		if i := slices.IndexFunc(seen.Sources, func(s store.Source) bool { return s.Path != root }); i >= 0 {
-			what = fmt.Sprintf("other documents (%s)", seen.Sources[i].Path)
-		}
-		return &hintedError{err: usagef("%s holds %s, not only this corpus", dir, what),
-			hint: "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"}
-	}
-	req := engine.IndexRequest{Corpus: &engine.Corpus{Root: root, FS: eval.CorpusFS(docs)}, Check: check}
-	_, err := a.indexEngine(dir, g, a.ollama).Index(ctx, req, a.indexEvents("indexing corpus"))
-	var partial *engine.PartialError
-	if errors.As(err, &partial) {
-		return nil // the corpus is measured as far as it was indexed
+		err = onInterrupt(err, hint)
 	}
 	return err
 }
 
-// thresholds lists the --min-* bars the report misses.
-func thresholds(opts *EvalOptions, rep *evalReport) []string {
-	failed := []string{}
-	check := func(name string, got, bar float64) {
-		if bar > 0 && got < bar {
-			failed = append(failed, fmt.Sprintf("%s %.3f < %.3f", name, got, bar))
+// writeEval writes the report of an eval that ended with err (nil, or a
+// bar it missed), and returns err unless writing fails.
+func writeEval(a *App, opts *EvalOptions, rep *evalReport, err error) error {
+	var werr error
+	if opts.JSON {
+		werr = writeJSON(a, rep)
+	} else {
+		werr = writeEvalTable(a, rep)
+	}
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// evalEvents shows an eval's events on stderr: the corpus's index run as
+// rag index does, and a progress bar (or log lines) for each step; *corpus
+// is set when the dataset's corpus is indexed.
+func (a *App) evalEvents(corpus **engine.EvalCorpus) engine.Events {
+	index := a.indexEvents("indexing corpus")
+	prog := newProgress(a)
+	return func(ev engine.Event) {
+		switch ev := ev.(type) {
+		case engine.EvalCorpus:
+			*corpus = &ev
+		case engine.EvalProgress:
+			if ev.End {
+				prog.done()
+				return
+			}
+			prog.start(string(ev.Step))
+			prog.set(ev.Done, ev.Total)
+		default:
+			index(ev)
 		}
 	}
-	for _, r := range rep.Retrieval {
-		check(r.Mode+" nDCG@10", r.NDCG10, opts.MinNDCG)
-		check(r.Mode+" Recall@10", r.Recall10, opts.MinRecall)
-		check(r.Mode+" MRR@10", r.MRR10, opts.MinMRR)
-	}
-	if rep.Answers != nil {
-		check("answer F1", rep.Answers.F1, opts.MinF1)
-		check("NoAns accuracy", rep.Answers.NoAnsAccuracy, opts.MinNoAns)
-	} else if opts.MinF1 > 0 || opts.MinNoAns > 0 {
-		failed = append(failed, "--min-f1 and --min-noans need --model")
-	}
-	return failed
 }
 
 func writeEvalTable(a *App, rep *evalReport) error {

@@ -177,7 +177,9 @@ func classify(err error) (code int, hint string) {
 		damaged    *engine.DamagedError
 		retries    *embed.RetryError
 		refused    *ollama.StatusError
-		below      *belowThresholdError
+		below      *engine.BelowThresholdError
+		noDataset  *engine.NoDatasetError
+		foreign    *engine.ForeignCorpusError
 		pull       *ollama.PullError
 		tooLarge   *ollama.ReplyTooLargeError
 		timeout    *ollama.TimeoutError
@@ -281,6 +283,10 @@ func classify(err error) (code int, hint string) {
 		return ExitUsage, "point rag index at a folder of text, Markdown or source files"
 	case errors.As(err, &below):
 		return ExitBelow, ""
+	case errors.As(err, &noDataset):
+		return ExitUsage, hintUsage
+	case errors.As(err, &foreign):
+		return ExitUsage, "give --corpus-index an empty folder, or the one an earlier rag eval of this set used"
 	case errors.As(err, &promptFile):
 		return ExitUsage, promptFileHint(promptFile)
 	case errors.As(err, &answerRoom):

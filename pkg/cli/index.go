@@ -261,13 +261,7 @@ func (a *App) indexEngine(dir string, g *globalOptions, dial func() (*ollama.Cli
 // index runs `rag index`: the engine's run, its report, and with --watch
 // a pass at every burst of changes until interrupted.
 func index(ctx context.Context, a *App, opts *IndexOptions) (err error) {
-	e := a.indexEngine(opts.IndexDir, opts.globalOptions, func() (*ollama.Client, error) {
-		c, err := a.ollama()
-		if err == nil {
-			c.Timeout = opts.Timeout
-		}
-		return c, err
-	})
+	e := a.indexEngine(opts.IndexDir, opts.globalOptions, a.dial(opts.Timeout))
 	run, err := e.StartIndex(ctx, opts.request(), a.indexEvents("indexing"))
 	if err != nil {
 		return chunkingErr(err)

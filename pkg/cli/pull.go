@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // PullOptions are the settings of `rag pull`.
@@ -59,23 +58,9 @@ type pullReport struct {
 
 // neededModels are the models the index and the settings need, each once.
 func neededModels(a *App, g *globalOptions) []string {
-	var m store.Manifest
-	if dir, err := a.indexDir(g); err == nil {
-		if m, err = store.ReadManifest(dir); err != nil && !errors.Is(err, store.ErrNoIndex) {
-			fmt.Fprintf(a.IO.ErrOut, "rag: note: cannot read the index's model (%v); using the configured one\n", err)
-		}
-	}
-	// The index's model even when another is asked: that one is refused
-	// where it would be used (the mismatch), not pulled.
-	embed, _ := m.EmbedModelFor(g.EmbedModel, config.DefaultEmbedModel)
-	models := []string{embed, a.cfg.String(config.KeyModel)}
-	if a.cfg.Bool(config.KeyExpand) {
-		models = append(models, cmp.Or(a.cfg.String(config.KeyExpandModel), a.cfg.String(config.KeyModel)))
-	}
-	if a.cfg.Bool(config.KeyRerank) {
-		models = append(models, a.cfg.String(config.KeyRerankModel))
-	}
-	return dedupe(models)
+	rt := engine.Retrieval{Expand: a.cfg.Bool(config.KeyExpand), ExpandModel: a.cfg.String(config.KeyExpandModel),
+		Rerank: a.cfg.Bool(config.KeyRerank), RerankModel: a.cfg.String(config.KeyRerankModel)}
+	return a.newEngine(g.IndexDir, g, nil).NeededModels(rt, a.cfg.String(config.KeyModel), a.events())
 }
 
 func dedupe(xs []string) []string {

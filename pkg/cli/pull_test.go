@@ -140,3 +140,24 @@ func TestPullReport(t *testing.T) {
 		t.Errorf("models = %+v, want %+v", rep.Models, want)
 	}
 }
+
+// TestPullNoteEscaped: the note that the index's model cannot be read
+// names the index's catalog, escaped on a terminal as every message with
+// a file name is (it was written raw).
+func TestPullNoteEscaped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.env["RAG_MODEL"] = chatModel
+	h.env["RAG_INDEX"] = filepath.Join(t.TempDir(), "evil\x1b[2Jindex")
+	write(t, filepath.Join(h.env["RAG_INDEX"], "catalog"), "not a catalog")
+	for _, tty := range []bool{true, false} {
+		r := h.run(runOpt{tty: tty}, "pull", "--embed-model", embedModel)
+		want := "rag: note: cannot read the index's model (index file " + h.env["RAG_INDEX"]
+		if tty {
+			want = `rag: note: cannot read the index's model (index file ` + strings.ReplaceAll(h.env["RAG_INDEX"], "\x1b", `\x1b`)
+		}
+		if r.code != 0 || !strings.Contains(r.stderr, want) || tty && strings.Contains(r.stderr, "\x1b[2J") {
+			t.Errorf("tty %v: exit %d, stderr %q", tty, r.code, r.stderr)
+		}
+	}
+}

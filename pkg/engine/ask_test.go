@@ -3,14 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // kettleIndex indexes two documents, one of which says how long the
@@ -18,11 +16,10 @@ import (
 func kettleIndex(t *testing.T) (*Reader, *[]Event, func() int) {
 	t.Helper()
 	srv, client := models(t)
-	docs := t.TempDir()
-	writeFile(t, filepath.Join(docs, "kettle.md"), "# Kettle\n\nThe kettle boils water in three minutes when it is full.\n")
-	writeFile(t, filepath.Join(docs, "garden.md"), "# Garden\n\nWater the tomatoes every morning in summer.\n")
-	dir := filepath.Join(t.TempDir(), "index")
-	indexSources(t, client, dir, store.Source{Path: docs})
+	_, dir := indexDocs(t, client, map[string]string{
+		"kettle.md": "# Kettle\n\nThe kettle boils water in three minutes when it is full.\n",
+		"garden.md": "# Garden\n\nWater the tomatoes every morning in summer.\n",
+	})
 	var events []Event
 	r, err := open(t, client, dir, "", Who{}, &events)
 	if err != nil {

@@ -46,6 +46,19 @@ func writeFile(t *testing.T, p, s string) {
 	write(t, p, s)
 }
 
+// indexDocs writes files (name: text) into a new folder and indexes it,
+// public, into a new index; it returns the folder and the index.
+func indexDocs(t *testing.T, client *ollama.Client, files map[string]string) (docs, dir string) {
+	t.Helper()
+	docs = t.TempDir()
+	for name, text := range files {
+		writeFile(t, filepath.Join(docs, name), text)
+	}
+	dir = filepath.Join(t.TempDir(), "index")
+	indexSources(t, client, dir, store.Source{Path: docs})
+	return docs, dir
+}
+
 // indexSources indexes each source (a folder: its Path, tenant, access,
 // collection) into the index at dir, as `rag index` does.
 func indexSources(t *testing.T, client *ollama.Client, dir string, sources ...store.Source) {

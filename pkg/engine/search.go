@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -192,7 +191,7 @@ func (r *Reader) Expander(rt Retrieval, chatModel string) *Expander {
 	if !rt.Expand {
 		return nil
 	}
-	return &Expander{events: r.events, model: &Completer{Client: r.e.cfg.Models, Model: cmp.Or(rt.ExpandModel, chatModel), Role: ollama.RoleExpand,
+	return &Expander{events: r.events, model: &Completer{Client: r.e.cfg.Models, Model: rt.expandModel(chatModel), Role: ollama.RoleExpand,
 		MaxTokens: 400, Options: map[string]any{"temperature": 0}}}
 }
 
