@@ -368,8 +368,9 @@ func (s *Local) objectFiles() ([]string, error) {
 }
 
 // CheckSizes finds missing and truncated objects by their size, one stat
-// each, as a writer's Open does; Damaged then names them. It is what
-// `rag status` reports without reading the objects.
+// each, as a writer's Open does, and reads back those a writer found
+// damaged and has not repaired (damagedName); Damaged then names them. It
+// is what `rag status` reports without reading every object.
 func (s *Local) CheckSizes() error {
 	switch {
 	case s.sized != nil:
