@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rag-cli/rag/pkg/store/storetest"
 )
@@ -133,6 +135,43 @@ func TestRepairReport(t *testing.T) {
 	}
 	if rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json")); rep.Repaired != 1 || rep.Unchanged != 4 {
 		t.Errorf("refresh: %+v", rep)
+	}
+}
+
+// TestStillDamagedKept: flipped bytes in the stored chunks of a source the
+// runs do not walk, which a stat does not see, stay known once a run found
+// them, whatever catalogs the runs write: each run names the file, status
+// reports it meanwhile, and `rag index` without paths embeds it again.
+func TestStillDamagedKept(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	single := filepath.Join(t.TempDir(), "faq.md")
+	write(t, single, "# FAQ\n\nThe office opens at nine.\n")
+	h.mustRun(runOpt{}, "index", "--embed-model", embedModel, h.docs, single)
+	i := slices.IndexFunc(storetest.ObjectDamages, func(d storetest.ObjectDamage) bool { return !d.BySize })
+	if err := storetest.ObjectDamages[i].Damage(h.objectOf("faq.md")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // past the file system's clock tick: the runs' commits are later
+	for run := range 2 {
+		// A change: each run writes a catalog.
+		write(t, filepath.Join(h.docs, "new.md"), fmt.Sprintf("# New\n\nRun %d.\n", run))
+		r := h.mustRun(runOpt{}, "index", h.docs)
+		if r.stderr != "rag: warning: 1 file is still damaged (not in this run): faq.md; `rag index` without paths embeds them again\n" {
+			t.Errorf("run %d: stderr = %q", run+1, r.stderr)
+		}
+		st := h.run(runOpt{}, "status", "--json")
+		var rep statusReport
+		if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil || st.code != ExitIndex || rep.Health != "damaged" ||
+			!slices.Equal(rep.DamagedFiles, []string{"faq.md"}) {
+			t.Errorf("status after run %d: exit %d, %v, %+v", run+1, st.code, err, rep)
+		}
+	}
+	if rep := indexJSON(t, h.mustRun(runOpt{}, "index", "--json")); rep.Repaired != 1 || rep.ChunksEmbedded != 1 {
+		t.Errorf("every source: %+v", rep)
+	}
+	if r := h.mustRun(runOpt{}, "status", "--verify", "--json"); !strings.Contains(r.stdout, `"damaged": []`) || !strings.Contains(r.stdout, `"health": "ok"`) {
+		t.Errorf("verify after the repair: %s", r.stdout)
 	}
 }
 

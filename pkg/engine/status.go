@@ -75,7 +75,8 @@ type StatusReport struct {
 	Caches store.CacheStats `json:"caches"`
 	// DamagedFiles are the files whose stored chunks are missing or
 	// damaged (paths as citations show them): all of them with --verify,
-	// else those a size check finds.
+	// else those a size check finds and those a run found and has not
+	// repaired.
 	DamagedFiles []string `json:"damaged_files"`
 	// CatalogRecovered is set when the catalog is damaged and the
 	// previous catalog is shown instead.

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -108,7 +109,10 @@ func DamagedPaths(ds []Damage) []string {
 // the catalog was written (or after they last passed this check) are read
 // and checked, one worker a CPU; a damaging write always changes it. Damage
 // that no write made (the disk's own) is found when the object is read, and
-// by `rag status --verify`, which reads every object.
+// by `rag status --verify`, which reads every object. Objects found damaged
+// before (the list of damagedName) are read whatever their time, and what
+// is found damaged is listed before the next commit makes it look older
+// than the catalog.
 func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
 	defer s.wrapWritable(&err)
 	if err := s.waitSizes(); err != nil {
@@ -116,6 +120,9 @@ func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
 	}
 	m := s.Manifest()
 	trusted := s.trustedUntil()
+	s.dmu.Lock()
+	suspect := maps.Clone(s.suspect)
+	s.dmu.Unlock()
 	want := map[string]FileEntry{}
 	var keys []string
 	for _, f := range m.Files {
@@ -124,7 +131,7 @@ func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
 		}
 		// Strictly before: file times are coarse (a clock tick of a few ms),
 		// so a change in the tick the catalog was written may follow it.
-		if c, ok := s.changed[f.Key]; ok && c != 0 && c < trusted {
+		if c, ok := s.changed[f.Key]; ok && c != 0 && c < trusted && !suspect[f.Key] {
 			continue
 		}
 		want[f.Key] = f
@@ -140,17 +147,20 @@ func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
 		var c *CorruptError
 		switch {
 		case errors.As(err, &c):
-			s.noteDamage(key, c)
-			return nil
 		case err != nil:
 			return fmt.Errorf("check index objects: %w", err)
+		default:
+			if err := checkObject(bufs[w], f.Chunks, m.Dims); err != nil {
+				c = &CorruptError{Path: s.objectPath(key), Err: err}
+			}
 		}
-		if err := checkObject(bufs[w], f.Chunks, m.Dims); err != nil {
-			s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: err})
-		}
+		s.readBack(key, c)
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.recordDamage(&m); err != nil {
 		return nil, err
 	}
 	damaged := s.Damaged()
@@ -266,7 +276,7 @@ var catalogNames = []string{catalogName, prevName, stagingName, legacyName, lega
 // indexNames are every name an index folder holds.
 var indexNames = map[string]bool{catalogName: true, prevName: true, stagingName: true, legacyName: true, legacyPrevName: true,
 	legacyStagingName: true, lockName: true, readersName: true, "keywords.idx": true, "vectors.idx": true, checkedName: true,
-	"objects": true, segmentsDir: true, collectedName: true, accessMarkName: true}
+	"objects": true, segmentsDir: true, collectedName: true, accessMarkName: true, damagedName: true}
 
 // IsCatalogDir reports whether the folder dir of fsys, holding the entries
 // names, is a rag index: it holds a catalog (of any format version). The

@@ -35,6 +35,8 @@ import (
 //	catalog.next           the catalog of a rebuild in progress
 //	objects/ab/abcd….chk   one object file a distinct file content, named
 //	                       by its full key, written atomically, never changed
+//	damaged                the objects found damaged and not yet repaired
+//	                       (knowndamage.go): read again whatever their time
 //	lock                   held (flock) by the one process writing the index
 //	readers.lock           shared by readers while they load, exclusive
 //	                       while unused objects are deleted
@@ -96,6 +98,12 @@ type Local struct {
 	// an object changed after the catalog was written, or after its last
 	// check, may be damaged; one changed before is trusted (CheckObjects).
 	changed map[string]int64
+	// suspect are the objects the list of known damage (damagedName)
+	// names that no check of this process has read yet; knownListed is
+	// that list as on disk (sorted), knownRead whether it was read.
+	suspect     map[string]bool
+	knownListed []string
+	knownRead   bool
 	// sized is closed when the size check a writer's Open began is done
 	// (changed and the damage it found are set then); sizeErr is its error.
 	sized   chan struct{}
@@ -360,16 +368,23 @@ func (s *Local) objectFiles() ([]string, error) {
 }
 
 // CheckSizes finds missing and truncated objects by their size, one stat
-// each, as a writer's Open does; Damaged then names them. It is what
-// `rag status` reports without reading the objects.
+// each, as a writer's Open does, and reads back those a writer found
+// damaged and has not repaired (damagedName); Damaged then names them. It
+// is what `rag status` reports without reading every object.
 func (s *Local) CheckSizes() error {
-	if s.sized != nil {
-		return s.waitSizes() // begun at open
-	}
-	if s.changed != nil {
+	switch {
+	case s.sized != nil:
+		if err := s.waitSizes(); err != nil { // begun at open
+			return err
+		}
+	case s.changed != nil:
 		return nil
+	default:
+		if err := s.checkObjects(s.Manifest().Files); err != nil {
+			return err
+		}
 	}
-	return s.checkObjects(s.Manifest().Files)
+	return s.checkSuspects()
 }
 
 // waitSizes waits for the size check a writer's Open began, if any, and
@@ -514,6 +529,9 @@ func (s *Local) checkObjects(files []FileEntry) error {
 		default:
 			changed[f.Key] = r.ctime
 		}
+	}
+	if err := s.loadKnownDamage(changed); err != nil {
+		return err
 	}
 	s.changed = changed
 	return nil
@@ -692,6 +710,7 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) (err 
 	}
 	s.dmu.Lock()
 	delete(s.damaged, key) // written again: repaired
+	delete(s.suspect, key)
 	s.dmu.Unlock()
 	return s.addToSegment(key, chunks)
 }
@@ -797,8 +816,16 @@ func (s *Local) Commit(ctx context.Context, m Manifest) (err error) {
 	name := catalogName
 	if s.opt.Rebuild {
 		name = stagingName
-	} else if err := s.keepPrevious(); err != nil {
-		return fmt.Errorf("commit: keep previous catalog: %w", err)
+	} else {
+		// The new catalog trusts every object older than itself: what is
+		// known damaged is listed first (and kept listed, see damagedName).
+		old := s.Manifest()
+		if err := s.recordDamage(&m, &old); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if err := s.keepPrevious(); err != nil {
+			return fmt.Errorf("commit: keep previous catalog: %w", err)
+		}
 	}
 	if err := s.writeCatalog(name, &m, "catalog"); err != nil {
 		return fmt.Errorf("write catalog: %w", err)
@@ -825,6 +852,12 @@ func (s *Local) Commit(ctx context.Context, m Manifest) (err error) {
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if !s.opt.Rebuild {
+		// What the old catalog alone named is no longer the index's.
+		if err := s.recordDamage(&m); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
 	}
 	return nil
 }
@@ -855,6 +888,10 @@ func (s *Local) Publish(ctx context.Context) (err error) {
 		}
 	}
 	s.opt.Rebuild = false
+	// The damage listed was of the replaced catalog's objects, which go.
+	if err := os.Remove(filepath.Join(s.dir, damagedName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("publish rebuilt index: %w", err)
+	}
 	return s.collectGarbage(ctx)
 }
 
@@ -1343,7 +1380,10 @@ func (s *Local) Close() (err error) {
 	s.mu.Unlock()
 	if s.lock != nil {
 		if s.ready && !s.opt.Rebuild {
-			errs = append(errs, s.collectGarbage(context.Background()))
+			// Damage found after the last commit (reading objects into
+			// the caches) stays known too.
+			m := s.Manifest()
+			errs = append(errs, s.recordDamage(&m), s.collectGarbage(context.Background()))
 		}
 		errs = append(errs, s.lock.Close())
 		s.lock = nil

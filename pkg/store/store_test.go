@@ -676,6 +676,119 @@ func TestCheckObjectsReadsOnlyChanged(t *testing.T) {
 	}
 }
 
+// TestKnownDamageOutlivesCommits: an object a check found damaged (bytes
+// flipped, which no stat sees) stays damaged to every later check and
+// status, though the commits of runs that neither repair nor drop it, with
+// a check or without, make it older than the catalog; a repair ends it, as
+// does a catalog that no longer names it.
+func TestKnownDamageOutlivesCommits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := newStore(t)
+	a, b, c := put(t, s, key(1), "alpha"), put(t, s, key(2), "beta"), put(t, s, key(3), "gamma")
+	commitFiles(t, s, a, b, c)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	flip := func(k string) {
+		t.Helper()
+		time.Sleep(20 * time.Millisecond) // past the file system's clock tick
+		p := s.objectPath(k)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // the next commit is later: it makes the object look trusted
+	}
+	// run opens a writer, checks the objects unless told not to, and
+	// commits the files (none: no commit); it returns the damage found.
+	run := func(check bool, files ...FileEntry) []string {
+		t.Helper()
+		w, err := Open(ctx, dir, Options{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found []string
+		if check {
+			ds, err := w.CheckObjects(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found = DamagedPaths(ds)
+		}
+		if files != nil {
+			commitFiles(t, w, files...)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	status := func() []string {
+		t.Helper()
+		r, err := Open(ctx, dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := r.Close(); err != nil {
+				t.Error(err)
+			}
+		}()
+		if err := r.CheckSizes(); err != nil {
+			t.Fatal(err)
+		}
+		return DamagedPaths(r.Damaged())
+	}
+	flip(key(2))
+	beta := []string{"beta.md"}
+	if got := status(); len(got) != 0 {
+		t.Fatalf("status before any check = %v; a stat sees no flipped bytes", got)
+	}
+	if got := run(true, a, b, c); !slices.Equal(got, beta) {
+		t.Fatalf("first check = %v, want %v", got, beta)
+	}
+	for i, check := range []bool{true, false, true} {
+		if got := status(); !slices.Equal(got, beta) {
+			t.Errorf("status after commit %d = %v, want %v", i+1, got, beta)
+		}
+		if got := run(check, a, b, c); check && !slices.Equal(got, beta) {
+			t.Errorf("check %d after a commit = %v, want %v", i+2, got, beta)
+		}
+	}
+	// Repaired: written again under its key.
+	w, err := Open(ctx, dir, Options{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := w.CheckObjects(ctx); err != nil || !slices.Equal(DamagedPaths(ds), beta) {
+		t.Fatalf("check before the repair = %v, %v", ds, err)
+	}
+	put(t, w, key(2), "beta")
+	commitFiles(t, w, a, b, c)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, damagedName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the list of damage after the repair: %v", err)
+	}
+	if got, st := run(true), status(); len(got) != 0 || len(st) != 0 {
+		t.Errorf("after the repair: check %v, status %v", got, st)
+	}
+	// Dropped: a catalog that no longer names it.
+	flip(key(1))
+	if got := run(true, b, c); !slices.Equal(got, []string{"alpha.md"}) {
+		t.Fatalf("check = %v, want alpha.md", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, damagedName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the list of damage once no catalog names it: %v", err)
+	}
+}
+
 // TestStale: a reader learns that a commit replaced the catalog it opened,
 // and only then; a writer never calls its own catalog stale.
 func TestStale(t *testing.T) {
