@@ -65,7 +65,7 @@ func (s *Session) Close() error {
 
 // New returns the MCP server of rag's tools over the session s.
 func New(o Options, s *Session) *mcp.Server {
-	t := &tools{o: o, s: s, expand: s.r.Expander(o.Ask.Retrieval, o.Ask.Model)}
+	t := &tools{o: o, s: s}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "rag", Title: "rag: answers from your documents", Version: o.Version},
 		&mcp.ServerOptions{Instructions: instructions})
 	mcp.AddTool(srv, &mcp.Tool{Name: "search", Description: "Find the passages of the user's indexed documents that best match a query (keywords and meaning). " +
@@ -85,9 +85,8 @@ const instructions = `rag searches the user's own documents, indexed on their ma
 
 // tools are the tool handlers of one session.
 type tools struct {
-	o      Options
-	s      *Session
-	expand *engine.Expander
+	o Options
+	s *Session
 }
 
 // call runs fn on the session's reader as the index is now, one call at

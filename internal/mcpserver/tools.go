@@ -45,40 +45,24 @@ func (t *tools) search(ctx context.Context, _ *mcp.CallToolRequest, in searchIn)
 		if strings.TrimSpace(in.Query) == "" {
 			return errors.New("the query is empty")
 		}
-		n, err := narrow(r, in.Collection)
-		if err != nil {
-			return err
-		}
-		// Retrieval runs on the session's reader, which warns once of a
-		// fallback to keywords; the narrowed view is the call's.
-		ropt, rr := r.Options(t.o.Ask.Retrieval)
-		ropt.View = n.View()
+		rt := t.o.Ask.Retrieval
 		if in.Mode != "" {
-			if ropt.Mode, err = retrieve.ParseMode(in.Mode); err != nil {
+			m, err := retrieve.ParseMode(in.Mode)
+			if err != nil {
 				return err
 			}
+			rt.Mode = m
 		}
-		rep.Mode = string(ropt.Mode)
-		if rr != nil {
-			rep.RerankModel = rr.Name
-		}
-		if r.Empty() {
-			return nil
-		}
-		if ropt.Expansion, err = t.expand.Expand(ctx, in.Query); err != nil {
-			return err
-		}
-		rep.Expansion = ropt.Expansion
-		ropt.Degraded = func(error) { rep.NoDenseSignal = true }
-		results, fellBack, err := r.SearchRanked(ctx, in.Query, k, ropt, t.o.Ask.Fallback)
+		rep.Mode = string(rt.Mode)
+		// The session's reader, narrowed for the call: it warns once of a
+		// fallback to keywords.
+		res, err := r.Search(ctx, engine.SearchRequest{Query: in.Query, K: k, Retrieval: rt, ChatModel: t.o.Ask.Model,
+			Collections: splitCollections(in.Collection)})
 		if err != nil {
 			return err
 		}
-		rep.Degraded = fellBack
-		if results != nil {
-			rep.Results = results
-		}
-		rep.DamagedFiles = n.DamagedPaths()
+		rep.RerankModel, rep.Expansion, rep.Degraded, rep.NoDenseSignal = res.RerankModel, res.Expansion, res.Degraded, res.NoDenseSignal
+		rep.Results, rep.DamagedFiles = res.Results, res.DamagedFiles
 		return nil
 	})
 	if err != nil {

@@ -202,7 +202,7 @@ func askRun(ctx context.Context, a *App, opts *AskOptions) (err error) {
 		return err
 	}
 	if opts.JSON {
-		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: opts.Mode, RerankModel: res.RerankModel, DamagedFiles: res.DamagedFiles,
+		rep := askReport{Question: opts.Question, Model: opts.Model, Mode: string(opts.Mode), RerankModel: res.RerankModel, DamagedFiles: res.DamagedFiles,
 			DroppedSources: res.DroppedSources, Expansion: res.Expansion, NoDenseSignal: res.NoDenseSignal, Degraded: res.Degraded, Result: res.Answer}
 		if err := writeJSON(a, rep); err != nil {
 			return err

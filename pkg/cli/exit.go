@@ -159,7 +159,6 @@ func classify(err error) (code int, hint string) {
 		silent     *silentError
 		hinted     *hintedError
 		interrupt  *interruptedError
-		unreach    *ollama.UnreachableError
 		missing    *ollama.ModelNotFoundError
 		mismatch   *store.ModelMismatchError
 		corrupt    *store.CorruptError
@@ -169,21 +168,15 @@ func classify(err error) (code int, hint string) {
 		notIndex   *store.NotIndexError
 		gone       *store.GoneError
 		emptyView  *engine.EmptyViewError
-		dense      *engine.DenseError
 		unknownTen *engine.UnknownTenantError
 		unknownCol *engine.UnknownCollectionError
 		groupsFile *engine.GroupsFileError
 		readOnly   *store.NotWritableError
 		damaged    *engine.DamagedError
-		retries    *embed.RetryError
-		refused    *ollama.StatusError
 		below      *engine.BelowThresholdError
 		noDataset  *engine.NoDatasetError
 		foreign    *engine.ForeignCorpusError
 		pull       *ollama.PullError
-		tooLarge   *ollama.ReplyTooLargeError
-		timeout    *ollama.TimeoutError
-		dropped    *ollama.DroppedError
 		promptFile *engine.PromptFileError
 		answerRoom *engine.AnswerRoomError
 		noRoom     *engine.NoRoomError
@@ -201,32 +194,10 @@ func classify(err error) (code int, hint string) {
 	if code, hint, ok := classifyIndex(err); ok {
 		return code, hint
 	}
+	if code, hint, ok := classifyServer(err); ok {
+		return code, hint
+	}
 	switch {
-	case errors.As(err, &dense):
-		code, hint := classify(dense.Err)
-		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)"
-	case errors.As(err, &unreach):
-		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host)
-	case errors.As(err, &retries):
-		if errors.Is(err, embed.ErrTimeout) {
-			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume"
-		}
-		if errors.As(err, &tooLarge) {
-			return ExitOllama, tooLargeHint(tooLarge) + "; what was embedded is kept"
-		}
-		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume"
-	case errors.As(err, &refused) && (refused.StatusCode == http.StatusUnauthorized || refused.StatusCode == http.StatusForbidden):
-		return ExitOllama, "the server at OLLAMA_HOST asks for authorization rag cannot give: point OLLAMA_HOST at a local Ollama server"
-	case errors.As(err, &refused) && !refused.Temporary():
-		return ExitOllama, fmt.Sprintf("Ollama refused the request (HTTP %d), which asking again would not change; its log says why", refused.StatusCode)
-	case errors.As(err, &tooLarge):
-		return ExitOllama, tooLargeHint(tooLarge)
-	case errors.As(err, &timeout):
-		return ExitOllama, fmt.Sprintf("the model server is stuck or too slow (its log says why): raise --timeout (it was %s), or use a smaller model; rag search --mode lexical needs no model server", timeout.After)
-	case errors.Is(err, retrieve.ErrNoDenseSignal):
-		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too"
-	case errors.As(err, &dropped):
-		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up"
 	case settings != "":
 		return ExitUsage, settings
 	case errors.As(err, &pull):
@@ -411,6 +382,48 @@ func classifyIndex(err error) (code int, hint string, ok bool) {
 		return ExitPartial, fmt.Sprintf("the files above were not indexed; %s failed on the last run too: fix it, or leave it out with a line in .ragignore or with --exclude GLOB", strings.Join(partial.Again, ", ")), true
 	case errors.As(err, &partial):
 		return ExitPartial, "the files above were not indexed; fix them and run rag index again", true
+	}
+	return 0, "", false
+}
+
+// classifyServer is classify for the failures of the model server: down,
+// failing, refusing, too slow, cut off, or a dense ranking that needs it.
+func classifyServer(err error) (code int, hint string, ok bool) {
+	var (
+		dense    *engine.DenseError
+		unreach  *ollama.UnreachableError
+		retries  *embed.RetryError
+		refused  *ollama.StatusError
+		tooLarge *ollama.ReplyTooLargeError
+		timeout  *ollama.TimeoutError
+		dropped  *ollama.DroppedError
+	)
+	switch {
+	case errors.As(err, &dense):
+		code, hint := classify(dense.Err)
+		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)", true
+	case errors.As(err, &unreach):
+		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host), true
+	case errors.As(err, &retries):
+		if errors.Is(err, embed.ErrTimeout) {
+			return ExitOllama, "Ollama is too slow or stuck: raise --timeout or lower --batch-size; what was embedded is kept: run the same command again to resume", true
+		}
+		if errors.As(err, &tooLarge) {
+			return ExitOllama, tooLargeHint(tooLarge) + "; what was embedded is kept", true
+		}
+		return ExitOllama, "Ollama kept failing (its log says why); what was embedded is kept: run the same command again to resume", true
+	case errors.As(err, &refused) && (refused.StatusCode == http.StatusUnauthorized || refused.StatusCode == http.StatusForbidden):
+		return ExitOllama, "the server at OLLAMA_HOST asks for authorization rag cannot give: point OLLAMA_HOST at a local Ollama server", true
+	case errors.As(err, &refused) && !refused.Temporary():
+		return ExitOllama, fmt.Sprintf("Ollama refused the request (HTTP %d), which asking again would not change; its log says why", refused.StatusCode), true
+	case errors.As(err, &tooLarge):
+		return ExitOllama, tooLargeHint(tooLarge), true
+	case errors.As(err, &timeout):
+		return ExitOllama, fmt.Sprintf("the model server is stuck or too slow (its log says why): raise --timeout (it was %s), or use a smaller model; rag search --mode lexical needs no model server", timeout.After), true
+	case errors.Is(err, retrieve.ErrNoDenseSignal):
+		return ExitOllama, "the embedding model is broken or not an embedding model: check it (`ollama show MODEL`), or search with --mode hybrid or lexical, which rank by keywords too", true
+	case errors.As(err, &dropped):
+		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up", true
 	}
 	return 0, "", false
 }

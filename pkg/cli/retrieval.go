@@ -14,24 +14,13 @@ import (
 // RetrievalOptions are the retrieval flags of search, ask and eval.
 type RetrievalOptions struct {
 	// View says who asks, in which tenant (--as, --tenant).
-	View   ViewOptions
-	Mode   string
-	Fusion string
-	// FusionWeight is the dense share of a weighted fusion.
-	FusionWeight float64
-	Candidates   int
-	Rerank       bool
-	RerankModel  string
-	// Expand asks the chat model ExpandModel for other phrasings of the
-	// query and a passage that would answer it, searched beside it.
-	Expand      bool
-	ExpandModel string
+	View ViewOptions
+	// Retrieval is how the engine searches: --mode, --fusion, --rerank,
+	// --expand, --fallback and the rest.
+	engine.Retrieval
 	// Timeout bounds each call to the model server: the whole reply, or
 	// for an answer the wait for each next piece; 0 means none.
 	Timeout time.Duration
-	// Fallback lets hybrid mode rank by keywords alone when the dense
-	// ranking cannot run (denseUnavailable), with a warning.
-	Fallback bool
 }
 
 // bindRetrieval adds the retrieval flags; their defaults are the settings
@@ -39,9 +28,9 @@ type RetrievalOptions struct {
 // a user configures them once.
 func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) {
 	bindView(f, &o.View, cfg)
-	f.StringVar(&o.Mode, "mode", cfg.String(config.KeyMode), "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE or mode: in a config file sets the default")
+	f.StringVar((*string)(&o.Mode), "mode", cfg.String(config.KeyMode), "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE or mode: in a config file sets the default")
 	bindSetting(f, "mode", config.KeyMode)
-	f.StringVar(&o.Fusion, "fusion", cfg.String(config.KeyFusion), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank); $RAG_FUSION or fusion: sets the default")
+	f.StringVar((*string)(&o.Fusion), "fusion", cfg.String(config.KeyFusion), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank); $RAG_FUSION or fusion: sets the default")
 	bindSetting(f, "fusion", config.KeyFusion)
 	f.Float64Var(&o.FusionWeight, "fusion-weight", cfg.Float(config.KeyFusionWeight), "with weighted fusion: the dense ranking's share, above 0 and at most 1 (rag eval --tune finds the best); fusion_weight: sets the default")
 	bindSetting(f, "fusion-weight", config.KeyFusionWeight)
@@ -61,11 +50,11 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) 
 
 // validate checks the flags and returns the mode.
 func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
-	m, err := retrieve.ParseMode(o.Mode)
+	m, err := retrieve.ParseMode(string(o.Mode))
 	if err != nil {
 		return "", usagef("--mode: %v", err)
 	}
-	if o.Fusion != string(retrieve.RRF) && o.Fusion != string(retrieve.Weighted) {
+	if o.Fusion != retrieve.RRF && o.Fusion != retrieve.Weighted {
 		return "", usagef("--fusion: unknown fusion %q (want rrf or weighted)", o.Fusion)
 	}
 	if o.Candidates < 1 {
@@ -81,10 +70,7 @@ func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
 }
 
 // retrieval is the engine's Retrieval of the flags (validated).
-func (o *RetrievalOptions) retrieval() engine.Retrieval {
-	return engine.Retrieval{Mode: retrieve.Mode(o.Mode), Fusion: retrieve.Fusion(o.Fusion), FusionWeight: o.FusionWeight, Candidates: o.Candidates,
-		Rerank: o.Rerank, RerankModel: o.RerankModel, Expand: o.Expand, ExpandModel: o.ExpandModel, Fallback: o.Fallback}
-}
+func (o *RetrievalOptions) retrieval() engine.Retrieval { return o.Retrieval }
 
 // Thresholds are the relevance floor of ask and eval.
 type Thresholds struct {

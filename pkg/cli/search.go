@@ -120,12 +120,12 @@ func searchRun(ctx context.Context, a *App, opts *SearchOptions) (err error) {
 	}
 	defer closeWith(&err, q)
 	q.Pullable = a.pullable(opts.Pull)
-	res, err := q.Search(ctx, engine.SearchRequest{Query: opts.Query, K: opts.K, Retrieval: opts.retrieval(), ChatModel: a.cfg.String(config.KeyModel)})
+	res, err := q.Search(ctx, engine.SearchRequest{Query: opts.Query, K: opts.K, Retrieval: opts.retrieval(), ChatModel: a.cfg.String(config.KeyModel), StrictDamage: true})
 	if err != nil {
 		return err
 	}
 	if opts.JSON {
-		return writeJSON(a, searchReport{Query: opts.Query, Mode: opts.Mode, Results: res.Results, DamagedFiles: res.DamagedFiles, Expansion: res.Expansion,
+		return writeJSON(a, searchReport{Query: opts.Query, Mode: string(opts.Mode), Results: res.Results, DamagedFiles: res.DamagedFiles, Expansion: res.Expansion,
 			NoDenseSignal: res.NoDenseSignal, Degraded: res.Degraded, RerankModel: res.RerankModel})
 	}
 	if opts.Files {

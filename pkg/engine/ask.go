@@ -102,7 +102,7 @@ func (r *Reader) Ask(ctx context.Context, req AskRequest, onToken func(string) e
 	}
 	p := r.pipeline(req.AskOptions)
 	res := &AskResult{DroppedSources: []answer.Source{}}
-	ropt, rr := r.Options(req.Retrieval)
+	ropt, rr := r.options(req.Retrieval)
 	ropt.View = view
 	if rr != nil {
 		res.RerankModel = rr.Name
@@ -249,7 +249,7 @@ type pipeline struct {
 }
 
 func (r *Reader) pipeline(o AskOptions) *pipeline {
-	return &pipeline{r: r, o: o, chat: newChatter(r.e.cfg.Models, &o), expand: r.Expander(o.Retrieval, o.Model)}
+	return &pipeline{r: r, o: o, chat: newChatter(r.e.cfg.Models, &o), expand: r.expander(o.Retrieval, o.Model)}
 }
 
 // evidence retrieves the chunks the model gets: evidence only, overlaps
@@ -271,7 +271,7 @@ func (p *pipeline) evidence(ctx context.Context, question string, ropt retrieve.
 	res.Expansion = ropt.Expansion
 	// More results than K: merging overlaps and dropping what is not
 	// evidence must still leave K.
-	results, fellBack, err := p.r.SearchRanked(ctx, question, max(3*p.o.K, 10), ropt, p.o.Fallback)
+	results, fellBack, err := p.r.searchRanked(ctx, question, max(3*p.o.K, 10), ropt, p.o.Fallback)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (a *Answerer) Expander() *Expander { return a.p.expand }
 // Ask answers question; with no evidence it abstains without calling the
 // model.
 func (a *Answerer) Ask(ctx context.Context, question string) (*answer.Result, error) {
-	ropt, _ := a.p.r.Options(a.p.o.Retrieval)
+	ropt, _ := a.p.r.options(a.p.o.Retrieval)
 	var res AskResult
 	evidence, err := a.p.evidence(ctx, question, ropt, &res)
 	if err != nil {

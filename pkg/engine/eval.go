@@ -346,14 +346,14 @@ func (r *Reader) evalModes(req EvalRequest) []eval.Mode {
 	for _, m := range req.Modes {
 		ropt := retrieve.Options{View: r.asker.View, Mode: m, Fusion: rt.Fusion, DenseWeight: float32(rt.FusionWeight)}
 		modes = append(modes, r.evalMode(string(m), ropt, nil, floor))
-		if x := r.Expander(rt, expandWith(req)); x != nil {
+		if x := r.expander(rt, expandWith(req)); x != nil {
 			modes = append(modes, r.evalMode(string(m)+"+expand", ropt, x, floor))
 		}
 	}
 	if rt.Rerank {
-		ropt, rr := r.Options(rt)
+		ropt, rr := r.options(rt)
 		name := string(rt.Mode) + "+rerank"
-		x := r.Expander(rt, expandWith(req))
+		x := r.expander(rt, expandWith(req))
 		if x != nil {
 			name = string(rt.Mode) + "+expand+rerank"
 		}

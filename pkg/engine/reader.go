@@ -9,7 +9,6 @@ import (
 	"github.com/rag-cli/rag/internal/english"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
-	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -117,12 +116,6 @@ func (r *Reader) View() store.View { return r.asker.View }
 // As is who asks as the request named it ("" public).
 func (r *Reader) As() string { return r.asker.As }
 
-// Models is the model server's client.
-func (r *Reader) Models() *ollama.Client { return r.e.cfg.Models }
-
-// EmbedModel is the embedder of the index's model.
-func (r *Reader) EmbedModel() *embed.Model { return r.embed }
-
 // WithView returns a reader of the same index for another view of the
 // same asker (a narrower set of collections, checked as Open checks it;
 // the tenant Open checked is not checked again, so that a call reads as
@@ -172,9 +165,6 @@ func (r *Reader) damagedPaths(v store.View) []string {
 	return store.DamagedPaths(m.SeenDamage(v, r.store.Damaged()))
 }
 
-// ReportDamaged is DamagedPaths with a warning when there are some.
-func (r *Reader) ReportDamaged() []string { return r.reportDamaged(r.asker.View) }
-
 func (r *Reader) reportDamaged(v store.View) []string {
 	paths := r.damagedPaths(v)
 	if len(paths) > 0 {
@@ -184,12 +174,10 @@ func (r *Reader) reportDamaged(v store.View) []string {
 	return paths
 }
 
-// NoneForDamage is the error of a query that found nothing while files
-// the view sees were left out as damaged (missing or unreadable stored
-// chunks): "no results" would then be a guess, so it is an index problem
-// with the repair hint, and nil otherwise.
-func (r *Reader) NoneForDamage(found int) error { return r.noneForDamage(r.asker.View, found) }
-
+// noneForDamage is the error of a query that found nothing while files
+// v sees were left out as damaged (missing or unreadable stored chunks):
+// "no results" would then be a guess, so it is an index problem with the
+// repair hint, and nil otherwise.
 func (r *Reader) noneForDamage(v store.View, found int) error {
 	if found > 0 {
 		return nil
@@ -225,7 +213,3 @@ func (e *DamagedError) Error() string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-// DenseErr, if set, is why the dense ranking cannot run before it is
-// tried: the embedding model asked for is not the index's.
-func (r *Reader) DenseErr() error { return r.denseErr }

@@ -36,9 +36,9 @@ type Retrieval struct {
 	Fallback bool
 }
 
-// Options are the retrieve options of rt for this reader's view, with the
+// options are the retrieve options of rt for this reader's view, with the
 // re-ranker when asked for (nil otherwise).
-func (r *Reader) Options(rt Retrieval) (retrieve.Options, *rerank.Model) {
+func (r *Reader) options(rt Retrieval) (retrieve.Options, *rerank.Model) {
 	opt := retrieve.Options{View: r.asker.View, Mode: rt.Mode, Fusion: rt.Fusion, DenseWeight: float32(rt.FusionWeight), Candidates: rt.Candidates}
 	if !rt.Rerank {
 		return opt, nil
@@ -55,6 +55,13 @@ type SearchRequest struct {
 	Retrieval
 	// ChatModel expands the query when Retrieval.ExpandModel is empty.
 	ChatModel string
+	// Collections narrow the reader's view for this search (Narrow).
+	Collections []string
+	// StrictDamage makes a search that found nothing while files the view
+	// sees were left out as damaged a DamagedError ("no results" would be
+	// a guess), and warns of the damaged files (WarnDamaged) when there
+	// are some: rag search's rule, as AskRequest's for rag ask.
+	StrictDamage bool
 }
 
 // SearchResult is what a search found.
@@ -76,23 +83,27 @@ type SearchResult struct {
 	Empty bool
 }
 
-// Search runs a search for the reader's view: nothing is searched, and
-// no model server contacted, when the view sees no chunk; a search that
-// finds nothing while files were left out as damaged is a DamagedError.
+// Search runs a search for the reader's view (of req.Collections when
+// set): nothing is searched, and no model server contacted, when the view
+// sees no chunk.
 func (r *Reader) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
-	ropt, rr := r.Options(req.Retrieval)
+	view, err := r.Narrow(req.Collections)
+	if err != nil {
+		return nil, err
+	}
+	ropt, rr := r.options(req.Retrieval)
+	ropt.View = view
 	res := &SearchResult{Results: []retrieve.Result{}, Empty: r.Empty()}
 	if rr != nil {
 		res.RerankModel = rr.Name
 	}
-	ropt.Degraded = r.NoDenseSignal(&res.NoDenseSignal)
+	ropt.Degraded = r.noDenseSignal(&res.NoDenseSignal)
 	if !res.Empty {
-		var err error
-		if ropt.Expansion, err = r.Expander(req.Retrieval, req.ChatModel).Expand(ctx, req.Query); err != nil {
+		if ropt.Expansion, err = r.expander(req.Retrieval, req.ChatModel).Expand(ctx, req.Query); err != nil {
 			return nil, err
 		}
 		res.Expansion = ropt.Expansion
-		results, fellBack, err := r.SearchRanked(ctx, req.Query, req.K, ropt, req.Fallback)
+		results, fellBack, err := r.searchRanked(ctx, req.Query, req.K, ropt, req.Fallback)
 		if err != nil {
 			return nil, err
 		}
@@ -101,16 +112,15 @@ func (r *Reader) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 		}
 		res.Degraded = fellBack
 	}
-	if err := r.NoneForDamage(len(res.Results)); err != nil {
+	if res.DamagedFiles, err = r.damage(view, len(res.Results), req.StrictDamage); err != nil {
 		return nil, err
 	}
-	res.DamagedFiles = r.ReportDamaged()
 	return res, nil
 }
 
-// NoDenseSignal is retrieve.Options.Degraded: a warning, once, and *seen
+// noDenseSignal is retrieve.Options.Degraded: a warning, once, and *seen
 // set.
-func (r *Reader) NoDenseSignal(seen *bool) func(error) {
+func (r *Reader) noDenseSignal(seen *bool) func(error) {
 	return func(err error) {
 		if !*seen {
 			r.events.warn(WarnNoDenseSignal, noDenseText(err))
@@ -154,11 +164,11 @@ func DenseUnavailable(err error, pullable bool) bool {
 	return errors.As(err, &unreach) || errors.As(err, &retries) || errors.As(err, &mismatch)
 }
 
-// SearchRanked is retrieve.Search for the reader, where a failure of the
+// searchRanked is retrieve.Search for the reader, where a failure of the
 // dense ranking is handled in one place: hybrid mode with fallback on
 // ranks by keywords alone and says so (the returned Degraded, and a
 // warning once per reader); otherwise the error is a DenseError.
-func (r *Reader) SearchRanked(ctx context.Context, query string, k int, ropt retrieve.Options, fallback bool) ([]retrieve.Result, *Degraded, error) {
+func (r *Reader) searchRanked(ctx context.Context, query string, k int, ropt retrieve.Options, fallback bool) ([]retrieve.Result, *Degraded, error) {
 	err := r.denseErr
 	var results []retrieve.Result
 	if err == nil || ropt.Mode == retrieve.Lexical {
@@ -185,9 +195,9 @@ func (r *Reader) SearchRanked(ctx context.Context, query string, k int, ropt ret
 	return results, d, nil
 }
 
-// Expander runs query expansion for rt, with rt.ExpandModel or else
+// expander runs query expansion for rt, with rt.ExpandModel or else
 // chatModel; nil when expansion is off.
-func (r *Reader) Expander(rt Retrieval, chatModel string) *Expander {
+func (r *Reader) expander(rt Retrieval, chatModel string) *Expander {
 	if !rt.Expand {
 		return nil
 	}

@@ -254,11 +254,3 @@ func (c *groupsCache) read(ctx context.Context, p string, now time.Time) (access
 	}
 	return m, nil
 }
-
-// GroupsParses is how many times the groups file was parsed (for tests of
-// the cache).
-func (e *Engine) GroupsParses() int {
-	e.groups.mu.Lock()
-	defer e.groups.mu.Unlock()
-	return e.groups.parses
-}
