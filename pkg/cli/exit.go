@@ -66,10 +66,6 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        finished, the hint says what each command kept
 `
 
-// errEmptyIndex is an index that exists but holds no chunks: there is
-// nothing to answer from, so ask stops before contacting Ollama.
-var errEmptyIndex = errors.New("the index is empty: it holds no documents")
-
 // usageError is a mistake in how rag was called.
 type usageError struct{ err error }
 
