@@ -139,23 +139,10 @@ func (s *Local) CheckObjects(ctx context.Context) (_ []Damage, err error) {
 	}
 	bufs := make([][]byte, runtime.GOMAXPROCS(0)) // one a worker, reused: objects are read one at a time
 	err = eachKey(ctx, keys, func(w int, key string) error {
-		f := want[key]
 		s.hook("check-object")
 		var err error
-		bufs[w], err = readSized(s.objectPath(key), f.ObjectSize, bufs[w])
-		err = s.goneIfMissing(err)
-		var c *CorruptError
-		switch {
-		case errors.As(err, &c):
-		case err != nil:
-			return fmt.Errorf("check index objects: %w", err)
-		default:
-			if err := checkObject(bufs[w], f.Chunks, m.Dims); err != nil {
-				c = &CorruptError{Path: s.objectPath(key), Err: err}
-			}
-		}
-		s.readBack(key, c)
-		return nil
+		bufs[w], err = s.readBackObject(key, want[key], m.Dims, bufs[w])
+		return err
 	})
 	if err != nil {
 		return nil, err

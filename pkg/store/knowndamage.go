@@ -81,21 +81,32 @@ func (s *Local) checkSuspects() error {
 			continue
 		}
 		var err error
-		buf, err = readSized(s.objectPath(k), f.ObjectSize, buf)
-		err = s.goneIfMissing(err)
-		var c *CorruptError
-		switch {
-		case errors.As(err, &c):
-		case err != nil:
-			return fmt.Errorf("check index objects: %w", err)
-		default:
-			if cerr := checkObject(buf, f.Chunks, m.Dims); cerr != nil {
-				c = &CorruptError{Path: s.objectPath(k), Err: cerr}
-			}
+		if buf, err = s.readBackObject(k, f, m.Dims, buf); err != nil {
+			return err
 		}
-		s.readBack(k, c)
 	}
 	return nil
+}
+
+// readBackObject reads the object of key back (into buf, returned for
+// reuse) and checks it against its catalog entry f: damaged or whole, it
+// is recorded (readBack). Only a failure to read that is no damage is
+// returned.
+func (s *Local) readBackObject(key string, f FileEntry, dims int, buf []byte) ([]byte, error) {
+	buf, err := readSized(s.objectPath(key), f.ObjectSize, buf)
+	err = s.goneIfMissing(err)
+	var c *CorruptError
+	switch {
+	case errors.As(err, &c):
+	case err != nil:
+		return buf, fmt.Errorf("check index objects: %w", err)
+	default:
+		if cerr := checkObject(buf, f.Chunks, dims); cerr != nil {
+			c = &CorruptError{Path: s.objectPath(key), Err: cerr}
+		}
+	}
+	s.readBack(key, c)
+	return buf, nil
 }
 
 // readBack records that the object of key was read back: damaged (c) or
