@@ -9,7 +9,6 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // registerCompletions offers values for the flags that take one of a few
@@ -71,15 +70,11 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	if f := cmd.Flags().Lookup("tenant"); f != nil {
 		o.Tenant = f.Value.String()
 	}
-	v, err := a.view(cmd.Context(), g, o)
+	names, err := engine.New(a.engineConfig(dir, g)).Collections(cmd.Context(), o.who())
 	if err != nil {
 		return nil
 	}
-	m, err := store.ReadManifest(dir)
-	if err != nil {
-		return nil
-	}
-	return engine.VisibleCollections(&m, v)
+	return names
 }
 
 // modelNames lists the server's models that start with prefix; when the

@@ -255,7 +255,9 @@ func (o *IndexOptions) given() store.Settings {
 // server is dialed when the run needs it, and the crash tests' fault
 // points fire.
 func (a *App) indexEngine(dir string, g *globalOptions, dial func() (*ollama.Client, error)) *engine.Engine {
-	return engine.New(engine.Config{Dir: dir, EmbedModel: g.EmbedModel, Now: a.Now, Dial: dial, Fault: a.Fault})
+	cfg := a.engineConfig(dir, g)
+	cfg.Dial = dial
+	return engine.New(cfg)
 }
 
 // index runs `rag index`: the engine's run, its report, and with --watch

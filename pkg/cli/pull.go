@@ -60,7 +60,7 @@ type pullReport struct {
 func neededModels(a *App, g *globalOptions) []string {
 	rt := engine.Retrieval{Expand: a.cfg.Bool(config.KeyExpand), ExpandModel: a.cfg.String(config.KeyExpandModel),
 		Rerank: a.cfg.Bool(config.KeyRerank), RerankModel: a.cfg.String(config.KeyRerankModel)}
-	return a.newEngine(g.IndexDir, g, nil).NeededModels(rt, a.cfg.String(config.KeyModel), a.events())
+	return engine.New(a.engineConfig(g.IndexDir, g)).NeededModels(rt, a.cfg.String(config.KeyModel), a.events())
 }
 
 func dedupe(xs []string) []string {

@@ -12,7 +12,6 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/ollama"
-	"github.com/rag-cli/rag/pkg/store"
 )
 
 // ViewOptions say whose share of the index a query sees: --as names who
@@ -36,22 +35,25 @@ func bindView(f *pflag.FlagSet, o *ViewOptions, cfg *config.Settings) {
 	f.StringSliceVarP(&o.Collections, "collection", "c", nil, "only the files of this collection (repeatable, or comma-separated; rag status lists them): a folder's name, or what rag index --collection named it")
 }
 
-// engine is the engine of a command: the index folder (refused when it
-// is not one), the model server's client (nil where none is needed), the
-// embedding model asked for and the groups file of the settings.
+// engine is the engine of a command that reads the index: the index
+// folder (refused when it is not one) and the model server's client (nil
+// where none is needed).
 func (a *App) engine(g *globalOptions, models *ollama.Client) (*engine.Engine, error) {
 	dir, err := a.indexDir(g)
 	if err != nil {
 		return nil, err
 	}
-	return a.newEngine(dir, g, models), nil
+	cfg := a.engineConfig(dir, g)
+	cfg.Models = models
+	return engine.New(cfg), nil
 }
 
-// newEngine is engine without checking dir: resolving who asks needs no
-// index.
-func (a *App) newEngine(dir string, g *globalOptions, models *ollama.Client) *engine.Engine {
-	return engine.New(engine.Config{Dir: dir, Models: models, EmbedModel: g.EmbedModel,
-		GroupsFile: a.cfg.String(config.KeyGroupsFile), Now: a.Now})
+// engineConfig is the engine's configuration for every command, over the
+// index folder dir unchecked: the embedding model asked for, the groups
+// file of the settings, the clock and the crash tests' fault points.
+func (a *App) engineConfig(dir string, g *globalOptions) engine.Config {
+	return engine.Config{Dir: dir, EmbedModel: g.EmbedModel,
+		GroupsFile: a.cfg.String(config.KeyGroupsFile), Now: a.Now, Fault: a.Fault}
 }
 
 // who is the engine's Who of the flags.
@@ -81,12 +83,6 @@ func flagErr(err error) error {
 		return usagef("--%s: %v", re.Field, re.Err)
 	}
 	return err
-}
-
-// view resolves who asks, as the engine does for every face.
-func (a *App) view(ctx context.Context, g *globalOptions, o ViewOptions) (store.View, error) {
-	asker, err := a.newEngine(g.IndexDir, g, nil).Resolve(ctx, o.who())
-	return asker.View, flagErr(err)
 }
 
 // checkName checks a name for --collection or --session: a word a shell,

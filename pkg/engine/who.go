@@ -189,6 +189,21 @@ func CheckCollections(m *store.Manifest, v store.View) error {
 	return nil
 }
 
+// Collections are the collections of the files w sees in the index, sorted,
+// read from the catalog alone (no lock, nothing opened): what a shell
+// completion may offer.
+func (e *Engine) Collections(ctx context.Context, w Who) ([]string, error) {
+	asker, err := e.Resolve(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	m, err := store.ReadManifest(e.cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return VisibleCollections(&m, asker.View), nil
+}
+
 // VisibleCollections are the collections of the files v sees (whatever
 // collections v names), sorted: the only ones a hint or a completion names.
 func VisibleCollections(m *store.Manifest, v store.View) []string {
