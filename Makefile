@@ -78,7 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSQuAD -fuzztime $(FUZZTIME) ./pkg/eval/
 	$(GO) test -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME) ./pkg/config/
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/render/
-	$(GO) test -run '^$$' -fuzz FuzzParseCitation -fuzztime $(FUZZTIME) ./pkg/cli/
+	$(GO) test -run '^$$' -fuzz FuzzParseCitation -fuzztime $(FUZZTIME) ./pkg/engine/
 	$(GO) test -run '^$$' -fuzz FuzzMCPFraming -fuzztime $(FUZZTIME) ./internal/mcpstdio/
 	$(GO) test -run '^$$' -fuzz FuzzParseRules -fuzztime $(FUZZTIME) ./pkg/access/
 	$(GO) test -run '^$$' -fuzz FuzzParseMembership -fuzztime $(FUZZTIME) ./pkg/access/
