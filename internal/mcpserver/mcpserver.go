@@ -1,15 +1,15 @@
 // Package mcpserver serves rag's tools (search, get, multi_get, ask,
 // status) over the Model Context Protocol, on the engine: every face that
-// speaks MCP (rag mcp on stdio, a server over HTTP) serves the same tools
+// speaks MCP (rag mcp on stdio, rag serve over HTTP) serves the same tools
 // with the same texts and results. A face builds one MCP server per
 // session (New), each on the reader of whoever asks in it (Session), and
 // runs it on its transport; it words the errors its users know
-// (Options.ErrorText). Nothing here reads flags or the environment, or
-// prints.
+// (Options.ErrorText). Over HTTP, HTTPHandler does that per client
+// session, for whoever the server's token check says calls. Nothing here
+// reads flags or the environment, or prints.
 //
-// It is internal: its API follows what rag's faces need (a session per
-// principal is next), and a program that wants rag's work uses
-// pkg/engine.
+// It is internal: its API follows what rag's faces need, and a program
+// that wants rag's work uses pkg/engine.
 package mcpserver
 
 import (
@@ -47,6 +47,9 @@ type Session struct {
 	mu  sync.Mutex
 	r   *engine.Reader
 	who engine.Who
+	// open, if set, opens r at the session's first call (a session over
+	// HTTP that only lists tools opens no index).
+	open func(ctx context.Context) (*engine.Reader, error)
 }
 
 // NewSession returns the session of r, opened for who (whose collections
@@ -60,14 +63,41 @@ func NewSession(r *engine.Reader, who engine.Who) *Session {
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.r == nil {
+		return nil
+	}
 	return s.r.Close()
+}
+
+// reader is the session's reader as the index is now: opened at the
+// first call of a session that opens it itself, resolved again and
+// reopened if need be (Reader.Refresh) at the others. s.mu is held.
+func (s *Session) reader(ctx context.Context) (*engine.Reader, error) {
+	if s.r == nil {
+		r, err := s.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.r = r
+		return r, nil
+	}
+	if err := s.r.Refresh(ctx, s.who); err != nil {
+		return nil, err
+	}
+	return s.r, nil
 }
 
 // New returns the MCP server of rag's tools over the session s.
 func New(o Options, s *Session) *mcp.Server {
+	return newServer(o, s, nil)
+}
+
+// newServer is New, with the session ids of a server over HTTP (nil: the
+// SDK's own).
+func newServer(o Options, s *Session, sessionID func() string) *mcp.Server {
 	t := &tools{o: o, s: s}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "rag", Title: "rag: answers from your documents", Version: o.Version},
-		&mcp.ServerOptions{Instructions: instructions})
+		&mcp.ServerOptions{Instructions: instructions, GetSessionID: sessionID})
 	mcp.AddTool(srv, &mcp.Tool{Name: "search", Description: "Find the passages of the user's indexed documents that best match a query (keywords and meaning). " +
 		"Each result has a citation (path:lines, 'file.pdf p.3') to quote, a score and the passage's text. Use get to read more around a result."}, t.search)
 	mcp.AddTool(srv, &mcp.Tool{Name: "get", Description: "Read what the index holds for a file or a citation's lines, as search results and ask sources name them: " +
@@ -94,9 +124,9 @@ type tools struct {
 func (t *tools) call(ctx context.Context, fn func(r *engine.Reader) error) error {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
-	err := t.s.r.Refresh(ctx, t.s.who)
+	r, err := t.s.reader(ctx)
 	if err == nil {
-		err = fn(t.s.r)
+		err = fn(r)
 	}
 	if err == nil {
 		return nil

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,18 +41,26 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with more files (path under docs: text).
+func newFixtureWith(t *testing.T, more map[string]string) *fixture {
+	t.Helper()
 	srv := ollamatest.New(t, testEmbed, testChat)
 	host, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	for path, text := range map[string]string{
+	files := map[string]string{
 		"handbook/retry.md":    "# Retries\n\nThe client retries a failed upload three times, doubling the wait.\n",
 		"handbook/salaries.md": "---\naccess: [user:alice]\n---\n# Salaries\n\nThe quarterly bonus pool is nine percent.\n",
 		"wiki/uploads.md":      "# Uploads\n\nLarge uploads are split into parts; a failed part is sent again.\n",
 		"wiki/kettle.md":       "# Kettle\n\nThe kettle boils water in two minutes.\n",
-	} {
+	}
+	maps.Copy(files, more)
+	for path, text := range files {
 		p := filepath.Join(tmp, "docs", path)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
