@@ -337,7 +337,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress lines on stderr when it is not a terminal (a log)")
 
 	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newLsCmd(a, g), newEvalCmd(a, g),
-		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), &cobra.Command{
+		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), newTokenCmd(a, g), &cobra.Command{
 			Use:         "exit-codes",
 			Short:       "What rag's exit codes mean",
 			Long:        exitCodesHelp,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rag-cli/rag/internal/tokens"
 	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
@@ -193,6 +194,9 @@ func classify(err error) (code int, hint string) {
 	if code, hint, ok := classifyServer(err); ok {
 		return code, hint
 	}
+	if code, hint, ok := classifyTokens(err); ok {
+		return code, hint
+	}
 	switch {
 	case settings != "":
 		return ExitUsage, settings
@@ -270,6 +274,36 @@ func classify(err error) (code int, hint string) {
 	default:
 		return ExitError, ""
 	}
+}
+
+// classifyTokens maps the errors of the tokens file (rag token, rag
+// serve); ok is false for any other error.
+func classifyTokens(err error) (code int, hint string, ok bool) {
+	var (
+		input    *tokens.InputError
+		notFound *tokens.NotFoundError
+		file     *tokens.FileError
+	)
+	switch {
+	case errors.As(err, &input) && input.Field == "expires":
+		return ExitUsage, "--expires takes how long the token works, such as 720h or 90d", true
+	case errors.As(err, &input) && input.Field == "tenant":
+		return ExitUsage, "a tenant is a NAME of letters, digits and . _ - @ +", true
+	case errors.As(err, &input):
+		return ExitUsage, "a token speaks for user:NAME or group:NAME; callers without a token are public already", true
+	case errors.As(err, &notFound) && len(notFound.Matches) > 0:
+		return ExitUsage, "give more of the ID", true
+	case errors.As(err, &notFound):
+		return ExitUsage, "`rag token list` shows the tokens' IDs", true
+	case errors.As(err, &file) && file.Version != 0:
+		return ExitError, "a newer rag wrote the tokens file: use that version, or point --tokens (RAG_TOKENS_FILE, tokens_file:) at another file", true
+	case errors.As(err, &file) && file.Parse:
+		return ExitError, "the file is not a tokens file rag wrote whole: point --tokens (RAG_TOKENS_FILE, tokens_file:) at the right file, or restore it from a backup", true
+	case errors.As(err, &file):
+		code, _ := classify(file.Err)
+		return code, "--tokens (RAG_TOKENS_FILE, tokens_file:) names a file rag reads and writes (mode 0600) in an existing folder: check the path and the folder's permissions", true
+	}
+	return 0, "", false
 }
 
 // promptFileHint is the hint of a prompt file rag cannot use.

@@ -88,7 +88,7 @@ func ParseFile(path string, r io.Reader) (*File, error) {
 		if err := spec.check(value); err != nil {
 			return nil, &FileError{Path: path, Line: v.Line, Err: fmt.Errorf("%s: %w", k.Value, err)}
 		}
-		if (spec.key == KeyIndex || spec.key == KeyGroupsFile || spec.key == KeySystemPrompt || spec.key == KeyExamples) && !filepath.IsAbs(value) && !strings.HasPrefix(value, "~") {
+		if isPath(spec.key) && !filepath.IsAbs(value) && !strings.HasPrefix(value, "~") {
 			value = filepath.Join(filepath.Dir(path), value)
 		}
 		f.Values[spec.key], f.Lines[spec.key] = value, v.Line

@@ -38,6 +38,7 @@ const (
 	KeyExpand       Key = "expand"
 	KeyExpandModel  Key = "expand_model"
 	KeyFallback     Key = "fallback"
+	KeyTokensFile   Key = "tokens_file"
 )
 
 // spec describes one setting: its environment variable, if any, and how
@@ -150,6 +151,7 @@ var specs = []spec{
 	{KeyExpand, "RAG_EXPAND", "true or false", parseBool},
 	{KeyExpandModel, "RAG_EXPAND_MODEL", "model name", parseString},
 	{KeyFallback, "RAG_FALLBACK", "true or false", parseBool},
+	{KeyTokensFile, "RAG_TOKENS_FILE", "path", parseString},
 }
 
 func parsePrincipal(s string) (any, error) {
@@ -366,7 +368,7 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 			if !ok {
 				continue
 			}
-			if sp.key == KeyIndex || sp.key == KeyGroupsFile || sp.key == KeySystemPrompt || sp.key == KeyExamples {
+			if isPath(sp.key) {
 				v = expandHome(v, env)
 			}
 			if err := s.Set(sp.key, v, Origin{Kind: FromFile, Name: f.Path, Line: f.Lines[sp.key]}); err != nil {
@@ -445,4 +447,10 @@ func (s *Settings) Float(k Key) float64 {
 func (s *Settings) Bool(k Key) bool {
 	v, _ := s.values[k].parsed.(bool)
 	return v
+}
+
+// isPath reports whether k's value is a path: relative to the config file
+// that sets it, and ~ expanded.
+func isPath(k Key) bool {
+	return k == KeyIndex || k == KeyGroupsFile || k == KeySystemPrompt || k == KeyExamples || k == KeyTokensFile
 }

@@ -46,6 +46,8 @@ func TestPrecedence(t *testing.T) {
 		{name: "rerank from file", proj: "rerank: yes\n", key: KeyRerank, want: "yes", wantOrigin: project + ":1"},
 		{name: "k has no env", user: "search_k: 9\n", key: KeySearchK, want: "9", wantOrigin: user + ":1"},
 		{name: "fusion", proj: "fusion: rrf\n", key: KeyFusion, want: "rrf", wantOrigin: project + ":1"},
+		{name: "relative tokens file is the project file's folder", proj: "tokens_file: t.json\n", key: KeyTokensFile, want: filepath.Join("/p", "t.json"), wantOrigin: project + ":1"},
+		{name: "tokens file env", proj: "tokens_file: t.json\n", env: map[string]string{"RAG_TOKENS_FILE": "/e.json"}, key: KeyTokensFile, want: "/e.json", wantOrigin: "env RAG_TOKENS_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
