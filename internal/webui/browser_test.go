@@ -306,6 +306,12 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	api.release <- struct{}{}
 	poll("sources after the answer", `document.querySelectorAll("#sources li").length === 2`)
+	if got := evalJS[string](t, ctx, `Array.from(document.querySelectorAll("#answer button.cite"), b => b.textContent + "=" + b.title).join()`); got != "[1]=guide.md:3-5 (Install)" {
+		t.Errorf("citations in the answer: %q, want [1] as a link to source 1", got)
+	}
+	if got := text("#answer"); got != "The answer is 42 [1]." {
+		t.Errorf("final answer %q", got)
+	}
 
 	// A source opens its cited lines.
 	do("open source 1", chromedp.Click(chromedp.CSS(`#sources li:first-child button.loc`)), chromedp.WaitVisible(chromedp.ID("doc")))
