@@ -209,33 +209,7 @@ func TestPageInBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	// One deadline for the whole run; it stops the browser with it.
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1100, 900))
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
-
-	// Uncaught exceptions and CSP reports (the page's own script blocked,
-	// or anything injected) fail the test.
-	consoleCtx, stopConsole := context.WithCancel(ctx)
-	var problems []string
-	done := make(chan struct{})
-	messages := chromedp.Console(consoleCtx)
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
-				problems = append(problems, m.String())
-			}
-		}
-	}()
+	ctx, consoleProblems := startBrowser(t, bin)
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -352,10 +326,46 @@ func TestPageInBrowser(t *testing.T) {
 			t.Errorf("a request had Authorization %q", a)
 		}
 	}
-	stopConsole()
-	<-done
-	for _, p := range problems {
+	for _, p := range consoleProblems() {
 		t.Errorf("browser console: %s", p)
+	}
+}
+
+// startBrowser starts the browser at bin, stopped when the test ends or
+// after a minute and a half. consoleProblems, called once at the end, is
+// what the page reported of uncaught exceptions and CSP violations (its own
+// script blocked, or anything injected).
+func startBrowser(t *testing.T, bin string) (ctx context.Context, consoleProblems func() []string) {
+	t.Helper()
+	// One deadline for the whole run; it stops the browser with it.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1100, 900))
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+
+	consoleCtx, stop := context.WithCancel(ctx)
+	var problems []string
+	done := make(chan struct{})
+	messages := chromedp.Console(consoleCtx)
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+				problems = append(problems, m.String())
+			}
+		}
+	}()
+	return ctx, func() []string {
+		stop()
+		<-done
+		return problems
 	}
 }
 
