@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
 )
 
@@ -97,20 +96,22 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		g.m.inFlight(-1)
 		p := recover()
-		if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity, as net/http does
+		if p == nil {
+			g.finish(r, rw, info, start)
+			return
+		}
+		if p != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity, as net/http does
 			g.logPanic(r, p)
-			if !rw.fail(http.StatusInternalServerError, "internal", "internal server error",
+			if rw.fail(http.StatusInternalServerError, 0, "internal", "internal server error",
 				"the server logged the details; try again or report it") {
-				// Part of a response went out: abort the connection so the client sees it cut short
-				// rather than a truncated answer that looks whole.
 				g.finish(r, rw, info, start)
-				panic(http.ErrAbortHandler)
+				return
 			}
 		}
+		// Part of an answer went out: abort the connection so the client sees it cut short rather
+		// than a truncated answer that looks whole (net/http drops ErrAbortHandler quietly).
 		g.finish(r, rw, info, start)
-		if p != nil {
-			panic(p)
-		}
+		panic(http.ErrAbortHandler)
 	}()
 	g.serve(rw, r, info)
 }
@@ -159,23 +160,29 @@ func (g *guard) call(rw *writer, r *http.Request, info *reqInfo) {
 // onTimeout answers 504 when the deadline passes before the handler wrote anything; the handler
 // sees its context done and its later writes fail. The returned stop waits for a running answer.
 func (g *guard) onTimeout(ctx context.Context, rw *writer, info *reqInfo) (stop func()) {
-	done := make(chan struct{})
-	stopFn := context.AfterFunc(ctx, func() {
-		defer close(done)
+	answer := func() {
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return // the client went away: nobody to answer
+			return // the client went away, or the route finished in time: nothing to answer
 		}
-		if rw.fail(http.StatusGatewayTimeout, "timeout",
+		if rw.fail(http.StatusGatewayTimeout, 0, "timeout",
 			fmt.Sprintf("the request took longer than %s", g.l.Timeout),
 			"narrow the request (smaller k, fewer collections) or try again later") {
 			info.setRejected(reasonTimeout)
 			g.m.rejected(reasonTimeout)
 		}
+	}
+	done := make(chan struct{})
+	stopFn := context.AfterFunc(ctx, func() {
+		defer close(done)
+		answer()
 	})
 	return func() {
 		if !stopFn() {
 			<-done
+			return
 		}
+		// The route can see its context done and return before the AfterFunc starts; answer here.
+		answer()
 	}
 }
 
@@ -208,7 +215,7 @@ func (g *guard) readBody(rw *writer, r *http.Request, info *reqInfo) bool {
 		g.tooLarge(rw, info)
 		return false
 	case err != nil:
-		rw.fail(http.StatusBadRequest, "bad_request", "reading the request body: "+err.Error(),
+		rw.fail(http.StatusBadRequest, 0, "bad_request", "reading the request body: "+err.Error(),
 			"send the whole body within the request's time")
 		return false
 	}
@@ -223,10 +230,7 @@ func (g *guard) tooLarge(rw *writer, info *reqInfo) {
 
 // reject answers an error the guard decided on, counted by reason; retryAfter > 0 sets Retry-After.
 func (g *guard) reject(rw *writer, info *reqInfo, reason string, status, retryAfter int, code, msg, hint string) {
-	if retryAfter > 0 {
-		rw.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	}
-	rw.fail(status, code, msg, hint)
+	rw.fail(status, retryAfter, code, msg, hint)
 	info.setRejected(reason)
 	g.m.rejected(reason)
 }

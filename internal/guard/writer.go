@@ -92,9 +92,10 @@ func (rw *writer) Flush() {
 // Unwrap gives http.ResponseController the connection for deadlines and full duplex.
 func (rw *writer) Unwrap() http.ResponseWriter { return rw.w }
 
-// fail answers status with the error JSON if nothing was written yet; it reports whether it did.
-// After it, the route's writes are dropped.
-func (rw *writer) fail(status int, code, msg, hint string) bool {
+// fail answers status with the error JSON (and Retry-After when retryAfter > 0) if nothing was
+// written yet; it reports whether it did. After it, the route's writes are dropped. It reads none of
+// the route's headers: it may run on another goroutine than the route's.
+func (rw *writer) fail(status, retryAfter int, code, msg, hint string) bool {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	if rw.wrote || rw.finished {
@@ -103,8 +104,8 @@ func (rw *writer) fail(status int, code, msg, hint string) bool {
 	rw.finished = true
 	body := errorBody(code, msg, hint)
 	h := rw.w.Header()
-	if ra := rw.header.Get("Retry-After"); ra != "" {
-		h.Set("Retry-After", ra)
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
