@@ -102,7 +102,7 @@ func TestLimits(t *testing.T) {
 		{name: "unsized body within limit", limits: Limits{MaxBody: 10}, handler: echoLen,
 			prep: unsized("012"), wantStatus: 200, wantBody: "xxx"},
 		{name: "timeout, nothing written", limits: Limits{Timeout: 20 * time.Millisecond},
-			handler: func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+			handler:    func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
 			wantStatus: 504, wantCode: "timeout"},
 		{name: "timeout, route writes late", limits: Limits{Timeout: 20 * time.Millisecond},
 			handler: func(w http.ResponseWriter, r *http.Request) {
