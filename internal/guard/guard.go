@@ -100,7 +100,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.finish(r, rw, info, start)
 			return
 		}
-		if p != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity, as net/http does
+		if p != http.ErrAbortHandler { // the sentinel is compared by identity, as net/http does
 			g.logPanic(r, p)
 			if rw.fail(http.StatusInternalServerError, 0, "internal", "internal server error",
 				"the server logged the details; try again or report it") {
@@ -308,5 +308,5 @@ func (g *guard) logError(r *http.Request, what string, err error) {
 // write drops a log line that cannot be written: the log must never fail a request, and there is
 // nowhere else to report it.
 func (g *guard) write(ctx context.Context, rec slog.Record) {
-	_ = g.log.Handle(context.WithoutCancel(ctx), rec) //nolint:errcheck // see above
+	_ = g.log.Handle(context.WithoutCancel(ctx), rec) // see above
 }

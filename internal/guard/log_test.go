@@ -56,10 +56,10 @@ func TestAccessLog(t *testing.T) {
 			if e["principal"] != want[i].principal || e["status"] != want[i].status {
 				t.Errorf("line %d: principal %v status %v, want %v", i, e["principal"], e["status"], want[i])
 			}
-			if r, _ := e["rejected"].(string); r != want[i].reason { //nolint:errcheck // absent is ""
+			if r, _ := e["rejected"].(string); r != want[i].reason { // absent is ""
 				t.Errorf("line %d: rejected %q, want %q", i, r, want[i].reason)
 			}
-			if strings.Contains(e["route"].(string), "?") { //nolint:forcetypeassert // checked present above
+			if strings.Contains(e["route"].(string), "?") { // checked present above
 				t.Errorf("line %d: the route carries the query string: %s", i, line)
 			}
 			q, hasQ := e["query"]

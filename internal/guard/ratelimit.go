@@ -59,7 +59,7 @@ func (l *limiters) allow(key string, now time.Time) (wait time.Duration, ok bool
 func (l *limiters) get(key string, now time.Time) *bucket {
 	if e, ok := l.byKey[key]; ok {
 		l.lru.MoveToFront(e)
-		b := e.Value.(*bucket) //nolint:forcetypeassert // the list holds only buckets
+		b := e.Value.(*bucket) // the list holds only buckets
 		b.last = now
 		return b
 	}
@@ -72,7 +72,7 @@ func (l *limiters) get(key string, now time.Time) *bucket {
 // evict drops refilled buckets from the back, then the least recent ones while there is no room.
 func (l *limiters) evict(now time.Time) {
 	for e := l.lru.Back(); e != nil; e = l.lru.Back() {
-		b := e.Value.(*bucket) //nolint:forcetypeassert // the list holds only buckets
+		b := e.Value.(*bucket) // the list holds only buckets
 		if now.Sub(b.last) < l.idle && l.lru.Len() < l.max {
 			return
 		}

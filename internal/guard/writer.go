@@ -86,7 +86,7 @@ func (rw *writer) FlushError() error {
 
 // Flush is http.Flusher for routes that assert it; the error has nowhere to go (the next write fails).
 func (rw *writer) Flush() {
-	_ = rw.FlushError() //nolint:errcheck // see above
+	_ = rw.FlushError() // see above
 }
 
 // Unwrap gives http.ResponseController the connection for deadlines and full duplex.
@@ -118,7 +118,7 @@ func (rw *writer) fail(status, retryAfter int, code, msg, hint string) bool {
 	rw.bytes += int64(n)
 	if err == nil {
 		// Best effort: a timeout answer should reach the client even while the route still runs.
-		_ = http.NewResponseController(rw.w).Flush() //nolint:errcheck // the client may be gone
+		_ = http.NewResponseController(rw.w).Flush() // the client may be gone
 	}
 	return true
 }
