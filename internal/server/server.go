@@ -151,8 +151,11 @@ func (s *server) routes() {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	if s.cfg.MCP != nil {
-		m.Handle("/mcp", s.cfg.MCP)
-		m.Handle("/mcp/", s.cfg.MCP)
+		// The methods of MCP's streamable HTTP transport, each its own
+		// pattern so that the page's GET / can sit beside them.
+		for _, method := range []string{"GET", "POST", "DELETE"} {
+			m.Handle(method+" /mcp", s.cfg.MCP)
+		}
 	}
 	if s.cfg.Metrics != nil {
 		m.Handle("GET /metrics", s.cfg.Metrics)
