@@ -72,7 +72,9 @@ func TestServeCommand(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan result, 1)
-	go func() { done <- h.run(runOpt{ctx: ctx}, "serve", "--addr", addr, "--mode", "lexical", "--model", chatModel) }()
+	go func() {
+		done <- h.run(runOpt{ctx: ctx}, "serve", "--addr", addr, "--mode", "lexical", "--model", chatModel)
+	}()
 	base := "http://" + addr
 	waitHTTP(t, base+"/healthz")
 
