@@ -4,10 +4,10 @@ import (
 	"context"
 	"io"
 	"net"
-	"strings"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"testing"
 	"time"
 
