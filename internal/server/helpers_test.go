@@ -130,9 +130,15 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	if edit != nil {
 		edit(&f.cfg)
 	}
-	f.srv.Config.Handler = New(f.cfg)
+	h := New(f.cfg)
+	f.srv.Config.Handler = h
 	f.srv.Start()
-	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() {
+		f.srv.Close()
+		if err := h.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return f
 }
 

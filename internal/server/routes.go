@@ -16,9 +16,9 @@ func caller(r *http.Request) Caller {
 	return c
 }
 
-// read opens the index for the request's caller, runs fn on it, closes
-// it, and answers fn's value as JSON (or the error). A reader per
-// request: a commit by rag index in another process, or a changed groups
+// read runs fn on a reader of the index for the request's caller, as the
+// index is now (readers.get), and answers fn's value as JSON (or the
+// error): a commit by rag index in another process, or a changed groups
 // file, counts at the next request, and no reader is shared between
 // concurrent requests (a Reader is not safe for concurrent use).
 func (s *server) read(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, rd *engine.Reader) (any, error)) {
@@ -32,11 +32,19 @@ func (s *server) read(w http.ResponseWriter, r *http.Request, fn func(ctx contex
 
 func (s *server) withReader(r *http.Request, fn func(ctx context.Context, rd *engine.Reader) (any, error)) (v any, err error) {
 	ctx := r.Context()
-	rd, err := s.cfg.Engine.Open(ctx, caller(r).Who, nil)
+	who := caller(r).Who
+	rd, err := s.readers.get(ctx, who)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, rd.Close()) }()
+	defer func() {
+		if err != nil {
+			// A reader that failed is not kept: what failed may be its own.
+			err = errors.Join(err, rd.Close())
+			return
+		}
+		err = s.readers.put(who, rd)
+	}()
 	return fn(ctx, rd)
 }
 

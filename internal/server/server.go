@@ -1,8 +1,9 @@
 // Package server is rag's HTTP face (rag serve): the engine's search,
 // ask, get, multi-get, status, collections and index runs as JSON routes
 // under /v1, for callers whom an Authenticator names (a token, never a
-// request field). Each request opens the index for its caller and closes
-// it when done, so that a commit by rag index in another process counts
+// request field). Each request reads the index as it is then, with a
+// reader of its own for its caller (kept between requests and refreshed,
+// see readers), so that a commit by rag index in another process counts
 // at the next request. Requests whose Host or Origin the server was not
 // bound to are refused (DNS rebinding). Limits, rate limits, the access
 // log and metrics are the Guard middleware's (another package), MCP over
@@ -63,6 +64,10 @@ type Config struct {
 	ErrorText func(error) (status int, code string, msg, hint string)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// IdleReaders is how many open readers are kept between requests
+	// (DefaultIdleReaders when 0; below 0 none: each request opens the
+	// index and closes it).
+	IdleReaders int
 }
 
 // Bounds of a request when Config leaves them zero.
@@ -107,14 +112,25 @@ func RateKey(r *http.Request) string {
 
 // server holds a Config's routes.
 type server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg     Config
+	mux     *http.ServeMux
+	readers *readers
 }
+
+// Handler is the server's http.Handler. Close it once the http.Server
+// serving it has shut down: it closes the readers kept between requests.
+type Handler struct {
+	http.Handler
+	s *server
+}
+
+// Close closes the readers kept between requests.
+func (h *Handler) Close() error { return h.s.readers.close() }
 
 // New returns the handler of cfg: the Host and Origin checks, then the
 // caller named (401 on failure, but for /healthz), then Guard, then the
 // routes.
-func New(cfg Config) http.Handler {
+func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -127,7 +143,10 @@ func New(cfg Config) http.Handler {
 	if cfg.SearchK <= 0 {
 		cfg.SearchK = 5
 	}
-	s := &server{cfg: cfg, mux: http.NewServeMux()}
+	if cfg.IdleReaders == 0 {
+		cfg.IdleReaders = DefaultIdleReaders
+	}
+	s := &server{cfg: cfg, mux: http.NewServeMux(), readers: &readers{e: cfg.Engine, max: max(cfg.IdleReaders, 0), idle: map[string][]*engine.Reader{}}}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)
 	h = s.requireCaller(h)
@@ -135,7 +154,7 @@ func New(cfg Config) http.Handler {
 		h = cfg.Guard(h)
 	}
 	h = s.authenticate(h)
-	return s.checkOrigin(h)
+	return &Handler{Handler: s.checkOrigin(h), s: s}
 }
 
 func (s *server) routes() {

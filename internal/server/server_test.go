@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/engine"
@@ -269,7 +271,14 @@ func TestServeHostOrigin(t *testing.T) {
 // TestServeSeesCommit: a commit by another writer between two requests
 // is what the second one reads.
 func TestServeSeesCommit(t *testing.T) {
-	f := newFixture(t, nil)
+	for _, idle := range []int{0, -1} {
+		t.Run(fmt.Sprintf("idle readers %d", idle), func(t *testing.T) {
+			seesCommit(t, newFixture(t, func(c *Config) { c.IdleReaders = idle }))
+		})
+	}
+}
+
+func seesCommit(t *testing.T, f *fixture) {
 	var rep engine.SearchReport
 	f.ok("POST", "/v1/search", "", `{"query":"quokka","mode":"lexical"}`, &rep)
 	if len(rep.Results) != 0 {
@@ -314,4 +323,26 @@ func TestServeMounts(t *testing.T) {
 	if guarded != 5 {
 		t.Errorf("the guard saw %d requests, want 5", guarded)
 	}
+}
+
+// TestServeConcurrent: concurrent callers each get their own reader (run
+// with -race), and each sees its own documents.
+func TestServeConcurrent(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.IdleReaders = 2 })
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			token := []string{"", "rag_alice", "rag_bob"}[i%3]
+			var rep engine.SearchReport
+			status, _, b := f.do("POST", "/v1/search", token, `{"query":"zebracorn bonus","mode":"lexical"}`)
+			if err := json.Unmarshal(b, &rep); status != http.StatusOK || err != nil {
+				t.Errorf("%d %v: %s", status, err, b)
+				return
+			}
+			if got := slices.Contains(paths(rep), "salaries.md"); got != (token == "rag_alice") {
+				t.Errorf("token %q: %v", token, paths(rep))
+			}
+		})
+	}
+	wg.Wait()
 }

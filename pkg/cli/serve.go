@@ -112,7 +112,7 @@ stops it once the requests in flight are answered (exit 0).`,
 
 // serveRun serves until ctx ends (SIGINT, SIGTERM), then waits for the
 // requests in flight.
-func serveRun(ctx context.Context, a *App, opts *ServeOptions) error {
+func serveRun(ctx context.Context, a *App, opts *ServeOptions) (err error) {
 	h, dir, err := serveHandler(ctx, a, opts)
 	if err != nil {
 		return err
@@ -123,7 +123,9 @@ func serveRun(ctx context.Context, a *App, opts *ServeOptions) error {
 		return &hintedError{err: fmt.Errorf("serve: %w", err), hint: "choose another --addr HOST:PORT"}
 	}
 	addr := ln.Addr().String()
-	srv := &http.Server{Handler: h(addr), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	handler := h(addr)
+	defer closeWith(&err, handler) // the readers kept between requests
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: log.New(a.IO.ErrOut, "rag: serve: ", 0)}
 	fmt.Fprintf(a.IO.ErrOut, "rag: serving %s on http://%s\n", a.errText(dir), addr)
 	done := make(chan error, 1)
@@ -147,7 +149,7 @@ func serveRun(ctx context.Context, a *App, opts *ServeOptions) error {
 
 // serveHandler checks the index and the flags, and returns the server's
 // handler for the address it listens on, and the index folder.
-func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr string) http.Handler, string, error) {
+func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr string) *server.Handler, string, error) {
 	client, err := a.ollama()
 	if err != nil {
 		return nil, "", err
@@ -191,7 +193,7 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 	// TODO(merger): Guard = guard.Chain(limits, server.RateKey, a.IO.ErrOut, opts.LogQueries, metrics, a.Now)
 	// with Principal from server.Principal; Metrics = metrics.Handler(); MCP =
 	// mcpserver.HTTPHandler(e, ..., who from server.CallerFrom); Page = webui.Handler().
-	return func(addr string) http.Handler {
+	return func(addr string) *server.Handler {
 		return server.New(server.Config{Engine: e, Auth: auth, Addr: addr, AllowOrigins: opts.AllowOrigins, AllowHosts: opts.AllowHosts,
 			Ask: o, SearchK: opts.SearchK, ErrorText: serveErrorText, Now: a.Now})
 	}, e.Config().Dir, nil

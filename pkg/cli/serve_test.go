@@ -146,3 +146,19 @@ func TestServeCommandRefuses(t *testing.T) {
 		t.Errorf("a busy address: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+func TestServeSuggestions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"serch", []string{"search"}},
+		{"serv", []string{"serve"}},
+		{"srve", []string{"serve"}},
+		{"se", []string{"search", "serve"}},
+	} {
+		if got := closest(tc.name, []string{"search", "serve"}); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
