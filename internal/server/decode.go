@@ -63,7 +63,11 @@ var whoFields = map[string]bool{"as": true, "tenant": true, "principal": true, "
 // fields, trailing data, another type than v's are errors, worded for
 // the client. An empty body is an empty object.
 func decode(body io.Reader, v any) error {
-	data, err := io.ReadAll(body)
+	// The guard bounds bodies; this bound holds without one.
+	data, err := io.ReadAll(io.LimitReader(body, MaxBody+1))
+	if err == nil && len(data) > MaxBody {
+		err = &http.MaxBytesError{Limit: MaxBody}
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -74,6 +74,8 @@ type Config struct {
 const (
 	DefaultMaxK     = 50
 	DefaultMaxQuery = 4096
+	// MaxBody bounds a request's body, whatever Guard allows.
+	MaxBody = 1 << 20
 	// MaxMultiGetBytes bounds a multi-get's max_bytes.
 	MaxMultiGetBytes = 1 << 20
 )

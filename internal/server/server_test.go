@@ -166,6 +166,7 @@ func TestServeBadRequests(t *testing.T) {
 		}
 	}
 	f.fails(http.StatusBadRequest, "bad_request", "POST", "/v1/search", "", `{"query":"retry","collections":["nope"]}`)
+	f.fails(http.StatusRequestEntityTooLarge, "too_large", "POST", "/v1/search", "", `{"query":"`+strings.Repeat("x", MaxBody)+`"}`)
 	f.fails(http.StatusNotFound, "not_found", "POST", "/v1/get", "", `{"target":"nothing.md"}`)
 }
 
