@@ -87,6 +87,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCiteFilter -fuzztime $(FUZZTIME) ./pkg/answer/
 	$(GO) test -run '^$$' -fuzz FuzzParseExpansion -fuzztime $(FUZZTIME) ./pkg/rewrite/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/tokens/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/server/
 	for f in FuzzMarkdown FuzzHTML FuzzPDF FuzzDOCX FuzzDOCXBody FuzzCSV FuzzJSON FuzzJSONL FuzzRST FuzzOrg FuzzCode FuzzText FuzzGzip; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./pkg/extract/ || exit 1; \
 	done

@@ -336,7 +336,7 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "say more on stderr: the settings used, timings, skipped files")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress lines on stderr when it is not a terminal (a log)")
 
-	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newLsCmd(a, g), newEvalCmd(a, g),
+	root.AddCommand(newIndexCmd(a, g), newSearchCmd(a, g), newAskCmd(a, g), newChatCmd(a, g), newMCPCmd(a, g), newServeCmd(a, g), newShowCmd(a, g), newStatusCmd(a, g), newLsCmd(a, g), newEvalCmd(a, g),
 		newConfigCmd(a, g, files, cfgErr), newVersionCmd(a, g), newPullCmd(a, g), newTokenCmd(a, g), &cobra.Command{
 			Use:         "exit-codes",
 			Short:       "What rag's exit codes mean",

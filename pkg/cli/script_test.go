@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +56,57 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(hostileDoc), 0o644))
 			},
+			// free-addr VAR sets VAR to a loopback address no one listens
+			// on, for rag serve --addr.
+			"free-addr": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: free-addr VAR")
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				ts.Setenv(args[0], ln.Addr().String())
+				ts.Check(ln.Close())
+			},
+			// http METHOD URL [BODY] sends a request (waiting up to 10s for
+			// a server to listen); its body is stdout, and a status other
+			// than 200 fails (passes with !).
+			"http": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 || len(args) > 3 {
+					ts.Fatalf("usage: http METHOD URL [BODY]")
+				}
+				status, body, err := httpRequest(args...)
+				ts.Check(err)
+				ts.Stdout().Write(body)
+				if (status == http.StatusOK) == neg {
+					ts.Fatalf("%s %s: status %d: %s", args[0], args[1], status, body)
+				}
+			},
 		},
 	})
+}
+
+// httpRequest sends method url [body], retrying while nothing listens
+// yet, and returns the status and body.
+func httpRequest(args ...string) (int, []byte, error) {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var body io.Reader
+		if len(args) == 3 {
+			body = strings.NewReader(args[2])
+		}
+		var req *http.Request
+		if req, err = http.NewRequest(args[0], args[1], body); err != nil {
+			return 0, nil, err
+		}
+		var resp *http.Response
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			continue // not listening yet
+		}
+		b, err := io.ReadAll(resp.Body)
+		if cerr := resp.Body.Close(); err == nil {
+			err = cerr
+		}
+		return resp.StatusCode, b, err
+	}
+	return 0, nil, err
 }

@@ -14,10 +14,53 @@ import (
 // commands it is closest to, as git's "did you mean".
 func unknownCommand(root *cobra.Command, name string) error {
 	root.SuggestionsMinimumDistance = 2
-	if s := root.SuggestionsFor(name); len(s) > 0 {
+	if s := closest(name, root.SuggestionsFor(name)); len(s) > 0 {
 		return usagef("unknown command %q; did you mean %s?", name, quoteOr(s))
 	}
 	return usagef("unknown command %q", name)
+}
+
+// closest are the suggestions nearest to name in edits, as git names
+// only its best guesses: "serch" is search (one edit), not serve (two).
+// A command name starts with counts as nearest.
+func closest(name string, suggestions []string) []string {
+	best := -1
+	var out []string
+	name = strings.ToLower(name)
+	for _, s := range suggestions {
+		d := editDistance(name, strings.ToLower(s))
+		if strings.HasPrefix(strings.ToLower(s), name) {
+			d = 0
+		}
+		switch {
+		case best < 0 || d < best:
+			best, out = d, []string{s}
+		case d == best:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // quoteOr lists names as `a`, `b` or `c`.
