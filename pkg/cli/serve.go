@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -12,9 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rag-cli/rag/internal/guard"
+	"github.com/rag-cli/rag/internal/mcpserver"
 	"github.com/rag-cli/rag/internal/server"
+	"github.com/rag-cli/rag/internal/tokens"
+	"github.com/rag-cli/rag/internal/webui"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // ServeOptions are the settings of `rag serve`: ask's, for the ask route
@@ -33,24 +39,27 @@ type ServeOptions struct {
 	AllowOrigins, AllowHosts []string
 	// LogQueries puts query text in the access log.
 	LogQueries bool
+	// Limits are the guard's: time per request, requests in flight,
+	// requests a minute per caller.
+	RequestTimeout time.Duration
+	MaxInFlight    int
+	RatePerMin     int
 }
 
 // Shutdown bounds how long rag serve waits for the requests in flight
 // when it is told to stop.
 const serveShutdown = 30 * time.Second
 
-// openTokens opens the tokens file of --tokens as the server looks
-// tokens up.
-//
-// TODO(merger): plug internal/tokens here, e.g.
-//
-//	openTokens = func(p string) (server.TokenLookup, error) { return tokensLookup{tokens.Open(p)}, nil }
-//
-// with an adapter whose Lookup returns t.Principal, t.Tenant, t.Admin,
-// t.ID; and read tokens_file: from the config when --tokens is not given.
-// Until then --tokens is refused, and rag serve serves public callers only
-// (with --require-token: nobody, 401).
-var openTokens func(path string) (server.TokenLookup, error)
+// tokensLookup is the tokens file as the server looks tokens up.
+type tokensLookup struct{ f *tokens.File }
+
+func (t tokensLookup) Lookup(secret string, now time.Time) (principal, tenant string, admin bool, id string, err error) {
+	tok, err := t.f.Lookup(secret, now)
+	if err != nil {
+		return "", "", false, "", err
+	}
+	return tok.Principal, tok.Tenant, tok.Admin, tok.ID, nil
+}
 
 func newServeCmd(a *App, g *globalOptions) *cobra.Command {
 	opts := &ServeOptions{AskOptions: AskOptions{globalOptions: g}}
@@ -67,6 +76,9 @@ of --json), for every caller its token allows:
   POST /v1/multi-get    {"targets", "max_bytes", "collections"}
   GET  /v1/status, GET /v1/collections, GET /healthz
   POST /v1/index        re-index the recorded folders (admin tokens only)
+  /mcp                  the tools of rag mcp over MCP's streamable HTTP transport
+  GET  /metrics         Prometheus metrics (admin tokens only)
+  GET  /                a page to search and ask from a browser
 
 A caller sends its token as Authorization: Bearer TOKEN (rag token add makes
 one); who asks, the tenant and the admin right come from the token, never
@@ -103,7 +115,11 @@ stops it once the requests in flight are answered (exit 0).`,
 	bindSetting(f, "search-k", config.KeySearchK)
 	f.StringVar(&opts.Addr, "addr", "127.0.0.1:8181", "HOST:PORT to listen on")
 	f.BoolVar(&opts.RequireToken, "require-token", false, "refuse requests without a token (401) rather than serve them public documents")
-	f.StringVar(&opts.TokensFile, "tokens", "", "the tokens file (rag token add writes it)")
+	f.StringVar(&opts.TokensFile, "tokens", a.cfg.String(config.KeyTokensFile), "the tokens file (rag token add writes it); $RAG_TOKENS_FILE or tokens_file: sets the default")
+	bindSetting(f, "tokens", config.KeyTokensFile)
+	f.DurationVar(&opts.RequestTimeout, "request-timeout", 5*time.Minute, "answer 504 to a request that has written nothing by then (a streamed answer writes as it goes)")
+	f.IntVar(&opts.MaxInFlight, "max-in-flight", 16, "requests served at once; more are refused at once with 503 and Retry-After, never queued")
+	f.IntVar(&opts.RatePerMin, "rate", 600, "requests a minute per caller (a token, or an address without one); more get 429 and Retry-After; 0 for no limit")
 	f.StringSliceVar(&opts.AllowOrigins, "allow-origin", nil, "an origin (https://app.example.org) whose pages may call the server, with CORS (repeatable)")
 	f.StringSliceVar(&opts.AllowHosts, "allow-host", nil, "a host name (or name:port) requests may be addressed to besides --addr, as behind a proxy (repeatable)")
 	f.BoolVar(&opts.LogQueries, "log-queries", false, "put the text of queries and questions in the access log")
@@ -113,10 +129,11 @@ stops it once the requests in flight are answered (exit 0).`,
 // serveRun serves until ctx ends (SIGINT, SIGTERM), then waits for the
 // requests in flight.
 func serveRun(ctx context.Context, a *App, opts *ServeOptions) (err error) {
-	h, dir, err := serveHandler(ctx, a, opts)
+	h, mcp, dir, err := serveHandler(ctx, a, opts)
 	if err != nil {
 		return err
 	}
+	defer closeWith(&err, mcp) // its sessions' readers, once the server stopped
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", opts.Addr)
 	if err != nil {
@@ -149,38 +166,33 @@ func serveRun(ctx context.Context, a *App, opts *ServeOptions) (err error) {
 
 // serveHandler checks the index and the flags, and returns the server's
 // handler for the address it listens on, and the index folder.
-func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr string) *server.Handler, string, error) {
+func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr string) *server.Handler, io.Closer, string, error) {
 	client, err := a.ollama()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	client.Timeout = opts.Timeout
 	e, err := a.engine(opts.globalOptions, client)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	// No index is a mistake of the command, not of each request.
 	r, err := e.Open(ctx, engine.Who{}, a.events())
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if err := r.Close(); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	o, err := opts.askOptions(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	var tokens server.TokenLookup
+	var lookup server.TokenLookup
 	if opts.TokensFile != "" {
-		if openTokens == nil {
-			return nil, "", usagef("--tokens: this build of rag cannot read tokens files yet")
-		}
-		if tokens, err = openTokens(opts.TokensFile); err != nil {
-			return nil, "", err
-		}
+		lookup = tokensLookup{tokens.Open(opts.TokensFile)}
 	}
-	auth := server.BearerAuth(tokens, opts.RequireToken, a.Now)
+	auth := server.BearerAuth(lookup, opts.RequireToken, a.Now)
 	if cols := opts.View.Collections; len(cols) > 0 {
 		// --collection narrows what every caller is served.
 		inner := auth
@@ -190,13 +202,70 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 			return c, err
 		}
 	}
-	// TODO(merger): Guard = guard.Chain(limits, server.RateKey, a.IO.ErrOut, opts.LogQueries, metrics, a.Now)
-	// with Principal from server.Principal; Metrics = metrics.Handler(); MCP =
-	// mcpserver.HTTPHandler(e, ..., who from server.CallerFrom); Page = webui.Handler().
+	metrics := guard.NewMetrics(indexSize(e.Config().Dir))
+	limits := guard.Limits{MaxBody: server.MaxBody, MaxQuery: server.DefaultMaxQuery, MaxK: server.DefaultMaxK,
+		Timeout: opts.RequestTimeout, RatePerMin: opts.RatePerMin, MaxInFlight: opts.MaxInFlight}
+	mcp := mcpserver.HTTPHandler(e, mcpserver.Options{Version: a.versionInfo().Version, Ask: o, SearchK: opts.SearchK, ErrorText: mcpErrorText}, callerWho)
 	return func(addr string) *server.Handler {
 		return server.New(server.Config{Engine: e, Auth: auth, Addr: addr, AllowOrigins: opts.AllowOrigins, AllowHosts: opts.AllowHosts,
-			Ask: o, SearchK: opts.SearchK, ErrorText: serveErrorText, Now: a.Now})
-	}, e.Config().Dir, nil
+			Ask: o, SearchK: opts.SearchK, ErrorText: serveErrorText, Now: a.Now,
+			Guard:   guard.Chain(limits, server.RateKey, server.Principal, a.IO.ErrOut, opts.LogQueries, metrics, a.Now),
+			Metrics: adminOnly(metrics.Handler()),
+			MCP:     noEventStream(mcp),
+			Page:    webui.Handler(),
+		})
+	}, mcp, e.Config().Dir, nil
+}
+
+// noEventStream answers 405 to MCP's optional GET event stream, as the
+// streamable HTTP transport lets a server do: rag's tools send nothing
+// unasked, and a stream held open by every client would take a place of
+// --max-in-flight each and end at --request-timeout.
+func noEventStream(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("Allow", "POST, DELETE")
+			http.Error(w, "rag serves no event stream at /mcp: POST requests", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// callerWho is who asks over MCP: the caller the server's token check put
+// in the request, never anything the client sends.
+func callerWho(r *http.Request) (engine.Who, error) {
+	c, ok := server.CallerFrom(r.Context())
+	if !ok {
+		return engine.Who{}, server.ErrTokenRequired
+	}
+	return c.Who, nil
+}
+
+// adminOnly serves h to admin tokens alone: /metrics counts the whole
+// index and every caller's requests, which no tenant's caller may read.
+func adminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := server.CallerFrom(r.Context()); !ok || !c.Admin {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"error":{"code":"forbidden","message":"/metrics is for admin tokens","hint":"rag token add --admin makes one"}}`+"\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// indexSize counts the files and chunks of the index at dir, from its
+// catalog, at each scrape of /metrics (0, 0 when it cannot be read).
+func indexSize(dir string) func() (files, chunks int) {
+	return func() (int, int) {
+		m, err := store.ReadManifest(dir)
+		if err != nil {
+			return 0, 0
+		}
+		return len(m.Files), m.Chunks()
+	}
 }
 
 // serveErrorText adds to an error of the HTTP API the hint rag's users
