@@ -14,6 +14,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/engine"
@@ -117,6 +118,8 @@ type server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	readers *readers
+	// patterns are the mux's, in the order routes registered them.
+	patterns []string
 }
 
 // Handler is the server's http.Handler. Close it once the http.Server
@@ -128,6 +131,10 @@ type Handler struct {
 
 // Close closes the readers kept between requests.
 func (h *Handler) Close() error { return h.s.readers.close() }
+
+// Routes are the routes the handler serves, as http.ServeMux patterns
+// ("POST /v1/search"): what docs/openapi.yaml must describe.
+func (h *Handler) Routes() []string { return slices.Clone(h.s.patterns) }
 
 // New returns the handler of cfg: the Host and Origin checks, then the
 // caller named (401 on failure, but for /healthz), then Guard, then the
@@ -160,29 +167,32 @@ func New(cfg Config) *Handler {
 }
 
 func (s *server) routes() {
-	m := s.mux
-	m.HandleFunc("POST /v1/search", s.search)
-	m.HandleFunc("POST /v1/ask", s.ask)
-	m.HandleFunc("POST /v1/get", s.get)
-	m.HandleFunc("POST /v1/multi-get", s.multiGet)
-	m.HandleFunc("GET /v1/status", s.status)
-	m.HandleFunc("GET /v1/collections", s.collections)
-	m.HandleFunc("POST /v1/index", s.index)
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	handle := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		s.mux.Handle(pattern, h)
+	}
+	handle("POST /v1/search", http.HandlerFunc(s.search))
+	handle("POST /v1/ask", http.HandlerFunc(s.ask))
+	handle("POST /v1/get", http.HandlerFunc(s.get))
+	handle("POST /v1/multi-get", http.HandlerFunc(s.multiGet))
+	handle("GET /v1/status", http.HandlerFunc(s.status))
+	handle("GET /v1/collections", http.HandlerFunc(s.collections))
+	handle("POST /v1/index", http.HandlerFunc(s.index))
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
+	}))
 	if s.cfg.MCP != nil {
 		// The methods of MCP's streamable HTTP transport, each its own
 		// pattern so that the page's GET / can sit beside them.
 		for _, method := range []string{"GET", "POST", "DELETE"} {
-			m.Handle(method+" /mcp", s.cfg.MCP)
+			handle(method+" /mcp", s.cfg.MCP)
 		}
 	}
 	if s.cfg.Metrics != nil {
-		m.Handle("GET /metrics", s.cfg.Metrics)
+		handle("GET /metrics", s.cfg.Metrics)
 	}
 	if s.cfg.Page != nil {
-		m.Handle("GET /", s.cfg.Page)
+		handle("GET /", s.cfg.Page)
 	}
 }
 
