@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // caller is the request's caller (authenticate put it there; the public
@@ -217,10 +218,16 @@ func (s *server) multiGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.cfg.Engine.Status(r.Context(), caller(r).Who, engine.StatusRequest{}, nil)
-	if err != nil {
+	var (
+		damaged *engine.DamagedError
+		corrupt *store.CorruptError
+	)
+	if err != nil && !(rep != nil && (errors.As(err, &damaged) || errors.As(err, &corrupt))) {
 		s.fail(w, err)
 		return
 	}
+	// A damaged index is a report (its health says so), as rag status
+	// --json writes it: the caller learns which of its files are damaged.
 	writeJSON(w, http.StatusOK, rep)
 }
 

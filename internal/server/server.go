@@ -15,6 +15,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rag-cli/rag/pkg/engine"
@@ -134,7 +135,13 @@ func (h *Handler) Close() error { return h.s.readers.close() }
 
 // Routes are the routes the handler serves, as http.ServeMux patterns
 // ("POST /v1/search"): what docs/openapi.yaml must describe.
-func (h *Handler) Routes() []string { return slices.Clone(h.s.patterns) }
+func (h *Handler) Routes() []string {
+	rs := slices.Clone(h.s.patterns)
+	for i, r := range rs {
+		rs[i] = strings.TrimSuffix(r, "{$}") // the root alone is OpenAPI's "/"
+	}
+	return rs
+}
 
 // New returns the handler of cfg: the Host and Origin checks, then the
 // caller named (401 on failure, but for /healthz), then Guard, then the
@@ -192,7 +199,7 @@ func (s *server) routes() {
 		handle("GET /metrics", s.cfg.Metrics)
 	}
 	if s.cfg.Page != nil {
-		handle("GET /", s.cfg.Page)
+		handle("GET /{$}", s.cfg.Page) // the root alone: other paths get the error JSON
 	}
 }
 

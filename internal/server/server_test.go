@@ -311,7 +311,8 @@ func TestServeMounts(t *testing.T) {
 			})
 		}
 	})
-	for path, want := range map[string]string{"/mcp": "mcp user:alice", "/metrics": "metrics user:alice", "/": "page user:alice", "/app.js": "page user:alice"} {
+	// The page is the root alone: /app.js is no route (the error JSON).
+	for path, want := range map[string]string{"/mcp": "mcp user:alice", "/metrics": "metrics user:alice", "/": "page user:alice", "/app.js": ""} {
 		method := "GET"
 		if path == "/mcp" {
 			method = "POST"
