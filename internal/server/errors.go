@@ -68,7 +68,7 @@ func Classify(err error) (status int, code string) {
 		return 499, "canceled"
 	case errors.As(err, &req), errors.As(err, &unknownCol), errors.As(err, &notServed):
 		return http.StatusBadRequest, "bad_request"
-	case lookupError(err):
+	case engine.IsNotFound(err):
 		return http.StatusNotFound, "not_found"
 	case errors.As(err, &emptyView), errors.As(err, &unknownTen), errors.Is(err, engine.ErrEmptyIndex), errors.Is(err, store.ErrNoIndex):
 		// Nothing to search for this caller (a tenant with no document
@@ -84,20 +84,6 @@ func Classify(err error) (status int, code string) {
 		return http.StatusInternalServerError, "index"
 	}
 	return http.StatusInternalServerError, "internal"
-}
-
-// lookupError reports whether err is a get that found nothing to show.
-func lookupError(err error) bool {
-	var (
-		notIndexed *engine.NotIndexedError
-		ambiguous  *engine.AmbiguousPathError
-		paged      *engine.PagedError
-		noText     *engine.NoTextError
-		outside    *engine.OutsideError
-		noMatch    *engine.NoMatchError
-	)
-	return errors.As(err, &notIndexed) || errors.As(err, &ambiguous) || errors.As(err, &paged) ||
-		errors.As(err, &noText) || errors.As(err, &outside) || errors.As(err, &noMatch)
 }
 
 // indexError reports whether err is the index's fault: damaged, gone,

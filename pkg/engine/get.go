@@ -584,3 +584,20 @@ func lineTexts(ls []showLine) []string {
 	}
 	return texts
 }
+
+// IsNotFound reports whether err is a get that found nothing to show: a
+// path not in the index (or not the asker's), one that names two files,
+// a paged file asked by lines, a file with no text, lines outside it, or
+// a glob that matched nothing.
+func IsNotFound(err error) bool {
+	var (
+		notIndexed *NotIndexedError
+		ambiguous  *AmbiguousPathError
+		paged      *PagedError
+		noText     *NoTextError
+		outside    *OutsideError
+		noMatch    *NoMatchError
+	)
+	return errors.As(err, &notIndexed) || errors.As(err, &ambiguous) || errors.As(err, &paged) ||
+		errors.As(err, &noText) || errors.As(err, &outside) || errors.As(err, &noMatch)
+}
