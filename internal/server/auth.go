@@ -68,3 +68,28 @@ func PrincipalAs(p string) string {
 	}
 	return access.UserPrefix + p
 }
+
+// CallerWho is who asks for a handler mounted beside the routes (MCP at
+// /mcp): the caller the token check put in r, never anything the client
+// sends.
+func CallerWho(r *http.Request) (engine.Who, error) {
+	c, ok := CallerFrom(r.Context())
+	if !ok {
+		return engine.Who{}, ErrTokenRequired
+	}
+	return c.Who, nil
+}
+
+// AdminOnly serves h to admin callers alone (403 otherwise), as
+// POST /v1/index is: for a mount such as /metrics, which counts the whole
+// index and every caller's requests, which no tenant's caller may read.
+func AdminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !caller(r).Admin {
+			writeJSON(w, http.StatusForbidden, errorBody{Error: errorObject{Code: "forbidden",
+				Message: r.URL.Path + " takes an admin token", Hint: "rag token add NAME --admin makes one"}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

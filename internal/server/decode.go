@@ -15,9 +15,9 @@ import (
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
-// searchBody is the request of POST /v1/search.
-type searchBody struct {
-	Query       string   `json:"query"`
+// retrievalBody is how a search or an ask retrieves, as the CLI's flags
+// say it: k, mode, fusion, collections, expansion and re-ranking.
+type retrievalBody struct {
 	K           int      `json:"k"`
 	Mode        string   `json:"mode"`
 	Fusion      string   `json:"fusion"`
@@ -26,15 +26,16 @@ type searchBody struct {
 	Rerank      *bool    `json:"rerank"`
 }
 
+// searchBody is the request of POST /v1/search.
+type searchBody struct {
+	Query string `json:"query"`
+	retrievalBody
+}
+
 // askBody is the request of POST /v1/ask.
 type askBody struct {
-	Question     string   `json:"question"`
-	K            int      `json:"k"`
-	Mode         string   `json:"mode"`
-	Fusion       string   `json:"fusion"`
-	Collections  []string `json:"collections"`
-	Expand       *bool    `json:"expand"`
-	Rerank       *bool    `json:"rerank"`
+	Question string `json:"question"`
+	retrievalBody
 	MinScore     *float32 `json:"min_score"`
 	MinRelevance *float32 `json:"min_relevance"`
 	MinCoverage  *float32 `json:"min_coverage"`
@@ -141,30 +142,31 @@ func checkK(k, def, max int) (int, error) {
 	return k, nil
 }
 
-// retrievalOf applies a request's mode, fusion, expand and rerank to the
-// server's retrieval (ParseMode's rule, as --mode's).
-func retrievalOf(rt *engine.Retrieval, mode, fusion string, expand, rerank *bool) error {
-	if mode != "" {
-		m, err := retrieve.ParseMode(mode)
+// apply lays a request's mode, fusion, expand and rerank over the
+// server's retrieval (ParseMode's rule, as --mode's) and checks its
+// collections.
+func (b *retrievalBody) apply(rt *engine.Retrieval) error {
+	if b.Mode != "" {
+		m, err := retrieve.ParseMode(b.Mode)
 		if err != nil {
 			return badRequest("mode: " + err.Error())
 		}
 		rt.Mode = m
 	}
-	if fusion != "" {
-		f := retrieve.Fusion(fusion)
+	if b.Fusion != "" {
+		f := retrieve.Fusion(b.Fusion)
 		if f != retrieve.RRF && f != retrieve.Weighted {
-			return badRequest(fmt.Sprintf("fusion: unknown fusion %q (want rrf or weighted)", fusion))
+			return badRequest(fmt.Sprintf("fusion: unknown fusion %q (want rrf or weighted)", b.Fusion))
 		}
 		rt.Fusion = f
 	}
-	if expand != nil {
-		rt.Expand = *expand
+	if b.Expand != nil {
+		rt.Expand = *b.Expand
 	}
-	if rerank != nil {
-		rt.Rerank = *rerank
+	if b.Rerank != nil {
+		rt.Rerank = *b.Rerank
 	}
-	return nil
+	return checkCollections(b.Collections)
 }
 
 // checkFloor checks a floor a request gives (JSON has no NaN, but a

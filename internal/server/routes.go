@@ -66,7 +66,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := s.cfg.Ask.Retrieval
-	if err := errors.Join(retrievalOf(&rt, b.Mode, b.Fusion, b.Expand, b.Rerank), checkCollections(b.Collections)); err != nil {
+	if err := b.apply(&rt); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -90,7 +90,7 @@ func (s *server) askRequest(b *askBody) (engine.AskRequest, error) {
 	if o.K, err = checkK(b.K, o.K, s.cfg.MaxK); err != nil {
 		return engine.AskRequest{}, err
 	}
-	err = errors.Join(retrievalOf(&o.Retrieval, b.Mode, b.Fusion, b.Expand, b.Rerank), checkCollections(b.Collections),
+	err = errors.Join(b.apply(&o.Retrieval),
 		checkFloor("min_score", b.MinScore, &o.Floor.MinDense), checkFloor("min_relevance", b.MinRelevance, &o.Floor.MinRerank),
 		checkFloor("min_coverage", b.MinCoverage, &o.Floor.MinCoverage))
 	if err != nil {

@@ -205,12 +205,12 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 	metrics := guard.NewMetrics(indexSize(e.Config().Dir))
 	limits := guard.Limits{MaxBody: server.MaxBody, MaxQuery: server.DefaultMaxQuery, MaxK: server.DefaultMaxK,
 		Timeout: opts.RequestTimeout, RatePerMin: opts.RatePerMin, MaxInFlight: opts.MaxInFlight}
-	mcp := mcpserver.HTTPHandler(e, mcpserver.Options{Version: a.versionInfo().Version, Ask: o, SearchK: opts.SearchK, ErrorText: mcpErrorText}, callerWho)
+	mcp := mcpserver.HTTPHandler(e, mcpserver.Options{Version: a.versionInfo().Version, Ask: o, SearchK: opts.SearchK, ErrorText: mcpErrorText}, server.CallerWho)
 	return func(addr string) *server.Handler {
 		return server.New(server.Config{Engine: e, Auth: auth, Addr: addr, AllowOrigins: opts.AllowOrigins, AllowHosts: opts.AllowHosts,
 			Ask: o, SearchK: opts.SearchK, ErrorText: serveErrorText, Now: a.Now,
 			Guard:   guard.Chain(limits, server.RateKey, server.Principal, a.IO.ErrOut, opts.LogQueries, metrics, a.Now),
-			Metrics: adminOnly(metrics.Handler()),
+			Metrics: server.AdminOnly(metrics.Handler()),
 			MCP:     noEventStream(mcp),
 			Page:    webui.Handler(),
 		})
@@ -226,30 +226,6 @@ func noEventStream(h http.Handler) http.Handler {
 		if r.Method == http.MethodGet {
 			w.Header().Set("Allow", "POST, DELETE")
 			http.Error(w, "rag serves no event stream at /mcp: POST requests", http.StatusMethodNotAllowed)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// callerWho is who asks over MCP: the caller the server's token check put
-// in the request, never anything the client sends.
-func callerWho(r *http.Request) (engine.Who, error) {
-	c, ok := server.CallerFrom(r.Context())
-	if !ok {
-		return engine.Who{}, server.ErrTokenRequired
-	}
-	return c.Who, nil
-}
-
-// adminOnly serves h to admin tokens alone: /metrics counts the whole
-// index and every caller's requests, which no tenant's caller may read.
-func adminOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, ok := server.CallerFrom(r.Context()); !ok || !c.Admin {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = io.WriteString(w, `{"error":{"code":"forbidden","message":"/metrics is for admin tokens","hint":"rag token add --admin makes one"}}`+"\n")
 			return
 		}
 		h.ServeHTTP(w, r)
