@@ -44,6 +44,9 @@ type ServeOptions struct {
 	RequestTimeout time.Duration
 	MaxInFlight    int
 	RatePerMin     int
+	// VectorCacheMB bounds the memory that keeps the index's scanned
+	// vectors between searches (0: none).
+	VectorCacheMB int
 }
 
 // Shutdown bounds how long rag serve waits for the requests in flight
@@ -103,6 +106,9 @@ stops it once the requests in flight are answered (exit 0).`,
 			if opts.K < 1 || opts.SearchK < 1 {
 				return usagef("-k and --search-k must be at least 1")
 			}
+			if opts.VectorCacheMB < 0 {
+				return usagef("--vector-cache must be 0 (none) or more")
+			}
 			if err := opts.check(); err != nil {
 				return err
 			}
@@ -123,6 +129,7 @@ stops it once the requests in flight are answered (exit 0).`,
 	f.StringSliceVar(&opts.AllowOrigins, "allow-origin", nil, "an origin (https://app.example.org) whose pages may call the server, with CORS (repeatable)")
 	f.StringSliceVar(&opts.AllowHosts, "allow-host", nil, "a host name (or name:port) requests may be addressed to besides --addr, as behind a proxy (repeatable)")
 	f.BoolVar(&opts.LogQueries, "log-queries", false, "put the text of queries and questions in the access log")
+	f.IntVar(&opts.VectorCacheMB, "vector-cache", 1024, "MiB of memory that keep the index's scanned vectors between searches (1 byte a dimension a chunk: 77 MiB for 100,000 chunks of 768), so a warm search reads no file; 0 for none")
 	return cmd
 }
 
@@ -172,10 +179,16 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 		return nil, nil, "", err
 	}
 	client.Timeout = opts.Timeout
-	e, err := a.engine(opts.globalOptions, client)
+	dir, err := a.indexDir(opts.globalOptions)
 	if err != nil {
 		return nil, nil, "", err
 	}
+	cfg := a.engineConfig(dir, opts.globalOptions)
+	cfg.Models = client
+	if opts.VectorCacheMB > 0 {
+		cfg.Resident = store.NewResident(int64(opts.VectorCacheMB) << 20)
+	}
+	e := engine.New(cfg)
 	// No index is a mistake of the command, not of each request.
 	r, err := e.Open(ctx, engine.Who{}, a.events())
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
+	"github.com/rag-cli/rag/pkg/store"
 )
 
 // Config is what an Engine works with.
@@ -47,6 +48,10 @@ type Config struct {
 	// (store.Options.Hook): the crash tests' build of rag kills itself
 	// there.
 	Fault func(point string)
+	// Resident, if set, keeps the vectors a search scans in memory for
+	// every reader of this engine: for faces that search again and again
+	// (rag serve), never for one command's single search.
+	Resident *store.Resident
 }
 
 // Engine runs rag's work for every face. It is safe for concurrent use:

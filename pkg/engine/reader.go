@@ -66,7 +66,7 @@ func (e *Engine) Open(ctx context.Context, w Who, events Events) (*Reader, error
 // queries need. An embedding model asked for that is not the index's is
 // mismatch, not an error: only the dense ranking needs the model.
 func (e *Engine) openIndex(ctx context.Context, events Events) (_ *store.Local, model string, mismatch, _ error) {
-	st, err := store.Open(ctx, e.cfg.Dir, store.Options{})
+	st, err := store.Open(ctx, e.cfg.Dir, store.Options{Resident: e.cfg.Resident})
 	if err != nil {
 		return nil, "", nil, err
 	}

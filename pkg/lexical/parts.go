@@ -114,7 +114,15 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 		part int
 		doc  uint32
 	}
-	var touched []touch
+	// Sized for every posting, so that it never grows: a query of common
+	// words touches most documents, and growing it cost more than scoring.
+	most := 0
+	for _, ls := range terms {
+		for _, l := range ls {
+			most += len(l.ps)
+		}
+	}
+	touched := make([]touch, 0, most)
 	for _, ls := range terms {
 		df := 0
 		for _, l := range ls {

@@ -70,7 +70,11 @@ func (s *Local) openSegments(dims int, skip map[string]bool) ([]*segment, error)
 			continue
 		}
 		g.closer, g.ctime = f, filestat.Of(info).CTime
+		g.resident = segResident{s.opt.Resident, residentSeg{s.dir, n, g.ctime}}
 		segs = append(segs, g)
+	}
+	if s.opt.Resident != nil {
+		s.opt.Resident.retain(s.dir, segs)
 	}
 	return segs, nil
 }

@@ -65,6 +65,10 @@ type Options struct {
 	// Hook, if set, is called at named points of a write (see hookPoints in
 	// the tests); crash tests kill the process there.
 	Hook func(point string)
+	// Resident, if set, keeps the checked int8 rows of the cache segments
+	// in memory across searches and stores: for processes that search
+	// again and again. Read-only stores only.
+	Resident *Resident
 }
 
 // Local is the embedded, single-machine store.
@@ -120,8 +124,12 @@ type Local struct {
 	base    []int        // first chunk id of each catalog file, once computed
 	// cache is what searches of the catalog read (segments mapped, or built
 	// from objects); setAside names segments found damaged while reading.
-	cache     *cacheView
-	texts     *textCache // objects' texts searches read lately
+	cache *cacheView
+	texts *textCache // objects' texts searches read lately
+	// textKey is what names a content's key in texts: the key, or the
+	// index folder and the key in a Resident's cache that many indexes
+	// share.
+	textKey   func(key string) string
 	setAside  map[string]bool
 	keyChunks map[string]int // chunk count by content key, once computed
 
@@ -159,8 +167,12 @@ type Local struct {
 // and recorded (see Damaged): readers leave them out, `rag index` embeds
 // their files again.
 func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
-	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 2 * time.Second, damaged: map[string]*CorruptError{}, texts: newTextCache(),
-		objects: filepath.Join(dir, "objects") + string(filepath.Separator)}
+	s := &Local{dir: dir, opt: opt, sizes: map[string]int64{}, gcWait: 2 * time.Second, damaged: map[string]*CorruptError{}, texts: newTextCache(textCacheSize, 0),
+		objects: filepath.Join(dir, "objects") + string(filepath.Separator), textKey: func(k string) string { return k }}
+	if opt.Resident != nil && !opt.Write {
+		s.texts = opt.Resident.texts
+		s.textKey = func(k string) string { return dir + "\x00" + k }
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close())
@@ -1335,7 +1347,7 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 	}
 	obj, ok := read[f.Key]
 	if !ok {
-		obj, ok = s.texts.get(f.Key)
+		obj, ok = s.texts.get(s.textKey(f.Key))
 	}
 	if !ok {
 		var err error
@@ -1351,7 +1363,7 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 			s.noteDamage(f.Key, &CorruptError{Path: s.objectPath(f.Key), Err: fmt.Errorf("%d chunks, catalog says %d", len(obj.chunks), f.Chunks)})
 			return Hit{}, false, nil
 		}
-		s.texts.put(f.Key, obj)
+		s.texts.put(s.textKey(f.Key), obj)
 	}
 	read[f.Key] = obj
 	i := h.ID - base[fi]

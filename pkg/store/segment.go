@@ -120,6 +120,8 @@ type segment struct {
 	live []bool
 	// ctime is the file's status-change time (0 in memory or unknown).
 	ctime int64
+	// resident, if its cache is set, keeps checked blocks in memory.
+	resident segResident
 }
 
 // verify reads the whole segment and checks every part of it.
@@ -135,7 +137,7 @@ func (g *segment) verify(ctx context.Context) error {
 		}
 		lo, hi := g.blockRows(b)
 		for i := lo; i < hi; i++ {
-			if _, ok := g.float(i); !ok {
+			if _, ok := g.readFloat(i); !ok {
 				return fmt.Errorf("%w: %s: row %d", errSegmentDamaged, g.name, i)
 			}
 		}
@@ -147,7 +149,60 @@ func (g *segment) verify(ctx context.Context) error {
 }
 
 // float reads row i as float32, checked against its CRC.
+//
+// With a Resident cache, the row comes from its block in memory, the block
+// read and checked whole at its first use; callers never change the rows
+// they get.
 func (g *segment) float(i int) ([]float32, bool) {
+	rc := g.resident.cache
+	if rc == nil {
+		return g.readFloat(i)
+	}
+	b := i / vectorBlock
+	k := residentKey{g.resident.seg, b}
+	f, ok := rc.floatBlock(k)
+	if !ok {
+		lo, hi := g.blockRows(b)
+		if !rc.room(int64(hi-lo) * int64(g.l.dims) * 4) {
+			return g.readFloat(i)
+		}
+		if f, ok = g.readFloatBlock(b); !ok {
+			return g.readFloat(i)
+		}
+		rc.putFloats(k, f)
+	}
+	r := i - b*vectorBlock
+	if !f.ok[r] {
+		return nil, false
+	}
+	d := g.l.dims
+	return f.v[r*d : (r+1)*d : (r+1)*d], true
+}
+
+// readFloatBlock reads block b's float32 rows in one read and checks each
+// row against its CRC.
+func (g *segment) readFloatBlock(b int) (*floatBlock, bool) {
+	lo, hi := g.blockRows(b)
+	d := g.l.dims
+	f := &floatBlock{v: make([]float32, (hi-lo)*d), ok: make([]bool, hi-lo)}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f.v))), 4*len(f.v))
+	if _, err := g.src.ReadAt(raw, g.l.floats+int64(lo)*int64(d)*4); err != nil {
+		return nil, false
+	}
+	for r := range hi - lo {
+		row := raw[4*r*d : 4*(r+1)*d]
+		f.ok[r] = crc32.ChecksumIEEE(row) == binary.LittleEndian.Uint32(g.rowCRC[4*(lo+r):])
+		if !nativeLittleEndian {
+			for j := range d {
+				f.v[r*d+j] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*j:]))
+			}
+		}
+	}
+	return f, true
+}
+
+// readFloat reads row i's float32 vector, checked against its CRC.
+func (g *segment) readFloat(i int) ([]float32, bool) {
 	v := make([]float32, g.l.dims)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
 	if _, err := g.src.ReadAt(b, g.l.floats+int64(i)*int64(g.l.dims)*4); err != nil {
@@ -175,7 +230,18 @@ func (g *segment) blockRows(b int) (lo, hi int) {
 
 // readBlock reads block b's int8 rows into buf (grown as needed), checked
 // with its scales against the block's CRC.
+//
+// With a Resident cache, the block comes from memory once checked, and buf
+// is left alone: it may be an earlier block the cache holds.
 func (g *segment) readBlock(b int, buf []byte) ([]byte, bool) {
+	rc := g.resident.cache
+	k := residentKey{g.resident.seg, b}
+	if rc != nil {
+		if data, ok := rc.get(k); ok {
+			return data, true
+		}
+		buf = nil
+	}
 	lo, hi := g.blockRows(b)
 	n := (hi - lo) * g.l.dims
 	if cap(buf) < n {
@@ -188,7 +254,11 @@ func (g *segment) readBlock(b int, buf []byte) ([]byte, bool) {
 	h := crc32.NewIEEE()
 	_, _ = h.Write(buf) // a hash never fails
 	_, _ = h.Write(g.scales[4*lo : 4*hi])
-	return buf, h.Sum32() == binary.LittleEndian.Uint32(g.blocks[4*b:])
+	ok := h.Sum32() == binary.LittleEndian.Uint32(g.blocks[4*b:])
+	if ok && rc != nil {
+		rc.put(k, buf)
+	}
+	return buf, ok
 }
 
 // object returns the index of the content that holds row.

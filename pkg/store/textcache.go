@@ -19,15 +19,29 @@ type textCache struct {
 	mu    sync.Mutex
 	order *list.List // of *textEntry, most recent first
 	byKey map[string]*list.Element
+	// maxEntries and maxBytes bound it (0: no bound of that kind); bytes
+	// is what the texts it holds take.
+	maxEntries     int
+	maxBytes, size int64
 }
 
 type textEntry struct {
-	key string
-	obj objectText
+	key  string
+	obj  objectText
+	size int64
 }
 
-func newTextCache() *textCache {
-	return &textCache{order: list.New(), byKey: map[string]*list.Element{}}
+func newTextCache(maxEntries int, maxBytes int64) *textCache {
+	return &textCache{order: list.New(), byKey: map[string]*list.Element{}, maxEntries: maxEntries, maxBytes: maxBytes}
+}
+
+// textSize is about what obj takes in memory.
+func textSize(obj objectText) int64 {
+	n := int64(64)
+	for _, c := range obj.chunks {
+		n += int64(len(c.Text)+len(c.Heading)) + 128
+	}
+	return n
 }
 
 func (c *textCache) get(key string) (objectText, bool) {
@@ -48,10 +62,14 @@ func (c *textCache) put(key string, obj objectText) {
 		c.order.MoveToFront(e)
 		return
 	}
-	c.byKey[key] = c.order.PushFront(&textEntry{key: key, obj: obj})
-	if c.order.Len() > textCacheSize {
+	e := &textEntry{key: key, obj: obj, size: textSize(obj)}
+	c.byKey[key] = c.order.PushFront(e)
+	c.size += e.size
+	for c.order.Len() > 1 && (c.maxEntries > 0 && c.order.Len() > c.maxEntries || c.maxBytes > 0 && c.size > c.maxBytes) {
 		last := c.order.Back()
 		c.order.Remove(last)
-		delete(c.byKey, last.Value.(*textEntry).key)
+		old := last.Value.(*textEntry)
+		delete(c.byKey, old.key)
+		c.size -= old.size
 	}
 }

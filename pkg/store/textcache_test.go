@@ -11,7 +11,7 @@ import (
 // is full.
 func TestTextCache(t *testing.T) {
 	t.Parallel()
-	c := newTextCache()
+	c := newTextCache(textCacheSize, 0)
 	for i := range textCacheSize {
 		c.put(key(i), objectText{dims: i})
 	}

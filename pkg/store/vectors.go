@@ -12,25 +12,9 @@ import (
 	"unsafe"
 
 	"github.com/philippgille/chromem-go"
-)
 
-// dotInt8 is the dot product of two int8 rows; four sums let the CPU
-// overlap the multiplications.
-func dotInt8(a, b []int8) int32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 int32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += int32(a[i]) * int32(b[i])
-		s1 += int32(a[i+1]) * int32(b[i+1])
-		s2 += int32(a[i+2]) * int32(b[i+2])
-		s3 += int32(a[i+3]) * int32(b[i+3])
-	}
-	for ; i < len(a); i++ {
-		s0 += int32(a[i]) * int32(b[i])
-	}
-	return s0 + s1 + s2 + s3
-}
+	vecdot "github.com/rag-cli/rag/internal/vec"
+)
 
 // candidate is a row of a segment and its approximate score.
 type candidate struct {
@@ -95,7 +79,7 @@ func (v *cacheView) candidates(ctx context.Context, sc *scope, q []int8, c int) 
 					if sc == 0 {
 						continue
 					}
-					s := float32(dotInt8(rows[(i-lo)*g.l.dims:(i-lo+1)*g.l.dims], q)) * sc
+					s := float32(vecdot.DotInt8(rows[(i-lo)*g.l.dims:(i-lo+1)*g.l.dims], q)) * sc
 					if h.Len() < c {
 						heap.Push(h, candidate{blocks[bi].seg, i, s})
 					} else if s > (*h)[0].score {
