@@ -18,8 +18,10 @@ import (
 )
 
 // Version changes whenever chunk boundaries for the same input and options
-// change, so that stored chunks are recomputed.
-const Version = 2
+// change, so that stored chunks are recomputed. Version 3 anchors the
+// boundaries of long sections in their content (anchors) and cuts a block
+// too long for one chunk into lines the section packs.
+const Version = 3
 
 // Options sets the chunk size and overlap, both in estimated tokens. The
 // overlap is capped at half the target.
@@ -281,49 +283,162 @@ func splitSection(d *doc, s section, opt Options) []Chunk {
 	for _, b := range s.blocks {
 		units = append(units, blockUnits(d, b, opt)...)
 	}
-	var out []Chunk
-	var cur []unit
-	size := 0
-	emit := func() {
-		if len(cur) == 0 {
-			return
-		}
-		out = append(out, makeChunk(d, s.heading, cur))
-		cur, size = nil, 0
+	p := packer{d: d, units: units, opt: opt, heading: s.heading}
+	p.anchor, p.hash = anchors(d, units, opt.Target)
+	for i := 0; i < len(units); {
+		i = p.next(i)
 	}
-	for _, u := range units {
-		if u.part != "" {
-			emit()
-			cur = []unit{u}
-			emit()
-			continue
-		}
-		// The gap of blank lines joins a chunk too.
+	return p.out
+}
+
+// packer packs a section's units into chunks.
+type packer struct {
+	d       *doc
+	units   []unit
+	opt     Options
+	heading string
+	anchor  []bool   // a chunk ends after the unit
+	hash    []uint64 // of each unit's text
+	prev    []unit   // the last chunk's units, for the overlap of the next
+	out     []Chunk
+}
+
+// next makes the chunk starting at unit i (after the overlap of the one
+// before) and returns where the next starts: it holds the units that fit
+// the target up to the next anchor, or up to bestCut when it is full first.
+func (p *packer) next(i int) int {
+	d, units, target := p.d, p.units, p.opt.Target
+	if units[i].part != "" {
+		p.emit([]unit{units[i]}, nil)
+		return i + 1
+	}
+	cur := p.overlapBefore(units[i])
+	size := 0
+	for _, o := range cur {
+		size += o.tokens
+	}
+	first := len(cur)
+	j := i // units[i:j] are in the chunk
+	for j < len(units) && units[j].part == "" {
 		gap := 0
 		if len(cur) > 0 {
-			gap = tokensOf(d, cur[len(cur)-1].to, u.from)
+			gap = tokensOf(d, cur[len(cur)-1].to, units[j].from)
 		}
-		if len(cur) > 0 && size+gap+u.tokens > opt.Target {
-			prev := cur
-			emit()
-			cur = overlap(d, prev, u.from, opt.Overlap)
-			for _, o := range cur {
-				size += o.tokens
-			}
-			if len(cur) > 0 && size+tokensOf(d, cur[len(cur)-1].to, u.from)+u.tokens > opt.Target {
-				cur, size = nil, 0 // no room for overlap before this unit
-			}
+		if j > i && size+gap+units[j].tokens > target {
+			break
 		}
-		if len(cur) > 0 {
-			gap = tokensOf(d, cur[len(cur)-1].to, u.from)
-		} else {
-			gap = 0
+		cur = append(cur, units[j])
+		size += gap + units[j].tokens
+		j++
+		if p.anchor != nil && p.anchor[j-1] {
+			p.emit(cur, cur[first:])
+			return j
 		}
-		cur = append(cur, u)
-		size += gap + u.tokens
 	}
-	emit()
-	return out
+	if p.anchor != nil && j < len(units) && units[j].part == "" {
+		// Full before an anchor: end at the best cut past half the target.
+		j = bestCut(units, p.hash, i, j, target)
+		cur = cur[:first+j-i]
+	}
+	p.emit(cur, cur[first:])
+	return j
+}
+
+// overlapBefore is the tail of the last chunk that starts the one with u,
+// when there is room for it.
+func (p *packer) overlapBefore(u unit) []unit {
+	if len(p.prev) == 0 {
+		return nil
+	}
+	cur := overlap(p.d, p.prev, u.from, p.opt.Overlap)
+	size := 0
+	for _, o := range cur {
+		size += o.tokens
+	}
+	if len(cur) > 0 && size+tokensOf(p.d, cur[len(cur)-1].to, u.from)+u.tokens > p.opt.Target {
+		return nil // no room for overlap before this unit
+	}
+	return append([]unit(nil), cur...)
+}
+
+// emit makes a chunk of us; own are its units past the overlap, whose tail
+// may start the next (none after a part of a line).
+func (p *packer) emit(us, own []unit) {
+	p.out = append(p.out, makeChunk(p.d, p.heading, us))
+	p.prev = own
+	if len(us) > 0 && us[len(us)-1].part != "" {
+		p.prev = us
+	}
+}
+
+// anchors marks the units of a section after which a chunk ends whatever
+// came before: those whose text hashes higher than every unit's within
+// reach tokens on either side (a local maximum), and never within reach
+// of the section's ends. Packing starts afresh after each, so a line
+// inserted or deleted changes only the chunks between the anchors around
+// it (and an anchor within reach of it), not every chunk after it, as
+// packing from the top alone did. A section (or block) of at most cdcFrom
+// chunks has none: nil, and no hashes.
+func anchors(d *doc, units []unit, target int) ([]bool, []uint64) {
+	mark := make([]bool, len(units))
+	hash := make([]uint64, len(units))
+	if len(units) < 2 {
+		return mark, hash
+	}
+	reach := target
+	pos := make([]int, len(units)) // tokens up to the end of each unit
+	total := 0
+	for i, u := range units {
+		if i > 0 {
+			total += tokensOf(d, units[i-1].to, u.from)
+		}
+		total += u.tokens
+		pos[i] = total
+		hash[i] = unitHash(d, u)
+	}
+	if total <= cdcFrom*target {
+		return nil, nil // packed from the top, as always
+	}
+	for i := range units[:len(units)-1] {
+		if pos[i] < reach || total-pos[i] < reach {
+			continue
+		}
+		top := true
+		for j := i - 1; top && j >= 0 && pos[i]-pos[j] <= reach; j-- {
+			top = hash[j] < hash[i]
+		}
+		for j := i + 1; top && j < len(units) && pos[j]-pos[i] <= reach; j++ {
+			top = hash[j] < hash[i]
+		}
+		mark[i] = top
+	}
+	return mark, hash
+}
+
+// cdcFrom is how many chunks' worth of text a section or block holds
+// before its boundaries are anchored in its content: a shorter one is
+// packed from the top as always (fullest chunks; an edit costs few of them
+// anyway).
+const cdcFrom = 4
+
+// unitHash is FNV-1a of a unit's text: its lines, or its part of a line.
+func unitHash(d *doc, u unit) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+	}
+	if u.part != "" {
+		add(u.part)
+		return h
+	}
+	for i := u.from; i < u.to; i++ {
+		add(d.Lines[i].Text)
+		h = (h ^ '\n') * prime
+	}
+	return h
 }
 
 // overlap is the tail of the previous chunk's lines, at most budget tokens,
@@ -355,37 +470,69 @@ func overlap(d *doc, prev []unit, next int, budget int) []unit {
 	return []unit{{from: from, to: last.to, tokens: used}}
 }
 
-// blockUnits cuts a block that does not fit into one chunk: between lines,
-// and a line that does not fit between sentences.
+// blockUnits cuts a block that does not fit into one chunk: between
+// lines, packed up to the target and cut at its lines' anchors, and a line
+// that does not fit between sentences.
 func blockUnits(d *doc, b extract.Block, opt Options) []unit {
 	total := tokensOf(d, b.Start, b.End)
 	if total <= opt.Target {
 		return []unit{{from: b.Start, to: b.End, tokens: total}}
 	}
-	var out []unit
-	start, size := b.Start, 0
+	lines := make([]unit, 0, b.End-b.Start)
 	for i := b.Start; i < b.End; i++ {
-		t := d.lineTokens(i) + 1
-		if t > opt.Target {
-			if i > start {
-				out = append(out, unit{from: start, to: i, tokens: size})
+		lines = append(lines, unit{from: i, to: i + 1, tokens: d.lineTokens(i) + 1})
+	}
+	anchor, hash := anchors(d, lines, opt.Target)
+	var out []unit
+	group := func(from, to int) { // lines[from:to]
+		if from < to {
+			size := 0
+			for _, l := range lines[from:to] {
+				size += l.tokens
 			}
-			for _, p := range splitLine(d.Lines[i].Text, opt.Target) {
-				out = append(out, unit{from: i, to: i + 1, tokens: EstimateTokens(p), part: p})
+			out = append(out, unit{from: lines[from].from, to: lines[to-1].to, tokens: size})
+		}
+	}
+	for i := 0; i < len(lines); {
+		if lines[i].tokens > opt.Target {
+			n := lines[i].from
+			for _, p := range splitLine(d.Lines[n].Text, opt.Target) {
+				out = append(out, unit{from: n, to: n + 1, tokens: EstimateTokens(p), part: p})
 			}
-			start, size = i+1, 0
+			i++
 			continue
 		}
-		if size+t > opt.Target && i > start {
-			out = append(out, unit{from: start, to: i, tokens: size})
-			start, size = i, 0
+		size, j := 0, i
+		for j < len(lines) && lines[j].tokens <= opt.Target && (j == i || size+lines[j].tokens <= opt.Target) {
+			size += lines[j].tokens
+			j++
+			if anchor != nil && anchor[j-1] {
+				break
+			}
 		}
-		size += t
-	}
-	if start < b.End {
-		out = append(out, unit{from: start, to: b.End, tokens: size})
+		if anchor != nil && j < len(lines) && !anchor[j-1] && lines[j].tokens <= opt.Target {
+			j = bestCut(lines, hash, i, j, opt.Target)
+		}
+		group(i, j)
+		i = j
 	}
 	return out
+}
+
+// bestCut is where a chunk of units[i:j], full before an anchor, ends: after
+// the unit that hashes highest once it holds half the target (the last,
+// if none does). Where it ends then depends on the text around the cut,
+// not on where it started, so that chunks after an edit soon end where
+// they did.
+func bestCut(units []unit, hash []uint64, i, j, target int) int {
+	best, held := j-1, 0
+	for k := i; k < j-1; k++ {
+		held += units[k].tokens
+		if held >= target/2 && hash[k] > hash[best] {
+			best = k
+		}
+	}
+	return best + 1
 }
 
 // splitLine cuts a long line into pieces of at most target tokens, at the

@@ -173,10 +173,14 @@ func TestSizeAndOverlap(t *testing.T) {
 	if len(cs) < 10 {
 		t.Fatalf("%d chunks", len(cs))
 	}
-	overlapping := 0
+	overlapping, total := 0, 0
 	for i, c := range cs {
-		if n := EstimateTokens(c.Text); i < len(cs)-1 && (n < 300 || n > 575) {
-			t.Errorf("chunk %d has %d tokens, want about 500", i, n)
+		// A long section's chunks end at its anchors or at content-defined
+		// cuts past half the target: smaller than packing from the top.
+		n := EstimateTokens(c.Text)
+		total += n
+		if i < len(cs)-1 && (n < 100 || n > 575) {
+			t.Errorf("chunk %d has %d tokens, want 100 to about 500", i, n)
 		}
 		if i > 0 && c.From < cs[i-1].To {
 			overlapping++
@@ -186,8 +190,56 @@ func TestSizeAndOverlap(t *testing.T) {
 			}
 		}
 	}
+	if mean := total / len(cs); mean < 300 {
+		t.Errorf("chunks hold %d tokens on average, want at least 300", mean)
+	}
 	if overlapping < len(cs)/2 {
 		t.Errorf("only %d of %d chunks overlap the previous one", overlapping, len(cs))
+	}
+}
+
+// TestEditsMoveFewChunks: a line inserted anywhere in a long text, or
+// appended, leaves all but a few chunks as they were (content-defined
+// boundaries), in prose of paragraphs and in a log of lines without one
+// blank line.
+func TestEditsMoveFewChunks(t *testing.T) {
+	t.Parallel()
+	var log strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&log, "2026-12-08T00:%02d:%02d INFO request %d served from cache %s\n", i/60%60, i%60, i*7919%1000, strings.Repeat("ok ", i*31%9))
+	}
+	for _, tt := range []struct{ name, text string }{{"prose", prose(200, 12)}, {"log", log.String()}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			before := map[string]bool{}
+			for _, c := range SplitDoc(extract.PlainText(tt.text), DefaultOptions) {
+				before[c.Text] = true
+			}
+			lines := strings.SplitAfter(tt.text, "\n")
+			worst, sum, edits := 0, 0, 0
+			for at := 1; at < len(lines); at += len(lines)/40 + 1 {
+				edited := strings.Join(lines[:at], "") + "An inserted line about something else entirely.\n" + strings.Join(lines[at:], "")
+				n := 0
+				for _, c := range SplitDoc(extract.PlainText(edited), DefaultOptions) {
+					if !before[c.Text] {
+						n++
+					}
+				}
+				worst, sum, edits = max(worst, n), sum+n, edits+1
+			}
+			if mean := float64(sum) / float64(edits); worst > 6 || mean > 2.5 {
+				t.Errorf("an inserted line changes up to %d chunks, %.2f on average; want few", worst, mean)
+			}
+			n := 0
+			for _, c := range SplitDoc(extract.PlainText(tt.text+"One more line.\n"), DefaultOptions) {
+				if !before[c.Text] {
+					n++
+				}
+			}
+			if n > 2 {
+				t.Errorf("an appended line changes %d chunks", n)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rag-cli/rag/internal/english"
 	"github.com/rag-cli/rag/pkg/chunk"
@@ -272,7 +274,7 @@ func (r *Reader) Get(ctx context.Context, target string) (*Document, error) {
 
 // read reads what ref asks of the file f.
 func (r *Reader) read(ctx context.Context, f store.FileEntry, ref citeRef) (*Document, error) {
-	chunks, err := r.store.FileChunks(ctx, f)
+	chunks, err := fileChunks(ctx, r.store, f, ref)
 	var corrupt *store.CorruptError
 	if errors.As(err, &corrupt) && !corrupt.Catalog {
 		// Named by the file it holds, as status names damage, not by the
@@ -284,7 +286,7 @@ func (r *Reader) read(ctx context.Context, f store.FileEntry, ref citeRef) (*Doc
 	}
 	rep := &Document{Path: f.Path, Root: f.Root, File: filepath.Join(f.Root, filepath.FromSlash(f.Path)), Format: f.Format}
 	host := filestat.HostPath(f.Root, f.Path) // the name on disk, for a name that is not UTF-8
-	rep.OnDisk = onDisk(host, f.Hash)
+	rep.OnDisk = onDisk(host, f)
 	rep.Sections, err = selectSections(f, chunks, ref)
 	if errors.Is(err, errNoTextThere) {
 		rep.Sections, rep.Note, rep.Markup, err = nearest(f, chunks, ref, host, rep.OnDisk)
@@ -309,20 +311,57 @@ func (r *Reader) notIndexed(p string) error {
 	return &NotIndexedError{Path: p}
 }
 
-// onDisk compares the file with the content hash the catalog recorded.
-func onDisk(path, hash string) string {
-	data, err := os.ReadFile(path)
+// onDisk compares the file with the content hash the catalog recorded:
+// without reading it when its stat is the one it was indexed with (as
+// rag index trusts it), else by hashing it in pieces, so that a citation
+// of a large file costs no more than its lines.
+func onDisk(path string, f store.FileEntry) string {
+	if info, err := os.Stat(path); err == nil && f.Seen != nil && f.Seen.ReadAt-f.Seen.MTime > int64(2*time.Second) &&
+		filestat.Of(info) == (filestat.Stat{Size: f.Seen.Size, MTime: f.Seen.MTime, CTime: f.Seen.CTime, Inode: f.Seen.Inode}) {
+		return "unchanged"
+	}
+	file, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return "missing"
 	case err != nil:
 		return "changed" // unreadable: what is shown cannot be checked against it
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != hash {
+	h := sha256.New()
+	_, err = io.Copy(h, file)
+	if cerr := file.Close(); err != nil || cerr != nil || hex.EncodeToString(h.Sum(nil)) != f.Hash {
 		return "changed"
 	}
 	return "unchanged"
+}
+
+// fileChunks reads the chunks of f that ref needs: every chunk's lines and
+// page, and the text of those in its range and of the nearest on either
+// side (for nearest); all of them when ref names no lines or page.
+func fileChunks(ctx context.Context, st *store.Local, f store.FileEntry, ref citeRef) ([]store.Chunk, error) {
+	return st.FileChunksPicked(ctx, f, func(outline []store.Chunk) []int {
+		var pick []int
+		prev, next := -1, -1
+		for i, c := range outline {
+			switch {
+			case !ref.lines() && ref.page == 0:
+			case ref.page > 0 && c.Page != ref.page:
+				continue
+			case ref.lines() && c.EndLine < ref.start:
+				if prev < 0 || c.EndLine > outline[prev].EndLine {
+					prev = i
+				}
+				continue
+			case ref.lines() && c.StartLine > ref.end:
+				if next < 0 || c.StartLine < outline[next].StartLine {
+					next = i
+				}
+				continue
+			}
+			pick = append(pick, i)
+		}
+		return append(pick, prev, next)
+	})
 }
 
 // selectSections picks the chunks ref asks for and merges them: one

@@ -522,3 +522,57 @@ func TestSourcesAndProblemsRecorded(t *testing.T) {
 		t.Fatalf("deleted single file: %+v, %v, %d files", sum, err, len(s.Manifest().Files))
 	}
 }
+
+// TestEditEmbedsNewChunks: a long file edited (a line inserted near the
+// top, a line appended) embeds only the chunks whose text is new; the
+// others take their vectors from its last object, and searches find the
+// same as a fresh index of the edited file.
+func TestEditEmbedsNewChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "line %d of the log: request %d served, %s\n", i, i*7919%1000, strings.Repeat("ok ", i*31%9))
+	}
+	lines := strings.SplitAfter(b.String(), "\n")
+	s := open(t)
+	fsys := fstest.MapFS{"log.txt": {Data: []byte(b.String())}}
+	first := &fakeEmbedder{}
+	sum, err := Run(ctx, s, first, Options{Root: "/r", FS: fsys, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := sum.Chunks
+	for _, tt := range []struct{ name, text string }{
+		{"inserted near the top", strings.Join(lines[:20], "") + "an inserted line\n" + strings.Join(lines[20:], "")},
+		{"appended", strings.Join(lines[:20], "") + "an inserted line\n" + strings.Join(lines[20:], "") + "one more line\n"},
+	} {
+		fsys["log.txt"] = &fstest.MapFile{Data: []byte(tt.text)}
+		emb := &fakeEmbedder{}
+		sum, err := Run(ctx, s, emb, Options{Root: "/r", FS: fsys, Model: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if emb.texts > 3 || sum.Embedded != emb.texts || sum.Changed != 1 {
+			t.Errorf("%s: embedded %d of %d chunks (summary: %d, changed %d), want at most 3", tt.name, emb.texts, all, sum.Embedded, sum.Changed)
+		}
+		fresh := open(t)
+		if _, err := Run(ctx, fresh, &fakeEmbedder{}, Options{Root: "/r", FS: fsys, Model: "m"}); err != nil {
+			t.Fatal(err)
+		}
+		q := ollamatest.Embed("request 17 served", 32)
+		got, err := s.Search(ctx, store.View{}, q, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := fresh.Search(ctx, store.View{}, q, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if i >= len(got) || got[i].Text != want[i].Text || got[i].Score != want[i].Score {
+				t.Errorf("%s: hit %d differs from a fresh index's", tt.name, i)
+			}
+		}
+	}
+}

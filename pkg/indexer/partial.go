@@ -104,6 +104,31 @@ func resume(ctx context.Context, st store.Store, prev store.FileEntry, p *pendin
 	}
 }
 
+// vectorReuser gives chunks the vectors a stored file holds for the same
+// text (store.Local).
+type vectorReuser interface {
+	ReuseVectors(ctx context.Context, prev store.FileEntry, chunks []store.Chunk) (int, error)
+}
+
+// reuse gives the chunks of p, a file read again because its content
+// changed, the vectors its last entry prev holds for the same heading and
+// text: what an edit leaves as it was is not embedded again. An object
+// that cannot be read is no loss: the chunks are embedded.
+func reuse(ctx context.Context, st store.Store, prev store.FileEntry, p *pending) {
+	vr, ok := st.(vectorReuser)
+	if !ok {
+		return
+	}
+	n, err := vr.ReuseVectors(ctx, prev, p.chunks)
+	if err != nil {
+		for i := range p.chunks {
+			p.chunks[i].Vector = nil // embedded again, as if none were found
+		}
+		return
+	}
+	p.resumed += n
+}
+
 // withProblems is problems with those of add in place of any for the same
 // files.
 func withProblems(problems, add []store.Problem) []store.Problem {

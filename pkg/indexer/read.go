@@ -159,8 +159,11 @@ func (rd *reader) read(ctx context.Context, f ingest.File) outcome {
 	entry.Format, entry.Meta = doc.Format, doc.Meta
 	o.p = newPending(entry, doc, pieces)
 	o.p.isNew, o.p.repair, o.p.size = !had, repair, f.Size
-	if had && prev.Key == partialKey(entry.Key, prev.Chunks) {
+	switch {
+	case had && prev.Key == partialKey(entry.Key, prev.Chunks):
 		resume(ctx, rd.st, prev, o.p) // a stopped run kept some of it
+	case had && prev.Key != entry.Key && !rd.damaged[prev.Key]:
+		reuse(ctx, rd.st, prev, o.p) // edited: its unchanged chunks keep their vectors
 	}
 	return o
 }

@@ -241,7 +241,7 @@ func checkObject(data []byte, chunks, dims int) error {
 	if !bytes.Equal(body[:4], objectMagic[:]) {
 		return errors.New("not a rag object file")
 	}
-	if v := binary.LittleEndian.Uint16(body[4:]); v != objectVersion {
+	if v := binary.LittleEndian.Uint16(body[4:]); v != objectVersion && v != objectVersion2 {
 		return fmt.Errorf("object version %d, want %d", v, objectVersion)
 	}
 	if crc32.ChecksumIEEE(body) != sum {

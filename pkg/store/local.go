@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -697,7 +698,7 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) (err 
 	var buf bytes.Buffer
 	size := 32 // the header and checksum
 	for _, c := range chunks {
-		size += 4*binary.MaxVarintLen32 + len(c.Heading) + len(c.Text) + 4*len(c.Vector)
+		size += 4*binary.MaxVarintLen32 + len(c.Heading) + len(c.Text) + 4*len(c.Vector) + 4 + tableEntry
 	}
 	buf.Grow(size) // grown once, not doubled as it fills
 	if err := encodeObject(&buf, chunks); err != nil {
@@ -1349,6 +1350,24 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 	if !ok {
 		obj, ok = s.texts.get(s.textKey(f.Key))
 	}
+	i := h.ID - base[fi]
+	if !ok {
+		// A version 3 object: the hit's own record, not the whole object.
+		one, err := s.cachedChunk(f, i)
+		var corrupt *CorruptError
+		switch {
+		case err == nil && !one.usable[0]:
+			return Hit{}, false, nil
+		case err == nil:
+			c := one.chunks[0]
+			return Hit{ID: h.ID, File: f, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text, Score: h.Score}, true, nil
+		case errors.As(err, &corrupt):
+			s.noteDamage(f.Key, corrupt)
+			return Hit{}, false, nil
+		case !errors.Is(err, errNoTable):
+			return Hit{}, false, err
+		}
+	}
 	if !ok {
 		var err error
 		obj, err = s.readObjectText(f.Key)
@@ -1366,12 +1385,27 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 		s.texts.put(s.textKey(f.Key), obj)
 	}
 	read[f.Key] = obj
-	i := h.ID - base[fi]
 	c := obj.chunks[i]
 	if obj.dims != s.manifest.Dims || !obj.usable[i] {
 		return Hit{}, false, nil
 	}
 	return Hit{ID: h.ID, File: f, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Heading: c.Heading, Text: c.Text, Score: h.Score}, true, nil
+}
+
+// cachedChunk is chunk i of f's object (version 3) as one chunk's
+// objectText, kept as objects' texts are for the store's later searches.
+func (s *Local) cachedChunk(f FileEntry, i int) (objectText, error) {
+	ck := f.Key + "#" + strconv.Itoa(i)
+	if one, ok := s.texts.get(ck); ok {
+		return one, nil
+	}
+	c, usable, err := s.chunkAt(f, i)
+	if err != nil {
+		return objectText{}, err
+	}
+	one := objectText{chunks: []Chunk{c}, usable: []bool{usable}, dims: s.manifest.Dims}
+	s.texts.put(ck, one)
+	return one, nil
 }
 
 // Close implements Store. A writer removes the objects no catalog names

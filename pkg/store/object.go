@@ -15,14 +15,47 @@ import (
 //
 //	"RAGC" | version u16 | dims u32 | count u32
 //	count × ( start uvarint | end uvarint | page uvarint |
-//	          len uvarint | heading | len uvarint | text | dims × f32 )
+//	          len uvarint | heading | len uvarint | text | dims × f32 |
+//	          crc32-IEEE of the record, u32 )
+//	count × ( offset u64 | start u32 | end u32 | page u32 | flags u32 | hash u64 )
+//	table offset u64 | crc32-IEEE of the table, u32
 //	crc32-IEEE of all the above, u32
 //
 // All integers are little-endian. The checksum turns a torn or damaged file
-// into a clear error instead of wrong vectors.
+// into a clear error instead of wrong vectors. Version 3 added the record
+// checksums and the table at the end (where each record starts, its lines
+// and page, flag 1 when its vector has a direction, and a hash of its
+// heading and text: chunkHash), so that a hit reads its own chunk, and a
+// citation the table and its chunks, never the whole object of a large
+// file; and an edited file's chunks find their unchanged text's vectors.
+// Version 2 (no record checksums, no table) is still read.
 var objectMagic = [4]byte{'R', 'A', 'G', 'C'}
 
-const objectVersion = 2
+const (
+	objectVersion   = 3
+	objectVersion2  = 2
+	objectHeader    = 14
+	tableEntry      = 32
+	objectTrailer   = 16 // table offset, its checksum and the file's
+	flagUsable      = 1
+	objectTailBytes = objectTrailer - 4 // the trailer before the file's checksum
+)
+
+// chunkHash names a chunk's heading and text, what its vector is made of
+// (with the index's model): FNV-1a, 64 bits. A match is checked against
+// the text itself before its vector is reused.
+func chunkHash(heading, text string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(heading); i++ {
+		h = (h ^ uint64(heading[i])) * prime
+	}
+	h = (h ^ 0) * prime
+	for i := 0; i < len(text); i++ {
+		h = (h ^ uint64(text[i])) * prime
+	}
+	return h
+}
 
 func encodeObject(w io.Writer, chunks []Chunk) error {
 	dims := 0
@@ -31,7 +64,7 @@ func encodeObject(w io.Writer, chunks []Chunk) error {
 	}
 	crc := crc32.NewIEEE()
 	bw := bufio.NewWriter(io.MultiWriter(w, crc))
-	var hdr [14]byte
+	var hdr [objectHeader]byte
 	copy(hdr[:4], objectMagic[:])
 	binary.LittleEndian.PutUint16(hdr[4:], objectVersion)
 	binary.LittleEndian.PutUint32(hdr[6:], uint32(dims))
@@ -39,41 +72,61 @@ func encodeObject(w io.Writer, chunks []Chunk) error {
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
-	var buf [binary.MaxVarintLen64]byte
-	var f [4]byte
+	table := make([]byte, 0, tableEntry*len(chunks))
+	off := uint64(objectHeader)
+	var rec []byte
 	for i, c := range chunks {
 		if len(c.Vector) != dims {
 			return fmt.Errorf("chunk %d has %d dimensions, want %d", i, len(c.Vector), dims)
 		}
-		for _, v := range []uint64{uint64(c.StartLine), uint64(c.EndLine), uint64(c.Page), uint64(len(c.Heading))} {
-			n := binary.PutUvarint(buf[:], v)
-			if _, err := bw.Write(buf[:n]); err != nil {
-				return err
-			}
-		}
-		if _, err := bw.WriteString(c.Heading); err != nil {
+		rec = appendRecord(rec[:0], c)
+		if _, err := bw.Write(rec); err != nil {
 			return err
 		}
-		n := binary.PutUvarint(buf[:], uint64(len(c.Text)))
-		if _, err := bw.Write(buf[:n]); err != nil {
-			return err
+		var flags uint32
+		if !zero(c.Vector) {
+			flags = flagUsable
 		}
-		if _, err := bw.WriteString(c.Text); err != nil {
-			return err
-		}
-		for _, x := range c.Vector {
-			binary.LittleEndian.PutUint32(f[:], math.Float32bits(x))
-			if _, err := bw.Write(f[:]); err != nil {
-				return err
-			}
-		}
+		table = binary.LittleEndian.AppendUint64(table, off)
+		table = binary.LittleEndian.AppendUint32(table, uint32(c.StartLine))
+		table = binary.LittleEndian.AppendUint32(table, uint32(c.EndLine))
+		table = binary.LittleEndian.AppendUint32(table, uint32(c.Page))
+		table = binary.LittleEndian.AppendUint32(table, flags)
+		table = binary.LittleEndian.AppendUint64(table, chunkHash(c.Heading, c.Text))
+		off += uint64(len(rec))
+	}
+	if _, err := bw.Write(table); err != nil {
+		return err
+	}
+	var tail [objectTailBytes]byte
+	binary.LittleEndian.PutUint64(tail[:], off)
+	binary.LittleEndian.PutUint32(tail[8:], crc32.ChecksumIEEE(table))
+	if _, err := bw.Write(tail[:]); err != nil {
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
+	var f [4]byte
 	binary.LittleEndian.PutUint32(f[:], crc.Sum32())
 	_, err := w.Write(f[:])
 	return err
+}
+
+// appendRecord appends the record of c, its checksum last.
+func appendRecord(b []byte, c Chunk) []byte {
+	at := len(b)
+	b = binary.AppendUvarint(b, uint64(c.StartLine))
+	b = binary.AppendUvarint(b, uint64(c.EndLine))
+	b = binary.AppendUvarint(b, uint64(c.Page))
+	b = binary.AppendUvarint(b, uint64(len(c.Heading)))
+	b = append(b, c.Heading...)
+	b = binary.AppendUvarint(b, uint64(len(c.Text)))
+	b = append(b, c.Text...)
+	for _, x := range c.Vector {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b[at:]))
 }
 
 var errShort = errors.New("truncated")
@@ -113,15 +166,26 @@ func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims
 	if !bytes.Equal(body[:4], objectMagic[:]) {
 		return nil, nil, 0, errors.New("not a rag object file")
 	}
-	if v := binary.LittleEndian.Uint16(body[4:]); v != objectVersion {
-		return nil, nil, 0, fmt.Errorf("object version %d, want %d", v, objectVersion)
+	version := binary.LittleEndian.Uint16(body[4:])
+	if version != objectVersion && version != objectVersion2 {
+		return nil, nil, 0, fmt.Errorf("object version %d, want %d", version, objectVersion)
 	}
 	if crc32.ChecksumIEEE(body) != sum {
 		return nil, nil, 0, errors.New("checksum mismatch")
 	}
 	dims = int(binary.LittleEndian.Uint32(body[6:]))
 	count := int(binary.LittleEndian.Uint32(body[10:]))
-	r := body[14:]
+	r := body[objectHeader:]
+	record := 0 // the bytes each record ends with (its checksum)
+	if version == objectVersion {
+		// The table and trailer follow the records: the file's checksum
+		// covers them, and the records are decoded in order without them.
+		if len(r) < objectTailBytes || count > (len(r)-objectTailBytes)/tableEntry {
+			return nil, nil, 0, errShort
+		}
+		r = r[:len(r)-objectTailBytes-count*tableEntry]
+		record = 4
+	}
 	// The header is checked against the file before anything is allocated
 	// for it: a crafted one (its checksum made to match) claimed billions
 	// of chunks and dimensions, and count × dims overflowed into a negative
@@ -173,7 +237,7 @@ func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims
 		if err != nil {
 			return nil, nil, 0, err
 		}
-		if len(r) < n+4*dims {
+		if len(r) < n+4*dims+record {
 			return nil, nil, 0, errShort
 		}
 		c := Chunk{StartLine: start, EndLine: end, Page: page, Heading: heading, Text: string(r[:n])}
@@ -187,7 +251,7 @@ func parseObject(data []byte, vectors bool) (chunks []Chunk, usable []bool, dims
 		} else {
 			usable = append(usable, !zeroBits(r[:4*dims]))
 		}
-		r = r[4*dims:]
+		r = r[4*dims+record:]
 		chunks = append(chunks, c)
 	}
 	if len(r) != 0 {

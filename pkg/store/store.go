@@ -25,8 +25,11 @@ import (
 // Manifest.AccessControl); version 7 named collections (Source.Collection);
 // version 8 sources inside other sources, each with its own settings
 // (Source.Inherit: which of them it takes from the folder around it), and
-// kept what `rag index --remove` took out of a folder (Source.Removed).
-const FormatVersion = 8
+// kept what `rag index --remove` took out of a folder (Source.Removed);
+// version 9 objects of version 3 (a table of their chunks, each chunk
+// checked on its own: object.go), which a rag of version 8 would take for
+// damage. The catalog itself is as in version 8.
+const FormatVersion = 9
 
 // oldestReadable is the oldest format version Open still reads: versions 3
 // and 4 (JSON catalogs) and 5 (binary) hold the same but for what the later
