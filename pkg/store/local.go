@@ -1395,7 +1395,7 @@ func (s *Local) lazyHit(ctx context.Context, id int, score float32, read map[str
 // cachedChunk is chunk i of f's object (version 3) as one chunk's
 // objectText, kept as objects' texts are for the store's later searches.
 func (s *Local) cachedChunk(f FileEntry, i int) (objectText, error) {
-	ck := f.Key + "#" + strconv.Itoa(i)
+	ck := s.textKey(f.Key + "#" + strconv.Itoa(i))
 	if one, ok := s.texts.get(ck); ok {
 		return one, nil
 	}
