@@ -28,10 +28,13 @@ type pending struct {
 	failure error
 	// resumed counts the chunks a stopped run kept, not embedded again.
 	resumed int
-	isNew   bool
-	repair  bool  // unchanged, but its stored chunks are damaged
-	done    int   // chunks embedded so far
-	size    int64 // of the file, as walked: its share of progress
+	// fieldsOnly is set when the file's text is as before: only its
+	// fields (front matter) changed, and it took no embedding.
+	fieldsOnly bool
+	isNew      bool
+	repair     bool  // unchanged, but its stored chunks are damaged
+	done       int   // chunks embedded so far
+	size       int64 // of the file, as walked: its share of progress
 }
 
 // outcome is what reading a file found: a reason it failed or was
@@ -159,10 +162,47 @@ func (rd *reader) read(ctx context.Context, f ingest.File) outcome {
 	entry.Format, entry.Meta = doc.Format, doc.Meta
 	o.p = newPending(entry, doc, pieces)
 	o.p.isNew, o.p.repair, o.p.size = !had, repair, f.Size
-	if had && prev.Key == partialKey(entry.Key, prev.Chunks) {
+	switch {
+	case had && prev.Key == partialKey(entry.Key, prev.Chunks):
 		resume(ctx, rd.st, prev, o.p) // a stopped run kept some of it
+	case had && !rd.damaged[prev.Key] && (doc.FrontMatter > 0 || len(prev.Meta) > 0):
+		o.p.fieldsOnly = sameText(ctx, rd.st, prev, o.p)
 	}
 	return o
+}
+
+// sameText gives the chunks of p, a file whose front matter may be all
+// that changed, the vectors of its previous content prev when every chunk
+// embeds the same text as one of prev's: its fields are then all that is
+// indexed again, nothing is embedded (the lines, which front matter of
+// another length moves, are p's). Otherwise, or when prev cannot be read,
+// p is embedded as any changed file.
+func sameText(ctx context.Context, st store.Store, prev store.FileEntry, p *pending) bool {
+	cr, ok := st.(chunkReader)
+	if !ok || prev.Chunks == 0 {
+		return false
+	}
+	old, err := cr.FileChunks(ctx, prev)
+	if err != nil {
+		return false
+	}
+	vecs := make(map[string][]float32, len(old))
+	for _, c := range old {
+		if len(c.Vector) > 0 {
+			vecs[EmbedText(c)] = c.Vector
+		}
+	}
+	found := make([][]float32, len(p.chunks))
+	for i, c := range p.chunks {
+		if found[i] = vecs[EmbedText(c)]; found[i] == nil {
+			return false
+		}
+	}
+	for i := range p.chunks {
+		p.chunks[i].Vector = found[i]
+	}
+	p.resumed = len(p.chunks)
+	return true
 }
 
 // newPending is the file of entry, read as doc and chunked into pieces,
