@@ -39,7 +39,7 @@ func FieldCounts(files []store.FileEntry) []FieldCount {
 	for i := range files {
 		for k, v := range files[i].Meta {
 			kind := filter.KindOf(v)
-			if k == frontMatterErrorKey || kind == "" {
+			if k == frontMatterErrorKey || k == "title" || kind == "" { // title: the built-in reads it
 				continue
 			}
 			s := keys[k]
