@@ -567,12 +567,36 @@ func ParseDate(s string) (t time.Time, day, ok bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false, false // the common case: not a date
 	}
+	if len(s) == 10 { // a day, the most common by far: without time.Parse's layouts
+		t, ok := calendarDay(s)
+		return t, ok, ok
+	}
 	for _, l := range dateLayouts {
 		if t, err := time.ParseInLocation(l.layout, s, time.UTC); err == nil {
 			return t, l.day, true
 		}
 	}
 	return time.Time{}, false, false
+}
+
+// calendarDay reads YYYY-MM-DD, a real day of the calendar.
+func calendarDay(s string) (time.Time, bool) {
+	n := func(from, to int) int {
+		v := 0
+		for i := from; i < to; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return -1
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v
+	}
+	y, m, d := n(0, 4), n(5, 7), n(8, 10)
+	if y < 0 || m < 1 || m > 12 || d < 1 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	return t, t.Day() == d // 2025-02-30 is no day
 }
 
 // Names returns the distinct fields f names, sorted.

@@ -241,3 +241,26 @@ func FuzzParse(f *testing.F) {
 		(Filter{All: []Any{a}}).Match(doc)
 	})
 }
+
+func TestParseDate(t *testing.T) {
+	for _, tt := range []struct {
+		s       string
+		want    string
+		day, ok bool
+	}{
+		{"2025-01-31", "2025-01-31T00:00:00Z", true, true},
+		{"2024-02-29", "2024-02-29T00:00:00Z", true, true},
+		{"2025-02-29", "", false, false},
+		{"2025-13-01", "", false, false},
+		{"2025-1-01x", "", false, false},
+		{"2025-01-31T10:00", "2025-01-31T10:00:00Z", false, true},
+		{"2025-01-31 10:00:00 +0100", "2025-01-31T09:00:00Z", false, true},
+		{"2025-01-31T10:00:00.5+02:00", "2025-01-31T08:00:00.5Z", false, true},
+		{"2025-01-31T25:00", "", false, false},
+	} {
+		got, day, ok := ParseDate(tt.s)
+		if ok != tt.ok || day != tt.day || ok && got.UTC().Format(time.RFC3339Nano) != tt.want {
+			t.Errorf("ParseDate(%q) = %v, %v, %v; want %s, %v, %v", tt.s, got.UTC(), day, ok, tt.want, tt.day, tt.ok)
+		}
+	}
+}
