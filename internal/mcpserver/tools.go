@@ -33,7 +33,7 @@ type searchIn struct {
 	K     int    `json:"k,omitempty" jsonschema:"how many results, 1 to 50 (default: the server's, 5 unless set)"`
 	Mode  string `json:"mode,omitempty" jsonschema:"hybrid (keywords and meaning), lexical (keywords) or dense (meaning); default: the server's"`
 	// Collection narrows the call to collections, as --collection does.
-	Collection string `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several; status lists them); default: the server's"`
+	Collection string   `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several; status lists them); default: the server's"`
 	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 }
 
@@ -85,8 +85,8 @@ func (t *tools) search(ctx context.Context, _ *mcp.CallToolRequest, in searchIn)
 }
 
 type getIn struct {
-	Citation   string `json:"citation" jsonschema:"a path or a citation as search and ask give them: guide.md, guide.md:12-30, 'manual.pdf p.3'"`
-	Collection string `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
+	Citation   string   `json:"citation" jsonschema:"a path or a citation as search and ask give them: guide.md, guide.md:12-30, 'manual.pdf p.3'"`
+	Collection string   `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
 	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 }
 
@@ -172,8 +172,8 @@ func (t *tools) multiGet(ctx context.Context, _ *mcp.CallToolRequest, in multiGe
 }
 
 type askIn struct {
-	Question   string `json:"question" jsonschema:"the question, in the user's words"`
-	Collection string `json:"collection,omitempty" jsonschema:"answer from the files of this collection only (comma-separated for several); default: the server's"`
+	Question   string   `json:"question" jsonschema:"the question, in the user's words"`
+	Collection string   `json:"collection,omitempty" jsonschema:"answer from the files of this collection only (comma-separated for several); default: the server's"`
 	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 }
 
