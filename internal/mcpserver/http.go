@@ -191,7 +191,7 @@ func (h *Handler) Close() error {
 // sameWho says whether a and b are one caller: the same principal,
 // tenant and collections served.
 func sameWho(a, b engine.Who) bool {
-	return a.As == b.As && a.Tenant == b.Tenant && slices.Equal(a.Collections, b.Collections)
+	return a.As == b.As && a.Tenant == b.Tenant && slices.Equal(a.Collections, b.Collections) && a.Filter.String() == b.Filter.String()
 }
 
 // writeError writes rag serve's error object: {"error":{"code","message"}}.

@@ -14,12 +14,14 @@ package mcpserver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filter"
 )
 
 // Options say how every session's tools answer.
@@ -151,10 +153,14 @@ func (e *toolError) Error() string { return e.text }
 func (e *toolError) Unwrap() error { return e.err }
 
 // narrow is r's view narrowed to the collections a call names
-// (comma-separated), by the engine's one rule (Reader.Narrow): a client
-// narrows what is served, never widens it.
-func narrow(r *engine.Reader, collections string) (*engine.Reader, error) {
-	v, err := r.Narrow(splitCollections(collections))
+// (comma-separated) and to its filter, by the engine's one rule
+// (Reader.NarrowBy): a client narrows what is served, never widens it.
+func narrow(r *engine.Reader, collections string, filters []string) (*engine.Reader, error) {
+	f, err := filter.ParseAll(filters)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	v, err := r.NarrowBy(splitCollections(collections), f)
 	if err != nil {
 		return nil, err
 	}

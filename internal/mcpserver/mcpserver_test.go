@@ -18,6 +18,7 @@ import (
 	"github.com/rag-cli/rag/internal/ollamatest"
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
@@ -319,5 +320,41 @@ func TestErrorTextUnset(t *testing.T) {
 	cs := f.connect(t, o, engine.Who{})
 	if text, isErr := call(t, cs, "get", map[string]any{"citation": "nope.md"}, nil); !isErr || text != "nope.md is not in the index" {
 		t.Errorf("error %v, %q", isErr, text)
+	}
+}
+
+// TestFilterTools: every tool takes a filter that narrows the call as
+// --filter does, within what the session serves (a served filter stays:
+// a call's filter narrows it further); a malformed one is the call's
+// error, naming the character.
+func TestFilterTools(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	served, err := filter.ParseAll([]string{"path!=kettle.md"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := f.connect(t, options(), engine.Who{Filter: served})
+	for tool, args := range map[string]map[string]any{
+		"search":    {"query": "kettle boils water uploads parts retries", "k": 10},
+		"get":       {"citation": "uploads.md"},
+		"multi_get": {"targets": []string{"*.md"}},
+		"ask":       {"question": "How are large uploads sent?"},
+	} {
+		args["filter"] = []string{"collection=wiki"}
+		var p paths
+		text, isErr := call(t, cs, tool, args, &p)
+		for _, got := range p.all() {
+			if got != "uploads.md" {
+				t.Errorf("%s filtered to wiki but not kettle.md: %s: %s", tool, got, text)
+			}
+		}
+		if isErr || tool != "ask" && !slices.Contains(p.all(), "uploads.md") {
+			t.Errorf("%s: %v, %v: %s", tool, isErr, p.all(), text)
+		}
+		args["filter"] = []string{"size>big"}
+		if text, isErr := call(t, cs, tool, args, &p); !isErr || !strings.Contains(text, "at character 6") {
+			t.Errorf("%s with a malformed filter: %v %q", tool, isErr, text)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rag-cli/rag/internal/english"
 	"github.com/rag-cli/rag/pkg/answer"
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -32,7 +33,8 @@ type searchIn struct {
 	K     int    `json:"k,omitempty" jsonschema:"how many results, 1 to 50 (default: the server's, 5 unless set)"`
 	Mode  string `json:"mode,omitempty" jsonschema:"hybrid (keywords and meaning), lexical (keywords) or dense (meaning); default: the server's"`
 	// Collection narrows the call to collections, as --collection does.
-	Collection string `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several; status lists them); default: the server's"`
+	Collection string   `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several; status lists them); default: the server's"`
+	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 }
 
 func (t *tools) search(ctx context.Context, _ *mcp.CallToolRequest, in searchIn) (*mcp.CallToolResult, engine.SearchReport, error) {
@@ -56,8 +58,12 @@ func (t *tools) search(ctx context.Context, _ *mcp.CallToolRequest, in searchIn)
 		rep.Mode = string(rt.Mode)
 		// The session's reader, narrowed for the call: it warns once of a
 		// fallback to keywords.
+		f, err := filter.ParseAll(in.Filter)
+		if err != nil {
+			return fmt.Errorf("filter: %w", err)
+		}
 		res, err := r.Search(ctx, engine.SearchRequest{Query: in.Query, K: k, Retrieval: rt, ChatModel: t.o.Ask.Model,
-			Collections: splitCollections(in.Collection)})
+			Collections: splitCollections(in.Collection), Filter: f})
 		if err != nil {
 			return err
 		}
@@ -79,8 +85,9 @@ func (t *tools) search(ctx context.Context, _ *mcp.CallToolRequest, in searchIn)
 }
 
 type getIn struct {
-	Citation   string `json:"citation" jsonschema:"a path or a citation as search and ask give them: guide.md, guide.md:12-30, 'manual.pdf p.3'"`
-	Collection string `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
+	Citation   string   `json:"citation" jsonschema:"a path or a citation as search and ask give them: guide.md, guide.md:12-30, 'manual.pdf p.3'"`
+	Collection string   `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
+	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 }
 
 func (t *tools) get(ctx context.Context, _ *mcp.CallToolRequest, in getIn) (*mcp.CallToolResult, *engine.Document, error) {
@@ -90,7 +97,7 @@ func (t *tools) get(ctx context.Context, _ *mcp.CallToolRequest, in getIn) (*mcp
 		if target == "" {
 			return errors.New("no path or citation given")
 		}
-		n, err := narrow(r, in.Collection)
+		n, err := narrow(r, in.Collection, in.Filter)
 		if err != nil {
 			return err
 		}
@@ -127,6 +134,7 @@ func fencedDocument(key string, doc *engine.Document, n int) string {
 type multiGetIn struct {
 	Targets    []string `json:"targets" jsonschema:"paths, citations or globs over the indexed paths: guide.md, guide.md:12-30, 'manual.pdf p.3', docs/**/*.md (at most 100)"`
 	Collection string   `json:"collection,omitempty" jsonschema:"only the files of this collection (comma-separated for several); default: the server's"`
+	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 	MaxBytes   int      `json:"max_bytes,omitempty" jsonschema:"the most text to return, all documents together (default 65536, at most 1048576); documents past it are listed as omitted"`
 }
 
@@ -136,7 +144,7 @@ func (t *tools) multiGet(ctx context.Context, _ *mcp.CallToolRequest, in multiGe
 		if in.MaxBytes < 0 || in.MaxBytes > MaxBytes {
 			return fmt.Errorf("max_bytes must be from 1 to %d", MaxBytes)
 		}
-		n, err := narrow(r, in.Collection)
+		n, err := narrow(r, in.Collection, in.Filter)
 		if err != nil {
 			return err
 		}
@@ -164,8 +172,9 @@ func (t *tools) multiGet(ctx context.Context, _ *mcp.CallToolRequest, in multiGe
 }
 
 type askIn struct {
-	Question   string `json:"question" jsonschema:"the question, in the user's words"`
-	Collection string `json:"collection,omitempty" jsonschema:"answer from the files of this collection only (comma-separated for several); default: the server's"`
+	Question   string   `json:"question" jsonschema:"the question, in the user's words"`
+	Collection string   `json:"collection,omitempty" jsonschema:"answer from the files of this collection only (comma-separated for several); default: the server's"`
+	Filter     []string `json:"filter,omitempty" jsonschema:"only the files whose fields match, all of these: FIELD=VALUE (a list field: holds it; path: a glob such as runbooks/**), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates such as 2025-01-31), FIELD exists, FIELD missing, A|B for either; fields: front matter keys, path, type, format, size, modified, indexed, collection, title"`
 }
 
 func (t *tools) ask(ctx context.Context, _ *mcp.CallToolRequest, in askIn) (*mcp.CallToolResult, *engine.AskReport, error) {
@@ -177,7 +186,11 @@ func (t *tools) ask(ctx context.Context, _ *mcp.CallToolRequest, in askIn) (*mcp
 		}
 		// The session's reader narrows to the call's collections itself
 		// (AskRequest.Collections), and warns once of what it warns of.
-		res, err := r.Ask(ctx, engine.AskRequest{Question: q, AskOptions: t.o.Ask, Collections: splitCollections(in.Collection)}, nil)
+		f, err := filter.ParseAll(in.Filter)
+		if err != nil {
+			return fmt.Errorf("filter: %w", err)
+		}
+		res, err := r.Ask(ctx, engine.AskRequest{Question: q, AskOptions: t.o.Ask, Collections: splitCollections(in.Collection), Filter: f}, nil)
 		if err != nil {
 			return err
 		}

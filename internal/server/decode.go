@@ -12,18 +12,22 @@ import (
 	"unicode/utf8"
 
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
 // retrievalBody is how a search or an ask retrieves, as the CLI's flags
-// say it: k, mode, fusion, collections, expansion and re-ranking.
+// say it: k, mode, fusion, collections, metadata filters, expansion and
+// re-ranking.
 type retrievalBody struct {
 	K           int      `json:"k"`
 	Mode        string   `json:"mode"`
 	Fusion      string   `json:"fusion"`
 	Collections []string `json:"collections"`
-	Expand      *bool    `json:"expand"`
-	Rerank      *bool    `json:"rerank"`
+	// Filter are --filter expressions, all of which must hold.
+	Filter []string `json:"filter"`
+	Expand *bool    `json:"expand"`
+	Rerank *bool    `json:"rerank"`
 }
 
 // searchBody is the request of POST /v1/search.
@@ -47,6 +51,7 @@ type askBody struct {
 type getBody struct {
 	Target      string   `json:"target"`
 	Collections []string `json:"collections"`
+	Filter      []string `json:"filter"`
 }
 
 // multiGetBody is the request of POST /v1/multi-get.
@@ -54,6 +59,7 @@ type multiGetBody struct {
 	Targets     []string `json:"targets"`
 	MaxBytes    int      `json:"max_bytes"`
 	Collections []string `json:"collections"`
+	Filter      []string `json:"filter"`
 }
 
 // whoFields are fields a client might send to say who it is: who asks
@@ -143,9 +149,27 @@ func checkK(k, def, max int) (int, error) {
 }
 
 // apply lays a request's mode, fusion, expand and rerank over the
-// server's retrieval (ParseMode's rule, as --mode's) and checks its
-// collections.
-func (b *retrievalBody) apply(rt *engine.Retrieval) error {
+// server's retrieval (ParseMode's rule, as --mode's), checks its
+// collections and returns its filter, parsed.
+func (b *retrievalBody) apply(rt *engine.Retrieval) (filter.Filter, error) {
+	f, err := parseFilter(b.Filter)
+	if err != nil {
+		return f, err
+	}
+	return f, b.applyRetrieval(rt)
+}
+
+// parseFilter parses a request's filter expressions (--filter's grammar):
+// a malformed one is a bad request that says at which character.
+func parseFilter(exprs []string) (filter.Filter, error) {
+	f, err := filter.ParseAll(exprs)
+	if err != nil {
+		return f, badRequest("filter: " + err.Error())
+	}
+	return f, nil
+}
+
+func (b *retrievalBody) applyRetrieval(rt *engine.Retrieval) error {
 	if b.Mode != "" {
 		m, err := retrieve.ParseMode(b.Mode)
 		if err != nil {

@@ -41,7 +41,8 @@ func FuzzDecode(f *testing.F) {
 		if err := decode(strings.NewReader(body), &sb); err == nil {
 			rt := s.cfg.Ask.Retrieval
 			_, err := checkK(sb.K, s.cfg.SearchK, s.cfg.MaxK)
-			check(errors.Join(err, sb.apply(&rt)))
+			_, aerr := sb.apply(&rt)
+			check(errors.Join(err, aerr))
 			_, err = checkText("query", sb.Query, s.cfg.MaxQuery)
 			check(err)
 		} else {

@@ -33,7 +33,7 @@ type readers struct {
 }
 
 func whoKey(w engine.Who) string {
-	return w.As + "\x00" + w.Tenant + "\x00" + strings.Join(w.Collections, "\x00")
+	return w.As + "\x00" + w.Tenant + "\x00" + strings.Join(w.Collections, "\x00") + "\x00" + w.Filter.String()
 }
 
 // get returns a reader of the index as it is now, for w.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -66,12 +67,13 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := s.cfg.Ask.Retrieval
-	if err := b.apply(&rt); err != nil {
+	f, err := b.apply(&rt)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	s.read(w, r, func(ctx context.Context, rd *engine.Reader) (any, error) {
-		res, err := rd.Search(ctx, engine.SearchRequest{Query: q, K: k, Retrieval: rt, ChatModel: s.cfg.Ask.Model, Collections: b.Collections, StrictDamage: true})
+		res, err := rd.Search(ctx, engine.SearchRequest{Query: q, K: k, Retrieval: rt, ChatModel: s.cfg.Ask.Model, Collections: b.Collections, Filter: f, StrictDamage: true})
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +92,8 @@ func (s *server) askRequest(b *askBody) (engine.AskRequest, error) {
 	if o.K, err = checkK(b.K, o.K, s.cfg.MaxK); err != nil {
 		return engine.AskRequest{}, err
 	}
-	err = errors.Join(b.apply(&o.Retrieval),
+	f, ferr := b.apply(&o.Retrieval)
+	err = errors.Join(ferr,
 		checkFloor("min_score", b.MinScore, &o.Floor.MinDense), checkFloor("min_relevance", b.MinRelevance, &o.Floor.MinRerank),
 		checkFloor("min_coverage", b.MinCoverage, &o.Floor.MinCoverage))
 	if err != nil {
@@ -101,7 +104,7 @@ func (s *server) askRequest(b *askBody) (engine.AskRequest, error) {
 	default:
 		return engine.AskRequest{}, badRequest(fmt.Sprintf("stream: want \"ndjson\", \"sse\" or none, not %q", b.Stream))
 	}
-	return engine.AskRequest{Question: q, AskOptions: o, Collections: b.Collections, StrictDamage: true}, nil
+	return engine.AskRequest{Question: q, AskOptions: o, Collections: b.Collections, Filter: f, StrictDamage: true}, nil
 }
 
 // askReport is the --json document of rag ask for res.
@@ -161,12 +164,16 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = checkCollections(b.Collections)
 	}
+	var f filter.Filter
+	if err == nil {
+		f, err = parseFilter(b.Filter)
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	s.read(w, r, func(ctx context.Context, rd *engine.Reader) (any, error) {
-		n, err := narrow(rd, b.Collections)
+		n, err := narrow(rd, b.Collections, f)
 		if err != nil {
 			return nil, err
 		}
@@ -174,10 +181,10 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// narrow is rd narrowed to a request's collections (Reader.Narrow: a
-// request narrows, never widens).
-func narrow(rd *engine.Reader, collections []string) (*engine.Reader, error) {
-	v, err := rd.Narrow(collections)
+// narrow is rd narrowed to a request's collections and filter
+// (Reader.NarrowBy: a request narrows, never widens).
+func narrow(rd *engine.Reader, collections []string, f filter.Filter) (*engine.Reader, error) {
+	v, err := rd.NarrowBy(collections, f)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +197,10 @@ func (s *server) multiGet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	err := checkCollections(b.Collections)
+	f, err := parseFilter(b.Filter)
+	if err == nil {
+		err = checkCollections(b.Collections)
+	}
 	switch {
 	case err != nil:
 	case b.MaxBytes < 0 || b.MaxBytes > MaxMultiGetBytes:
@@ -208,7 +218,7 @@ func (s *server) multiGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.read(w, r, func(ctx context.Context, rd *engine.Reader) (any, error) {
-		n, err := narrow(rd, b.Collections)
+		n, err := narrow(rd, b.Collections, f)
 		if err != nil {
 			return nil, err
 		}

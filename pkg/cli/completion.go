@@ -35,6 +35,9 @@ func registerCompletions(a *App, root *cobra.Command, g *globalOptions) {
 			"collection": func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 				return a.collectionNames(cmd, g), cobra.ShellCompDirectiveNoFileComp
 			},
+			"filter": func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return a.fieldNames(cmd, g, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+			},
 		} {
 			if c.LocalNonPersistentFlags().Lookup(flag) != nil {
 				// Registering twice is the only error, and each flag is
@@ -75,6 +78,42 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 		return nil
 	}
 	return names
+}
+
+// fieldNames completes the field of --filter's last condition (after the
+// last |): the built-in fields and the front matter keys of the files the
+// asker sees, as rag status --fields lists them. Once an operator is
+// typed there is nothing to offer.
+func (a *App) fieldNames(cmd *cobra.Command, g *globalOptions, toComplete string) []cobra.Completion {
+	head, tail := "", toComplete
+	if i := strings.LastIndexByte(toComplete, '|'); i >= 0 {
+		head, tail = toComplete[:i+1], toComplete[i+1:]
+	}
+	if strings.ContainsAny(tail, "=<>!\" ") {
+		return nil
+	}
+	dir, err := a.indexDir(g)
+	if err != nil {
+		return nil
+	}
+	o := ViewOptions{As: a.cfg.String(config.KeyAs), Tenant: a.cfg.String(config.KeyTenant)}
+	if f := cmd.Flags().Lookup("as"); f != nil {
+		o.As = f.Value.String()
+	}
+	if f := cmd.Flags().Lookup("tenant"); f != nil {
+		o.Tenant = f.Value.String()
+	}
+	names, err := engine.New(a.engineConfig(dir, g)).Fields(cmd.Context(), o.who())
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, n := range names {
+		if strings.HasPrefix(n, tail) {
+			out = append(out, head+n)
+		}
+	}
+	return out
 }
 
 // modelNames lists the server's models that start with prefix; when the

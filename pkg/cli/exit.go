@@ -14,6 +14,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/filestat"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -153,6 +154,7 @@ var targetHints = map[engine.TargetReason]string{
 func classify(err error) (code int, hint string) {
 	var (
 		usage      *usageError
+		syntax     *filter.SyntaxError
 		silent     *silentError
 		hinted     *hintedError
 		interrupt  *interruptedError
@@ -269,6 +271,8 @@ func classify(err error) (code int, hint string) {
 	case errors.As(err, &hinted):
 		code, _ := classify(hinted.err)
 		return code, hinted.hint
+	case errors.As(err, &syntax):
+		return ExitUsage, "a filter is FIELD=VALUE, FIELD!=VALUE, FIELD<VALUE (also <=, >, >=: numbers and dates), FIELD exists or FIELD missing, several joined by | for either; quote a value with \"...\"; `rag status --fields` lists the fields"
 	case errors.As(err, &usage):
 		return ExitUsage, hintUsage
 	default:

@@ -43,10 +43,14 @@ and awk. --json gives every field.`,
   rag ls --json | jq -r '.files[] | select(.chunks > 100) | .path'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
+			if err := opts.View.checkFilter(); err != nil {
+				return err
+			}
 			return lsRun(cmd.Context(), a, opts)
 		},
 	}
 	bindView(cmd.Flags(), &opts.View, a.cfg)
+	bindFilter(cmd.Flags(), &opts.View)
 	return cmd
 }
 

@@ -28,6 +28,7 @@ type RetrievalOptions struct {
 // a user configures them once.
 func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) {
 	bindView(f, &o.View, cfg)
+	bindFilter(f, &o.View)
 	f.StringVar((*string)(&o.Mode), "mode", cfg.String(config.KeyMode), "retrieval: dense (embeddings), lexical (BM25 keywords, no Ollama needed) or hybrid (both, fused); $RAG_MODE or mode: in a config file sets the default")
 	bindSetting(f, "mode", config.KeyMode)
 	f.StringVar((*string)(&o.Fusion), "fusion", cfg.String(config.KeyFusion), "how hybrid mode fuses its rankings: weighted (normalized scores) or rrf (reciprocal rank); $RAG_FUSION or fusion: sets the default")
@@ -50,6 +51,9 @@ func bindRetrieval(f *pflag.FlagSet, o *RetrievalOptions, cfg *config.Settings) 
 
 // validate checks the flags and returns the mode.
 func (o *RetrievalOptions) validate() (retrieve.Mode, error) {
+	if err := o.View.checkFilter(); err != nil {
+		return "", err
+	}
 	m, err := retrieve.ParseMode(string(o.Mode))
 	if err != nil {
 		return "", usagef("--mode: %v", err)

@@ -72,11 +72,11 @@ func newServeCmd(a *App, g *globalOptions) *cobra.Command {
 		Long: `Serve answers search, ask, get and status over HTTP, as JSON (the documents
 of --json), for every caller its token allows:
 
-  POST /v1/search       {"query", "k", "mode", "fusion", "collections", "expand", "rerank"}
+  POST /v1/search       {"query", "k", "mode", "fusion", "collections", "filter", "expand", "rerank"}
   POST /v1/ask          {"question", ..., "min_score", "min_relevance", "min_coverage",
                          "stream": "ndjson" or "sse" to get the answer as it is written}
-  POST /v1/get          {"target", "collections"}
-  POST /v1/multi-get    {"targets", "max_bytes", "collections"}
+  POST /v1/get          {"target", "collections", "filter"}
+  POST /v1/multi-get    {"targets", "max_bytes", "collections", "filter"}
   GET  /v1/status, GET /v1/collections, GET /healthz
   POST /v1/index        re-index the recorded folders (admin tokens only)
   /mcp                  the tools of rag mcp over MCP's streamable HTTP transport

@@ -55,10 +55,14 @@ note on stderr (and note in --json) that says why. Show needs no Ollama.`,
 			if opts.Target == "" {
 				return usagef("no path given")
 			}
+			if err := opts.View.checkFilter(); err != nil {
+				return err
+			}
 			return showRun(cmd.Context(), a, opts)
 		},
 	}
 	bindView(cmd.Flags(), &opts.View, a.cfg)
+	bindFilter(cmd.Flags(), &opts.View)
 	return cmd
 }
 

@@ -22,6 +22,8 @@ type StatusOptions struct {
 	// the whole index (whoever can read the index folder can anyway).
 	View ViewOptions
 	All  bool
+	// Fields lists the fields --filter can name instead of the status.
+	Fields bool
 }
 
 func newStatusCmd(a *App, g *globalOptions) *cobra.Command {
@@ -43,7 +45,8 @@ before (catalog.prev); status then shows that copy. Status exits with
 code 7 when the index is damaged.`,
 		Example: `  rag status
   rag status -v                     # every skipped file, under its reason
-  rag status --verify --json | jq .health`,
+  rag status --verify --json | jq .health
+  rag status --fields               # what --filter can name`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return statusRun(cmd.Context(), a, opts)
@@ -52,6 +55,7 @@ code 7 when the index is damaged.`,
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "read every stored chunk and check it")
 	bindView(cmd.Flags(), &opts.View, a.cfg)
 	cmd.Flags().BoolVar(&opts.All, "all", false, "show the whole index, every tenant and every file, whoever --as names")
+	cmd.Flags().BoolVar(&opts.Fields, "fields", false, "list the fields --filter can name (the built-in ones, then the front matter keys of the files seen), their types and how many files carry each (--json: fields[])")
 	return cmd
 }
 
@@ -69,7 +73,7 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := e.Status(ctx, opts.View.who(), engine.StatusRequest{Verify: opts.Verify, All: opts.All}, a.events())
+	rep, err := e.Status(ctx, opts.View.who(), engine.StatusRequest{Verify: opts.Verify, All: opts.All, Fields: opts.Fields}, a.events())
 	if rep == nil {
 		return flagErr(err)
 	}
@@ -88,9 +92,39 @@ func statusRun(ctx context.Context, a *App, opts *StatusOptions) error {
 		}
 		return err
 	}
+	if opts.Fields {
+		if werr := writeFields(a, rep.Fields); werr != nil {
+			return werr
+		}
+		return err
+	}
 	if werr := writeStatus(a, rep, opts.Verbose); werr != nil {
 		return werr
 	}
+	return err
+}
+
+// writeFields lays out the fields --filter can name: name, types and how
+// many files carry it.
+func writeFields(a *App, fields []engine.FieldCount) error {
+	width := len("FIELD")
+	for _, f := range fields {
+		width = max(width, len(f.Name))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-*s  %-16s  %s\n", width, "FIELD", "TYPES", "FILES")
+	for _, f := range fields {
+		files := plural(f.Files, "file")
+		if f.Builtin {
+			files = "every file"
+		}
+		fmt.Fprintf(&b, "%-*s  %-16s  %s\n", width, f.Name, strings.Join(f.Types, ", "), files)
+	}
+	text := b.String()
+	if a.IO.EscapeUntrusted() { // front matter keys are the documents'
+		text = render.Escape(text)
+	}
+	_, err := fmt.Fprint(a.IO.Out, text)
 	return err
 }
 

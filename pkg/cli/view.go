@@ -11,6 +11,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/ollama"
 )
 
@@ -23,7 +24,38 @@ type ViewOptions struct {
 	// Collections narrow it to the files of those collections (all when
 	// empty).
 	Collections []string
+	// Filters are the --filter expressions, all of which must hold;
+	// filter is them parsed (checkFilter).
+	Filters []string
+	filter  filter.Filter
 }
+
+// bindFilter adds --filter (search, ask, chat, eval, mcp, show, ls).
+func bindFilter(f *pflag.FlagSet, o *ViewOptions) {
+	f.StringArrayVar(&o.Filters, "filter", nil, "only the files whose fields (front matter, and path, type, format, size, modified, indexed, collection, title) match: FIELD=VALUE (a list: holds it; path: a glob), FIELD!=VALUE, FIELD<VALUE, <=, >, >= (numbers, dates), FIELD exists, FIELD missing, A|B for either; repeatable, all must hold; rag status --fields lists the fields")
+}
+
+// checkFilter parses --filter: a malformed one is a usage error that
+// points at the bad character.
+func (o *ViewOptions) checkFilter() error {
+	f, err := filter.ParseAll(o.Filters)
+	var syntax *filter.SyntaxError
+	if errors.As(err, &syntax) {
+		return &filterError{err: syntax}
+	}
+	o.filter = f
+	return err
+}
+
+// filterError is a --filter that does not parse: the message shows the
+// expression with a caret under the bad character.
+type filterError struct{ err *filter.SyntaxError }
+
+func (e *filterError) Error() string {
+	caret := strings.ReplaceAll(e.err.Caret(), "\n", "\n    ")
+	return fmt.Sprintf("--filter: %s at character %d:\n    %s", e.err.Msg, e.err.Column(), caret)
+}
+func (e *filterError) Unwrap() error { return e.err }
 
 // bindView adds --as, --tenant and --collection; the first two default to
 // the settings (RAG_AS, RAG_TENANT or a config file).
@@ -58,7 +90,7 @@ func (a *App) engineConfig(dir string, g *globalOptions) engine.Config {
 
 // who is the engine's Who of the flags.
 func (o ViewOptions) who() engine.Who {
-	return engine.Who{As: o.As, Tenant: o.Tenant, Collections: o.Collections}
+	return engine.Who{As: o.As, Tenant: o.Tenant, Collections: o.Collections, Filter: o.filter}
 }
 
 // events prints the engine's warnings and notes on stderr, escaped on a

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rag-cli/rag/internal/english"
 	"github.com/rag-cli/rag/pkg/answer"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -36,8 +37,10 @@ type AskOptions struct {
 type AskRequest struct {
 	Question string
 	AskOptions
-	// Collections narrow the reader's view for this question (Narrow).
+	// Collections narrow the reader's view for this question (Narrow),
+	// Filter to the files whose fields match it (NarrowBy).
 	Collections []string
+	Filter      filter.Filter
 	// DryRun stops before the model is called: the result's DryRun holds
 	// the messages that would be sent.
 	DryRun bool
@@ -96,12 +99,17 @@ func (r *Reader) Ask(ctx context.Context, req AskRequest, onToken func(string) e
 	if r.Empty() {
 		return nil, r.EmptyError()
 	}
-	view, err := r.Narrow(req.Collections)
+	view, err := r.NarrowBy(req.Collections, req.Filter)
 	if err != nil {
 		return nil, err
 	}
 	p := r.pipeline(req.AskOptions)
 	res := &AskResult{DroppedSources: []answer.Source{}}
+	if r.filteredOut(view) {
+		r.events.emit(Stage{Step: StepDone})
+		res.NoEvidence, res.Answer, res.DamagedFiles = true, answer.Abstain(), []string{}
+		return res, nil
+	}
 	ropt, rr := r.options(req.Retrieval)
 	ropt.View = view
 	if rr != nil {

@@ -121,6 +121,9 @@ const (
 	WarnUncited WarningKind = "uncited"
 	// WarnTruncated: the answer was cut off at its length limit.
 	WarnTruncated WarningKind = "truncated"
+	// WarnFilterNone: no document the asker sees matches the metadata
+	// filter: nothing was searched.
+	WarnFilterNone WarningKind = "filter_none"
 
 	// Notes:
 

@@ -76,20 +76,23 @@ type Corpus struct {
 // IndexReport says what an index run did (one per pass of a watch). Its
 // JSON form is `rag index --json`'s.
 type IndexReport struct {
-	Index          string            `json:"index"`
-	EmbedModel     string            `json:"embed_model"`
-	Dims           int               `json:"dims"`
-	Rebuilt        bool              `json:"rebuilt"`
-	Indexed        int               `json:"indexed"`
-	New            int               `json:"new"`
-	Changed        int               `json:"changed"`
-	Unchanged      int               `json:"unchanged"`
-	Removed        int               `json:"removed"`
-	Reused         int               `json:"reused"`
-	Skipped        int               `json:"skipped"`
-	Ignored        int               `json:"ignored"`
-	Failed         int               `json:"failed"`
-	Repaired       int               `json:"repaired"` // unchanged, embedded again: their chunks were damaged
+	Index      string `json:"index"`
+	EmbedModel string `json:"embed_model"`
+	Dims       int    `json:"dims"`
+	Rebuilt    bool   `json:"rebuilt"`
+	Indexed    int    `json:"indexed"`
+	New        int    `json:"new"`
+	Changed    int    `json:"changed"`
+	Unchanged  int    `json:"unchanged"`
+	Removed    int    `json:"removed"`
+	Reused     int    `json:"reused"`
+	Skipped    int    `json:"skipped"`
+	Ignored    int    `json:"ignored"`
+	Failed     int    `json:"failed"`
+	Repaired   int    `json:"repaired"` // unchanged, embedded again: their chunks were damaged
+	// FieldsUpdated counts the changed files whose front matter alone
+	// changed: their fields were indexed again, nothing embedded.
+	FieldsUpdated  int               `json:"fields_updated"`
 	ChunksWritten  int               `json:"chunks_written"`
 	ChunksEmbedded int               `json:"chunks_embedded"`
 	ChunksCut      int               `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
@@ -509,6 +512,7 @@ func (rep *IndexReport) add(s *indexer.Summary, root string) {
 	rep.Ignored += s.Ignored
 	rep.Failed += len(s.Failed)
 	rep.Repaired += s.Repaired
+	rep.FieldsUpdated += s.FieldsOnly
 	rep.ChunksWritten += s.Chunks
 	rep.ChunksEmbedded += s.Embedded
 	rep.ChunksCut += s.Cut

@@ -9,6 +9,7 @@ import (
 	"github.com/rag-cli/rag/internal/english"
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -136,15 +137,41 @@ func (r *Reader) WithView(v store.View) (*Reader, error) {
 
 // Empty reports whether the view sees no chunk, from the catalog alone:
 // then there is nothing to search and no reason to contact the model
-// server.
+// server. A metadata filter does not count: a view whose filter matches
+// nothing is not empty (filteredOut says so).
 func (r *Reader) Empty() bool {
-	m := r.store.Manifest()
+	v := r.asker.View
+	v.Filter = filter.Filter{}
+	return !sees(r.store.Manifest(), v)
+}
+
+// sees reports whether v sees a chunk of m.
+func sees(m store.Manifest, v store.View) bool {
 	for i := range m.Files {
-		if m.Files[i].Chunks > 0 && m.Sees(r.asker.View, &m.Files[i]) {
-			return false
+		if m.Files[i].Chunks > 0 && m.Sees(v, &m.Files[i]) {
+			return true
 		}
 	}
+	return false
+}
+
+// filteredOut reports, for a view with a metadata filter, that no chunk
+// it sees matches it (then nothing is searched and no model server
+// contacted), and warns of it.
+func (r *Reader) filteredOut(v store.View) bool {
+	if v.Filter.IsZero() || sees(r.store.Manifest(), v) {
+		return false
+	}
+	r.events.warn(WarnFilterNone, fmt.Sprintf("no document matches the filter %s: nothing was searched", v.Filter))
 	return true
+}
+
+// NarrowBy is the reader's view narrowed to collections (Narrow) and to
+// the files that also match f: a request narrows, never widens.
+func (r *Reader) NarrowBy(collections []string, f filter.Filter) (store.View, error) {
+	v, err := r.Narrow(collections)
+	v.Filter = v.Filter.And(f)
+	return v, err
 }
 
 // EmptyError says why the view has nothing to search: the index is empty

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/rag-cli/rag/pkg/embed"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/ollama"
 	"github.com/rag-cli/rag/pkg/rerank"
 	"github.com/rag-cli/rag/pkg/retrieve"
@@ -55,8 +56,10 @@ type SearchRequest struct {
 	Retrieval
 	// ChatModel expands the query when Retrieval.ExpandModel is empty.
 	ChatModel string
-	// Collections narrow the reader's view for this search (Narrow).
+	// Collections narrow the reader's view for this search (Narrow),
+	// Filter to the files whose fields match it (NarrowBy).
 	Collections []string
+	Filter      filter.Filter
 	// StrictDamage makes a search that found nothing while files the view
 	// sees were left out as damaged a DamagedError ("no results" would be
 	// a guess), and warns of the damaged files (WarnDamaged) when there
@@ -87,7 +90,7 @@ type SearchResult struct {
 // set): nothing is searched, and no model server contacted, when the view
 // sees no chunk.
 func (r *Reader) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
-	view, err := r.Narrow(req.Collections)
+	view, err := r.NarrowBy(req.Collections, req.Filter)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +101,7 @@ func (r *Reader) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 		res.RerankModel = rr.Name
 	}
 	ropt.Degraded = r.noDenseSignal(&res.NoDenseSignal)
-	if !res.Empty {
+	if !res.Empty && !r.filteredOut(view) {
 		if ropt.Expansion, err = r.expander(req.Retrieval, req.ChatModel).Expand(ctx, req.Query); err != nil {
 			return nil, err
 		}

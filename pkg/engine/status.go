@@ -22,6 +22,8 @@ type StatusRequest struct {
 	// All shows the whole index, every tenant and every file, whoever
 	// asks (whoever can read the index folder can anyway).
 	All bool
+	// Fields lists the fields a metadata filter can name (Fields).
+	Fields bool
 }
 
 // StatusSource is a source as status shows it: with the settings it has
@@ -85,6 +87,9 @@ type StatusReport struct {
 	Verified *VerifyReport `json:"verified,omitempty"`
 	// Access says whether access control is on and whose view this is.
 	Access StatusAccess `json:"access"`
+	// Fields, with StatusRequest.Fields, are the fields of the files
+	// seen that a metadata filter can name (FieldCounts).
+	Fields []FieldCount `json:"fields,omitempty"`
 }
 
 // StatusAccess is the view a status report shows. Whole is false when
@@ -158,6 +163,9 @@ func (e *Engine) Status(ctx context.Context, w Who, req StatusRequest, events Ev
 	}
 	if len(m.Files) == 0 {
 		rep.Health = "empty"
+	}
+	if req.Fields {
+		rep.Fields = FieldCounts(m.Files)
 	}
 	rep.Skipped, rep.Failed = problems(m.Problems)
 	rep.SkippedByReason = groupReasons(rep.Skipped)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rag-cli/rag/pkg/access"
 	"github.com/rag-cli/rag/pkg/filestat"
+	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -24,6 +25,9 @@ type Who struct {
 	As          string
 	Tenant      string
 	Collections []string
+	// Filter narrows what is asked about to the files whose fields match
+	// it (the zero Filter: every file).
+	Filter filter.Filter
 }
 
 // Asker is a Who resolved: the store's view of it (principals with the
@@ -144,7 +148,7 @@ func (e *Engine) Resolve(ctx context.Context, w Who) (Asker, error) {
 			cols = append(cols, c)
 		}
 	}
-	return Asker{View: store.View{Tenant: w.Tenant, Principals: who, Collections: cols}, As: w.As, Note: note}, nil
+	return Asker{View: store.View{Tenant: w.Tenant, Principals: who, Collections: cols, Filter: w.Filter}, As: w.As, Note: note}, nil
 }
 
 // CheckView refuses a view of a tenant the index has never held or of a
@@ -207,7 +211,7 @@ func (e *Engine) Collections(ctx context.Context, w Who) ([]string, error) {
 // VisibleCollections are the collections of the files v sees (whatever
 // collections v names), sorted: the only ones a hint or a completion names.
 func VisibleCollections(m *store.Manifest, v store.View) []string {
-	v.Collections = nil
+	v.Collections, v.Filter = nil, filter.Filter{} // a collection no file of which matches is still one
 	var have []string
 	for i := range m.Files {
 		f := &m.Files[i]

@@ -92,6 +92,9 @@ func (r *run) stored(p *pending) {
 	} else {
 		countNew(sum, !p.isNew)
 	}
+	if p.fieldsOnly {
+		sum.FieldsOnly++
+	}
 }
 
 // gaveUp reports a file with a chunk the model would not embed.

@@ -109,6 +109,10 @@ type Summary struct {
 	Chunks   int       `json:"chunks_written"`
 	Embedded int       `json:"chunks_embedded"`
 	Repaired int       `json:"repaired"` // unchanged, embedded again: their chunks were damaged
+	// FieldsOnly counts the changed files (in Changed) whose text was as
+	// before: their front matter alone changed, so their fields were
+	// indexed again and nothing embedded.
+	FieldsOnly int `json:"fields_only"`
 	// Cut counts the chunks too long for the model's context that were
 	// cut into pieces that fit; FitTokens is then the size (in estimated
 	// tokens) of the largest cut that fit, and ContextLength the model's

@@ -28,10 +28,13 @@ type pending struct {
 	failure error
 	// resumed counts the chunks a stopped run kept, not embedded again.
 	resumed int
-	isNew   bool
-	repair  bool  // unchanged, but its stored chunks are damaged
-	done    int   // chunks embedded so far
-	size    int64 // of the file, as walked: its share of progress
+	// fieldsOnly is set when the file's text is as before: only its
+	// fields (front matter) changed, and it took no embedding.
+	fieldsOnly bool
+	isNew      bool
+	repair     bool  // unchanged, but its stored chunks are damaged
+	done       int   // chunks embedded so far
+	size       int64 // of the file, as walked: its share of progress
 }
 
 // outcome is what reading a file found: a reason it failed or was
@@ -164,6 +167,9 @@ func (rd *reader) read(ctx context.Context, f ingest.File) outcome {
 		resume(ctx, rd.st, prev, o.p) // a stopped run kept some of it
 	case had && prev.Key != entry.Key && !rd.damaged[prev.Key]:
 		reuse(ctx, rd.st, prev, o.p) // edited: its unchanged chunks keep their vectors
+		// Every chunk kept its vector and front matter was or is there: only
+		// the fields changed, which a run counts apart.
+		o.p.fieldsOnly = (doc.FrontMatter > 0 || len(prev.Meta) > 0) && len(o.p.chunks) > 0 && o.p.resumed == len(o.p.chunks)
 	}
 	return o
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rag-cli/rag/pkg/filter"
 )
 
 // fixture100k writes the index BenchmarkOpen100k describes and returns its
@@ -27,6 +29,14 @@ func fixture100k(b *testing.B) (dir string, chunks int) {
 // file f is visible to group:gN (N = f mod 20), and every tenth file also
 // to public.
 func fixture100kACL(b *testing.B, acl bool) (dir string, chunks int) {
+	b.Helper()
+	return fixture100kWith(b, acl, false)
+}
+
+// fixture100kWith is fixture100kACL, with front matter on every file when
+// meta is set: tags [tN, common] (N = f mod 50), a date spread over 2024
+// and 2025 as text, and a priority f mod 10, as YAML decodes them.
+func fixture100kWith(b *testing.B, acl, meta bool) (dir string, chunks int) {
 	b.Helper()
 	ctx := context.Background()
 	const files, perFile, dims = 10_000, 10, 768
@@ -66,6 +76,10 @@ func fixture100kACL(b *testing.B, acl bool) (dir string, chunks int) {
 			b.Fatal(err)
 		}
 		e := FileEntry{Root: "/docs", Path: fmt.Sprintf("dir%d/file%d.md", f%100, f), Hash: key(f), Key: key(f), Chunks: perFile}
+		if meta {
+			e.Meta = map[string]any{"tags": []any{fmt.Sprintf("t%d", f%50), "common"},
+				"date": time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, f%730).Format("2006-01-02"), "priority": f % 10}
+		}
 		if acl {
 			e.Access = []string{fmt.Sprintf("group:g%d", f%20)}
 			if f%10 == 0 {
@@ -356,5 +370,75 @@ func BenchmarkSearchView100k(b *testing.B) {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSearchFilter100k is what a metadata filter costs a search of
+// the index of BenchmarkOpen100k whose files carry front matter (tags,
+// date, priority), the store open (warm): "none" searches without a
+// filter; "selective" keeps 2% of the files (tags=t7: 2,000 chunks),
+// "unselective" keeps them all (tags=common), "dates" compares a date
+// written as text in every file's front matter (date>=2024-06-01, 79%),
+// "path" globs every path (path=dir7/**, 1%). The filter is evaluated once
+// a file per search, before the int8 scan and BM25, so a selective one
+// scans and scores fewer rows; "match-only" is that evaluation alone
+// (Manifest.Visible): the cost of reading the field table, which an
+// unselective filter adds to a search at most.
+func BenchmarkSearchFilter100k(b *testing.B) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 6))
+	query := func() []float32 {
+		v := make([]float32, 768)
+		for j := range v {
+			v[j] = r.Float32()*2 - 1
+		}
+		return v
+	}
+	dir, _ := fixture100kWith(b, false, true)
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
+	if _, err := s.SearchText(ctx, View{}, "w3q", 10); err != nil { // the view loaded
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, expr string }{
+		{"none", ""}, {"selective", "tags=t7"}, {"unselective", "tags=common"}, {"dates", "date>=2024-06-01"}, {"path", "path=dir7/**"},
+	} {
+		var view View
+		if c.expr != "" {
+			f, err := filter.ParseAll([]string{c.expr})
+			if err != nil {
+				b.Fatal(err)
+			}
+			view.Filter = f
+		}
+		b.Run("dense/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				hits, err := s.Search(ctx, view, query(), 10)
+				if err != nil || len(hits) != 10 {
+					b.Fatalf("%d hits, %v", len(hits), err)
+				}
+			}
+		})
+		b.Run("lexical/"+c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				// Common words: every file has some, so k is always full.
+				if _, err := s.SearchText(ctx, view, fmt.Sprintf("w%dq w%dq", 2+i%5, 3+i%7), 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("match-only/"+c.name, func(b *testing.B) {
+			m := s.Manifest()
+			for b.Loop() {
+				m.Visible(view)
+			}
+		})
 	}
 }

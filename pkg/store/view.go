@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/rag-cli/rag/pkg/access"
+	"github.com/rag-cli/rag/pkg/filter"
 )
 
 // View is whose share of the index a search sees: one tenant's files, and
@@ -25,6 +26,11 @@ type View struct {
 	// Collections, if any, narrow the view to the files of sources of
 	// those collections (Source.Name).
 	Collections []string
+	// Filter, if not zero, narrows the view to the files whose fields
+	// (front matter and built-ins, FileFields) match it: applied with
+	// the above, before anything is ranked. A store on a server
+	// translates it (an And of Ors of conditions) into its own query.
+	Filter filter.Filter
 }
 
 // Sees reports whether the view sees file f of catalog m.
@@ -35,6 +41,14 @@ func (m *Manifest) Sees(v View, f *FileEntry) bool {
 	if len(v.Collections) > 0 && !slices.Contains(v.Collections, m.CollectionOf(f)) {
 		return false
 	}
+	if !v.Filter.IsZero() && !v.Filter.Match(FileFields{File: f, Collection: m.CollectionOf}) {
+		return false
+	}
+	return m.allowed(v, f)
+}
+
+// allowed reports whether access control lets the view see f.
+func (m *Manifest) allowed(v View, f *FileEntry) bool {
 	if !m.AccessControl {
 		return true
 	}
@@ -76,8 +90,9 @@ func (m *Manifest) Visible(v View) ([]bool, int) {
 	}
 	lists := map[list]bool{}
 	in := m.collections(v.Collections)
+	match := m.matcher(v.Filter)
 	sees := func(f *FileEntry) bool {
-		if f.Tenant != v.Tenant || !in(f) {
+		if f.Tenant != v.Tenant || !in(f) || !match(f) {
 			return false
 		}
 		if !m.AccessControl {
@@ -89,7 +104,7 @@ func (m *Manifest) Visible(v View) ([]bool, int) {
 		k := list{&f.Access[0], len(f.Access)}
 		ok, known := lists[k]
 		if !known {
-			ok = m.Sees(v, f)
+			ok = m.allowed(v, f)
 			lists[k] = ok
 		}
 		return ok
@@ -126,6 +141,22 @@ func (m *Manifest) collections(names []string) func(*FileEntry) bool {
 	}
 	of := m.collectionResolver()
 	return func(f *FileEntry) bool { return slices.Contains(names, of(f)) }
+}
+
+// matcher returns whether a file matches f (all files when f is zero),
+// with collections looked up once a folder.
+func (m *Manifest) matcher(f filter.Filter) func(*FileEntry) bool {
+	if f.IsZero() {
+		return func(*FileEntry) bool { return true }
+	}
+	var of func(*FileEntry) string
+	collection := func(fe *FileEntry) string {
+		if of == nil { // only a filter of collections needs it
+			of = m.collectionResolver()
+		}
+		return of(fe)
+	}
+	return func(fe *FileEntry) bool { return f.Match(FileFields{File: fe, Collection: collection}) }
 }
 
 // scope is what one search sees of the cache view: which catalog files
