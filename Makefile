@@ -1,7 +1,7 @@
 # rag's developer tasks. `make check` is what a change must pass.
 GO ?= go
 
-.PHONY: build test check fmt vet lint tidy e2e bench bench-cli eval-abstain fuzz demo
+.PHONY: build test check fmt vet lint tidy e2e bench bench-cli bench-serve eval-abstain fuzz demo
 
 build:
 	$(GO) build -buildvcs=auto -o bin/rag ./cmd/rag
@@ -50,6 +50,12 @@ bench:
 # docs/performance.md). BENCH_FILES=1000 for a quick run.
 bench-cli:
 	bash bench/cli.sh
+
+# rag serve under load at about 100,000 chunks: throughput, latency and RSS
+# with 1, 8 and 64 clients a mode, Recall@10, and beyond saturation (issue
+# 21; docs/performance.md, "rag serve under load").
+bench-serve:
+	bash bench/serve.sh
 
 # rag's abstention floor on SQuAD 2.0: off-corpus questions refused before any
 # model is asked, answerable ones refused wrongly (README, "When rag abstains").
