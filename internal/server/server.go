@@ -165,6 +165,7 @@ func New(cfg Config) *Handler {
 	s := &server{cfg: cfg, mux: http.NewServeMux(), readers: &readers{e: cfg.Engine, max: max(cfg.IdleReaders, 0), idle: map[string][]*engine.Reader{}}}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = s.hidePaths(h)
 	h = s.requireCaller(h)
 	if cfg.Guard != nil {
 		h = cfg.Guard(h)

@@ -222,6 +222,9 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 	return func(addr string) *server.Handler {
 		return server.New(server.Config{Engine: e, Auth: auth, Addr: addr, AllowOrigins: opts.AllowOrigins, AllowHosts: opts.AllowHosts,
 			Ask: o, SearchK: opts.SearchK, ErrorText: serveErrorText, Now: a.Now,
+			// A request in flight returns its reader for the next: with
+			// fewer kept, a busy server opens the index for most requests.
+			IdleReaders: opts.MaxInFlight,
 			Guard:   guard.Chain(limits, server.RateKey, server.Principal, a.IO.ErrOut, opts.LogQueries, metrics, a.Now),
 			Metrics: server.AdminOnly(metrics.Handler()),
 			MCP:     noEventStream(mcp),

@@ -38,6 +38,9 @@ type Reader struct {
 	// warnedDegraded is set once a fallback to keywords was warned about,
 	// warnedNoDense once a question's embedding with no direction was.
 	warnedDegraded, warnedNoDense bool
+	// folders are Folders of foldersOf, the store they were read from.
+	folders   []Folder
+	foldersOf *store.Local
 }
 
 // Open opens the existing index read-only for w: who asks resolved once,

@@ -421,3 +421,37 @@ func (r *Reader) Summary() Summary {
 	}
 	return s
 }
+
+// Folder is a folder of the indexing machine that the index names, and
+// the name a caller who may not see the machine's paths reads instead.
+type Folder struct {
+	Path, Name string
+}
+
+// Folders are the folders the reader's answers can name: the index's own
+// (named "index") and every source's and indexed file's folder (named by
+// its collection), longest first, so that a folder inside another is
+// replaced before it. They are read once a catalog.
+func (r *Reader) Folders() []Folder {
+	if r.foldersOf == r.store {
+		return r.folders
+	}
+	m := r.store.Manifest()
+	seen := map[string]bool{r.store.Dir(): true}
+	out := []Folder{{r.store.Dir(), "index"}}
+	for _, s := range m.Sources {
+		if !seen[s.Path] {
+			seen[s.Path] = true
+			out = append(out, Folder{s.Path, store.Effective(m.Sources, s).Name()})
+		}
+	}
+	for i := range m.Files {
+		if f := &m.Files[i]; !seen[f.Root] {
+			seen[f.Root] = true
+			out = append(out, Folder{f.Root, m.CollectionOf(f)})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Folder) int { return len(b.Path) - len(a.Path) })
+	r.folders, r.foldersOf = out, r.store
+	return out
+}
