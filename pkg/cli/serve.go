@@ -129,7 +129,7 @@ stops it once the requests in flight are answered (exit 0).`,
 	f.StringSliceVar(&opts.AllowOrigins, "allow-origin", nil, "an origin (https://app.example.org) whose pages may call the server, with CORS (repeatable)")
 	f.StringSliceVar(&opts.AllowHosts, "allow-host", nil, "a host name (or name:port) requests may be addressed to besides --addr, as behind a proxy (repeatable)")
 	f.BoolVar(&opts.LogQueries, "log-queries", false, "put the text of queries and questions in the access log")
-	f.IntVar(&opts.VectorCacheMB, "vector-cache", 1024, "MiB of memory that keep the index's scanned vectors between searches (1 byte a dimension a chunk: 77 MiB for 100,000 chunks of 768), so a warm search reads no file; 0 for none")
+	f.IntVar(&opts.VectorCacheMB, "vector-cache", 1024, "MiB of memory that keep the index's vectors (5 bytes a dimension a chunk: 385 MiB for 100,000 chunks of 768) and the texts of recent hits between searches, so a warm search reads few files; 0 for none")
 	return cmd
 }
 
