@@ -103,6 +103,9 @@ type configEntry struct {
 type configReport struct {
 	Settings map[string]configEntry `json:"settings"`
 	Files    configFiles            `json:"files"`
+	// Providers and Roles are there only when providers are configured.
+	Providers map[string]configProvider `json:"providers,omitempty"`
+	Roles     map[string]configRole     `json:"roles,omitempty"`
 }
 
 func configRun(a *App, g *globalOptions, files config.Files) error {
@@ -112,6 +115,7 @@ func configRun(a *App, g *globalOptions, files config.Files) error {
 		for _, s := range all {
 			rep.Settings[string(s.Key)] = configEntry{Value: s.Value, Source: string(s.Origin.Kind), Origin: s.Origin.String(), Env: config.EnvVar(s.Key)}
 		}
+		rep.Providers, rep.Roles = describeProviders(a)
 		return writeJSON(a, rep)
 	}
 	var b strings.Builder
@@ -122,6 +126,7 @@ func configRun(a *App, g *globalOptions, files config.Files) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writeProviders(&b, a)
 	_, err := fmt.Fprint(a.IO.Out, b.String())
 	return err
 }
