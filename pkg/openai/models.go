@@ -68,14 +68,15 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// Has reports whether /models lists the model.
+// Has reports whether /models lists the model (Ollama's /v1 lists
+// "name:latest" for "name").
 func (c *Client) Has(ctx context.Context, model string) (bool, error) {
 	ms, err := c.list(ctx)
 	if err != nil {
 		return false, err
 	}
 	for _, m := range ms {
-		if m.ID == model {
+		if m.ID == model || m.ID == model+":latest" {
 			return true, nil
 		}
 	}
@@ -98,7 +99,7 @@ func (c *Client) ContextLength(ctx context.Context, model string) (int, error) {
 	}
 	n := 0
 	for _, m := range ms {
-		if m.ID == model {
+		if m.ID == model || m.ID == model+":latest" {
 			n = m.contextLength()
 		}
 	}
