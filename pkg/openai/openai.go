@@ -215,8 +215,8 @@ func (c *Client) send(k *call, r request) (*http.Response, error) {
 		if resp.StatusCode != http.StatusTooManyRequests || i >= attempts {
 			return nil, err
 		}
-		d := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if d <= 0 {
+		d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if !ok {
 			d = wait
 			wait *= 2
 		}
@@ -233,20 +233,17 @@ func (c *Client) maxWait() time.Duration {
 	return time.Minute
 }
 
-// retryAfter reads a Retry-After header: seconds, or an HTTP date; 0
-// when there is none or it cannot be read.
-func retryAfter(v string, now time.Time) time.Duration {
+// retryAfter reads a Retry-After header: seconds, or an HTTP date; ok
+// is false when there is none or it cannot be read.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
+		return time.Duration(s * float64(time.Second)), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
+		return max(t.Sub(now), 0), true
 	}
-	return 0
+	return 0, false
 }
 
 func (c *Client) roundTrip(ctx context.Context, r request, payload []byte) (*http.Response, error) {

@@ -209,6 +209,7 @@ func TestRateLimit(t *testing.T) {
 	}{
 		{"Retry-After seconds", 2, "7", []time.Duration{7 * time.Second, 7 * time.Second}, false},
 		{"Retry-After capped", 1, "3600", []time.Duration{time.Minute}, false},
+		{"Retry-After zero", 1, "0", []time.Duration{0}, false},
 		{"doubling without Retry-After", 3, "", []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, false},
 		{"gives up", 9, "1", []time.Duration{time.Second, time.Second, time.Second}, true},
 	}
@@ -236,11 +237,21 @@ func TestRateLimit(t *testing.T) {
 func TestRetryAfterDate(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if d := retryAfter(now.Add(30*time.Second).Format(http.TimeFormat), now); d != 30*time.Second {
-		t.Fatalf("retryAfter(date) = %v", d)
+	tests := []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{
+		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second, true},
+		{"0", 0, true},
+		{"1.5", 1500 * time.Millisecond, true},
+		{"soon", 0, false},
+		{"", 0, false},
 	}
-	if d := retryAfter("soon", now); d != 0 {
-		t.Fatalf("retryAfter(soon) = %v", d)
+	for _, tt := range tests {
+		if d, ok := retryAfter(tt.value, now); d != tt.want || ok != tt.ok {
+			t.Errorf("retryAfter(%q) = %v, %v", tt.value, d, ok)
+		}
 	}
 }
 
