@@ -2,8 +2,9 @@
 // llama-server, LM Studio, vLLM, LocalAI, Ollama's /v1, a hosted API): a
 // provider.Client over /v1/embeddings, streamed /v1/chat/completions,
 // /v1/models and, where the server has one, /v1/rerank. It speaks HTTP
-// and JSON with the standard library alone (the official SDK added 4.6 MB
-// to the binary for the four calls rag makes; see the README). Failures
+// and JSON with the standard library alone: the official SDK
+// (github.com/openai/openai-go/v3) made the binary 29 MB larger for the
+// same calls (see the README, "Other model servers"). Failures
 // are provider's typed errors, as Ollama's are: unreachable, a model the
 // server does not have, an error answer (a 401 or 403 naming the API key's
 // variable, never the key), an input longer than the context, a reply cut
