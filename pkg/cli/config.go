@@ -40,6 +40,20 @@ ask, chat and mcp rank by keywords alone with a warning on stderr (--json:
 "degraded"). fallback: false (or --fallback=false, RAG_FALLBACK=0) makes that
 an error instead, for scripts that must not degrade silently.
 
+Other model servers (llama.cpp, LM Studio, vLLM, a hosted OpenAI-compatible
+API, another Ollama) are named providers, and a model PROVIDER:MODEL is
+served by one (any other name by Ollama at OLLAMA_HOST):
+
+  providers:
+    local:
+      type: openai           # or ollama
+      base_url: http://127.0.0.1:8080/v1
+      api_key_env: LOCAL_API_KEY   # the key's variable, never the key
+
+  model: local:qwen3
+
+rag config then lists the providers and which one serves each model role.
+
 A key rag does not know is an error naming the file and line, so a typo is
 never silently ignored. The environment variables are:
 `
