@@ -1,10 +1,12 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -386,4 +388,43 @@ func TestKeyNeverShown(t *testing.T) {
 			t.Fatalf("call %d: the echoed key is not marked: %v", i, err)
 		}
 	}
+}
+
+// FuzzReadStream: any body of a streamed answer ends the answer without
+// a panic, within its limits: at most maxTokens pieces of text, of at
+// most 64 bytes a token.
+func FuzzReadStream(f *testing.F) {
+	for _, s := range []string{
+		"data: " + piece("a") + "\n\ndata: " + finish("stop") + "\n\ndata: [DONE]\n\n",
+		"data: {\"error\":{\"message\":\"x\"}}\n", ": c\n\nevent: x\ndata:\n\n", "data: {\"choices\":[{\"delta\":{\"content\":1}}]}\n",
+		"data: " + piece(strings.Repeat("é", 200)) + "\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	u, _ := url.Parse("http://h/v1")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c := New(Config{BaseURL: u}, nil)
+		req, _ := http.NewRequest(http.MethodPost, "http://h/v1/chat/completions", nil)
+		resp := &http.Response{StatusCode: 200, Request: req, Body: &boundBody{rc: io.NopCloser(bytes.NewReader(body)), limit: 1 << 20}}
+		const maxTokens = 4
+		var pieces, size int
+		_, _, _ = c.readStream(c.start(context.Background(), true), resp, maxTokens, 2*maxTokens+64, func(s string) error {
+			pieces++
+			size += len(s)
+			return nil
+		})
+		if pieces > maxTokens || size > maxTokens*tokenBytes {
+			t.Fatalf("%d pieces, %d bytes", pieces, size)
+		}
+	})
+}
+
+// FuzzErrorText: any error body reads as a message without a panic.
+func FuzzErrorText(f *testing.F) {
+	for _, s := range []string{`{"error":{"message":"m","code":"c"}}`, `{"error":"m"}`, `{"detail":[{"loc":1}]}`, `{"message":"m"}`, `oops`, `{"error":{"code":404}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, _ = errorText(body)
+	})
 }
