@@ -129,7 +129,7 @@ func configRun(a *App, g *globalOptions, files config.Files) error {
 		for _, s := range all {
 			rep.Settings[string(s.Key)] = configEntry{Value: s.Value, Source: string(s.Origin.Kind), Origin: s.Origin.String(), Env: config.EnvVar(s.Key)}
 		}
-		rep.Providers, rep.Roles = describeProviders(a)
+		rep.Providers, rep.Roles = describeProviders(a, g)
 		return writeJSON(a, rep)
 	}
 	var b strings.Builder
@@ -140,7 +140,7 @@ func configRun(a *App, g *globalOptions, files config.Files) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	writeProviders(&b, a)
+	writeProviders(&b, a, g)
 	_, err := fmt.Fprint(a.IO.Out, b.String())
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/rag-cli/rag/pkg/config"
+	"github.com/rag-cli/rag/pkg/engine"
 )
 
 // configProvider is a provider as `rag config --json` shows it: the name
@@ -39,7 +40,7 @@ const redacted = "[redacted]"
 
 // describeProviders are the providers and the roles they serve; nil
 // without providers, so that `rag config --json` is as it was.
-func describeProviders(a *App) (map[string]configProvider, map[string]configRole) {
+func describeProviders(a *App, g *globalOptions) (map[string]configProvider, map[string]configRole) {
 	if len(a.cfg.Providers()) == 0 {
 		return nil, nil
 	}
@@ -62,7 +63,7 @@ func describeProviders(a *App) (map[string]configProvider, map[string]configRole
 		ps[name] = cp
 	}
 	roles := map[string]configRole{}
-	for _, r := range modelRoles(a) {
+	for _, r := range modelRoles(a, g) {
 		roles[r.role] = a.role(r.key, r.model)
 	}
 	return ps, roles
@@ -75,12 +76,15 @@ type modelRole struct {
 }
 
 // modelRoles are the model settings in effect: the embedding model (the
-// index's when none is set), the chat model, re-ranking's and
-// expansion's (the chat model's when none is set).
-func modelRoles(a *App) []modelRole {
+// index's when none is set, else the default), the chat model,
+// re-ranking's and expansion's (the chat model's when none is set).
+func modelRoles(a *App, g *globalOptions) []modelRole {
 	chat := a.cfg.String(config.KeyModel)
+	// The first model NeededModels gives is the embedding model: the
+	// index's, else the one set, else the default.
+	embed := engine.New(a.engineConfig(g.IndexDir, g)).NeededModels(engine.Retrieval{}, chat, nil)[0]
 	return []modelRole{
-		{"embedding", config.KeyEmbedModel, cmp.Or(a.cfg.String(config.KeyEmbedModel), config.DefaultEmbedModel)},
+		{"embedding", config.KeyEmbedModel, embed},
 		{"chat", config.KeyModel, chat},
 		{"rerank", config.KeyRerankModel, a.cfg.String(config.KeyRerankModel)},
 		{"expansion", config.KeyExpandModel, cmp.Or(a.cfg.String(config.KeyExpandModel), chat)},
@@ -100,8 +104,8 @@ func (a *App) role(key config.Key, model string) configRole {
 
 // writeProviders adds the providers and the roles they serve to `rag
 // config`'s text; nothing without providers.
-func writeProviders(b *strings.Builder, a *App) {
-	ps, roles := describeProviders(a)
+func writeProviders(b *strings.Builder, a *App, g *globalOptions) {
+	ps, roles := describeProviders(a, g)
 	if ps == nil {
 		return
 	}
@@ -116,7 +120,7 @@ func writeProviders(b *strings.Builder, a *App) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, p.Type, p.BaseURL, key, p.Origin)
 	}
 	fmt.Fprintln(tw, "\nroles:")
-	for _, r := range modelRoles(a) {
+	for _, r := range modelRoles(a, g) {
 		role := roles[r.role]
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.role, role.Model, role.Provider, role.BaseURL)
 	}

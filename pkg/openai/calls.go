@@ -84,7 +84,7 @@ func (c *Client) chatBody(req provider.ChatRequest, maxTokens int, stream bool) 
 	// Ollama's options that the API has; num_ctx has no counterpart (the
 	// server's context is its own).
 	for _, k := range []string{"temperature", "top_p", "seed", "stop"} {
-		if v, ok := req.Options[k]; ok {
+		if v, ok := req.Options[k]; ok && (k != "temperature" || !c.noTemperature.Load()) {
 			body[k] = v
 		}
 	}
@@ -102,7 +102,8 @@ func (c *Client) chatBody(req provider.ChatRequest, maxTokens int, stream bool) 
 
 // adapt learns from a refused request what to send instead: a
 // response_format the server takes, max_completion_tokens in place of
-// max_tokens. It reports whether the request is worth sending again.
+// max_tokens, no temperature. It reports whether the request is worth
+// sending again.
 func (c *Client) adapt(err error, req provider.ChatRequest) bool {
 	var status *provider.StatusError
 	if !errors.As(err, &status) || status.StatusCode != http.StatusBadRequest && status.StatusCode != http.StatusUnprocessableEntity {
@@ -111,6 +112,11 @@ func (c *Client) adapt(err error, req provider.ChatRequest) bool {
 	msg := strings.ToLower(status.Err.Error())
 	if strings.Contains(msg, "max_completion_tokens") && !c.maxCompletion.Load() {
 		c.maxCompletion.Store(true)
+		return true
+	}
+	// OpenAI's reasoning models take only their own temperature.
+	if strings.Contains(msg, "temperature") && strings.Contains(msg, "unsupported") && !c.noTemperature.Load() {
+		c.noTemperature.Store(true)
 		return true
 	}
 	if level := c.format.Load(); len(req.Format) > 0 && level < formatNone &&
@@ -284,7 +290,9 @@ func (c *Client) NextToken(ctx context.Context, req provider.ChatRequest, top in
 func (c *Client) nextToken(ctx context.Context, req provider.ChatRequest, top int) ([]provider.TokenProb, error) {
 	req.Format = nil
 	body := c.chatBody(req, 1, false)
-	body["temperature"] = 0
+	if !c.noTemperature.Load() {
+		body["temperature"] = 0
+	}
 	body["logprobs"] = true
 	body["top_logprobs"] = min(max(top, 1), 20)
 	k := c.start(ctx, false)

@@ -85,6 +85,8 @@ type Client struct {
 	// maxCompletion is set once the server asked for
 	// max_completion_tokens in place of max_tokens (OpenAI's newer models).
 	maxCompletion atomic.Bool
+	// noTemperature is set once the server refused a temperature.
+	noTemperature atomic.Bool
 	// noRank is set once the server showed it has no /rerank.
 	noRank atomic.Bool
 

@@ -428,3 +428,42 @@ func FuzzErrorText(f *testing.F) {
 		_, _ = errorText(body)
 	})
 }
+
+// TestAdapt: a server that wants max_completion_tokens and takes no
+// temperature (OpenAI's reasoning models) is asked again as it wants, and
+// the client remembers.
+func TestAdapt(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		bodies = append(bodies, body)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case body["max_tokens"] != nil:
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","code":"unsupported_parameter"}}`)
+		case body["temperature"] != nil:
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"error":{"message":"Unsupported value: 'temperature' does not support 0 with this model.","code":"unsupported_value"}}`)
+		default:
+			fmt.Fprint(w, `{"choices":[{"logprobs":{"content":[{"token":"yes","logprob":-0.1,"top_logprobs":[{"token":"yes","logprob":-0.1}]}]}}]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := client(t, srv.URL+"/v1", Config{})
+	for range 2 {
+		if toks, err := c.NextToken(context.Background(), provider.ChatRequest{Model: "o"}, 5); err != nil || len(toks) != 1 {
+			t.Fatalf("NextToken = %v, %v", toks, err)
+		}
+	}
+	if len(bodies) != 4 {
+		t.Fatalf("%d requests, want 3 for the first call and 1 for the second", len(bodies))
+	}
+}
