@@ -1,11 +1,11 @@
-// Package ollama is rag's door to an Ollama server (provider.Client): it embeds batches of
-// text, streams chat answers, lists and pulls models through
-// github.com/ollama/ollama/api (reading the vectors of an embedding answer
-// with its own decoder, the one hot path), and
-// turns transport and API failures into typed errors (server unreachable,
-// model not pulled, an error answer and whether its status may pass, an
-// input longer than the model's context) that the CLI maps to hints and
-// exit codes.
+// Package ollama is rag's door to an Ollama server, a provider.Client: it
+// embeds batches of text, streams chat answers, lists and pulls models
+// through github.com/ollama/ollama/api (reading the vectors of an
+// embedding answer with its own decoder, the one hot path), and turns
+// transport and API failures into package provider's typed errors (server
+// unreachable, model not pulled, an error answer and whether its status
+// may pass, an input longer than the model's context) that the CLI maps to
+// hints and exit codes.
 package ollama
 
 import (
