@@ -719,3 +719,7 @@ func Embed(text string, dims int) []float32 {
 	}
 	return v
 }
+
+// Overlap is the share of query's content words that text contains: the
+// fake judge's P(yes), for other fakes that judge alike.
+func Overlap(query, text string) float64 { return overlap(query, text) }

@@ -24,6 +24,7 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -194,17 +195,11 @@ func (a *App) ollama() (*ollama.Client, error) {
 	return c, nil
 }
 
-// dial makes the client of the model server with timeout when an engine
+// dial makes the client of the model servers with timeout when an engine
 // first needs it, so that a malformed OLLAMA_HOST fails no earlier than
 // the run would.
-func (a *App) dial(timeout time.Duration) func() (*ollama.Client, error) {
-	return func() (*ollama.Client, error) {
-		c, err := a.ollama()
-		if err == nil {
-			c.Timeout = timeout
-		}
-		return c, err
-	}
+func (a *App) dial(timeout time.Duration) func() (provider.Client, error) {
+	return func() (provider.Client, error) { return a.models(timeout) }
 }
 
 // loadSettings finds and reads the config files and resolves the settings

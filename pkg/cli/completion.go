@@ -124,7 +124,7 @@ func (a *App) modelNames(ctx context.Context, prefix string) []cobra.Completion 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	client, err := a.ollama()
+	client, err := a.models(defaultModelTimeout)
 	if err != nil {
 		return nil
 	}

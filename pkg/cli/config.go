@@ -40,6 +40,20 @@ ask, chat and mcp rank by keywords alone with a warning on stderr (--json:
 "degraded"). fallback: false (or --fallback=false, RAG_FALLBACK=0) makes that
 an error instead, for scripts that must not degrade silently.
 
+Other model servers (llama.cpp, LM Studio, vLLM, a hosted OpenAI-compatible
+API, another Ollama) are named providers, and a model PROVIDER:MODEL is
+served by one (any other name by Ollama at OLLAMA_HOST):
+
+  providers:
+    local:
+      type: openai           # or ollama
+      base_url: http://127.0.0.1:8080/v1
+      api_key_env: LOCAL_API_KEY   # the key's variable, never the key
+
+  model: local:qwen3
+
+rag config then lists the providers and which one serves each model role.
+
 A key rag does not know is an error naming the file and line, so a typo is
 never silently ignored. The environment variables are:
 `
@@ -103,6 +117,9 @@ type configEntry struct {
 type configReport struct {
 	Settings map[string]configEntry `json:"settings"`
 	Files    configFiles            `json:"files"`
+	// Providers and Roles are there only when providers are configured.
+	Providers map[string]configProvider `json:"providers,omitempty"`
+	Roles     map[string]configRole     `json:"roles,omitempty"`
 }
 
 func configRun(a *App, g *globalOptions, files config.Files) error {
@@ -112,6 +129,7 @@ func configRun(a *App, g *globalOptions, files config.Files) error {
 		for _, s := range all {
 			rep.Settings[string(s.Key)] = configEntry{Value: s.Value, Source: string(s.Origin.Kind), Origin: s.Origin.String(), Env: config.EnvVar(s.Key)}
 		}
+		rep.Providers, rep.Roles = describeProviders(a, g)
 		return writeJSON(a, rep)
 	}
 	var b strings.Builder
@@ -122,6 +140,7 @@ func configRun(a *App, g *globalOptions, files config.Files) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	writeProviders(&b, a, g)
 	_, err := fmt.Fprint(a.IO.Out, b.String())
 	return err
 }

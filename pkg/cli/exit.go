@@ -17,6 +17,7 @@ import (
 	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -121,6 +122,11 @@ const (
 // missingModelHint names the flag that chose the missing model.
 func missingModelHint(e *ollama.ModelNotFoundError) string {
 	pull := fmt.Sprintf("pull it with `rag pull %s` (or `ollama pull %s`), or run again with --pull", e.Model, e.Model)
+	if e.NoPull {
+		// An OpenAI-compatible server serves the models it was started
+		// with, under the names its /v1/models lists.
+		pull = fmt.Sprintf("check the name after %s: (the server's /v1/models lists the models it serves), or load the model on that server", e.Provider)
+	}
 	switch e.Role {
 	case ollama.RoleEmbed:
 		return pull + ", or choose another embedding model with --embed-model"
@@ -176,6 +182,7 @@ func classify(err error) (code int, hint string) {
 		noDataset  *engine.NoDatasetError
 		foreign    *engine.ForeignCorpusError
 		pull       *ollama.PullError
+		noPull     *provider.NoPullError
 		promptFile *engine.PromptFileError
 		answerRoom *engine.AnswerRoomError
 		noRoom     *engine.NoRoomError
@@ -202,6 +209,8 @@ func classify(err error) (code int, hint string) {
 	switch {
 	case settings != "":
 		return ExitUsage, settings
+	case errors.As(err, &noPull):
+		return ExitModel, fmt.Sprintf("provider %s's server cannot pull: start it with the model (llama-server -m, lms load, vllm serve), then run again", noPull.Provider)
 	case errors.As(err, &pull):
 		return ExitModel, fmt.Sprintf("check the name %q (ollama.com/library lists the models), and that the Ollama server can reach the registry", pull.Model)
 	case errors.As(err, &missing):
@@ -436,6 +445,11 @@ func classifyServer(err error) (code int, hint string, ok bool) {
 	case errors.As(err, &dense):
 		code, hint := classify(dense.Err)
 		return code, hint + "; or rank by keywords alone with --mode lexical, which needs no embedding model (rag search --mode lexical needs no Ollama at all)", true
+	}
+	if code, hint, ok := classifyProvider(err); ok {
+		return code, hint, true
+	}
+	switch {
 	case errors.As(err, &unreach):
 		return ExitOllama, fmt.Sprintf("start Ollama with `ollama serve`, or set OLLAMA_HOST to the address it listens on (tried %s)", unreach.Host), true
 	case errors.As(err, &retries):
@@ -460,4 +474,47 @@ func classifyServer(err error) (code int, hint string, ok bool) {
 		return ExitOllama, "the model server may have crashed, run out of memory or been restarted (its log says why); run the same command again once it is up", true
 	}
 	return 0, "", false
+}
+
+// classifyProvider is classify for the failures of a configured
+// provider's server (Ollama at OLLAMA_HOST has its own words above): the
+// same exit codes, with hints that name the provider, its base_url and
+// its API key's variable (never the key).
+func classifyProvider(err error) (code int, hint string, ok bool) {
+	var (
+		unreach *provider.UnreachableError
+		status  *provider.StatusError
+		retries *embed.RetryError
+	)
+	switch {
+	case errors.As(err, &unreach) && unreach.Provider != "":
+		return ExitOllama, fmt.Sprintf("start the server of provider %s, or fix its base_url: in the config (tried %s)", unreach.Provider, unreach.Host), true
+	case !errors.As(err, &status) || status.Provider == "":
+		return 0, "", false
+	case status.StatusCode == http.StatusUnauthorized || status.StatusCode == http.StatusForbidden:
+		return ExitOllama, keyHint(status), true
+	case status.StatusCode == http.StatusTooManyRequests:
+		return ExitOllama, fmt.Sprintf("provider %s kept rate-limiting rag (HTTP 429, retried with back-off): wait and run again, or lower --parallel; what was embedded is kept", status.Provider), true
+	case errors.As(err, &retries):
+		return ExitOllama, fmt.Sprintf("provider %s kept failing (its server's log says why); what was embedded is kept: run the same command again to resume", status.Provider), true
+	case status.StatusCode == http.StatusNotFound:
+		return ExitOllama, fmt.Sprintf("provider %s's server has no such endpoint: its base_url: should be the API's root with its version, such as http://127.0.0.1:8080/v1", status.Provider), true
+	case !status.Temporary():
+		return ExitOllama, fmt.Sprintf("provider %s refused the request (HTTP %d), which asking again would not change; its server's log says why", status.Provider, status.StatusCode), true
+	}
+	return ExitOllama, fmt.Sprintf("provider %s failed (HTTP %d; its server's log says why): run the same command again once it is up", status.Provider, status.StatusCode), true
+}
+
+// keyHint is the hint of a provider that refused rag's authorization: it
+// names the variable of the key, never the key.
+func keyHint(e *provider.StatusError) string {
+	switch {
+	case e.KeyEnv == "":
+		return fmt.Sprintf("provider %s wants an API key: put it in an environment variable and name that variable with api_key_env: in the provider's config", e.Provider)
+	case !e.KeySet:
+		return fmt.Sprintf("%s is not set: set it to the API key of provider %s", e.KeyEnv, e.Provider)
+	case e.StatusCode == http.StatusForbidden:
+		return fmt.Sprintf("provider %s refused the API key in %s for this request: check that the key may use the model, or set %s to one that may", e.Provider, e.KeyEnv, e.KeyEnv)
+	}
+	return fmt.Sprintf("provider %s refused the API key in %s: set %s to a valid key", e.Provider, e.KeyEnv, e.KeyEnv)
 }

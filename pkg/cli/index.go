@@ -16,7 +16,7 @@ import (
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
-	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -119,6 +119,7 @@ fails at once, or waits with --wait.`,
 			if err := opts.bind(cmd, args); err != nil {
 				return err
 			}
+			a.providerBatch(cmd.Flags(), opts)
 			if len(opts.Remove) > 0 {
 				if len(args) > 0 || opts.Rebuild || opts.Watch || opts.PruneOnly || opts.walkFlagsSet {
 					return usagef("--remove takes its paths alone: no PATH, --rebuild, --watch, --prune-only, --include, --exclude or --hidden")
@@ -254,7 +255,7 @@ func (o *IndexOptions) given() store.Settings {
 // indexEngine is the engine of a write into the index at dir: the model
 // server is dialed when the run needs it, and the crash tests' fault
 // points fire.
-func (a *App) indexEngine(dir string, g *globalOptions, dial func() (*ollama.Client, error)) *engine.Engine {
+func (a *App) indexEngine(dir string, g *globalOptions, dial func() (provider.Client, error)) *engine.Engine {
 	cfg := a.engineConfig(dir, g)
 	cfg.Dial = dial
 	return engine.New(cfg)

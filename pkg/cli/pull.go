@@ -13,6 +13,7 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 )
 
 // PullOptions are the settings of `rag pull`.
@@ -80,7 +81,7 @@ func pullRun(ctx context.Context, a *App, opts *PullOptions) error {
 	if len(models) == 0 {
 		models = neededModels(a, opts.globalOptions)
 	}
-	client, err := a.ollama()
+	client, err := a.models(defaultModelTimeout)
 	if err != nil {
 		return err
 	}
@@ -91,6 +92,12 @@ func pullRun(ctx context.Context, a *App, opts *PullOptions) error {
 			return err
 		}
 		p := pulled{Model: m, Status: "present"}
+		if !has && !a.canPull(m) {
+			// An OpenAI-compatible server serves what it was started
+			// with: it is checked, never asked to pull.
+			pv, _ := a.cfg.ProviderOf(m)
+			return &ollama.ModelNotFoundError{Model: m, Provider: pv.Name, NoPull: true}
+		}
 		if !has {
 			if err := pullModel(ctx, a, client, m); err != nil {
 				return err
@@ -116,7 +123,12 @@ func pullRun(ctx context.Context, a *App, opts *PullOptions) error {
 
 // pullModel pulls one model, drawing Ollama's progress on stderr when it
 // is a terminal.
-func pullModel(ctx context.Context, a *App, client *ollama.Client, model string) error {
+func pullModel(ctx context.Context, a *App, client provider.Client, model string) error {
+	puller, ok := client.(provider.Puller)
+	if !ok || !a.canPull(model) {
+		pv, _ := a.cfg.ProviderOf(model)
+		return &provider.NoPullError{Model: model, Provider: pv.Name, Type: pv.Type}
+	}
 	var bar *progressbar.ProgressBar
 	var layer string
 	clear := func() {
@@ -126,7 +138,7 @@ func pullModel(ctx context.Context, a *App, client *ollama.Client, model string)
 		}
 	}
 	defer clear()
-	return client.Pull(ctx, model, func(p ollama.PullProgress) {
+	return puller.Pull(ctx, model, func(p ollama.PullProgress) {
 		if !a.IO.IsStderrTTY() {
 			return
 		}
@@ -167,7 +179,7 @@ func (a *App) withPull(ctx context.Context, pull bool, fn func() error) error {
 	for {
 		err := fn()
 		var missing *ollama.ModelNotFoundError
-		if !errors.As(err, &missing) || tried[missing.Model] || ctx.Err() != nil {
+		if !errors.As(err, &missing) || missing.NoPull || tried[missing.Model] || ctx.Err() != nil {
 			return err
 		}
 		tried[missing.Model] = true
@@ -180,7 +192,7 @@ func (a *App) withPull(ctx context.Context, pull bool, fn func() error) error {
 				return err
 			}
 		}
-		client, cerr := a.ollama()
+		client, cerr := a.models(defaultModelTimeout)
 		if cerr != nil {
 			return cerr
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rag-cli/rag/internal/iostreams"
 	"github.com/rag-cli/rag/internal/ollamatest"
+	"github.com/rag-cli/rag/internal/openaitest"
 )
 
 // TestMain lets the scripts in testdata/script run the real rag command
@@ -35,6 +36,9 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// scriptKey is the API key the scripts' FAKE_OPENAI_AUTH wants.
+const scriptKey = "sk-script-right-key"
+
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -45,6 +49,16 @@ func TestScripts(t *testing.T) {
 			env.Setenv("OLLAMA_HOST", srv.URL)
 			env.Setenv("FAKE_OLLAMA", srv.URL)
 			env.Setenv("RAG_INDEX", env.WorkDir+"/index")
+			// OpenAI-compatible servers: one open, one that wants the key
+			// scriptKey and repeats what it was sent in its 401s.
+			oai := openaitest.Start(embedModel, chatModel)
+			env.Defer(oai.Close)
+			env.Setenv("FAKE_OPENAI", oai.URL)
+			auth := openaitest.Start(embedModel, chatModel)
+			auth.RequireKey(scriptKey)
+			auth.EchoKey()
+			env.Defer(auth.Close)
+			env.Setenv("FAKE_OPENAI_AUTH", auth.URL)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -55,6 +69,16 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("usage: write-hostile FILE")
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(hostileDoc), 0o644))
+			},
+			// expand FILE replaces $VAR in FILE with the variable's value
+			// (a config file naming a fake server's address).
+			"expand": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: expand FILE")
+				}
+				data, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(os.Expand(string(data), ts.Getenv)), 0o644))
 			},
 			// free-addr VAR sets VAR to a loopback address no one listens
 			// on, for rag serve --addr.

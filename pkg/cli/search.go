@@ -88,11 +88,10 @@ func openForQuery(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOp
 
 // openForQueryWith is openForQuery whose reader reports to events.
 func openForQueryWith(ctx context.Context, a *App, g *globalOptions, ro *RetrievalOptions, events engine.Events) (*engine.Reader, error) {
-	client, err := a.ollama()
+	client, err := a.models(ro.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	client.Timeout = ro.Timeout
 	e, err := a.engine(g, client)
 	if err != nil {
 		return nil, err

@@ -174,11 +174,10 @@ func serveRun(ctx context.Context, a *App, opts *ServeOptions) (err error) {
 // serveHandler checks the index and the flags, and returns the server's
 // handler for the address it listens on, and the index folder.
 func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr string) *server.Handler, io.Closer, string, error) {
-	client, err := a.ollama()
+	client, err := a.models(opts.Timeout)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	client.Timeout = opts.Timeout
 	dir, err := a.indexDir(opts.globalOptions)
 	if err != nil {
 		return nil, nil, "", err

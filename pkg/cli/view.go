@@ -12,7 +12,7 @@ import (
 	"github.com/rag-cli/rag/pkg/config"
 	"github.com/rag-cli/rag/pkg/engine"
 	"github.com/rag-cli/rag/pkg/filter"
-	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 )
 
 // ViewOptions say whose share of the index a query sees: --as names who
@@ -70,7 +70,7 @@ func bindView(f *pflag.FlagSet, o *ViewOptions, cfg *config.Settings) {
 // engine is the engine of a command that reads the index: the index
 // folder (refused when it is not one) and the model server's client (nil
 // where none is needed).
-func (a *App) engine(g *globalOptions, models *ollama.Client) (*engine.Engine, error) {
+func (a *App) engine(g *globalOptions, models provider.Client) (*engine.Engine, error) {
 	dir, err := a.indexDir(g)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,8 @@ type File struct {
 	Path   string
 	Values map[Key]string
 	Lines  map[Key]int
+	// Providers are its providers: section, by name (nil without one).
+	Providers map[string]Provider
 }
 
 // ParseFile reads a config file. Keys rag does not know are an error with
@@ -74,6 +76,17 @@ func ParseFile(path string, r io.Reader) (*File, error) {
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
+		if k.Value == KeyProviders {
+			if f.Providers != nil {
+				return nil, &FileError{Path: path, Line: k.Line, Err: fmt.Errorf("%s is set twice", k.Value)}
+			}
+			p, err := parseProviders(path, v)
+			if err != nil {
+				return nil, err
+			}
+			f.Providers = p
+			continue
+		}
 		spec, ok := specOf(Key(k.Value))
 		if !ok {
 			return nil, &FileError{Path: path, Line: k.Line, Err: fmt.Errorf("%w %q", ErrUnknownKey, k.Value), Known: Keys()}

@@ -275,8 +275,9 @@ func Locate(env Env, dir string, stat func(string) (fs.FileInfo, error)) (Files,
 type Settings struct {
 	// Files are the config files that were read (a missing user file is
 	// left out).
-	Files  []string
-	values map[Key]Setting
+	Files     []string
+	values    map[Key]Setting
+	providers map[string]Provider
 }
 
 // MaxFileSize is the largest config file read: settings take a few
@@ -325,7 +326,7 @@ func (e *EnvError) Unwrap() error { return e.Err }
 // Resolve lays the files (weakest first: the user's, then the project's)
 // and then the environment over the defaults.
 func Resolve(env Env, files ...*File) (*Settings, error) {
-	s := &Settings{values: map[Key]Setting{}}
+	s := &Settings{values: map[Key]Setting{}, providers: map[string]Provider{}}
 	defaults := map[Key]string{
 		KeyIndex:        IndexDir(env),
 		KeyOllamaHost:   DefaultOllama,
@@ -363,6 +364,9 @@ func Resolve(env Env, files ...*File) (*Settings, error) {
 	}
 	for _, f := range files {
 		s.Files = append(s.Files, f.Path)
+		for name, p := range f.Providers {
+			s.providers[name] = p
+		}
 		for _, sp := range specs {
 			v, ok := f.Values[sp.key]
 			if !ok {

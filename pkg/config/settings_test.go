@@ -197,6 +197,8 @@ func FuzzParseFile(f *testing.F) {
 	for _, s := range []string{
 		"model: qwen2.5:7b\nrerank: true\n", "index: .ragidx\n", "# only a comment\n", "",
 		"search_k: 0\n", "mode: [a, b]\n", "nope: 1\n", "model: a\nmodel: b\n", "- a\n- b\n", "a: &x 1\nb: *x\n",
+		"providers:\n  local:\n    type: openai\n    base_url: http://h:8080/v1\n    api_key_env: K\n    headers:\n      X-A: b\n",
+		"providers:\n  x:\n    type: ollama\n", "providers: 1\n", "providers:\n  a:b: {}\n",
 	} {
 		f.Add(s)
 	}

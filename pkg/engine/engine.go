@@ -13,13 +13,16 @@
 //	r, err := e.Open(ctx, engine.Who{}, nil)
 //	...
 //	res, err := r.Search(ctx, engine.SearchRequest{Query: "retry policy", K: 5, ...})
+//
+// Models is any provider.Client: an Ollama client, an OpenAI-compatible
+// one, or a provider.Router that sends each model to its provider.
 package engine
 
 import (
 	"time"
 
 	"github.com/rag-cli/rag/pkg/answer"
-	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
 )
@@ -28,10 +31,11 @@ import (
 type Config struct {
 	// Dir is the index folder.
 	Dir string
-	// Models is the client of the model server (embeddings, answers,
-	// re-ranking, expansion); nil when no command of this engine needs
-	// one (lexical search only).
-	Models *ollama.Client
+	// Models is the client of the model servers (embeddings, answers,
+	// re-ranking, expansion): every model role goes through it, with the
+	// model's name as configured; nil when no command of this engine
+	// needs one (lexical search only).
+	Models provider.Client
 	// EmbedModel is the embedding model asked for ("" the index's, or the
 	// default for a new index).
 	EmbedModel string
@@ -43,7 +47,7 @@ type Config struct {
 	// Dial, if set, makes the model server's client where Models is nil,
 	// when a run first needs it (an index run: once planned), so that a
 	// malformed address fails no earlier than the run did without it.
-	Dial func() (*ollama.Client, error)
+	Dial func() (provider.Client, error)
 	// Fault, if set, is called at named points of index writes
 	// (store.Options.Hook): the crash tests' build of rag kills itself
 	// there.

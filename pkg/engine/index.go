@@ -15,7 +15,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/indexer"
 	"github.com/rag-cli/rag/pkg/ingest"
-	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/store"
 )
 
@@ -283,7 +283,7 @@ func (e *Engine) checkDir() error {
 }
 
 // models is the model server's client: Models, else what Dial makes.
-func (e *Engine) models() (*ollama.Client, error) {
+func (e *Engine) models() (provider.Client, error) {
 	if e.cfg.Models != nil || e.cfg.Dial == nil {
 		return e.cfg.Models, nil
 	}

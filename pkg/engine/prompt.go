@@ -11,6 +11,7 @@ import (
 	"github.com/rag-cli/rag/pkg/chunk"
 	"github.com/rag-cli/rag/pkg/filestat"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 )
 
 // maxPromptFile is the largest system prompt or examples file read: far
@@ -116,13 +117,13 @@ func (e *AnswerRoomError) Error() string {
 
 // chatter adapts the model server's client to answer.Chatter.
 type chatter struct {
-	client    *ollama.Client
+	client    provider.Client
 	model     string
 	maxTokens int
 	options   map[string]any
 }
 
-func newChatter(client *ollama.Client, o *AskOptions) *chatter {
+func newChatter(client provider.Client, o *AskOptions) *chatter {
 	return &chatter{client: client, model: o.Model, maxTokens: o.MaxTokens, options: map[string]any{
 		"temperature": o.Temperature, "num_ctx": o.NumCtx,
 	}}

@@ -10,6 +10,7 @@ import (
 	"github.com/rag-cli/rag/pkg/embed"
 	"github.com/rag-cli/rag/pkg/filter"
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/rerank"
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/rewrite"
@@ -250,7 +251,7 @@ func (e *Expander) Unusable() int64 { return e.unusable.Load() }
 
 // Completer adapts the model server's client to rewrite.Completer.
 type Completer struct {
-	Client    *ollama.Client
+	Client    provider.Client
 	Model     string
 	Role      ollama.Role
 	MaxTokens int

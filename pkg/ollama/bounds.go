@@ -3,7 +3,6 @@ package ollama
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -33,8 +32,6 @@ const (
 	// messageBytes is the most one streamed message may take beside its
 	// text: the model's name, times, and the statistics of the last.
 	messageBytes = 4 << 10
-	// DefaultMaxTokens bounds an answer when the request names no limit.
-	DefaultMaxTokens = 8192
 )
 
 // embedReplyLimit is the most an /api/embed reply for n inputs may hold.
@@ -51,76 +48,6 @@ func chatMessages(maxTokens int) int { return 2*maxTokens + 64 }
 func chatReplyLimit(maxTokens int) int64 {
 	return replyBytes + int64(chatMessages(maxTokens))*messageBytes
 }
-
-// ReplyTooLargeError is a reply longer than it can legitimately be.
-type ReplyTooLargeError struct {
-	Host  string
-	Path  string // the endpoint, /api/embed
-	Limit int64
-	// Announced is the size the server announced (Content-Length), or
-	// -1 when it sent more than Limit without announcing it.
-	Announced int64
-}
-
-func (e *ReplyTooLargeError) Error() string {
-	if e.Announced >= 0 {
-		return fmt.Sprintf("the model server at %s announced a reply of %s to %s, more than it can hold (at most %s): not read",
-			e.Host, byteSize(e.Announced), e.Path, byteSize(e.Limit))
-	}
-	return fmt.Sprintf("the model server at %s sent a reply to %s longer than it can hold (at most %s): stopped reading", e.Host, e.Path, byteSize(e.Limit))
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// TimeoutError is a call the server did not finish within the client's
-// Timeout: a reply that never came or came too slowly, or a stream that
-// stopped moving. It is a context.DeadlineExceeded: retrying it as soon
-// does not help.
-type TimeoutError struct {
-	Host  string
-	After time.Duration
-	// Stream is set when a streamed reply (an answer, a pull) went
-	// silent for After; otherwise the whole call took longer.
-	Stream bool
-}
-
-func (e *TimeoutError) Error() string {
-	if e.Stream {
-		return fmt.Sprintf("the model server at %s sent nothing more for %s", e.Host, e.After)
-	}
-	return fmt.Sprintf("the model server at %s did not answer within %s", e.Host, e.After)
-}
-
-func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
-
-// DroppedError is a connection the server closed (or lost) before its
-// reply was whole: Ollama crashed, ran out of memory or was restarted.
-type DroppedError struct {
-	Host string
-	// Answer is set when it was an answer being streamed.
-	Answer bool
-	Err    error
-}
-
-func (e *DroppedError) Error() string {
-	what := "request"
-	if e.Answer {
-		what = "answer"
-	}
-	return fmt.Sprintf("the model server at %s closed the connection mid-%s: %v", e.Host, what, e.Err)
-}
-
-func (e *DroppedError) Unwrap() error { return e.Err }
 
 // errTimedOut is the cause of a call's context that ran out of Timeout.
 var errTimedOut = errors.New("the model server took too long")

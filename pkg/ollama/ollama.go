@@ -1,18 +1,17 @@
-// Package ollama is rag's only door to an Ollama server: it embeds batches of
-// text, streams chat answers, lists and pulls models through
-// github.com/ollama/ollama/api (reading the vectors of an embedding answer
-// with its own decoder, the one hot path), and
-// turns transport and API failures into typed errors (server unreachable,
-// model not pulled, an error answer and whether its status may pass, an
-// input longer than the model's context) that the CLI maps to hints and
-// exit codes.
+// Package ollama is rag's door to an Ollama server, a provider.Client: it
+// embeds batches of text, streams chat answers, lists and pulls models
+// through github.com/ollama/ollama/api (reading the vectors of an
+// embedding answer with its own decoder, the one hot path), and turns
+// transport and API failures into package provider's typed errors (server
+// unreachable, model not pulled, an error answer and whether its status
+// may pass, an input longer than the model's context) that the CLI maps to
+// hints and exit codes.
 package ollama
 
 import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,45 +27,6 @@ import (
 
 	"github.com/ollama/ollama/api"
 )
-
-// UnreachableError means no Ollama server answered at Host.
-type UnreachableError struct {
-	Host string
-	Err  error
-}
-
-func (e *UnreachableError) Error() string {
-	reason := e.Err
-	var op *net.OpError
-	if errors.As(e.Err, &op) {
-		reason = op.Err // "connection refused", not the whole request line
-	}
-	return fmt.Sprintf("cannot reach Ollama at %s: %v", e.Host, reason)
-}
-
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
-// Role is what rag asked a model to do; it tells the user which setting
-// chose the model that is missing.
-type Role string
-
-// The roles of models: mostly one an endpoint rag calls.
-const (
-	RoleEmbed  Role = "embedding" // Embed
-	RoleChat   Role = "chat"      // Chat
-	RoleJudge  Role = "judge"     // NextToken: re-ranking's yes/no judgement
-	RoleExpand Role = "expansion" // Chat, asked to expand a query
-)
-
-// ModelNotFoundError means the server answered but does not have the model.
-type ModelNotFoundError struct {
-	Model string
-	Role  Role
-}
-
-func (e *ModelNotFoundError) Error() string {
-	return fmt.Sprintf("model %q is not available on the Ollama server", e.Model)
-}
 
 // Client talks to one Ollama server. It is safe for concurrent use.
 //
@@ -194,33 +154,6 @@ type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
-// Message is one turn of a chat.
-type Message struct {
-	Role    string
-	Content string
-}
-
-// ChatRequest is what rag asks of a chat model.
-type ChatRequest struct {
-	Model    string
-	Messages []Message
-	// Options are model parameters such as temperature and num_ctx.
-	Options map[string]any
-	// Format, if set, is a JSON schema the reply must follow (Ollama's
-	// structured outputs: the server constrains sampling to it).
-	Format json.RawMessage
-	// Role is what the model is asked to do, for errors ("": RoleChat).
-	Role Role
-	// MaxTokens is the longest answer (Ollama's num_predict), 0 for
-	// DefaultMaxTokens. The stream is read no further: an answer cut
-	// there, by the server or by the client, ends with ErrCutOff.
-	MaxTokens int
-}
-
-// ErrCutOff ends an answer that reached its MaxTokens: what was streamed
-// is the answer, cut off.
-var ErrCutOff = errors.New("the answer reached its token limit and was cut off")
-
 // errStop ends a stream the client stops reading.
 var errStop = errors.New("stop reading")
 
@@ -300,43 +233,6 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 	return nil
 }
 
-// StatusError is an error answer of the server: its HTTP status says
-// whether asking again can help (Temporary).
-type StatusError struct {
-	StatusCode int
-	Err        error // the library's error, with the server's message
-}
-
-func (e *StatusError) Error() string { return "ollama: " + e.Err.Error() }
-func (e *StatusError) Unwrap() error { return e.Err }
-
-// Temporary reports whether the same request may succeed later: a server
-// error (5xx), too many requests (429) or a request timeout (408). Any
-// other client error (4xx) is permanent: the request itself is refused.
-func (e *StatusError) Temporary() bool {
-	return e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusRequestTimeout
-}
-
-// Is makes an answer that an input is too long for the model's context
-// ErrTooLong.
-func (e *StatusError) Is(target error) bool {
-	return target == ErrTooLong && e.StatusCode == http.StatusBadRequest && tooLong(e.Err.Error())
-}
-
-// ErrTooLong means an input is longer than the model's context and was
-// not truncated (EmbedWhole, or Ollama could not truncate it).
-var ErrTooLong = errors.New("input longer than the model's context")
-
-// tooLong recognizes Ollama's messages for an input longer than the
-// context: the runner's "the input length exceeds the context length",
-// and the server's "input exceeds maximum context length and cannot be
-// truncated further" and "input after truncation exceeds maximum context
-// length" (server/routes.go and runner/*/runner.go of v0.17.4).
-func tooLong(msg string) bool {
-	msg = strings.ToLower(msg)
-	return strings.Contains(msg, "exceeds the context length") || strings.Contains(msg, "exceeds maximum context length")
-}
-
 // classify turns transport and API errors into the typed errors above.
 func (c *Client) classify(model string, role Role, err error) error {
 	var tooLarge *ReplyTooLargeError
@@ -366,12 +262,6 @@ func (c *Client) classify(model string, role Role, err error) error {
 		return &DroppedError{Host: c.host.String(), Answer: role == RoleChat || role == RoleExpand, Err: err}
 	}
 	return fmt.Errorf("ollama: %w", err)
-}
-
-// TokenProb is a candidate for the next token and its log probability.
-type TokenProb struct {
-	Token   string
-	Logprob float64
 }
 
 // NextToken asks the model for one token after the chat and returns the
@@ -497,15 +387,6 @@ func (c *Client) show(ctx context.Context, model string) (*api.ShowResponse, err
 	return resp, k.end(c.host.String(), err)
 }
 
-// PullProgress is one step of a pull as Ollama reports it: a status such as
-// "pulling manifest" or "pulling <digest>", and for a layer its size and
-// how much of it is done.
-type PullProgress struct {
-	Status           string
-	Digest           string
-	Total, Completed int64
-}
-
 // Pull downloads a model to the server, calling fn with each progress step.
 func (c *Client) Pull(ctx context.Context, model string, fn func(PullProgress)) error {
 	stream := true
@@ -534,13 +415,3 @@ func (c *Client) Pull(ctx context.Context, model string, fn func(PullProgress)) 
 	// cannot reach, as an error line in the stream.
 	return &PullError{Model: model, Err: err}
 }
-
-// PullError means the server could not pull a model (it is not in the
-// registry, or the registry is out of reach).
-type PullError struct {
-	Model string
-	Err   error
-}
-
-func (e *PullError) Error() string { return fmt.Sprintf("pull %s: %v", e.Model, e.Err) }
-func (e *PullError) Unwrap() error { return e.Err }

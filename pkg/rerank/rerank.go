@@ -1,13 +1,15 @@
-// Package rerank is retrieval's optional second stage: an Ollama model
+// Package rerank is retrieval's optional second stage: a chat model
 // judges each candidate passage against the query, and the probability it
 // gives "yes" (read from its token log-probabilities, not from sampled text)
-// re-orders the candidates. A pointwise judgement like this reads the query
+// re-orders the candidates; a provider whose server has a re-ranking
+// endpoint (/v1/rerank) scores them all in one call instead. A pointwise judgement like this reads the query
 // and the passage together, which neither BM25 nor a single embedding does.
 package rerank
 
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -48,11 +51,40 @@ type Model struct {
 	calls atomic.Int64
 }
 
-// Calls is how many judgements the model has made.
+// Calls is how many judgements the model has made (a call of the
+// server's re-ranking endpoint counts one).
 func (m *Model) Calls() int64 { return m.calls.Load() }
 
-// Rerank implements retrieve.Reranker.
+// Rerank implements retrieve.Reranker: with the server's re-ranking
+// endpoint where Judge has one (provider.Ranker), else a judgement a
+// passage.
 func (m *Model) Rerank(ctx context.Context, query string, results []retrieve.Result) ([]float32, error) {
+	if rk, ok := m.Judge.(provider.Ranker); ok && len(results) > 0 {
+		docs := make([]string, len(results))
+		for i, r := range results {
+			docs[i] = Passage(r)
+		}
+		m.calls.Add(1)
+		scores, err := rk.Rank(ctx, m.Name, strings.TrimSpace(query), docs)
+		if !errors.Is(err, provider.ErrNoRank) {
+			return scores, err
+		}
+		m.calls.Add(-1)
+	}
+	return m.judgeAll(ctx, query, results)
+}
+
+// Passage is a result as a re-ranking endpoint reads it: its heading, if
+// any, on a line before its text.
+func Passage(r retrieve.Result) string {
+	if r.Heading != "" {
+		return r.Heading + "\n" + strings.TrimSpace(r.Text)
+	}
+	return strings.TrimSpace(r.Text)
+}
+
+// judgeAll judges each passage with the chat model, Parallel at once.
+func (m *Model) judgeAll(ctx context.Context, query string, results []retrieve.Result) ([]float32, error) {
 	scores := make([]float32, len(results))
 	work := make(chan int)
 	var wg sync.WaitGroup

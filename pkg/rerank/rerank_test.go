@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rag-cli/rag/pkg/ollama"
+	"github.com/rag-cli/rag/pkg/provider"
 	"github.com/rag-cli/rag/pkg/retrieve"
 )
 
@@ -111,5 +112,46 @@ func TestRerank(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled rerank returned %v", err)
+	}
+}
+
+// rankJudge has a re-ranking endpoint, or says it has none (ErrNoRank).
+type rankJudge struct {
+	wordJudge
+	none  bool
+	ranks int
+	docs  []string
+}
+
+func (j *rankJudge) Rank(_ context.Context, model, query string, docs []string) ([]float32, error) {
+	j.ranks++
+	if j.none {
+		return nil, provider.ErrNoRank
+	}
+	j.docs = docs
+	out := make([]float32, len(docs))
+	for i := range docs {
+		out[i] = float32(i) / 10
+	}
+	return out, nil
+}
+
+// TestRerankEndpoint: a judge with a re-ranking endpoint scores every
+// passage in one call; one without falls back to a judgement a passage.
+func TestRerankEndpoint(t *testing.T) {
+	t.Parallel()
+	results := []retrieve.Result{{Path: "a", Heading: "A", Text: " alpha "}, {Path: "b", Text: "beta"}}
+	j := &rankJudge{}
+	scores, err := (&Model{Judge: j, Name: "r"}).Rerank(context.Background(), "alpha", results)
+	if err != nil || len(scores) != 2 || scores[1] != 0.1 || j.ranks != 1 || j.calls != 0 {
+		t.Fatalf("scores %v, err %v, %d ranks, %d judgements", scores, err, j.ranks, j.calls)
+	}
+	if j.docs[0] != "A\nalpha" || j.docs[1] != "beta" {
+		t.Fatalf("passages sent: %q", j.docs)
+	}
+	none := &rankJudge{none: true}
+	m := &Model{Judge: none, Name: "r"}
+	if _, err := m.Rerank(context.Background(), "alpha", results); err != nil || none.calls != 2 || m.Calls() != 2 {
+		t.Fatalf("fallback: err %v, %d judgements, Calls %d", err, none.calls, m.Calls())
 	}
 }
