@@ -234,3 +234,35 @@ func sameHit(a, b Hit) bool {
 	a.Score, b.Score = 0, 0
 	return reflect.DeepEqual(a, b)
 }
+
+// TestSavedVectorsDeep checks the int8 scan's candidates for a deep
+// ranking (hybrid search fuses 50 of each channel) at the dimensions of
+// real embedding models: Recall@50 >= 0.99 against exact search.
+func TestSavedVectorsDeep(t *testing.T) {
+	t.Parallel()
+	dir, query := randomIndex(t, 100, 25, 768) // 2,500 chunks
+	found, total := 0, 0
+	for range 20 {
+		q := query()
+		want := exact(t, dir, q, 50)
+		got, loaded := coldLoaded(t, dir, q, 50)
+		if loaded {
+			t.Fatal("the saved vectors were not used")
+		}
+		in := map[int]bool{}
+		for _, h := range want {
+			in[h.ID] = true
+		}
+		for _, h := range got {
+			if in[h.ID] {
+				found++
+			}
+		}
+		total += len(want)
+	}
+	recall := float64(found) / float64(total)
+	t.Logf("Recall@50 against exact search: %.4f (%d/%d)", recall, found, total)
+	if recall < 0.99 {
+		t.Errorf("Recall@50 = %.4f, want >= 0.99", recall)
+	}
+}
