@@ -80,7 +80,13 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 	var terms [][]list
 	n := float64(docs)
 	var attainable float64
-	for _, t := range queryTerms(query) {
+	var present [numLangs]uint64
+	for _, p := range parts {
+		for l, n := range p.R.langs {
+			present[l] += n
+		}
+	}
+	for _, t := range queryTerms(query, &present) {
 		var ls []list
 		df := 0
 		for i, p := range parts {
@@ -183,6 +189,13 @@ func (h *partTop) Pop() any {
 // merging segments analyses no text. A damaged entry is a PartError.
 func Renumber(parts []*Reader, to func(part int, doc uint32) (uint32, bool)) (*Index, error) {
 	x := &Index{termIDs: map[string]uint32{}}
+	// The languages are counted over whole parts, dropped documents too:
+	// they only choose how queries are analysed.
+	for _, r := range parts {
+		for l, n := range r.langs {
+			x.langs[l] += n
+		}
+	}
 	maxID := -1
 	type mapped struct {
 		doc uint32
@@ -245,6 +258,10 @@ func Renumber(parts []*Reader, to func(part int, doc uint32) (uint32, bool)) (*I
 	}
 	return x, nil
 }
+
+// Langs returns the documents of each language the saved index holds, by
+// code ("" for languages the analyser does not tell apart).
+func (r *Reader) Langs() map[string]uint64 { return langMap(&r.langs) }
 
 // Docs is the number of document numbers r spans (added or not).
 func (r *Reader) Docs() int { return len(r.docLen) }
