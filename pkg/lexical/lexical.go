@@ -14,6 +14,7 @@ import (
 	"container/heap"
 	"math"
 	"strings"
+	"unicode"
 )
 
 // BM25 parameters. k1 0.9 and b 0.4 are Anserini's defaults, tuned on
@@ -251,6 +252,37 @@ func queryTerms(query string, present *[numLangs]uint64) []string {
 	})
 	return out
 }
+
+// junction reports whether term is a bigram of characters that spans a
+// grammatical word (的, 是, 谁; a hiragana particle; a Hangul particle):
+// in a question, "季谁" of "本赛季谁" joins two words rather than being
+// one, and the documents never holding it says nothing about whether they
+// answer the question.
+func junction(term string) bool {
+	n := 0
+	stop := false
+	for _, r := range term {
+		if charScript(r) != cjk {
+			return false
+		}
+		n++
+		stop = stop || cjkFunction(r)
+	}
+	return n == 2 && stop
+}
+
+// cjkFunction reports whether r is a character of Chinese, Japanese or
+// Korean grammar (particles, pronouns, question words) rather than of a
+// content word.
+func cjkFunction(r rune) bool {
+	if unicode.Is(unicode.Hiragana, r) {
+		return true
+	}
+	return strings.ContainsRune(cjkFunctionChars, r)
+}
+
+const cjkFunctionChars = "的了是在和与及把被为有个这那些谁什么哪几多少吗呢吧也都就而或其之于以从到对由将该此每各怎何如曾已又还让给向" +
+	"은는이가을를에의도와과로으서까지만"
 
 // Langs returns the documents of each language the index holds, by code
 // ("" for languages the analyser does not tell apart).

@@ -52,7 +52,9 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 // SearchPartsAttainable is SearchParts, and also the score the query could
 // attain at most over these documents: each of its terms' IDF (a term no
 // live document holds counts as one held by none, the highest IDF there
-// is) times K1+1, what a document reaches as its count of the term grows.
+// is) times K1+1, what a document reaches as its count of the term grows;
+// a bigram no document holds that spans a grammatical character (junction)
+// is not counted.
 // A hit's score over it says how much of what the query asks about, weighed
 // by rarity, the document holds: a question about something the documents
 // never mention attains a small share, however common its other words are.
@@ -106,7 +108,9 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 				df += len(kept)
 			}
 		}
-		attainable += math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
+		if df > 0 || !junction(t) {
+			attainable += math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
+		}
 		if len(ls) > 0 {
 			terms = append(terms, ls)
 		}
