@@ -76,27 +76,30 @@ type Corpus struct {
 // IndexReport says what an index run did (one per pass of a watch). Its
 // JSON form is `rag index --json`'s.
 type IndexReport struct {
-	Index          string            `json:"index"`
-	EmbedModel     string            `json:"embed_model"`
-	Dims           int               `json:"dims"`
-	Rebuilt        bool              `json:"rebuilt"`
-	Indexed        int               `json:"indexed"`
-	New            int               `json:"new"`
-	Changed        int               `json:"changed"`
-	Unchanged      int               `json:"unchanged"`
-	Removed        int               `json:"removed"`
-	Reused         int               `json:"reused"`
-	Skipped        int               `json:"skipped"`
-	Ignored        int               `json:"ignored"`
-	Failed         int               `json:"failed"`
-	Repaired       int               `json:"repaired"` // unchanged, embedded again: their chunks were damaged
-	ChunksWritten  int               `json:"chunks_written"`
-	ChunksEmbedded int               `json:"chunks_embedded"`
-	ChunksCut      int               `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
-	TotalFiles     int               `json:"total_files"`
-	TotalChunks    int               `json:"total_chunks"`
-	SkippedFiles   []ingest.Skip     `json:"skipped_files"`
-	FailedFiles    []indexer.Failure `json:"failed_files"`
+	Index          string `json:"index"`
+	EmbedModel     string `json:"embed_model"`
+	Dims           int    `json:"dims"`
+	Rebuilt        bool   `json:"rebuilt"`
+	Indexed        int    `json:"indexed"`
+	New            int    `json:"new"`
+	Changed        int    `json:"changed"`
+	Unchanged      int    `json:"unchanged"`
+	Removed        int    `json:"removed"`
+	Reused         int    `json:"reused"`
+	Skipped        int    `json:"skipped"`
+	Ignored        int    `json:"ignored"`
+	Failed         int    `json:"failed"`
+	Repaired       int    `json:"repaired"` // unchanged, embedded again: their chunks were damaged
+	ChunksWritten  int    `json:"chunks_written"`
+	ChunksEmbedded int    `json:"chunks_embedded"`
+	ChunksCut      int    `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
+	// ChunksReanalysed are chunks whose keyword index an older analysis
+	// wrote, analysed again from their stored text (not embedded).
+	ChunksReanalysed int               `json:"chunks_reanalysed,omitempty"`
+	TotalFiles       int               `json:"total_files"`
+	TotalChunks      int               `json:"total_chunks"`
+	SkippedFiles     []ingest.Skip     `json:"skipped_files"`
+	FailedFiles      []indexer.Failure `json:"failed_files"`
 
 	// FitTokens is the largest cut of a chunk that fit the model, and
 	// ContextLength its context as the server says (0 if unknown).
@@ -358,6 +361,7 @@ func (r *IndexRun) Run(ctx context.Context) (*IndexReport, error) {
 	if err := r.st.SaveCaches(ctx); err != nil {
 		return rep, err
 	}
+	rep.ChunksReanalysed = r.st.Reanalysed()
 	return rep, r.partial(rep)
 }
 
