@@ -272,27 +272,25 @@ func charTerm(raw string) string {
 	return fold(raw, Unknown)
 }
 
-// analyse calls fn with every term of s analysed as l and where its text
-// lies; term maps a word to its term ("" for none). Characters of scripts
-// written without spaces become overlapping bigrams, as Lucene's CJK
-// analyser makes them: "東京都" gives "東京" and "京都"; a character with no
-// neighbour of its kind is a term alone.
-func analyse(s string, l Lang, term func(raw string, k script, l Lang) string, fn func(t string, start, end int)) {
+// analyse calls word with every word token of s and chars with every term
+// of the characters of scripts written without spaces, and where its text
+// lies. Those characters become overlapping bigrams, as Lucene's CJK
+// analyser makes them: "東京都" gives "東京" and "京都"; a character with
+// no neighbour of its kind is a term alone.
+func analyse(s string, word func(token), chars func(t string, start, end int)) {
 	var prev token
 	var prevTerm string
 	run := 0 // characters in the current run
 	endRun := func() {
 		if run == 1 {
-			fn(prevTerm, prev.start, prev.end)
+			chars(prevTerm, prev.start, prev.end)
 		}
 		run = 0
 	}
 	scan(s, func(t token) {
 		if t.kind != cjk && t.kind != sea {
 			endRun()
-			if w := term(t.text, t.kind, l); w != "" {
-				fn(w, t.start, t.end)
-			}
+			word(t)
 			return
 		}
 		ct := charTerm(t.text)
@@ -300,10 +298,20 @@ func analyse(s string, l Lang, term func(raw string, k script, l Lang) string, f
 			endRun()
 		}
 		if run > 0 {
-			fn(prevTerm+ct, prev.start, t.end)
+			chars(prevTerm+ct, prev.start, t.end)
 		}
 		prev, prevTerm = t, ct
 		run++
 	})
 	endRun()
+}
+
+// terms calls fn with every term of s analysed as l and where its text
+// lies.
+func terms(s string, l Lang, fn func(t string, start, end int)) {
+	analyse(s, func(t token) {
+		if w := wordTerm(t.text, t.kind, l); w != "" {
+			fn(w, t.start, t.end)
+		}
+	}, fn)
 }

@@ -3,14 +3,12 @@ package lexical
 import (
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/kljensen/snowball/english"
 )
 
 // detectBytes is how much of a text Detect reads: a chunk's language shows
-// in its first few hundred words, and reading no more keeps detection a
-// small part of analysing a long text.
-const detectBytes = 4096
+// in its first hundred words or so, and reading no more keeps detection a
+// small part of analysing a text.
+const detectBytes = 512
 
 // votes is what detection counts in a text.
 type votes struct {
@@ -25,7 +23,42 @@ type votes struct {
 	cyrLetter int
 }
 
-func count(s string) *votes {
+func count(s string) *votes { return countWith(s, stopMask) }
+
+// stopMask returns the languages (a bit per Lang) word token t is a stop
+// word of. It is on the path of every document indexed: an ASCII word is
+// lower-cased on the stack and looked up only when the filter lets it.
+func stopMask(t token) uint32 {
+	st := stopTable()
+	if isASCII(t.text) {
+		if len(t.text) > 15 {
+			return 0
+		}
+		if h := stopHash(t.text); st.filter[h/64]&(1<<(h%64)) == 0 {
+			return 0
+		}
+		var buf [15]byte
+		for i := 0; i < len(t.text); i++ {
+			c := t.text[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		return st.table[string(buf[:len(t.text)])]
+	}
+	switch t.kind {
+	case latin, cyrillic:
+		return st.table[fold(t.text, Unknown)]
+	case arabicScript:
+		return st.table[fold(t.text, Arabic)]
+	}
+	return 0
+}
+
+// countWith counts the votes of s, with mask giving each word's stop
+// word languages.
+func countWith(s string, mask func(token) uint32) *votes {
 	if len(s) > detectBytes {
 		n := detectBytes
 		for n > 0 && !utf8.RuneStart(s[n]) {
@@ -34,7 +67,6 @@ func count(s string) *votes {
 		s = s[:n]
 	}
 	v := &votes{}
-	table := stopTable()
 	scan(s, func(t token) {
 		v.scripts[t.kind]++
 		r, _ := utf8.DecodeRuneInString(t.text)
@@ -76,19 +108,10 @@ func count(s string) *votes {
 				v.cyrLetter++
 			}
 		}
-		if t.kind == latin || t.kind == cyrillic || t.kind == arabicScript {
-			w := fold(t.text, Unknown)
-			if t.kind == arabicScript {
-				w = fold(t.text, Arabic)
-			}
-			mask := table[w]
-			if t.kind == latin && english.IsStopWord(w) {
-				mask |= 1 << English
-			}
-			for l := Lang(1); mask != 0 && l < numLangs; l++ {
-				if mask&(1<<l) != 0 {
-					v.stop[l]++
-				}
+		m := mask(t)
+		for l := Lang(1); m != 0 && l < numLangs; l++ {
+			if m&(1<<l) != 0 {
+				v.stop[l]++
 			}
 		}
 	})

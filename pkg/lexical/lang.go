@@ -146,14 +146,26 @@ func LangOf(code string) Lang {
 //go:embed stop/*.txt
 var stopFiles embed.FS
 
-// stopTable maps a folded stop word to the languages whose stop word it is
-// (a bit per Lang). It is read on first use, not at start-up.
-var stopTable = sync.OnceValue(func() map[string]uint32 {
-	t := map[string]uint32{}
+// stops maps a folded stop word to the languages whose stop word it is (a
+// bit per Lang); filter has the bit of stopHash set for each. English
+// words are stopped by english.IsStopWord as they always were; its entries
+// here only tell languages apart.
+type stops struct {
+	table  map[string]uint32
+	filter [1 << 14 / 64]uint64
+}
+
+// stopHash hashes an ASCII word by its length and first and last letters:
+// most words are not stop words, and this tells so without a map lookup.
+func stopHash(w string) uint32 {
+	return uint32(len(w)&15)<<10 | uint32(w[0]|0x20)&31<<5 | uint32(w[len(w)-1]|0x20)&31
+}
+
+// stopTable is read on first use, not at start-up.
+var stopTable = sync.OnceValue(func() *stops {
+	st := &stops{table: map[string]uint32{}}
+	t := st.table
 	for l := Lang(1); l < numLangs; l++ {
-		if l == English {
-			continue // english.IsStopWord
-		}
 		f, err := stopFiles.Open("stop/" + langs[l].code + ".txt")
 		if err != nil {
 			continue // a language without a list
@@ -164,11 +176,16 @@ var stopTable = sync.OnceValue(func() map[string]uint32 {
 			if w == "" || strings.HasPrefix(w, "#") {
 				continue
 			}
-			t[fold(w, l)] |= 1 << l
+			w = fold(w, l)
+			t[w] |= 1 << l
+			if isASCII(w) && len(w) <= 15 {
+				h := stopHash(w)
+				st.filter[h/64] |= 1 << (h % 64)
+			}
 		}
 		_ = f.Close() // an embedded file: closing cannot fail
 	}
-	return t
+	return st
 })
 
 // isStop reports whether the folded word w is a stop word of l.
@@ -176,5 +193,5 @@ func isStop(w string, l Lang) bool {
 	if l == English {
 		return english.IsStopWord(w)
 	}
-	return stopTable()[w]&(1<<l) != 0
+	return stopTable().table[w]&(1<<l) != 0
 }

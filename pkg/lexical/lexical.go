@@ -50,7 +50,7 @@ func (a Analyzer) lang(s string) Lang {
 // Terms returns the terms of s in order, repeats kept.
 func (a Analyzer) Terms(s string) []string {
 	var out []string
-	analyse(s, a.lang(s), wordTerm, func(t string, _, _ int) {
+	terms(s, a.lang(s), func(t string, _, _ int) {
 		out = append(out, t)
 	})
 	return out
@@ -68,7 +68,7 @@ type Span struct {
 // "installation"). The spans of overlapping bigrams overlap.
 func (a Analyzer) Spans(s string) []Span {
 	var out []Span
-	analyse(s, a.lang(s), wordTerm, func(t string, start, end int) {
+	terms(s, a.lang(s), func(t string, start, end int) {
 		out = append(out, Span{Start: start, End: end, Term: t})
 	})
 	return out
@@ -80,9 +80,9 @@ func (a Analyzer) Spans(s string) []Span {
 // corpus has far fewer distinct words than words, and stemming is the
 // costly step.
 type Builder struct {
-	words    map[wordKey]int32 // word -> local term id, -1 for a stopword
-	terms    []string          // local term id -> term
-	termIDs  map[string]int32  // term -> local term id
+	words    [numLangs]map[string]int32 // by language, word -> local term id, -1 for a stopword
+	terms    []string                   // local term id -> term
+	termIDs  map[string]int32           // term -> local term id
 	postings [][]posting
 	lens     []docLen
 	// last is, per term, the document of its last posting plus one, so a
@@ -90,12 +90,6 @@ type Builder struct {
 	last []uint32
 	// langs counts the documents of each language.
 	langs [numLangs]uint64
-}
-
-type wordKey struct {
-	w    string
-	kind script
-	lang Lang
 }
 
 type posting struct {
@@ -110,7 +104,7 @@ type docLen struct {
 
 // NewBuilder returns an empty builder.
 func NewBuilder() *Builder {
-	return &Builder{words: map[wordKey]int32{}, termIDs: map[string]int32{}}
+	return &Builder{termIDs: map[string]int32{}}
 }
 
 // Add indexes text as document id, analysed as its language (Detect).
@@ -121,8 +115,7 @@ func (b *Builder) Add(id int, text string) {
 	n := uint32(0)
 	l := Detect(text)
 	b.langs[l]++
-	analyse(text, l, b.cachedTerm, func(t string, _, _ int) {
-		tid := b.termID(t)
+	post := func(tid int32) {
 		n++
 		ps := b.postings[tid]
 		if b.last[tid] == doc+1 {
@@ -131,27 +124,33 @@ func (b *Builder) Add(id int, text string) {
 		}
 		b.postings[tid] = append(ps, posting{doc: doc, tf: 1})
 		b.last[tid] = doc + 1
+	}
+	if b.words[l] == nil {
+		b.words[l] = map[string]int32{}
+	}
+	words := b.words[l]
+	analyse(text, func(t token) {
+		if tid := b.wordID(words, t, l); tid >= 0 {
+			post(tid)
+		}
+	}, func(t string, _, _ int) {
+		post(b.termID(t))
 	})
 	b.lens = append(b.lens, docLen{doc: doc, n: n})
 }
 
-// cachedTerm is wordTerm, remembered per word.
-func (b *Builder) cachedTerm(raw string, k script, l Lang) string {
-	key := wordKey{raw, k, l}
-	if tid, ok := b.words[key]; ok {
-		if tid < 0 {
-			return ""
-		}
-		return b.terms[tid]
+// wordID is the local term id of a word in a text of language l, -1 for
+// a stop word, remembered in words (l's; a word's script is its text's).
+func (b *Builder) wordID(words map[string]int32, t token, l Lang) int32 {
+	if tid, ok := words[t.text]; ok {
+		return tid
 	}
-	key.w = strings.Clone(raw) // the key must not pin the text it was cut from
-	t := wordTerm(raw, k, l)
-	if t == "" {
-		b.words[key] = -1
-		return ""
+	tid := int32(-1)
+	if w := wordTerm(t.text, t.kind, l); w != "" {
+		tid = b.termID(w)
 	}
-	b.words[key] = b.termID(t)
-	return t
+	words[strings.Clone(t.text)] = tid // the key must not pin the text it was cut from
+	return tid
 }
 
 // termID returns the local id of term t, recording a new one.
@@ -244,7 +243,7 @@ func (x *Index) Search(query string, k int) ([]Hit, error) {
 func queryTerms(query string, present *[numLangs]uint64) []string {
 	seen := map[string]bool{}
 	var out []string
-	analyse(query, QueryLang(query, present), wordTerm, func(t string, _, _ int) {
+	terms(query, QueryLang(query, present), func(t string, _, _ int) {
 		if !seen[t] {
 			seen[t] = true
 			out = append(out, t)
