@@ -202,8 +202,9 @@ func (v *votes) latin(present *[numLangs]uint64) Lang {
 		return best
 	}
 	// A text names its language only with enough of its stop words: a
-	// tenth of its words, two at least, more than English has.
-	if bestVotes >= 2 && bestVotes*10 >= v.scripts[latin] && bestVotes > v.stop[English] {
+	// tenth of its words, two at least, twice as many as English has (an
+	// English text of French names holds many of "de", "la", "du").
+	if bestVotes >= 2 && bestVotes*10 >= v.scripts[latin] && bestVotes > 2*v.stop[English] {
 		return best
 	}
 	return English
