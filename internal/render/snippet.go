@@ -2,7 +2,8 @@ package render
 
 import (
 	"strings"
-	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 
 	"github.com/rag-cli/rag/pkg/lexical"
 )
@@ -18,7 +19,8 @@ var Bold = Highlight{On: "\x1b[1;33m", Off: "\x1b[0m"}
 // and the words that match query (compared as the keyword index compares
 // them, by stem) wrapped in hl.
 func Marked(text, query string, hl Highlight) string {
-	return mark(text, spansOf(text, queryTerms(query)), hl)
+	terms, an := queryTerms(query)
+	return mark(text, spansOf(an, text, terms), hl)
 }
 
 // Snippet returns the few lines of text that best match query, for a
@@ -26,7 +28,7 @@ func Marked(text, query string, hl Highlight) string {
 // the most distinct query terms (the first lines when none match), each
 // cut around its first match to fit, escaped and highlighted like Marked.
 func Snippet(text, query string, maxLines, width int, hl Highlight) []string {
-	terms := queryTerms(query)
+	terms, an := queryTerms(query)
 	type line struct {
 		text  string
 		spans []lexical.Span
@@ -35,7 +37,7 @@ func Snippet(text, query string, maxLines, width int, hl Highlight) []string {
 	for _, l := range strings.Split(text, "\n") {
 		l = strings.TrimSpace(l)
 		if l != "" {
-			lines = append(lines, line{l, spansOf(l, terms)})
+			lines = append(lines, line{l, spansOf(an, l, terms)})
 		}
 	}
 	if len(lines) == 0 {
@@ -68,27 +70,44 @@ func Snippet(text, query string, maxLines, width int, hl Highlight) []string {
 	return out
 }
 
-// cut shortens a line longer than width runes to a window around its first
-// match, with "…" where text was left out; spans are moved to match.
+// cut shortens a line wider than width terminal cells to a window around
+// its first match, with "…" where text was left out; spans are moved to
+// match. It cuts between grapheme clusters, never inside a character or a
+// cluster (a letter and its marks, an emoji sequence), and counts an East
+// Asian wide character as the two cells it takes.
 func cut(text string, spans []lexical.Span, width int) (string, []lexical.Span) {
-	if utf8.RuneCountInString(text) <= width {
+	if uniseg.StringWidth(text) <= width {
 		return text, spans
 	}
-	from := 0
+	// at[i] is where cluster i starts, cells[i] the cells before it.
+	var at, cells []int
+	w := 0
+	state := -1
+	for rest, pos := text, 0; rest != ""; {
+		var cluster string
+		var cw int
+		cluster, rest, cw, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		at, cells = append(at, pos), append(cells, w)
+		pos += len(cluster)
+		w += cw
+	}
+	at, cells = append(at, len(text)), append(cells, w)
+	first := 0 // the cluster the window starts at
 	if len(spans) > 0 {
-		from = spans[0].Start
+		for first+1 < len(at) && at[first+1] <= spans[0].Start {
+			first++
+		}
 		// Some context before the match: back up a third of the width.
-		for back := width / 3; back > 0 && from > 0; back-- {
-			_, size := utf8.DecodeLastRuneInString(text[:from])
-			from -= size
+		match := first
+		for first > 0 && cells[match]-cells[first-1] <= width/3 {
+			first--
 		}
 	}
-	to, runes := from, 0
-	for to < len(text) && runes < width-2 {
-		_, size := utf8.DecodeRuneInString(text[to:])
-		to += size
-		runes++
+	last := first
+	for last+1 < len(at) && cells[last+1]-cells[first] <= width-2 {
+		last++
 	}
+	from, to := at[first], at[last]
 	var kept []lexical.Span
 	for _, sp := range spans {
 		if sp.Start >= from && sp.End <= to {
@@ -111,21 +130,32 @@ func cut(text string, spans []lexical.Span, width int) (string, []lexical.Span) 
 	return out, kept
 }
 
-func queryTerms(query string) map[string]bool {
+// queryTerms returns the terms of query and the analyser of its language,
+// which the texts it marks are analysed by too.
+func queryTerms(query string) (map[string]bool, lexical.Analyzer) {
+	an := lexical.For(query)
 	terms := map[string]bool{}
-	for _, t := range (lexical.Analyzer{}).Terms(query) {
+	for _, t := range an.Terms(query) {
 		terms[t] = true
 	}
-	return terms
+	return terms, an
 }
 
-// spansOf returns the words of text whose terms are in terms.
-func spansOf(text string, terms map[string]bool) []lexical.Span {
+// spansOf returns the words of text whose terms are in terms; overlapping
+// ones (bigrams of Chinese, say) are joined into one span.
+func spansOf(an lexical.Analyzer, text string, terms map[string]bool) []lexical.Span {
 	var out []lexical.Span
-	for _, sp := range (lexical.Analyzer{}).Spans(text) {
-		if terms[sp.Term] {
-			out = append(out, sp)
+	for _, sp := range an.Spans(text) {
+		if !terms[sp.Term] {
+			continue
 		}
+		if n := len(out); n > 0 && sp.Start <= out[n-1].End && sp.Start >= out[n-1].Start {
+			if out[n-1].End < sp.End && sp.Start < out[n-1].End {
+				out[n-1].End = sp.End
+				continue
+			}
+		}
+		out = append(out, sp)
 	}
 	return out
 }

@@ -373,6 +373,11 @@ func writeIndexReport(a *App, opts *IndexOptions, rep *indexReport) error {
 		fmt.Fprintf(a.IO.ErrOut, "rag: warning: %s longer than the context of %s%s, and cut into pieces that fit; --chunk-tokens %d makes chunks that fit (changing it re-embeds everything)\n",
 			howMany(rep.ChunksCut, "chunk was", "chunks were"), a.errText(rep.EmbedModel), limit, fitChunkTokens(rep.FitTokens))
 	}
+	if rep.ChunksReanalysed > 0 {
+		// Not a warning: an upgrade's one-time cost, said once.
+		fmt.Fprintf(a.IO.ErrOut, "rag: the keyword analysis changed: %s analysed again from their stored text for keyword search (nothing embedded again)\n",
+			plural(rep.ChunksReanalysed, "chunk"))
+	}
 	if opts.Verbose {
 		for _, s := range rep.SkippedFiles {
 			fmt.Fprintf(a.IO.ErrOut, "rag: skipped %s: %s\n", a.errText(s.Path), a.errText(s.Reason))

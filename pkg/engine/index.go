@@ -92,14 +92,17 @@ type IndexReport struct {
 	Repaired   int    `json:"repaired"` // unchanged, embedded again: their chunks were damaged
 	// FieldsUpdated counts the changed files whose front matter alone
 	// changed: their fields were indexed again, nothing embedded.
-	FieldsUpdated  int               `json:"fields_updated"`
-	ChunksWritten  int               `json:"chunks_written"`
-	ChunksEmbedded int               `json:"chunks_embedded"`
-	ChunksCut      int               `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
-	TotalFiles     int               `json:"total_files"`
-	TotalChunks    int               `json:"total_chunks"`
-	SkippedFiles   []ingest.Skip     `json:"skipped_files"`
-	FailedFiles    []indexer.Failure `json:"failed_files"`
+	FieldsUpdated  int `json:"fields_updated"`
+	ChunksWritten  int `json:"chunks_written"`
+	ChunksEmbedded int `json:"chunks_embedded"`
+	ChunksCut      int `json:"chunks_cut"` // too long for the model: written cut into pieces that fit
+	// ChunksReanalysed are chunks whose keyword index an older analysis
+	// wrote, analysed again from their stored text (not embedded).
+	ChunksReanalysed int               `json:"chunks_reanalysed,omitempty"`
+	TotalFiles       int               `json:"total_files"`
+	TotalChunks      int               `json:"total_chunks"`
+	SkippedFiles     []ingest.Skip     `json:"skipped_files"`
+	FailedFiles      []indexer.Failure `json:"failed_files"`
 
 	// FitTokens is the largest cut of a chunk that fit the model, and
 	// ContextLength its context as the server says (0 if unknown).
@@ -361,6 +364,7 @@ func (r *IndexRun) Run(ctx context.Context) (*IndexReport, error) {
 	if err := r.st.SaveCaches(ctx); err != nil {
 		return rep, err
 	}
+	rep.ChunksReanalysed = r.st.Reanalysed()
 	return rep, r.partial(rep)
 }
 

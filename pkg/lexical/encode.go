@@ -17,13 +17,18 @@ import (
 // of its own terms; version 3 leaves the table out of the header checksum
 // (each entry is checked with its term and postings when read), so that
 // opening an index reads its header alone, not a table of every term.
-const Version = 3
+// Version 4 analyses each document as its language (UAX #29 words, NFKC
+// and case folding, Snowball stemmers and stop words by language, bigrams
+// of scripts written without spaces) and records how many documents of
+// each language it holds, which choose how a query is analysed.
+const Version = 4
 
 var magic = [4]byte{'R', 'A', 'G', 'L'}
 
 // The saved form, little-endian:
 //
 //	"RAGL" version:u32 docs:u64 totalLen:u64 n:u32 docLen:[n]u32
+//	langs:u32 [langs]{codeLen:u8 code docs:u64}
 //	terms:u32 blobLen:u64 crc:u32 (of everything above)
 //	table:[terms]{off:u64 termLen:u32 postings:u32 crc:u32}
 //	blob: for each term, its bytes then its postings ([postings]{doc:u32 tf:u32})
@@ -44,6 +49,7 @@ func (x *Index) Append(b []byte) []byte {
 	for _, n := range x.docLen {
 		b = binary.LittleEndian.AppendUint32(b, n)
 	}
+	b = appendLangs(b, &x.langs)
 	terms := make([]string, 0, len(x.termIDs))
 	blobLen := uint64(0)
 	for t, id := range x.termIDs {
@@ -91,6 +97,7 @@ var ErrDamaged = errors.New("keyword index damaged")
 // count whole large folios of the page cache as the process's memory).
 type Reader struct {
 	src      io.ReaderAt
+	langs    [numLangs]uint64
 	docs     int
 	totalLen uint64
 	docLen   []uint32
@@ -120,7 +127,14 @@ func OpenAt(src io.ReaderAt, size int64) (*Reader, error) {
 		return nil, fmt.Errorf("%w (%d)", ErrVersion, v)
 	}
 	n := int64(binary.LittleEndian.Uint32(fixed[24:]))
-	headLen := int64(len(fixed)) + 4*n + 4 + 8
+	// The language table follows the document lengths: its size is read
+	// before the rest of the header.
+	langsAt := int64(len(fixed)) + 4*n
+	langsLen, err := langTableLen(src, langsAt, size)
+	if err != nil {
+		return nil, err
+	}
+	headLen := langsAt + langsLen + 4 + 8
 	if headLen+4 > size {
 		return nil, fmt.Errorf("%w: truncated", ErrDamaged)
 	}
@@ -135,6 +149,7 @@ func OpenAt(src io.ReaderAt, size int64) (*Reader, error) {
 	r := &Reader{src: src, docs: int(d.u64()), totalLen: d.u64()}
 	d.u32()
 	lens := d.take(4 * uint64(n))
+	r.langs = readLangs(d.take(uint64(langsLen)))
 	r.terms = int(d.u32())
 	r.blobLen = d.u64()
 	r.tableOff = headLen + 4
@@ -159,7 +174,7 @@ func OpenAt(src io.ReaderAt, size int64) (*Reader, error) {
 // Search implements Searcher. A term whose entry fails its checks is
 // ErrDamaged: the caller builds the index again rather than rank wrongly.
 func (r *Reader) Search(query string, k int) ([]Hit, error) {
-	return search(query, k, r.docs, r.totalLen, r.docLen, r.postings)
+	return search(queryTerms(query, &r.langs), k, r.docs, r.totalLen, r.docLen, r.postings)
 }
 
 // postings finds term in the sorted table and reads its postings; a term
@@ -272,4 +287,66 @@ func (d *decoder) u64() uint64 {
 		return binary.LittleEndian.Uint64(b)
 	}
 	return 0
+}
+
+// appendLangs appends the language table: the documents of each language
+// by its code, languages without documents left out.
+func appendLangs(b []byte, c *[numLangs]uint64) []byte {
+	at := len(b)
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	count := uint32(0)
+	for l, n := range c {
+		if n == 0 {
+			continue
+		}
+		code := Lang(l).String()
+		b = append(b, byte(len(code)))
+		b = append(b, code...)
+		b = binary.LittleEndian.AppendUint64(b, n)
+		count++
+	}
+	binary.LittleEndian.PutUint32(b[at:], count)
+	return b
+}
+
+// langTableLen reads how long the language table at off is.
+func langTableLen(src io.ReaderAt, off, size int64) (int64, error) {
+	var b [4]byte
+	if off+4 > size {
+		return 0, fmt.Errorf("%w: truncated", ErrDamaged)
+	}
+	if _, err := src.ReadAt(b[:], off); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	at := off + 4
+	for range binary.LittleEndian.Uint32(b[:]) {
+		if at+1 > size {
+			return 0, fmt.Errorf("%w: truncated", ErrDamaged)
+		}
+		if _, err := src.ReadAt(b[:1], at); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrDamaged, err)
+		}
+		at += 1 + int64(b[0]) + 8
+	}
+	return at - off, nil
+}
+
+// readLangs decodes a language table (checked by the header's CRC);
+// codes this rag does not know count as Unknown.
+func readLangs(b []byte) [numLangs]uint64 {
+	var c [numLangs]uint64
+	d := decoder{b: b}
+	for range d.u32() {
+		n := d.take(1)
+		if d.err != nil {
+			break
+		}
+		code := d.take(uint64(n[0]))
+		docs := d.u64()
+		if d.err != nil {
+			break
+		}
+		c[LangOf(string(code))] += docs
+	}
+	return c
 }

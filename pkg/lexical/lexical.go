@@ -15,9 +15,6 @@ import (
 	"math"
 	"strings"
 	"unicode"
-	"unicode/utf8"
-
-	"github.com/kljensen/snowball/english"
 )
 
 // BM25 parameters. k1 0.9 and b 0.4 are Anserini's defaults, tuned on
@@ -27,17 +24,34 @@ const (
 	B  = 0.4
 )
 
-// Analyzer turns text into index terms: lower-cased words of letters and
-// digits, English stopwords dropped, Snowball (Porter2) stems.
-type Analyzer struct{}
+// Analyzer turns text into index terms (see analyse): UAX #29 words,
+// normalised (NFKC, case folded), stop words of their language dropped and
+// the rest stemmed by its Snowball stemmer; characters of scripts written
+// without spaces (Han, kana, Hangul, Thai, Lao, Khmer, Myanmar) as
+// overlapping bigrams.
+type Analyzer struct {
+	// Lang is the language texts are analysed as; Unknown: each text's
+	// own, detected (Detect).
+	Lang Lang
+}
+
+// For returns the analyser of text's language, to analyse with it the
+// texts it is compared with (a query and the chunks it found), so that both
+// sides are stemmed alike.
+func For(text string) Analyzer { return Analyzer{Lang: Detect(text)} }
+
+func (a Analyzer) lang(s string) Lang {
+	if a.Lang != Unknown {
+		return a.Lang
+	}
+	return Detect(s)
+}
 
 // Terms returns the terms of s in order, repeats kept.
-func (Analyzer) Terms(s string) []string {
+func (a Analyzer) Terms(s string) []string {
 	var out []string
-	words(s, func(w string, _, _ int) {
-		if t := stem(w); t != "" {
-			out = append(out, t)
-		}
+	terms(s, a.lang(s), func(t string, _, _ int) {
+		out = append(out, t)
 	})
 	return out
 }
@@ -51,91 +65,31 @@ type Span struct {
 // Spans returns the words of s that have a term (stopwords have none),
 // with their places, so that a caller can mark the words that match a
 // query the way the index matched them ("installing" matches
-// "installation").
-func (Analyzer) Spans(s string) []Span {
+// "installation"). The spans of overlapping bigrams overlap.
+func (a Analyzer) Spans(s string) []Span {
 	var out []Span
-	words(s, func(w string, start, end int) {
-		if t := stem(w); t != "" {
-			out = append(out, Span{Start: start, End: end, Term: t})
-		}
+	terms(s, a.lang(s), func(t string, start, end int) {
+		out = append(out, Span{Start: start, End: end, Term: t})
 	})
 	return out
 }
 
-// words calls fn with every lower-cased word of s and its byte offsets.
-func words(s string, fn func(w string, start, end int)) {
-	start := -1
-	ascii := true
-	flush := func(end int) {
-		w := s[start:end]
-		if !ascii || hasUpper(w) {
-			w = strings.ToLower(w)
-		}
-		fn(w, start, end)
-		start, ascii = -1, true
-	}
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-				if start < 0 {
-					start = i
-				}
-			} else if start >= 0 {
-				flush(i)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) {
-			if start < 0 {
-				start = i
-			}
-			ascii = false
-		} else if start >= 0 {
-			flush(i)
-		}
-		i += size
-	}
-	if start >= 0 {
-		flush(len(s))
-	}
-}
-
-func hasUpper(w string) bool {
-	for i := 0; i < len(w); i++ {
-		if 'A' <= w[i] && w[i] <= 'Z' {
-			return true
-		}
-	}
-	return false
-}
-
-// stem maps a lower-cased word to its index term, "" for a stopword.
-func stem(w string) string {
-	switch {
-	case english.IsStopWord(w):
-		return ""
-	case len(w) > 40:
-		return w // not a word (a hash, a base64 run): keep it whole
-	}
-	return english.Stem(w, false)
-}
-
 // Builder indexes documents on one goroutine. Loading runs one builder a
 // worker, without locks, and merges them into an Index at the end. Each
-// builder caches the term of every word it has seen: a corpus has far fewer
-// distinct words than words, and stemming is the costly step.
+// builder caches the term of every word it has seen in each language: a
+// corpus has far fewer distinct words than words, and stemming is the
+// costly step.
 type Builder struct {
-	words    map[string]int32 // word -> local term id, -1 for a stopword
-	terms    []string         // local term id -> term
-	termIDs  map[string]int32 // term -> local term id
+	words    [numLangs]map[string]int32 // by language, word -> local term id, -1 for a stopword
+	terms    []string                   // local term id -> term
+	termIDs  map[string]int32           // term -> local term id
 	postings [][]posting
 	lens     []docLen
 	// last is, per term, the document of its last posting plus one, so a
 	// repeated term bumps that posting's count without sorting or a map.
 	last []uint32
+	// langs counts the documents of each language.
+	langs [numLangs]uint64
 }
 
 type posting struct {
@@ -150,22 +104,18 @@ type docLen struct {
 
 // NewBuilder returns an empty builder.
 func NewBuilder() *Builder {
-	return &Builder{words: map[string]int32{}, termIDs: map[string]int32{}}
+	return &Builder{termIDs: map[string]int32{}}
 }
 
-// Add indexes text as document id. Ids are small integers chosen by the
-// caller, unique across all builders that are merged together.
+// Add indexes text as document id, analysed as its language (Detect).
+// Ids are small integers chosen by the caller, unique across all builders
+// that are merged together.
 func (b *Builder) Add(id int, text string) {
 	doc := uint32(id)
 	n := uint32(0)
-	words(text, func(w string, _, _ int) {
-		tid, ok := b.words[w]
-		if !ok {
-			tid = b.intern(w)
-		}
-		if tid < 0 {
-			return
-		}
+	l := Detect(text)
+	b.langs[l]++
+	post := func(tid int32) {
 		n++
 		ps := b.postings[tid]
 		if b.last[tid] == doc+1 {
@@ -174,33 +124,53 @@ func (b *Builder) Add(id int, text string) {
 		}
 		b.postings[tid] = append(ps, posting{doc: doc, tf: 1})
 		b.last[tid] = doc + 1
+	}
+	if b.words[l] == nil {
+		b.words[l] = map[string]int32{}
+	}
+	words := b.words[l]
+	analyse(text, func(t token) {
+		if tid := b.wordID(words, t, l); tid >= 0 {
+			post(tid)
+		}
+	}, func(t string, _, _ int) {
+		post(b.termID(t))
 	})
 	b.lens = append(b.lens, docLen{doc: doc, n: n})
 }
 
-// intern records a new word and returns its term id.
-func (b *Builder) intern(w string) int32 {
-	w = strings.Clone(w) // the key must not pin the text it was cut from
-	t := stem(w)
-	if t == "" {
-		b.words[w] = -1
-		return -1
+// wordID is the local term id of a word in a text of language l, -1 for
+// a stop word, remembered in words (l's; a word's script is its text's).
+func (b *Builder) wordID(words map[string]int32, t token, l Lang) int32 {
+	if tid, ok := words[t.text]; ok {
+		return tid
 	}
+	tid := int32(-1)
+	if w := wordTerm(t.text, t.kind, l); w != "" {
+		tid = b.termID(w)
+	}
+	words[strings.Clone(t.text)] = tid // the key must not pin the text it was cut from
+	return tid
+}
+
+// termID returns the local id of term t, recording a new one.
+func (b *Builder) termID(t string) int32 {
 	tid, ok := b.termIDs[t]
 	if !ok {
+		t = strings.Clone(t)
 		tid = int32(len(b.terms))
 		b.terms = append(b.terms, t)
 		b.termIDs[t] = tid
 		b.postings = append(b.postings, nil)
 		b.last = append(b.last, 0)
 	}
-	b.words[w] = tid
 	return tid
 }
 
 // Index is a BM25 index of numbered documents (rag's chunks), read-only
 // once built, safe for concurrent searches.
 type Index struct {
+	langs    [numLangs]uint64 // documents by language
 	termIDs  map[string]uint32
 	postings [][]posting
 	docLen   []uint32 // by document id; 0 for ids never added
@@ -219,6 +189,9 @@ func Merge(builders ...*Builder) *Index {
 	}
 	x.docLen = make([]uint32, maxID+1)
 	for _, b := range builders {
+		for l, n := range b.langs {
+			x.langs[l] += n
+		}
 		for _, l := range b.lens {
 			x.docLen[l.doc] = max(l.n, 1)
 			x.totalLen += uint64(l.n)
@@ -257,7 +230,7 @@ type Searcher interface {
 
 // Search implements Searcher; an Index in memory never fails.
 func (x *Index) Search(query string, k int) ([]Hit, error) {
-	return search(query, k, x.docs, x.totalLen, x.docLen, func(t string) ([]posting, error) {
+	return search(queryTerms(query, &x.langs), k, x.docs, x.totalLen, x.docLen, func(t string) ([]posting, error) {
 		if tid, ok := x.termIDs[t]; ok {
 			return x.postings[tid], nil
 		}
@@ -265,12 +238,13 @@ func (x *Index) Search(query string, k int) ([]Hit, error) {
 	})
 }
 
-// queryTerms returns the distinct terms of a query, in order.
-func queryTerms(query string) []string {
+// queryTerms returns the distinct terms of a query over documents of the
+// languages present counts, in order.
+func queryTerms(query string, present *[numLangs]uint64) []string {
 	seen := map[string]bool{}
 	var out []string
-	words(query, func(w string, _, _ int) {
-		if t := stem(w); t != "" && !seen[t] {
+	terms(query, QueryLang(query, present), func(t string, _, _ int) {
+		if !seen[t] {
 			seen[t] = true
 			out = append(out, t)
 		}
@@ -278,14 +252,59 @@ func queryTerms(query string) []string {
 	return out
 }
 
+// junction reports whether term is a bigram of characters that spans a
+// grammatical word (的, 是, 谁; a hiragana particle; a Hangul particle):
+// in a question, "季谁" of "本赛季谁" joins two words rather than being
+// one, and the documents never holding it says nothing about whether they
+// answer the question.
+func junction(term string) bool {
+	n := 0
+	stop := false
+	for _, r := range term {
+		if charScript(r) != cjk {
+			return false
+		}
+		n++
+		stop = stop || cjkFunction(r)
+	}
+	return n == 2 && stop
+}
+
+// cjkFunction reports whether r is a character of Chinese, Japanese or
+// Korean grammar (particles, pronouns, question words) rather than of a
+// content word.
+func cjkFunction(r rune) bool {
+	if unicode.Is(unicode.Hiragana, r) {
+		return true
+	}
+	return strings.ContainsRune(cjkFunctionChars, r)
+}
+
+const cjkFunctionChars = "的了是在和与及把被为有个这那些谁什么哪几多少吗呢吧也都就而或其之于以从到对由将该此每各怎何如曾已又还让给向" +
+	"은는이가을를에의도와과로으서까지만"
+
+// Langs returns the documents of each language the index holds, by code
+// ("" for languages the analyser does not tell apart).
+func (x *Index) Langs() map[string]uint64 { return langMap(&x.langs) }
+
+func langMap(c *[numLangs]uint64) map[string]uint64 {
+	m := map[string]uint64{}
+	for l, n := range c {
+		if n > 0 {
+			m[Lang(l).String()] = n
+		}
+	}
+	return m
+}
+
 // search scores the documents of the query's terms, whose postings lookup
 // gives (nil for a term the index lacks), by BM25.
-func search(query string, k, docs int, totalLen uint64, docLen []uint32, lookup func(term string) ([]posting, error)) ([]Hit, error) {
+func search(terms []string, k, docs int, totalLen uint64, docLen []uint32, lookup func(term string) ([]posting, error)) ([]Hit, error) {
 	if k <= 0 || docs == 0 {
 		return nil, nil
 	}
 	var lists [][]posting
-	for _, t := range queryTerms(query) {
+	for _, t := range terms {
 		ps, err := lookup(t)
 		if err != nil {
 			return nil, err

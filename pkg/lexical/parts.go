@@ -52,7 +52,9 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 // SearchPartsAttainable is SearchParts, and also the score the query could
 // attain at most over these documents: each of its terms' IDF (a term no
 // live document holds counts as one held by none, the highest IDF there
-// is) times K1+1, what a document reaches as its count of the term grows.
+// is) times K1+1, what a document reaches as its count of the term grows;
+// a bigram no document holds that spans a grammatical character (junction)
+// is not counted.
 // A hit's score over it says how much of what the query asks about, weighed
 // by rarity, the document holds: a question about something the documents
 // never mention attains a small share, however common its other words are.
@@ -80,7 +82,13 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 	var terms [][]list
 	n := float64(docs)
 	var attainable float64
-	for _, t := range queryTerms(query) {
+	var present [numLangs]uint64
+	for _, p := range parts {
+		for l, n := range p.R.langs {
+			present[l] += n
+		}
+	}
+	for _, t := range queryTerms(query, &present) {
 		var ls []list
 		df := 0
 		for i, p := range parts {
@@ -100,7 +108,9 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 				df += len(kept)
 			}
 		}
-		attainable += math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
+		if df > 0 || !junction(t) {
+			attainable += math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
+		}
 		if len(ls) > 0 {
 			terms = append(terms, ls)
 		}
@@ -191,6 +201,13 @@ func (h *partTop) Pop() any {
 // merging segments analyses no text. A damaged entry is a PartError.
 func Renumber(parts []*Reader, to func(part int, doc uint32) (uint32, bool)) (*Index, error) {
 	x := &Index{termIDs: map[string]uint32{}}
+	// The languages are counted over whole parts, dropped documents too:
+	// they only choose how queries are analysed.
+	for _, r := range parts {
+		for l, n := range r.langs {
+			x.langs[l] += n
+		}
+	}
 	maxID := -1
 	type mapped struct {
 		doc uint32
@@ -253,6 +270,10 @@ func Renumber(parts []*Reader, to func(part int, doc uint32) (uint32, bool)) (*I
 	}
 	return x, nil
 }
+
+// Langs returns the documents of each language the saved index holds, by
+// code ("" for languages the analyser does not tell apart).
+func (r *Reader) Langs() map[string]uint64 { return langMap(&r.langs) }
 
 // Docs is the number of document numbers r spans (added or not).
 func (r *Reader) Docs() int { return len(r.docLen) }

@@ -39,7 +39,7 @@ func Evidence(query string, results []Result, f Floor) []Result {
 	if f.MinCoverage > 0 && !Covered(results, f.MinCoverage) {
 		return nil // the documents do not hold what the question is about
 	}
-	q := contentTerms(query)
+	q, an := contentTerms(query)
 	var out []Result
 	for _, r := range results {
 		switch {
@@ -48,7 +48,7 @@ func Evidence(query string, results []Result, f Floor) []Result {
 		case r.Rerank == nil && r.Lexical == nil && r.Dense != nil && *r.Dense < f.MinDense:
 			continue
 		}
-		if sharesTerm(q, r.Heading+"\n"+r.Text) {
+		if sharesTerm(q, an, r.Heading+"\n"+r.Text) {
 			out = append(out, r)
 		}
 	}
@@ -88,18 +88,22 @@ var questionWords = sync.OnceValue(func() map[string]bool {
 	return set
 })
 
-func contentTerms(query string) map[string]bool {
+// contentTerms returns the terms of query, analysed as its language, but
+// for the words of how a question is asked, and that analyser, which the
+// texts compared with it are analysed by too.
+func contentTerms(query string) (map[string]bool, lexical.Analyzer) {
+	an := lexical.For(query)
 	set := map[string]bool{}
-	for _, t := range (lexical.Analyzer{}).Terms(query) {
+	for _, t := range an.Terms(query) {
 		if !questionWords()[t] {
 			set[t] = true
 		}
 	}
-	return set
+	return set, an
 }
 
-func sharesTerm(q map[string]bool, text string) bool {
-	for _, t := range (lexical.Analyzer{}).Terms(text) {
+func sharesTerm(q map[string]bool, an lexical.Analyzer, text string) bool {
+	for _, t := range an.Terms(text) {
 		if q[t] {
 			return true
 		}

@@ -163,7 +163,7 @@ func ParseStandalone(conversation, reply string) (string, error) {
 // drawnFrom reports whether at least half of q's words (stemmed, stop
 // words aside) occur in conversation.
 func drawnFrom(q, conversation string) bool {
-	var an lexical.Analyzer
+	an := lexical.For(q) // the conversation is analysed as the question's language
 	have := map[string]bool{}
 	for _, t := range an.Terms(conversation) {
 		have[t] = true

@@ -63,6 +63,9 @@ func (s *Local) openSegments(dims int, skip map[string]bool) ([]*segment, error)
 		if err == nil {
 			g, err = openSegment(n, f, info.Size())
 		}
+		if errors.Is(err, errSegmentOutdated) {
+			s.outdated.Store(true) // callers may hold s.mu
+		}
 		if err != nil || g.l.dims != dims {
 			if err := f.Close(); err != nil {
 				return nil, err
@@ -560,6 +563,15 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 		if _, err := s.buildSegments(ctx, missing, m.Dims, 0, s.writeSegment); err != nil {
 			return fmt.Errorf("save search caches: %w", err)
 		}
+		s.mu.Lock()
+		if s.outdated.Load() {
+			// Segments of an older analysis were set aside: what they
+			// served is analysed again from the objects' text, not embedded.
+			for _, k := range missing {
+				s.reanalysed += chunksOf(&m, k)
+			}
+		}
+		s.mu.Unlock()
 	}
 	if err := s.merge(ctx, segs); err != nil {
 		return fmt.Errorf("merge cache segments: %w", err)
@@ -568,6 +580,25 @@ func (s *Local) SaveCaches(ctx context.Context) (err error) {
 	s.cachesSaved = true
 	s.mu.Unlock()
 	return err
+}
+
+// chunksOf is the chunk count of content key in m.
+func chunksOf(m *Manifest, key string) int {
+	for _, f := range m.Files {
+		if f.Key == key {
+			return f.Chunks
+		}
+	}
+	return 0
+}
+
+// Reanalysed is how many chunks SaveCaches analysed again for the keyword
+// index from their stored text because the segments holding them were
+// written by another version of the analysis (none were embedded again).
+func (s *Local) Reanalysed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reanalysed
 }
 
 // cachesCurrent reports whether the caches are still as a finished

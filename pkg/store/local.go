@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -153,6 +154,10 @@ type Local struct {
 	// serving the whole catalog (SaveCaches, nothing written after it);
 	// cachesSaved is that state for this writer, as its collection records.
 	cachesAtMark, cachesSaved bool
+	// outdated is set when a segment of another keyword analysis was
+	// found; reanalysed counts the chunks analysed again in its place.
+	outdated   atomic.Bool
+	reanalysed int
 	// trustAtOpen is trustedUntil when a writer opened the index, before
 	// its own commits: what changed after it may be damage (checkSegments).
 	trustAtOpen int64
@@ -280,8 +285,12 @@ func Open(ctx context.Context, dir string, opt Options) (_ *Local, err error) {
 const collectedName = "collected"
 
 // collectedCaches is the text of collectedName when SaveCaches had left
-// the caches complete and nothing was written after it.
-const collectedCaches = "caches\n"
+// the caches complete and nothing was written after it. It names the
+// keyword analysis (lexical.Version) the caches were written with, so
+// that the first run of a rag that analyses otherwise opens the caches and
+// analyses again what outdated segments held (an older rag's "caches"
+// alone never matches).
+var collectedCaches = "caches " + strconv.Itoa(lexical.Version) + "\n"
 
 // collectedClean reports whether nothing in the index folder changed since
 // the last garbage collection finished: no folder that could hold garbage

@@ -99,6 +99,10 @@ type segObject struct {
 	chunks int
 }
 
+// errSegmentOutdated is a segment whose keyword index another version of
+// the analysis wrote.
+var errSegmentOutdated = errors.New("cache segment of another keyword analysis")
+
 // segment is a segment file open (or one built in memory, name ""). Its
 // header, table, checksums and scales are read at open; vector rows are
 // read as a search needs them, through src, into memory of the search's
@@ -351,6 +355,11 @@ func openSegment(name string, src io.ReaderAt, size int64) (*segment, error) {
 		return nil, bad(err.Error())
 	}
 	lex, err := lexical.OpenAt(io.NewSectionReader(src, int64(lexOff), int64(lexLen)), int64(lexLen))
+	if errors.Is(err, lexical.ErrVersion) {
+		// Written by a rag that analysed text otherwise: its contents are
+		// analysed again from their objects, never searched mixed.
+		return nil, fmt.Errorf("%w: %s: %w", errSegmentOutdated, name, err)
+	}
 	if err != nil || lex.Docs() > rows {
 		return nil, bad("keyword index")
 	}
