@@ -34,6 +34,7 @@
 #
 # Settings (environment): BENCH_FILES (10000), BENCH_FILE_BYTES (38000),
 # BENCH_DIM (768), BENCH_RUNS (3), BENCH_LARGE_MB (20), BENCH_BIG_MB (200),
+# BENCH_SHARED (the references, ../shared/bench beside the checkout),
 # BENCH_WORK (folder for the binaries, the
 # cached corpus and vector file and the run's index; default
 # ${XDG_CACHE_HOME:-~/.cache}/rag-bench). Linux only (peak RSS from rusage).
@@ -41,7 +42,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=$root/../shared/bench
+shared=${BENCH_SHARED:-$root/../shared/bench}
 if [[ ! -d $shared/rawscan || ! -d $shared/fastfake ]]; then
 	echo "bench/cli.sh: no reference tools in $shared (rawscan, fastfake); nothing measured." >&2
 	exit 0
@@ -122,7 +123,7 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "—"}'; }
 rawscan() { measure "$1" "$bin/rawscan" -n "$chunks" -d "$dim" -f "$vecs"; }
 read_corpus() { measure "$1" sh -c 'find "$1" -type f -print0 | xargs -0 cat >/dev/null' sh "$corpus"; }
-embedded() { grep -o '[0-9]* chunks embedded' "$log" | tail -n 1 | cut -d' ' -f1; }
+embedded() { grep -oE '[0-9]+ chunks? embedded' "$log" | tail -n 1 | cut -d' ' -f1; }
 
 rows=()
 # row CHUNKS OPERATION RAG_NAME REFERENCE REF_NAME: one table row from the
@@ -205,7 +206,7 @@ large_file() {
 	if [[ -f $2 ]]; then return; fi
 	local reps=$(($1 / (corpus_mb > 0 ? corpus_mb : 1) + 1))
 	for _ in $(seq "$reps"); do
-		find "$pristine" -type f -name '*.md' -print0 | sort -z | xargs -0 cat
+		find "$pristine" -type f -name '*.md' -print0 | sort -z | xargs -0 cat 2>/dev/null
 	done | head -c $(($1 * 1000000)) >"$2.tmp" || true # head stops the loop early
 	mv "$2.tmp" "$2"
 }
