@@ -399,15 +399,10 @@ func newSegmentBuilder(dims int) *segmentBuilder {
 	return &segmentBuilder{dims: dims, lex: lexical.NewBuilder()}
 }
 
-// add appends the chunks of the content key. A chunk with no vector of the
-// builder's size (or a zero one) is kept as a row that no search returns,
-// as loading the objects always did.
-func (b *segmentBuilder) add(key string, chunks []Chunk) {
-	b.addPart(key, 0, len(chunks), chunks)
-}
-
 // addPart appends chunks, the chunks from..from+len(chunks) of the content
-// key, which has total.
+// key, which has total. A chunk with no vector of the builder's size (or a
+// zero one) is kept as a row that no search returns, as loading the
+// objects always did.
 func (b *segmentBuilder) addPart(key string, from, total int, chunks []Chunk) {
 	if b.floats == nil {
 		// Grown once to a segment's worth, not doubled as it fills.
