@@ -13,6 +13,16 @@
 #   cold `rag search --json` per mode     beside rawscan
 #   rawscan alone
 #
+# and the large files of issue 23 (BENCH_LARGE_MB, BENCH_BIG_MB; 0 skips):
+#
+#   a line appended to a 20 MB text file, `rag index`   beside its full index
+#   a line inserted after line 3, `rag index`           beside its full index
+#   index a 200 MB text file beside 50 small ones       beside reading it (cat)
+#   cold `rag search` per mode, the 200 MB file there    beside the same search
+#                                                       without it (50 files)
+#   `rag show big.txt:1000-1002`                        beside a small file's
+#                                                       lines, without it
+#
 # Each fast row is the median of BENCH_RUNS runs, rag and its reference taken
 # in turns so a noisy machine slows both alike. It prints a Markdown table
 # (chunks | operation | rag s | reference | ref s | ratio | rag peak RSS MB;
@@ -23,14 +33,16 @@
 #   BENCH_FILES=1000 bench/cli.sh         # a quick run
 #
 # Settings (environment): BENCH_FILES (10000), BENCH_FILE_BYTES (38000),
-# BENCH_DIM (768), BENCH_RUNS (3), BENCH_WORK (folder for the binaries, the
+# BENCH_DIM (768), BENCH_RUNS (3), BENCH_LARGE_MB (20), BENCH_BIG_MB (200),
+# BENCH_SHARED (the references, ../shared/bench beside the checkout),
+# BENCH_WORK (folder for the binaries, the
 # cached corpus and vector file and the run's index; default
 # ${XDG_CACHE_HOME:-~/.cache}/rag-bench). Linux only (peak RSS from rusage).
 # Without ../shared/bench it says so and exits 0: rag does not depend on it.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=$root/../shared/bench
+shared=${BENCH_SHARED:-$root/../shared/bench}
 if [[ ! -d $shared/rawscan || ! -d $shared/fastfake ]]; then
 	echo "bench/cli.sh: no reference tools in $shared (rawscan, fastfake); nothing measured." >&2
 	exit 0
@@ -111,7 +123,7 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "—"}'; }
 rawscan() { measure "$1" "$bin/rawscan" -n "$chunks" -d "$dim" -f "$vecs"; }
 read_corpus() { measure "$1" sh -c 'find "$1" -type f -print0 | xargs -0 cat >/dev/null' sh "$corpus"; }
-embedded() { grep -o '[0-9]* chunks embedded' "$log" | tail -n 1 | cut -d' ' -f1; }
+embedded() { grep -oE '[0-9]+ chunks? embedded' "$log" | tail -n 1 | cut -d' ' -f1; }
 
 rows=()
 # row CHUNKS OPERATION RAG_NAME REFERENCE REF_NAME: one table row from the
@@ -187,6 +199,71 @@ done
 cat "$run"/t/rawscan-* >"$run/t/rawscan"
 vec_mb=$(awk -v n="$chunks" -v d="$dim" 'BEGIN {printf "%d", n * d * 4 / 1048576}')
 rows+=("| $chunks | rawscan alone, all its runs (raw vectors $vec_mb MB; RSS is rawscan's) | — | rawscan | $(median rawscan 1) | — | $(median rawscan 2) |")
+
+# large_file MB OUT: the corpus's files concatenated (as often as needed),
+# cut to MB megabytes (10^6 bytes), cached like the corpus.
+large_file() {
+	if [[ -f $2 ]]; then return; fi
+	local reps=$(($1 / (corpus_mb > 0 ? corpus_mb : 1) + 1))
+	for _ in $(seq "$reps"); do
+		find "$pristine" -type f -name '*.md' -print0 | sort -z | xargs -0 cat 2>/dev/null
+	done | head -c $(($1 * 1000000)) >"$2.tmp" || true # head stops the loop early
+	mv "$2.tmp" "$2"
+}
+# status_chunks INDEX: its chunk count.
+status_chunks() { RAG_INDEX=$1 "$bin/rag" status --json | jq -r .chunks; }
+
+large_mb=${BENCH_LARGE_MB:-20}
+if ((large_mb > 0)); then
+	note "a $large_mb MB text file: full index, then a line appended and a line inserted near the top"
+	large_file "$large_mb" "$work/large-$large_mb-$gen.txt"
+	mkdir -p "$run/large"
+	cp "$work/large-$large_mb-$gen.txt" "$run/large/big.txt"
+	export RAG_INDEX=$run/index-large
+	measure large-full "$bin/rag" index --embed-model fake-embed --max-size 300000000 "$run/large"
+	lchunks=$(status_chunks "$RAG_INDEX")
+	for i in $(seq "$runs"); do
+		printf 'A line appended for bench run %d: the harbour report measures its speed.\n' "$i" >>"$run/large/big.txt"
+		measure large-append "$bin/rag" index
+	done
+	row "$lchunks" "a line appended to a $large_mb MB text file, \`rag index\` ($(embedded) chunks embedded)" large-append "its full \`rag index\`" large-full
+	for i in $(seq "$runs"); do
+		sed -i "3a A line inserted for bench run $i near the top of the file." "$run/large/big.txt"
+		measure large-insert "$bin/rag" index
+	done
+	row "$lchunks" "a line inserted after line 3, \`rag index\` ($(embedded) chunks embedded)" large-insert "its full \`rag index\`" large-full
+fi
+
+big_mb=${BENCH_BIG_MB:-200}
+if ((big_mb > 0)); then
+	note "a $big_mb MB text file beside 50 small ones: index, searches and show, beside the 50 alone"
+	large_file "$big_mb" "$work/large-$big_mb-$gen.txt"
+	mkdir -p "$run/big" "$run/small"
+	find "$pristine" -type f -name '*.md' | sort | head -n 50 | xargs -I{} cp {} "$run/small/"
+	cp "$run/small/"* "$run/big/"
+	cp "$work/large-$big_mb-$gen.txt" "$run/big/big.txt"
+	cat "$run/big/big.txt" >/dev/null # warm, as the corpus is
+	measure big-cat cat "$run/big/big.txt"
+	RAG_INDEX=$run/index-big measure big-index "$bin/rag" index --embed-model fake-embed --max-size 300000000 "$run/big"
+	RAG_INDEX=$run/index-small measure small-index "$bin/rag" index --embed-model fake-embed "$run/small"
+	bchunks=$(status_chunks "$run/index-big")
+	schunks=$(status_chunks "$run/index-small")
+	big_cpu=$(median big-index 3)
+	row "$bchunks" "index a $big_mb MB text file beside 50 small ones ($(awk -v c="$big_cpu" -v n="$bchunks" 'BEGIN {printf "%.0f", c / n * 1e6}') µs of CPU a chunk)" big-index "read the file once (cat)" big-cat
+	small_file=$(find "$run/small" -type f | sort | head -n 1)
+	for i in $(seq "$runs"); do
+		for mode in dense hybrid lexical; do
+			RAG_INDEX=$run/index-big measure "big-$mode" "$bin/rag" search --json --mode "$mode" "$query"
+			RAG_INDEX=$run/index-small measure "small-$mode" "$bin/rag" search --json --mode "$mode" "$query"
+		done
+		RAG_INDEX=$run/index-big measure big-show "$bin/rag" show "$run/big/big.txt:1000-1002"
+		RAG_INDEX=$run/index-small measure small-show "$bin/rag" show "$small_file:10-12"
+	done
+	for mode in dense hybrid lexical; do
+		row "$bchunks" "cold \`rag search --json --mode $mode\`, the $big_mb MB file indexed" "big-$mode" "the same without it ($schunks chunks)" "small-$mode"
+	done
+	row "$bchunks" "\`rag show big.txt:1000-1002\`" big-show "\`rag show\` of 3 lines of a small file, without it" small-show
+fi
 
 commit=$(git -C "$root" rev-parse --short HEAD)
 if [[ -n $(git -C "$root" status --porcelain) ]]; then commit="$commit (with uncommitted changes)"; fi

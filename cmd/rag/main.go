@@ -39,7 +39,9 @@ func main() {
 		Version: version,
 		Fault:   faultHook(os.Getenv),
 	}
+	stopProfile := startProfile(os.Getenv)
 	code := app.Run(ctx, os.Args[1:])
+	stopProfile()
 	runtime.KeepAlive(ballast)
 	stop()
 	os.Exit(code)

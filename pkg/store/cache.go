@@ -22,8 +22,9 @@ import (
 // the objects of contents no segment on disk serves.
 type cacheView struct {
 	segs []*segment
-	// where is the segment and content index serving each key.
-	where map[string][2]int
+	// where are the segments and table entries serving each key: its
+	// parts, which together hold every chunk of it once.
+	where map[string][]part
 	// files lists, by key, the catalog files of that content.
 	files    map[string][]int
 	liveRows int
@@ -82,24 +83,41 @@ func (s *Local) openSegments(dims int, skip map[string]bool) ([]*segment, error)
 	return segs, nil
 }
 
-// cover decides which segment serves each content: the newest that holds
-// it with the chunk count the catalog says. It sets each segment's live
-// rows and returns where each key is served; keys served nowhere are left
-// out of it.
-func cover(segs []*segment, need map[string]int) (map[string][2]int, int) {
-	where := make(map[string][2]int, len(need))
-	rows := 0
+// part is a content's rows (or some of them) in a segment: the segment's
+// index and the table entry's.
+type part struct{ seg, obj int }
+
+// cover decides which segments serve each content: the newest that hold
+// its parts (of the chunk count the catalog says), each chunk once. A
+// content whose parts do not hold all its chunks is served by none. It
+// sets each segment's live rows and returns where each key is served;
+// keys served nowhere are left out of it.
+func cover(segs []*segment, need map[string]int) (map[string][]part, int) {
+	where := make(map[string][]part, len(need))
+	got := make(map[string]int, len(need))
 	for si, g := range segs {
 		g.live = make([]bool, g.l.n)
 		for oi, o := range g.objs {
 			n, ok := need[o.key]
-			if !ok || n != o.chunks {
+			if !ok || n != o.total || got[o.key] == n && where[o.key] != nil {
 				continue
 			}
-			if _, done := where[o.key]; done {
-				continue
+			if overlaps(segs, where[o.key], o) {
+				continue // that part of it is served by a newer segment
 			}
-			where[o.key] = [2]int{si, oi}
+			where[o.key] = append(where[o.key], part{si, oi})
+			got[o.key] += o.chunks
+		}
+	}
+	rows := 0
+	for key, ps := range where {
+		if got[key] != need[key] {
+			delete(where, key) // a part is missing: the object serves it
+			continue
+		}
+		for _, p := range ps {
+			g := segs[p.seg]
+			o := g.objs[p.obj]
 			for r := o.first; r < o.first+o.chunks; r++ {
 				g.live[r] = true
 			}
@@ -107,6 +125,17 @@ func cover(segs []*segment, need map[string]int) (map[string][2]int, int) {
 		}
 	}
 	return where, rows
+}
+
+// overlaps reports whether o holds a chunk of the parts ps.
+func overlaps(segs []*segment, ps []part, o segObject) bool {
+	for _, p := range ps {
+		q := segs[p.seg].objs[p.obj]
+		if o.from < q.from+q.chunks && q.from < o.from+o.chunks {
+			return true
+		}
+	}
+	return false
 }
 
 // needed returns the chunk count of every content of m that is not known
@@ -209,16 +238,7 @@ func (s *Local) buildSegments(ctx context.Context, keys []string, dims int, rows
 			s.noteDamage(key, &CorruptError{Path: s.objectPath(key), Err: fmt.Errorf("%d chunks, catalog says %d", len(chunks), want)})
 			return nil
 		}
-		if builders[w] == nil {
-			builders[w] = newSegmentBuilder(dims)
-		}
-		builders[w].add(key, chunks)
-		if builders[w].rows >= rows {
-			b := builders[w]
-			builders[w] = nil
-			return finish(b)
-		}
-		return nil
+		return fill(&builders[w], dims, key, chunks, rows, finish)
 	})
 	if err != nil {
 		return nil, err
@@ -259,7 +279,7 @@ func (s *Local) rowHits(ctx context.Context, v *cacheView, sc *scope, seg, row i
 		if !sc.fileVisible(fi) {
 			continue // the same content in a file this view does not see
 		}
-		h, ok, err := s.lazyHit(ctx, s.bases()[fi]+row-o.first, score, read)
+		h, ok, err := s.lazyHit(ctx, s.bases()[fi]+o.chunk(row), score, read)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +298,7 @@ func (s *Local) rowID(v *cacheView, sc *scope, seg, row int) int {
 	o := g.objs[g.object(row)]
 	for _, fi := range v.files[o.key] {
 		if sc.fileVisible(fi) {
-			return s.bases()[fi] + row - o.first
+			return s.bases()[fi] + o.chunk(row)
 		}
 	}
 	return math.MaxInt
@@ -326,15 +346,16 @@ func (s *Local) Count(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, f := range s.manifest.Files {
-		at, ok := v.where[f.Key]
-		if !ok || s.isDamaged(f.Key) {
+		if s.isDamaged(f.Key) {
 			continue
 		}
-		g := v.segs[at[0]]
-		o := g.objs[at[1]]
-		for r := o.first; r < o.first+o.chunks; r++ {
-			if g.scale(r) != 0 {
-				n++
+		for _, at := range v.where[f.Key] {
+			g := v.segs[at.seg]
+			o := g.objs[at.obj]
+			for r := o.first; r < o.first+o.chunks; r++ {
+				if g.scale(r) != 0 {
+					n++
+				}
 			}
 		}
 	}
@@ -444,18 +465,40 @@ func (s *Local) segWorker(jobs chan segJob) {
 		if b != nil && b.dims != dims {
 			b = nil // a model change within one run is refused elsewhere; never mix
 		}
-		if b == nil {
-			b = newSegmentBuilder(dims)
-		}
-		b.add(j.key, j.chunks)
-		if b.rows >= segmentRows {
-			failed = s.writeSegment(b)
-			b = nil
-		}
+		failed = fill(&b, dims, j.key, j.chunks, segmentRows, s.writeSegment)
 		if failed != nil {
 			s.segMu.Lock()
 			s.segErr = failed
 			s.segMu.Unlock()
+		}
+	}
+}
+
+// fill adds the chunks of the content key to *b (a new builder if nil),
+// handing it to full and starting another each time it holds rows rows:
+// a content of more than rows chunks goes in parts of rows (from its first
+// chunk, so that every writer splits it alike), and no builder holds much
+// more than rows rows whatever one file's size.
+func fill(b **segmentBuilder, dims int, key string, chunks []Chunk, rows int, full func(*segmentBuilder) error) error {
+	for from := 0; ; {
+		to := len(chunks)
+		if to-from > rows {
+			to = from + rows
+		}
+		if *b == nil {
+			*b = newSegmentBuilder(dims)
+		}
+		(*b).addPart(key, from, len(chunks), chunks[from:to])
+		from = to
+		if (*b).rows >= rows {
+			g := *b
+			*b = nil
+			if err := full(g); err != nil {
+				return err
+			}
+		}
+		if from == len(chunks) {
+			return nil
 		}
 	}
 }
@@ -752,7 +795,7 @@ func (s *Local) merge(ctx context.Context, segs []*segment) error {
 			if o.chunks == 0 || !g.live[o.first] {
 				continue
 			}
-			objs = append(objs, segObject{key: o.key, first: n, chunks: o.chunks})
+			objs = append(objs, segObject{key: o.key, first: n, chunks: o.chunks, from: o.from, total: o.total})
 			for r := o.first; r < o.first+o.chunks; r++ {
 				newRow[i][r] = int32(n)
 				n++

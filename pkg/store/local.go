@@ -1,10 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -704,27 +702,32 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) (err 
 		return fmt.Errorf("invalid object key %q", key)
 	}
 	p := s.objectPath(key)
-	var buf bytes.Buffer
-	size := 32 // the header and checksum
-	for _, c := range chunks {
-		size += 4*binary.MaxVarintLen32 + len(c.Heading) + len(c.Text) + 4*len(c.Vector) + 4 + tableEntry
-	}
-	buf.Grow(size) // grown once, not doubled as it fills
-	if err := encodeObject(&buf, chunks); err != nil {
-		return fmt.Errorf("encode object %s: %w", key, err)
-	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
 	// Objects are not synced one by one (two fsyncs per file made the first
 	// index of 10,000 files spend most of its time waiting on the disk);
-	// Commit syncs them all before the catalog that names them.
-	if err := s.writeFileAtomic(p, buf.Bytes(), "object", false); err != nil {
+	// Commit syncs them all before the catalog that names them. An object
+	// is encoded into its temporary file as it goes, never held whole: a
+	// large file's is as large as its text and vectors.
+	size := objectSize(chunks)
+	a := filestat.Atomic{Temp: ".tmp-*", NoSync: true, CreateTemp: s.createTemp, Written: func() { s.hook("object-written") }}
+	err = a.WriteFile(p, func(w io.Writer) error {
+		hw := &halfHook{w: w, half: size / 2, hook: func() { s.hook("object-half-written") }}
+		if err := encodeObject(hw, chunks); err != nil {
+			return fmt.Errorf("encode object %s: %w", key, err)
+		}
+		if hw.n != size {
+			return fmt.Errorf("encode object %s: %d bytes, want %d", key, hw.n, size)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.dirty, s.cachesSaved = true, false
-	s.sizes[key] = int64(buf.Len())
+	s.sizes[key] = size
 	s.unsynced = append(s.unsynced, p)
 	s.mu.Unlock()
 	if s.sized != nil {
@@ -735,6 +738,34 @@ func (s *Local) PutObject(ctx context.Context, key string, chunks []Chunk) (err 
 	delete(s.suspect, key)
 	s.dmu.Unlock()
 	return s.addToSegment(key, chunks)
+}
+
+// halfHook passes writes to w, calling hook once when half bytes are
+// written (a write that crosses half is split there): where the crash
+// tests tear an object.
+type halfHook struct {
+	w    io.Writer
+	n    int64
+	half int64
+	hook func()
+}
+
+func (h *halfHook) Write(b []byte) (int, error) {
+	written := 0
+	if h.n <= h.half && h.n+int64(len(b)) > h.half {
+		k := int(h.half - h.n)
+		m, err := h.w.Write(b[:k])
+		h.n += int64(m)
+		if err != nil {
+			return m, err
+		}
+		h.hook()
+		b, written = b[k:], k
+		h.half = -1 // once
+	}
+	m, err := h.w.Write(b)
+	h.n += int64(m)
+	return written + m, err
 }
 
 func (s *Local) readObject(key string) ([]Chunk, error) {

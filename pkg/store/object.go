@@ -113,6 +113,25 @@ func encodeObject(w io.Writer, chunks []Chunk) error {
 	return err
 }
 
+// objectSize is the size of the object encodeObject writes for chunks.
+func objectSize(chunks []Chunk) int64 {
+	size := int64(objectHeader + objectTrailer)
+	for _, c := range chunks {
+		size += int64(uvarintLen(c.StartLine) + uvarintLen(c.EndLine) + uvarintLen(c.Page) +
+			uvarintLen(len(c.Heading)) + len(c.Heading) + uvarintLen(len(c.Text)) + len(c.Text) +
+			4*len(c.Vector) + 4 + tableEntry)
+	}
+	return size
+}
+
+func uvarintLen(x int) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
 // appendRecord appends the record of c, its checksum last.
 func appendRecord(b []byte, c Chunk) []byte {
 	at := len(b)

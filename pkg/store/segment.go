@@ -37,7 +37,8 @@ const segmentsDir = "segments"
 //	header (64 bytes): magic [8] dims u32 rows u32 objects u32 tableLen u32
 //	                   vecOff u64 lexOff u64 lexLen u64 size u64
 //	                   crc u32 (of the 56 bytes before it), zeros
-//	table:  objects × {keyLen u8, key, first row u32, chunks u32}, crc u32 (of the table)
+//	table:  objects × {keyLen u8, key, first row u32, chunks u32,
+//	                   from u32, total u32}, crc u32 (of the table)
 //	zeros to vecOff (a multiple of 64, so float rows can be used in place)
 //	floats: rows × dims float32 (unit vectors; zeros for a chunk with none)
 //	rowCRC: rows × u32 (CRC-32 of each float row)
@@ -45,7 +46,15 @@ const segmentsDir = "segments"
 //	int8s:  rows × dims int8
 //	blockCRC: ⌈rows / vectorBlock⌉ × u32 (CRC-32 of a block's int8 rows, then its scales)
 //	lex:    the rows' keyword index (pkg/lexical's saved form; document = row)
-var segmentMagic = []byte("RAGS0001")
+//
+// A table entry is a part of a content: its chunks from..from+chunks of
+// total, so that a content of any size spans several segments and a
+// writer holds at most segmentRows of its rows. Segments of the first
+// layout (RAGS0001: no from and total, each content whole) are still read.
+var segmentMagic = []byte("RAGS0002")
+
+// segmentMagic1 starts a segment of the first layout.
+var segmentMagic1 = []byte("RAGS0001")
 
 const (
 	segmentHeader = 64
@@ -92,16 +101,21 @@ func layoutAt(base int64, dims, n int) vectorLayout {
 	return l
 }
 
-// segObject is the rows of one content in a segment.
+// segObject is the rows of one content, or of a part of it, in a
+// segment: its chunks from..from+chunks of total, at rows first...
 type segObject struct {
-	key    string
-	first  int
-	chunks int
+	key         string
+	first       int
+	chunks      int
+	from, total int
 }
 
 // errSegmentOutdated is a segment whose keyword index another version of
 // the analysis wrote.
 var errSegmentOutdated = errors.New("cache segment of another keyword analysis")
+
+// chunk is the index in its content of the chunk at row.
+func (o segObject) chunk(row int) int { return row - o.first + o.from }
 
 // segment is a segment file open (or one built in memory, name ""). Its
 // header, table, checksums and scales are read at open; vector rows are
@@ -299,7 +313,8 @@ func openSegment(name string, src io.ReaderAt, size int64) (*segment, error) {
 	if _, err := src.ReadAt(head, 0); err != nil {
 		return nil, bad(err.Error())
 	}
-	if !bytes.Equal(head[:8], segmentMagic) {
+	parts := bytes.Equal(head[:8], segmentMagic)
+	if !parts && !bytes.Equal(head[:8], segmentMagic1) {
 		return nil, bad("not a segment")
 	}
 	if crc32.ChecksumIEEE(head[:56]) != binary.LittleEndian.Uint32(head[56:]) {
@@ -308,9 +323,13 @@ func openSegment(name string, src io.ReaderAt, size int64) (*segment, error) {
 	le := binary.LittleEndian
 	dims, rows, nobj, tableLen := int(le.Uint32(head[8:])), int(le.Uint32(head[12:])), int(le.Uint32(head[16:])), int64(le.Uint32(head[20:]))
 	vecOff, lexOff, lexLen, fileSize := le.Uint64(head[24:]), le.Uint64(head[32:]), le.Uint64(head[40:]), le.Uint64(head[48:])
-	// Each object takes at least 9 bytes of the table: a count claiming
-	// more is refused before anything is allocated for it.
-	if fileSize != uint64(size) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 || int64(nobj) > tableLen/9 {
+	// Each object takes at least 9 bytes of the table (17 with its part):
+	// a count claiming more is refused before anything is allocated for it.
+	entry := 9
+	if parts {
+		entry = 17
+	}
+	if fileSize != uint64(size) || segmentHeader+uint64(tableLen)+4 > vecOff || vecOff%64 != 0 || dims <= 0 || dims > 1<<16 || rows > 1<<28 || int64(nobj) > tableLen/int64(entry) {
 		return nil, bad("sizes")
 	}
 	l := layoutAt(int64(vecOff), dims, rows)
@@ -328,13 +347,17 @@ func openSegment(name string, src io.ReaderAt, size int64) (*segment, error) {
 	g := &segment{name: name, src: src, l: l, objs: make([]segObject, 0, nobj)}
 	next := 0
 	for range nobj {
-		if len(table) < 1 || len(table) < 1+int(table[0])+8 {
+		if len(table) < 1 || len(table) < int(table[0])+entry {
 			return nil, bad("table")
 		}
 		kl := int(table[0])
 		o := segObject{key: string(table[1 : 1+kl]), first: int(le.Uint32(table[1+kl:])), chunks: int(le.Uint32(table[5+kl:]))}
-		table = table[9+kl:]
-		if o.first != next || o.chunks > rows-next {
+		o.total = o.chunks
+		if parts {
+			o.from, o.total = int(le.Uint32(table[9+kl:])), int(le.Uint32(table[13+kl:]))
+		}
+		table = table[entry+kl:]
+		if o.first != next || o.chunks > rows-next || o.from > o.total || o.chunks > o.total-o.from {
 			return nil, bad("table")
 		}
 		next += o.chunks
@@ -385,10 +408,15 @@ func newSegmentBuilder(dims int) *segmentBuilder {
 	return &segmentBuilder{dims: dims, lex: lexical.NewBuilder()}
 }
 
-// add appends the chunks of the content key. A chunk with no vector of the
-// builder's size (or a zero one) is kept as a row that no search returns,
-// as loading the objects always did.
-func (b *segmentBuilder) add(key string, chunks []Chunk) {
+// addPart appends chunks, the chunks from..from+len(chunks) of the content
+// key, which has total. A chunk with no vector of the builder's size (or a
+// zero one) is kept as a row that no search returns, as loading the
+// objects always did.
+func (b *segmentBuilder) addPart(key string, from, total int, chunks []Chunk) {
+	if b.floats == nil {
+		// Grown once to a segment's worth, not doubled as it fills.
+		b.floats = make([]float32, 0, max(segmentRows, len(chunks))*b.dims)
+	}
 	for j, c := range chunks {
 		if len(c.Vector) != b.dims || zero(c.Vector) {
 			b.floats = append(b.floats, make([]float32, b.dims)...)
@@ -398,7 +426,7 @@ func (b *segmentBuilder) add(key string, chunks []Chunk) {
 		// The heading path is searched with the text, as it is embedded with it.
 		b.lex.Add(b.rows+j, c.Heading+"\n"+c.Text)
 	}
-	b.objs = append(b.objs, segObject{key: key, first: b.rows, chunks: len(chunks)})
+	b.objs = append(b.objs, segObject{key: key, first: b.rows, chunks: len(chunks), from: from, total: total})
 	b.rows += len(chunks)
 }
 
@@ -424,6 +452,8 @@ func newSegmentWriter(dims int, objs []segObject, rows int, lex []byte) *segment
 		table = append(table, o.key...)
 		table = binary.LittleEndian.AppendUint32(table, uint32(o.first))
 		table = binary.LittleEndian.AppendUint32(table, uint32(o.chunks))
+		table = binary.LittleEndian.AppendUint32(table, uint32(o.from))
+		table = binary.LittleEndian.AppendUint32(table, uint32(o.total))
 	}
 	vecOff := (int64(segmentHeader+len(table)+4) + 63) / 64 * 64
 	l := layoutAt(vecOff, dims, rows)
