@@ -70,7 +70,11 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	if f := cmd.Flags().Lookup("tenant"); f != nil {
 		o.Tenant = f.Value.String()
 	}
-	names, err := engine.New(a.engineConfig(dir, g)).Collections(cmd.Context(), o.who())
+	cfg, err := a.engineConfig(dir, g)
+	if err != nil {
+		return nil
+	}
+	names, err := engine.New(cfg).Collections(cmd.Context(), o.who())
 	if err != nil {
 		return nil
 	}
