@@ -73,7 +73,9 @@ func intProp(name string, filterable bool) *models.Property {
 func (s *Store) classes() []*models.Class {
 	var repl *models.ReplicationConfig
 	if s.cfg.Replicas > 0 {
-		repl = &models.ReplicationConfig{Factor: int64(s.cfg.Replicas)}
+		// Async replication brings a replica that was down back up to
+		// date on its own, not only when a read repairs an object.
+		repl = &models.ReplicationConfig{Factor: int64(s.cfg.Replicas), AsyncEnabled: s.cfg.Replicas > 1}
 	}
 	chunks := &models.Class{
 		Class: s.chunkClass(), Description: description("chunks"), Vectorizer: "none",
