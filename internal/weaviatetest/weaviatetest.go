@@ -70,8 +70,11 @@ func Start(t testing.TB, opt Options) []*Node {
 	type ports struct{ rest, grpc, gossip, data, raft, raftRPC int }
 	ps := make([]ports, n)
 	for i := range ps {
-		p := freePorts(t, 6)
-		ps[i] = ports{p[0], p[1], p[2], p[3], p[4], p[5]}
+		// Weaviate reaches a peer's data and Raft RPC ports as the
+		// gossip and Raft ports + 1, whatever their settings say: pairs.
+		g, r := freePair(t), freePair(t)
+		p := freePorts(t, 2)
+		ps[i] = ports{rest: p[0], grpc: p[1], gossip: g, data: g + 1, raft: r, raftRPC: r + 1}
 	}
 	var join []string
 	for i := range ps {
@@ -111,6 +114,30 @@ func Start(t testing.TB, opt Options) []*Node {
 		nd.WaitReady(t, 3*time.Minute)
 	}
 	return nodes
+}
+
+// freePair is a port p free on 127.0.0.1 now with p+1 free too.
+func freePair(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		if err == nil {
+			err = l2.Close()
+		}
+		if cerr := l.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err == nil && p+1 < 65536 {
+			return p
+		}
+	}
+	t.Fatal("no two consecutive free ports on 127.0.0.1")
+	return 0
 }
 
 // freePorts are n ports free on 127.0.0.1 now.
