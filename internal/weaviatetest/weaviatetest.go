@@ -45,6 +45,8 @@ type Options struct {
 	// APIKey, if set, is the only key the nodes accept; anonymous access
 	// is then off.
 	APIKey string
+	// Env are more settings of every node (NAME=VALUE).
+	Env []string
 }
 
 // Node is one Weaviate server process.
@@ -98,6 +100,7 @@ func Start(t testing.TB, opt Options) []*Node {
 		if i > 0 {
 			env = append(env, fmt.Sprintf("CLUSTER_JOIN=127.0.0.1:%d", ps[0].gossip))
 		}
+		env = append(env, opt.Env...)
 		if opt.APIKey != "" {
 			env = append(env, "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false", "AUTHENTICATION_APIKEY_ENABLED=true",
 				"AUTHENTICATION_APIKEY_ALLOWED_KEYS="+opt.APIKey, "AUTHENTICATION_APIKEY_USERS=rag")
