@@ -69,15 +69,16 @@ func Start(t testing.TB, opt Options) []*Node {
 	t.Helper()
 	bin := Bin(t)
 	n := max(opt.Nodes, 1)
-	type ports struct{ rest, grpc, gossip, data, raft, raftRPC int }
-	ps := make([]ports, n)
+	type nodePorts struct{ rest, grpc, gossip, data, raft, raftRPC int }
+	ps := make([]nodePorts, n)
+	free := &ports{t: t}
 	for i := range ps {
 		// Weaviate reaches a peer's data and Raft RPC ports as the
 		// gossip and Raft ports + 1, whatever their settings say: pairs.
-		g, r := freePair(t), freePair(t)
-		p := freePorts(t, 2)
-		ps[i] = ports{rest: p[0], grpc: p[1], gossip: g, data: g + 1, raft: r, raftRPC: r + 1}
+		g, r := free.pair(), free.pair()
+		ps[i] = nodePorts{rest: free.one(), grpc: free.one(), gossip: g, data: g + 1, raft: r, raftRPC: r + 1}
 	}
+	free.release()
 	var join []string
 	for i := range ps {
 		join = append(join, fmt.Sprintf("node%d:%d", i+1, ps[i].raft))
@@ -110,8 +111,13 @@ func Start(t testing.TB, opt Options) []*Node {
 		nodes[i] = &Node{Name: name, Addr: fmt.Sprintf("127.0.0.1:%d", p.rest), bin: bin, dir: filepath.Join(root, name), env: env,
 			args: []string{"--host", "127.0.0.1", "--port", fmt.Sprint(p.rest), "--scheme", "http"}}
 	}
-	for _, nd := range nodes {
+	for i, nd := range nodes {
 		nd.start(t)
+		if i == 0 && n > 1 {
+			// The others join through its gossip port, and exit when it
+			// is not open yet.
+			waitPort(t, nd, ps[0].gossip, 3*time.Minute)
+		}
 	}
 	for _, nd := range nodes {
 		nd.WaitReady(t, 3*time.Minute)
@@ -119,49 +125,52 @@ func Start(t testing.TB, opt Options) []*Node {
 	return nodes
 }
 
-// freePair is a port p free on 127.0.0.1 now with p+1 free too.
-func freePair(t testing.TB) int {
-	t.Helper()
+// ports hands out ports free on 127.0.0.1, holding each until release,
+// so that no two of one cluster are the same.
+type ports struct {
+	t    testing.TB
+	held []net.Listener
+}
+
+func (p *ports) hold(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	p.held = append(p.held, l)
+	return true
+}
+
+// one is a free port.
+func (p *ports) one() int {
+	p.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.held = append(p.held, l)
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// pair is a free port whose successor is free too.
+func (p *ports) pair() int {
+	p.t.Helper()
 	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		if err == nil {
-			err = l2.Close()
-		}
-		if cerr := l.Close(); cerr != nil {
-			t.Fatal(cerr)
-		}
-		if err == nil && p+1 < 65536 {
-			return p
+		port := p.one()
+		if port+1 < 65536 && p.hold(port+1) {
+			return port
 		}
 	}
-	t.Fatal("no two consecutive free ports on 127.0.0.1")
+	p.t.Fatal("no two consecutive free ports on 127.0.0.1")
 	return 0
 }
 
-// freePorts are n ports free on 127.0.0.1 now.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
+func (p *ports) release() {
+	for _, l := range p.held {
 		if err := l.Close(); err != nil {
-			t.Fatal(err)
+			p.t.Fatal(err)
 		}
 	}
-	return out
 }
 
 func (nd *Node) start(t testing.TB) {
@@ -184,6 +193,26 @@ func (nd *Node) start(t testing.TB) {
 		close(done)
 	}(nd.done)
 	t.Cleanup(func() { nd.Stop(t) })
+}
+
+// waitPort waits until nd listens on port.
+func waitPort(t testing.TB, nd *Node, port int, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			if err := c.Close(); err != nil {
+				t.Log(err)
+			}
+			return
+		}
+		select {
+		case <-nd.done:
+			t.Fatalf("weaviate %s exited:\n%s", nd.Name, nd.Log())
+		default:
+		}
+	}
+	t.Fatalf("weaviate %s does not listen on %d after %v:\n%s", nd.Name, port, timeout, nd.Log())
 }
 
 // WaitReady waits until the node answers ready, failing the test (with the
