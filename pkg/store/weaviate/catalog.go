@@ -40,10 +40,12 @@ type head struct {
 }
 
 // getObject reads one object of the catalog collection; nil when there is
-// none.
+// none. It reads at QUORUM whatever the writes' level: with writes at
+// QUORUM or ALL a reader sees the last commit, and a replica down does
+// not stop reads as ALL would.
 func (s *Store) getObject(ctx context.Context, id string) (map[string]any, error) {
 	objs, err := s.client.Data().ObjectsGetter().WithClassName(s.catalogClass()).WithID(id).
-		WithConsistencyLevel(s.cfg.Consistency).Do(ctx)
+		WithConsistencyLevel("QUORUM").Do(ctx)
 	var we *fault.WeaviateClientError
 	if errors.As(err, &we) && we.StatusCode == http.StatusNotFound {
 		return nil, nil

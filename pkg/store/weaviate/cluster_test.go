@@ -93,6 +93,27 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("%d of %d chunks missing on %s", missing, len(ids), nd.Name)
 		}
 	}
+	// With a replica down, a write at ALL fails: Weaviate answers the
+	// batch with 200 and each object's error, which the store reads.
+	all, err := weaviate.New(weaviate.Config{Host: nodes[0].Addr, Index: "Cluster", Consistency: "ALL"}).Open(ctx, store.Options{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := m.Clone()
+	f := m2.Files[0]
+	f.Key, f.Path = "00ff00ff00ff00ff", "extra.md"
+	m2.Files = append(m2.Files, f)
+	if err := all.PutObject(ctx, f.Key, make([]store.Chunk, f.Chunks)); err != nil {
+		t.Fatal(err)
+	}
+	if err := all.Commit(ctx, m2); err == nil {
+		t.Fatal("a write at consistency ALL succeeded with a replica down")
+	} else {
+		t.Logf("a write at ALL with a replica down: %v", err)
+	}
+	if err := all.Close(); err != nil {
+		t.Fatal(err)
+	}
 	nodes[2].Restart(t)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {

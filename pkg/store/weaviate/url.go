@@ -20,8 +20,8 @@ type Config struct {
 	// INDEXCatalog. It starts with a capital letter (Weaviate's rule for
 	// collection names); default "Rag".
 	Index string
-	// Consistency is the consistency level of writes and of catalog
-	// reads: ONE, QUORUM (the default) or ALL.
+	// Consistency is the consistency level of writes: ONE, QUORUM (the
+	// default) or ALL. The catalog is read at QUORUM.
 	Consistency string
 	// Replicas is the replication factor of collections rag creates (0:
 	// the server's default). An existing collection keeps its own.
