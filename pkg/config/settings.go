@@ -131,7 +131,6 @@ var (
 // specs lists the settings in the order `rag config` shows them.
 var specs = []spec{
 	{KeyIndex, "RAG_INDEX", "path", parseString},
-	{KeyStore, "RAG_STORE", "store URL", parseStore},
 	{KeyOllamaHost, "OLLAMA_HOST", "host:port or URL", parseHost},
 	{KeyEmbedModel, "RAG_EMBED_MODEL", "model name", parseString},
 	{KeyModel, "RAG_MODEL", "model name", parseString},
@@ -154,6 +153,8 @@ var specs = []spec{
 	{KeyExpandModel, "RAG_EXPAND_MODEL", "model name", parseString},
 	{KeyFallback, "RAG_FALLBACK", "true or false", parseBool},
 	{KeyTokensFile, "RAG_TOKENS_FILE", "path", parseString},
+	// Last: the lists of settings before it read as they did before it.
+	{KeyStore, "RAG_STORE", "store URL", parseStore},
 }
 
 // parseStore accepts a store URL (weaviate://HOST:PORT[?options]); its
