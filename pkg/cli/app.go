@@ -157,7 +157,10 @@ func (a *App) errText(s string) string {
 
 // globalOptions are the flags every command takes.
 type globalOptions struct {
-	IndexDir   string
+	IndexDir string
+	// Store is the store URL of an index a server holds (--store); ""
+	// the embedded store in IndexDir.
+	Store      string
 	JSON       bool
 	EmbedModel string
 	Verbose    bool
@@ -169,6 +172,9 @@ type globalOptions struct {
 // indexDir is the index folder, refused when it is a file or a folder of
 // other files: rag would write its index among them (and index itself).
 func (a *App) indexDir(g *globalOptions) (string, error) {
+	if g.Store != "" {
+		return g.IndexDir, nil // a server holds the index: the folder is not used
+	}
 	if g.IndexDir == "" {
 		return "", &hintedError{err: &usageError{err: config.ErrNoIndexDir}, hint: "set --index, RAG_INDEX or index: in a config file (see `rag config`)"}
 	}
@@ -325,6 +331,8 @@ Every command takes --json for scripts; see 'rag help exit-codes'.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.IndexDir, "index", cfg.String(config.KeyIndex), "index folder; $RAG_INDEX or index: in a config file sets the default")
 	bindSetting(pf, "index", config.KeyIndex)
+	pf.StringVar(&g.Store, "store", cfg.String(config.KeyStore), "keep the index in a Weaviate server, not in the --index folder: weaviate://HOST:PORT[?index=NAME&consistency=QUORUM&replicas=N&tls=true]; an API key from $RAG_WEAVIATE_API_KEY; $RAG_STORE or store: sets the default")
+	bindSetting(pf, "store", config.KeyStore)
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.EmbedModel, "embed-model", cfg.String(config.KeyEmbedModel), "Ollama embedding model (default: the index's model, or "+config.DefaultEmbedModel+" for a new index); $RAG_EMBED_MODEL or embed_model: in a config file sets it")
 	bindSetting(pf, "embed-model", config.KeyEmbedModel)

@@ -73,7 +73,11 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	if f := cmd.Flags().Lookup("tenant"); f != nil {
 		o.Tenant = f.Value.String()
 	}
-	names, err := engine.New(a.engineConfig(dir, g)).Collections(cmd.Context(), o.who())
+	cfg, err := a.engineConfig(dir, g)
+	if err != nil {
+		return nil
+	}
+	names, err := engine.New(cfg).Collections(cmd.Context(), o.who())
 	if err != nil {
 		return nil
 	}
@@ -103,7 +107,11 @@ func (a *App) fieldNames(cmd *cobra.Command, g *globalOptions, toComplete string
 	if f := cmd.Flags().Lookup("tenant"); f != nil {
 		o.Tenant = f.Value.String()
 	}
-	names, err := engine.New(a.engineConfig(dir, g)).Fields(cmd.Context(), o.who())
+	cfg, err := a.engineConfig(dir, g)
+	if err != nil {
+		return nil
+	}
+	names, err := engine.New(cfg).Fields(cmd.Context(), o.who())
 	if err != nil {
 		return nil
 	}

@@ -82,7 +82,12 @@ func modelRoles(a *App, g *globalOptions) []modelRole {
 	chat := a.cfg.String(config.KeyModel)
 	// The first model NeededModels gives is the embedding model: the
 	// index's, else the one set, else the default.
-	embed := engine.New(a.engineConfig(g.IndexDir, g)).NeededModels(engine.Retrieval{}, chat, nil)[0]
+	embed := config.DefaultEmbedModel
+	if cfg, err := a.engineConfig(g.IndexDir, g); err == nil {
+		// A store URL that does not parse leaves the default: rag config
+		// shows the settings, and says what is wrong with that one.
+		embed = engine.New(cfg).NeededModels(engine.Retrieval{}, chat, nil)[0]
+	}
 	return []modelRole{
 		{"embedding", config.KeyEmbedModel, embed},
 		{"chat", config.KeyModel, chat},

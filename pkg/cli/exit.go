@@ -61,7 +61,8 @@ const exitCodesHelp = `rag exits with one of these codes; scripts may rely on th
        deleted or replaced while it was read, built with another embedding
        model, damaged (rag status; rag search and ask when nothing was
        found and damaged files were left out), not writable (rag index),
-       or written by another version of rag
+       or written by another version of rag; with --store, its server
+       unreachable, refusing rag's API key, or holding an incompatible schema
   8    the index is busy: another rag index is writing to it (use --wait)
   9    rag eval finished but a metric is below its --min-* threshold
   10   rag ask --strict: the answer cites no source (it was printed)
@@ -198,6 +199,9 @@ func classify(err error) (code int, hint string) {
 		return ExitInterrupted, hintInterruptedNothing
 	}
 	if code, hint, ok := classifyIndex(err); ok {
+		return code, hint
+	}
+	if code, hint, ok := classifyStore(err); ok {
 		return code, hint
 	}
 	if code, hint, ok := classifyServer(err); ok {
@@ -396,6 +400,30 @@ func settingsHint(err error) string {
 }
 
 // classifyIndex is classify for the failures of an index run.
+// classifyStore maps the errors of an index a server holds (--store).
+func classifyStore(err error) (code int, hint string, ok bool) {
+	var (
+		down   *store.UnavailableError
+		denied *store.UnauthorizedError
+		schema *store.SchemaError
+	)
+	switch {
+	case errors.As(err, &down):
+		return ExitIndex, fmt.Sprintf("check that the Weaviate server at %s is up (its /v1/.well-known/ready answers) and that --store (RAG_STORE, store:) names its REST port", down.Addr), true
+	case errors.As(err, &denied) && denied.KeySet:
+		return ExitIndex, "check the API key in RAG_WEAVIATE_API_KEY: the server does not accept it, or gives it no right to the index", true
+	case errors.As(err, &denied):
+		return ExitIndex, "the server wants an API key: set RAG_WEAVIATE_API_KEY", true
+	case errors.As(err, &schema) && schema.Got > schema.Want:
+		return ExitIndex, "a newer rag wrote this index: upgrade rag, or name another index with ?index=NAME in --store", true
+	case errors.As(err, &schema):
+		return ExitIndex, "name another index with ?index=NAME in --store, or remove the server's collections " + schema.Class + " (and its pair) to build it again", true
+	case errors.Is(err, store.ErrUnsupported):
+		return ExitUsage, "on a Weaviate store, remove the index's collections and run rag index again instead", true
+	}
+	return 0, "", false
+}
+
 func classifyIndex(err error) (code int, hint string, ok bool) {
 	var (
 		partial    *engine.PartialError

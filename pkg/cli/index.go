@@ -255,16 +255,22 @@ func (o *IndexOptions) given() store.Settings {
 // indexEngine is the engine of a write into the index at dir: the model
 // server is dialed when the run needs it, and the crash tests' fault
 // points fire.
-func (a *App) indexEngine(dir string, g *globalOptions, dial func() (provider.Client, error)) *engine.Engine {
-	cfg := a.engineConfig(dir, g)
+func (a *App) indexEngine(dir string, g *globalOptions, dial func() (provider.Client, error)) (*engine.Engine, error) {
+	cfg, err := a.engineConfig(dir, g)
+	if err != nil {
+		return nil, err
+	}
 	cfg.Dial = dial
-	return engine.New(cfg)
+	return engine.New(cfg), nil
 }
 
 // index runs `rag index`: the engine's run, its report, and with --watch
 // a pass at every burst of changes until interrupted.
 func index(ctx context.Context, a *App, opts *IndexOptions) (err error) {
-	e := a.indexEngine(opts.IndexDir, opts.globalOptions, a.dial(opts.Timeout))
+	e, err := a.indexEngine(opts.IndexDir, opts.globalOptions, a.dial(opts.Timeout))
+	if err != nil {
+		return err
+	}
 	run, err := e.StartIndex(ctx, opts.request(), a.indexEvents("indexing"))
 	if err != nil {
 		return chunkingErr(err)

@@ -61,7 +61,13 @@ type pullReport struct {
 func neededModels(a *App, g *globalOptions) []string {
 	rt := engine.Retrieval{Expand: a.cfg.Bool(config.KeyExpand), ExpandModel: a.cfg.String(config.KeyExpandModel),
 		Rerank: a.cfg.Bool(config.KeyRerank), RerankModel: a.cfg.String(config.KeyRerankModel)}
-	return engine.New(a.engineConfig(g.IndexDir, g)).NeededModels(rt, a.cfg.String(config.KeyModel), a.events())
+	cfg, err := a.engineConfig(g.IndexDir, g)
+	if err != nil {
+		// The store is refused where it is opened; its models are the
+		// configured ones meanwhile.
+		cfg = engine.Config{Dir: g.IndexDir, EmbedModel: g.EmbedModel}
+	}
+	return engine.New(cfg).NeededModels(rt, a.cfg.String(config.KeyModel), a.events())
 }
 
 func dedupe(xs []string) []string {

@@ -13,7 +13,11 @@ func removeRun(ctx context.Context, a *App, opts *IndexOptions) error {
 	if err != nil {
 		return err
 	}
-	rep, err := a.indexEngine(dir, opts.globalOptions, nil).Remove(ctx, opts.Remove, opts.Wait)
+	e, err := a.indexEngine(dir, opts.globalOptions, nil)
+	if err != nil {
+		return err
+	}
+	rep, err := e.Remove(ctx, opts.Remove, opts.Wait)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,10 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	cfg := a.engineConfig(dir, opts.globalOptions)
+	cfg, err := a.engineConfig(dir, opts.globalOptions)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	cfg.Models = client
 	if opts.VectorCacheMB > 0 {
 		cfg.Resident = store.NewResident(int64(opts.VectorCacheMB) << 20)

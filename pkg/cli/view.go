@@ -75,17 +75,25 @@ func (a *App) engine(g *globalOptions, models provider.Client) (*engine.Engine, 
 	if err != nil {
 		return nil, err
 	}
-	cfg := a.engineConfig(dir, g)
+	cfg, err := a.engineConfig(dir, g)
+	if err != nil {
+		return nil, err
+	}
 	cfg.Models = models
 	return engine.New(cfg), nil
 }
 
 // engineConfig is the engine's configuration for every command, over the
-// index folder dir unchecked: the embedding model asked for, the groups
-// file of the settings, the clock and the crash tests' fault points.
-func (a *App) engineConfig(dir string, g *globalOptions) engine.Config {
-	return engine.Config{Dir: dir, EmbedModel: g.EmbedModel,
-		GroupsFile: a.cfg.String(config.KeyGroupsFile), Now: a.Now, Fault: a.Fault}
+// index folder dir unchecked: the store (--store), the embedding model
+// asked for, the groups file of the settings, the clock and the crash
+// tests' fault points.
+func (a *App) engineConfig(dir string, g *globalOptions) (engine.Config, error) {
+	be, err := a.backend(g)
+	if err != nil {
+		return engine.Config{}, err
+	}
+	return engine.Config{Dir: dir, Store: be, EmbedModel: g.EmbedModel,
+		GroupsFile: a.cfg.String(config.KeyGroupsFile), Now: a.Now, Fault: a.Fault}, nil
 }
 
 // who is the engine's Who of the flags.

@@ -17,6 +17,7 @@ type Key string
 // The settings, as written in a config file.
 const (
 	KeyIndex        Key = "index"
+	KeyStore        Key = "store"
 	KeyOllamaHost   Key = "ollama_host"
 	KeyEmbedModel   Key = "embed_model"
 	KeyModel        Key = "model"
@@ -152,6 +153,17 @@ var specs = []spec{
 	{KeyExpandModel, "RAG_EXPAND_MODEL", "model name", parseString},
 	{KeyFallback, "RAG_FALLBACK", "true or false", parseBool},
 	{KeyTokensFile, "RAG_TOKENS_FILE", "path", parseString},
+	// Last: the lists of settings before it read as they did before it.
+	{KeyStore, "RAG_STORE", "store URL", parseStore},
+}
+
+// parseStore accepts a store URL (weaviate://HOST:PORT[?options]); its
+// options are the store's to check, when it is opened.
+func parseStore(s string) (any, error) {
+	if s != "" && !strings.HasPrefix(s, "weaviate://") {
+		return nil, fmt.Errorf("%q is not a store URL: weaviate://HOST:PORT[?options], or empty for the embedded store in the index folder", s)
+	}
+	return s, nil
 }
 
 func parsePrincipal(s string) (any, error) {

@@ -48,6 +48,9 @@ type Config struct {
 	// when a run first needs it (an index run: once planned), so that a
 	// malformed address fails no earlier than the run did without it.
 	Dial func() (provider.Client, error)
+	// Store, if set, holds the index instead of the embedded store in Dir:
+	// a database server's (rag's --store, pkg/store/weaviate).
+	Store store.Backend
 	// Fault, if set, is called at named points of index writes
 	// (store.Options.Hook): the crash tests' build of rag kills itself
 	// there.

@@ -222,6 +222,7 @@ func (e *Engine) indexCorpus(ctx context.Context, dir, root string, docs []eval.
 	}
 	cfg := e.cfg
 	cfg.Dir = dir
+	cfg.Store = nil // the dataset's own index, in its folder
 	ce := New(cfg)
 	_, err = ce.Index(ctx, IndexRequest{Corpus: &Corpus{Root: root, FS: eval.CorpusFS(docs)}, Check: check}, events)
 	var partial *PartialError

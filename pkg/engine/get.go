@@ -338,8 +338,12 @@ func onDisk(path string, f store.FileEntry) string {
 // fileChunks reads the chunks of f that ref needs: every chunk's lines and
 // page, and the text of those in its range and of the nearest on either
 // side (for nearest); all of them when ref names no lines or page.
-func fileChunks(ctx context.Context, st *store.Local, f store.FileEntry, ref citeRef) ([]store.Chunk, error) {
-	return st.FileChunksPicked(ctx, f, func(outline []store.Chunk) []int {
+func fileChunks(ctx context.Context, st store.Index, f store.FileEntry, ref citeRef) ([]store.Chunk, error) {
+	l, ok := st.(*store.Local)
+	if !ok {
+		return st.FileChunks(ctx, f) // every chunk with its text: a superset of the picked
+	}
+	return l.FileChunksPicked(ctx, f, func(outline []store.Chunk) []int {
 		var pick []int
 		prev, next := -1, -1
 		for i, c := range outline {

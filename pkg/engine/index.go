@@ -160,7 +160,7 @@ type IndexRun struct {
 	e        *Engine
 	req      IndexRequest
 	events   Events
-	st       *store.Local
+	st       store.Index
 	emb      *embed.Model
 	indexDir string // absolute
 	targets  []target
@@ -197,14 +197,14 @@ func (e *Engine) StartIndex(ctx context.Context, req IndexRequest, events Events
 	// it may be damaged, which is a reason to rebuild.
 	var previous store.Manifest
 	var previousErr error
-	if req.Rebuild {
+	if req.Rebuild && e.cfg.Store == nil {
 		previous, previousErr = store.ReadManifest(e.cfg.Dir)
 	}
-	st, err := store.Open(ctx, e.cfg.Dir, store.Options{Write: true, Wait: req.Wait, Rebuild: req.Rebuild, Hook: e.cfg.Fault})
+	st, err := e.openStore(ctx, store.Options{Write: true, Wait: req.Wait, Rebuild: req.Rebuild, Hook: e.cfg.Fault})
 	if err != nil {
 		return nil, err
 	}
-	r := &IndexRun{e: e, req: req, events: events, st: st, replaced: previous.Sources, indexDir: absDir(e.cfg.Dir)}
+	r := &IndexRun{e: e, req: req, events: events, st: st, replaced: previous.Sources, indexDir: e.indexDir()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, st.Close())
@@ -261,8 +261,8 @@ func (e *Engine) resolveTargets(req IndexRequest) ([]target, error) {
 		}
 		targets = append(targets, t)
 	}
-	if err := e.checkDir(); err != nil {
-		return nil, err
+	if err := e.checkDir(); err != nil || e.cfg.Store != nil {
+		return targets, err
 	}
 	abs, err := filepath.Abs(e.cfg.Dir)
 	if err != nil {
@@ -279,6 +279,9 @@ func (e *Engine) resolveTargets(req IndexRequest) ([]target, error) {
 // checkDir refuses an index folder that is not set, or is a file or a
 // folder of other files: rag would write its index among them.
 func (e *Engine) checkDir() error {
+	if e.cfg.Store != nil {
+		return nil // no folder: a server holds the index
+	}
 	if e.cfg.Dir == "" {
 		return config.ErrNoIndexDir
 	}
@@ -295,7 +298,7 @@ func (e *Engine) models() (provider.Client, error) {
 
 // embedModel is the model an index run embeds with, and the catalog whose
 // sources it refreshes (a rebuild's: the one it replaces).
-func embedModel(asked string, rebuild bool, st *store.Local, previous store.Manifest) (string, store.Manifest) {
+func embedModel(asked string, rebuild bool, st store.Index, previous store.Manifest) (string, store.Manifest) {
 	current := st.Manifest()
 	if rebuild {
 		// An unfinished rebuild's model, else the replaced index's.
@@ -364,7 +367,9 @@ func (r *IndexRun) Run(ctx context.Context) (*IndexReport, error) {
 	if err := r.st.SaveCaches(ctx); err != nil {
 		return rep, err
 	}
-	rep.ChunksReanalysed = r.st.Reanalysed()
+	if l, ok := r.st.(*store.Local); ok {
+		rep.ChunksReanalysed = l.Reanalysed() // a server's store has no keyword index of rag's
+	}
 	return rep, r.partial(rep)
 }
 
@@ -375,7 +380,7 @@ func (r *IndexRun) Close() error { return r.st.Close() }
 // summed up; a watch's pass then saves the caches and collects the
 // garbage.
 func (r *IndexRun) pass(ctx context.Context, targets []target) (*IndexReport, error) {
-	rep := &IndexReport{Index: r.e.cfg.Dir, EmbedModel: r.emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
+	rep := &IndexReport{Index: r.e.Location(), EmbedModel: r.emb.Name, SkippedFiles: []ingest.Skip{}, FailedFiles: []indexer.Failure{}}
 	var err error
 	for _, t := range targets {
 		if t.gone && !r.req.PruneOnly && !t.src.File {
@@ -438,7 +443,7 @@ type damageCheck struct {
 
 // find returns the keys of the damaged objects. A rebuild writes new
 // objects anyway, and --prune-only embeds nothing (skip).
-func (d *damageCheck) find(ctx context.Context, st *store.Local, skip bool) (map[string]bool, error) {
+func (d *damageCheck) find(ctx context.Context, st store.Index, skip bool) (map[string]bool, error) {
 	if d.checked || skip {
 		return d.keys, nil
 	}
@@ -530,6 +535,15 @@ func (rep *IndexReport) add(s *indexer.Summary, root string) {
 		f.Path = filepath.Join(root, f.Path)
 		rep.FailedFiles = append(rep.FailedFiles, f)
 	}
+}
+
+// indexDir is the index folder, absolute, which an index run never reads
+// as a source; "" when a server holds the index.
+func (e *Engine) indexDir() string {
+	if e.cfg.Store != nil {
+		return ""
+	}
+	return absDir(e.cfg.Dir)
 }
 
 func absDir(dir string) string {

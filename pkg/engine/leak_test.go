@@ -124,7 +124,7 @@ func TestEngineAccessLeaks(t *testing.T) {
 			}
 			// The store knows of every damaged file, seen or not (as after
 			// rag status, or a search by another asker of the same store).
-			if err := r.Store().CheckSizes(); err != nil {
+			if err := r.Store().(*store.Local).CheckSizes(); err != nil {
 				t.Fatal(err)
 			}
 			var sees, hidden []string

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,7 +27,7 @@ func (e *Engine) NeededModels(rt Retrieval, chatModel string, events Events) []s
 	var m store.Manifest
 	if e.checkDir() == nil {
 		var err error
-		if m, err = store.ReadManifest(e.cfg.Dir); err != nil && !errors.Is(err, store.ErrNoIndex) {
+		if m, err = e.readManifest(context.Background()); err != nil && !errors.Is(err, store.ErrNoIndex) {
 			events.emit(Warning{Kind: NoteIndexModel, Note: true, Text: fmt.Sprintf("cannot read the index's model (%v); using the configured one", err)})
 		}
 	}

@@ -20,7 +20,7 @@ import (
 type Reader struct {
 	e      *Engine
 	asker  Asker
-	store  *store.Local
+	store  store.Index
 	embed  *embed.Model
 	events Events
 	// denseErr, if set, is why the dense ranking cannot run before it is
@@ -40,7 +40,7 @@ type Reader struct {
 	warnedDegraded, warnedNoDense bool
 	// folders are Folders of foldersOf, the store they were read from.
 	folders   []Folder
-	foldersOf *store.Local
+	foldersOf store.Index
 }
 
 // Open opens the existing index read-only for w: who asks resolved once,
@@ -69,8 +69,8 @@ func (e *Engine) Open(ctx context.Context, w Who, events Events) (*Reader, error
 // openIndex opens the index read-only and names the embedding model its
 // queries need. An embedding model asked for that is not the index's is
 // mismatch, not an error: only the dense ranking needs the model.
-func (e *Engine) openIndex(ctx context.Context, events Events) (_ *store.Local, model string, mismatch, _ error) {
-	st, err := store.Open(ctx, e.cfg.Dir, store.Options{Resident: e.cfg.Resident})
+func (e *Engine) openIndex(ctx context.Context, events Events) (_ store.Index, model string, mismatch, _ error) {
+	st, err := e.openStore(ctx, store.Options{Resident: e.cfg.Resident})
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -112,7 +112,7 @@ func (r *Reader) Refresh(ctx context.Context, w Who) error {
 func (r *Reader) Close() error { return r.store.Close() }
 
 // Store is the index as this reader opened it (or last refreshed it).
-func (r *Reader) Store() *store.Local { return r.store }
+func (r *Reader) Store() store.Index { return r.store }
 
 // View is who asks, as the store sees it.
 func (r *Reader) View() store.View { return r.asker.View }

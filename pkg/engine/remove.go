@@ -24,12 +24,12 @@ func (e *NotHeldError) Error() string { return fmt.Sprintf("%s is not in the ind
 // leaves it out; a folder that holds recorded sources drops them all.
 // wait waits for another writer rather than fail.
 func (e *Engine) Remove(ctx context.Context, paths []string, wait bool) (_ *IndexReport, err error) {
-	dir := e.cfg.Dir
+	dir := e.Location()
 	// Removing from no index must not create one.
-	if _, err := store.ReadManifest(dir); errors.Is(err, store.ErrNoIndex) {
+	if _, err := e.readManifest(ctx); errors.Is(err, store.ErrNoIndex) {
 		return nil, err
 	}
-	st, err := store.Open(ctx, dir, store.Options{Write: true, Wait: wait, Hook: e.cfg.Fault})
+	st, err := e.openStore(ctx, store.Options{Write: true, Wait: wait, Hook: e.cfg.Fault})
 	if err != nil {
 		return nil, err
 	}

@@ -125,8 +125,8 @@ func (e *Engine) Status(ctx context.Context, w Who, req StatusRequest, events Ev
 	if err != nil {
 		return nil, err
 	}
-	dir := e.cfg.Dir
-	st, err := store.Open(ctx, dir, store.Options{})
+	dir := e.Location()
+	st, err := e.openStore(ctx, store.Options{})
 	var corrupt *store.CorruptError
 	if errors.As(err, &corrupt) && corrupt.Catalog {
 		// Nothing to show but that: say so in the report too.
@@ -182,22 +182,27 @@ func (e *Engine) Status(ctx context.Context, w Who, req StatusRequest, events Ev
 
 // wholeStatus is the report of the whole index, its problems and damage
 // not yet gathered.
-func wholeStatus(st *store.Local, dir string) (*StatusReport, error) {
+func wholeStatus(st store.Index, dir string) (*StatusReport, error) {
 	m := st.Manifest()
-	size, err := st.DiskUsage()
-	if err != nil {
-		return nil, fmt.Errorf("measure index: %w", err)
-	}
 	rep := &StatusReport{
 		Index: dir, Health: "ok", FormatVersion: m.FormatVersion, Dims: m.Dims,
-		Files: len(m.Files), Chunks: m.Chunks(), SizeBytes: size, Created: m.Created, Updated: m.Updated,
-		Sources: statusSources(m.Sources, m.Sources), Skipped: []StatusProblem{}, Failed: []StatusProblem{}, RebuildPending: st.Staging(),
+		Files: len(m.Files), Chunks: m.Chunks(), Created: m.Created, Updated: m.Updated,
+		Sources: statusSources(m.Sources, m.Sources), Skipped: []StatusProblem{}, Failed: []StatusProblem{},
 		CatalogRecovered: st.Recovered() != nil,
 	}
-	if rep.Caches, err = st.CacheStats(); err != nil {
-		return nil, fmt.Errorf("read cache segments: %w", err)
+	// Disk, caches and rebuilds are the embedded store's; a server's
+	// store has none of them to report.
+	if local, ok := st.(*store.Local); ok {
+		var err error
+		if rep.SizeBytes, err = local.DiskUsage(); err != nil {
+			return nil, fmt.Errorf("measure index: %w", err)
+		}
+		rep.RebuildPending = local.Staging()
+		if rep.Caches, err = local.CacheStats(); err != nil {
+			return nil, fmt.Errorf("read cache segments: %w", err)
+		}
+		rep.KeywordsSaved, rep.VectorsSaved = rep.Caches.Covered, rep.Caches.Covered
 	}
-	rep.KeywordsSaved, rep.VectorsSaved = rep.Caches.Covered, rep.Caches.Covered
 	if m.Dims > 0 {
 		// A model is the index's only once something was embedded with it.
 		rep.EmbedModel = m.EmbedModel
@@ -208,7 +213,7 @@ func wholeStatus(st *store.Local, dir string) (*StatusReport, error) {
 // narrowStatus makes rep the report of what view sees when that is not
 // the whole index, and returns the catalog it sees and the filter of the
 // damage of its files (nil: the whole index).
-func narrowStatus(rep *StatusReport, st *store.Local, view store.View) (store.Manifest, func([]store.Damage) []store.Damage) {
+func narrowStatus(rep *StatusReport, st store.Index, view store.View) (store.Manifest, func([]store.Damage) []store.Damage) {
 	m := st.Manifest()
 	vm, filter := ViewOf(m, view)
 	if len(vm.Files) == len(m.Files) && len(vm.Sources) == len(m.Sources) {
@@ -241,13 +246,16 @@ func problems(ps []store.Problem) (skipped, failed []StatusProblem) {
 // findDamage finds the damaged stored files the report covers (filter
 // keeps those of a view; nil: all): those a size check finds, or with
 // verify every one, recorded in rep.
-func findDamage(ctx context.Context, st *store.Local, verify bool, filter func([]store.Damage) []store.Damage, rep *StatusReport) ([]store.Damage, error) {
-	if err := st.CheckSizes(); err != nil {
-		return nil, err
+func findDamage(ctx context.Context, st store.Index, verify bool, filter func([]store.Damage) []store.Damage, rep *StatusReport) ([]store.Damage, error) {
+	local, _ := st.(*store.Local)
+	if local != nil {
+		if err := local.CheckSizes(); err != nil {
+			return nil, err
+		}
 	}
 	damaged := st.Damaged()
-	if verify {
-		n, all, err := st.Verify(ctx)
+	if verify && local != nil {
+		n, all, err := local.Verify(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -201,7 +201,7 @@ func (e *Engine) Collections(ctx context.Context, w Who) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := store.ReadManifest(e.cfg.Dir)
+	m, err := e.readManifest(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,7 @@
+package weaviate
+
+// ChunkID and TenantName are the tests' way to a chunk's object id.
+var (
+	ChunkID    = chunkID
+	TenantName = tenantName
+)
