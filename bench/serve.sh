@@ -90,6 +90,10 @@ echo
 serve 18391 --max-in-flight 64 --rate 0
 "$bin/serveload" -addr 127.0.0.1:18391 -corpus "$corpus" -pid "$server" -requests "$requests" \
 	-index "$run/index" -models "$OLLAMA_HOST"
+echo
+echo "The same server, warm, then 3,000 more hybrid searches from 8 clients: its resident memory over them."
+echo
+"$bin/serveload" -addr 127.0.0.1:18391 -corpus "$corpus" -pid "$server" -requests 3000 -max-time 5m -modes hybrid -clients 8 -warm 0 -seed 3
 stop
 
 echo

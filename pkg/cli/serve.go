@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -52,6 +53,11 @@ type ServeOptions struct {
 // Shutdown bounds how long rag serve waits for the requests in flight
 // when it is told to stop.
 const serveShutdown = 30 * time.Second
+
+// serveHeadroom is the memory a server may take beyond --vector-cache
+// before its collector works harder (a soft limit, GOMEMLIMIT's): the
+// requests in flight and the readers kept between them.
+const serveHeadroom = 512 << 20
 
 // tokensLookup is the tokens file as the server looks tokens up.
 type tokensLookup struct{ f *tokens.File }
@@ -141,6 +147,11 @@ func serveRun(ctx context.Context, a *App, opts *ServeOptions) (err error) {
 		return err
 	}
 	defer closeWith(&err, mcp) // its sessions' readers, once the server stopped
+	if opts.VectorCacheMB > 0 && (a.Env == nil || a.Env("GOMEMLIMIT") == "") {
+		// The cache is most of the heap and never garbage: without a limit
+		// the collector would let the heap grow to twice it before it ran.
+		debug.SetMemoryLimit(int64(opts.VectorCacheMB)<<20 + serveHeadroom)
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", opts.Addr)
 	if err != nil {
@@ -227,10 +238,10 @@ func serveHandler(ctx context.Context, a *App, opts *ServeOptions) (func(addr st
 			// A request in flight returns its reader for the next: with
 			// fewer kept, a busy server opens the index for most requests.
 			IdleReaders: opts.MaxInFlight,
-			Guard:   guard.Chain(limits, server.RateKey, server.Principal, a.IO.ErrOut, opts.LogQueries, metrics, a.Now),
-			Metrics: server.AdminOnly(metrics.Handler()),
-			MCP:     noEventStream(mcp),
-			Page:    webui.Handler(),
+			Guard:       guard.Chain(limits, server.RateKey, server.Principal, a.IO.ErrOut, opts.LogQueries, metrics, a.Now),
+			Metrics:     server.AdminOnly(metrics.Handler()),
+			MCP:         noEventStream(mcp),
+			Page:        webui.Handler(),
 		})
 	}, mcp, e.Config().Dir, nil
 }
