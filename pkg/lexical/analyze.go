@@ -158,8 +158,8 @@ func isASCII(s string) bool {
 
 // Casers keep state, so each goroutine takes its own from a pool.
 var (
-	folders      = sync.Pool{New: func() any { return cases.Fold() }}
-	turkishLower = sync.Pool{New: func() any { return cases.Lower(language.Turkish) }}
+	folders      = sync.Pool{New: func() any { c := cases.Fold(); return &c }}
+	turkishLower = sync.Pool{New: func() any { c := cases.Lower(language.Turkish); return &c }}
 )
 
 // fold normalises a word for l: format characters (soft hyphens, joiners)
@@ -187,7 +187,7 @@ func fold(w string, l Lang) string {
 		w = turkishFold(w)
 	} else {
 		w = strings.ReplaceAll(w, "İ", "i")
-		c := folders.Get().(cases.Caser)
+		c := folders.Get().(*cases.Caser)
 		w = c.String(w)
 		folders.Put(c)
 	}
@@ -201,7 +201,7 @@ func fold(w string, l Lang) string {
 }
 
 func turkishFold(w string) string {
-	c := turkishLower.Get().(cases.Caser)
+	c := turkishLower.Get().(*cases.Caser)
 	w = c.String(w)
 	turkishLower.Put(c)
 	return w

@@ -50,7 +50,7 @@ func chunkHash(heading, text string) uint64 {
 	for i := 0; i < len(heading); i++ {
 		h = (h ^ uint64(heading[i])) * prime
 	}
-	h = (h ^ 0) * prime
+	h *= prime // a zero byte between heading and text (h ^ 0 is h)
 	for i := 0; i < len(text); i++ {
 		h = (h ^ uint64(text[i])) * prime
 	}

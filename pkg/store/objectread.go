@@ -36,9 +36,9 @@ type tableRow struct {
 }
 
 // openObjectFile opens the object at p, which the catalog says holds
-// chunks chunks in size bytes. Damage (a missing or short file, a header
+// chunks chunks (its size is the stat check's to compare). Damage (a missing or short file, a header
 // or trailer that does not fit) is a CorruptError.
-func openObjectFile(p string, size int64, chunks int) (_ *objectFile, err error) {
+func openObjectFile(p string, chunks int) (_ *objectFile, err error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &CorruptError{Path: p, Err: errObjectMissing}
@@ -56,7 +56,7 @@ func openObjectFile(p string, size int64, chunks int) (_ *objectFile, err error)
 	if err != nil {
 		return nil, err
 	}
-	size = info.Size() // the catalog's, when it differs, is the stat check's to report
+	size := info.Size() // the catalog's, when it differs, is the stat check's to report
 	var hdr [objectHeader]byte
 	if err := o.readAt(hdr[:], 0); err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func decodeRecord(r []byte, dims int, vector bool) (Chunk, error) {
 // openObject opens the object of f for reading chunk by chunk; errNoTable
 // for an object of version 2.
 func (s *Local) openObject(f FileEntry) (*objectFile, error) {
-	o, err := openObjectFile(s.objectPath(f.Key), f.ObjectSize, f.Chunks)
+	o, err := openObjectFile(s.objectPath(f.Key), f.Chunks)
 	return o, s.goneIfMissing(err)
 }
 

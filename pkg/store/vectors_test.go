@@ -204,7 +204,7 @@ func TestSavedVectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, err := openObjectFile(op, 0, 25)
+		o, err := openObjectFile(op, 25)
 		if err != nil {
 			t.Fatal(err)
 		}
