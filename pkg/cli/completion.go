@@ -62,9 +62,24 @@ func registerCompletions(a *App, root *cobra.Command, g *globalOptions) {
 // mistyped --collection does: a completion names no other's collection.
 // Without a readable index or a valid asker there is nothing to offer.
 func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Completion {
-	dir, err := a.indexDir(g)
+	e, who, ok := a.completionEngine(cmd, g)
+	if !ok {
+		return nil
+	}
+	names, err := e.Collections(cmd.Context(), who)
 	if err != nil {
 		return nil
+	}
+	return names
+}
+
+// completionEngine is the engine and the asker a completion offers for:
+// the command's --as and --tenant, else the settings'. ok is false without
+// a readable index setting or a valid store.
+func (a *App) completionEngine(cmd *cobra.Command, g *globalOptions) (_ *engine.Engine, _ engine.Who, ok bool) {
+	dir, err := a.indexDir(g)
+	if err != nil {
+		return nil, engine.Who{}, false
 	}
 	o := ViewOptions{As: a.cfg.String(config.KeyAs), Tenant: a.cfg.String(config.KeyTenant)}
 	if f := cmd.Flags().Lookup("as"); f != nil {
@@ -75,13 +90,9 @@ func (a *App) collectionNames(cmd *cobra.Command, g *globalOptions) []cobra.Comp
 	}
 	cfg, err := a.engineConfig(dir, g)
 	if err != nil {
-		return nil
+		return nil, engine.Who{}, false
 	}
-	names, err := engine.New(cfg).Collections(cmd.Context(), o.who())
-	if err != nil {
-		return nil
-	}
-	return names
+	return engine.New(cfg), o.who(), true
 }
 
 // fieldNames completes the field of --filter's last condition (after the
@@ -96,22 +107,11 @@ func (a *App) fieldNames(cmd *cobra.Command, g *globalOptions, toComplete string
 	if strings.ContainsAny(tail, "=<>!\" ") {
 		return nil
 	}
-	dir, err := a.indexDir(g)
-	if err != nil {
+	e, who, ok := a.completionEngine(cmd, g)
+	if !ok {
 		return nil
 	}
-	o := ViewOptions{As: a.cfg.String(config.KeyAs), Tenant: a.cfg.String(config.KeyTenant)}
-	if f := cmd.Flags().Lookup("as"); f != nil {
-		o.As = f.Value.String()
-	}
-	if f := cmd.Flags().Lookup("tenant"); f != nil {
-		o.Tenant = f.Value.String()
-	}
-	cfg, err := a.engineConfig(dir, g)
-	if err != nil {
-		return nil
-	}
-	names, err := engine.New(cfg).Fields(cmd.Context(), o.who())
+	names, err := e.Fields(cmd.Context(), who)
 	if err != nil {
 		return nil
 	}

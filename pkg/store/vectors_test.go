@@ -241,11 +241,22 @@ func sameHit(a, b Hit) bool {
 func TestSavedVectorsDeep(t *testing.T) {
 	t.Parallel()
 	dir, query := randomIndex(t, 100, 25, 768) // 2,500 chunks
+	recall := savedRecall(t, dir, query, 20, 50)
+	t.Logf("Recall@50 against exact search: %.4f", recall)
+	if recall < 0.99 {
+		t.Errorf("Recall@50 = %.4f, want >= 0.99", recall)
+	}
+}
+
+// savedRecall is the share of the exact top k that cold searches over the
+// saved vectors find, over n queries.
+func savedRecall(t *testing.T, dir string, query func() []float32, n, k int) float64 {
+	t.Helper()
 	found, total := 0, 0
-	for range 20 {
+	for range n {
 		q := query()
-		want := exact(t, dir, q, 50)
-		got, loaded := coldLoaded(t, dir, q, 50)
+		want := exact(t, dir, q, k)
+		got, loaded := coldLoaded(t, dir, q, k)
 		if loaded {
 			t.Fatal("the saved vectors were not used")
 		}
@@ -260,9 +271,5 @@ func TestSavedVectorsDeep(t *testing.T) {
 		}
 		total += len(want)
 	}
-	recall := float64(found) / float64(total)
-	t.Logf("Recall@50 against exact search: %.4f (%d/%d)", recall, found, total)
-	if recall < 0.99 {
-		t.Errorf("Recall@50 = %.4f, want >= 0.99", recall)
-	}
+	return float64(found) / float64(total)
 }
