@@ -12,9 +12,9 @@
 //
 // assigns the articles of all sets (an XQuAD article is the same article in
 // every language, so it falls in one fold for all) to k folds; for each
-// fold it fits a logistic regression on the others, picks the highest
-// probability cut whose wrong refusals on them are at most -max in every
-// set, and reports the refused and wrongly refused shares on the fold per
+// fold it fits a logistic regression on the others, picks per set
+// (language) the highest probability cut whose wrong refusals on them are
+// at most -max, and reports the refused and wrongly refused shares on the fold per
 // set. Last it fits on everything and prints the coefficients and each
 // set's cut as an offset of the intercept; with -only 1 (coverage alone)
 // the coverage floor of set s is (-offset - c0) / c1, which
