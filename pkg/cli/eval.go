@@ -241,6 +241,17 @@ func writeEvalTable(a *App, rep *evalReport) error {
 			fmt.Fprintf(&b, "  min_coverage   best %.2f (refuses %.1f%% of unanswerable questions, %.1f%% of answerable ones); in use %.2f (%.1f%%, %.1f%%)\n",
 				mc.Best, 100*mc.Refused, 100*mc.WrongRefusals, mc.Current, 100*mc.CurrentRefused, 100*mc.CurrentWrongRefusals)
 			set = append(set, fmt.Sprintf("min_coverage: %.2f", mc.Best))
+			// Cross-validation: each fold's floor, tuned on the other folds,
+			// and what it refuses of the fold's questions.
+			if len(mc.Folds) > 0 {
+				fmt.Fprintf(&b, "  cross-validated in %d folds by file (floor tuned on the other folds; unanswerable refused, answerable refused):\n", len(mc.Folds))
+				worstRefused, worstWrong := 1.0, 0.0
+				for i, f := range mc.Folds {
+					fmt.Fprintf(&b, "    fold %d  %.2f  %.1f%% of %d, %.1f%% of %d\n", i+1, f.Floor, 100*f.Refused, f.Unanswerable, 100*f.WrongRefusals, f.Answerable)
+					worstRefused, worstWrong = min(worstRefused, f.Refused), max(worstWrong, f.WrongRefusals)
+				}
+				fmt.Fprintf(&b, "    worst         %.1f%%, %.1f%%\n", 100*worstRefused, 100*worstWrong)
+			}
 		}
 		fmt.Fprintf(&b, "\nTo use them, put these lines in a config file (`rag config path` shows where):\n\n")
 		for _, l := range set {

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"slices"
 
 	"github.com/rag-cli/rag/pkg/retrieve"
 	"github.com/rag-cli/rag/pkg/store"
@@ -38,6 +39,19 @@ type FloorTuning struct {
 	Current              float64 `json:"current"`
 	CurrentRefused       float64 `json:"current_refused"`
 	CurrentWrongRefusals float64 `json:"current_wrong_refusals"`
+	// Folds are the figures of cross-validation (crossValidate): in each,
+	// the floor best on the others and what it does on the fold's
+	// questions. Nil when fewer than two files answer the questions.
+	Folds []FoldTuning `json:"folds,omitempty"`
+}
+
+// FoldTuning is one fold of the floor's cross-validation.
+type FoldTuning struct {
+	Floor         float64 `json:"floor"`
+	Unanswerable  int     `json:"unanswerable"`
+	Refused       float64 `json:"refused"`
+	Answerable    int     `json:"answerable"`
+	WrongRefusals float64 `json:"wrong_refusals"`
 }
 
 // MaxWrongRefusals is the share of answerable questions a tuned floor may
@@ -53,7 +67,7 @@ func Tune(ctx context.Context, qs []Query, ch Channels, weight float64, floor re
 	ndcg := make([]float64, steps+1) // by weight*10
 	judged := 0
 	var answerable, unanswerable [][]retrieve.Result
-	var texts, unTexts []string
+	var texts, unTexts, groups []string
 	for _, q := range qs {
 		if len(q.Relevant) == 0 && !q.Unanswerable {
 			continue
@@ -77,6 +91,7 @@ func Tune(ctx context.Context, qs []Query, ch Channels, weight float64, floor re
 		}
 		answerable = append(answerable, cut(retrieve.FuseWeighted(dense, lexical, retrieve.Weighted, float32(weight))))
 		texts = append(texts, q.Text)
+		groups = append(groups, q.Relevant[0].Path)
 	}
 	t := &Tuning{FusionWeight: WeightTuning{Current: weight}}
 	if judged > 0 {
@@ -94,32 +109,113 @@ func Tune(ctx context.Context, qs []Query, ch Channels, weight float64, floor re
 	if len(unanswerable) == 0 || len(answerable) == 0 {
 		return t, nil
 	}
-	refusedAt := func(min float64) (refused, wrong float64) {
-		f := floor
-		f.MinCoverage = float32(min)
-		for i, r := range unanswerable {
-			if len(retrieve.Evidence(unTexts[i], r, f)) == 0 {
+	var items []tuneItem
+	for i, r := range answerable {
+		items = append(items, tuneItem{text: texts[i], res: r, group: groups[i]})
+	}
+	for i, r := range unanswerable {
+		items = append(items, tuneItem{text: unTexts[i], res: r, unanswerable: true})
+	}
+	ft := &FloorTuning{Current: float64(floor.MinCoverage)}
+	ft.CurrentRefused, ft.CurrentWrongRefusals, _, _ = refusedAt(items, floor, ft.Current)
+	ft.Best, ft.Refused, ft.WrongRefusals = bestFloor(items, floor)
+	ft.Folds = crossValidate(items, floor)
+	t.MinCoverage = ft
+	return t, nil
+}
+
+// tuneItem is a question's results, for the floor's tuning: its text, the
+// group it is cross-validated in (the file that answers it), and whether
+// the documents answer it.
+type tuneItem struct {
+	text, group  string
+	res          []retrieve.Result
+	unanswerable bool
+}
+
+// refusedAt is the share of unanswerable questions of items the floor
+// refuses with min as its coverage floor, the share of answerable ones,
+// and how many of each there are.
+func refusedAt(items []tuneItem, floor retrieve.Floor, min float64) (refused, wrong float64, un, ans int) {
+	f := floor
+	f.MinCoverage = float32(min)
+	for _, q := range items {
+		no := len(retrieve.Evidence(q.text, q.res, f)) == 0
+		switch {
+		case q.unanswerable:
+			un++
+			if no {
 				refused++
 			}
-		}
-		for i, r := range answerable {
-			if len(retrieve.Evidence(texts[i], r, f)) == 0 {
+		default:
+			ans++
+			if no {
 				wrong++
 			}
 		}
-		return refused / float64(len(unanswerable)), wrong / float64(len(answerable))
 	}
-	ft := &FloorTuning{Current: float64(floor.MinCoverage)}
-	ft.CurrentRefused, ft.CurrentWrongRefusals = refusedAt(ft.Current)
+	return refused / float64(max(un, 1)), wrong / float64(max(ans, 1)), un, ans
+}
+
+// bestFloor tries coverage floors 0 to 0.6 in steps of 0.01: the one that
+// refuses the most unanswerable questions of items while refusing at most
+// MaxWrongRefusals of the answerable ones.
+func bestFloor(items []tuneItem, floor retrieve.Floor) (best, refused, wrong float64) {
 	for i := 0; i <= 60; i++ {
 		th := float64(i) / 100
-		refused, wrong := refusedAt(th)
-		if wrong <= MaxWrongRefusals && refused > ft.Refused+1e-9 {
-			ft.Best, ft.Refused, ft.WrongRefusals = th, refused, wrong
+		r, w, _, _ := refusedAt(items, floor, th)
+		if w <= MaxWrongRefusals && r > refused+1e-9 {
+			best, refused, wrong = th, r, w
 		}
 	}
-	t.MinCoverage = ft
-	return t, nil
+	return best, refused, wrong
+}
+
+// CVFolds is how many folds the floor is cross-validated in, fewer when
+// fewer files answer the questions.
+const CVFolds = 5
+
+// crossValidate splits items into folds by the file that answers them
+// (never questions of one file on both sides; unanswerable questions in
+// turn), picks the best floor on the other folds and measures it on each:
+// what a floor tuned on some questions does on others. Nil with fewer
+// than two files.
+func crossValidate(items []tuneItem, floor retrieve.Floor) []FoldTuning {
+	var files []string
+	for _, q := range items {
+		if !q.unanswerable && !slices.Contains(files, q.group) {
+			files = append(files, q.group)
+		}
+	}
+	k := min(CVFolds, len(files))
+	if k < 2 {
+		return nil
+	}
+	slices.Sort(files)
+	fold := make([]int, len(items))
+	n := 0
+	for i, q := range items {
+		if q.unanswerable {
+			fold[i], n = n%k, n+1
+		} else {
+			fold[i] = slices.Index(files, q.group) % k
+		}
+	}
+	out := make([]FoldTuning, k)
+	for f := range out {
+		var train, test []tuneItem
+		for i, q := range items {
+			if fold[i] == f {
+				test = append(test, q)
+			} else {
+				train = append(train, q)
+			}
+		}
+		ft := &out[f]
+		ft.Floor, _, _ = bestFloor(train, floor)
+		ft.Refused, ft.WrongRefusals, ft.Unanswerable, ft.Answerable = refusedAt(test, floor, ft.Floor)
+	}
+	return out
 }
 
 // cut keeps the ranks the metrics read.

@@ -33,19 +33,24 @@ func TestAttainable(t *testing.T) {
 		name      string
 		query     string
 		want      float64 // attainable
+		known     float64 // its part the terms some document holds carry
 		bestAbove float64 // the best hit's share of it is above
 		bestBelow float64 // and below
 	}{
-		{"all terms held, rare one too", "tungsten temperature", (idf(1) + idf(2)) * (K1 + 1), 0.45, 1},
-		{"a term nobody holds", "sistine temperature", (idf(0) + idf(2)) * (K1 + 1), 0, 0.3},
-		{"no term held", "sistine chapel", (idf(0) + idf(0)) * (K1 + 1), -1, 0},
+		{"all terms held, rare one too", "tungsten temperature", (idf(1) + idf(2)) * (K1 + 1), (idf(1) + idf(2)) * (K1 + 1), 0.45, 1},
+		{"a term nobody holds", "sistine temperature", (idf(0) + idf(2)) * (K1 + 1), idf(2) * (K1 + 1), 0, 0.3},
+		{"no term held", "sistine chapel", (idf(0) + idf(0)) * (K1 + 1), 0, -1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			hits, att, err := SearchPartsAttainable(tt.query, 3, parts, id)
+			hits, both, err := SearchPartsKnown(tt.query, 3, parts, id)
 			if err != nil {
 				t.Fatal(err)
+			}
+			att := both.All
+			if math.Abs(float64(both.Known)-tt.known) > 1e-4 {
+				t.Errorf("known part %.5f, want %.5f", both.Known, tt.known)
 			}
 			if math.Abs(float64(att)-tt.want) > 1e-4 {
 				t.Errorf("attainable %.5f, want %.5f", att, tt.want)

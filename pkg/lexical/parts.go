@@ -59,8 +59,23 @@ func SearchParts(query string, k int, parts []Part, id func(part int, doc uint32
 // by rarity, the document holds: a question about something the documents
 // never mention attains a small share, however common its other words are.
 func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, doc uint32) int) ([]PartHit, float32, error) {
+	hits, att, err := SearchPartsKnown(query, k, parts, id)
+	return hits, att.All, err
+}
+
+// Attainable is the most a query can score over some documents (All, as
+// SearchPartsAttainable), and the part of it its terms that some document
+// holds carry (Known): All less Known is what its words no document has
+// (a name the documents never mention, an unsplit compound) weigh.
+type Attainable struct {
+	All, Known float32
+}
+
+// SearchPartsKnown is SearchPartsAttainable with the attainable score's
+// known part.
+func SearchPartsKnown(query string, k int, parts []Part, id func(part int, doc uint32) int) ([]PartHit, Attainable, error) {
 	if k <= 0 {
-		return nil, 0, nil
+		return nil, Attainable{}, nil
 	}
 	var docs int
 	var total uint64
@@ -73,7 +88,7 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 		}
 	}
 	if docs == 0 {
-		return nil, 0, nil
+		return nil, Attainable{}, nil
 	}
 	type list struct {
 		part int
@@ -81,7 +96,7 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 	}
 	var terms [][]list
 	n := float64(docs)
-	var attainable float64
+	var attainable, known float64
 	var present [numLangs]uint64
 	for _, p := range parts {
 		for l, n := range p.R.langs {
@@ -94,7 +109,7 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 		for i, p := range parts {
 			ps, err := p.R.postings(t)
 			if err != nil {
-				return nil, 0, &PartError{Part: i, Err: err}
+				return nil, Attainable{}, &PartError{Part: i, Err: err}
 			}
 			// Dead documents are dropped here, before the frequency counts.
 			kept := ps[:0]
@@ -109,14 +124,18 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 			}
 		}
 		if df > 0 || !junction(t) {
-			attainable += math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
+			idf := math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (K1 + 1)
+			attainable += idf
+			if df > 0 {
+				known += idf
+			}
 		}
 		if len(ls) > 0 {
 			terms = append(terms, ls)
 		}
 	}
 	if len(terms) == 0 {
-		return nil, float32(attainable), nil
+		return nil, Attainable{float32(attainable), float32(known)}, nil
 	}
 	avg := float64(total) / n
 	scores := make([][]float32, len(parts))
@@ -170,7 +189,7 @@ func SearchPartsAttainable(query string, k int, parts []Part, id func(part int, 
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(h).(PartHit)
 	}
-	return out, float32(attainable), nil
+	return out, Attainable{float32(attainable), float32(known)}, nil
 }
 
 // partTop is a min-heap of hits: the worst kept on top.

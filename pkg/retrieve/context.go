@@ -25,7 +25,8 @@ type Floor struct {
 	MinRerank float32
 	// MinCoverage is the share of the query's attainable BM25 (Coverage)
 	// the best result must reach for any of them to be evidence; it applies
-	// when the results were ranked by keywords too (lexical, hybrid).
+	// when the results were ranked by keywords too (lexical, hybrid). It is
+	// English's: CoverageFloor scales it for the question's language.
 	MinCoverage float32
 }
 
@@ -36,7 +37,7 @@ type Floor struct {
 // the re-ranker judged must pass its floor; one only the dense ranking found
 // must pass the similarity floor (a keyword match is evidence of its own).
 func Evidence(query string, results []Result, f Floor) []Result {
-	if f.MinCoverage > 0 && !Covered(results, f.MinCoverage) {
+	if f.MinCoverage > 0 && !Covered(results, CoverageFloor(query, f.MinCoverage)) {
 		return nil // the documents do not hold what the question is about
 	}
 	q, an := contentTerms(query)
@@ -74,7 +75,7 @@ func Unanswerable(ctx context.Context, st store.Store, view store.View, query st
 	case mode == Dense:
 		return false, nil // no coverage floor: the similarity decides
 	}
-	return f.MinCoverage > 0 && hits[0].Coverage < f.MinCoverage, nil
+	return f.MinCoverage > 0 && hits[0].Coverage < CoverageFloor(query, f.MinCoverage), nil
 }
 
 // questionWords are words of how a question is asked, not what it is about.

@@ -38,7 +38,11 @@ type Result struct {
 	// Coverage, with a lexical score, is the share of the query's
 	// attainable BM25 the chunk reaches (store.Hit.Coverage).
 	Coverage *float32 `json:"coverage,omitempty"`
-	Text     string   `json:"text"`
+	// Known, with Coverage, is the share of the attainable BM25 carried by
+	// the query's words some chunk holds (store.Hit.Known); the abstention
+	// model reads it.
+	Known float32 `json:"-"`
+	Text  string  `json:"text"`
 }
 
 // Location says where a result is, the way a reader finds it:

@@ -330,6 +330,7 @@ func setCoverage(r *Result, h store.Hit) {
 	if h.Coverage > 0 {
 		c := h.Coverage
 		r.Coverage = &c
+		r.Known = h.Known
 	}
 }
 

@@ -1344,7 +1344,7 @@ func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query s
 	}
 	read := map[string]objectText{} // objects read for this query
 	for n := k; ; n *= 2 {
-		found, attainable, err := lexical.SearchPartsAttainable(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, sc, part, int(doc)) })
+		found, att, err := lexical.SearchPartsKnown(query, n, parts, func(part int, doc uint32) int { return s.rowID(v, sc, part, int(doc)) })
 		if err != nil {
 			return nil, err
 		}
@@ -1354,9 +1354,10 @@ func (s *Local) searchText(ctx context.Context, v *cacheView, sc *scope, query s
 			if err != nil {
 				return nil, err
 			}
-			if attainable > 0 {
+			if att.All > 0 {
 				for i := range more {
-					more[i].Coverage = min(more[i].Score/attainable, 1)
+					more[i].Coverage = min(more[i].Score/att.All, 1)
+					more[i].Known = att.Known / att.All
 				}
 			}
 			hits = append(hits, more...)

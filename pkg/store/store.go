@@ -255,6 +255,11 @@ type Hit struct {
 	// when the chunk lacks the query's rarest words, or when no chunk has
 	// them. rag's abstention floor reads it.
 	Coverage float32
+	// Known (SearchText) is the share of that attainable score carried by
+	// the query's words some searched chunk holds (0 to 1; 0 when the store
+	// does not say): what is left is words no chunk has. The abstention
+	// model (retrieve.Confidence) reads the coverage of the known part.
+	Known float32
 }
 
 // Store is an index's storage.
