@@ -19,22 +19,13 @@ if [[ ! -f $squad || ! -d $shared/bench/fastfake ]]; then
 	echo "bench/abstain.sh: no $squad or fastfake; nothing measured." >&2
 	exit 0
 fi
-work=$(mktemp -d)
-trap 'kill "${ff_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-for v in $(compgen -e); do
-	if [[ $v == RAG_* ]]; then unset "$v"; fi
-done
-export XDG_CONFIG_HOME=$work/config RAG_INDEX=$work/index
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_env
+export RAG_INDEX=$work/index
 
 (cd "$root" && go build -o "$work/rag" ./cmd/rag && go run ./bench/abstain -squad "$squad" -o "$work/set")
-(cd "$shared/bench/fastfake" && go build -o "$work/fastfake" .)
-"$work/fastfake" -dim 256 >"$work/ff.port" &
-ff_pid=$!
-for _ in $(seq 100); do
-	if [[ -s $work/ff.port ]]; then break; fi
-	sleep 0.1
-done
-export OLLAMA_HOST=127.0.0.1:$(head -1 "$work/ff.port")
+start_fastfake 256
 "$work/rag" index --embed-model fake-embed "$work/set/docs" >&2
 cd "$work/set"
 "$work/rag" eval --modes lexical,hybrid "$@" questions.yaml

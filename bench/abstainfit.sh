@@ -20,21 +20,11 @@ if [[ ! -d $d/xquad || ! -d $shared/bench/fastfake ]]; then
 	echo "bench/abstainfit.sh: no $d/xquad or fastfake; nothing measured." >&2
 	exit 0
 fi
-work=$(mktemp -d)
-trap 'kill "${ff_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-for v in $(compgen -e); do
-	if [[ $v == RAG_* ]]; then unset "$v"; fi
-done
-export XDG_CONFIG_HOME=$work/config
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_env
 (cd "$root" && go build -o "$work/rag" ./cmd/rag && go build -o "$work/abstain" ./bench/abstain && go build -o "$work/abstainfit" ./bench/abstainfit)
-(cd "$shared/bench/fastfake" && go build -o "$work/fastfake" .)
-"$work/fastfake" -dim 256 >"$work/ff.port" &
-ff_pid=$!
-for _ in $(seq 100); do
-	if [[ -s $work/ff.port ]]; then break; fi
-	sleep 0.1
-done
-export OLLAMA_HOST=127.0.0.1:$(head -1 "$work/ff.port")
+start_fastfake 256
 sets=(en:$d/squad2-dev-subset/dev-v2.0-subset.json)
 for l in de es ru zh ar; do sets+=("$l:$d/xquad/xquad.$l.json"); done
 for s in "${sets[@]}"; do

@@ -18,21 +18,11 @@ if [[ ! -d $d/classic-ir || ! -d $shared/bench/fastfake ]]; then
 	echo "bench/classicir.sh: no $d/classic-ir or fastfake; nothing measured." >&2
 	exit 0
 fi
-work=$(mktemp -d)
-trap 'kill "${ff_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-for v in $(compgen -e); do
-	if [[ $v == RAG_* ]]; then unset "$v"; fi
-done
-export XDG_CONFIG_HOME=$work/config
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_env
 (cd "$root" && go build -o "$work/rag" ./cmd/rag)
-(cd "$shared/bench/fastfake" && go build -o "$work/fastfake" .)
-"$work/fastfake" -dim 256 >"$work/ff.port" &
-ff_pid=$!
-for _ in $(seq 100); do
-	if [[ -s $work/ff.port ]]; then break; fi
-	sleep 0.1
-done
-export OLLAMA_HOST=127.0.0.1:$(head -1 "$work/ff.port")
+start_fastfake 256
 # Plain BM25 (classic-ir/README.md; the SQuAD subset's: README, Languages).
 declare -A bm25=([cacm]=0.3713 [npl]=0.3697 [lisa]=0.4122 [time]=0.6966 [squad]=0.877)
 printf '%-6s %8s %8s\n' set rag bm25
