@@ -6,7 +6,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"time"
+
+	"github.com/rag-cli/rag/pkg/provider"
 )
 
 // A reply is read only as far as it can legitimately reach: a server that
@@ -49,17 +50,10 @@ func chatReplyLimit(maxTokens int) int64 {
 	return replyBytes + int64(chatMessages(maxTokens))*messageBytes
 }
 
-// errTimedOut is the cause of a call's context that ran out of Timeout.
-var errTimedOut = errors.New("the model server took too long")
-
-// call is one request's bounds: its context (with the client's deadline,
-// or for a stream a deadline that progress pushes back) and the transport
-// that stops reading at the limit.
+// call is one request's bounds: its deadline (provider.Deadline) and the
+// transport that stops reading at the limit.
 type call struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	timer  *time.Timer // streams: fires when no progress came for idle
-	idle   time.Duration
+	*provider.Deadline
 
 	mu       sync.Mutex
 	tooLarge *ReplyTooLargeError
@@ -68,19 +62,7 @@ type call struct {
 // start bounds a call to limit bytes of reply and the client's Timeout:
 // the whole call, or with stream the wait for each next message.
 func (c *Client) start(ctx context.Context, limit int64, stream bool) (*call, *http.Client) {
-	k := &call{}
-	k.ctx, k.cancel = context.WithCancelCause(ctx)
-	if c.Timeout > 0 {
-		k.idle = c.Timeout
-		if stream {
-			k.timer = time.AfterFunc(c.Timeout, func() { k.cancel(errTimedOut) })
-		} else {
-			var stop context.CancelFunc
-			k.ctx, stop = context.WithTimeoutCause(k.ctx, c.Timeout, errTimedOut)
-			cancel := k.cancel
-			k.cancel = func(err error) { stop(); cancel(err) }
-		}
-	}
+	k := &call{Deadline: provider.StartDeadline(ctx, c.Timeout, stream)}
 	next := c.http.Transport
 	if next == nil {
 		next = http.DefaultTransport
@@ -90,30 +72,19 @@ func (c *Client) start(ctx context.Context, limit int64, stream bool) (*call, *h
 	return k, &hc
 }
 
-// progress pushes a stream's deadline back: a message arrived.
-func (k *call) progress() {
-	if k.timer != nil {
-		k.timer.Reset(k.idle)
-	}
-}
-
 // end releases the call and turns what stopped it into its error: the
 // reply was too long, or the time ran out. Otherwise err is returned as
 // it is (nil for a call that went well).
 func (k *call) end(host string, err error) error {
-	if k.timer != nil {
-		k.timer.Stop()
-	}
-	timedOut := errors.Is(context.Cause(k.ctx), errTimedOut)
-	k.cancel(context.Canceled)
+	timedOut := k.Stop(host)
 	k.mu.Lock()
 	tooLarge := k.tooLarge
 	k.mu.Unlock()
 	switch {
 	case tooLarge != nil:
 		return tooLarge
-	case timedOut:
-		return &TimeoutError{Host: host, After: k.idle, Stream: k.timer != nil}
+	case timedOut != nil:
+		return timedOut
 	}
 	return err
 }

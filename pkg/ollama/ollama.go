@@ -79,7 +79,7 @@ func (c *Client) embed(ctx context.Context, model string, inputs []string, trunc
 	// decodeEmbed, as they arrive, in the transport.
 	fast := &embedTransport{next: hc.Transport, bufs: &c.bufs}
 	hc.Transport = fast
-	resp, err := api.NewClient(c.host, hc).Embed(k.ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
+	resp, err := api.NewClient(c.host, hc).Embed(k.Ctx, &api.EmbedRequest{Model: model, Input: inputs, Truncate: &truncate})
 	if err = k.end(c.host.String(), err); err != nil {
 		return nil, c.classify(model, RoleEmbed, err)
 	}
@@ -176,14 +176,14 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest, fn func(string) erro
 	done, cut := false, false
 	k, hc := c.start(ctx, chatReplyLimit(maxTokens), true)
 	var messages, pieces, size int
-	err := api.NewClient(c.host, hc).Chat(k.ctx, &api.ChatRequest{
+	err := api.NewClient(c.host, hc).Chat(k.Ctx, &api.ChatRequest{
 		Model:    req.Model,
 		Messages: msgs,
 		Stream:   &stream,
 		Options:  opts,
 		Format:   req.Format,
 	}, func(r api.ChatResponse) error {
-		k.progress()
+		k.Progress()
 		if messages++; messages > chatMessages(maxTokens) {
 			cut = true
 			return errStop
@@ -279,7 +279,7 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 	stream := false
 	var out []TokenProb
 	k, hc := c.start(ctx, replyBytes, false)
-	err := api.NewClient(c.host, hc).Chat(k.ctx, &api.ChatRequest{
+	err := api.NewClient(c.host, hc).Chat(k.Ctx, &api.ChatRequest{
 		Model:       req.Model,
 		Messages:    msgs,
 		Stream:      &stream,
@@ -311,7 +311,7 @@ func (c *Client) NextToken(ctx context.Context, req ChatRequest, top int) ([]Tok
 // Models lists the names of the models the server has ("name:tag").
 func (c *Client) Models(ctx context.Context) ([]string, error) {
 	k, hc := c.start(ctx, replyBytes, false)
-	resp, err := api.NewClient(c.host, hc).List(k.ctx)
+	resp, err := api.NewClient(c.host, hc).List(k.Ctx)
 	if err = k.end(c.host.String(), err); err != nil {
 		return nil, c.classify("", "", err)
 	}
@@ -383,7 +383,7 @@ func (c *Client) contextLengths(ctx context.Context, model string, role Role) (t
 // show asks /api/show about a model.
 func (c *Client) show(ctx context.Context, model string) (*api.ShowResponse, error) {
 	k, hc := c.start(ctx, replyBytes, false)
-	resp, err := api.NewClient(c.host, hc).Show(k.ctx, &api.ShowRequest{Model: model})
+	resp, err := api.NewClient(c.host, hc).Show(k.Ctx, &api.ShowRequest{Model: model})
 	return resp, k.end(c.host.String(), err)
 }
 
@@ -393,8 +393,8 @@ func (c *Client) Pull(ctx context.Context, model string, fn func(PullProgress)) 
 	// A pull's messages are progress, not kept: the stream has no length
 	// limit, only a line's (the library's) and the wait for the next.
 	k, hc := c.start(ctx, math.MaxInt64, true)
-	err := api.NewClient(c.host, hc).Pull(k.ctx, &api.PullRequest{Model: model, Stream: &stream}, func(p api.ProgressResponse) error {
-		k.progress()
+	err := api.NewClient(c.host, hc).Pull(k.Ctx, &api.PullRequest{Model: model, Stream: &stream}, func(p api.ProgressResponse) error {
+		k.Progress()
 		if fn != nil {
 			fn(PullProgress{Status: p.Status, Digest: p.Digest, Total: p.Total, Completed: p.Completed})
 		}

@@ -24,7 +24,7 @@ func (c *Client) Embed(ctx context.Context, model string, inputs []string) ([][]
 	return vecs, k.end(c.Host(), err)
 }
 
-func (c *Client) embed(k *call, model string, inputs []string) ([][]float32, error) {
+func (c *Client) embed(k call, model string, inputs []string) ([][]float32, error) {
 	resp, err := c.send(k, request{method: http.MethodPost, path: "embeddings", model: model, role: provider.RoleEmbed,
 		limit: replyBytes + int64(len(inputs))*maxDims*numberBytes,
 		body:  map[string]any{"model": model, "input": inputs, "encoding_format": "float"}})
@@ -195,7 +195,7 @@ type streamEvent struct {
 // readStream reads the server-sent events of an answer: "data: {...}"
 // lines up to "data: [DONE]". done says the server finished the answer,
 // cut that it reached its limit.
-func (c *Client) readStream(k *call, resp *http.Response, maxTokens, maxEvents int, fn func(string) error) (cut, done bool, err error) {
+func (c *Client) readStream(k call, resp *http.Response, maxTokens, maxEvents int, fn func(string) error) (cut, done bool, err error) {
 	defer func() {
 		if cerr := resp.Body.Close(); err == nil && !done && !cut {
 			err = cerr
@@ -205,7 +205,7 @@ func (c *Client) readStream(k *call, resp *http.Response, maxTokens, maxEvents i
 	sc.Buffer(make([]byte, 0, 64<<10), eventBytes+maxTokens*tokenBytes)
 	var events, pieces, size int
 	for sc.Scan() {
-		k.progress()
+		k.Progress()
 		data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data:"))
 		if !ok {
 			continue // comments, event names, blank lines between events

@@ -127,9 +127,6 @@ const (
 	eventBytes  = 4 << 10 // one streamed event beside its text
 )
 
-// errTimedOut is the cause of a call's context that ran out of Timeout.
-var errTimedOut = errors.New("the model server took too long")
-
 // request is one call to make.
 type request struct {
 	method, path string
@@ -140,45 +137,17 @@ type request struct {
 	stream       bool
 }
 
-// call is a request's context and its idle timer (streams).
-type call struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
-	idle   time.Duration
-}
+// call is a request's deadline (provider.Deadline).
+type call struct{ *provider.Deadline }
 
-func (c *Client) start(ctx context.Context, stream bool) *call {
-	k := &call{idle: c.Timeout}
-	k.ctx, k.cancel = context.WithCancelCause(ctx)
-	if c.Timeout > 0 {
-		if stream {
-			k.timer = time.AfterFunc(c.Timeout, func() { k.cancel(errTimedOut) })
-		} else {
-			var stop context.CancelFunc
-			k.ctx, stop = context.WithTimeoutCause(k.ctx, c.Timeout, errTimedOut)
-			cancel := k.cancel
-			k.cancel = func(err error) { stop(); cancel(err) }
-		}
-	}
-	return k
-}
-
-func (k *call) progress() {
-	if k.timer != nil {
-		k.timer.Reset(k.idle)
-	}
+func (c *Client) start(ctx context.Context, stream bool) call {
+	return call{provider.StartDeadline(ctx, c.Timeout, stream)}
 }
 
 // end releases the call; a call its Timeout stopped is a TimeoutError.
-func (k *call) end(host string, err error) error {
-	if k.timer != nil {
-		k.timer.Stop()
-	}
-	timedOut := errors.Is(context.Cause(k.ctx), errTimedOut)
-	k.cancel(context.Canceled)
-	if err != nil && timedOut {
-		return &provider.TimeoutError{Host: host, After: k.idle, Stream: k.timer != nil}
+func (k call) end(host string, err error) error {
+	if te := k.Stop(host); te != nil && err != nil {
+		return te
 	}
 	return err
 }
@@ -186,7 +155,7 @@ func (k *call) end(host string, err error) error {
 // send makes the request, again after a 429 as the server asks, and
 // returns the response of a 2xx with its body bounded to r.limit; any
 // other answer is its typed error.
-func (c *Client) send(k *call, r request) (*http.Response, error) {
+func (c *Client) send(k call, r request) (*http.Response, error) {
 	var payload []byte
 	if r.body != nil {
 		var err error
@@ -203,7 +172,7 @@ func (c *Client) send(k *call, r request) (*http.Response, error) {
 		wait = time.Second
 	}
 	for i := 1; ; i++ {
-		resp, err := c.roundTrip(k.ctx, r, payload)
+		resp, err := c.roundTrip(k.Ctx, r, payload)
 		if err != nil {
 			return nil, c.transportError(err, r.role)
 		}
@@ -223,7 +192,7 @@ func (c *Client) send(k *call, r request) (*http.Response, error) {
 			d = wait
 			wait *= 2
 		}
-		if err := c.sleep(k.ctx, min(d, c.maxWait())); err != nil {
+		if err := c.sleep(k.Ctx, min(d, c.maxWait())); err != nil {
 			return nil, err
 		}
 	}
